@@ -1,0 +1,201 @@
+"""Autograd graph nodes.
+
+A `Node` is one recorded op application. It holds what the op's grad rule reads
+(inputs and/or output, per the op's declaration) and one edge per input: the
+(node, output index) that produced it, an `AccumulateGrad` for a leaf that
+requires grad, or None. Saved tensors carry the version they had when saved, so
+a later in-place change is reported instead of giving a wrong gradient.
+
+Invariant: a Node never holds a strong reference to a Tensor whose `grad_fn`
+is that Node (outputs are saved as arrays and rebuilt on access), so graphs are
+freed by reference counting alone.
+"""
+
+from __future__ import annotations
+
+import itertools
+import weakref
+
+_sequence = itertools.count()
+
+FREED_MESSAGE = (
+    "Trying to backward through the graph a second time (or directly access saved tensors "
+    "after they have already been freed). Saved intermediate values of the graph are freed "
+    "when you call .backward() or autograd.grad(). Specify retain_graph=True if you need to "
+    "backward through the graph a second time or if you need to access saved tensors after "
+    "calling backward."
+)
+
+
+class AccumulateGrad:
+    """The sink of a leaf tensor's gradient: adds it into `.grad`."""
+
+    __slots__ = ("variable", "pre_hooks", "seq", "__weakref__")
+
+    def __init__(self, variable):
+        self.variable = variable
+        self.pre_hooks = None
+        self.seq = next(_sequence)
+
+    def name(self) -> str:
+        return "AccumulateGrad"
+
+    next_edges = ()
+
+
+def accumulator_of(tensor) -> AccumulateGrad:
+    """The leaf's AccumulateGrad, shared by every use of the leaf while alive."""
+    ref = tensor._accumulator
+    acc = ref() if ref is not None else None
+    if acc is None:
+        acc = AccumulateGrad(tensor)
+        tensor._accumulator = weakref.ref(acc)
+    return acc
+
+
+def edge_of(value):
+    """The graph edge a value contributes, or None (constants, no-grad tensors)."""
+    if getattr(value, "_rg", False):
+        fn = value.grad_fn
+        if fn is not None:
+            return (fn, value._output_nr)
+        return (accumulator_of(value), 0)
+    return None
+
+
+class Node:
+    """One recorded application of an op (see the module docstring)."""
+
+    __slots__ = (
+        "op",
+        "attrs",
+        "next_edges",
+        "_saved",
+        "_versions",
+        "_outputs",
+        "_out_versions",
+        "out_meta",
+        "in_shapes",
+        "seq",
+        "pre_hooks",
+        "released",
+        "__weakref__",
+    )
+
+    def __init__(self, op, args, attrs, out_arrays):
+        from ..tensor import Tensor
+
+        self.op = op
+        self.attrs = attrs
+        self.next_edges = tuple(edge_of(a) for a in args)
+        self.seq = next(_sequence)
+        self.pre_hooks = None
+        self.released = False
+        if op.save_inputs:
+            self._saved = args
+            versions = []
+            read = op.saves(*args) if op.saves is not None else None
+            for i, a in enumerate(args):
+                if read is not None and not read[i]:
+                    versions.append(None)
+                elif isinstance(a, Tensor):
+                    counter = a._vc
+                    if counter is None:
+                        counter = a._vc = [0]
+                    versions.append(counter[0])
+                else:
+                    versions.append(None)
+            self._versions = versions
+        else:
+            self._saved = None
+            self._versions = None
+        self._outputs = out_arrays if op.save_output else None
+        self._out_versions = None
+        self.out_meta = (
+            tuple((o.shape, o.dtype) for o in out_arrays) if op.outputs != 1 else None
+        )
+        self.in_shapes = (
+            tuple(a._data.shape if isinstance(a, Tensor) else None for a in args)
+            if op.broadcast
+            else None
+        )
+
+    def needs_grad(self, index: int) -> bool:
+        """Whether input `index` takes part in the graph (its gradient is used)."""
+        return self.next_edges[index] is not None
+
+    def name(self) -> str:
+        return "".join(p.capitalize() for p in self.op.name.split("_")) + "Backward"
+
+    def __repr__(self) -> str:
+        return f"<{self.name()} object>"
+
+    @property
+    def inputs(self) -> tuple:
+        """The op's arguments as the grad rule sees them (checked for in-place changes)."""
+        if self.released and self.op.save_inputs:
+            raise RuntimeError(FREED_MESSAGE)
+        saved = self._saved
+        if saved is None:
+            raise RuntimeError(f"op {self.op.name} does not save its inputs (save_inputs=False)")
+        for a, version in zip(saved, self._versions):
+            if version is not None and a._vc[0] != version:
+                raise RuntimeError(
+                    "one of the variables needed for gradient computation has been modified "
+                    f"by an inplace operation: [{a._data.dtype}{list(a._data.shape)}] is at "
+                    f"version {a._vc[0]}; expected version {version} instead (saved by "
+                    f"{self.name()})."
+                )
+        return saved
+
+    @property
+    def attrs_dict(self) -> dict:
+        return self.attrs
+
+    def track_outputs(self, results) -> None:
+        """Gives saved outputs version counters, so in-place changes to them are caught."""
+        counters = []
+        for r in results:
+            if r._vc is None:
+                r._vc = [0]
+            counters.append((r._vc, r._vc[0]))
+        self._out_versions = counters
+
+    def _output_tensor(self, index: int):
+        from ..tensor import _make
+
+        if self.released:
+            raise RuntimeError(FREED_MESSAGE)
+        counter, version = self._out_versions[index]
+        if counter[0] != version:
+            raise RuntimeError(
+                "one of the variables needed for gradient computation has been modified by an "
+                f"inplace operation: the output {index} of {self.name()} is at version "
+                f"{counter[0]}; expected version {version} instead."
+            )
+        t = _make(self._outputs[index])
+        t._vc = counter
+        t._rg = True
+        t.grad_fn = self
+        t._output_nr = index
+        return t
+
+    @property
+    def output(self):
+        """The op's (first) output, as a Tensor whose grad_fn is this node."""
+        return self._output_tensor(0)
+
+    @property
+    def outputs(self) -> tuple:
+        return tuple(self._output_tensor(i) for i in range(len(self._outputs)))
+
+    def release(self) -> None:
+        """Frees saved values after a backward without retain_graph."""
+        self.released = True
+        self._saved = None
+        self._outputs = None
+
+    def register_prehook(self, output_nr: int, hook) -> None:
+        if self.pre_hooks is None:
+            self.pre_hooks = {}
+        self.pre_hooks.setdefault(output_nr, []).append(hook)

@@ -1,0 +1,119 @@
+"""Matrix products: matmul (with NumPy/PyTorch batch broadcasting), mm, bmm, mv, dot.
+
+The primitive is `matmul` on operands of 2 or more dims; 1-D operands are
+promoted to matrices by the frontend (and the extra dim removed after), as
+PyTorch defines it, so the gradient rule only has one case.
+"""
+
+from __future__ import annotations
+
+from ..tensor import Tensor
+from . import meta as M
+from .registry import apply, declare
+from .shape import squeeze, unsqueeze
+
+
+def _matmul_meta(a, b):
+    if a.shape[-1] != b.shape[-2]:
+        raise RuntimeError(_shape_error(a.shape, b.shape))
+    batch = M.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    return M.Meta(batch + (a.shape[-2], b.shape[-1]), a.dtype)
+
+
+def _shape_error(sa, sb) -> str:
+    return (f"mat1 and mat2 shapes cannot be multiplied ({'x'.join(map(str, sa[-2:]))} and "
+            f"{'x'.join(map(str, sb[-2:]))})")
+
+
+def _mT(x: Tensor) -> Tensor:
+    from .shape import transpose
+
+    return transpose(x, -1, -2)
+
+
+def _matmul_grad(n, g):
+    a, b = n.inputs
+    ga = apply(MATMUL, g, _mT(b)) if n.needs_grad(0) else None
+    gb = apply(MATMUL, _mT(a), g) if n.needs_grad(1) else None
+    return ga, gb
+
+
+MATMUL = declare("matmul", impl=lambda xp, a, b: xp.matmul(a, b), meta=_matmul_meta,
+                 grad=_matmul_grad, broadcast=True, saves=lambda a, b: (b._rg, a._rg))
+
+
+def _check_same_dtype(a: Tensor, b: Tensor, name: str) -> None:
+    if a._data.dtype != b._data.dtype:
+        raise RuntimeError(
+            f"{name}: expected m1 and m2 to have the same dtype, but got: {a.dtype.name} != "
+            f"{b.dtype.name}"
+        )
+
+
+def matmul(input: Tensor, other: Tensor) -> Tensor:
+    """PyTorch's `matmul`: dot, matrix-vector, matrix and broadcast batched products."""
+    if not isinstance(input, Tensor) or not isinstance(other, Tensor):
+        raise TypeError("matmul(): argument 'input' and 'other' must be Tensors")
+    _check_same_dtype(input, other, "matmul")
+    a, b = input._data, other._data
+    if a.ndim >= 2 and b.ndim >= 2 and a.shape[-1] == b.shape[-2]:
+        try:
+            return apply(MATMUL, input, other)
+        except RuntimeError:
+            pass  # batch dims do not broadcast: the checks below explain
+    if input.ndim == 0 or other.ndim == 0:
+        raise RuntimeError(
+            f"both arguments to matmul need to be at least 1D, but they are {input.ndim}D and "
+            f"{other.ndim}D"
+        )
+    a = unsqueeze(input, 0) if input.ndim == 1 else input
+    b = unsqueeze(other, -1) if other.ndim == 1 else other
+    if a._data.shape[-1] != b._data.shape[-2]:
+        if input.ndim == 1 and other.ndim == 1:
+            raise RuntimeError(
+                f"inconsistent tensor size, expected tensor [{input.shape[0]}] and src "
+                f"[{other.shape[0]}] to have the same number of elements, but got "
+                f"{input.shape[0]} and {other.shape[0]} elements respectively"
+            )
+        raise RuntimeError(_shape_error(a._data.shape, b._data.shape))
+    out = apply(MATMUL, a, b)
+    if other.ndim == 1:
+        out = squeeze(out, -1)
+    if input.ndim == 1:
+        out = squeeze(out, -2 if other.ndim > 1 else -1)
+    return out
+
+
+def mm(input: Tensor, mat2: Tensor) -> Tensor:
+    if input.ndim != 2:
+        raise RuntimeError("self must be a matrix")
+    if mat2.ndim != 2:
+        raise RuntimeError("mat2 must be a matrix")
+    return matmul(input, mat2)
+
+
+def bmm(input: Tensor, mat2: Tensor) -> Tensor:
+    if input.ndim != 3:
+        raise RuntimeError("batch1 must be a 3D tensor")
+    if mat2.ndim != 3:
+        raise RuntimeError("batch2 must be a 3D tensor")
+    if input._data.shape[0] != mat2._data.shape[0]:
+        raise RuntimeError(
+            f"Expected size for first two dimensions of batch2 tensor to be: "
+            f"[{input.shape[0]}, {input.shape[2]}] but got: [{mat2.shape[0]}, {mat2.shape[1]}]."
+        )
+    return matmul(input, mat2)
+
+
+def mv(input: Tensor, vec: Tensor) -> Tensor:
+    if input.ndim != 2 or vec.ndim != 1:
+        raise RuntimeError(f"vector + matrix @ vector expected, got {input.ndim}, {vec.ndim}")
+    return matmul(input, vec)
+
+
+def dot(input: Tensor, other: Tensor) -> Tensor:
+    if input.ndim != 1 or other.ndim != 1:
+        raise RuntimeError(
+            f"1D tensors expected, but got {input.ndim}D and {other.ndim}D tensors"
+        )
+    return matmul(input, other)

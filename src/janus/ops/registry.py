@@ -1,0 +1,269 @@
+"""The one op table, and eager dispatch.
+
+Every primitive op is declared once, with every part the rest of janus needs:
+- `impl`: the eager kernel, written once against the array API shared by numpy
+  and cupy (`impl(xp, *arrays, **attrs)`); `cuda=` overrides it where cupy
+  differs;
+- `meta`: the shape/dtype rule, on `Meta` values (used by the IR later, and
+  checked against the eager kernel by the tests);
+- `grad`: the gradient rule, written with janus ops so that it is itself
+  differentiable and traceable; or `differentiable=False`.
+`tests/ops/test_op_table.py` fails when a declaration lacks a part.
+
+`apply(op, *args, **attrs)` runs an op eagerly: it unwraps Tensors, picks the
+kernel by device, turns kernel errors into PyTorch-style exceptions that name
+the op and the shapes, wraps the results and records an autograd node when
+grad mode is on and an input requires grad.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Callable
+
+import numpy as np
+
+from .. import backend
+from ..autograd.grad_mode import state as _grad_state
+from ..autograd.node import Node
+from ..tensor import Tensor, _make
+
+OPS: dict[str, OpDef] = {}
+_ndarray = np.ndarray
+
+# `view=MAYBE_VIEW`: the kernel returns a view when it can and a copy otherwise
+# (reshape), so aliasing is checked per call.
+MAYBE_VIEW = "maybe"
+
+
+def _aliases(result: Tensor, base: Tensor) -> bool:
+    xp = np if type(result._data) is np.ndarray else backend.cupy()
+    return bool(xp.may_share_memory(result._data, base._data))
+
+# Names of ops run while the tests record (None: not recording). While
+# recording, every call also checks the op's `meta` rule against its result, so
+# the test suite proves each declared op was exercised and its rule is right.
+recorded: set | None = None
+
+
+class OpDef:
+    """One primitive op. See the module docstring for the parts."""
+
+    __slots__ = (
+        "name",
+        "impl",
+        "impl_cpu",
+        "_impl_cuda",
+        "cuda",
+        "meta",
+        "grad",
+        "differentiable",
+        "outputs",
+        "save_inputs",
+        "save_output",
+        "view",
+        "broadcast",
+        "saves",
+    )
+
+    def __init__(
+        self,
+        name: str,
+        impl: Callable,
+        meta: Callable,
+        grad: Callable | None,
+        differentiable: bool,
+        outputs: int,
+        save_inputs: bool,
+        save_output: bool,
+        view: bool,
+        broadcast: bool,
+        cuda: Callable | None,
+        saves: Callable | None = None,
+    ):
+        self.name = name
+        self.impl = impl
+        self.impl_cpu = functools.partial(impl, np)
+        self._impl_cuda = None
+        self.cuda = cuda
+        self.meta = meta
+        self.grad = grad
+        self.differentiable = differentiable
+        self.outputs = outputs
+        self.save_inputs = save_inputs
+        self.save_output = save_output
+        self.view = view
+        self.broadcast = broadcast
+        self.saves = saves
+
+    def impl_cuda(self):
+        if self._impl_cuda is None:
+            self._impl_cuda = functools.partial(self.cuda or self.impl, backend.cupy())
+        return self._impl_cuda
+
+    def __repr__(self) -> str:
+        return f"<op {self.name}>"
+
+
+def declare(
+    name: str,
+    *,
+    impl: Callable,
+    meta: Callable,
+    grad: Callable | None = None,
+    differentiable: bool = True,
+    outputs: int = 1,
+    save_inputs: bool = True,
+    save_output: bool = False,
+    view: bool = False,
+    broadcast: bool = False,
+    cuda: Callable | None = None,
+    saves: Callable | None = None,
+) -> OpDef:
+    """Adds an op to the table.
+
+    `outputs` is the number of results, or -1 when the kernel returns a tuple
+    whose length depends on the attributes (`split`).
+    `grad(node, g)` gets the node (`node.inputs`, `node.output`, `node.attrs`)
+    and the output gradient (a tuple of them for multi-output ops; missing ones
+    are zeros) and returns one gradient per input (None where there is none).
+    `save_inputs`/`save_output` say what `grad` reads, so that in-place changes
+    to anything else do not invalidate the graph. `broadcast` ops get their
+    input gradients summed back to the input shapes by the engine. `view` ops
+    return arrays that alias their first input (`MAYBE_VIEW`: when they can).
+    """
+    if name in OPS:
+        raise ValueError(f"op {name!r} declared twice")
+    if differentiable and grad is None:
+        raise ValueError(f"op {name!r} is differentiable but has no grad rule")
+    op = OpDef(
+        name, impl, meta, grad, differentiable, outputs, save_inputs, save_output, view,
+        broadcast, cuda, saves,
+    )
+    OPS[name] = op
+    return op
+
+
+def _describe(args) -> str:
+    parts = []
+    for a in args:
+        if isinstance(a, Tensor):
+            parts.append(f"{tuple(a._data.shape)}:{a._data.dtype}")
+        elif isinstance(a, (list, tuple)):
+            parts.append(repr(a))
+        else:
+            parts.append(type(a).__name__)
+    return ", ".join(parts)
+
+
+def op_error(op: OpDef, args, exc: Exception) -> Exception:
+    """A PyTorch-style exception for a kernel failure, naming the op and shapes."""
+    message = str(exc).replace("axis", "dimension")
+    if "could not be broadcast" in message:
+        from .meta import broadcast_shapes
+
+        try:
+            broadcast_shapes(*(a._data.shape for a in args if isinstance(a, Tensor)))
+        except RuntimeError as torch_style:
+            message = str(torch_style)
+    text = f"{op.name}(): {message} (inputs: {_describe(args)})"
+    if isinstance(exc, IndexError):
+        return IndexError(text)
+    if isinstance(exc, TypeError):
+        return TypeError(text)
+    return RuntimeError(text)
+
+
+def _device_mismatch(args) -> RuntimeError:
+    devices = sorted({str(a.device) for a in args if isinstance(a, Tensor)})
+    return RuntimeError(
+        "Expected all tensors to be on the same device, but found at least two devices, "
+        + " and ".join(devices)
+        + "!"
+    )
+
+
+def apply(op: OpDef, *args, **attrs):
+    """Runs `op` eagerly on Tensors and Python values; see the module docstring."""
+    if recorded is not None:
+        return _apply_checked(op, args, attrs)
+    return _apply(op, args, attrs)
+
+
+def _apply(op: OpDef, args, attrs):
+    arrays = []
+    array_type = None
+    requires_grad = False
+    for a in args:
+        if isinstance(a, Tensor):
+            data = a._data
+            if array_type is not type(data):
+                if array_type is not None:
+                    raise _device_mismatch(args)
+                array_type = type(data)
+            if a._rg:
+                requires_grad = True
+            arrays.append(data)
+        else:
+            arrays.append(a)
+    impl = op.impl_cpu if array_type is _ndarray or array_type is None else op.impl_cuda()
+    try:
+        out = impl(*arrays, **attrs)
+    except (ValueError, IndexError, TypeError, RuntimeError) as exc:
+        raise op_error(op, args, exc) from None
+    record = requires_grad and op.differentiable and _grad_state.enabled
+    if op.outputs == 1:
+        result = _make(out if type(out) is np.ndarray else backend.as_array(out))
+        if op.view and (op.view is not MAYBE_VIEW or _aliases(result, args[0])):
+            _share_version(result, args[0])
+        if record:
+            node = Node(op, args, attrs, (result._data,))
+            result._rg = True
+            result.grad_fn = node
+            if op.save_output:
+                node.track_outputs((result,))
+        return result
+    results = tuple(_make(o if type(o) is np.ndarray else backend.as_array(o)) for o in out)
+    if op.view:
+        for r in results:
+            _share_version(r, args[0])
+    if record:
+        node = Node(op, args, attrs, tuple(r._data for r in results))
+        for i, r in enumerate(results):
+            r._rg = True
+            r.grad_fn = node
+            r._output_nr = i
+        if op.save_output:
+            node.track_outputs(results)
+    return results
+
+
+def _apply_checked(op: OpDef, args, attrs):
+    """`apply` that also checks the op's meta rule (see `recorded`)."""
+    from .meta import meta_of
+
+    recorded.add(op.name)
+    metas = [meta_of(a) for a in args]
+    result = _apply(op, args, attrs)
+    expected = op.meta(*metas, **attrs)
+    outputs = (result,) if op.outputs == 1 else result
+    expected = (expected,) if op.outputs == 1 else tuple(expected)
+    if len(expected) != len(outputs):
+        raise AssertionError(f"{op.name}: meta gives {len(expected)} outputs, kernel {len(outputs)}")
+    for want, got in zip(expected, outputs):
+        shape, dtype = tuple(got._data.shape), got.dtype
+        shape_ok = len(want.shape) == len(shape) and all(
+            w is None or w == s for w, s in zip(want.shape, shape)
+        )
+        if not shape_ok or want.dtype is not dtype:
+            raise AssertionError(f"{op.name}: meta says {want}, kernel gave {shape} {dtype}")
+    return result
+
+
+def _share_version(view: Tensor, base: Tensor) -> None:
+    """Views share their base's version counter, as they share its memory."""
+    counter = base._vc
+    if counter is None:
+        counter = base._vc = [0]
+    view._vc = counter
+    view._base = base if base._base is None else base._base

@@ -1,0 +1,3 @@
+"""`janus.utils`: data loading."""
+
+from . import data  # noqa: F401

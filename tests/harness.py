@@ -1,0 +1,133 @@
+"""The one test harness: converting values between janus, numpy and PyTorch,
+comparing results, and checking gradients numerically.
+
+Oracle tests call the same function on janus and PyTorch tensors made from the
+same numpy data and compare outputs and input gradients; where PyTorch is not
+installed, `numeric_grad` checks janus's gradients against finite differences.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import janus
+
+
+def torch_or_skip():
+    return pytest.importorskip("torch", reason="PyTorch (the oracle) is not installed")
+
+
+def to_numpy(x):
+    if isinstance(x, janus.Tensor):
+        return np.asarray(x.detach())
+    if hasattr(x, "detach") and hasattr(x, "numpy"):  # a torch tensor
+        return x.detach().cpu().numpy()
+    return np.asarray(x)
+
+
+def make_inputs(args, lib, requires_grad: bool):
+    """numpy arrays in `args` become tensors of `lib` (janus or torch); float
+    arrays require grad when asked. Nested lists/tuples are converted too."""
+
+    def convert(a):
+        if isinstance(a, np.ndarray):
+            t = lib.tensor(a)
+            if requires_grad and a.dtype.kind == "f":
+                t.requires_grad_(True)
+            return t
+        if isinstance(a, list):
+            return [convert(x) for x in a]
+        if isinstance(a, tuple):
+            return tuple(convert(x) for x in a)
+        return a
+
+    return [convert(a) for a in args]
+
+
+def leaves(values):
+    out = []
+    for v in values:
+        if isinstance(v, (list, tuple)):
+            out.extend(leaves(v))
+        elif getattr(v, "requires_grad", False):
+            out.append(v)
+    return out
+
+
+def flat_outputs(result):
+    if isinstance(result, (tuple, list)):
+        out = []
+        for r in result:
+            out.extend(flat_outputs(r))
+        return out
+    return [result]
+
+
+def assert_close(actual, expected, rtol=1e-5, atol=1e-6, what=""):
+    a, e = to_numpy(actual), to_numpy(expected)
+    assert a.shape == e.shape, f"{what}: shape {a.shape} != {e.shape}"
+    if e.dtype.kind in "biu":
+        np.testing.assert_array_equal(a, e, err_msg=what)
+    else:
+        np.testing.assert_allclose(a.astype(np.float64), e.astype(np.float64), rtol=rtol,
+                                   atol=atol, err_msg=what, equal_nan=True)
+
+
+def grad_weights(outputs, seed=0):
+    """Fixed random cotangents, one per float output, as numpy arrays."""
+    rng = np.random.default_rng(seed)
+    return [rng.standard_normal(to_numpy(o).shape) if to_numpy(o).dtype.kind == "f" else None
+            for o in outputs]
+
+
+def backward_with(outputs, weights, lib):
+    terms = []
+    for o, w in zip(outputs, weights):
+        if w is not None and getattr(o, "requires_grad", False):
+            terms.append((o * lib.tensor(w.astype(to_numpy(o).dtype))).sum())
+    if not terms:
+        return False
+    total = terms[0]
+    for t in terms[1:]:
+        total = total + t
+    total.backward()
+    return True
+
+
+def check_numeric(fn, args, kwargs, rtol=1e-4, atol=1e-6):
+    """janus's analytic gradients of `fn` vs central differences, in float64."""
+    args64 = [a.astype(np.float64) if isinstance(a, np.ndarray) and a.dtype.kind == "f" else a
+              for a in args]
+    inputs = make_inputs(args64, janus, True)
+    outs = flat_outputs(fn(*inputs, **kwargs))
+    weights = grad_weights(outs)
+    if not backward_with(outs, weights, janus):
+        return
+    positions = [i for i, a in enumerate(inputs) if getattr(a, "requires_grad", False)]
+
+    def objective(values):
+        with janus.no_grad():
+            trial = list(inputs)
+            for i, v in zip(positions, values):
+                trial[i] = janus.tensor(v)
+            results = flat_outputs(fn(*trial, **kwargs))
+            return sum(float((to_numpy(r) * w).sum()) for r, w in zip(results, weights)
+                       if w is not None)
+
+    base = [to_numpy(inputs[i]).copy() for i in positions]
+    for k, i in enumerate(positions):
+        analytic = to_numpy(inputs[i].grad) if inputs[i].grad is not None else np.zeros_like(base[k])
+        numeric = np.zeros_like(base[k])
+        flat = base[k].reshape(-1)
+        for j in range(flat.size):
+            eps = 1e-6 * max(1.0, abs(flat[j]))
+            saved = flat[j]
+            flat[j] = saved + eps
+            plus = objective(base)
+            flat[j] = saved - eps
+            minus = objective(base)
+            flat[j] = saved
+            numeric.reshape(-1)[j] = (plus - minus) / (2 * eps)
+        np.testing.assert_allclose(analytic, numeric, rtol=rtol, atol=atol,
+                                   err_msg=f"gradient of input {i}")
