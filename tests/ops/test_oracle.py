@@ -17,10 +17,24 @@ from harness import (
 )
 
 
+def _as_dtype(args, dtype):
+    """The sample with its float32 arrays turned into `dtype`."""
+    out = []
+    for a in args:
+        if isinstance(a, np.ndarray) and a.dtype == np.float32:
+            a = a.astype(dtype)
+        elif isinstance(a, (list, tuple)):
+            a = type(a)(_as_dtype(a, dtype))
+        out.append(a)
+    return out
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
-def test_matches_pytorch(case):
+def test_matches_pytorch(case, dtype):
     torch = torch_or_skip()
     for args, kwargs in case.samples:
+        args = _as_dtype(args, dtype)
         j_in = make_inputs(args, janus, case.grad)
         t_in = make_inputs(args, torch, case.grad)
         j_out = flat_outputs(case.fn(janus, *j_in, **kwargs))

@@ -361,7 +361,11 @@ def _zeros_like(x, g):
 
 def _index_grid(xp, index, dim):
     """Full coordinate arrays for scatter: `index` on `dim`, positions elsewhere."""
-    grid = list(xp.indices(index.shape, sparse=True))
+    ndim = index.ndim
+    grid = [
+        xp.arange(n).reshape((1,) * i + (n,) + (1,) * (ndim - i - 1))
+        for i, n in enumerate(index.shape)
+    ]
     grid[dim] = index
     return tuple(grid)
 

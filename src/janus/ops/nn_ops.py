@@ -38,8 +38,13 @@ def _softmax_grad(n, g):
     return y * (g - sum_(g * y, n.attrs["dim"], keepdim=True))
 
 
+def _softmax_cuda(cp, x, dim):
+    e = cp.exp(x - x.max(axis=dim, keepdims=True))
+    return e / e.sum(axis=dim, keepdims=True)
+
+
 SOFTMAX = declare("softmax", impl=_softmax_impl, meta=M.same, grad=_softmax_grad,
-                  save_inputs=False, save_output=True)
+                  save_inputs=False, save_output=True, cuda=_softmax_cuda)
 
 
 def _log_softmax_impl(xp, x, dim):
@@ -55,8 +60,14 @@ def _log_softmax_grad(n, g):
     return g - exp(n.output) * sum_(g, n.attrs["dim"], keepdim=True)
 
 
+def _log_softmax_cuda(cp, x, dim):
+    shifted = x - x.max(axis=dim, keepdims=True)
+    return shifted - cp.log(cp.exp(shifted).sum(axis=dim, keepdims=True))
+
+
 LOG_SOFTMAX = declare("log_softmax", impl=_log_softmax_impl, meta=M.same,
-                      grad=_log_softmax_grad, save_inputs=False, save_output=True)
+                      grad=_log_softmax_grad, save_inputs=False, save_output=True,
+                      cuda=_log_softmax_cuda)
 
 
 def _softmax_input(input, dim, dtype):

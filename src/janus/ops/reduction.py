@@ -42,6 +42,7 @@ def _sum_impl(xp, x, dims, keepdim):
 SUM = declare(
     "sum",
     impl=_sum_impl,
+    cuda=lambda cp, x, dims, keepdim: cp.sum(x, axis=dims, keepdims=keepdim, dtype=x.dtype),
     meta=_reduce_meta_dtype,
     grad=lambda n, g: _expand_back(g, n.in_shapes[0], n.attrs["dims"], n.attrs["keepdim"]),
     save_inputs=False,

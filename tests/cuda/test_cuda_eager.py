@@ -1,0 +1,119 @@
+"""The "cuda" device (cupy storage): every op-table case on the GPU against the
+CPU, random streams identical across devices, and device-mixing errors.
+
+Skipped without a usable GPU; run on the GPU machine.
+"""
+
+import numpy as np
+import pytest
+
+import janus
+from harness import assert_close, backward_with, flat_outputs, grad_weights, leaves, make_inputs
+
+pytestmark = [
+    pytest.mark.cuda,
+    pytest.mark.skipif(not janus.cuda.is_available(), reason="needs a CUDA GPU (cupy)"),
+]
+
+
+def _on(values, device):
+    out = []
+    for v in values:
+        if isinstance(v, janus.Tensor):
+            moved = v.detach().to(device)
+            if v.requires_grad:
+                moved.requires_grad_(True)
+            out.append(moved)
+        elif isinstance(v, (list, tuple)):
+            out.append(type(v)(_on(v, device)))
+        else:
+            out.append(v)
+    return out
+
+
+def _cases():
+    import sys
+    import os
+
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "ops"))
+    from op_db import CASES
+
+    return CASES
+
+
+CASES = _cases()
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_op_on_gpu_matches_cpu(case):
+    for args, kwargs in case.samples:
+        cpu_in = make_inputs(args, janus, case.grad)
+        gpu_in = _on(cpu_in, "cuda")
+        cpu_out = flat_outputs(case.fn(janus, *cpu_in, **kwargs))
+        gpu_out = flat_outputs(case.fn(janus, *gpu_in, **kwargs))
+        for c, g in zip(cpu_out, gpu_out):
+            assert g.device.type == "cuda" or not isinstance(g, janus.Tensor)
+            assert_close(g.cpu(), c, case.rtol * 10, case.atol * 10, f"{case.name} output")
+        if case.grad:
+            weights = grad_weights(cpu_out)
+            if backward_with(cpu_out, weights, janus):
+                backward_with([o for o in gpu_out], weights, _CudaLib())
+                for c, g in zip(leaves(cpu_in), leaves(gpu_in)):
+                    if c.grad is not None:
+                        assert_close(g.grad.cpu(), c.grad, case.rtol * 10, case.atol * 10,
+                                     f"{case.name} grad")
+
+
+class _CudaLib:
+    """`janus` with `tensor` creating GPU tensors (for the harness's cotangents)."""
+
+    def tensor(self, data):
+        return janus.tensor(data, device="cuda")
+
+
+def test_random_streams_are_identical_on_cpu_and_gpu():
+    for dtype in (janus.float32, janus.float64):
+        g_cpu = janus.Generator("cpu").manual_seed(123)
+        g_gpu = janus.Generator("cuda").manual_seed(123)
+        for shape in ((1000,), (7, 3)):
+            u_cpu = janus.rand(*shape, generator=g_cpu, dtype=dtype)
+            u_gpu = janus.rand(*shape, generator=g_gpu, dtype=dtype, device="cuda")
+            np.testing.assert_array_equal(u_gpu.cpu().numpy(), u_cpu.numpy())
+            z_cpu = janus.randn(*shape, generator=g_cpu, dtype=dtype)
+            z_gpu = janus.randn(*shape, generator=g_gpu, dtype=dtype, device="cuda")
+            np.testing.assert_allclose(z_gpu.cpu().numpy(), z_cpu.numpy(), rtol=1e-6, atol=1e-6)
+
+
+def test_mixing_devices_raises_like_pytorch():
+    with pytest.raises(RuntimeError, match="Expected all tensors to be on the same device"):
+        janus.ones(2) + janus.ones(2, device="cuda")
+
+
+def test_training_step_on_gpu_matches_cpu():
+    janus.manual_seed(0)
+    model = janus.nn.Sequential(janus.nn.Linear(8, 16), janus.nn.Tanh(), janus.nn.Linear(16, 3))
+    gpu_model = janus.nn.Sequential(janus.nn.Linear(8, 16), janus.nn.Tanh(), janus.nn.Linear(16, 3))
+    gpu_model.load_state_dict(model.state_dict())
+    gpu_model.to("cuda")
+    x = janus.randn(4, 8)
+    y = janus.tensor([0, 2, 1, 0])
+    for m, dev in ((model, "cpu"), (gpu_model, "cuda")):
+        opt = janus.optim.SGD(m.parameters(), lr=0.1, momentum=0.9)
+        for _ in range(3):
+            opt.zero_grad()
+            loss = janus.nn.functional.cross_entropy(m(x.to(dev)), y.to(dev))
+            loss.backward()
+            opt.step()
+    for (name, p), q in zip(model.named_parameters(), gpu_model.parameters()):
+        assert_close(q.cpu(), p, rtol=1e-4, atol=1e-5, what=name)
+
+
+def test_dlpack_and_cuda_array_interface_share_memory():
+    cp = pytest.importorskip("cupy")
+    t = janus.arange(6, device="cuda").float()
+    arr = cp.from_dlpack(t)
+    arr[0] = 42
+    assert t[0].item() == 42
+    back = janus.from_dlpack(arr)
+    assert back.device.type == "cuda" and back[0].item() == 42
+    assert hasattr(t, "__cuda_array_interface__")
