@@ -221,6 +221,16 @@ case("clone_contiguous", lambda L, a: (a.clone(), a.t().contiguous()), [s(r(3, 4
 case("int_casts", lambda L, a: (a.float(), a.bool(), a.long()), [s(ints(4, low=-2))], grad=False)
 
 
+case("copy_fill_inplace", lambda L, a, v: _copy_fill(L, a, v), [s(r(3, 4), r(4))])
+
+
+def _copy_fill(L, a, v):
+    out, other = a * 1.0, a * 2.0
+    out.copy_(v)
+    other.fill_(3.0)
+    return out, other
+
+
 def _setitem(L, a, v):
     out = a * 1.0
     out[1] = v

@@ -47,7 +47,8 @@ def test_every_op_is_exercised_with_its_meta_rule_checked():
         recorded = set(registry.recorded)
     finally:
         registry.recorded = None
-    missing = sorted(set(OPS) - recorded)
+    needs_gpu = set() if janus.cuda.is_available() else {"to_device"}  # moves between devices
+    missing = sorted(set(OPS) - recorded - needs_gpu)
     assert not missing, f"ops no test reaches: {missing}"
 
 
