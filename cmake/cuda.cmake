@@ -13,7 +13,11 @@ include(CheckLanguage)
 check_language(CUDA)
 find_package(CUDAToolkit QUIET)
 
+set(JANUS_NVIDIA_ROOT "" CACHE PATH "A folder laid out like site-packages/nvidia (cuBLAS, NVRTC)")
 set(_janus_cuda_hints "")
+if(JANUS_NVIDIA_ROOT)
+  file(GLOB _janus_cuda_hints LIST_DIRECTORIES true "${JANUS_NVIDIA_ROOT}/*")
+endif()
 find_package(Python 3.11 QUIET COMPONENTS Interpreter)
 if(Python_Interpreter_FOUND)
   execute_process(
@@ -21,8 +25,8 @@ if(Python_Interpreter_FOUND)
             "import sysconfig, os; print(os.path.join(sysconfig.get_paths()['purelib'], 'nvidia'))"
     OUTPUT_VARIABLE _janus_nvidia_root OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET)
   if(EXISTS "${_janus_nvidia_root}")
-    file(GLOB _janus_cuda_hints LIST_DIRECTORIES true "${_janus_nvidia_root}/*"
-         "${_janus_nvidia_root}/cu13")
+    file(GLOB _janus_site_hints LIST_DIRECTORIES true "${_janus_nvidia_root}/*")
+    list(APPEND _janus_cuda_hints ${_janus_site_hints})
   endif()
 endif()
 

@@ -61,7 +61,7 @@ py::dict build_info() {
 #endif
 #if defined(JANUS_HAS_CUDA)
   info["cuda"] = true;
-  info["cuda_version"] = CUDART_VERSION;
+  info["cuda_version"] = janus::cuda::runtime_version();
 #else
   info["cuda"] = false;
   info["cuda_version"] = py::none();
