@@ -1,0 +1,146 @@
+"""Optimizers and schedulers against PyTorch, and their state dicts."""
+
+import io
+
+import numpy as np
+import pytest
+
+import janus
+from harness import assert_close, torch_or_skip
+
+rng = np.random.default_rng(2)
+W0 = rng.standard_normal((3, 4)).astype(np.float32)
+B0 = rng.standard_normal(4).astype(np.float32)
+GRADS = [(rng.standard_normal((3, 4)).astype(np.float32), rng.standard_normal(4).astype(np.float32))
+         for _ in range(6)]
+
+CONFIGS = {
+    "sgd": ("SGD", dict(lr=0.1)),
+    "sgd_momentum_dampening": ("SGD", dict(lr=0.1, momentum=0.9, dampening=0.3, weight_decay=0.01)),
+    "sgd_nesterov_maximize": ("SGD", dict(lr=0.05, momentum=0.8, nesterov=True, maximize=True)),
+    "adam": ("Adam", dict(lr=0.01)),
+    "adam_amsgrad_decay": ("Adam", dict(lr=0.01, betas=(0.8, 0.9), weight_decay=0.1, amsgrad=True)),
+    "adamw": ("AdamW", dict(lr=0.01, weight_decay=0.5)),
+    "rmsprop": ("RMSprop", dict(lr=0.01)),
+    "rmsprop_centered_momentum": ("RMSprop", dict(lr=0.01, momentum=0.9, centered=True,
+                                                  weight_decay=0.1)),
+    "adagrad": ("Adagrad", dict(lr=0.1, lr_decay=0.01, initial_accumulator_value=0.1,
+                                weight_decay=0.05)),
+}
+
+
+def run(L, name, kwargs, steps=6, change_lr_at=3):
+    w = L.tensor(W0.copy(), requires_grad=True)
+    b = L.tensor(B0.copy(), requires_grad=True)
+    opt = getattr(L.optim, name)([{"params": [w]}, {"params": [b], "lr": kwargs["lr"] / 2}],
+                                 **kwargs)
+    for step, (gw, gb) in enumerate(GRADS[:steps]):
+        if step == change_lr_at:
+            opt.param_groups[0]["lr"] *= 0.5  # learning-rate changes by hand
+        opt.zero_grad()
+        w.grad, b.grad = L.tensor(gw), L.tensor(gb)
+        opt.step()
+    return w.detach().numpy().copy(), b.detach().numpy().copy(), opt
+
+
+@pytest.mark.parametrize("config", list(CONFIGS))
+def test_updates_match_pytorch(config):
+    torch = torch_or_skip()
+    name, kwargs = CONFIGS[config]
+    jw, jb, jopt = run(janus, name, kwargs)
+    tw, tb, topt = run(torch, name, kwargs)
+    assert_close(jw, tw, rtol=1e-5, atol=1e-6, what="weight")
+    assert_close(jb, tb, rtol=1e-5, atol=1e-6, what="bias")
+    js, ts = jopt.state_dict(), topt.state_dict()
+    assert [g["params"] for g in js["param_groups"]] == [g["params"] for g in ts["param_groups"]]
+    assert set(js["state"]) == set(ts["state"])
+    for key in ts["state"]:
+        assert set(js["state"][key]) == set(ts["state"][key])
+
+
+@pytest.mark.parametrize("config", ["sgd_momentum_dampening", "adam_amsgrad_decay", "rmsprop"])
+def test_state_dict_round_trip_continues_identically(config):
+    name, kwargs = CONFIGS[config]
+    w = janus.tensor(W0.copy(), requires_grad=True)
+    opt = getattr(janus.optim, name)([w], **kwargs)
+    for gw, _ in GRADS[:3]:
+        w.grad = janus.tensor(gw)
+        opt.step()
+    buffer = io.BytesIO()
+    janus.save({"w": w.detach(), "opt": opt.state_dict()}, buffer)
+    buffer.seek(0)
+    saved = janus.load(buffer)
+    w2 = saved["w"].clone().requires_grad_()
+    opt2 = getattr(janus.optim, name)([w2], **kwargs)
+    opt2.load_state_dict(saved["opt"])
+    for gw, _ in GRADS[3:]:
+        w.grad, w2.grad = janus.tensor(gw), janus.tensor(gw)
+        opt.step()
+        opt2.step()
+    assert_close(w2, w, rtol=0, atol=0)
+
+
+def test_closure_and_zero_grad():
+    w = janus.tensor([1.0, 2.0], requires_grad=True)
+    opt = janus.optim.SGD([w], lr=0.5)
+
+    def closure():
+        opt.zero_grad()
+        loss = (w * w).sum()
+        loss.backward()
+        return loss
+
+    assert opt.step(closure).item() == 5.0
+    assert w.tolist() == [0.0, 0.0]
+    opt.zero_grad()
+    assert w.grad is None
+
+
+def test_bad_arguments_raise():
+    w = janus.zeros(2, requires_grad=True)
+    with pytest.raises(ValueError, match="Invalid learning rate"):
+        janus.optim.Adam([w], lr=-1)
+    with pytest.raises(TypeError):
+        janus.optim.SGD(w, lr=0.1)
+    with pytest.raises(ValueError, match="empty parameter list"):
+        janus.optim.SGD([], lr=0.1)
+    with pytest.raises(ValueError, match="beta"):
+        janus.optim.Adam([w], betas=(1.5, 0.9))
+
+
+SCHEDULERS = {
+    "step": ("StepLR", dict(step_size=3, gamma=0.5)),
+    "multistep": ("MultiStepLR", dict(milestones=[2, 5], gamma=0.1)),
+    "exponential": ("ExponentialLR", dict(gamma=0.9)),
+    "cosine": ("CosineAnnealingLR", dict(T_max=4, eta_min=0.01)),
+    "lambda": ("LambdaLR", dict(lr_lambda=lambda epoch: 1 / (1 + epoch))),
+}
+
+
+@pytest.mark.parametrize("sched", list(SCHEDULERS))
+def test_scheduler_values_match_pytorch(sched):
+    torch = torch_or_skip()
+    name, kwargs = SCHEDULERS[sched]
+    values = []
+    for L in (janus, torch):
+        opt = L.optim.SGD([L.zeros(1, requires_grad=True)], lr=0.1)
+        scheduler = getattr(L.optim.lr_scheduler, name)(opt, **kwargs)
+        seen = []
+        for _ in range(12):
+            opt.step()
+            scheduler.step()
+            seen.append(scheduler.get_last_lr()[0])
+        values.append(seen)
+    np.testing.assert_allclose(values[0], values[1], rtol=1e-12)
+
+
+def test_scheduler_state_dict_round_trip():
+    opt = janus.optim.SGD([janus.zeros(1, requires_grad=True)], lr=0.1)
+    scheduler = janus.optim.lr_scheduler.StepLR(opt, 2, 0.5)
+    for _ in range(3):
+        scheduler.step()
+    state = scheduler.state_dict()
+    opt2 = janus.optim.SGD([janus.zeros(1, requires_grad=True)], lr=0.1)
+    scheduler2 = janus.optim.lr_scheduler.StepLR(opt2, 2, 0.5)
+    scheduler2.load_state_dict(state)
+    assert scheduler2.last_epoch == 3 and scheduler2.get_last_lr() == scheduler.get_last_lr()
