@@ -169,6 +169,9 @@ case("mm_bmm_mv_dot", lambda L, a, b, c, v: (L.mm(a, b), L.bmm(c, c.transpose(1,
                                              L.dot(v, v)),
      [s(r(3, 4), r(4, 2), r(2, 3, 4), r(4))], rtol=1e-4)
 
+case("linear", lambda L, x, w, b: F(L).linear(x, w, b),
+     [s(r(4, 3), r(5, 3), r(5)), s(r(2, 4, 3), r(5, 3), None), s(r(3), r(2, 3), r(2))], rtol=1e-4)
+
 # ----- indexing -----
 case("getitem_basic", lambda L, a: (a[1], a[:, 1:3], a[..., -1], a[None, ::2], a[1, 2], a[-1:]),
      [s(r(3, 4, 5))])
@@ -188,7 +191,10 @@ case("masked_select", lambda L, a, m: L.masked_select(a, m), [s(r(3, 4), bools(4
 case("nonzero", lambda L, a: (L.nonzero(a), L.nonzero(a, as_tuple=True)), [s(bools(3, 4))],
      grad=False)
 case("one_hot", lambda L, i: F(L).one_hot(i, 5), [s(ints(2, 3))], grad=False)
-case("embedding", lambda L, i, w: F(L).embedding(i, w, padding_idx=1), [s(ints(2, 3), r(5, 4))])
+case("embedding", lambda L, i, w: F(L).embedding(i, w), [s(ints(2, 3), r(5, 4))])
+# The padding row gets no gradient by definition, so finite differences disagree there.
+case("embedding_padding", lambda L, i, w: F(L).embedding(i, w, padding_idx=1),
+     [s(ints(2, 3), r(5, 4))], numeric=False)
 
 # ----- neural-network primitives -----
 case("softmax", lambda L, a: (L.softmax(a, 1), L.log_softmax(a, -1), F(L).softmax(a, dim=0)),
@@ -213,6 +219,17 @@ case("adaptive_avg_pool2d", lambda L, x, o: F(L).adaptive_avg_pool2d(x, o),
 case("pad", lambda L, x, p, **k: F(L).pad(x, p, **k),
      [s(r(2, 3, 4), (1, 2)), s(r(2, 3, 4), (1, 1, 2, 0), value=0.5),
       s(r(1, 2, 4), (2, 1), mode="reflect"), s(r(1, 2, 4), (2, 1), mode="replicate")])
+
+# Class weights are constants (PyTorch has no derivative for them).
+_W3 = np.array([0.5, 1.0, 2.0], dtype=np.float32)
+case("nll_loss", lambda L, x, t, w=None, **k: F(L).nll_loss(
+         x, t, None if w is None else L.tensor(_W3).to(x.dtype), **k),
+     [s(r(4, 5), np.array([0, 4, 2, 1])), s(r(4, 5), np.array([0, -100, 2, 1]), reduction="sum"),
+      s(r(2, 3, 2), np.array([[0, 2], [1, 1]]), True, reduction="none"),
+      s(r(3, 3), np.array([0, 2, 1]), True)])
+case("cross_entropy", lambda L, x, t, **k: F(L).cross_entropy(x, t, **k),
+     [s(r(4, 5), np.array([0, 4, 2, 1])), s(r(4, 5), np.array([0, 4, 2, 1]), label_smoothing=0.1),
+      s(r(2, 3, 2), np.array([[0, 2], [1, 7]]), ignore_index=7)])
 
 # ----- conversion -----
 case("to_dtype", lambda L, a: (a.to(L.float64), a.double().float(), a.to(L.int64), a.half().float()),

@@ -13,8 +13,11 @@ import heapq
 
 import numpy as np
 
+from ..ops.creation_ops import ones_like, zeros_from_meta, zeros_like
+from ..ops.reduction import sum_to
+from ..tensor import _make
 from .grad_mode import state as grad_state
-from .node import AccumulateGrad, Node, edge_of
+from .node import FREED_MESSAGE, AccumulateGrad, Node, edge_of
 
 
 def _as_tuple(x) -> tuple:
@@ -26,8 +29,6 @@ def _as_tuple(x) -> tuple:
 
 
 def _seed_grads(tensors, grad_tensors):
-    from ..ops.creation_ops import ones_like
-
     seeds = []
     for i, t in enumerate(tensors):
         g = grad_tensors[i] if i < len(grad_tensors) else None
@@ -94,8 +95,6 @@ def grad(
         g = capture[e]
         if g is None:
             if materialize_grads:
-                from ..ops.creation_ops import zeros_like
-
                 g = zeros_like(t)
             elif not allow_unused:
                 raise RuntimeError(
@@ -221,13 +220,8 @@ def _run_prehooks(node, grads):
 
 
 def _call_rule(node: Node, grads):
-    from ..ops.creation_ops import zeros_from_meta
-    from ..ops.reduction import sum_to
-
     op = node.op
     if node.released and (op.save_inputs or op.save_output):
-        from .node import FREED_MESSAGE
-
         raise RuntimeError(FREED_MESSAGE)
     if op.outputs == 1:
         result = op.grad(node, grads[0])
@@ -256,8 +250,6 @@ def _first_grad(grads):
 
 def _accumulate(variable, g, create_graph: bool, stolen: set) -> None:
     """Adds `g` into `variable.grad`, in place unless a graph of the gradient is wanted."""
-    from ..tensor import _make
-
     existing = variable._grad
     if existing is None:
         if create_graph:

@@ -16,6 +16,8 @@ from __future__ import annotations
 import itertools
 import weakref
 
+from ..tensor import Tensor, _make
+
 _sequence = itertools.count()
 
 FREED_MESSAGE = (
@@ -66,39 +68,28 @@ def edge_of(value):
 class Node:
     """One recorded application of an op (see the module docstring)."""
 
-    __slots__ = (
-        "op",
-        "attrs",
-        "next_edges",
-        "_saved",
-        "_versions",
-        "_outputs",
-        "_out_versions",
-        "out_meta",
-        "in_shapes",
-        "seq",
-        "pre_hooks",
-        "released",
-        "__weakref__",
-    )
+    # Attributes most nodes leave at their default live on the class, so that
+    # creating a node (once per recorded op) sets only what it must.
+    _saved = None
+    _versions = None
+    _outputs = None
+    _out_versions = None
+    out_meta = None
+    in_shapes = None
+    pre_hooks = None
+    released = False
 
     def __init__(self, op, args, attrs, out_arrays):
-        from ..tensor import Tensor
-
         self.op = op
         self.attrs = attrs
-        self.next_edges = tuple(edge_of(a) for a in args)
+        self.next_edges = tuple([edge_of(a) for a in args])
         self.seq = next(_sequence)
-        self.pre_hooks = None
-        self.released = False
         if op.save_inputs:
             self._saved = args
-            versions = []
             read = op.saves(*args) if op.saves is not None else None
+            versions = []
             for i, a in enumerate(args):
-                if read is not None and not read[i]:
-                    versions.append(None)
-                elif isinstance(a, Tensor):
+                if isinstance(a, Tensor) and (read is None or read[i]):
                     counter = a._vc
                     if counter is None:
                         counter = a._vc = [0]
@@ -106,19 +97,14 @@ class Node:
                 else:
                     versions.append(None)
             self._versions = versions
-        else:
-            self._saved = None
-            self._versions = None
-        self._outputs = out_arrays if op.save_output else None
-        self._out_versions = None
-        self.out_meta = (
-            tuple((o.shape, o.dtype) for o in out_arrays) if op.outputs != 1 else None
-        )
-        self.in_shapes = (
-            tuple(a._data.shape if isinstance(a, Tensor) else None for a in args)
-            if op.broadcast
-            else None
-        )
+        if op.save_output:
+            self._outputs = out_arrays
+        if op.outputs != 1:
+            self.out_meta = tuple([(o.shape, o.dtype) for o in out_arrays])
+        if op.broadcast:
+            self.in_shapes = tuple(
+                [a._data.shape if isinstance(a, Tensor) else None for a in args]
+            )
 
     def needs_grad(self, index: int) -> bool:
         """Whether input `index` takes part in the graph (its gradient is used)."""
@@ -162,8 +148,6 @@ class Node:
         self._out_versions = counters
 
     def _output_tensor(self, index: int):
-        from ..tensor import _make
-
         if self.released:
             raise RuntimeError(FREED_MESSAGE)
         counter, version = self._out_versions[index]

@@ -8,7 +8,7 @@ and later their graph form, for free.
 
 from __future__ import annotations
 
-import math
+import numpy as np
 
 from .. import dtypes
 from ..autograd.grad_mode import no_grad
@@ -17,7 +17,8 @@ from ..ops import indexing as I
 from ..ops import nn_ops as N
 from ..ops import reduction as R
 from ..ops import shape as S
-from ..ops.linalg import matmul
+from ..ops.linalg import linear, matmul
+from ..ops.registry import apply
 from ..tensor import Tensor
 
 # Primitives, re-exported under their PyTorch names.
@@ -58,18 +59,6 @@ def softmin(input, dim=None, dtype=None) -> Tensor:
 
 def logsigmoid(input) -> Tensor:
     return -E.softplus(-input)
-
-
-def linear(input, weight, bias=None) -> Tensor:
-    """`input @ weight.T + bias`, PyTorch's layout (weight is out x in)."""
-    if input._data.shape[-1] != weight._data.shape[-1]:
-        rows = math.prod(input._data.shape[:-1])
-        raise RuntimeError(
-            f"mat1 and mat2 shapes cannot be multiplied ({rows}x{input._data.shape[-1]} and "
-            f"{weight._data.shape[1]}x{weight._data.shape[0]})"
-        )
-    out = matmul(input, S.t(weight))
-    return out + bias if bias is not None else out
 
 
 def bilinear(input1, input2, weight, bias=None) -> Tensor:
@@ -311,29 +300,19 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index: int = 
     if input.ndim > 1 and input._data.shape[0] != target._data.shape[0]:
         raise ValueError(f"Expected input batch_size ({input.shape[0]}) to match target "
                          f"batch_size ({target.shape[0]}).")
-    logp = _class_dim_last(input)
-    classes = logp._data.shape[-1]
+    if reduction not in ("none", "mean", "sum"):
+        raise ValueError(f"{reduction} is not a valid value for reduction")
+    logp = _class_dim_last(input) if input.ndim > 1 else S.unsqueeze(input, 0)
     flat_target = S.reshape(target, -1) if input.ndim > 1 else S.reshape(target, 1)
-    if input.ndim == 1:
-        logp = S.unsqueeze(logp, 0)
-    valid = flat_target != ignore_index
-    safe = E.where(valid, flat_target, 0)
-    t = safe._data
-    if t.size and (int(t.min()) < 0 or int(t.max()) >= classes):
-        bad = int(t.max()) if int(t.max()) >= classes else int(t.min())
-        raise IndexError(f"Target {bad} is out of bounds.")
-    picked = S.squeeze(I.gather(logp, 1, S.unsqueeze(safe, 1)), 1)
-    w = E.cast(valid, input.dtype)
-    if weight is not None:
-        w = w * I.index_select(weight, 0, safe)
-    loss = -picked * w
+    if flat_target._data.dtype != np.int64:
+        flat_target = E.cast(flat_target, dtypes.int64)
+    if weight is not None and weight._data.dtype != input._data.dtype:
+        weight = E.cast(weight, input.dtype)
+    loss = apply(N.NLL_LOSS, logp, flat_target, weight, ignore_index=int(ignore_index),
+                 reduction=reduction)
     if reduction == "none":
         return S.reshape(loss, target._data.shape)
-    if reduction == "sum":
-        return R.sum(loss)
-    if reduction == "mean":
-        return R.sum(loss) / R.sum(w)
-    raise ValueError(f"{reduction} is not a valid value for reduction")
+    return loss
 
 
 def cross_entropy(input, target, weight=None, size_average=None, ignore_index: int = -100,

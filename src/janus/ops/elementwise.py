@@ -16,6 +16,7 @@ import numpy as np
 from .. import dtypes
 from ..tensor import Tensor
 from . import meta as M
+from .conversion import to_dtype
 from .registry import apply, declare
 
 _SCALARS = (int, float, bool)
@@ -31,8 +32,6 @@ def _scalar(value):
 def cast(x: Tensor, dtype: dtypes.dtype) -> Tensor:
     if x._data.dtype == dtype.np:
         return x
-    from .conversion import to_dtype
-
     return to_dtype(x, dtype)
 
 

@@ -15,6 +15,7 @@ from .. import dtypes
 from ..autograd.grad_mode import state as grad_state
 from ..tensor import Tensor, _make
 from . import meta as M
+from .creation_ops import zeros_like
 from .registry import apply, declare
 
 _INDEX_DTYPES = ("i", "u", "b")
@@ -164,8 +165,6 @@ INDEX_BASIC_BACKWARD = declare(
 
 def _index_grad(n, g):
     x, *indices = n.inputs
-    from .creation_ops import zeros_like
-
     return (apply(INDEX_PUT, zeros_like(x, g.dtype), g, *indices, spec=n.attrs["spec"],
                   accumulate=True),) + (None,) * len(indices)
 
@@ -354,8 +353,6 @@ GATHER = declare(
 
 
 def _zeros_like(x, g):
-    from .creation_ops import zeros_like
-
     return zeros_like(x, g.dtype)
 
 

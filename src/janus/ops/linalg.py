@@ -10,7 +10,7 @@ from __future__ import annotations
 from ..tensor import Tensor
 from . import meta as M
 from .registry import apply, declare
-from .shape import squeeze, unsqueeze
+from .shape import squeeze, transpose, unsqueeze
 
 
 def _matmul_meta(a, b):
@@ -26,8 +26,6 @@ def _shape_error(sa, sb) -> str:
 
 
 def _mT(x: Tensor) -> Tensor:
-    from .shape import transpose
-
     return transpose(x, -1, -2)
 
 
@@ -117,3 +115,55 @@ def dot(input: Tensor, other: Tensor) -> Tensor:
             f"1D tensors expected, but got {input.ndim}D and {other.ndim}D tensors"
         )
     return matmul(input, other)
+
+
+# ----- linear: x @ w.T + b as one op (PyTorch's addmm), the most common layer -----
+
+
+def _linear_impl(xp, x, w, b):
+    out = xp.matmul(x, w.T)
+    if b is not None:
+        out += b
+    return out
+
+
+def _linear_meta(x, w, b):
+    return M.Meta(tuple(x.shape[:-1]) + (w.shape[0],), x.dtype)
+
+
+def _linear_grad(n, g):
+    from .reduction import sum as sum_
+    from .shape import reshape
+
+    x, w, b = n.inputs
+    gx = matmul(g, w) if n.needs_grad(0) else None
+    gw = gb = None
+    if n.needs_grad(1):
+        g2 = reshape(g, (-1, g._data.shape[-1]))
+        x2 = reshape(x, (-1, x._data.shape[-1]))
+        gw = apply(MATMUL, transpose(g2, 0, 1), x2)
+    if b is not None and n.needs_grad(2):
+        gb = sum_(g, tuple(range(g.ndim - 1))) if g.ndim > 1 else g
+    return gx, gw, gb
+
+
+LINEAR = declare("linear", impl=_linear_impl, meta=_linear_meta, grad=_linear_grad,
+                 saves=lambda x, w, b: (w._rg, x._rg, False))
+
+
+def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """`input @ weight.T + bias`, PyTorch's layout (weight is out x in)."""
+    _check_same_dtype(input, weight, "linear")
+    if input._data.ndim == 0 or weight._data.ndim != 2 or (
+        input._data.shape[-1] != weight._data.shape[-1]
+    ):
+        rows = 1
+        for s in input._data.shape[:-1]:
+            rows *= s
+        raise RuntimeError(
+            f"mat1 and mat2 shapes cannot be multiplied ({rows}x{input._data.shape[-1]} and "
+            f"{'x'.join(map(str, reversed(weight._data.shape)))})"
+        )
+    if bias is not None and bias._data.dtype != input._data.dtype:
+        raise RuntimeError(f"linear: expected bias to have dtype {input.dtype.name}")
+    return apply(LINEAR, input, weight, bias)

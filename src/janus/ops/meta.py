@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from .. import dtypes
+from ..tensor import _wrap_dim
 
 
 class Meta(NamedTuple):
@@ -44,8 +45,6 @@ def broadcast_shapes(*shapes) -> tuple:
 
 
 def normalize_dim(dim: int, ndim: int) -> int:
-    from ..tensor import _wrap_dim
-
     return _wrap_dim(dim, ndim)
 
 

@@ -16,7 +16,8 @@ import numpy as np
 from .. import dtypes
 from ..tensor import Tensor
 from . import meta as M
-from .elementwise import _to_float, cast
+from . import reduction as R
+from .elementwise import _to_float, cast, exp, where
 from .registry import apply, declare
 
 # ----- softmax -----
@@ -32,10 +33,8 @@ def _softmax_impl(xp, x, dim):
 
 
 def _softmax_grad(n, g):
-    from .reduction import sum as sum_
-
     y = n.output
-    return y * (g - sum_(g * y, n.attrs["dim"], keepdim=True))
+    return y * (g - R.sum(g * y, n.attrs["dim"], keepdim=True))
 
 
 def _softmax_cuda(cp, x, dim):
@@ -54,10 +53,7 @@ def _log_softmax_impl(xp, x, dim):
 
 
 def _log_softmax_grad(n, g):
-    from .elementwise import exp
-    from .reduction import sum as sum_
-
-    return g - exp(n.output) * sum_(g, n.attrs["dim"], keepdim=True)
+    return g - exp(n.output) * R.sum(g, n.attrs["dim"], keepdim=True)
 
 
 def _log_softmax_cuda(cp, x, dim):
@@ -584,3 +580,56 @@ def _index_pad(input, pads, mode):
             pos = pos % size
         out = index_select(out, d, make_tensor(pos.astype(np.int64), device=input.device))
     return out
+
+
+# ----- negative log-likelihood (the second half of cross_entropy) -----
+
+
+def _nll_parts(xp, target, weight, ignore_index, dtype):
+    """(valid mask, targets with ignored ones at 0, per-row weights)."""
+    valid = target != ignore_index
+    safe = xp.where(valid, target, 0)
+    w = valid.astype(dtype)
+    if weight is not None:
+        w *= weight[safe]
+    return valid, safe, w
+
+
+def _nll_loss_impl(xp, logp, target, weight, ignore_index, reduction):
+    classes = logp.shape[1]
+    valid, safe, w = _nll_parts(xp, target, weight, ignore_index, logp.dtype)
+    if safe.size and (int(safe.min()) < 0 or int(safe.max()) >= classes):
+        bad = int(safe.max()) if int(safe.max()) >= classes else int(safe.min())
+        raise IndexError(f"Target {bad} is out of bounds.")
+    loss = -xp.take_along_axis(logp, safe[:, None], axis=1)[:, 0] * w
+    if reduction == "none":
+        return loss
+    total = loss.sum()
+    return total / w.sum() if reduction == "mean" else total
+
+
+def _nll_loss_meta(logp, target, weight, ignore_index, reduction):
+    return M.Meta(target.shape if reduction == "none" else (), logp.dtype)
+
+
+def _nll_loss_grad(n, g):
+    from .indexing import scatter
+    from .creation_ops import zeros_like
+    from .shape import unsqueeze
+
+    logp, target, weight = n.inputs
+    ignore, reduction = n.attrs["ignore_index"], n.attrs["reduction"]
+    valid = target != ignore
+    safe = where(valid, target, 0)
+    w = cast(valid, logp.dtype)
+    if weight is not None:
+        w = w * weight.detach().index_select(0, safe)
+    if reduction == "mean":
+        coef = w * (-g / R.sum(w))
+    else:
+        coef = -w * g
+    return scatter(zeros_like(logp, g.dtype), 1, unsqueeze(safe, 1), unsqueeze(coef, 1)), None, None
+
+
+NLL_LOSS = declare("nll_loss", impl=_nll_loss_impl, meta=_nll_loss_meta, grad=_nll_loss_grad,
+                   saves=lambda logp, target, weight: (False, True, True))

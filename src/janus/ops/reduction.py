@@ -16,14 +16,13 @@ from ..tensor import Tensor
 from . import meta as M
 from .elementwise import _to_float, cast, exp, sqrt, where
 from .registry import apply, declare
+from .shape import expand, reshape
 
 values_indices = namedtuple("values_indices", ["values", "indices"])
 
 
 def _expand_back(g: Tensor, shape: tuple, dims: tuple, keepdim: bool) -> Tensor:
     """A reduced gradient broadcast back over the input's shape."""
-    from .shape import expand, reshape
-
     if not keepdim:
         kept = tuple(1 if i in dims else s for i, s in enumerate(shape))
         g = reshape(g, kept)
@@ -61,8 +60,6 @@ def sum(input, dim=None, keepdim: bool = False, *, dtype=None):  # noqa: A001
 
 def sum_to(g: Tensor, shape: tuple) -> Tensor:
     """Sums a broadcast gradient back to `shape` (the inverse of broadcasting)."""
-    from .shape import reshape
-
     shape = tuple(shape)
     if tuple(g._data.shape) == shape:
         return g
