@@ -33,6 +33,8 @@ CASES = {
                      .sum(), [a(2, 3)]),
     "conv2d": (lambda L, x, w: (L.nn.functional.conv2d(x, w, padding=1, stride=2) ** 2).sum(),
                [a(1, 2, 5, 5), a(3, 2, 3, 3)]),
+    "nll_loss": (lambda L, x: (L.nn.functional.nll_loss(L.log_softmax(x * x, 1), L.tensor([1, 0, 2]))
+                               ), [a(3, 4)]),
     "avg_pool": (lambda L, x: (L.nn.functional.avg_pool2d(x * x, 2) ** 2).sum(), [a(1, 1, 4, 4)]),
 }
 

@@ -37,6 +37,13 @@ def cast(x: Tensor, dtype: dtypes.dtype) -> Tensor:
 
 def _promote(a, b, floating: bool = False):
     """Operands cast to their PyTorch result dtype (float default when `floating`)."""
+    if (
+        type(a) is Tensor
+        and type(b) is Tensor
+        and a._data.dtype is b._data.dtype
+        and (not floating or a._data.dtype.kind == "f")
+    ):
+        return a, b  # the common case: nothing to convert
     a, b = _scalar(a), _scalar(b)
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
         raise TypeError(f"expected at least one Tensor operand, got {type(a).__name__} and "
@@ -432,10 +439,31 @@ ATAN, atan = _unary("atan", lambda xp, x: xp.arctan(x),
                     lambda n, g: g / (1 + n.inputs[0] * n.inputs[0]))
 SINH, sinh = _unary("sinh", lambda xp, x: xp.sinh(x), lambda n, g: g * cosh(n.inputs[0]))
 COSH, cosh = _unary("cosh", lambda xp, x: xp.cosh(x), lambda n, g: g * sinh(n.inputs[0]))
-TANH, tanh = _unary("tanh", lambda xp, x: xp.tanh(x), lambda n, g: g * (1 - n.output * n.output),
-                    save_output=True, save_inputs=False)
+# tanh and sigmoid differentiate through one fused op each (as PyTorch's
+# tanh_backward/sigmoid_backward): RNN backward passes are dominated by them.
+TANH_BACKWARD = declare(
+    "tanh_backward",
+    impl=lambda xp, y, g: g * (1 - y * y),
+    meta=M.same,
+    grad=lambda n, gg: (
+        -2 * gg * n.inputs[1] * n.inputs[0] if n.needs_grad(0) else None,
+        apply(TANH_BACKWARD, n.inputs[0], gg) if n.needs_grad(1) else None,
+    ),
+)
+SIGMOID_BACKWARD = declare(
+    "sigmoid_backward",
+    impl=lambda xp, y, g: g * y * (1 - y),
+    meta=M.same,
+    grad=lambda n, gg: (
+        gg * n.inputs[1] * (1 - 2 * n.inputs[0]) if n.needs_grad(0) else None,
+        apply(SIGMOID_BACKWARD, n.inputs[0], gg) if n.needs_grad(1) else None,
+    ),
+)
+TANH, tanh = _unary("tanh", lambda xp, x: xp.tanh(x),
+                    lambda n, g: apply(TANH_BACKWARD, n.output, g), save_output=True,
+                    save_inputs=False)
 SIGMOID, sigmoid = _unary("sigmoid", _stable_sigmoid,
-                          lambda n, g: g * n.output * (1 - n.output), save_output=True,
+                          lambda n, g: apply(SIGMOID_BACKWARD, n.output, g), save_output=True,
                           save_inputs=False)
 ERF, erf = _unary("erf", _erf_impl,
                   lambda n, g: g * (2 / math.sqrt(math.pi)) * exp(-n.inputs[0] * n.inputs[0]))

@@ -17,7 +17,7 @@ from .. import dtypes
 from ..tensor import Tensor
 from . import meta as M
 from . import reduction as R
-from .elementwise import _to_float, cast, exp, where
+from .elementwise import _to_float, cast, exp
 from .registry import apply, declare
 
 # ----- softmax -----
@@ -613,22 +613,30 @@ def _nll_loss_meta(logp, target, weight, ignore_index, reduction):
 
 
 def _nll_loss_grad(n, g):
-    from .indexing import scatter
-    from .creation_ops import zeros_like
-    from .shape import unsqueeze
-
     logp, target, weight = n.inputs
-    ignore, reduction = n.attrs["ignore_index"], n.attrs["reduction"]
-    valid = target != ignore
-    safe = where(valid, target, 0)
-    w = cast(valid, logp.dtype)
-    if weight is not None:
-        w = w * weight.detach().index_select(0, safe)
-    if reduction == "mean":
-        coef = w * (-g / R.sum(w))
-    else:
-        coef = -w * g
-    return scatter(zeros_like(logp, g.dtype), 1, unsqueeze(safe, 1), unsqueeze(coef, 1)), None, None
+    return apply(NLL_LOSS_BACKWARD, g, target, weight, classes=logp._data.shape[1],
+                 **n.attrs), None, None
+
+
+def _nll_loss_backward_impl(xp, g, target, weight, classes, ignore_index, reduction):
+    _, safe, w = _nll_parts(xp, target, weight, ignore_index, g.dtype)
+    coef = -w * g if reduction == "none" else -w * (g / w.sum() if reduction == "mean" else g)
+    out = xp.zeros((target.shape[0], classes), dtype=g.dtype)
+    xp.put_along_axis(out, safe[:, None], coef[:, None], axis=1)
+    return out
+
+
+# d(loss)/d(logp): -w_i (scaled by the reduction) at each row's target. It is
+# linear in g, and its own gradient is nll_loss applied to the incoming gradient.
+NLL_LOSS_BACKWARD = declare(
+    "nll_loss_backward",
+    impl=_nll_loss_backward_impl,
+    meta=lambda g, target, weight, classes, **a: M.Meta((target.shape[0], classes), g.dtype),
+    grad=lambda n, gg: (apply(NLL_LOSS, gg, n.inputs[1], n.inputs[2],
+                              ignore_index=n.attrs["ignore_index"],
+                              reduction=n.attrs["reduction"]), None, None),
+    saves=lambda g, target, weight: (False, True, True),
+)
 
 
 NLL_LOSS = declare("nll_loss", impl=_nll_loss_impl, meta=_nll_loss_meta, grad=_nll_loss_grad,
