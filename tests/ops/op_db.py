@@ -223,7 +223,7 @@ case("pad", lambda L, x, p, **k: F(L).pad(x, p, **k),
 # Class weights are constants (PyTorch has no derivative for them).
 _W3 = np.array([0.5, 1.0, 2.0], dtype=np.float32)
 case("nll_loss", lambda L, x, t, w=None, **k: F(L).nll_loss(
-         x, t, None if w is None else L.tensor(_W3).to(x.dtype), **k),
+         x, t, None if w is None else L.tensor(_W3).to(x.dtype).to(x.device), **k),
      [s(r(4, 5), np.array([0, 4, 2, 1])), s(r(4, 5), np.array([0, -100, 2, 1]), reduction="sum"),
       s(r(2, 3, 2), np.array([[0, 2], [1, 1]]), True, reduction="none"),
       s(r(3, 3), np.array([0, 2, 1]), True)])

@@ -44,6 +44,9 @@ def test_every_op_is_exercised_with_its_meta_rule_checked():
         _second_order((3, 4), lambda x: x[1:, ::2] ** 3)
         janus.rand(3, 4)
         janus.randn(5, dtype=janus.float64)
+        if janus.cuda.is_available():
+            moved = janus.ones(2, requires_grad=True).to("cuda")
+            moved.cpu().sum().backward()
         recorded = set(registry.recorded)
     finally:
         registry.recorded = None

@@ -256,7 +256,7 @@ def _accumulate(variable, g, create_graph: bool, stolen: set) -> None:
             variable._grad = g
             return
         data = g._data
-        owns = getattr(data, "base", None) is None and data.flags.writeable and (
+        owns = getattr(data, "base", None) is None and getattr(data.flags, "writeable", True) and (
             data.flags.c_contiguous
         )
         if not owns or id(data) in stolen:

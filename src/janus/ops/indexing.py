@@ -188,12 +188,8 @@ def _index_put_impl(xp, x, values, *idx, spec, accumulate):
 
 
 def _add_at(xp, out, key, values):
-    if xp is np:
-        np.add.at(out, key, values)
-    else:
-        import cupyx
-
-        cupyx.scatter_add(out, key, values)
+    """out[key] += values, accumulating over repeated indices (numpy and cupy)."""
+    xp.add.at(out, key, values)
 
 
 def _index_put_grad(n, g):
