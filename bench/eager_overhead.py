@@ -23,8 +23,9 @@ def small_op_cases(L):
     b = L.tensor(np.random.default_rng(1).standard_normal((8, 8)).astype(np.float32))
     v = L.tensor(np.random.default_rng(2).standard_normal(8).astype(np.float32))
     idx = L.tensor(np.array([0, 3, 5]))
-    w = L.tensor(np.random.default_rng(3).standard_normal((8, 8)).astype(np.float32),
-                 requires_grad=True)
+    w = L.tensor(
+        np.random.default_rng(3).standard_normal((8, 8)).astype(np.float32), requires_grad=True
+    )
 
     def fwd_bwd():
         (a @ w).tanh().sum().backward()
@@ -105,8 +106,13 @@ def main(argv=None) -> int:
     torch_cases = small_op_cases(torch) if torch else [(n, None) for n, _ in janus_cases]
     for (name, jf), (_, tf) in zip(janus_cases, torch_cases):
         rows.append((name, time_us(jf, args.repeat), time_us(tf, args.repeat) if tf else None))
-    rows.append(("lstm_lm_train_step", time_us(lstm_step(janus), args.repeat, 5),
-                 time_us(lstm_step(torch), args.repeat, 5) if torch else None))
+    rows.append(
+        (
+            "lstm_lm_train_step",
+            time_us(lstm_step(janus), args.repeat, 5),
+            time_us(lstm_step(torch), args.repeat, 5) if torch else None,
+        )
+    )
 
     print(f"{'case':28s} {'janus us':>10s} {'torch us':>10s} {'janus/torch':>12s}")
     ratios = []
@@ -116,8 +122,10 @@ def main(argv=None) -> int:
             ratios.append(ratio)
         print(f"{name:28s} {j:10.2f} {t if t else float('nan'):10.2f} {ratio:12.2f}")
     if ratios:
-        print(f"{'geometric mean ratio':28s} {'':10s} {'':10s} "
-              f"{float(np.exp(np.mean(np.log(ratios)))):12.2f}")
+        print(
+            f"{'geometric mean ratio':28s} {'':10s} {'':10s} "
+            f"{float(np.exp(np.mean(np.log(ratios)))):12.2f}"
+        )
     return 0
 
 

@@ -86,8 +86,12 @@ PYBIND11_MODULE(_C, m) {
       [](py::array out, uint64_t seed, uint64_t offset) {
         return fill(
             out, seed, offset, "philox_uniform_",
-            [](float* p, size_t n, uint64_t s, uint64_t o) { return rng::fill_uniform(p, n, s, o); },
-            [](double* p, size_t n, uint64_t s, uint64_t o) { return rng::fill_uniform(p, n, s, o); });
+            [](float* p, size_t n, uint64_t s, uint64_t o) {
+              return rng::fill_uniform(p, n, s, o);
+            },
+            [](double* p, size_t n, uint64_t s, uint64_t o) {
+              return rng::fill_uniform(p, n, s, o);
+            });
       },
       py::arg("out"), py::arg("seed"), py::arg("offset"),
       "Fills `out` with uniforms in [0, 1) from the Philox stream; returns the words used.");
@@ -97,7 +101,9 @@ PYBIND11_MODULE(_C, m) {
         return fill(
             out, seed, offset, "philox_normal_",
             [](float* p, size_t n, uint64_t s, uint64_t o) { return rng::fill_normal(p, n, s, o); },
-            [](double* p, size_t n, uint64_t s, uint64_t o) { return rng::fill_normal(p, n, s, o); });
+            [](double* p, size_t n, uint64_t s, uint64_t o) {
+              return rng::fill_normal(p, n, s, o);
+            });
       },
       py::arg("out"), py::arg("seed"), py::arg("offset"),
       "Fills `out` with standard normals from the Philox stream; returns the words used.");
@@ -124,8 +130,8 @@ PYBIND11_MODULE(_C, m) {
                     : janus::cuda::philox_uniform(out, n, is_double, seed, offset, stream);
     };
   };
-  m.def("cuda_philox_uniform_", cuda_fill(false), py::arg("ptr"), py::arg("n"),
-        py::arg("dtype"), py::arg("seed"), py::arg("offset"), py::arg("stream"));
+  m.def("cuda_philox_uniform_", cuda_fill(false), py::arg("ptr"), py::arg("n"), py::arg("dtype"),
+        py::arg("seed"), py::arg("offset"), py::arg("stream"));
   m.def("cuda_philox_normal_", cuda_fill(true), py::arg("ptr"), py::arg("n"), py::arg("dtype"),
         py::arg("seed"), py::arg("offset"), py::arg("stream"));
 #else

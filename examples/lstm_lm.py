@@ -61,8 +61,10 @@ def train(torch, weights, args, vocab):
         x = torch.tensor(x, device=args.device)
         y = torch.tensor(y, device=args.device)
         start = time.perf_counter()
-        state = (torch.zeros(args.batch, args.hidden, device=args.device),
-                 torch.zeros(args.batch, args.hidden, device=args.device))
+        state = (
+            torch.zeros(args.batch, args.hidden, device=args.device),
+            torch.zeros(args.batch, args.hidden, device=args.device),
+        )
         logits, _ = model(x, state)
         loss = torch.nn.functional.cross_entropy(logits.reshape(-1, vocab), y.reshape(-1))
         optimizer.zero_grad()
@@ -90,8 +92,9 @@ def main() -> None:
 
     vocab = len(set(TEXT))
     janus.manual_seed(0)
-    initial = {k: v.numpy() for k, v in build(janus, vocab, args.embed, args.hidden)
-               .state_dict().items()}
+    initial = {
+        k: v.numpy() for k, v in build(janus, vocab, args.embed, args.hidden).state_dict().items()
+    }
     runs = {"janus (eager)": train(janus, initial, args, vocab)}
     try:
         import torch
@@ -100,16 +103,22 @@ def main() -> None:
         runs["PyTorch (eager)"] = train(torch, initial, args, vocab)
     except ImportError:
         print("(PyTorch is not installed: showing janus only)")
-    print(f"char-LSTM LM: {args.steps} steps, seq {args.seq_len}, batch {args.batch}, "
-          f"hidden {args.hidden}, device {args.device}")
+    print(
+        f"char-LSTM LM: {args.steps} steps, seq {args.seq_len}, batch {args.batch}, "
+        f"hidden {args.hidden}, device {args.device}"
+    )
     for name, (losses, times, _) in runs.items():
         median_ms = 1000 * float(np.median(times[3:] or times))
-        print(f"  {name:16s} loss {losses[0]:.3f} -> {losses[-1]:.3f}   "
-              f"{median_ms:7.1f} ms/step (median)")
+        print(
+            f"  {name:16s} loss {losses[0]:.3f} -> {losses[-1]:.3f}   "
+            f"{median_ms:7.1f} ms/step (median)"
+        )
     if len(runs) == 2:
         (_, (jl, jt, _)), (_, (tl, tt, _)) = runs.items()
-        print(f"  loss curves agree to {max(abs(a - b) for a, b in zip(jl, tl)):.2e}; "
-              f"janus/PyTorch step time: {np.median(jt[3:]) / np.median(tt[3:]):.2f}x")
+        print(
+            f"  loss curves agree to {max(abs(a - b) for a, b in zip(jl, tl)):.2e}; "
+            f"janus/PyTorch step time: {np.median(jt[3:]) / np.median(tt[3:]):.2f}x"
+        )
 
 
 if __name__ == "__main__":

@@ -88,11 +88,11 @@ uint64_t philox_normal(void* out, size_t n, bool is_double, uint64_t seed, uint6
   if (n > 0) {
     const size_t threads = (n + 3) / 4;
     if (is_double) {
-      normal_kernel<double><<<blocks_for(threads), 256, 0, s>>>(static_cast<double*>(out), n,
-                                                                seed, offset);
+      normal_kernel<double>
+          <<<blocks_for(threads), 256, 0, s>>>(static_cast<double*>(out), n, seed, offset);
     } else {
-      normal_kernel<float><<<blocks_for(threads), 256, 0, s>>>(static_cast<float*>(out), n, seed,
-                                                               offset);
+      normal_kernel<float>
+          <<<blocks_for(threads), 256, 0, s>>>(static_cast<float*>(out), n, seed, offset);
     }
     check(cudaGetLastError(), "philox_normal launch");
   }

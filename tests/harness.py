@@ -70,15 +70,23 @@ def assert_close(actual, expected, rtol=1e-5, atol=1e-6, what=""):
     if e.dtype.kind in "biu":
         np.testing.assert_array_equal(a, e, err_msg=what)
     else:
-        np.testing.assert_allclose(a.astype(np.float64), e.astype(np.float64), rtol=rtol,
-                                   atol=atol, err_msg=what, equal_nan=True)
+        np.testing.assert_allclose(
+            a.astype(np.float64),
+            e.astype(np.float64),
+            rtol=rtol,
+            atol=atol,
+            err_msg=what,
+            equal_nan=True,
+        )
 
 
 def grad_weights(outputs, seed=0):
     """Fixed random cotangents, one per float output, as numpy arrays."""
     rng = np.random.default_rng(seed)
-    return [rng.standard_normal(to_numpy(o).shape) if to_numpy(o).dtype.kind == "f" else None
-            for o in outputs]
+    return [
+        rng.standard_normal(to_numpy(o).shape) if to_numpy(o).dtype.kind == "f" else None
+        for o in outputs
+    ]
 
 
 def backward_with(outputs, weights, lib):
@@ -97,8 +105,10 @@ def backward_with(outputs, weights, lib):
 
 def check_numeric(fn, args, kwargs, rtol=1e-4, atol=1e-6):
     """janus's analytic gradients of `fn` vs central differences, in float64."""
-    args64 = [a.astype(np.float64) if isinstance(a, np.ndarray) and a.dtype.kind == "f" else a
-              for a in args]
+    args64 = [
+        a.astype(np.float64) if isinstance(a, np.ndarray) and a.dtype.kind == "f" else a
+        for a in args
+    ]
     inputs = make_inputs(args64, janus, True)
     outs = flat_outputs(fn(*inputs, **kwargs))
     weights = grad_weights(outs)
@@ -112,12 +122,15 @@ def check_numeric(fn, args, kwargs, rtol=1e-4, atol=1e-6):
             for i, v in zip(positions, values):
                 trial[i] = janus.tensor(v)
             results = flat_outputs(fn(*trial, **kwargs))
-            return sum(float((to_numpy(r) * w).sum()) for r, w in zip(results, weights)
-                       if w is not None)
+            return sum(
+                float((to_numpy(r) * w).sum()) for r, w in zip(results, weights) if w is not None
+            )
 
     base = [to_numpy(inputs[i]).copy() for i in positions]
     for k, i in enumerate(positions):
-        analytic = to_numpy(inputs[i].grad) if inputs[i].grad is not None else np.zeros_like(base[k])
+        analytic = (
+            to_numpy(inputs[i].grad) if inputs[i].grad is not None else np.zeros_like(base[k])
+        )
         numeric = np.zeros_like(base[k])
         flat = base[k].reshape(-1)
         for j in range(flat.size):
@@ -129,5 +142,6 @@ def check_numeric(fn, args, kwargs, rtol=1e-4, atol=1e-6):
             minus = objective(base)
             flat[j] = saved
             numeric.reshape(-1)[j] = (plus - minus) / (2 * eps)
-        np.testing.assert_allclose(analytic, numeric, rtol=rtol, atol=atol,
-                                   err_msg=f"gradient of input {i}")
+        np.testing.assert_allclose(
+            analytic, numeric, rtol=rtol, atol=atol, err_msg=f"gradient of input {i}"
+        )

@@ -10,12 +10,27 @@ from harness import torch_or_skip
 @pytest.mark.parametrize(
     "expr",
     [
-        "L.tensor([1, 2])", "L.tensor([1.0, 2])", "L.tensor([True, False])", "L.tensor(3.5)",
-        "L.tensor([[1, 2], [3, 4]], dtype=L.float64)", "L.zeros(2, 3)", "L.ones((2,), dtype=L.int32)",
-        "L.full((2, 2), 7)", "L.full((2,), 1.5)", "L.full((2,), True)", "L.arange(5)",
-        "L.arange(1, 2, 0.25)", "L.arange(0, 10, 3)", "L.arange(5.0)", "L.linspace(0, 1, 5)",
-        "L.eye(3)", "L.eye(2, 3, dtype=L.int64)", "L.zeros_like(L.ones(2, dtype=L.int64))",
-        "L.full_like(L.ones(2), 3)", "L.empty(0)", "L.logspace(0, 2, 3)",
+        "L.tensor([1, 2])",
+        "L.tensor([1.0, 2])",
+        "L.tensor([True, False])",
+        "L.tensor(3.5)",
+        "L.tensor([[1, 2], [3, 4]], dtype=L.float64)",
+        "L.zeros(2, 3)",
+        "L.ones((2,), dtype=L.int32)",
+        "L.full((2, 2), 7)",
+        "L.full((2,), 1.5)",
+        "L.full((2,), True)",
+        "L.arange(5)",
+        "L.arange(1, 2, 0.25)",
+        "L.arange(0, 10, 3)",
+        "L.arange(5.0)",
+        "L.linspace(0, 1, 5)",
+        "L.eye(3)",
+        "L.eye(2, 3, dtype=L.int64)",
+        "L.zeros_like(L.ones(2, dtype=L.int64))",
+        "L.full_like(L.ones(2), 3)",
+        "L.empty(0)",
+        "L.logspace(0, 2, 3)",
     ],
 )
 def test_factories_match_pytorch(expr):
@@ -23,8 +38,9 @@ def test_factories_match_pytorch(expr):
     j = eval(expr, {"L": janus})
     t = eval(expr, {"L": torch})
     assert j.dtype.name == str(t.dtype).split(".")[1]
-    np.testing.assert_allclose(np.asarray(j, dtype=np.float64), t.numpy().astype(np.float64),
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        np.asarray(j, dtype=np.float64), t.numpy().astype(np.float64), rtol=1e-6
+    )
 
 
 def test_manual_seed_makes_random_numbers_reproducible():

@@ -6,8 +6,12 @@ import janus
 
 
 def test_tensors_and_nested_containers_round_trip(tmp_path):
-    obj = {"w": janus.randn(3, 2), "steps": [janus.tensor(1), 2], "meta": {"lr": 0.1},
-           "p": janus.nn.Parameter(janus.ones(2))}
+    obj = {
+        "w": janus.randn(3, 2),
+        "steps": [janus.tensor(1), 2],
+        "meta": {"lr": 0.1},
+        "p": janus.nn.Parameter(janus.ones(2)),
+    }
     path = tmp_path / "ckpt.pt"
     janus.save(obj, path)
     back = janus.load(path, map_location="cpu")

@@ -106,7 +106,9 @@ def test_type_promotion_matches_pytorch(da, db):
     for scalar in (True, 2, 2.5):
         ja = janus.ones(3, dtype=getattr(janus, da))
         ta = torch.ones(3, dtype=getattr(torch, da))
-        assert janus.result_type(ja, scalar).name == str(torch.result_type(ta, scalar)).split(".")[1]
+        assert (
+            janus.result_type(ja, scalar).name == str(torch.result_type(ta, scalar)).split(".")[1]
+        )
 
 
 def test_int_division_and_inplace_promotion_rules():

@@ -14,11 +14,15 @@ oracle=1
 
 log() { printf '\n== %s\n' "$*"; }
 
-if ! dpkg -s libgtest-dev >/dev/null 2>&1; then
-  log "installing libgtest-dev"
+missing=()
+for package in libgtest-dev clang-format; do
+  dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")
+done
+if (( ${#missing[@]} )); then
+  log "installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq libgtest-dev >/dev/null
+  apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
 # A Python interpreter of version $1 (e.g. 3.12): pyenv's, else one on PATH,
@@ -50,7 +54,7 @@ for version in 3.11 3.12; do
   log "installing janus into $venv"
   "$venv/bin/python" -m pip install -q --upgrade pip
   "$venv/bin/python" -m pip install -q "scikit-build-core>=0.10" "pybind11>=2.12" numpy \
-    "bytecode>=0.15" pytest hypothesis ninja
+    "bytecode>=0.15" pytest hypothesis ninja ruff
   "$venv/bin/python" -m pip install -q --no-build-isolation -e ".[test]"
 done
 

@@ -9,6 +9,12 @@ cd "$(dirname "$0")/.."
 bash tools/setup_env.sh
 
 status=0
+printf '\n== lint (ruff, clang-format)\n'
+.venv/py311/bin/ruff check src tests bench examples || status=1
+.venv/py311/bin/ruff format --check -q src tests bench examples || status=1
+clang-format --dry-run -Werror csrc/*.cpp csrc/runtime/*/*.{h,cpp} kernels/*.{cu,h} \
+  tests/csrc/*.cpp || status=1
+
 for venv in .venv/py311 .venv/py312; do
   printf '\n== pytest on %s\n' "$("$venv/bin/python" --version)"
   "$venv/bin/python" -m pytest -q "$@" || status=1

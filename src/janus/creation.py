@@ -56,8 +56,9 @@ def _to_numpy_data(data):
     return data
 
 
-def tensor(data, *, dtype=None, device=None, requires_grad: bool = False,
-           pin_memory: bool = False) -> Tensor:
+def tensor(
+    data, *, dtype=None, device=None, requires_grad: bool = False, pin_memory: bool = False
+) -> Tensor:
     """A new tensor holding a copy of `data` (nested lists, numbers, arrays, tensors).
 
     >>> import janus
@@ -137,8 +138,7 @@ def _size_args(size) -> tuple:
         if not isinstance(s, (int, np.integer)) or isinstance(s, bool):
             raise TypeError(f"size must be a tuple of ints, but got {type(s).__name__}")
         if s < 0:
-            raise RuntimeError(f"Trying to create tensor with negative dimension {s}: "
-                               f"{list(size)}")
+            raise RuntimeError(f"Trying to create tensor with negative dimension {s}: {list(size)}")
     return tuple(int(s) for s in size)
 
 
@@ -180,8 +180,10 @@ def full(size, fill_value, *, dtype=None, device=None, requires_grad=False) -> T
 
 
 def _like(input: Tensor, dtype, device):
-    return (dtypes.to_dtype(dtype) if dtype is not None else input.dtype,
-            device if device is not None else input.device)
+    return (
+        dtypes.to_dtype(dtype) if dtype is not None else input.dtype,
+        device if device is not None else input.device,
+    )
 
 
 def zeros_like(input, *, dtype=None, device=None, requires_grad=False, memory_format=None):
@@ -198,8 +200,9 @@ def empty_like(input, *, dtype=None, device=None, requires_grad=False, memory_fo
     return zeros_like(input, dtype=dtype, device=device, requires_grad=requires_grad)
 
 
-def full_like(input, fill_value, *, dtype=None, device=None, requires_grad=False,
-              memory_format=None):
+def full_like(
+    input, fill_value, *, dtype=None, device=None, requires_grad=False, memory_format=None
+):
     d, dev = _like(input, dtype, device)
     return _filled(tuple(input.shape), fill_value, d, dev, requires_grad)
 
@@ -219,8 +222,9 @@ def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=Fa
     dtype = dtypes.to_dtype(dtype)
     count = max(math.ceil((end - start) / step), 0)
     # Computed in float64/int64 then narrowed, as PyTorch does.
-    values = start + np.arange(count, dtype=np.float64 if dtype.is_floating_point else np.int64) \
-        * step
+    values = (
+        start + np.arange(count, dtype=np.float64 if dtype.is_floating_point else np.int64) * step
+    )
     return _finish(values.astype(dtype.np), device, requires_grad)
 
 
@@ -232,8 +236,9 @@ def linspace(start, end, steps: int, *, dtype=None, device=None, requires_grad=F
     return _finish(values.astype(dtype.np), device, requires_grad)
 
 
-def logspace(start, end, steps: int, base: float = 10.0, *, dtype=None, device=None,
-             requires_grad=False) -> Tensor:
+def logspace(
+    start, end, steps: int, base: float = 10.0, *, dtype=None, device=None, requires_grad=False
+) -> Tensor:
     dtype = _dtype_or_default(dtype)
     values = np.power(base, np.linspace(float(start), float(end), int(steps)))
     return _finish(values.astype(dtype.np), device, requires_grad)
@@ -273,8 +278,9 @@ def randn_like(input, *, dtype=None, device=None, requires_grad=False) -> Tensor
     return randn(tuple(input.shape), dtype=d, device=dev, requires_grad=requires_grad)
 
 
-def randint(low, high=None, size=None, *, generator=None, dtype=None, device=None,
-            requires_grad=False) -> Tensor:
+def randint(
+    low, high=None, size=None, *, generator=None, dtype=None, device=None, requires_grad=False
+) -> Tensor:
     """Integers drawn uniformly from [low, high)."""
     from .ops.conversion import to_dtype
     from .ops.elementwise import floor
@@ -286,11 +292,14 @@ def randint(low, high=None, size=None, *, generator=None, dtype=None, device=Non
     if high is None:
         low, high = 0, low
     if high <= low:
-        raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= "
-                           f"to={high}")
+        raise RuntimeError(
+            f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}"
+        )
     u = rand(tuple(size), generator=generator, dtype=dtypes.float64, device=device)
-    out = to_dtype(floor(u * float(high - low)) + float(low),
-                   dtypes.to_dtype(dtype) if dtype is not None else dtypes.int64)
+    out = to_dtype(
+        floor(u * float(high - low)) + float(low),
+        dtypes.to_dtype(dtype) if dtype is not None else dtypes.int64,
+    )
     return out
 
 
@@ -322,8 +331,12 @@ def normal(mean, std=1.0, size=None, *, generator=None, dtype=None, device=None)
             shape = broadcast_shapes(tuple(mean.shape), tuple(std.shape))
         z = randn(shape, generator=generator, dtype=ref.dtype, device=ref.device)
         return (z * std + mean).detach()
-    z = randn(_size_args((size,)) if size is not None else (), generator=generator, dtype=dtype,
-              device=device)
+    z = randn(
+        _size_args((size,)) if size is not None else (),
+        generator=generator,
+        dtype=dtype,
+        device=device,
+    )
     return z * float(std) + float(mean)
 
 

@@ -22,8 +22,9 @@ def current_device() -> int:
 def set_device(index) -> None:
     from .device import device
 
-    backend.cupy().cuda.runtime.setDevice(device(index).index if not isinstance(index, int)
-                                          else index)
+    backend.cupy().cuda.runtime.setDevice(
+        device(index).index if not isinstance(index, int) else index
+    )
 
 
 def synchronize(device=None) -> None:

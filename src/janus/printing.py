@@ -18,14 +18,19 @@ def tensor_repr(t) -> str:
         opts = dict(separator=", ", prefix=prefix, threshold=1000, edgeitems=3)
         if data.dtype.kind == "f":
             finite = data[np.isfinite(data)]
-            integral = finite.size and np.all(finite == np.round(finite)) and np.abs(
-                finite).max() < 1e8
+            integral = (
+                finite.size and np.all(finite == np.round(finite)) and np.abs(finite).max() < 1e8
+            )
             if integral or finite.size == 0:
                 opts["formatter"] = {"float_kind": _integral_float}
             else:
                 opts["precision"] = 4
-                opts["floatmode"] = "fixed" if np.abs(finite).max() < 1e8 and np.abs(
-                    finite[finite != 0]).min(initial=1) >= 1e-4 else "maxprec"
+                opts["floatmode"] = (
+                    "fixed"
+                    if np.abs(finite).max() < 1e8
+                    and np.abs(finite[finite != 0]).min(initial=1) >= 1e-4
+                    else "maxprec"
+                )
         body = np.array2string(data, **opts)
     extras = []
     if data.dtype not in _IMPLICIT and dtypes._BY_NP[data.dtype] is not dtypes.get_default_dtype():

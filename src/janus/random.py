@@ -152,15 +152,17 @@ def _random_meta(shape, dtype, seed, offset, device):
 
 UNIFORM = declare(
     "philox_uniform",
-    impl=lambda xp, shape, dtype, seed, offset, device: _fill("uniform", shape, dtype, seed,
-                                                              offset, device),
+    impl=lambda xp, shape, dtype, seed, offset, device: _fill(
+        "uniform", shape, dtype, seed, offset, device
+    ),
     meta=_random_meta,
     differentiable=False,
 )
 NORMAL = declare(
     "philox_normal",
-    impl=lambda xp, shape, dtype, seed, offset, device: _fill("normal", shape, dtype, seed,
-                                                             offset, device),
+    impl=lambda xp, shape, dtype, seed, offset, device: _fill(
+        "normal", shape, dtype, seed, offset, device
+    ),
     meta=_random_meta,
     differentiable=False,
 )
@@ -178,8 +180,9 @@ def _draw(op, kind, shape, dtype, device, generator) -> Tensor:
     # float16 is drawn as float32 and narrowed (the stream is defined for 32/64 bits).
     draw_dtype = dtypes.float32 if dtype is dtypes.float16 else dtype
     seed_, offset = gen._take(words_needed(kind, draw_dtype, numel))
-    out = apply(op, shape=tuple(shape), dtype=draw_dtype.name, seed=seed_, offset=offset,
-                device=str(device))
+    out = apply(
+        op, shape=tuple(shape), dtype=draw_dtype.name, seed=seed_, offset=offset, device=str(device)
+    )
     if draw_dtype is not dtype:
         from .ops.conversion import to_dtype
 

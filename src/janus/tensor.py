@@ -89,7 +89,9 @@ class Tensor:
     def grad(self, value) -> None:
         if value is not None:
             if not isinstance(value, Tensor):
-                raise TypeError(f"assigned grad expected to be a Tensor or None but got {type(value).__name__}")
+                raise TypeError(
+                    f"assigned grad expected to be a Tensor or None but got {type(value).__name__}"
+                )
             if value._data.shape != self._data.shape:
                 raise RuntimeError(
                     f"assigned grad has data of a different size: {tuple(value.shape)} vs "
@@ -198,8 +200,13 @@ class Tensor:
         """Computes gradients of this tensor w.r.t. graph leaves (see `janus.autograd.backward`)."""
         from .autograd.engine import backward
 
-        backward((self,), None if gradient is None else (gradient,), retain_graph, create_graph,
-                 inputs=inputs)
+        backward(
+            (self,),
+            None if gradient is None else (gradient,),
+            retain_graph,
+            create_graph,
+            inputs=inputs,
+        )
 
     def retain_grad(self) -> None:
         if not self._rg:
@@ -268,8 +275,10 @@ class Tensor:
             raise RuntimeError(
                 f"a Tensor with {self._data.size} elements cannot be converted to Scalar"
             )
-        return self._data.reshape(()).item() if type(self._data) is np.ndarray else (
-            self._data.reshape(()).get().item()
+        return (
+            self._data.reshape(()).item()
+            if type(self._data) is np.ndarray
+            else (self._data.reshape(()).get().item())
         )
 
     def tolist(self):
@@ -295,9 +304,7 @@ class Tensor:
 
     def __bool__(self) -> bool:
         if self._data.size != 1:
-            raise RuntimeError(
-                f"Boolean value of Tensor with more than one value is ambiguous"
-            )
+            raise RuntimeError("Boolean value of Tensor with more than one value is ambiguous")
         return bool(self.item())
 
     def __float__(self) -> float:

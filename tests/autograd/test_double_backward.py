@@ -25,16 +25,26 @@ CASES = {
     "matmul": (lambda L, x, w: ((x @ w).tanh()).sum(), [a(2, 3), a(3, 4)]),
     "softmax": (lambda L, x: (L.softmax(x, 1) ** 2).sum(), [a(2, 5)]),
     "log_softmax": (lambda L, x: (L.log_softmax(x, 1) * L.tensor(WEIGHTS)).sum(), [a(2, 5)]),
-    "reductions": (lambda L, x: (x.mean(1) ** 2).sum() + x.var() + (x.amax(0) ** 2).sum(),
-                   [a(3, 4)]),
-    "shape_and_index": (lambda L, x: ((x.t()[1:, ::2] ** 2).reshape(-1) * L.arange(2)).sum(),
-                        [a(2, 3)]),
-    "gather_where": (lambda L, x: (L.where(x > 0, x, x * x).gather(1, L.tensor([[1], [0]])) ** 3)
-                     .sum(), [a(2, 3)]),
-    "conv2d": (lambda L, x, w: (L.nn.functional.conv2d(x, w, padding=1, stride=2) ** 2).sum(),
-               [a(1, 2, 5, 5), a(3, 2, 3, 3)]),
-    "nll_loss": (lambda L, x: (L.nn.functional.nll_loss(L.log_softmax(x * x, 1), L.tensor([1, 0, 2]))
-                               ), [a(3, 4)]),
+    "reductions": (
+        lambda L, x: (x.mean(1) ** 2).sum() + x.var() + (x.amax(0) ** 2).sum(),
+        [a(3, 4)],
+    ),
+    "shape_and_index": (
+        lambda L, x: ((x.t()[1:, ::2] ** 2).reshape(-1) * L.arange(2)).sum(),
+        [a(2, 3)],
+    ),
+    "gather_where": (
+        lambda L, x: (L.where(x > 0, x, x * x).gather(1, L.tensor([[1], [0]])) ** 3).sum(),
+        [a(2, 3)],
+    ),
+    "conv2d": (
+        lambda L, x, w: (L.nn.functional.conv2d(x, w, padding=1, stride=2) ** 2).sum(),
+        [a(1, 2, 5, 5), a(3, 2, 3, 3)],
+    ),
+    "nll_loss": (
+        lambda L, x: L.nn.functional.nll_loss(L.log_softmax(x * x, 1), L.tensor([1, 0, 2])),
+        [a(3, 4)],
+    ),
     "avg_pool": (lambda L, x: (L.nn.functional.avg_pool2d(x * x, 2) ** 2).sum(), [a(1, 1, 4, 4)]),
 }
 

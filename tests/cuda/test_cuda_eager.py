@@ -32,8 +32,8 @@ def _on(values, device):
 
 
 def _cases():
-    import sys
     import os
+    import sys
 
     sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "ops"))
     from op_db import CASES
@@ -60,8 +60,13 @@ def test_op_on_gpu_matches_cpu(case):
                 backward_with([o for o in gpu_out], weights, _CudaLib())
                 for c, g in zip(leaves(cpu_in), leaves(gpu_in)):
                     if c.grad is not None:
-                        assert_close(g.grad.cpu(), c.grad, case.rtol * 10, case.atol * 10,
-                                     f"{case.name} grad")
+                        assert_close(
+                            g.grad.cpu(),
+                            c.grad,
+                            case.rtol * 10,
+                            case.atol * 10,
+                            f"{case.name} grad",
+                        )
 
 
 class _CudaLib:

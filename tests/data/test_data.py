@@ -68,10 +68,22 @@ Point = collections.namedtuple("Point", ["x", "y"])
 
 def test_default_collate_structures():
     batch = [
-        {"image": np.ones((2, 2), dtype=np.float32), "label": 1, "score": 0.5, "name": "a",
-         "pair": (janus.tensor([1.0]), 3), "pt": Point(1, 2.0)},
-        {"image": np.zeros((2, 2), dtype=np.float32), "label": 0, "score": 1.5, "name": "b",
-         "pair": (janus.tensor([2.0]), 4), "pt": Point(3, 4.0)},
+        {
+            "image": np.ones((2, 2), dtype=np.float32),
+            "label": 1,
+            "score": 0.5,
+            "name": "a",
+            "pair": (janus.tensor([1.0]), 3),
+            "pt": Point(1, 2.0),
+        },
+        {
+            "image": np.zeros((2, 2), dtype=np.float32),
+            "label": 0,
+            "score": 1.5,
+            "name": "b",
+            "pair": (janus.tensor([2.0]), 4),
+            "pt": Point(3, 4.0),
+        },
     ]
     out = default_collate(batch)
     assert out["image"].shape == (2, 2, 2) and out["image"].dtype is janus.float32
@@ -83,7 +95,7 @@ def test_default_collate_structures():
 
 
 def test_default_collate_matches_pytorch():
-    torch = pytest.importorskip("torch")
+    pytest.importorskip("torch")
     from torch.utils.data import default_collate as torch_collate
 
     batch = [(np.arange(3, dtype=np.float32), 1, 2.5), (np.ones(3, dtype=np.float32), 2, 0.5)]

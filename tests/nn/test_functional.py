@@ -20,35 +20,49 @@ PROBS = np.exp(LOGITS) / np.exp(LOGITS).sum(1, keepdims=True)
 CASES = {
     "cross_entropy": lambda L, x: L.nn.functional.cross_entropy(x, L.tensor(TARGET)),
     "cross_entropy_weight_sum": lambda L, x: L.nn.functional.cross_entropy(
-        x, L.tensor(TARGET), weight=L.tensor(WEIGHT), reduction="sum"),
+        x, L.tensor(TARGET), weight=L.tensor(WEIGHT), reduction="sum"
+    ),
     "cross_entropy_smoothing": lambda L, x: L.nn.functional.cross_entropy(
-        x, L.tensor(TARGET), label_smoothing=0.2),
+        x, L.tensor(TARGET), label_smoothing=0.2
+    ),
     "cross_entropy_smoothing_weight": lambda L, x: L.nn.functional.cross_entropy(
-        x, L.tensor(TARGET), weight=L.tensor(WEIGHT), label_smoothing=0.1),
+        x, L.tensor(TARGET), weight=L.tensor(WEIGHT), label_smoothing=0.1
+    ),
     "cross_entropy_none": lambda L, x: L.nn.functional.cross_entropy(
-        x, L.tensor(TARGET), reduction="none", label_smoothing=0.1),
+        x, L.tensor(TARGET), reduction="none", label_smoothing=0.1
+    ),
     "cross_entropy_probs": lambda L, x: L.nn.functional.cross_entropy(
-        x, L.tensor(PROBS), label_smoothing=0.1),
-    "nll_loss": lambda L, x: L.nn.functional.nll_loss(L.log_softmax(x, 1), L.tensor(TARGET),
-                                                      weight=L.tensor(WEIGHT)),
+        x, L.tensor(PROBS), label_smoothing=0.1
+    ),
+    "nll_loss": lambda L, x: L.nn.functional.nll_loss(
+        L.log_softmax(x, 1), L.tensor(TARGET), weight=L.tensor(WEIGHT)
+    ),
     "mse": lambda L, x: L.nn.functional.mse_loss(x[:4, :3], L.tensor(REG)),
     "l1_sum": lambda L, x: L.nn.functional.l1_loss(x[:4, :3], L.tensor(REG), reduction="sum"),
-    "smooth_l1": lambda L, x: L.nn.functional.smooth_l1_loss(x[:4, :3] * 3, L.tensor(REG), beta=0.5),
+    "smooth_l1": lambda L, x: L.nn.functional.smooth_l1_loss(
+        x[:4, :3] * 3, L.tensor(REG), beta=0.5
+    ),
     "huber": lambda L, x: L.nn.functional.huber_loss(x[:4, :3] * 3, L.tensor(REG), delta=0.7),
     "bce": lambda L, x: L.nn.functional.binary_cross_entropy(
-        L.sigmoid(x[:4, :3]), L.tensor(LABELS), weight=L.tensor(PRED)),
+        L.sigmoid(x[:4, :3]), L.tensor(LABELS), weight=L.tensor(PRED)
+    ),
     "bce_logits": lambda L, x: L.nn.functional.binary_cross_entropy_with_logits(
-        x[:4, :3] * 4, L.tensor(LABELS), pos_weight=L.tensor(np.array([1.0, 2.0, 0.5],
-                                                                      dtype=np.float32))),
-    "kl_div": lambda L, x: L.nn.functional.kl_div(L.log_softmax(x, 1), L.tensor(PROBS),
-                                                  reduction="batchmean"),
+        x[:4, :3] * 4,
+        L.tensor(LABELS),
+        pos_weight=L.tensor(np.array([1.0, 2.0, 0.5], dtype=np.float32)),
+    ),
+    "kl_div": lambda L, x: L.nn.functional.kl_div(
+        L.log_softmax(x, 1), L.tensor(PROBS), reduction="batchmean"
+    ),
     "kl_div_log_target": lambda L, x: L.nn.functional.kl_div(
-        L.log_softmax(x, 1), L.tensor(np.log(PROBS)), reduction="sum", log_target=True),
+        L.log_softmax(x, 1), L.tensor(np.log(PROBS)), reduction="sum", log_target=True
+    ),
     "layer_norm": lambda L, x: L.nn.functional.layer_norm(x, (5,), L.tensor(WEIGHT)),
     "normalize": lambda L, x: L.nn.functional.normalize(x, dim=1),
     "cosine_similarity": lambda L, x: L.nn.functional.cosine_similarity(x[:3], x[3:]),
-    "logsigmoid_softmin": lambda L, x: (L.nn.functional.logsigmoid(x) + L.nn.functional.softmin(
-        x, 1)),
+    "logsigmoid_softmin": lambda L, x: (
+        L.nn.functional.logsigmoid(x) + L.nn.functional.softmin(x, 1)
+    ),
 }
 
 
@@ -73,8 +87,9 @@ def test_cross_entropy_on_images_with_ignore_index():
     outs = []
     for L in (janus, torch):
         xin = L.tensor(LOGITS_4D, requires_grad=True)
-        loss = L.nn.functional.cross_entropy(xin, L.tensor(target), ignore_index=7,
-                                             label_smoothing=0.05)
+        loss = L.nn.functional.cross_entropy(
+            xin, L.tensor(target), ignore_index=7, label_smoothing=0.05
+        )
         loss.backward()
         outs.append((loss, xin.grad))
     assert_close(outs[0][0], outs[1][0], rtol=1e-5)
@@ -84,10 +99,14 @@ def test_cross_entropy_on_images_with_ignore_index():
 def test_loss_modules_match_functional():
     x = janus.tensor(LOGITS)
     t = janus.tensor(TARGET)
-    assert_close(janus.nn.CrossEntropyLoss(label_smoothing=0.1)(x, t),
-                 janus.nn.functional.cross_entropy(x, t, label_smoothing=0.1))
-    assert_close(janus.nn.MSELoss(reduction="sum")(x, x * 2),
-                 janus.nn.functional.mse_loss(x, x * 2, reduction="sum"))
+    assert_close(
+        janus.nn.CrossEntropyLoss(label_smoothing=0.1)(x, t),
+        janus.nn.functional.cross_entropy(x, t, label_smoothing=0.1),
+    )
+    assert_close(
+        janus.nn.MSELoss(reduction="sum")(x, x * 2),
+        janus.nn.functional.mse_loss(x, x * 2, reduction="sum"),
+    )
 
 
 def test_bad_targets_raise():

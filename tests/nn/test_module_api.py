@@ -25,13 +25,22 @@ class Net(nn.Module):
 def test_named_parameters_buffers_and_modules_follow_registration_order():
     net = Net()
     assert [n for n, _ in net.named_parameters()] == [
-        "scale", "body.0.weight", "body.0.bias", "body.2.weight", "body.2.bias", "head.weight",
-        "head.bias"]
+        "scale",
+        "body.0.weight",
+        "body.0.bias",
+        "body.2.weight",
+        "body.2.bias",
+        "head.weight",
+        "head.bias",
+    ]
     assert [n for n, _ in net.named_buffers()] == [
-        "steps", "scratch", "body.2.running_mean", "body.2.running_var",
-        "body.2.num_batches_tracked"]
-    assert [n for n, _ in net.named_modules()] == ["", "body", "body.0", "body.1", "body.2",
-                                                   "head"]
+        "steps",
+        "scratch",
+        "body.2.running_mean",
+        "body.2.running_var",
+        "body.2.num_batches_tracked",
+    ]
+    assert [n for n, _ in net.named_modules()] == ["", "body", "body.0", "body.1", "body.2", "head"]
     assert len(list(net.parameters(recurse=False))) == 1
 
 
@@ -53,8 +62,9 @@ def test_load_state_dict_reports_missing_unexpected_and_mismatched_keys():
         net.load_state_dict(state)
     text = str(info.value)
     assert '"head.bias"' in text and '"extra"' in text and "size mismatch for head.weight" in text
-    result = Net().load_state_dict({k: v for k, v in Net().state_dict().items()
-                                    if k != "scale"}, strict=False)
+    result = Net().load_state_dict(
+        {k: v for k, v in Net().state_dict().items() if k != "scale"}, strict=False
+    )
     assert result.missing_keys == ["scale"]
 
 

@@ -26,8 +26,11 @@ LAYERS = [
     ("linear_nobias_3d", lambda L: L.nn.Linear(5, 3, bias=False), [x(2, 4, 5)]),
     ("bilinear", lambda L: L.nn.Bilinear(3, 4, 2), [x(5, 3), x(5, 4)]),
     ("conv2d", lambda L: L.nn.Conv2d(3, 4, 3, stride=2, padding=1), [x(2, 3, 7, 7)]),
-    ("conv2d_groups", lambda L: L.nn.Conv2d(4, 6, (3, 2), groups=2, dilation=(1, 2)),
-     [x(1, 4, 6, 7)]),
+    (
+        "conv2d_groups",
+        lambda L: L.nn.Conv2d(4, 6, (3, 2), groups=2, dilation=(1, 2)),
+        [x(1, 4, 6, 7)],
+    ),
     ("conv1d", lambda L: L.nn.Conv1d(3, 5, 3, padding=1), [x(2, 3, 8)]),
     ("maxpool", lambda L: L.nn.MaxPool2d(2), [x(2, 3, 6, 6)]),
     ("avgpool", lambda L: L.nn.AvgPool2d(3, stride=2, padding=1), [x(2, 3, 7, 7)]),
@@ -37,25 +40,47 @@ LAYERS = [
     ("layernorm", lambda L: L.nn.LayerNorm((3, 4)), [x(2, 3, 4)]),
     ("groupnorm", lambda L: L.nn.GroupNorm(2, 4), [x(2, 4, 3, 3)]),
     ("instancenorm", lambda L: L.nn.InstanceNorm2d(3, affine=True), [x(2, 3, 4, 4)]),
-    ("embedding", lambda L: L.nn.Embedding(10, 4, padding_idx=0),
-     [rng.integers(0, 10, (3, 5))]),
+    ("embedding", lambda L: L.nn.Embedding(10, 4, padding_idx=0), [rng.integers(0, 10, (3, 5))]),
     ("rnncell", lambda L: L.nn.RNNCell(4, 6), [x(3, 4)]),
     ("lstmcell", lambda L: L.nn.LSTMCell(4, 6), [x(3, 4)]),
     ("grucell", lambda L: L.nn.GRUCell(4, 6), [x(3, 4)]),
     ("rnn_relu", lambda L: L.nn.RNN(4, 5, num_layers=2, nonlinearity="relu"), [x(6, 3, 4)]),
     ("lstm", lambda L: L.nn.LSTM(4, 5, num_layers=2), [x(6, 3, 4)]),
-    ("lstm_bidir_batch_first", lambda L: L.nn.LSTM(4, 5, bidirectional=True, batch_first=True),
-     [x(3, 6, 4)]),
+    (
+        "lstm_bidir_batch_first",
+        lambda L: L.nn.LSTM(4, 5, bidirectional=True, batch_first=True),
+        [x(3, 6, 4)],
+    ),
     ("gru_bidir", lambda L: L.nn.GRU(4, 5, num_layers=2, bidirectional=True), [x(6, 3, 4)]),
     ("lstm_unbatched", lambda L: L.nn.LSTM(4, 5), [x(6, 4)]),
-    ("sequential", lambda L: L.nn.Sequential(L.nn.Linear(4, 8), L.nn.GELU(), L.nn.Dropout(0.0),
-                                             L.nn.Linear(8, 2), L.nn.LogSoftmax(-1)), [x(3, 4)]),
-    ("flatten", lambda L: L.nn.Sequential(L.nn.Flatten(), L.nn.Unflatten(1, (2, 6))),
-     [x(3, 3, 4)]),
-    ("activations", lambda L: L.nn.Sequential(L.nn.ReLU(), L.nn.LeakyReLU(0.1), L.nn.ELU(),
-                                              L.nn.SiLU(), L.nn.Softplus(), L.nn.Tanh(),
-                                              L.nn.Hardtanh(), L.nn.ReLU6(), L.nn.Sigmoid(),
-                                              L.nn.Softmax(1)), [x(3, 4)]),
+    (
+        "sequential",
+        lambda L: L.nn.Sequential(
+            L.nn.Linear(4, 8),
+            L.nn.GELU(),
+            L.nn.Dropout(0.0),
+            L.nn.Linear(8, 2),
+            L.nn.LogSoftmax(-1),
+        ),
+        [x(3, 4)],
+    ),
+    ("flatten", lambda L: L.nn.Sequential(L.nn.Flatten(), L.nn.Unflatten(1, (2, 6))), [x(3, 3, 4)]),
+    (
+        "activations",
+        lambda L: L.nn.Sequential(
+            L.nn.ReLU(),
+            L.nn.LeakyReLU(0.1),
+            L.nn.ELU(),
+            L.nn.SiLU(),
+            L.nn.Softplus(),
+            L.nn.Tanh(),
+            L.nn.Hardtanh(),
+            L.nn.ReLU6(),
+            L.nn.Sigmoid(),
+            L.nn.Softmax(1),
+        ),
+        [x(3, 4)],
+    ),
 ]
 
 
@@ -75,8 +100,12 @@ def _run(L, module, arrays):
             stack[:0] = list(o)
         else:
             flat.append(o)
-    total = sum((o * L.tensor(np.cos(np.arange(o.numel())).reshape(tuple(o.shape))
-                                .astype(np.float32))).sum() for o in flat)
+    total = sum(
+        (
+            o * L.tensor(np.cos(np.arange(o.numel())).reshape(tuple(o.shape)).astype(np.float32))
+        ).sum()
+        for o in flat
+    )
     total.backward()
     return flat, inputs
 

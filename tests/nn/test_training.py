@@ -11,17 +11,25 @@ rng = np.random.default_rng(21)
 
 
 def mlp(L):
-    return L.nn.Sequential(L.nn.Linear(8, 32), L.nn.ReLU(), L.nn.Linear(32, 32), L.nn.Tanh(),
-                           L.nn.Linear(32, 4))
+    return L.nn.Sequential(
+        L.nn.Linear(8, 32), L.nn.ReLU(), L.nn.Linear(32, 32), L.nn.Tanh(), L.nn.Linear(32, 4)
+    )
 
 
 def cnn(L):
     return L.nn.Sequential(
         # No bias before BatchNorm: its gradient is zero up to rounding, which
         # adaptive optimizers would amplify into noise.
-        L.nn.Conv2d(1, 4, 3, padding=1, bias=False), L.nn.BatchNorm2d(4), L.nn.ReLU(), L.nn.MaxPool2d(2),
-        L.nn.Conv2d(4, 8, 3), L.nn.ReLU(), L.nn.AdaptiveAvgPool2d(1), L.nn.Flatten(),
-        L.nn.Linear(8, 4))
+        L.nn.Conv2d(1, 4, 3, padding=1, bias=False),
+        L.nn.BatchNorm2d(4),
+        L.nn.ReLU(),
+        L.nn.MaxPool2d(2),
+        L.nn.Conv2d(4, 8, 3),
+        L.nn.ReLU(),
+        L.nn.AdaptiveAvgPool2d(1),
+        L.nn.Flatten(),
+        L.nn.Linear(8, 4),
+    )
 
 
 def lstm_lm(L):

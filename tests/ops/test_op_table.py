@@ -40,7 +40,7 @@ def test_every_op_is_exercised_with_its_meta_rule_checked():
         F = janus.nn.functional
         w = janus.randn(3, 2, 3, 3, dtype=janus.float64, requires_grad=True)
         _second_order((2, 2, 6, 6), lambda x: F.conv2d(x, w, padding=1) ** 2)
-        _second_order((1, 1, 6, 6), lambda x: F.avg_pool2d(x ** 2, 2) ** 2)
+        _second_order((1, 1, 6, 6), lambda x: F.avg_pool2d(x**2, 2) ** 2)
         _second_order((3, 4), lambda x: x[1:, ::2] ** 3)
         janus.rand(3, 4)
         janus.randn(5, dtype=janus.float64)

@@ -56,5 +56,6 @@ def test_matches_pytorch(case, dtype):
                 assert jl.grad is None or np.all(to_numpy(jl.grad) == 0), f"input {k}"
                 continue
             assert jl.grad is not None, f"{case.name}: no gradient for input {k}"
-            assert_close(jl.grad, tl.grad, case.rtol * 10, case.atol * 10,
-                         f"{case.name} grad of input {k}")
+            assert_close(
+                jl.grad, tl.grad, case.rtol * 10, case.atol * 10, f"{case.name} grad of input {k}"
+            )

@@ -11,8 +11,10 @@ from harness import assert_close, torch_or_skip
 rng = np.random.default_rng(2)
 W0 = rng.standard_normal((3, 4)).astype(np.float32)
 B0 = rng.standard_normal(4).astype(np.float32)
-GRADS = [(rng.standard_normal((3, 4)).astype(np.float32), rng.standard_normal(4).astype(np.float32))
-         for _ in range(6)]
+GRADS = [
+    (rng.standard_normal((3, 4)).astype(np.float32), rng.standard_normal(4).astype(np.float32))
+    for _ in range(6)
+]
 
 CONFIGS = {
     "sgd": ("SGD", dict(lr=0.1)),
@@ -22,18 +24,23 @@ CONFIGS = {
     "adam_amsgrad_decay": ("Adam", dict(lr=0.01, betas=(0.8, 0.9), weight_decay=0.1, amsgrad=True)),
     "adamw": ("AdamW", dict(lr=0.01, weight_decay=0.5)),
     "rmsprop": ("RMSprop", dict(lr=0.01)),
-    "rmsprop_centered_momentum": ("RMSprop", dict(lr=0.01, momentum=0.9, centered=True,
-                                                  weight_decay=0.1)),
-    "adagrad": ("Adagrad", dict(lr=0.1, lr_decay=0.01, initial_accumulator_value=0.1,
-                                weight_decay=0.05)),
+    "rmsprop_centered_momentum": (
+        "RMSprop",
+        dict(lr=0.01, momentum=0.9, centered=True, weight_decay=0.1),
+    ),
+    "adagrad": (
+        "Adagrad",
+        dict(lr=0.1, lr_decay=0.01, initial_accumulator_value=0.1, weight_decay=0.05),
+    ),
 }
 
 
 def run(L, name, kwargs, steps=6, change_lr_at=3):
     w = L.tensor(W0.copy(), requires_grad=True)
     b = L.tensor(B0.copy(), requires_grad=True)
-    opt = getattr(L.optim, name)([{"params": [w]}, {"params": [b], "lr": kwargs["lr"] / 2}],
-                                 **kwargs)
+    opt = getattr(L.optim, name)(
+        [{"params": [w]}, {"params": [b], "lr": kwargs["lr"] / 2}], **kwargs
+    )
     for step, (gw, gb) in enumerate(GRADS[:steps]):
         if step == change_lr_at:
             opt.param_groups[0]["lr"] *= 0.5  # learning-rate changes by hand

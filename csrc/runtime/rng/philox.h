@@ -62,7 +62,8 @@ JANUS_HOST_DEVICE Block philox4x32_10(Block counter, uint32_t key0, uint32_t key
 
 // Block number `index` of the stream of `seed`.
 JANUS_HOST_DEVICE Block stream_block(uint64_t seed, uint64_t index) {
-  const Block counter = {{static_cast<uint32_t>(index), static_cast<uint32_t>(index >> 32), 0u, 0u}};
+  const Block counter = {
+      {static_cast<uint32_t>(index), static_cast<uint32_t>(index >> 32), 0u, 0u}};
   return philox4x32_10(counter, static_cast<uint32_t>(seed), static_cast<uint32_t>(seed >> 32));
 }
 

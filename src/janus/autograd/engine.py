@@ -84,7 +84,9 @@ def grad(
         retain_graph = create_graph
     for i, t in enumerate(inputs):
         if not t._rg:
-            raise RuntimeError(f"One of the differentiated Tensors (index {i}) does not require grad")
+            raise RuntimeError(
+                f"One of the differentiated Tensors (index {i}) does not require grad"
+            )
     with _GradMode(create_graph):
         seeds = _seed_grads(outputs, _as_tuple(grad_outputs))
     edges = [edge_of(t) for t in inputs]
@@ -256,8 +258,10 @@ def _accumulate(variable, g, create_graph: bool, stolen: set) -> None:
             variable._grad = g
             return
         data = g._data
-        owns = getattr(data, "base", None) is None and getattr(data.flags, "writeable", True) and (
-            data.flags.c_contiguous
+        owns = (
+            getattr(data, "base", None) is None
+            and getattr(data.flags, "writeable", True)
+            and (data.flags.c_contiguous)
         )
         if not owns or id(data) in stolen:
             data = data.copy()

@@ -102,9 +102,7 @@ class Node:
         if op.outputs != 1:
             self.out_meta = tuple([(o.shape, o.dtype) for o in out_arrays])
         if op.broadcast:
-            self.in_shapes = tuple(
-                [a._data.shape if isinstance(a, Tensor) else None for a in args]
-            )
+            self.in_shapes = tuple([a._data.shape if isinstance(a, Tensor) else None for a in args])
 
     def needs_grad(self, index: int) -> bool:
         """Whether input `index` takes part in the graph (its gradient is used)."""

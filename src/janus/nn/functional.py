@@ -17,7 +17,7 @@ from ..ops import indexing as I
 from ..ops import nn_ops as N
 from ..ops import reduction as R
 from ..ops import shape as S
-from ..ops.linalg import linear, matmul
+from ..ops.linalg import linear, matmul  # noqa: F401 - linear is re-exported
 from ..ops.registry import apply
 from ..tensor import Tensor
 
@@ -92,7 +92,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-
     if isinstance(normalized_shape, int):
         normalized_shape = (normalized_shape,)
     normalized_shape = tuple(normalized_shape)
-    if tuple(input._data.shape[-len(normalized_shape):]) != normalized_shape:
+    if tuple(input._data.shape[-len(normalized_shape) :]) != normalized_shape:
         raise RuntimeError(
             f"Given normalized_shape={list(normalized_shape)}, expected input with shape "
             f"[*, {', '.join(map(str, normalized_shape))}], but got input of size"
@@ -113,8 +113,10 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-
 def group_norm(input, num_groups: int, weight=None, bias=None, eps: float = 1e-5) -> Tensor:
     n, c = input._data.shape[:2]
     if c % num_groups:
-        raise RuntimeError(f"Expected number of channels in input to be divisible by num_groups, "
-                           f"but got input of shape {list(input.shape)} and num_groups={num_groups}")
+        raise RuntimeError(
+            f"Expected number of channels in input to be divisible by num_groups, "
+            f"but got input of shape {list(input.shape)} and num_groups={num_groups}"
+        )
     grouped = S.reshape(input, (n, num_groups, -1))
     mean = R.mean(grouped, -1, keepdim=True)
     centered = grouped - mean
@@ -128,8 +130,9 @@ def group_norm(input, num_groups: int, weight=None, bias=None, eps: float = 1e-5
     return out
 
 
-def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False,
-               momentum=0.1, eps=1e-5) -> Tensor:
+def batch_norm(
+    input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5
+) -> Tensor:
     """Normalizes over every dim but the channels (dim 1). In training mode the
     batch statistics are used and the running ones updated in place (the
     unbiased variance, as PyTorch stores it); otherwise the running ones are used."""
@@ -157,8 +160,9 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     else:
         if running_mean is None:
             raise RuntimeError("running_mean must be given outside training mode")
-        out = (input - S.reshape(running_mean, shape)) * S.reshape(E.rsqrt(running_var + eps),
-                                                                   shape)
+        out = (input - S.reshape(running_mean, shape)) * S.reshape(
+            E.rsqrt(running_var + eps), shape
+        )
     if weight is not None:
         out = out * S.reshape(weight, shape)
     if bias is not None:
@@ -166,8 +170,16 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     return out
 
 
-def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None,
-                  use_input_stats=True, momentum=0.1, eps=1e-5) -> Tensor:
+def instance_norm(
+    input,
+    running_mean=None,
+    running_var=None,
+    weight=None,
+    bias=None,
+    use_input_stats=True,
+    momentum=0.1,
+    eps=1e-5,
+) -> Tensor:
     n, c = input._data.shape[:2]
     dims = tuple(range(2, input.ndim))
     mean = R.mean(input, dims, keepdim=True)
@@ -227,8 +239,9 @@ def l1_loss(input, target, size_average=None, reduce=None, reduction: str = "mea
     return _reduce(E.abs(input - target), reduction)
 
 
-def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean",
-                   beta: float = 1.0) -> Tensor:
+def smooth_l1_loss(
+    input, target, size_average=None, reduce=None, reduction="mean", beta: float = 1.0
+) -> Tensor:
     diff = E.abs(input - target)
     if beta == 0:
         return _reduce(diff, reduction)
@@ -242,8 +255,9 @@ def huber_loss(input, target, reduction: str = "mean", delta: float = 1.0) -> Te
     return _reduce(loss, reduction)
 
 
-def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None,
-                         reduction: str = "mean") -> Tensor:
+def binary_cross_entropy(
+    input, target, weight=None, size_average=None, reduce=None, reduction: str = "mean"
+) -> Tensor:
     _check_same_size(input, target, "bce")
     if input._data.size and (float(input._data.min()) < 0 or float(input._data.max()) > 1):
         raise RuntimeError("all elements of input should be between 0 and 1")
@@ -256,8 +270,15 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
     return _reduce(loss, reduction)
 
 
-def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None,
-                                     reduction: str = "mean", pos_weight=None) -> Tensor:
+def binary_cross_entropy_with_logits(
+    input,
+    target,
+    weight=None,
+    size_average=None,
+    reduce=None,
+    reduction: str = "mean",
+    pos_weight=None,
+) -> Tensor:
     _check_same_size(input, target, "bce")
     # log(1 + exp(-x)) computed stably as softplus(-x).
     log_sig_neg = E.softplus(-input)  # -log(sigmoid(x))
@@ -271,8 +292,9 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     return _reduce(loss, reduction)
 
 
-def kl_div(input, target, size_average=None, reduce=None, reduction: str = "mean",
-           log_target: bool = False) -> Tensor:
+def kl_div(
+    input, target, size_average=None, reduce=None, reduction: str = "mean", log_target: bool = False
+) -> Tensor:
     if log_target:
         loss = E.exp(target) * (target - input)
     else:
@@ -289,17 +311,28 @@ def _class_dim_last(input: Tensor) -> Tensor:
     return S.reshape(S.movedim(input, 1, -1), (-1, input._data.shape[1]))
 
 
-def nll_loss(input, target, weight=None, size_average=None, ignore_index: int = -100,
-             reduce=None, reduction: str = "mean") -> Tensor:
+def nll_loss(
+    input,
+    target,
+    weight=None,
+    size_average=None,
+    ignore_index: int = -100,
+    reduce=None,
+    reduction: str = "mean",
+) -> Tensor:
     """Negative log-likelihood of class indices, with weights and an ignored index."""
     if input.ndim < 1 or input.ndim > 1 and target.ndim != input.ndim - 1:
-        raise ValueError(f"Expected target of {input.ndim - 1} dimensions for input of shape "
-                         f"{list(input.shape)}, got {list(target.shape)}")
+        raise ValueError(
+            f"Expected target of {input.ndim - 1} dimensions for input of shape "
+            f"{list(input.shape)}, got {list(target.shape)}"
+        )
     if target._data.dtype.kind not in "iu":
         raise RuntimeError(f"expected scalar type Long but found {target.dtype.legacy_name}")
     if input.ndim > 1 and input._data.shape[0] != target._data.shape[0]:
-        raise ValueError(f"Expected input batch_size ({input.shape[0]}) to match target "
-                         f"batch_size ({target.shape[0]}).")
+        raise ValueError(
+            f"Expected input batch_size ({input.shape[0]}) to match target "
+            f"batch_size ({target.shape[0]})."
+        )
     if reduction not in ("none", "mean", "sum"):
         raise ValueError(f"{reduction} is not a valid value for reduction")
     logp = _class_dim_last(input) if input.ndim > 1 else S.unsqueeze(input, 0)
@@ -308,15 +341,24 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index: int = 
         flat_target = E.cast(flat_target, dtypes.int64)
     if weight is not None and weight._data.dtype != input._data.dtype:
         weight = E.cast(weight, input.dtype)
-    loss = apply(N.NLL_LOSS, logp, flat_target, weight, ignore_index=int(ignore_index),
-                 reduction=reduction)
+    loss = apply(
+        N.NLL_LOSS, logp, flat_target, weight, ignore_index=int(ignore_index), reduction=reduction
+    )
     if reduction == "none":
         return S.reshape(loss, target._data.shape)
     return loss
 
 
-def cross_entropy(input, target, weight=None, size_average=None, ignore_index: int = -100,
-                  reduce=None, reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
+def cross_entropy(
+    input,
+    target,
+    weight=None,
+    size_average=None,
+    ignore_index: int = -100,
+    reduce=None,
+    reduction: str = "mean",
+    label_smoothing: float = 0.0,
+) -> Tensor:
     """log_softmax over dim 1 (dim 0 for unbatched input) and nll_loss; targets are
     class indices or, with the input's shape, class probabilities."""
     if not 0.0 <= label_smoothing <= 1.0:
@@ -352,7 +394,8 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index: i
         smooth = R.sum(smooth)
     else:
         safe = E.where(flat_target != ignore_index, flat_target, 0)
-        denom = R.sum(I.index_select(weight, 0, safe) * valid) if weight is not None else R.sum(
-            valid)
+        denom = (
+            R.sum(I.index_select(weight, 0, safe) * valid) if weight is not None else R.sum(valid)
+        )
         smooth = R.sum(smooth) / denom
     return nll * (1 - label_smoothing) + smooth * (label_smoothing / classes)

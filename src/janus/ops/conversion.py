@@ -12,8 +12,9 @@ TO_DTYPE = declare(
     "to_dtype",
     impl=lambda xp, x, dtype: x.astype(dtypes._BY_NAME[dtype].np),
     meta=lambda x, dtype: M.Meta(x.shape, dtypes._BY_NAME[dtype]),
-    grad=lambda n, g: to_dtype(g, n.inputs[0].dtype) if n.inputs[0].dtype.is_floating_point
-    else None,
+    grad=lambda n, g: (
+        to_dtype(g, n.inputs[0].dtype) if n.inputs[0].dtype.is_floating_point else None
+    ),
 )
 
 

@@ -46,8 +46,9 @@ def _promote(a, b, floating: bool = False):
         return a, b  # the common case: nothing to convert
     a, b = _scalar(a), _scalar(b)
     if not isinstance(a, Tensor) and not isinstance(b, Tensor):
-        raise TypeError(f"expected at least one Tensor operand, got {type(a).__name__} and "
-                        f"{type(b).__name__}")
+        raise TypeError(
+            f"expected at least one Tensor operand, got {type(a).__name__} and {type(b).__name__}"
+        )
     if isinstance(a, Tensor) and isinstance(b, Tensor) and a._data.dtype == b._data.dtype:
         rt = dtypes._BY_NP[a._data.dtype]
     else:
@@ -115,8 +116,14 @@ def _mul_grad(n, g):
     return (g * b if n.needs_grad(0) else None, g * a if n.needs_grad(1) else None)
 
 
-MUL = declare("mul", impl=lambda xp, a, b: xp.multiply(a, b), meta=M.broadcast, grad=_mul_grad,
-              broadcast=True, saves=lambda a, b: (_requires_grad(b), _requires_grad(a)))
+MUL = declare(
+    "mul",
+    impl=lambda xp, a, b: xp.multiply(a, b),
+    meta=M.broadcast,
+    grad=_mul_grad,
+    broadcast=True,
+    saves=lambda a, b: (_requires_grad(b), _requires_grad(a)),
+)
 
 
 def _div_grad(n, g):
@@ -126,17 +133,23 @@ def _div_grad(n, g):
     return ga, gb
 
 
-DIV = declare("div", impl=lambda xp, a, b: xp.true_divide(a, b), meta=M.broadcast,
-              grad=_div_grad, broadcast=True,
-              saves=lambda a, b: (_requires_grad(b), _requires_grad(a) or _requires_grad(b)))
+DIV = declare(
+    "div",
+    impl=lambda xp, a, b: xp.true_divide(a, b),
+    meta=M.broadcast,
+    grad=_div_grad,
+    broadcast=True,
+    saves=lambda a, b: (_requires_grad(b), _requires_grad(a) or _requires_grad(b)),
+)
 
 
 def _floor_divide_impl(xp, a, b):
     return xp.floor_divide(a, b)
 
 
-FLOOR_DIVIDE = declare("floor_divide", impl=_floor_divide_impl, meta=M.broadcast,
-                       differentiable=False, broadcast=True)
+FLOOR_DIVIDE = declare(
+    "floor_divide", impl=_floor_divide_impl, meta=M.broadcast, differentiable=False, broadcast=True
+)
 
 
 def _remainder_grad(n, g):
@@ -147,8 +160,13 @@ def _remainder_grad(n, g):
     return (g if isinstance(a, Tensor) else None, gb)
 
 
-REMAINDER = declare("remainder", impl=lambda xp, a, b: xp.remainder(a, b), meta=M.broadcast,
-                    grad=_remainder_grad, broadcast=True)
+REMAINDER = declare(
+    "remainder",
+    impl=lambda xp, a, b: xp.remainder(a, b),
+    meta=M.broadcast,
+    grad=_remainder_grad,
+    broadcast=True,
+)
 
 
 def _pow_grad(n, g):
@@ -175,8 +193,9 @@ def _pow_impl(xp, a, b):
     return xp.power(a, b)
 
 
-POW = declare("pow", impl=_pow_impl, meta=M.broadcast, grad=_pow_grad, save_output=True,
-              broadcast=True)
+POW = declare(
+    "pow", impl=_pow_impl, meta=M.broadcast, grad=_pow_grad, save_output=True, broadcast=True
+)
 
 
 def _minmax_grad(n, g):
@@ -191,10 +210,22 @@ def _minmax_grad(n, g):
     return g * mask_a / total, g * mask_b / total
 
 
-MAXIMUM = declare("maximum", impl=lambda xp, a, b: xp.maximum(a, b), meta=M.broadcast,
-                  grad=_minmax_grad, save_output=True, broadcast=True)
-MINIMUM = declare("minimum", impl=lambda xp, a, b: xp.minimum(a, b), meta=M.broadcast,
-                  grad=_minmax_grad, save_output=True, broadcast=True)
+MAXIMUM = declare(
+    "maximum",
+    impl=lambda xp, a, b: xp.maximum(a, b),
+    meta=M.broadcast,
+    grad=_minmax_grad,
+    save_output=True,
+    broadcast=True,
+)
+MINIMUM = declare(
+    "minimum",
+    impl=lambda xp, a, b: xp.minimum(a, b),
+    meta=M.broadcast,
+    grad=_minmax_grad,
+    save_output=True,
+    broadcast=True,
+)
 
 
 def add(input, other, *, alpha=1):
@@ -204,8 +235,10 @@ def add(input, other, *, alpha=1):
 
 def sub(input, other, *, alpha=1):
     if isinstance(input, Tensor) and input._data.dtype == np.bool_:
-        raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not "
-                           "supported. Use the `^` or `logical_xor()` operator instead.")
+        raise RuntimeError(
+            "Subtraction, the `-` operator, with two bool tensors is not "
+            "supported. Use the `^` or `logical_xor()` operator instead."
+        )
     a, b = _promote(input, other)
     return apply(SUB, a, b, alpha=alpha) if alpha != 1 else apply(SUB, a, b)
 
@@ -222,10 +255,15 @@ def div(input, other, *, rounding_mode=None):
     if rounding_mode == "floor":
         return floor_divide(input, other)
     if rounding_mode == "trunc":
-        return trunc(div(input, other)) if _is_float_result(input, other) else cast(
-            trunc(div(input, other)), dtypes.result_type(input, other))
-    raise ValueError(f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but "
-                     f"found '{rounding_mode}'")
+        return (
+            trunc(div(input, other))
+            if _is_float_result(input, other)
+            else cast(trunc(div(input, other)), dtypes.result_type(input, other))
+        )
+    raise ValueError(
+        f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but "
+        f"found '{rounding_mode}'"
+    )
 
 
 def _is_float_result(a, b) -> bool:
@@ -263,8 +301,12 @@ def minimum(input, other):
 
 
 def _comparison(name, ufunc_name):
-    op = declare(name, impl=lambda xp, a, b: getattr(xp, ufunc_name)(a, b),
-                 meta=M.broadcast_bool, differentiable=False)
+    op = declare(
+        name,
+        impl=lambda xp, a, b: getattr(xp, ufunc_name)(a, b),
+        meta=M.broadcast_bool,
+        differentiable=False,
+    )
 
     def compare(input, other):
         a, b = _promote(input, other)
@@ -284,8 +326,12 @@ LOGICAL_AND, logical_and = _comparison("logical_and", "logical_and")
 LOGICAL_OR, logical_or = _comparison("logical_or", "logical_or")
 LOGICAL_XOR, logical_xor = _comparison("logical_xor", "logical_xor")
 
-LOGICAL_NOT = declare("logical_not", impl=lambda xp, x: xp.logical_not(x),
-                      meta=lambda x: M.Meta(x.shape, dtypes.bool_), differentiable=False)
+LOGICAL_NOT = declare(
+    "logical_not",
+    impl=lambda xp, x: xp.logical_not(x),
+    meta=lambda x: M.Meta(x.shape, dtypes.bool_),
+    differentiable=False,
+)
 
 
 def logical_not(input):
@@ -293,8 +339,12 @@ def logical_not(input):
 
 
 def _bitwise(name, ufunc_name):
-    op = declare(name, impl=lambda xp, a, b: getattr(xp, ufunc_name)(a, b), meta=M.broadcast,
-                 differentiable=False)
+    op = declare(
+        name,
+        impl=lambda xp, a, b: getattr(xp, ufunc_name)(a, b),
+        meta=M.broadcast,
+        differentiable=False,
+    )
 
     def bitwise(input, other):
         a, b = _promote(input, other)
@@ -309,8 +359,9 @@ def _bitwise(name, ufunc_name):
 BITWISE_AND, bitwise_and = _bitwise("bitwise_and", "bitwise_and")
 BITWISE_OR, bitwise_or = _bitwise("bitwise_or", "bitwise_or")
 BITWISE_XOR, bitwise_xor = _bitwise("bitwise_xor", "bitwise_xor")
-BITWISE_NOT = declare("bitwise_not", impl=lambda xp, x: xp.invert(x), meta=M.same,
-                      differentiable=False)
+BITWISE_NOT = declare(
+    "bitwise_not", impl=lambda xp, x: xp.invert(x), meta=M.same, differentiable=False
+)
 
 
 def bitwise_not(input):
@@ -333,8 +384,13 @@ def _where_meta(cond, a, b):
     return M.Meta(M.broadcast_shapes(*shapes), dtype)
 
 
-WHERE = declare("where", impl=lambda xp, c, a, b: xp.where(c, a, b), meta=_where_meta,
-                grad=_where_grad, broadcast=True)
+WHERE = declare(
+    "where",
+    impl=lambda xp, c, a, b: xp.where(c, a, b),
+    meta=_where_meta,
+    grad=_where_grad,
+    broadcast=True,
+)
 
 
 def where(condition, input=None, other=None):
@@ -354,17 +410,38 @@ def where(condition, input=None, other=None):
 # ----- unary ops -----
 
 
-def _unary(name, impl, grad=None, *, floating=True, save_output=False, save_inputs=True,
-           differentiable=True, meta=M.same, cuda=None):
+def _unary(
+    name,
+    impl,
+    grad=None,
+    *,
+    floating=True,
+    save_output=False,
+    save_inputs=True,
+    differentiable=True,
+    meta=M.same,
+    cuda=None,
+):
     """Declares a one-input elementwise op and returns (op, frontend)."""
-    op = declare(name, impl=impl, meta=meta, grad=grad, save_output=save_output,
-                 save_inputs=save_inputs, differentiable=differentiable, cuda=cuda)
+    op = declare(
+        name,
+        impl=impl,
+        meta=meta,
+        grad=grad,
+        save_output=save_output,
+        save_inputs=save_inputs,
+        differentiable=differentiable,
+        cuda=cuda,
+    )
     if floating:
+
         def frontend(input):
             return apply(op, _to_float(input))
     else:
+
         def frontend(input):
             return apply(op, input)
+
     frontend.__name__ = name
     return op, frontend
 
@@ -387,9 +464,32 @@ def _erf_numpy(x):
         return np.frompyfunc(math.erf, 1, 1)(x).astype(np.float64)
     z = np.abs(x.astype(np.float64))
     t = 1.0 / (1.0 + 0.5 * z)
-    poly = -z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (
-        -0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (
-            -0.82215223 + t * 0.17087277))))))))
+    poly = (
+        -z * z
+        - 1.26551223
+        + t
+        * (
+            1.00002368
+            + t
+            * (
+                0.37409196
+                + t
+                * (
+                    0.09678418
+                    + t
+                    * (
+                        -0.18628806
+                        + t
+                        * (
+                            0.27886807
+                            + t
+                            * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))
+                        )
+                    )
+                )
+            )
+        )
+    )
     erfc = t * np.exp(poly)
     return np.where(x >= 0, 1.0 - erfc, erfc - 1.0).astype(x.dtype)
 
@@ -402,41 +502,81 @@ def _erf_impl(xp, x):
     return erf(x)
 
 
-NEG, neg = _unary("neg", lambda xp, x: xp.negative(x), lambda n, g: -g, floating=False,
-                  save_inputs=False)
-ABS, abs = _unary("abs", lambda xp, x: xp.abs(x), lambda n, g: g * sign(n.inputs[0]),  # noqa: A001
-                  floating=False)
-SIGN, sign = _unary("sign", lambda xp, x: xp.sign(x), lambda n, g: g * 0, floating=False,
-                    save_inputs=False)
-EXP, exp = _unary("exp", lambda xp, x: xp.exp(x), lambda n, g: g * n.output, save_output=True,
-                  save_inputs=False)
-EXP2, exp2 = _unary("exp2", lambda xp, x: xp.exp2(x), lambda n, g: g * n.output * math.log(2.0),
-                    save_output=True, save_inputs=False)
-EXPM1, expm1 = _unary("expm1", lambda xp, x: xp.expm1(x), lambda n, g: g * (n.output + 1),
-                      save_output=True, save_inputs=False)
+NEG, neg = _unary(
+    "neg", lambda xp, x: xp.negative(x), lambda n, g: -g, floating=False, save_inputs=False
+)
+ABS, abs = _unary(
+    "abs",
+    lambda xp, x: xp.abs(x),
+    lambda n, g: g * sign(n.inputs[0]),  # noqa: A001
+    floating=False,
+)
+SIGN, sign = _unary(
+    "sign", lambda xp, x: xp.sign(x), lambda n, g: g * 0, floating=False, save_inputs=False
+)
+EXP, exp = _unary(
+    "exp", lambda xp, x: xp.exp(x), lambda n, g: g * n.output, save_output=True, save_inputs=False
+)
+EXP2, exp2 = _unary(
+    "exp2",
+    lambda xp, x: xp.exp2(x),
+    lambda n, g: g * n.output * math.log(2.0),
+    save_output=True,
+    save_inputs=False,
+)
+EXPM1, expm1 = _unary(
+    "expm1",
+    lambda xp, x: xp.expm1(x),
+    lambda n, g: g * (n.output + 1),
+    save_output=True,
+    save_inputs=False,
+)
 LOG, log = _unary("log", lambda xp, x: xp.log(x), lambda n, g: g / n.inputs[0])
-LOG2, log2 = _unary("log2", lambda xp, x: xp.log2(x),
-                    lambda n, g: g / (n.inputs[0] * math.log(2.0)))
-LOG10, log10 = _unary("log10", lambda xp, x: xp.log10(x),
-                      lambda n, g: g / (n.inputs[0] * math.log(10.0)))
+LOG2, log2 = _unary(
+    "log2", lambda xp, x: xp.log2(x), lambda n, g: g / (n.inputs[0] * math.log(2.0))
+)
+LOG10, log10 = _unary(
+    "log10", lambda xp, x: xp.log10(x), lambda n, g: g / (n.inputs[0] * math.log(10.0))
+)
 LOG1P, log1p = _unary("log1p", lambda xp, x: xp.log1p(x), lambda n, g: g / (n.inputs[0] + 1))
-SQRT, sqrt = _unary("sqrt", lambda xp, x: xp.sqrt(x), lambda n, g: g / (2 * n.output),
-                    save_output=True, save_inputs=False)
-RSQRT, rsqrt = _unary("rsqrt", lambda xp, x: 1 / xp.sqrt(x),
-                      lambda n, g: g * -0.5 * n.output / n.inputs[0], save_output=True)
-RECIPROCAL, reciprocal = _unary("reciprocal", lambda xp, x: xp.reciprocal(x),
-                                lambda n, g: -g * n.output * n.output, save_output=True,
-                                save_inputs=False)
+SQRT, sqrt = _unary(
+    "sqrt",
+    lambda xp, x: xp.sqrt(x),
+    lambda n, g: g / (2 * n.output),
+    save_output=True,
+    save_inputs=False,
+)
+RSQRT, rsqrt = _unary(
+    "rsqrt",
+    lambda xp, x: 1 / xp.sqrt(x),
+    lambda n, g: g * -0.5 * n.output / n.inputs[0],
+    save_output=True,
+)
+RECIPROCAL, reciprocal = _unary(
+    "reciprocal",
+    lambda xp, x: xp.reciprocal(x),
+    lambda n, g: -g * n.output * n.output,
+    save_output=True,
+    save_inputs=False,
+)
 SIN, sin = _unary("sin", lambda xp, x: xp.sin(x), lambda n, g: g * cos(n.inputs[0]))
 COS, cos = _unary("cos", lambda xp, x: xp.cos(x), lambda n, g: -g * sin(n.inputs[0]))
-TAN, tan = _unary("tan", lambda xp, x: xp.tan(x), lambda n, g: g * (1 + n.output * n.output),
-                  save_output=True, save_inputs=False)
-ASIN, asin = _unary("asin", lambda xp, x: xp.arcsin(x),
-                    lambda n, g: g * rsqrt(1 - n.inputs[0] * n.inputs[0]))
-ACOS, acos = _unary("acos", lambda xp, x: xp.arccos(x),
-                    lambda n, g: -g * rsqrt(1 - n.inputs[0] * n.inputs[0]))
-ATAN, atan = _unary("atan", lambda xp, x: xp.arctan(x),
-                    lambda n, g: g / (1 + n.inputs[0] * n.inputs[0]))
+TAN, tan = _unary(
+    "tan",
+    lambda xp, x: xp.tan(x),
+    lambda n, g: g * (1 + n.output * n.output),
+    save_output=True,
+    save_inputs=False,
+)
+ASIN, asin = _unary(
+    "asin", lambda xp, x: xp.arcsin(x), lambda n, g: g * rsqrt(1 - n.inputs[0] * n.inputs[0])
+)
+ACOS, acos = _unary(
+    "acos", lambda xp, x: xp.arccos(x), lambda n, g: -g * rsqrt(1 - n.inputs[0] * n.inputs[0])
+)
+ATAN, atan = _unary(
+    "atan", lambda xp, x: xp.arctan(x), lambda n, g: g / (1 + n.inputs[0] * n.inputs[0])
+)
 SINH, sinh = _unary("sinh", lambda xp, x: xp.sinh(x), lambda n, g: g * cosh(n.inputs[0]))
 COSH, cosh = _unary("cosh", lambda xp, x: xp.cosh(x), lambda n, g: g * sinh(n.inputs[0]))
 # tanh and sigmoid differentiate through one fused op each (as PyTorch's
@@ -459,22 +599,41 @@ SIGMOID_BACKWARD = declare(
         apply(SIGMOID_BACKWARD, n.inputs[0], gg) if n.needs_grad(1) else None,
     ),
 )
-TANH, tanh = _unary("tanh", lambda xp, x: xp.tanh(x),
-                    lambda n, g: apply(TANH_BACKWARD, n.output, g), save_output=True,
-                    save_inputs=False)
-SIGMOID, sigmoid = _unary("sigmoid", _stable_sigmoid,
-                          lambda n, g: apply(SIGMOID_BACKWARD, n.output, g), save_output=True,
-                          save_inputs=False)
-ERF, erf = _unary("erf", _erf_impl,
-                  lambda n, g: g * (2 / math.sqrt(math.pi)) * exp(-n.inputs[0] * n.inputs[0]))
-RELU, relu = _unary("relu", lambda xp, x: xp.maximum(x, 0).astype(x.dtype, copy=False),
-                    lambda n, g: g * cast(n.output > 0, g.dtype), floating=False,
-                    save_output=True, save_inputs=False)
+TANH, tanh = _unary(
+    "tanh",
+    lambda xp, x: xp.tanh(x),
+    lambda n, g: apply(TANH_BACKWARD, n.output, g),
+    save_output=True,
+    save_inputs=False,
+)
+SIGMOID, sigmoid = _unary(
+    "sigmoid",
+    _stable_sigmoid,
+    lambda n, g: apply(SIGMOID_BACKWARD, n.output, g),
+    save_output=True,
+    save_inputs=False,
+)
+ERF, erf = _unary(
+    "erf", _erf_impl, lambda n, g: g * (2 / math.sqrt(math.pi)) * exp(-n.inputs[0] * n.inputs[0])
+)
+RELU, relu = _unary(
+    "relu",
+    lambda xp, x: xp.maximum(x, 0).astype(x.dtype, copy=False),
+    lambda n, g: g * cast(n.output > 0, g.dtype),
+    floating=False,
+    save_output=True,
+    save_inputs=False,
+)
 
 
 def _rounding(name, fn):
-    return _unary(name, lambda xp, x: x.copy() if x.dtype.kind in "iub" else fn(xp, x),
-                  lambda n, g: g * 0, floating=False, save_inputs=False)
+    return _unary(
+        name,
+        lambda xp, x: x.copy() if x.dtype.kind in "iub" else fn(xp, x),
+        lambda n, g: g * 0,
+        floating=False,
+        save_inputs=False,
+    )
 
 
 FLOOR, floor = _rounding("floor", lambda xp, x: xp.floor(x))
@@ -585,8 +744,7 @@ def _silu_grad(n, g):
     return g * s * (1 + x * (1 - s))
 
 
-SILU = declare("silu", impl=lambda xp, x: x * _stable_sigmoid(xp, x), meta=M.same,
-               grad=_silu_grad)
+SILU = declare("silu", impl=lambda xp, x: x * _stable_sigmoid(xp, x), meta=M.same, grad=_silu_grad)
 
 
 def silu(input):

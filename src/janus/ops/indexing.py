@@ -114,8 +114,9 @@ def _check_int_bounds(shape, spec):
 
 def _meta_by_numpy(x, *indices, spec):
     """Shapes of indexing results: index an empty-strided stand-in array."""
-    fake = np.lib.stride_tricks.as_strided(np.zeros(1, dtype=np.int8), shape=x.shape,
-                                           strides=(0,) * len(x.shape))
+    fake = np.lib.stride_tricks.as_strided(
+        np.zeros(1, dtype=np.int8), shape=x.shape, strides=(0,) * len(x.shape)
+    )
     idx = []
     for m in indices:
         if m.dtype is dtypes.bool_:
@@ -165,8 +166,11 @@ INDEX_BASIC_BACKWARD = declare(
 
 def _index_grad(n, g):
     x, *indices = n.inputs
-    return (apply(INDEX_PUT, zeros_like(x, g.dtype), g, *indices, spec=n.attrs["spec"],
-                  accumulate=True),) + (None,) * len(indices)
+    return (
+        apply(
+            INDEX_PUT, zeros_like(x, g.dtype), g, *indices, spec=n.attrs["spec"], accumulate=True
+        ),
+    ) + (None,) * len(indices)
 
 
 INDEX = declare(
@@ -202,8 +206,9 @@ def _index_put_grad(n, g):
     if isinstance(values, Tensor) and values._rg:
         from .reduction import sum_to
 
-        picked = apply(INDEX, g, *indices, spec=spec) if indices else apply(INDEX_BASIC, g,
-                                                                             spec=spec)
+        picked = (
+            apply(INDEX, g, *indices, spec=spec) if indices else apply(INDEX_BASIC, g, spec=spec)
+        )
         gv = sum_to(picked, values._data.shape)
     return (gx, gv) + (None,) * len(indices)
 
@@ -251,8 +256,9 @@ def setitem(x: Tensor, key, value) -> None:
     elif isinstance(value, np.generic):
         value = value.item()
     if grad_state.enabled and (x._rg or (isinstance(value, Tensor) and value._rg)):
-        result = apply(INDEX_PUT, _snapshot_for_inplace(x), value, *tensors, spec=spec,
-                       accumulate=False)
+        result = apply(
+            INDEX_PUT, _snapshot_for_inplace(x), value, *tensors, spec=spec, accumulate=False
+        )
         commit_inplace(x, result)
         return
     data = value._data if isinstance(value, Tensor) else value
@@ -343,8 +349,10 @@ GATHER = declare(
     "gather",
     impl=_gather_impl,
     meta=lambda x, index, dim: M.Meta(index.shape, x.dtype),
-    grad=lambda n, g: (scatter_add(_zeros_like(n.inputs[0], g), n.attrs["dim"], n.inputs[1], g),
-                       None),
+    grad=lambda n, g: (
+        scatter_add(_zeros_like(n.inputs[0], g), n.attrs["dim"], n.inputs[1], g),
+        None,
+    ),
 )
 
 
@@ -412,8 +420,11 @@ SCATTER_ADD = declare(
     "scatter_add",
     impl=_scatter_add_impl,
     meta=lambda x, index, src, dim: M.Meta(x.shape, x.dtype),
-    grad=lambda n, g: (g, None, _pad_to(gather(g, n.attrs["dim"], n.inputs[1]),
-                                        n.inputs[2]._data.shape)),
+    grad=lambda n, g: (
+        g,
+        None,
+        _pad_to(gather(g, n.attrs["dim"], n.inputs[1]), n.inputs[2]._data.shape),
+    ),
 )
 
 
@@ -479,8 +490,10 @@ INDEX_SELECT = declare(
     "index_select",
     impl=_index_select_impl,
     meta=_index_select_meta,
-    grad=lambda n, g: (index_add(_zeros_like(n.inputs[0], g), n.attrs["dim"], n.inputs[1], g),
-                       None),
+    grad=lambda n, g: (
+        index_add(_zeros_like(n.inputs[0], g), n.attrs["dim"], n.inputs[1], g),
+        None,
+    ),
 )
 
 
@@ -522,12 +535,15 @@ def masked_fill(input, mask, value):
     from .elementwise import cast, where
 
     if mask._data.dtype != np.bool_:
-        raise RuntimeError(f"masked_fill_ only supports boolean masks, but got mask with dtype "
-                           f"{mask.dtype}")
+        raise RuntimeError(
+            f"masked_fill_ only supports boolean masks, but got mask with dtype {mask.dtype}"
+        )
     if isinstance(value, Tensor):
         if value.ndim != 0:
-            raise RuntimeError("masked_fill_ only supports a 0-dimensional value tensor, but got "
-                               f"tensor with {value.ndim} dimension(s).")
+            raise RuntimeError(
+                "masked_fill_ only supports a 0-dimensional value tensor, but got "
+                f"tensor with {value.ndim} dimension(s)."
+            )
         value = cast(value, input.dtype)
     else:
         value = float(value) if input.dtype.is_floating_point else int(value)
@@ -553,7 +569,9 @@ def one_hot(tensor, num_classes: int = -1):
         raise RuntimeError("one_hot is only applicable to index tensor of type LongTensor.")
     if num_classes == -1:
         num_classes = int(tensor._data.max()) + 1 if tensor._data.size else 0
-    if tensor._data.size and (int(tensor._data.min()) < 0 or int(tensor._data.max()) >= num_classes):
+    if tensor._data.size and (
+        int(tensor._data.min()) < 0 or int(tensor._data.max()) >= num_classes
+    ):
         raise RuntimeError("Class values must be smaller than num_classes.")
     return apply(ONE_HOT, tensor, num_classes=int(num_classes))
 
@@ -574,15 +592,22 @@ def nonzero(input, *, as_tuple: bool = False):
 
 
 def masked_select(input, mask):
-    from .shape import expand
     from .meta import broadcast_shapes
+    from .shape import expand
 
     shape = broadcast_shapes(input._data.shape, mask._data.shape)
     return getitem(expand(input, shape), expand(mask, shape))
 
 
-def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
-              scale_grad_by_freq=False, sparse=False):
+def embedding(
+    input,
+    weight,
+    padding_idx=None,
+    max_norm=None,
+    norm_type=2.0,
+    scale_grad_by_freq=False,
+    sparse=False,
+):
     """Rows of `weight` picked by the integer tensor `input`."""
     if max_norm is not None:
         raise NotImplementedError("embedding(max_norm=...) is not implemented yet")
@@ -593,8 +618,7 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
         )
     if padding_idx is not None and padding_idx < 0:
         padding_idx += weight._data.shape[0]
-    return apply(EMBEDDING, weight, _as_index(input, weight, "embedding"),
-                 padding_idx=padding_idx)
+    return apply(EMBEDDING, weight, _as_index(input, weight, "embedding"), padding_idx=padding_idx)
 
 
 def _embedding_impl(xp, weight, indices, padding_idx):

@@ -17,7 +17,7 @@ from ..autograd.grad_mode import state as grad_state
 from ..tensor import Tensor
 from . import meta as M
 from .indexing import _snapshot_for_inplace, commit_inplace
-from .registry import declare, apply
+from .registry import apply, declare
 
 _READ_ONLY = (
     "unsupported operation: more than one element of the written-to tensor refers to a single "
@@ -132,8 +132,10 @@ OVERWRITE = declare(
 def fill_(self: Tensor, value) -> Tensor:
     if isinstance(value, Tensor):
         if value.ndim != 0:
-            raise RuntimeError(f"fill_ only supports 0-dimension value tensor but got tensor with "
-                               f"{value.ndim} dimensions.")
+            raise RuntimeError(
+                f"fill_ only supports 0-dimension value tensor but got tensor with "
+                f"{value.ndim} dimensions."
+            )
         if _needs_graph(self, (value,)):
             return copy_(self, value)
         value = value.item()

@@ -21,8 +21,10 @@ def _matmul_meta(a, b):
 
 
 def _shape_error(sa, sb) -> str:
-    return (f"mat1 and mat2 shapes cannot be multiplied ({'x'.join(map(str, sa[-2:]))} and "
-            f"{'x'.join(map(str, sb[-2:]))})")
+    return (
+        f"mat1 and mat2 shapes cannot be multiplied ({'x'.join(map(str, sa[-2:]))} and "
+        f"{'x'.join(map(str, sb[-2:]))})"
+    )
 
 
 def _mT(x: Tensor) -> Tensor:
@@ -36,8 +38,14 @@ def _matmul_grad(n, g):
     return ga, gb
 
 
-MATMUL = declare("matmul", impl=lambda xp, a, b: xp.matmul(a, b), meta=_matmul_meta,
-                 grad=_matmul_grad, broadcast=True, saves=lambda a, b: (b._rg, a._rg))
+MATMUL = declare(
+    "matmul",
+    impl=lambda xp, a, b: xp.matmul(a, b),
+    meta=_matmul_meta,
+    grad=_matmul_grad,
+    broadcast=True,
+    saves=lambda a, b: (b._rg, a._rg),
+)
 
 
 def _check_same_dtype(a: Tensor, b: Tensor, name: str) -> None:
@@ -111,9 +119,7 @@ def mv(input: Tensor, vec: Tensor) -> Tensor:
 
 def dot(input: Tensor, other: Tensor) -> Tensor:
     if input.ndim != 1 or other.ndim != 1:
-        raise RuntimeError(
-            f"1D tensors expected, but got {input.ndim}D and {other.ndim}D tensors"
-        )
+        raise RuntimeError(f"1D tensors expected, but got {input.ndim}D and {other.ndim}D tensors")
     return matmul(input, other)
 
 
@@ -147,15 +153,22 @@ def _linear_grad(n, g):
     return gx, gw, gb
 
 
-LINEAR = declare("linear", impl=_linear_impl, meta=_linear_meta, grad=_linear_grad,
-                 saves=lambda x, w, b: (w._rg, x._rg, False))
+LINEAR = declare(
+    "linear",
+    impl=_linear_impl,
+    meta=_linear_meta,
+    grad=_linear_grad,
+    saves=lambda x, w, b: (w._rg, x._rg, False),
+)
 
 
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """`input @ weight.T + bias`, PyTorch's layout (weight is out x in)."""
     _check_same_dtype(input, weight, "linear")
-    if input._data.ndim == 0 or weight._data.ndim != 2 or (
-        input._data.shape[-1] != weight._data.shape[-1]
+    if (
+        input._data.ndim == 0
+        or weight._data.ndim != 2
+        or (input._data.shape[-1] != weight._data.shape[-1])
     ):
         rows = 1
         for s in input._data.shape[:-1]:

@@ -134,10 +134,14 @@ def _type_converter(d):
 
 def _type(self, dtype=None, non_blocking=False):
     if dtype is None:
-        return {"float32": "torch.FloatTensor", "float64": "torch.DoubleTensor",
-                "int64": "torch.LongTensor", "int32": "torch.IntTensor",
-                "bool": "torch.BoolTensor", "float16": "torch.HalfTensor"}.get(
-            self.dtype.name, f"janus.{self.dtype.name}")
+        return {
+            "float32": "torch.FloatTensor",
+            "float64": "torch.DoubleTensor",
+            "int64": "torch.LongTensor",
+            "int32": "torch.IntTensor",
+            "bool": "torch.BoolTensor",
+            "float16": "torch.HalfTensor",
+        }.get(self.dtype.name, f"janus.{self.dtype.name}")
     return conversion.to_dtype(self, dtype)
 
 
@@ -151,8 +155,9 @@ def _new_factory(kind):
             return creation.tensor(size[0], dtype=dtype, device=device, requires_grad=requires_grad)
         if kind == "full":
             shape, value = size
-            return creation.full(shape, value, dtype=dtype, device=device,
-                                 requires_grad=requires_grad)
+            return creation.full(
+                shape, value, dtype=dtype, device=device, requires_grad=requires_grad
+            )
         fn = {"zeros": creation.zeros, "ones": creation.ones, "empty": creation.zeros}[kind]
         return fn(*size, dtype=dtype, device=device, requires_grad=requires_grad)
 
@@ -205,7 +210,9 @@ def _invert(self):
 
 def _bool_op(logical, bitwise):
     def op(self, other):
-        other_bool = isinstance(other, bool) or (isinstance(other, Tensor) and other._data.dtype.kind == "b")
+        other_bool = isinstance(other, bool) or (
+            isinstance(other, Tensor) and other._data.dtype.kind == "b"
+        )
         if self._data.dtype.kind == "b" and other_bool:
             return logical(self, other)
         return bitwise(self, other)
@@ -238,12 +245,22 @@ def install() -> None:
     Tensor.type = _type
     Tensor.cpu = lambda self, memory_format=None: conversion.to_device(self, "cpu")
     Tensor.cuda = lambda self, device=None, non_blocking=False: conversion.to_device(
-        self, Device("cuda", device if isinstance(device, int) else 0)
-        if not isinstance(device, (str, Device)) else device)
-    for name, d in (("float", dtypes.float32), ("double", dtypes.float64),
-                    ("half", dtypes.float16), ("long", dtypes.int64), ("int", dtypes.int32),
-                    ("short", dtypes.int16), ("byte", dtypes.uint8), ("char", dtypes.int8),
-                    ("bool", dtypes.bool_)):
+        self,
+        Device("cuda", device if isinstance(device, int) else 0)
+        if not isinstance(device, (str, Device))
+        else device,
+    )
+    for name, d in (
+        ("float", dtypes.float32),
+        ("double", dtypes.float64),
+        ("half", dtypes.float16),
+        ("long", dtypes.int64),
+        ("int", dtypes.int32),
+        ("short", dtypes.int16),
+        ("byte", dtypes.uint8),
+        ("char", dtypes.int8),
+        ("bool", dtypes.bool_),
+    ):
         setattr(Tensor, name, _type_converter(d))
     Tensor.type_as = lambda self, other: conversion.to_dtype(self, other.dtype)
     for kind in ("zeros", "ones", "empty", "full", "tensor"):

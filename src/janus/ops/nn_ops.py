@@ -42,8 +42,15 @@ def _softmax_cuda(cp, x, dim):
     return e / e.sum(axis=dim, keepdims=True)
 
 
-SOFTMAX = declare("softmax", impl=_softmax_impl, meta=M.same, grad=_softmax_grad,
-                  save_inputs=False, save_output=True, cuda=_softmax_cuda)
+SOFTMAX = declare(
+    "softmax",
+    impl=_softmax_impl,
+    meta=M.same,
+    grad=_softmax_grad,
+    save_inputs=False,
+    save_output=True,
+    cuda=_softmax_cuda,
+)
 
 
 def _log_softmax_impl(xp, x, dim):
@@ -61,9 +68,15 @@ def _log_softmax_cuda(cp, x, dim):
     return shifted - cp.log(cp.exp(shifted).sum(axis=dim, keepdims=True))
 
 
-LOG_SOFTMAX = declare("log_softmax", impl=_log_softmax_impl, meta=M.same,
-                      grad=_log_softmax_grad, save_inputs=False, save_output=True,
-                      cuda=_log_softmax_cuda)
+LOG_SOFTMAX = declare(
+    "log_softmax",
+    impl=_log_softmax_impl,
+    meta=M.same,
+    grad=_log_softmax_grad,
+    save_inputs=False,
+    save_output=True,
+    cuda=_log_softmax_cuda,
+)
 
 
 def _softmax_input(input, dim, dtype):
@@ -121,7 +134,9 @@ def _windows(xp, xp_padded, k, s, d, out_hw):
     n, c = xp_padded.shape[:2]
     sn, sc, sh, sw = xp_padded.strides
     return _as_strided(
-        xp, xp_padded, (n, c, k[0], k[1], out_hw[0], out_hw[1]),
+        xp,
+        xp_padded,
+        (n, c, k[0], k[1], out_hw[0], out_hw[1]),
         (sn, sc, sh * d[0], sw * d[1], sh * s[0], sw * s[1]),
     )
 
@@ -140,14 +155,14 @@ def _col2im(xp, cols, padded_shape, k, s, d, out_hw):
     for i in range(k[0]):
         for j in range(k[1]):
             h0, w0 = i * d[0], j * d[1]
-            out[:, :, h0:h0 + s[0] * (oh - 1) + 1:s[0], w0:w0 + s[1] * (ow - 1) + 1:s[1]] += (
-                cols[:, :, i, j]
-            )
+            out[
+                :, :, h0 : h0 + s[0] * (oh - 1) + 1 : s[0], w0 : w0 + s[1] * (ow - 1) + 1 : s[1]
+            ] += cols[:, :, i, j]
     return out
 
 
 def _unpad(x, p, shape):
-    return x[:, :, p[0]:p[0] + shape[2], p[1]:p[1] + shape[3]]
+    return x[:, :, p[0] : p[0] + shape[2], p[1] : p[1] + shape[3]]
 
 
 # ----- convolution -----
@@ -181,8 +196,9 @@ def _conv2d_meta(x, w, stride, padding, dilation, groups):
 
 def _conv_attrs(n):
     a = n.attrs
-    return dict(stride=a["stride"], padding=a["padding"], dilation=a["dilation"],
-                groups=a["groups"])
+    return dict(
+        stride=a["stride"], padding=a["padding"], dilation=a["dilation"], groups=a["groups"]
+    )
 
 
 def _conv2d_grad(n, g):
@@ -213,8 +229,9 @@ def _conv2d_input_grad_grad(n, gg):
     gy, w = n.inputs
     attrs = _conv_attrs(n)
     d_gy = apply(CONV2D, gg, w, **attrs) if gy._rg else None
-    d_w = apply(CONV2D_WEIGHT_GRAD, gg, gy, w_shape=tuple(w._data.shape), **attrs) if w._rg \
-        else None
+    d_w = (
+        apply(CONV2D_WEIGHT_GRAD, gg, gy, w_shape=tuple(w._data.shape), **attrs) if w._rg else None
+    )
     return d_gy, d_w
 
 
@@ -239,8 +256,7 @@ def _conv2d_weight_grad_impl(xp, x, gy, w_shape, stride, padding, dilation, grou
 def _conv2d_weight_grad_grad(n, gg):
     x, gy = n.inputs
     attrs = _conv_attrs(n)
-    d_x = apply(CONV2D_INPUT_GRAD, gy, gg, x_shape=tuple(x._data.shape), **attrs) if x._rg \
-        else None
+    d_x = apply(CONV2D_INPUT_GRAD, gy, gg, x_shape=tuple(x._data.shape), **attrs) if x._rg else None
     d_gy = apply(CONV2D, x, gg, **attrs) if gy._rg else None
     return d_x, d_gy
 
@@ -266,11 +282,14 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) 
 
     stride, dilation = _pair(stride), _pair(dilation)
     if input.ndim not in (3, 4):
-        raise RuntimeError(f"Expected 3D (unbatched) or 4D (batched) input to conv2d, but got "
-                           f"input of size: {list(input.shape)}")
+        raise RuntimeError(
+            f"Expected 3D (unbatched) or 4D (batched) input to conv2d, but got "
+            f"input of size: {list(input.shape)}"
+        )
     if input.ndim == 3:
-        return conv2d(input.unsqueeze(0), weight, bias, stride, padding, dilation,
-                      groups).squeeze(0)
+        return conv2d(input.unsqueeze(0), weight, bias, stride, padding, dilation, groups).squeeze(
+            0
+        )
     _check_same_dtype(input, weight, "conv2d")
     if isinstance(padding, str):
         padding = _same_padding(padding, weight, dilation, stride)
@@ -289,8 +308,9 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) 
             f"{input.shape[3] + 2 * padding[1]}). Kernel size: ({weight.shape[2]} x "
             f"{weight.shape[3]}). Kernel size can't be greater than actual input size"
         )
-    out = apply(CONV2D, input, weight, stride=stride, padding=padding, dilation=dilation,
-                groups=int(groups))
+    out = apply(
+        CONV2D, input, weight, stride=stride, padding=padding, dilation=dilation, groups=int(groups)
+    )
     if bias is not None:
         out = out + bias.reshape(1, -1, 1, 1)
     return out
@@ -315,14 +335,17 @@ def _same_padding(mode, weight, dilation, stride):
 def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1) -> Tensor:
     """1-D convolution as a 2-D one over a height of 1."""
     if input.ndim == 2:
-        return conv1d(input.unsqueeze(0), weight, bias, stride, padding, dilation, groups).squeeze(0)
+        return conv1d(input.unsqueeze(0), weight, bias, stride, padding, dilation, groups).squeeze(
+            0
+        )
     if isinstance(padding, str):
         pad2 = padding
     else:
         pad2 = (0, padding[0] if isinstance(padding, (tuple, list)) else padding)
     one = lambda v: (1, v[0] if isinstance(v, (tuple, list)) else v)  # noqa: E731
-    out = conv2d(input.unsqueeze(2), weight.unsqueeze(2), None, one(stride), pad2, one(dilation),
-                 groups)
+    out = conv2d(
+        input.unsqueeze(2), weight.unsqueeze(2), None, one(stride), pad2, one(dilation), groups
+    )
     out = out.squeeze(2)
     if bias is not None:
         out = out + bias.reshape(1, -1, 1)
@@ -338,8 +361,13 @@ def _pool_geometry(x_shape, kernel, stride, padding, dilation, ceil_mode):
         for i in range(2)
     )
     extra = tuple(
-        max(0, (out_hw[i] - 1) * stride[i] + dilation[i] * (kernel[i] - 1) + 1
-            - (x_shape[2 + i] + 2 * padding[i]))
+        max(
+            0,
+            (out_hw[i] - 1) * stride[i]
+            + dilation[i] * (kernel[i] - 1)
+            + 1
+            - (x_shape[2 + i] + 2 * padding[i]),
+        )
         for i in range(2)
     )
     return out_hw, extra
@@ -382,44 +410,64 @@ def _max_pool2d_grad(n, grads):
     return flat.reshape(nb, c, h, w)
 
 
-MAX_POOL2D = declare("max_pool2d", impl=_max_pool2d_impl, meta=_max_pool2d_meta,
-                     grad=_max_pool2d_grad, outputs=2, save_output=True)
+MAX_POOL2D = declare(
+    "max_pool2d",
+    impl=_max_pool2d_impl,
+    meta=_max_pool2d_meta,
+    grad=_max_pool2d_grad,
+    outputs=2,
+    save_output=True,
+)
 
 
-def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
-               return_indices=False):
+def max_pool2d(
+    input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False
+):
     if input.ndim == 3:
-        out = max_pool2d(input.unsqueeze(0), kernel_size, stride, padding, dilation, ceil_mode,
-                         return_indices)
+        out = max_pool2d(
+            input.unsqueeze(0), kernel_size, stride, padding, dilation, ceil_mode, return_indices
+        )
         return tuple(o.squeeze(0) for o in out) if return_indices else out.squeeze(0)
     kernel = _pair(kernel_size)
     stride = kernel if stride is None or stride == [] else _pair(stride)
     padding, dilation = _pair(padding), _pair(dilation)
     if padding[0] > kernel[0] // 2 or padding[1] > kernel[1] // 2:
-        raise RuntimeError("pad should be at most half of effective kernel size, but got "
-                           f"pad={padding[0]}, kernel_size={kernel[0]} and dilation={dilation[0]}")
-    values, indices = apply(MAX_POOL2D, input, kernel=kernel, stride=stride, padding=padding,
-                            dilation=dilation, ceil_mode=bool(ceil_mode))
+        raise RuntimeError(
+            "pad should be at most half of effective kernel size, but got "
+            f"pad={padding[0]}, kernel_size={kernel[0]} and dilation={dilation[0]}"
+        )
+    values, indices = apply(
+        MAX_POOL2D,
+        input,
+        kernel=kernel,
+        stride=stride,
+        padding=padding,
+        dilation=dilation,
+        ceil_mode=bool(ceil_mode),
+    )
     return (values, indices) if return_indices else values
 
 
 def _avg_divisor(xp, x_shape, kernel, stride, padding, ceil_mode, count_include_pad, dtype):
     out_hw, extra = _pool_geometry(x_shape, kernel, stride, padding, (1, 1), ceil_mode)
     h, w = x_shape[2:]
-    ones = xp.zeros((1, 1, h + 2 * padding[0] + extra[0], w + 2 * padding[1] + extra[1]),
-                    dtype=dtype)
+    ones = xp.zeros(
+        (1, 1, h + 2 * padding[0] + extra[0], w + 2 * padding[1] + extra[1]), dtype=dtype
+    )
     if count_include_pad:
         ones[:, :, : h + 2 * padding[0], : w + 2 * padding[1]] = 1
     else:
-        ones[:, :, padding[0]:padding[0] + h, padding[1]:padding[1] + w] = 1
+        ones[:, :, padding[0] : padding[0] + h, padding[1] : padding[1] + w] = 1
     win = _windows(xp, ones, kernel, stride, (1, 1), out_hw)
     return win.sum(axis=(2, 3))[0, 0], out_hw, extra
 
 
-def _avg_pool2d_impl(xp, x, kernel, stride, padding, ceil_mode, count_include_pad,
-                     divisor_override):
-    divisor, out_hw, extra = _avg_divisor(xp, x.shape, kernel, stride, padding, ceil_mode,
-                                          count_include_pad, x.dtype)
+def _avg_pool2d_impl(
+    xp, x, kernel, stride, padding, ceil_mode, count_include_pad, divisor_override
+):
+    divisor, out_hw, extra = _avg_divisor(
+        xp, x.shape, kernel, stride, padding, ceil_mode, count_include_pad, x.dtype
+    )
     if divisor_override:
         divisor = xp.full_like(divisor, divisor_override)
     win = _windows(xp, _pad2d(xp, x, padding, 0.0, extra), kernel, stride, (1, 1), out_hw)
@@ -432,8 +480,17 @@ def _avg_meta(x, kernel, stride, padding, ceil_mode, count_include_pad, divisor_
 
 
 def _avg_attrs(n):
-    return {k: n.attrs[k] for k in ("kernel", "stride", "padding", "ceil_mode",
-                                     "count_include_pad", "divisor_override")}
+    return {
+        k: n.attrs[k]
+        for k in (
+            "kernel",
+            "stride",
+            "padding",
+            "ceil_mode",
+            "count_include_pad",
+            "divisor_override",
+        )
+    }
 
 
 AVG_POOL2D = declare(
@@ -446,16 +503,22 @@ AVG_POOL2D = declare(
 )
 
 
-def _avg_pool2d_backward_impl(xp, g, x_shape, kernel, stride, padding, ceil_mode,
-                              count_include_pad, divisor_override):
-    divisor, out_hw, extra = _avg_divisor(xp, x_shape, kernel, stride, padding, ceil_mode,
-                                          count_include_pad, g.dtype)
+def _avg_pool2d_backward_impl(
+    xp, g, x_shape, kernel, stride, padding, ceil_mode, count_include_pad, divisor_override
+):
+    divisor, out_hw, extra = _avg_divisor(
+        xp, x_shape, kernel, stride, padding, ceil_mode, count_include_pad, g.dtype
+    )
     if divisor_override:
         divisor = xp.full_like(divisor, divisor_override)
     share = g / divisor
     cols = xp.broadcast_to(share[:, :, None, None], share.shape[:2] + tuple(kernel) + out_hw)
-    padded = (x_shape[0], x_shape[1], x_shape[2] + 2 * padding[0] + extra[0],
-              x_shape[3] + 2 * padding[1] + extra[1])
+    padded = (
+        x_shape[0],
+        x_shape[1],
+        x_shape[2] + 2 * padding[0] + extra[0],
+        x_shape[3] + 2 * padding[1] + extra[1],
+    )
     full = _col2im(xp, cols, padded, kernel, stride, (1, 1), out_hw)
     return xp.ascontiguousarray(_unpad(full, padding, x_shape)).astype(g.dtype, copy=False)
 
@@ -469,20 +532,43 @@ AVG_POOL2D_BACKWARD = declare(
 )
 
 
-def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
-               count_include_pad=True, divisor_override=None):
+def avg_pool2d(
+    input,
+    kernel_size,
+    stride=None,
+    padding=0,
+    ceil_mode=False,
+    count_include_pad=True,
+    divisor_override=None,
+):
     if input.ndim == 3:
-        return avg_pool2d(input.unsqueeze(0), kernel_size, stride, padding, ceil_mode,
-                          count_include_pad, divisor_override).squeeze(0)
+        return avg_pool2d(
+            input.unsqueeze(0),
+            kernel_size,
+            stride,
+            padding,
+            ceil_mode,
+            count_include_pad,
+            divisor_override,
+        ).squeeze(0)
     kernel = _pair(kernel_size)
     stride = kernel if stride is None or stride == [] else _pair(stride)
     padding = _pair(padding)
     if padding[0] > kernel[0] // 2 or padding[1] > kernel[1] // 2:
-        raise RuntimeError(f"pad should be at most half of effective kernel size, but got "
-                           f"pad={padding[0]}, kernel_size={kernel[0]}")
-    return apply(AVG_POOL2D, input, kernel=kernel, stride=stride, padding=padding,
-                 ceil_mode=bool(ceil_mode), count_include_pad=bool(count_include_pad),
-                 divisor_override=divisor_override)
+        raise RuntimeError(
+            f"pad should be at most half of effective kernel size, but got "
+            f"pad={padding[0]}, kernel_size={kernel[0]}"
+        )
+    return apply(
+        AVG_POOL2D,
+        input,
+        kernel=kernel,
+        stride=stride,
+        padding=padding,
+        ceil_mode=bool(ceil_mode),
+        count_include_pad=bool(count_include_pad),
+        divisor_override=divisor_override,
+    )
 
 
 def _pool_matrix(in_size: int, out_size: int, like: Tensor) -> Tensor:
@@ -501,8 +587,10 @@ def adaptive_avg_pool2d(input, output_size) -> Tensor:
     """Adaptive average pooling as two small matrix products (exact, differentiable)."""
     from .linalg import matmul
 
-    out = _pair(output_size) if not isinstance(output_size, (tuple, list)) else tuple(
-        input.shape[-2 + i] if s is None else int(s) for i, s in enumerate(output_size)
+    out = (
+        _pair(output_size)
+        if not isinstance(output_size, (tuple, list))
+        else tuple(input.shape[-2 + i] if s is None else int(s) for i, s in enumerate(output_size))
     )
     h, w = input._data.shape[-2:]
     rows = _pool_matrix(h, out[0], input)
@@ -547,8 +635,10 @@ def pad(input, pad, mode: str = "constant", value=None) -> Tensor:
     """PyTorch's `F.pad`: `pad` lists (left, right) pairs from the last dim backwards."""
     pads = tuple(int(p) for p in pad)
     if len(pads) % 2 or len(pads) // 2 > input.ndim:
-        raise RuntimeError(f"Padding length must be divisible by 2 and at most twice the number "
-                           f"of dimensions of the input, got {len(pads)} for {input.ndim}D input")
+        raise RuntimeError(
+            f"Padding length must be divisible by 2 and at most twice the number "
+            f"of dimensions of the input, got {len(pads)} for {input.ndim}D input"
+        )
     if mode == "constant":
         return apply(CONSTANT_PAD, input, pads=pads, value=0.0 if value is None else value)
     if mode in ("reflect", "replicate", "circular"):
@@ -569,8 +659,9 @@ def _index_pad(input, pads, mode):
         pos = np.arange(-lo, size + hi)
         if mode == "reflect":
             if lo >= size or hi >= size:
-                raise RuntimeError("Padding size should be less than the corresponding input "
-                                   "dimension")
+                raise RuntimeError(
+                    "Padding size should be less than the corresponding input dimension"
+                )
             period = 2 * (size - 1)
             pos = np.abs(pos) % period if period else np.zeros_like(pos)
             pos = np.where(pos >= size, period - pos, pos)
@@ -614,8 +705,11 @@ def _nll_loss_meta(logp, target, weight, ignore_index, reduction):
 
 def _nll_loss_grad(n, g):
     logp, target, weight = n.inputs
-    return apply(NLL_LOSS_BACKWARD, g, target, weight, classes=logp._data.shape[1],
-                 **n.attrs), None, None
+    return (
+        apply(NLL_LOSS_BACKWARD, g, target, weight, classes=logp._data.shape[1], **n.attrs),
+        None,
+        None,
+    )
 
 
 def _nll_loss_backward_impl(xp, g, target, weight, classes, ignore_index, reduction):
@@ -632,12 +726,26 @@ NLL_LOSS_BACKWARD = declare(
     "nll_loss_backward",
     impl=_nll_loss_backward_impl,
     meta=lambda g, target, weight, classes, **a: M.Meta((target.shape[0], classes), g.dtype),
-    grad=lambda n, gg: (apply(NLL_LOSS, gg, n.inputs[1], n.inputs[2],
-                              ignore_index=n.attrs["ignore_index"],
-                              reduction=n.attrs["reduction"]), None, None),
+    grad=lambda n, gg: (
+        apply(
+            NLL_LOSS,
+            gg,
+            n.inputs[1],
+            n.inputs[2],
+            ignore_index=n.attrs["ignore_index"],
+            reduction=n.attrs["reduction"],
+        ),
+        None,
+        None,
+    ),
     saves=lambda g, target, weight: (False, True, True),
 )
 
 
-NLL_LOSS = declare("nll_loss", impl=_nll_loss_impl, meta=_nll_loss_meta, grad=_nll_loss_grad,
-                   saves=lambda logp, target, weight: (False, True, True))
+NLL_LOSS = declare(
+    "nll_loss",
+    impl=_nll_loss_impl,
+    meta=_nll_loss_meta,
+    grad=_nll_loss_grad,
+    saves=lambda logp, target, weight: (False, True, True),
+)

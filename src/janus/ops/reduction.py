@@ -84,8 +84,14 @@ def _mean_grad(n, g):
     return _expand_back(g, shape, dims, n.attrs["keepdim"]) / builtins.max(count, 1)
 
 
-MEAN = declare("mean", impl=_mean_impl, meta=_reduce_meta_dtype, grad=_mean_grad,
-               save_inputs=False, broadcast=True)
+MEAN = declare(
+    "mean",
+    impl=_mean_impl,
+    meta=_reduce_meta_dtype,
+    grad=_mean_grad,
+    save_inputs=False,
+    broadcast=True,
+)
 
 
 def mean(input, dim=None, keepdim: bool = False, *, dtype=None):
@@ -109,10 +115,12 @@ def _prod_grad(n, g):
     # the single zero of its slice.
     is_zero = x == 0
     nonzero_x = where(is_zero, 1.0, x)
-    others = _expand_back(apply(PROD, nonzero_x, dims=dims, keepdim=True), x._data.shape, dims,
-                          True)
-    zeros = _expand_back(apply(SUM, cast(is_zero, x.dtype), dims=dims, keepdim=True),
-                         x._data.shape, dims, True)
+    others = _expand_back(
+        apply(PROD, nonzero_x, dims=dims, keepdim=True), x._data.shape, dims, True
+    )
+    zeros = _expand_back(
+        apply(SUM, cast(is_zero, x.dtype), dims=dims, keepdim=True), x._data.shape, dims, True
+    )
     at_zero = where(zeros == 1, others, 0.0)
     return g * where(is_zero, at_zero, out / nonzero_x)
 
@@ -162,10 +170,12 @@ def _amin_impl(xp, x, dims, keepdim):
     return xp.amin(x, axis=dims, keepdims=keepdim)
 
 
-AMAX = declare("amax", impl=_amax_impl, meta=_reduce_meta_dtype, grad=_extremum_grad,
-               save_output=True)
-AMIN = declare("amin", impl=_amin_impl, meta=_reduce_meta_dtype, grad=_extremum_grad,
-               save_output=True)
+AMAX = declare(
+    "amax", impl=_amax_impl, meta=_reduce_meta_dtype, grad=_extremum_grad, save_output=True
+)
+AMIN = declare(
+    "amin", impl=_amin_impl, meta=_reduce_meta_dtype, grad=_extremum_grad, save_output=True
+)
 
 
 def amax(input, dim=(), keepdim: bool = False):
@@ -195,8 +205,8 @@ def _max_dim_meta(x, dim, keepdim, largest):
 
 
 def _max_dim_grad(n, grads):
-    from .indexing import scatter
     from .creation_ops import zeros_like
+    from .indexing import scatter
     from .shape import unsqueeze
 
     g, _ = grads
@@ -210,8 +220,14 @@ def _max_dim_grad(n, grads):
     return scatter(zeros_like(x, g.dtype), dim, indices, g)
 
 
-MAX_DIM = declare("max_dim", impl=_max_dim_impl, meta=_max_dim_meta, grad=_max_dim_grad,
-                  outputs=2, save_output=True)
+MAX_DIM = declare(
+    "max_dim",
+    impl=_max_dim_impl,
+    meta=_max_dim_meta,
+    grad=_max_dim_grad,
+    outputs=2,
+    save_output=True,
+)
 
 
 def _extremum(input, dim, keepdim, largest, other, name):
@@ -225,9 +241,11 @@ def _extremum(input, dim, keepdim, largest, other, name):
         return (maximum if largest else minimum)(input, other)
     if dim is None:
         if input._data.size == 0:
-            raise RuntimeError(f"{name}(): Expected reduction dim to be specified for "
-                               "input.numel() == 0. Specify the reduction dim with the 'dim' "
-                               "argument.")
+            raise RuntimeError(
+                f"{name}(): Expected reduction dim to be specified for "
+                "input.numel() == 0. Specify the reduction dim with the 'dim' "
+                "argument."
+            )
         return (amax if largest else amin)(input)
     d = M.normalize_dim(dim, input.ndim) if input.ndim else 0
     values, indices = apply(MAX_DIM, input, dim=d, keepdim=bool(keepdim), largest=largest)
@@ -297,8 +315,13 @@ def var(input, dim=None, unbiased=None, keepdim: bool = False, *, correction=Non
     if isinstance(dim, bool):  # var(x, False): the old positional `unbiased`
         unbiased, dim = dim, None
     dims = M.normalize_dims(dim, input.ndim)
-    return apply(VAR, _to_float(input), dims=dims, keepdim=bool(keepdim),
-                 correction=_correction(unbiased, correction))
+    return apply(
+        VAR,
+        _to_float(input),
+        dims=dims,
+        keepdim=bool(keepdim),
+        correction=_correction(unbiased, correction),
+    )
 
 
 def std(input, dim=None, unbiased=None, keepdim: bool = False, *, correction=None):
@@ -322,8 +345,13 @@ def _logsumexp_grad(n, g):
     return _expand_back(g, shape, dims, keepdim) * exp(x - out)
 
 
-LOGSUMEXP = declare("logsumexp", impl=_logsumexp_impl, meta=_reduce_meta_dtype,
-                    grad=_logsumexp_grad, save_output=True)
+LOGSUMEXP = declare(
+    "logsumexp",
+    impl=_logsumexp_impl,
+    meta=_reduce_meta_dtype,
+    grad=_logsumexp_grad,
+    save_output=True,
+)
 
 
 def logsumexp(input, dim, keepdim: bool = False):
@@ -344,8 +372,9 @@ def _norm2_grad(n, g):
     return x * scale
 
 
-NORM2 = declare("norm2", impl=_norm2_impl, meta=_reduce_meta_dtype, grad=_norm2_grad,
-                save_output=True)
+NORM2 = declare(
+    "norm2", impl=_norm2_impl, meta=_reduce_meta_dtype, grad=_norm2_grad, save_output=True
+)
 
 
 def norm(input, p="fro", dim=None, keepdim: bool = False, dtype=None):
@@ -376,8 +405,7 @@ def _any_all(name, fn):
     op = declare(
         name,
         impl=lambda xp, x, dims, keepdim: fn(xp, x.astype(bool, copy=False), dims, keepdim),
-        meta=lambda x, dims, keepdim: M.Meta(M.reduced_shape(x.shape, dims, keepdim),
-                                             dtypes.bool_),
+        meta=lambda x, dims, keepdim: M.Meta(M.reduced_shape(x.shape, dims, keepdim), dtypes.bool_),
         differentiable=False,
     )
 

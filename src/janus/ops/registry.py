@@ -19,7 +19,7 @@ grad mode is on and an input requires grad.
 from __future__ import annotations
 
 import functools
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -39,6 +39,7 @@ MAYBE_VIEW = "maybe"
 def _aliases(result: Tensor, base: Tensor) -> bool:
     xp = np if type(result._data) is np.ndarray else backend.cupy()
     return bool(xp.may_share_memory(result._data, base._data))
+
 
 # Names of ops run while the tests record (None: not recording). While
 # recording, every call also checks the op's `meta` rule against its result, so
@@ -137,8 +138,18 @@ def declare(
     if differentiable and grad is None:
         raise ValueError(f"op {name!r} is differentiable but has no grad rule")
     op = OpDef(
-        name, impl, meta, grad, differentiable, outputs, save_inputs, save_output, view,
-        broadcast, cuda, saves,
+        name,
+        impl,
+        meta,
+        grad,
+        differentiable,
+        outputs,
+        save_inputs,
+        save_output,
+        view,
+        broadcast,
+        cuda,
+        saves,
     )
     OPS[name] = op
     return op
@@ -249,7 +260,9 @@ def _apply_checked(op: OpDef, args, attrs):
     outputs = (result,) if op.outputs == 1 else result
     expected = (expected,) if op.outputs == 1 else tuple(expected)
     if len(expected) != len(outputs):
-        raise AssertionError(f"{op.name}: meta gives {len(expected)} outputs, kernel {len(outputs)}")
+        raise AssertionError(
+            f"{op.name}: meta gives {len(expected)} outputs, kernel {len(outputs)}"
+        )
     for want, got in zip(expected, outputs):
         shape, dtype = tuple(got._data.shape), got.dtype
         shape_ok = len(want.shape) == len(shape) and all(

@@ -94,14 +94,14 @@ def flatten(input, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     if start > end:
         raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
     shape = input._data.shape
-    return reshape(input, shape[:start] + (-1,) + shape[end + 1:])
+    return reshape(input, shape[:start] + (-1,) + shape[end + 1 :])
 
 
 def unflatten(input, dim: int, sizes) -> Tensor:
     dim = _wrap_dim(dim, input.ndim)
     shape = input._data.shape
     inner = _infer_shape(tuple(sizes), shape[dim])
-    return reshape(input, shape[:dim] + inner + shape[dim + 1:])
+    return reshape(input, shape[:dim] + inner + shape[dim + 1 :])
 
 
 def squeeze(input, dim=None) -> Tensor:
@@ -109,7 +109,9 @@ def squeeze(input, dim=None) -> Tensor:
     if dim is None:
         dims = {i for i, s in enumerate(shape) if s == 1}
     else:
-        dims = {_wrap_dim(d, len(shape)) for d in (dim if isinstance(dim, (tuple, list)) else (dim,))}
+        dims = {
+            _wrap_dim(d, len(shape)) for d in (dim if isinstance(dim, (tuple, list)) else (dim,))
+        }
         dims = {d for d in dims if shape[d] == 1} if shape else set()
     return reshape(input, tuple(s for i, s in enumerate(shape) if i not in dims))
 
@@ -217,7 +219,9 @@ def expand(input, *sizes) -> Tensor:
     for i, s in enumerate(sizes):
         if i < lead:
             if s < 0:
-                raise RuntimeError("expand(): -1 is not allowed in a leading, non-existing dimension")
+                raise RuntimeError(
+                    "expand(): -1 is not allowed in a leading, non-existing dimension"
+                )
             target.append(s)
         else:
             cur = shape[i - lead]
@@ -263,8 +267,9 @@ def _cat_grad(n, g):
     return split(g, sizes, n.attrs["dim"])
 
 
-CAT = declare("cat", impl=_cat_impl, meta=_cat_meta, grad=_cat_grad, save_inputs=False,
-              broadcast=True)
+CAT = declare(
+    "cat", impl=_cat_impl, meta=_cat_meta, grad=_cat_grad, save_inputs=False, broadcast=True
+)
 
 
 def cat(tensors, dim: int = 0) -> Tensor:
@@ -275,8 +280,10 @@ def cat(tensors, dim: int = 0) -> Tensor:
     if not tensors:
         raise RuntimeError("torch.cat(): expected a non-empty list of Tensors")
     first = tensors[0]._data
-    if len(tensors) > 1 and first.ndim and all(
-        t._data.dtype == first.dtype and t._data.ndim == first.ndim for t in tensors
+    if (
+        len(tensors) > 1
+        and first.ndim
+        and all(t._data.dtype == first.dtype and t._data.ndim == first.ndim for t in tensors)
     ):
         d = dim + first.ndim if -first.ndim <= dim < 0 else _wrap_dim(dim, first.ndim)
         try:
@@ -360,8 +367,15 @@ def _split_grad(n, grads):
     return cat(list(grads), n.attrs["dim"])
 
 
-SPLIT = declare("split", impl=_split_impl, meta=_split_meta, grad=_split_grad, outputs=-1,
-                save_inputs=False, view=True)
+SPLIT = declare(
+    "split",
+    impl=_split_impl,
+    meta=_split_meta,
+    grad=_split_grad,
+    outputs=-1,
+    save_inputs=False,
+    view=True,
+)
 
 
 def split(tensor, split_size_or_sections, dim: int = 0):
@@ -370,8 +384,9 @@ def split(tensor, split_size_or_sections, dim: int = 0):
     if isinstance(split_size_or_sections, int):
         step = split_size_or_sections
         if step <= 0 and size:
-            raise RuntimeError(f"split_size can only be 0 if dimension size is 0, but got dimension "
-                               f"size of {size}")
+            raise RuntimeError(
+                f"split_size can only be 0 if dimension size is 0, but got dimension size of {size}"
+            )
         sizes = [min(step, size - i) for i in range(0, size, step)] if size else [0]
     else:
         sizes = [int(s) for s in split_size_or_sections]
@@ -418,16 +433,20 @@ def select(input, dim: int, index: int) -> Tensor:
     d = _wrap_dim(dim, input.ndim)
     size = input._data.shape[d]
     if not -size <= index < size:
-        raise IndexError(f"select(): index {index} out of range for tensor of size "
-                         f"{list(input._data.shape)} at dimension {d}")
+        raise IndexError(
+            f"select(): index {index} out of range for tensor of size "
+            f"{list(input._data.shape)} at dimension {d}"
+        )
     return getitem(input, (slice(None),) * d + (index,))
 
 
 def repeat(input, *sizes) -> Tensor:
     sizes = _shape_arg(sizes)
     if len(sizes) < input.ndim:
-        raise RuntimeError("Number of dimensions of repeat dims can not be smaller than number of "
-                           "dimensions of tensor")
+        raise RuntimeError(
+            "Number of dimensions of repeat dims can not be smaller than number of "
+            "dimensions of tensor"
+        )
     x = reshape(input, (1,) * (len(sizes) - input.ndim) + input._data.shape)
     shape = x._data.shape
     # Interleave a repeat axis before each axis, expand it, and merge the pairs.

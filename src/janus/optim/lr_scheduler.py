@@ -31,8 +31,7 @@ class LRScheduler:
         self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
 
     def state_dict(self) -> dict:
-        return {k: v for k, v in self.__dict__.items() if k != "optimizer"
-                and not callable(v)}
+        return {k: v for k, v in self.__dict__.items() if k != "optimizer" and not callable(v)}
 
     def load_state_dict(self, state_dict: dict) -> None:
         self.__dict__.update(state_dict)
@@ -44,8 +43,9 @@ _LRScheduler = LRScheduler
 class LambdaLR(LRScheduler):
     def __init__(self, optimizer, lr_lambda, last_epoch: int = -1):
         groups = len(optimizer.param_groups)
-        self.lr_lambdas = list(lr_lambda) if isinstance(lr_lambda, (list, tuple)) else (
-            [lr_lambda] * groups)
+        self.lr_lambdas = (
+            list(lr_lambda) if isinstance(lr_lambda, (list, tuple)) else ([lr_lambda] * groups)
+        )
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self):
@@ -100,10 +100,14 @@ class CosineAnnealingLR(LRScheduler):
         if t == 0:
             return [group["lr"] for group in groups]
         if (t - 1 - T) % (2 * T) == 0:
-            return [group["lr"] + (base - self.eta_min) * (1 - math.cos(math.pi / T)) / 2
-                    for base, group in zip(self.base_lrs, groups)]
+            return [
+                group["lr"] + (base - self.eta_min) * (1 - math.cos(math.pi / T)) / 2
+                for base, group in zip(self.base_lrs, groups)
+            ]
         return [
-            (1 + math.cos(math.pi * t / T)) / (1 + math.cos(math.pi * (t - 1) / T))
-            * (group["lr"] - self.eta_min) + self.eta_min
+            (1 + math.cos(math.pi * t / T))
+            / (1 + math.cos(math.pi * (t - 1) / T))
+            * (group["lr"] - self.eta_min)
+            + self.eta_min
             for group in groups
         ]

@@ -18,8 +18,20 @@ def _tuple(v, n: int) -> tuple:
 class _ConvNd(Module):
     _dims = 2
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
-                 groups=1, bias=True, padding_mode="zeros", device=None, dtype=None):
+    def __init__(
+        self,
+        in_channels,
+        out_channels,
+        kernel_size,
+        stride=1,
+        padding=0,
+        dilation=1,
+        groups=1,
+        bias=True,
+        padding_mode="zeros",
+        device=None,
+        dtype=None,
+    ):
         super().__init__()
         if in_channels % groups or out_channels % groups:
             raise ValueError("in_channels and out_channels must be divisible by groups")
@@ -31,8 +43,11 @@ class _ConvNd(Module):
         self.stride, self.dilation = _tuple(stride, n), _tuple(dilation, n)
         self.padding = padding if isinstance(padding, str) else _tuple(padding, n)
         self.groups, self.padding_mode = groups, padding_mode
-        self.weight = Parameter(creation.empty(out_channels, in_channels // groups,
-                                               *self.kernel_size, device=device, dtype=dtype))
+        self.weight = Parameter(
+            creation.empty(
+                out_channels, in_channels // groups, *self.kernel_size, device=device, dtype=dtype
+            )
+        )
         if bias:
             self.bias = Parameter(creation.empty(out_channels, device=device, dtype=dtype))
         else:
@@ -48,8 +63,10 @@ class _ConvNd(Module):
                 init.uniform_(self.bias, -bound, bound)
 
     def extra_repr(self) -> str:
-        s = (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-             f"stride={self.stride}")
+        s = (
+            f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+            f"stride={self.stride}"
+        )
         if self.padding not in ((0,) * self._dims, "valid"):
             s += f", padding={self.padding}"
         if self.dilation != (1,) * self._dims:
@@ -65,8 +82,9 @@ class Conv1d(_ConvNd):
     _dims = 1
 
     def forward(self, input):
-        return F.conv1d(input, self.weight, self.bias, self.stride, self.padding, self.dilation,
-                        self.groups)
+        return F.conv1d(
+            input, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups
+        )
 
 
 class Conv2d(_ConvNd):
@@ -80,5 +98,6 @@ class Conv2d(_ConvNd):
     _dims = 2
 
     def forward(self, input):
-        return F.conv2d(input, self.weight, self.bias, self.stride, self.padding, self.dilation,
-                        self.groups)
+        return F.conv2d(
+            input, self.weight, self.bias, self.stride, self.padding, self.dilation, self.groups
+        )

@@ -92,13 +92,17 @@ class Module:
             modules[name] = value
         elif self.__dict__.get("_modules") is not None and name in self._modules:
             if value is not None:
-                raise TypeError(f"cannot assign '{type(value).__name__}' as child module "
-                                f"'{name}' (torch.nn.Module or None expected)")
+                raise TypeError(
+                    f"cannot assign '{type(value).__name__}' as child module "
+                    f"'{name}' (torch.nn.Module or None expected)"
+                )
             self._modules[name] = None
         elif self.__dict__.get("_buffers") is not None and name in self._buffers:
             if value is not None and not isinstance(value, Tensor):
-                raise TypeError(f"cannot assign '{type(value).__name__}' as buffer '{name}' "
-                                "(torch.Tensor or None expected)")
+                raise TypeError(
+                    f"cannot assign '{type(value).__name__}' as buffer '{name}' "
+                    "(torch.Tensor or None expected)"
+                )
             self._buffers[name] = value
         else:
             object.__setattr__(self, name, value)
@@ -126,8 +130,9 @@ class Module:
         object.__delattr__(self, name)
 
     def __dir__(self):
-        return sorted(set(super().__dir__()) | set(self._parameters) | set(self._buffers)
-                      | set(self._modules))
+        return sorted(
+            set(super().__dir__()) | set(self._parameters) | set(self._buffers) | set(self._modules)
+        )
 
     def register_parameter(self, name: str, param: Parameter | None) -> None:
         if "_parameters" not in self.__dict__:
@@ -137,8 +142,10 @@ class Module:
         if hasattr(self, name) and name not in self._parameters:
             raise KeyError(f"attribute '{name}' already exists")
         if param is not None and not isinstance(param, Parameter):
-            raise TypeError(f"cannot assign '{type(param).__name__}' object to parameter "
-                            f"'{name}' (torch.nn.Parameter or None required)")
+            raise TypeError(
+                f"cannot assign '{type(param).__name__}' object to parameter "
+                f"'{name}' (torch.nn.Parameter or None required)"
+            )
         self._parameters[name] = param
 
     def register_buffer(self, name: str, tensor: Tensor | None, persistent: bool = True) -> None:
@@ -147,8 +154,10 @@ class Module:
         if hasattr(self, name) and name not in self._buffers:
             raise KeyError(f"attribute '{name}' already exists")
         if tensor is not None and not isinstance(tensor, Tensor):
-            raise TypeError(f"cannot assign '{type(tensor).__name__}' object to buffer '{name}' "
-                            "(torch Tensor or None required)")
+            raise TypeError(
+                f"cannot assign '{type(tensor).__name__}' object to buffer '{name}' "
+                "(torch Tensor or None required)"
+            )
         self._buffers[name] = tensor
         if persistent:
             self._non_persistent_buffers.discard(name)
@@ -184,8 +193,11 @@ class Module:
                     continue
                 seen.add(id(module))
             yield name, module
-            children = [(f"{name}.{k}" if name else k, m) for k, m in module._modules.items()
-                        if m is not None]
+            children = [
+                (f"{name}.{k}" if name else k, m)
+                for k, m in module._modules.items()
+                if m is not None
+            ]
             stack.extend(reversed(children))
 
     def modules(self):
@@ -205,8 +217,11 @@ class Module:
 
     def _named_members(self, store: str, prefix: str, recurse: bool, remove_duplicate: bool):
         seen = set()
-        modules = self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate) if recurse \
+        modules = (
+            self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate)
+            if recurse
             else [(prefix, self)]
+        )
         for module_prefix, module in modules:
             for name, value in module.__dict__[store].items():
                 if value is None or (remove_duplicate and id(value) in seen):
@@ -214,8 +229,9 @@ class Module:
                 seen.add(id(value))
                 yield (f"{module_prefix}.{name}" if module_prefix else name), value
 
-    def named_parameters(self, prefix: str = "", recurse: bool = True,
-                         remove_duplicate: bool = True):
+    def named_parameters(
+        self, prefix: str = "", recurse: bool = True, remove_duplicate: bool = True
+    ):
         yield from self._named_members("_parameters", prefix, recurse, remove_duplicate)
 
     def parameters(self, recurse: bool = True):
@@ -266,7 +282,7 @@ class Module:
         """Replaces every parameter's and buffer's data by `convert(tensor)`, in place,
         so optimizers holding the parameters keep working."""
         for module in self.modules():
-            for name, p in module._parameters.items():
+            for p in module._parameters.values():
                 if p is None:
                     continue
                 new = convert(p.detach())
@@ -304,19 +320,22 @@ class Module:
         from ... import dtypes
 
         return self._apply_to_tensors(
-            lambda t: t.to(dtypes.float32) if t.is_floating_point() else t)
+            lambda t: t.to(dtypes.float32) if t.is_floating_point() else t
+        )
 
     def double(self) -> Module:
         from ... import dtypes
 
         return self._apply_to_tensors(
-            lambda t: t.to(dtypes.float64) if t.is_floating_point() else t)
+            lambda t: t.to(dtypes.float64) if t.is_floating_point() else t
+        )
 
     def half(self) -> Module:
         from ... import dtypes
 
         return self._apply_to_tensors(
-            lambda t: t.to(dtypes.float16) if t.is_floating_point() else t)
+            lambda t: t.to(dtypes.float16) if t.is_floating_point() else t
+        )
 
     # ----- state -----
     def state_dict(self, *args, destination=None, prefix: str = "", keep_vars: bool = False):
@@ -346,8 +365,10 @@ class Module:
                 continue
             value = state_dict[key]
             if not isinstance(value, Tensor):
-                errors.append(f'While copying the parameter named "{key}", expected torch.Tensor '
-                              f"or Tensor-like object from checkpoint but received {type(value)}")
+                errors.append(
+                    f'While copying the parameter named "{key}", expected torch.Tensor '
+                    f"or Tensor-like object from checkpoint but received {type(value)}"
+                )
                 continue
             if tuple(value.shape) != tuple(target.shape):
                 errors.append(
@@ -359,11 +380,17 @@ class Module:
                 target.copy_(value)
         if strict:
             if unexpected:
-                errors.insert(0, "Unexpected key(s) in state_dict: "
-                              + ", ".join(f'"{k}"' for k in unexpected) + ". ")
+                errors.insert(
+                    0,
+                    "Unexpected key(s) in state_dict: "
+                    + ", ".join(f'"{k}"' for k in unexpected)
+                    + ". ",
+                )
             if missing:
-                errors.insert(0, "Missing key(s) in state_dict: "
-                              + ", ".join(f'"{k}"' for k in missing) + ". ")
+                errors.insert(
+                    0,
+                    "Missing key(s) in state_dict: " + ", ".join(f'"{k}"' for k in missing) + ". ",
+                )
         if errors:
             raise RuntimeError(
                 f"Error(s) in loading state_dict for {type(self).__name__}:\n\t"

@@ -11,8 +11,16 @@ from .module import Module
 class _BatchNorm(Module):
     _expected_dims: tuple = ()
 
-    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
-                 affine: bool = True, track_running_stats: bool = True, device=None, dtype=None):
+    def __init__(
+        self,
+        num_features: int,
+        eps: float = 1e-5,
+        momentum: float | None = 0.1,
+        affine: bool = True,
+        track_running_stats: bool = True,
+        device=None,
+        dtype=None,
+    ):
         super().__init__()
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
@@ -23,12 +31,15 @@ class _BatchNorm(Module):
             self.register_parameter("weight", None)
             self.register_parameter("bias", None)
         if track_running_stats:
-            self.register_buffer("running_mean", creation.zeros(num_features, device=device,
-                                                                dtype=dtype))
-            self.register_buffer("running_var", creation.ones(num_features, device=device,
-                                                              dtype=dtype))
-            self.register_buffer("num_batches_tracked",
-                                 creation.tensor(0, dtype=dtypes.int64, device=device))
+            self.register_buffer(
+                "running_mean", creation.zeros(num_features, device=device, dtype=dtype)
+            )
+            self.register_buffer(
+                "running_var", creation.ones(num_features, device=device, dtype=dtype)
+            )
+            self.register_buffer(
+                "num_batches_tracked", creation.tensor(0, dtype=dtypes.int64, device=device)
+            )
         else:
             self.register_buffer("running_mean", None)
             self.register_buffer("running_var", None)
@@ -42,8 +53,10 @@ class _BatchNorm(Module):
 
     def forward(self, input):
         if input.ndim not in self._expected_dims:
-            raise ValueError(f"expected {' or '.join(f'{d}D' for d in self._expected_dims)} "
-                             f"input (got {input.ndim}D input)")
+            raise ValueError(
+                f"expected {' or '.join(f'{d}D' for d in self._expected_dims)} "
+                f"input (got {input.ndim}D input)"
+            )
         momentum = self.momentum
         use_batch = self.training or not self.track_running_stats
         if self.training and self.track_running_stats:
@@ -51,14 +64,22 @@ class _BatchNorm(Module):
             if momentum is None:  # a cumulative moving average
                 momentum = 1.0 / float(self.num_batches_tracked.item())
         track = self.training and self.track_running_stats
-        return F.batch_norm(input, self.running_mean if track or not use_batch else None,
-                            self.running_var if track or not use_batch else None, self.weight,
-                            self.bias, use_batch, momentum if momentum is not None else 0.0,
-                            self.eps)
+        return F.batch_norm(
+            input,
+            self.running_mean if track or not use_batch else None,
+            self.running_var if track or not use_batch else None,
+            self.weight,
+            self.bias,
+            use_batch,
+            momentum if momentum is not None else 0.0,
+            self.eps,
+        )
 
     def extra_repr(self) -> str:
-        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
-                f"affine={self.affine}, track_running_stats={self.track_running_stats}")
+        return (
+            f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
+            f"affine={self.affine}, track_running_stats={self.track_running_stats}"
+        )
 
 
 class BatchNorm1d(_BatchNorm):
@@ -70,19 +91,28 @@ class BatchNorm2d(_BatchNorm):
 
 
 class LayerNorm(Module):
-    def __init__(self, normalized_shape, eps: float = 1e-5, elementwise_affine: bool = True,
-                 bias: bool = True, device=None, dtype=None):
+    def __init__(
+        self,
+        normalized_shape,
+        eps: float = 1e-5,
+        elementwise_affine: bool = True,
+        bias: bool = True,
+        device=None,
+        dtype=None,
+    ):
         super().__init__()
         if isinstance(normalized_shape, int):
             normalized_shape = (normalized_shape,)
         self.normalized_shape, self.eps = tuple(normalized_shape), eps
         self.elementwise_affine = elementwise_affine
         if elementwise_affine:
-            self.weight = Parameter(creation.ones(self.normalized_shape, device=device,
-                                                  dtype=dtype))
+            self.weight = Parameter(
+                creation.ones(self.normalized_shape, device=device, dtype=dtype)
+            )
             if bias:
-                self.bias = Parameter(creation.zeros(self.normalized_shape, device=device,
-                                                     dtype=dtype))
+                self.bias = Parameter(
+                    creation.zeros(self.normalized_shape, device=device, dtype=dtype)
+                )
             else:
                 self.register_parameter("bias", None)
         else:
@@ -93,18 +123,30 @@ class LayerNorm(Module):
         return F.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
-        return (f"{self.normalized_shape}, eps={self.eps}, "
-                f"elementwise_affine={self.elementwise_affine}")
+        return (
+            f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
+        )
 
 
 class GroupNorm(Module):
-    def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5, affine: bool = True,
-                 device=None, dtype=None):
+    def __init__(
+        self,
+        num_groups: int,
+        num_channels: int,
+        eps: float = 1e-5,
+        affine: bool = True,
+        device=None,
+        dtype=None,
+    ):
         super().__init__()
         if num_channels % num_groups:
             raise ValueError("num_channels must be divisible by num_groups")
-        self.num_groups, self.num_channels, self.eps, self.affine = (num_groups, num_channels,
-                                                                     eps, affine)
+        self.num_groups, self.num_channels, self.eps, self.affine = (
+            num_groups,
+            num_channels,
+            eps,
+            affine,
+        )
         if affine:
             self.weight = Parameter(creation.ones(num_channels, device=device, dtype=dtype))
             self.bias = Parameter(creation.zeros(num_channels, device=device, dtype=dtype))
@@ -117,13 +159,21 @@ class GroupNorm(Module):
 
 
 class InstanceNorm2d(Module):
-    def __init__(self, num_features: int, eps: float = 1e-5, momentum: float = 0.1,
-                 affine: bool = False, track_running_stats: bool = False, device=None,
-                 dtype=None):
+    def __init__(
+        self,
+        num_features: int,
+        eps: float = 1e-5,
+        momentum: float = 0.1,
+        affine: bool = False,
+        track_running_stats: bool = False,
+        device=None,
+        dtype=None,
+    ):
         super().__init__()
         if track_running_stats:
-            raise NotImplementedError("InstanceNorm2d(track_running_stats=True) is not "
-                                      "implemented yet")
+            raise NotImplementedError(
+                "InstanceNorm2d(track_running_stats=True) is not implemented yet"
+            )
         self.num_features, self.eps, self.affine = num_features, eps, affine
         if affine:
             self.weight = Parameter(creation.ones(num_features, device=device, dtype=dtype))

@@ -43,8 +43,9 @@ def _rnn_step(mode, x_proj, h, c, w_hh, b_hh):
 class _CellBase(Module):
     _mode = "RNN_TANH"
 
-    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, device=None,
-                 dtype=None):
+    def __init__(
+        self, input_size: int, hidden_size: int, bias: bool = True, device=None, dtype=None
+    ):
         super().__init__()
         self.input_size, self.hidden_size, self.bias = input_size, hidden_size, bias
         gates = _GATES[self._mode] * hidden_size
@@ -65,8 +66,9 @@ class _CellBase(Module):
 
     def _prepare(self, input, hx):
         if input.ndim not in (1, 2):
-            raise ValueError(f"{type(self).__name__}: Expected input to be 1D or 2D, got "
-                             f"{input.ndim}D instead")
+            raise ValueError(
+                f"{type(self).__name__}: Expected input to be 1D or 2D, got {input.ndim}D instead"
+            )
         if input._data.shape[-1] != self.input_size:
             raise RuntimeError(
                 f"input has inconsistent input_size: got {input._data.shape[-1]} expected "
@@ -87,8 +89,9 @@ class _CellBase(Module):
 
 
 class RNNCell(_CellBase):
-    def __init__(self, input_size, hidden_size, bias=True, nonlinearity="tanh", device=None,
-                 dtype=None):
+    def __init__(
+        self, input_size, hidden_size, bias=True, nonlinearity="tanh", device=None, dtype=None
+    ):
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"Unknown nonlinearity: {nonlinearity}")
         self._mode = "RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU"
@@ -98,8 +101,14 @@ class RNNCell(_CellBase):
     def forward(self, input, hx=None):
         input, batched, zeros = self._prepare(input, hx)
         h = zeros if hx is None else (hx if batched else S.unsqueeze(hx, 0))
-        h, _ = _rnn_step(self._mode, F.linear(input, self.weight_ih, self.bias_ih), h, None,
-                         self.weight_hh, self.bias_hh)
+        h, _ = _rnn_step(
+            self._mode,
+            F.linear(input, self.weight_ih, self.bias_ih),
+            h,
+            None,
+            self.weight_hh,
+            self.bias_hh,
+        )
         return h if batched else S.squeeze(h, 0)
 
 
@@ -114,8 +123,14 @@ class LSTMCell(_CellBase):
             h, c = zeros, zeros
         else:
             h, c = hx if batched else (S.unsqueeze(hx[0], 0), S.unsqueeze(hx[1], 0))
-        h, c = _rnn_step("LSTM", F.linear(input, self.weight_ih, self.bias_ih), h, c,
-                         self.weight_hh, self.bias_hh)
+        h, c = _rnn_step(
+            "LSTM",
+            F.linear(input, self.weight_ih, self.bias_ih),
+            h,
+            c,
+            self.weight_hh,
+            self.bias_hh,
+        )
         return (h, c) if batched else (S.squeeze(h, 0), S.squeeze(c, 0))
 
 
@@ -125,14 +140,32 @@ class GRUCell(_CellBase):
     def forward(self, input, hx=None):
         input, batched, zeros = self._prepare(input, hx)
         h = zeros if hx is None else (hx if batched else S.unsqueeze(hx, 0))
-        h, _ = _rnn_step("GRU", F.linear(input, self.weight_ih, self.bias_ih), h, None,
-                         self.weight_hh, self.bias_hh)
+        h, _ = _rnn_step(
+            "GRU",
+            F.linear(input, self.weight_ih, self.bias_ih),
+            h,
+            None,
+            self.weight_hh,
+            self.bias_hh,
+        )
         return h if batched else S.squeeze(h, 0)
 
 
 class _RNNBase(Module):
-    def __init__(self, mode, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
-                 dropout=0.0, bidirectional=False, proj_size=0, device=None, dtype=None):
+    def __init__(
+        self,
+        mode,
+        input_size,
+        hidden_size,
+        num_layers=1,
+        bias=True,
+        batch_first=False,
+        dropout=0.0,
+        bidirectional=False,
+        proj_size=0,
+        device=None,
+        dtype=None,
+    ):
         super().__init__()
         if proj_size:
             raise NotImplementedError("LSTM(proj_size=...) is not implemented yet")
@@ -152,8 +185,11 @@ class _RNNBase(Module):
                 if bias:
                     shapes += [("bias_ih", (gates,)), ("bias_hh", (gates,))]
                 for name, shape in shapes:
-                    setattr(self, name + suffix,
-                            Parameter(creation.empty(*shape, device=device, dtype=dtype)))
+                    setattr(
+                        self,
+                        name + suffix,
+                        Parameter(creation.empty(*shape, device=device, dtype=dtype)),
+                    )
                     self._flat_names.append(name + suffix)
         self.reset_parameters()
 
@@ -170,8 +206,9 @@ class _RNNBase(Module):
     def forward(self, input, hx=None):
         is_lstm = self.mode == "LSTM"
         if input.ndim not in (2, 3):
-            raise ValueError(f"{type(self).__name__}: Expected input to be 2D or 3D, got "
-                             f"{input.ndim}D instead")
+            raise ValueError(
+                f"{type(self).__name__}: Expected input to be 2D or 3D, got {input.ndim}D instead"
+            )
         batched = input.ndim == 3
         if not batched:
             input = S.unsqueeze(input, 1)
@@ -180,8 +217,10 @@ class _RNNBase(Module):
         elif self.batch_first:
             input = S.transpose(input, 0, 1)
         if input._data.shape[-1] != self.input_size:
-            raise RuntimeError(f"input.size(-1) must be equal to input_size. Expected "
-                               f"{self.input_size}, got {input._data.shape[-1]}")
+            raise RuntimeError(
+                f"input.size(-1) must be equal to input_size. Expected "
+                f"{self.input_size}, got {input._data.shape[-1]}"
+            )
         steps, batch = input._data.shape[:2]
         directions = 2 if self.bidirectional else 1
         state_shape = (self.num_layers * directions, batch, self.hidden_size)
@@ -242,27 +281,90 @@ class _RNNBase(Module):
 
 
 class RNN(_RNNBase):
-    def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True,
-                 batch_first=False, dropout=0.0, bidirectional=False, device=None, dtype=None):
+    def __init__(
+        self,
+        input_size,
+        hidden_size,
+        num_layers=1,
+        nonlinearity="tanh",
+        bias=True,
+        batch_first=False,
+        dropout=0.0,
+        bidirectional=False,
+        device=None,
+        dtype=None,
+    ):
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"Unknown nonlinearity '{nonlinearity}'")
         self.nonlinearity = nonlinearity
         mode = "RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU"
-        super().__init__(mode, input_size, hidden_size, num_layers, bias, batch_first, dropout,
-                         bidirectional, device=device, dtype=dtype)
+        super().__init__(
+            mode,
+            input_size,
+            hidden_size,
+            num_layers,
+            bias,
+            batch_first,
+            dropout,
+            bidirectional,
+            device=device,
+            dtype=dtype,
+        )
 
 
 class LSTM(_RNNBase):
     """Multi-layer LSTM over (seq, batch, feature) inputs (or batch_first)."""
 
-    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
-                 dropout=0.0, bidirectional=False, proj_size=0, device=None, dtype=None):
-        super().__init__("LSTM", input_size, hidden_size, num_layers, bias, batch_first, dropout,
-                         bidirectional, proj_size, device, dtype)
+    def __init__(
+        self,
+        input_size,
+        hidden_size,
+        num_layers=1,
+        bias=True,
+        batch_first=False,
+        dropout=0.0,
+        bidirectional=False,
+        proj_size=0,
+        device=None,
+        dtype=None,
+    ):
+        super().__init__(
+            "LSTM",
+            input_size,
+            hidden_size,
+            num_layers,
+            bias,
+            batch_first,
+            dropout,
+            bidirectional,
+            proj_size,
+            device,
+            dtype,
+        )
 
 
 class GRU(_RNNBase):
-    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
-                 dropout=0.0, bidirectional=False, device=None, dtype=None):
-        super().__init__("GRU", input_size, hidden_size, num_layers, bias, batch_first, dropout,
-                         bidirectional, device=device, dtype=dtype)
+    def __init__(
+        self,
+        input_size,
+        hidden_size,
+        num_layers=1,
+        bias=True,
+        batch_first=False,
+        dropout=0.0,
+        bidirectional=False,
+        device=None,
+        dtype=None,
+    ):
+        super().__init__(
+            "GRU",
+            input_size,
+            hidden_size,
+            num_layers,
+            bias,
+            batch_first,
+            dropout,
+            bidirectional,
+            device=device,
+            dtype=dtype,
+        )

@@ -14,9 +14,20 @@ class Embedding(Module):
     """A lookup table of `num_embeddings` vectors; `padding_idx`'s row starts at
     zero and gets no gradient. `sparse=True` is accepted and gives dense gradients."""
 
-    def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx=None, max_norm=None,
-                 norm_type=2.0, scale_grad_by_freq=False, sparse=False, _weight=None,
-                 _freeze=False, device=None, dtype=None):
+    def __init__(
+        self,
+        num_embeddings: int,
+        embedding_dim: int,
+        padding_idx=None,
+        max_norm=None,
+        norm_type=2.0,
+        scale_grad_by_freq=False,
+        sparse=False,
+        _weight=None,
+        _freeze=False,
+        device=None,
+        dtype=None,
+    ):
         super().__init__()
         self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
         if padding_idx is not None:
@@ -26,8 +37,10 @@ class Embedding(Module):
                 padding_idx += num_embeddings
         self.padding_idx, self.max_norm, self.sparse = padding_idx, max_norm, sparse
         if _weight is None:
-            self.weight = Parameter(creation.empty(num_embeddings, embedding_dim, device=device,
-                                                   dtype=dtype), requires_grad=not _freeze)
+            self.weight = Parameter(
+                creation.empty(num_embeddings, embedding_dim, device=device, dtype=dtype),
+                requires_grad=not _freeze,
+            )
             self.reset_parameters()
         else:
             self.weight = Parameter(_weight, requires_grad=not _freeze)
@@ -44,8 +57,9 @@ class Embedding(Module):
     @classmethod
     def from_pretrained(cls, embeddings, freeze=True, padding_idx=None, **kwargs):
         rows, cols = embeddings.shape
-        return cls(rows, cols, padding_idx=padding_idx, _weight=embeddings, _freeze=freeze,
-                   **kwargs)
+        return cls(
+            rows, cols, padding_idx=padding_idx, _weight=embeddings, _freeze=freeze, **kwargs
+        )
 
     def extra_repr(self) -> str:
         s = f"{self.num_embeddings}, {self.embedding_dim}"

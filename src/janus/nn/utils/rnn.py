@@ -6,8 +6,9 @@ from ...creation import full
 from ...tensor import Tensor
 
 
-def pad_sequence(sequences, batch_first: bool = False, padding_value: float = 0.0,
-                 padding_side: str = "right") -> Tensor:
+def pad_sequence(
+    sequences, batch_first: bool = False, padding_value: float = 0.0, padding_side: str = "right"
+) -> Tensor:
     """Stacks sequences of different lengths, padding them to the longest."""
     from ...ops import shape as S
 

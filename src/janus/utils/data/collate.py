@@ -22,8 +22,10 @@ def default_collate(batch):
         return stack(list(batch), 0)
     if isinstance(first, np.ndarray):
         if first.dtype.kind in "USO":
-            raise TypeError(f"default_collate: batch must contain tensors, numpy arrays, "
-                            f"numbers, dicts or lists; found {first.dtype}")
+            raise TypeError(
+                f"default_collate: batch must contain tensors, numpy arrays, "
+                f"numbers, dicts or lists; found {first.dtype}"
+            )
         return stack([creation.as_tensor(b) for b in batch], 0)
     if isinstance(first, np.generic):
         return creation.tensor(np.array(batch))
@@ -36,9 +38,11 @@ def default_collate(batch):
     if isinstance(first, (str, bytes)):
         return list(batch)
     if isinstance(first, collections.abc.Mapping):
-        return type(first)({key: default_collate([d[key] for d in batch]) for key in first}) \
-            if not isinstance(first, dict) or type(first) is dict else {
-                key: default_collate([d[key] for d in batch]) for key in first}
+        return (
+            type(first)({key: default_collate([d[key] for d in batch]) for key in first})
+            if not isinstance(first, dict) or type(first) is dict
+            else {key: default_collate([d[key] for d in batch]) for key in first}
+        )
     if isinstance(first, tuple) and hasattr(first, "_fields"):  # namedtuple
         return type(first)(*(default_collate(samples) for samples in zip(*batch)))
     if isinstance(first, collections.abc.Sequence):
@@ -47,5 +51,7 @@ def default_collate(batch):
             raise RuntimeError("each element in list of batch should be of equal size")
         transposed = [default_collate(list(samples)) for samples in zip(*batch)]
         return tuple(transposed) if isinstance(first, tuple) else transposed
-    raise TypeError(f"default_collate: batch must contain tensors, numpy arrays, numbers, dicts "
-                    f"or lists; found {type(first)}")
+    raise TypeError(
+        f"default_collate: batch must contain tensors, numpy arrays, numbers, dicts "
+        f"or lists; found {type(first)}"
+    )
