@@ -15,8 +15,12 @@ from .. import dtypes
 from ..autograd.grad_mode import state as grad_state
 from ..tensor import Tensor, _make
 from . import meta as M
+from .conversion import to_device
 from .creation_ops import zeros_like
+from .elementwise import cast, where
+from .meta import broadcast_shapes
 from .registry import apply, declare
+from .shape import expand, reshape, unsqueeze
 
 _INDEX_DTYPES = ("i", "u", "b")
 
@@ -239,14 +243,12 @@ def getitem(x: Tensor, key) -> Tensor:
 def _on_device_of(t: Tensor, x: Tensor) -> Tensor:
     if type(t._data) is type(x._data):
         return t
-    from .conversion import to_device
 
     return to_device(t, x.device)
 
 
 def setitem(x: Tensor, key, value) -> None:
     """`x[key] = value`: writes in place; recorded for autograd like PyTorch's copy_."""
-    from .elementwise import cast
 
     spec, tensors, _ = _encode(key)
     _check_int_bounds(x._data.shape, spec)
@@ -432,7 +434,6 @@ def _as_index(index: Tensor, x: Tensor, name: str) -> Tensor:
     if index._data.dtype != np.int64:
         if index._data.dtype.kind not in "iu":
             raise RuntimeError(f"{name}(): Expected dtype int64 for index")
-        from .elementwise import cast
 
         index = cast(index, dtypes.int64)
     return _on_device_of(index, x)
@@ -447,7 +448,6 @@ def gather(input, dim: int, index, *, sparse_grad: bool = False):
 
 
 def scatter(input, dim: int, index, src=None, *, value=None, reduce=None):
-    from .elementwise import cast
 
     if reduce is not None:
         if reduce != "add":
@@ -465,7 +465,6 @@ def scatter(input, dim: int, index, src=None, *, value=None, reduce=None):
 
 
 def scatter_add(input, dim: int, index, src):
-    from .elementwise import cast
 
     d = M.normalize_dim(dim, input.ndim)
     index = _as_index(index, input, "scatter_add")
@@ -524,7 +523,6 @@ INDEX_ADD = declare(
 
 
 def index_add(input, dim: int, index, source, *, alpha=1):
-    from .elementwise import cast
 
     d = M.normalize_dim(dim, input.ndim)
     index = _as_index(index, input, "index_add")
@@ -532,7 +530,6 @@ def index_add(input, dim: int, index, source, *, alpha=1):
 
 
 def masked_fill(input, mask, value):
-    from .elementwise import cast, where
 
     if mask._data.dtype != np.bool_:
         raise RuntimeError(
@@ -592,8 +589,6 @@ def nonzero(input, *, as_tuple: bool = False):
 
 
 def masked_select(input, mask):
-    from .meta import broadcast_shapes
-    from .shape import expand
 
     shape = broadcast_shapes(input._data.shape, mask._data.shape)
     return getitem(expand(input, shape), expand(mask, shape))
@@ -632,8 +627,6 @@ def _embedding_impl(xp, weight, indices, padding_idx):
 
 def _embedding_grad(n, g):
     weight, indices = n.inputs
-    from .elementwise import where
-    from .shape import reshape, unsqueeze
 
     pad = n.attrs["padding_idx"]
     if pad is not None:

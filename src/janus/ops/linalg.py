@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from ..tensor import Tensor
 from . import meta as M
+from . import reduction as R
 from .registry import apply, declare
-from .shape import squeeze, transpose, unsqueeze
+from .shape import reshape, squeeze, transpose, unsqueeze
 
 
 def _matmul_meta(a, b):
@@ -138,8 +139,6 @@ def _linear_meta(x, w, b):
 
 
 def _linear_grad(n, g):
-    from .reduction import sum as sum_
-    from .shape import reshape
 
     x, w, b = n.inputs
     gx = matmul(g, w) if n.needs_grad(0) else None
@@ -149,7 +148,7 @@ def _linear_grad(n, g):
         x2 = reshape(x, (-1, x._data.shape[-1]))
         gw = apply(MATMUL, transpose(g2, 0, 1), x2)
     if b is not None and n.needs_grad(2):
-        gb = sum_(g, tuple(range(g.ndim - 1))) if g.ndim > 1 else g
+        gb = R.sum(g, tuple(range(g.ndim - 1))) if g.ndim > 1 else g
     return gx, gw, gb
 
 

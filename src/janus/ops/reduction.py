@@ -14,9 +14,11 @@ import numpy as np
 from .. import dtypes
 from ..tensor import Tensor
 from . import meta as M
+from .creation_ops import zeros_like
 from .elementwise import _to_float, cast, exp, sqrt, where
+from .indexing import scatter
 from .registry import apply, declare
-from .shape import expand, reshape
+from .shape import expand, reshape, unsqueeze
 
 values_indices = namedtuple("values_indices", ["values", "indices"])
 
@@ -205,9 +207,6 @@ def _max_dim_meta(x, dim, keepdim, largest):
 
 
 def _max_dim_grad(n, grads):
-    from .creation_ops import zeros_like
-    from .indexing import scatter
-    from .shape import unsqueeze
 
     g, _ = grads
     (x,) = n.inputs

@@ -37,8 +37,10 @@ MAYBE_VIEW = "maybe"
 
 
 def _aliases(result: Tensor, base: Tensor) -> bool:
-    xp = np if type(result._data) is np.ndarray else backend.cupy()
-    return bool(xp.may_share_memory(result._data, base._data))
+    out, data = result._data, base._data
+    if type(out) is np.ndarray:  # numpy views point at the array that owns the memory
+        return out.base is not None and out.base is (data if data.base is None else data.base)
+    return bool(backend.cupy().may_share_memory(out, data))
 
 
 # Names of ops run while the tests record (None: not recording). While

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import math
 
+from .. import dtypes
 from ..tensor import Size, Tensor, _wrap_dim
 from . import meta as M
+from .conversion import clone, contiguous
+from .elementwise import cast
 from .registry import MAYBE_VIEW, apply, declare
 
 
@@ -42,7 +45,7 @@ def _shape_arg(shape) -> tuple:
 
 RESHAPE = declare(
     "reshape",
-    impl=lambda xp, x, shape: xp.reshape(x, shape),
+    impl=lambda xp, x, shape: x.reshape(shape),
     meta=lambda x, shape: M.Meta(tuple(shape), x.dtype),
     grad=lambda n, g: reshape(g, n.in_shapes[0]),
     save_inputs=False,
@@ -61,7 +64,6 @@ def reshape(input, *shape) -> Tensor:
 
 
 def view(input, *shape) -> Tensor:
-    from .. import dtypes
 
     if len(shape) == 1 and isinstance(shape[0], dtypes.dtype):
         raise NotImplementedError("Tensor.view(dtype) is not implemented yet")
@@ -132,7 +134,7 @@ def _permute_grad(n, g):
 
 PERMUTE = declare(
     "permute",
-    impl=lambda xp, x, dims: xp.transpose(x, dims),
+    impl=lambda xp, x, dims: x.transpose(dims),
     meta=lambda x, dims: M.Meta(tuple(x.shape[d] for d in dims), x.dtype),
     grad=_permute_grad,
     save_inputs=False,
@@ -273,8 +275,6 @@ CAT = declare(
 
 
 def cat(tensors, dim: int = 0) -> Tensor:
-    from .. import dtypes
-    from .elementwise import cast
 
     tensors = list(tensors)
     if not tensors:
@@ -309,8 +309,6 @@ def cat(tensors, dim: int = 0) -> Tensor:
     result = dtypes.result_type(*kept)
     kept = [cast(t, result) for t in kept]
     if len(kept) == 1:
-        from .conversion import clone
-
         return clone(kept[0])
     return apply(CAT, *kept, dim=d)
 
@@ -455,7 +453,6 @@ def repeat(input, *sizes) -> Tensor:
     for r, s in zip(sizes, shape):
         inter += [1, s]
         expanded += [r, s]
-    from .conversion import contiguous
 
     y = expand(reshape(x, tuple(inter)), tuple(expanded))
     return reshape(contiguous(y), tuple(r * s for r, s in zip(sizes, shape)))
