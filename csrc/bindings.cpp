@@ -7,7 +7,9 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
+#include "runtime/cpu/eager_kernels.h"
 #include "runtime/rng/philox_cpu.h"
 
 #if defined(JANUS_HAS_CUDA)
@@ -45,6 +47,47 @@ uint64_t fill(py::array out, uint64_t seed, uint64_t offset, const char* fn, Fil
                    : fill32(static_cast<float*>(info.ptr), n, seed, offset);
 }
 
+// Softmax over the last dim of a C-contiguous float array into a fresh array.
+py::array softmax_last_dim(const py::array& x, bool log) {
+  if (!(x.flags() & py::array::c_style) || x.ndim() == 0) {
+    throw py::value_error("softmax_last_dim: input must be C-contiguous with at least one dim");
+  }
+  const size_t cols = static_cast<size_t>(x.shape(x.ndim() - 1));
+  const size_t rows = cols ? static_cast<size_t>(x.size()) / cols : 0;
+  py::array out(x.dtype(), std::vector<py::ssize_t>(x.shape(), x.shape() + x.ndim()));
+  if (x.dtype().is(py::dtype::of<float>())) {
+    const float* in = static_cast<const float*>(x.data());
+    float* dst = static_cast<float*>(out.mutable_data());
+    janus::cpu::softmax_rows(in, dst, rows, cols, log);
+  } else if (x.dtype().is(py::dtype::of<double>())) {
+    const double* in = static_cast<const double*>(x.data());
+    double* dst = static_cast<double*>(out.mutable_data());
+    janus::cpu::softmax_rows(in, dst, rows, cols, log);
+  } else {
+    throw py::value_error("softmax_last_dim: dtype must be float32 or float64");
+  }
+  return out;
+}
+
+// Elementwise logistic sigmoid of a C-contiguous float array into a fresh array.
+py::array sigmoid(const py::array& x) {
+  if (!(x.flags() & py::array::c_style)) {
+    throw py::value_error("sigmoid: input must be C-contiguous");
+  }
+  py::array out(x.dtype(), std::vector<py::ssize_t>(x.shape(), x.shape() + x.ndim()));
+  const size_t n = static_cast<size_t>(x.size());
+  if (x.dtype().is(py::dtype::of<float>())) {
+    janus::cpu::sigmoid(static_cast<const float*>(x.data()),
+                        static_cast<float*>(out.mutable_data()), n);
+  } else if (x.dtype().is(py::dtype::of<double>())) {
+    janus::cpu::sigmoid(static_cast<const double*>(x.data()),
+                        static_cast<double*>(out.mutable_data()), n);
+  } else {
+    throw py::value_error("sigmoid: dtype must be float32 or float64");
+  }
+  return out;
+}
+
 py::dict build_info() {
   py::dict info;
 #if defined(JANUS_VERSION)
@@ -79,6 +122,9 @@ py::dict build_info() {
 PYBIND11_MODULE(_C, m) {
   m.doc() = "janus native core";
   m.def("build_info", &build_info, "How this extension was built.");
+  m.def("sigmoid", &sigmoid, py::arg("x"), "Logistic sigmoid of a C-contiguous float array.");
+  m.def("softmax_last_dim", &softmax_last_dim, py::arg("x"), py::arg("log"),
+        "Softmax (or log-softmax) over the last dim of a C-contiguous float array.");
 
   namespace rng = janus::rng;
   m.def(

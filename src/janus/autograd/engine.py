@@ -163,46 +163,58 @@ def _run(seeds, retain_graph: bool, create_graph: bool, targets, capture):
     roots = list(buffers)
     dependencies, nodes = _discover(roots)
     needed = None if targets is None else _needed(nodes, {e[0] for e in targets if e})
-    heap = [(-n.seq, id(n), n) for n in roots if dependencies.get(n, 0) == 0]
+    # Sequence numbers are unique, so heap entries never compare nodes.
+    heap = [(-n.seq, n) for n in roots if dependencies.get(n, 0) == 0]
     heapq.heapify(heap)
+    pop, push = heapq.heappop, heapq.heappush
     stolen: set = set()
     with _GradMode(create_graph):
         while heap:
-            _, _, node = heapq.heappop(heap)
+            node = pop(heap)[1]
             grads = buffers.pop(node, None)
-            if grads is not None and node.pre_hooks:
-                grads = _run_prehooks(node, grads)
-            if grads is not None and capture is not None:
-                for i, g in enumerate(grads):
-                    key = (node, i)
-                    if key in capture:
-                        capture[key] = g if capture[key] is None else capture[key] + g
-            if isinstance(node, AccumulateGrad):
+            if grads is not None:
+                if node.pre_hooks:
+                    grads = _run_prehooks(node, grads)
+                if capture is not None:
+                    _capture(node, grads, capture)
+            if type(node) is AccumulateGrad:
                 if capture is None and grads is not None and grads[0] is not None:
                     if targets is None or (node, 0) in targets:
                         _accumulate(node.variable, grads[0], create_graph, stolen)
                 continue
-            run = grads is not None and any(g is not None for g in grads)
-            if needed is not None and node not in needed:
-                run = False
-            input_grads = _call_rule(node, grads) if run else None
+            input_grads = None
+            if grads is not None and (needed is None or node in needed):
+                if len(grads) == 1:
+                    if grads[0] is not None:
+                        input_grads = _call_rule(node, grads)
+                elif any(g is not None for g in grads):
+                    input_grads = _call_rule(node, grads)
             if not retain_graph:
                 node.release()
             for i, edge in enumerate(node.next_edges):
                 if edge is None:
                     continue
                 child, index = edge
-                if input_grads is not None:
-                    g = input_grads[i] if i < len(input_grads) else None
+                if input_grads is not None and i < len(input_grads):
+                    g = input_grads[i]
                     if g is not None:
                         slots = buffers.get(child)
                         if slots is None:
                             slots = buffers[child] = [None] * _output_count(child)
-                        slots[index] = g if slots[index] is None else slots[index] + g
+                        previous = slots[index]
+                        slots[index] = g if previous is None else previous + g
                 left = dependencies[child] - 1
                 dependencies[child] = left
                 if left == 0:
-                    heapq.heappush(heap, (-child.seq, id(child), child))
+                    push(heap, (-child.seq, child))
+
+
+def _capture(node, grads, capture) -> None:
+    """Records gradients flowing into the edges `autograd.grad` asked for."""
+    for i, g in enumerate(grads):
+        key = (node, i)
+        if key in capture:
+            capture[key] = g if capture[key] is None else capture[key] + g
 
 
 def _output_count(node) -> int:
@@ -235,11 +247,14 @@ def _call_rule(node: Node, grads):
         result = op.grad(node, filled)
     if not isinstance(result, (tuple, list)):
         result = (result,)
-    if node.in_shapes is not None:
-        result = tuple(
-            sum_to(g, shape) if g is not None and shape is not None and g.shape != shape else g
-            for g, shape in zip(result, node.in_shapes)
-        )
+    in_shapes = node.in_shapes
+    if in_shapes is not None:  # broadcast ops: sum gradients back to the input shapes
+        result = [
+            sum_to(g, shape)
+            if g is not None and shape is not None and g._data.shape != shape
+            else g
+            for g, shape in zip(result, in_shapes)
+        ]
     return result
 
 

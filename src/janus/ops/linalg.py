@@ -139,13 +139,12 @@ def _linear_meta(x, w, b):
 
 
 def _linear_grad(n, g):
-
     x, w, b = n.inputs
     gx = matmul(g, w) if n.needs_grad(0) else None
     gw = gb = None
     if n.needs_grad(1):
-        g2 = reshape(g, (-1, g._data.shape[-1]))
-        x2 = reshape(x, (-1, x._data.shape[-1]))
+        g2 = g if g._data.ndim == 2 else reshape(g, (-1, g._data.shape[-1]))
+        x2 = x if x._data.ndim == 2 else reshape(x, (-1, x._data.shape[-1]))
         gw = apply(MATMUL, transpose(g2, 0, 1), x2)
     if b is not None and n.needs_grad(2):
         gb = R.sum(g, tuple(range(g.ndim - 1))) if g.ndim > 1 else g

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import dtypes
+from .. import _C, dtypes
 from ..tensor import Tensor
 from . import meta as M
 from . import reduction as R
@@ -23,7 +23,14 @@ from .registry import apply, declare
 # ----- softmax -----
 
 
+def _native_last_dim(x, dim) -> bool:
+    """Whether janus._C's row kernel applies (last dim of a contiguous float array)."""
+    return dim == x.ndim - 1 and x.dtype.kind == "f" and x.itemsize >= 4 and x.flags.c_contiguous
+
+
 def _softmax_impl(xp, x, dim):
+    if _native_last_dim(x, dim):
+        return _C.softmax_last_dim(x, False)
     # ufunc reductions and in-place updates: numpy's per-call overhead dominates
     # on small tensors, so each step avoids a temporary and a dispatch layer.
     e = x - xp.maximum.reduce(x, axis=dim, keepdims=True)
@@ -54,6 +61,8 @@ SOFTMAX = declare(
 
 
 def _log_softmax_impl(xp, x, dim):
+    if _native_last_dim(x, dim):
+        return _C.softmax_last_dim(x, True)
     shifted = x - xp.maximum.reduce(x, axis=dim, keepdims=True)
     shifted -= xp.log(xp.add.reduce(xp.exp(shifted), axis=dim, keepdims=True))
     return shifted
@@ -692,7 +701,7 @@ def _nll_loss_impl(xp, logp, target, weight, ignore_index, reduction):
     if safe.size and (int(safe.min()) < 0 or int(safe.max()) >= classes):
         bad = int(safe.max()) if int(safe.max()) >= classes else int(safe.min())
         raise IndexError(f"Target {bad} is out of bounds.")
-    loss = -xp.take_along_axis(logp, safe[:, None], axis=1)[:, 0] * w
+    loss = -logp[xp.arange(safe.shape[0]), safe] * w
     if reduction == "none":
         return loss
     total = loss.sum()

@@ -64,7 +64,8 @@ class _CellBase(Module):
         for p in self.parameters():
             init.uniform_(p, -bound, bound)
 
-    def _prepare(self, input, hx):
+    def _prepare(self, input):
+        """(batched input, whether it was batched); checks the feature size."""
         if input.ndim not in (1, 2):
             raise ValueError(
                 f"{type(self).__name__}: Expected input to be 1D or 2D, got {input.ndim}D instead"
@@ -74,12 +75,14 @@ class _CellBase(Module):
                 f"input has inconsistent input_size: got {input._data.shape[-1]} expected "
                 f"{self.input_size}"
             )
-        batched = input.ndim == 2
-        if not batched:
-            input = S.unsqueeze(input, 0)
-        batch = input._data.shape[0]
-        zeros = creation.zeros(batch, self.hidden_size, dtype=input.dtype, device=input.device)
-        return input, batched, zeros
+        if input.ndim == 2:
+            return input, True
+        return S.unsqueeze(input, 0), False
+
+    def _zeros(self, input):
+        return creation.zeros(
+            input._data.shape[0], self.hidden_size, dtype=input.dtype, device=input.device
+        )
 
     def extra_repr(self) -> str:
         s = f"{self.input_size}, {self.hidden_size}"
@@ -99,8 +102,8 @@ class RNNCell(_CellBase):
         super().__init__(input_size, hidden_size, bias, device, dtype)
 
     def forward(self, input, hx=None):
-        input, batched, zeros = self._prepare(input, hx)
-        h = zeros if hx is None else (hx if batched else S.unsqueeze(hx, 0))
+        input, batched = self._prepare(input)
+        h = self._zeros(input) if hx is None else (hx if batched else S.unsqueeze(hx, 0))
         h, _ = _rnn_step(
             self._mode,
             F.linear(input, self.weight_ih, self.bias_ih),
@@ -118,9 +121,9 @@ class LSTMCell(_CellBase):
     _mode = "LSTM"
 
     def forward(self, input, hx=None):
-        input, batched, zeros = self._prepare(input, hx)
+        input, batched = self._prepare(input)
         if hx is None:
-            h, c = zeros, zeros
+            h = c = self._zeros(input)
         else:
             h, c = hx if batched else (S.unsqueeze(hx[0], 0), S.unsqueeze(hx[1], 0))
         h, c = _rnn_step(
@@ -138,8 +141,8 @@ class GRUCell(_CellBase):
     _mode = "GRU"
 
     def forward(self, input, hx=None):
-        input, batched, zeros = self._prepare(input, hx)
-        h = zeros if hx is None else (hx if batched else S.unsqueeze(hx, 0))
+        input, batched = self._prepare(input)
+        h = self._zeros(input) if hx is None else (hx if batched else S.unsqueeze(hx, 0))
         h, _ = _rnn_step(
             "GRU",
             F.linear(input, self.weight_ih, self.bias_ih),
