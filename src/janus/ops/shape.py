@@ -275,17 +275,20 @@ CAT = declare(
 
 
 def cat(tensors, dim: int = 0) -> Tensor:
-
-    tensors = list(tensors)
+    tensors = tensors if type(tensors) is list else list(tensors)
     if not tensors:
         raise RuntimeError("torch.cat(): expected a non-empty list of Tensors")
     first = tensors[0]._data
-    if (
-        len(tensors) > 1
-        and first.ndim
-        and all(t._data.dtype == first.dtype and t._data.ndim == first.ndim for t in tensors)
-    ):
-        d = dim + first.ndim if -first.ndim <= dim < 0 else _wrap_dim(dim, first.ndim)
+    dtype, ndim = first.dtype, first.ndim
+    uniform = len(tensors) > 1 and ndim > 0
+    if uniform:
+        for t in tensors:
+            data = t._data
+            if data.dtype != dtype or data.ndim != ndim:
+                uniform = False
+                break
+    if uniform:  # the common case: numpy's own checks suffice
+        d = dim if 0 <= dim < ndim else _wrap_dim(dim, ndim)
         try:
             return apply(CAT, *tensors, dim=d)
         except RuntimeError:
