@@ -15,11 +15,6 @@ printf '\n== lint (ruff, clang-format)\n'
 clang-format --dry-run -Werror csrc/*.cpp csrc/runtime/*/*.{h,cpp} kernels/*.{cu,h} \
   tests/csrc/*.cpp || status=1
 
-for venv in .venv/py311 .venv/py312; do
-  printf '\n== pytest on %s\n' "$("$venv/bin/python" --version)"
-  "$venv/bin/python" -m pytest -q "$@" || status=1
-done
-
 printf '\n== C++ tests (ctest)\n'
 cmake -S . -B build/ctest -G Ninja -DJANUS_BUILD_TESTS=ON -DJANUS_BUILD_PYTHON=OFF \
   -DJANUS_CUDA=OFF >/dev/null
@@ -48,5 +43,12 @@ PY
     -Dpybind11_DIR="$(.venv/py311/bin/python -m pybind11 --cmakedir)" >/dev/null
   cmake --build build/cuda-check || status=1
 fi
+
+# Python last, 3.11 (which has the PyTorch oracle) at the very end, so that the
+# run closes with its summary.
+for venv in .venv/py312 .venv/py311; do
+  printf '\n== pytest on %s\n' "$("$venv/bin/python" --version)"
+  "$venv/bin/python" -m pytest -q "$@" || status=1
+done
 
 exit $status
