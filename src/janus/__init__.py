@@ -26,6 +26,7 @@ from .creation import (
     full,
     full_like,
     linspace,
+    multinomial,
     logspace,
     normal,
     ones,

@@ -358,3 +358,46 @@ def _legacy_tensor_constructor(cls, *args, **kwargs):
     if cls is not Tensor:
         out.__class__ = cls
     return out
+
+
+def multinomial(input, num_samples: int, replacement: bool = False, *, generator=None) -> Tensor:
+    """Indices drawn from the categorical distributions given by the rows of
+    `input` (non-negative weights, not necessarily normalized)."""
+    from . import backend
+
+    if input.ndim not in (1, 2):
+        raise RuntimeError("prob_dist must be 1 or 2 dim")
+    weights = input.detach()._data
+    xp = backend.xp_of(weights)
+    rows = weights.reshape(1, -1) if weights.ndim == 1 else weights
+    if rows.size and (bool((rows < 0).any()) or not bool(xp.isfinite(rows).all())):
+        raise RuntimeError("probability tensor contains either `inf`, `nan` or element < 0")
+    if bool((rows.sum(axis=1) <= 0).any()):
+        raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
+    if not replacement and num_samples > rows.shape[1]:
+        raise RuntimeError(
+            "cannot sample n_sample > prob_dist.size(-1) samples without replacement"
+        )
+    if not replacement and bool(((rows > 0).sum(axis=1) < num_samples).any()):
+        raise RuntimeError(
+            "invalid multinomial distribution (with replacement=False, not "
+            "enough non-negative category to sample)"
+        )
+    u = rand(
+        rows.shape[0],
+        num_samples if replacement else rows.shape[1],
+        generator=generator,
+        dtype=dtypes.float64,
+        device=input.device,
+    )._data
+    if replacement:  # inverse CDF
+        cdf = xp.cumsum(rows.astype(np.float64), axis=1)
+        cdf /= cdf[:, -1:]
+        out = xp.stack([xp.searchsorted(c, v, side="right") for c, v in zip(cdf, u)])
+        out = xp.minimum(out, rows.shape[1] - 1)
+    else:  # exponential races: the first num_samples finishers, in order
+        with np.errstate(divide="ignore"):
+            keys = -xp.log1p(-u) / rows.astype(np.float64)
+        out = xp.argsort(keys, axis=1)[:, :num_samples]
+    out = out.astype(np.int64)
+    return _make(out.reshape(-1) if weights.ndim == 1 else out)

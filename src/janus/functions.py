@@ -13,6 +13,8 @@ from .ops.elementwise import (
     bitwise_xor,
     ceil,
     clamp,
+    clamp_max,
+    clamp_min,
     cos,
     cosh,
     div,
@@ -23,8 +25,12 @@ from .ops.elementwise import (
     expm1,
     floor,
     floor_divide,
+    fmod,
     ge,
     gt,
+    isfinite,
+    isinf,
+    isnan,
     le,
     log,
     log1p,
@@ -38,6 +44,7 @@ from .ops.elementwise import (
     maximum,
     minimum,
     mul,
+    nan_to_num,
     ne,
     neg,
     pow,
@@ -61,6 +68,7 @@ from .ops.elementwise import (
 from .ops.indexing import (
     gather,
     index_add,
+    index_copy,
     index_select,
     masked_fill,
     masked_select,
@@ -68,7 +76,7 @@ from .ops.indexing import (
     scatter,
     scatter_add,
 )
-from .ops.linalg import bmm, dot, matmul, mm, mv
+from .ops.linalg import addmm, baddbmm, bmm, diag, dot, einsum, matmul, mm, mv, outer, tril, triu
 from .ops.nn_ops import log_softmax, softmax
 from .ops.reduction import (
     all,
@@ -99,6 +107,7 @@ from .ops.shape import (
     narrow,
     permute,
     reshape,
+    roll,
     select,
     split,
     squeeze,
@@ -110,9 +119,11 @@ from .ops.shape import (
     unsqueeze,
     vstack,
 )
+from .ops.sorting import argsort, cumsum, sort, topk, unique
 
 clip = clamp
 true_divide = divide = div
+ger = outer
 multiply = mul
 subtract = sub
 negative = neg

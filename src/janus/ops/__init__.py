@@ -13,6 +13,7 @@ from . import (  # noqa: F401 - importing declares the ops
     nn_ops,
     reduction,
     shape,
+    sorting,
 )
 from .registry import OPS, apply
 

@@ -803,3 +803,55 @@ def hardtanh(input, min_val: float = -1.0, max_val: float = 1.0):
 
 def relu6(input):
     return clamp(input, 0.0, 6.0)
+
+
+def clamp_min(input, min):  # noqa: A002
+    return clamp(input, min=min)
+
+
+def clamp_max(input, max):  # noqa: A002
+    return clamp(input, max=max)
+
+
+def _fmod_grad(n, g):
+    a, b = n.inputs
+    gb = -g * trunc(a / b) if isinstance(b, Tensor) and n.needs_grad(1) else None
+    return (g if n.needs_grad(0) else None, gb)
+
+
+# C's fmod: the remainder has the sign of the dividend (remainder: of the divisor).
+FMOD = declare(
+    "fmod", impl=lambda xp, a, b: xp.fmod(a, b), meta=M.broadcast, grad=_fmod_grad, broadcast=True
+)
+
+
+def fmod(input, other):
+    a, b = _promote(input, other)
+    return apply(FMOD, a, b)
+
+
+def _predicate(name, fn):
+    op = declare(name, impl=fn, meta=lambda x: M.Meta(x.shape, dtypes.bool_), differentiable=False)
+
+    def frontend(input):
+        return apply(op, input)
+
+    frontend.__name__ = name
+    return op, frontend
+
+
+ISNAN, isnan = _predicate("isnan", lambda xp, x: xp.isnan(x))
+ISINF, isinf = _predicate("isinf", lambda xp, x: xp.isinf(x))
+ISFINITE, isfinite = _predicate("isfinite", lambda xp, x: xp.isfinite(x))
+
+
+def nan_to_num(input, nan: float = 0.0, posinf=None, neginf=None):
+    """NaN -> `nan`, +inf -> `posinf`, -inf -> `neginf` (the dtype's extremes by default)."""
+    if not input.dtype.is_floating_point:
+        return input * 1
+    info = np.finfo(input._data.dtype)
+    posinf = float(info.max) if posinf is None else posinf
+    neginf = float(info.min) if neginf is None else neginf
+    out = where(isnan(input), nan, input)
+    out = where(input == float("inf"), posinf, out)
+    return where(input == float("-inf"), neginf, out)

@@ -641,3 +641,11 @@ EMBEDDING = declare(
     meta=lambda w, idx, padding_idx: M.Meta(idx.shape + w.shape[1:], w.dtype),
     grad=_embedding_grad,
 )
+
+
+def index_copy(input, dim: int, index, source):
+    """`input` with the slices at `index` along `dim` replaced by `source`'s."""
+    d = M.normalize_dim(dim, input.ndim)
+    index = _as_index(index, input, "index_copy")
+    spec = (("s", None, None, None),) * d + (("t",),)
+    return apply(INDEX_PUT, input, cast(source, input.dtype), index, spec=spec, accumulate=False)

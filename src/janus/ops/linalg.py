@@ -7,6 +7,8 @@ PyTorch defines it, so the gradient rule only has one case.
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..tensor import Tensor
 from . import meta as M
 from . import reduction as R
@@ -178,3 +180,169 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     if bias is not None and bias._data.dtype != input._data.dtype:
         raise RuntimeError(f"linear: expected bias to have dtype {input.dtype.name}")
     return apply(LINEAR, input, weight, bias)
+
+
+# ----- products built from matmul -----
+
+
+def outer(input: Tensor, vec2: Tensor) -> Tensor:
+    """The outer product of two vectors."""
+    if input.ndim != 1 or vec2.ndim != 1:
+        raise RuntimeError("outer: expected 1-D tensors")
+    return unsqueeze(input, 1) * unsqueeze(vec2, 0)
+
+
+def addmm(input, mat1, mat2, *, beta=1, alpha=1) -> Tensor:
+    """beta * input + alpha * (mat1 @ mat2)."""
+    product = mm(mat1, mat2)
+    return _scaled_sum(input, product, beta, alpha)
+
+
+def baddbmm(input, batch1, batch2, *, beta=1, alpha=1) -> Tensor:
+    """beta * input + alpha * (batch1 @ batch2), batched."""
+    return _scaled_sum(input, bmm(batch1, batch2), beta, alpha)
+
+
+def _scaled_sum(input, product, beta, alpha):
+    if alpha != 1:
+        product = product * alpha
+    if beta == 0:  # PyTorch ignores input (even NaN) when beta is 0
+        return product
+    return product + (input if beta == 1 else input * beta)
+
+
+# ----- einsum -----
+
+
+def _einsum_impl(xp, *operands, equation):
+    return xp.einsum(equation, *operands, optimize=len(operands) > 2)
+
+
+def _parse_einsum(equation: str, count: int):
+    equation = equation.replace(" ", "")
+    if "." in equation:
+        raise NotImplementedError("einsum with '...' is not implemented yet")
+    inputs, arrow, output = equation.partition("->")
+    subs = inputs.split(",")
+    if len(subs) != count:
+        raise RuntimeError(
+            "einsum(): more operands were provided than specified in the equation"
+            if len(subs) < count
+            else "einsum(): fewer operands were provided than specified in the equation"
+        )
+    if not arrow:  # implicit output: letters used once, in alphabetical order
+        letters = "".join(subs)
+        output = "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
+    for sub in subs + [output]:
+        if len(set(sub)) != len(sub):
+            raise NotImplementedError(
+                "einsum with a repeated index in one operand (a diagonal) is not implemented yet"
+            )
+    return subs, output
+
+
+def _einsum_meta(*operands, equation):
+    subs, output = _parse_einsum(equation, len(operands))
+    sizes = {}
+    for sub, m in zip(subs, operands):
+        for letter, size in zip(sub, m.shape):
+            if sizes.get(letter, size) != size and size != 1 and sizes[letter] != 1:
+                raise RuntimeError(f"einsum(): operands do not broadcast for subscript {letter}")
+            sizes[letter] = max(sizes.get(letter, size), size)
+    return M.Meta(tuple(sizes[c] for c in output), operands[0].dtype)
+
+
+def _einsum_grad(n, g):
+    """d/d operand i: einsum of the output gradient with the other operands, onto
+    operand i's subscripts; letters only operand i has were summed, so the
+    gradient is broadcast back over them."""
+    from .shape import expand
+
+    operands = n.inputs
+    subs, output = _parse_einsum(n.attrs["equation"], len(operands))
+    grads = []
+    for i, (sub, x) in enumerate(zip(subs, operands)):
+        if not n.needs_grad(i):
+            grads.append(None)
+            continue
+        others = [s for j, s in enumerate(subs) if j != i]
+        available = set(output).union(*others) if others else set(output)
+        kept = "".join(c for c in sub if c in available)
+        equation = ",".join([output] + others) + "->" + kept
+        partial = apply(
+            EINSUM, g, *[o for j, o in enumerate(operands) if j != i], equation=equation
+        )
+        if kept != sub:
+            shape = tuple(x._data.shape[sub.index(c)] if c in kept else 1 for c in sub)
+            partial = expand(reshape(partial, shape), tuple(x._data.shape))
+        grads.append(partial)
+    return tuple(grads)
+
+
+EINSUM = declare("einsum", impl=_einsum_impl, meta=_einsum_meta, grad=_einsum_grad, broadcast=True)
+
+
+def einsum(equation: str, *operands) -> Tensor:
+    """Einstein summation, e.g. `einsum("bij,bjk->bik", a, b)`."""
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = tuple(operands[0])
+    _parse_einsum(equation, len(operands))
+    from .. import dtypes
+    from .elementwise import cast
+
+    result = dtypes.result_type(*operands)
+    return apply(EINSUM, *[cast(o, result) for o in operands], equation=equation)
+
+
+# ----- triangles and diagonals -----
+
+
+def _triangle(input, diagonal, upper):
+    from .creation_ops import scalar_tensor
+    from .elementwise import where
+
+    if input.ndim < 2:
+        raise RuntimeError(
+            f"{'triu' if upper else 'tril'}: input tensor must have at least 2 dimensions"
+        )
+    rows, cols = input._data.shape[-2:]
+    keep = np.tri(rows, cols, diagonal - 1 if upper else diagonal, dtype=bool)
+    if upper:
+        keep = ~keep
+    from ..creation import tensor as make_tensor
+
+    mask = make_tensor(keep, device=input.device)
+    return where(mask, input, scalar_tensor(0, input))
+
+
+def tril(input, diagonal: int = 0) -> Tensor:
+    return _triangle(input, diagonal, upper=False)
+
+
+def triu(input, diagonal: int = 0) -> Tensor:
+    return _triangle(input, diagonal, upper=True)
+
+
+def diag(input, diagonal: int = 0) -> Tensor:
+    """A vector's diagonal matrix, or a matrix's diagonal (as a vector)."""
+    from ..creation import tensor as make_tensor
+    from .indexing import INDEX_PUT, getitem
+
+    if input.ndim == 1:
+        n = input._data.shape[0]
+        size = n + abs(diagonal)
+        rows = np.arange(n) + max(-diagonal, 0)
+        cols = np.arange(n) + max(diagonal, 0)
+        from .creation_ops import zeros_from_meta
+
+        zeros = zeros_from_meta((size, size), input._data.dtype, like=input)
+        index = [make_tensor(rows, device=input.device), make_tensor(cols, device=input.device)]
+        return apply(INDEX_PUT, zeros, input, *index, spec=(("t",), ("t",)), accumulate=False)
+    if input.ndim == 2:
+        rows, cols = input._data.shape
+        start_r, start_c = max(-diagonal, 0), max(diagonal, 0)
+        length = max(min(rows - start_r, cols - start_c), 0)
+        r = make_tensor(np.arange(length) + start_r, device=input.device)
+        c = make_tensor(np.arange(length) + start_c, device=input.device)
+        return getitem(input, (r, c))
+    raise RuntimeError(f"diag(): Supports 1D or 2D tensors. Got {input.ndim}D")

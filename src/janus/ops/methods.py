@@ -5,7 +5,7 @@ from __future__ import annotations
 from .. import dtypes
 from ..device import device as Device
 from ..tensor import Tensor
-from . import conversion, elementwise, indexing, inplace, linalg, nn_ops, reduction, shape
+from . import conversion, elementwise, indexing, inplace, linalg, nn_ops, reduction, shape, sorting
 
 # Methods whose first argument is the tensor itself.
 _METHODS = {
@@ -13,12 +13,14 @@ _METHODS = {
         logical_and logical_or logical_xor logical_not bitwise_and bitwise_or bitwise_xor
         bitwise_not neg abs sign exp exp2 expm1 log log2 log10 log1p sqrt rsqrt reciprocal sin
         cos tan asin acos atan sinh cosh tanh sigmoid erf relu floor ceil trunc round square
-        clamp""",
+        clamp clamp_min clamp_max fmod isnan isinf isfinite nan_to_num""",
     reduction: "sum mean prod amax amin max min argmax argmin var std logsumexp norm all any",
     shape: """reshape view flatten unflatten squeeze unsqueeze permute transpose t movedim expand
-        expand_as view_as reshape_as split chunk unbind narrow select repeat flip""",
-    linalg: "matmul mm bmm mv dot",
-    indexing: "gather scatter scatter_add index_select index_add masked_fill nonzero masked_select",
+        expand_as view_as reshape_as split chunk unbind narrow select repeat flip roll""",
+    linalg: "matmul mm bmm mv dot outer addmm baddbmm tril triu diag",
+    sorting: "sort argsort topk cumsum unique",
+    indexing: """gather scatter scatter_add index_select index_add index_copy masked_fill nonzero
+        masked_select""",
     nn_ops: "softmax log_softmax",
     conversion: "clone contiguous",
 }
@@ -40,6 +42,7 @@ _ALIASES = {
     "less_equal": elementwise.le,
     "not_equal": elementwise.ne,
     "fmax": elementwise.maximum,
+    "ger": linalg.outer,
     "fmin": elementwise.minimum,
 }
 
@@ -76,6 +79,14 @@ _INPLACE = {
     "scatter_add_": (indexing.scatter_add, None),
     "index_add_": (indexing.index_add, None),
     "square_": (elementwise.square, None),
+    "clamp_min_": (elementwise.clamp_min, None),
+    "clamp_max_": (elementwise.clamp_max, None),
+    "fmod_": (elementwise.fmod, None),
+    "nan_to_num_": (elementwise.nan_to_num, None),
+    "index_copy_": (indexing.index_copy, None),
+    "tril_": (linalg.tril, None),
+    "triu_": (linalg.triu, None),
+    "cumsum_": (sorting.cumsum, None),
 }
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from .. import dtypes
 from ..tensor import Size, Tensor, _wrap_dim
 from . import meta as M
@@ -473,3 +475,27 @@ FLIP = declare(
 def flip(input, *dims) -> Tensor:
     dims = tuple(sorted(_wrap_dim(d, input.ndim) for d in _shape_arg(dims)))
     return apply(FLIP, input, dims=dims)
+
+
+def roll(input, shifts, dims=None) -> Tensor:
+    """Rotates elements along `dims` (the flattened tensor when dims is None)."""
+    from ..creation import tensor as make_tensor
+    from .indexing import index_select
+
+    if dims is None:
+        return reshape(roll(flatten(input), shifts, 0), tuple(input._data.shape))
+    shifts = (shifts,) if isinstance(shifts, int) else tuple(shifts)
+    dims = (dims,) if isinstance(dims, int) else tuple(dims)
+    if len(shifts) != len(dims):
+        raise RuntimeError(
+            f"shifts and dimensions must align. shifts: {len(shifts)}, dims:{len(dims)}"
+        )
+    out = input
+    for shift, dim in zip(shifts, dims):
+        d = _wrap_dim(dim, input.ndim)
+        size = input._data.shape[d]
+        if size == 0:
+            continue
+        order = (np.arange(size) - shift) % size
+        out = index_select(out, d, make_tensor(order.astype(np.int64), device=input.device))
+    return out
