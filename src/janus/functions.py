@@ -119,7 +119,7 @@ from .ops.shape import (
     unsqueeze,
     vstack,
 )
-from .ops.sorting import argsort, cumsum, sort, topk, unique
+from .ops.sorting import argsort, cumprod, cumsum, sort, topk, unique
 
 clip = clamp
 true_divide = divide = div

@@ -397,36 +397,92 @@ case(
 )
 
 # ----- sorting, scans, and the rest of the everyday surface -----
-case("sort", lambda L, a, **k: tuple(L.sort(a, **k)),
-     [s(r(3, 5)), s(r(3, 5), dim=0, descending=True), s(r(4), stable=True)])
-case("argsort", lambda L, a: (L.argsort(a, 1), a.argsort(0, descending=True)), [s(r(3, 4))],
-     grad=False)
-case("topk", lambda L, a, k, **kw: tuple(L.topk(a, k, **kw)),
-     [s(r(3, 6), 2), s(r(3, 6), 3, dim=0, largest=False), s(r(5), 5)])
+case(
+    "sort",
+    lambda L, a, **k: tuple(L.sort(a, **k)),
+    [s(r(3, 5)), s(r(3, 5), dim=0, descending=True), s(r(4), stable=True)],
+)
+case(
+    "argsort",
+    lambda L, a: (L.argsort(a, 1), a.argsort(0, descending=True)),
+    [s(r(3, 4))],
+    grad=False,
+)
+case(
+    "topk",
+    lambda L, a, k, **kw: tuple(L.topk(a, k, **kw)),
+    [s(r(3, 6), 2), s(r(3, 6), 3, dim=0, largest=False), s(r(5), 5)],
+)
 case("cumsum", lambda L, a, d: (L.cumsum(a, d), a.cumsum(-1)), [s(r(3, 4), 0), s(r(5), 0)])
+case(
+    "cumprod",
+    lambda L, a, d: L.cumprod(a, d),
+    [
+        s(r(3, 4), 1),
+        s(np.array([[2.0, 0.0, 3.0, 0.5], [0.0, 0.0, 1.5, 2.0]], dtype=np.float32), 1),
+        s(np.array([1.5, 0.0, 2.0], dtype=np.float32), 0),
+    ],
+)
 case("cumsum_ints", lambda L, a: L.cumsum(a, 0), [s(ints(5))], grad=False)
-case("unique", lambda L, a: (L.unique(a), *L.unique(a, return_inverse=True, return_counts=True)),
-     [s(ints(12, high=4))], grad=False)
+case(
+    "unique",
+    lambda L, a: (L.unique(a), *L.unique(a, return_inverse=True, return_counts=True)),
+    [s(ints(12, high=4))],
+    grad=False,
+)
 case("fmod", lambda L, a, b: (L.fmod(a, b), a.fmod(1.5)), [s(r(6) * 4, r(6, low=0.5))])
 case("clamp_min_max", lambda L, a: (a.clamp_min(0.1), L.clamp_max(a, -0.2)), [s(r(3, 4))])
-case("isnan_isinf_isfinite", lambda L, a: (L.isnan(a), L.isinf(a), L.isfinite(a)),
-     [s(np.array([1.0, np.nan, np.inf, -np.inf, 0.0], dtype=np.float32))], grad=False)
-case("nan_to_num", lambda L, a: (L.nan_to_num(a), L.nan_to_num(a, 1.0, 2.0, -2.0)),
-     [s(np.array([1.0, np.nan, np.inf, -np.inf], dtype=np.float32))], numeric=False)
-case("outer_addmm_baddbmm", lambda L, v, w, m, a, b, c, bb: (
-        L.outer(v, w), L.addmm(m, a, b, beta=0.5, alpha=2.0), L.baddbmm(c, bb, bb.mT, alpha=0.5)),
-     [s(r(3), r(4), r(3, 4), r(3, 2), r(2, 4), r(2, 3, 3), r(2, 3, 5))], rtol=1e-4)
-case("einsum", lambda L, eq, *ops: L.einsum(eq, *ops),
-     [s("ij,jk->ik", r(3, 4), r(4, 2)), s("bij,bjk->bik", r(2, 3, 4), r(2, 4, 5)),
-      s("ij->j", r(3, 4)), s("i,j->ij", r(3), r(4)), s("ij,ij->", r(2, 3), r(2, 3)),
-      s("abc,cd,ad->b", r(2, 3, 4), r(4, 5), r(2, 5))], rtol=1e-4)
-case("tril_triu", lambda L, a: (L.tril(a), L.triu(a, 1), a.tril(-1), L.triu(a, -2)),
-     [s(r(4, 5)), s(r(2, 3, 3))])
+case(
+    "isnan_isinf_isfinite",
+    lambda L, a: (L.isnan(a), L.isinf(a), L.isfinite(a)),
+    [s(np.array([1.0, np.nan, np.inf, -np.inf, 0.0], dtype=np.float32))],
+    grad=False,
+)
+case(
+    "nan_to_num",
+    lambda L, a: (L.nan_to_num(a), L.nan_to_num(a, 1.0, 2.0, -2.0)),
+    [s(np.array([1.0, np.nan, np.inf, -np.inf], dtype=np.float32))],
+    numeric=False,
+)
+case(
+    "outer_addmm_baddbmm",
+    lambda L, v, w, m, a, b, c, bb: (
+        L.outer(v, w),
+        L.addmm(m, a, b, beta=0.5, alpha=2.0),
+        L.baddbmm(c, bb, bb.mT, alpha=0.5),
+    ),
+    [s(r(3), r(4), r(3, 4), r(3, 2), r(2, 4), r(2, 3, 3), r(2, 3, 5))],
+    rtol=1e-4,
+)
+case(
+    "einsum",
+    lambda L, eq, *ops: L.einsum(eq, *ops),
+    [
+        s("ij,jk->ik", r(3, 4), r(4, 2)),
+        s("bij,bjk->bik", r(2, 3, 4), r(2, 4, 5)),
+        s("ij->j", r(3, 4)),
+        s("i,j->ij", r(3), r(4)),
+        s("ij,ij->", r(2, 3), r(2, 3)),
+        s("abc,cd,ad->b", r(2, 3, 4), r(4, 5), r(2, 5)),
+    ],
+    rtol=1e-4,
+)
+case(
+    "tril_triu",
+    lambda L, a: (L.tril(a), L.triu(a, 1), a.tril(-1), L.triu(a, -2)),
+    [s(r(4, 5)), s(r(2, 3, 3))],
+)
 case("diag", lambda L, a, k=0: L.diag(a, k), [s(r(3)), s(r(3), 1), s(r(3, 4)), s(r(4, 3), -1)])
-case("roll", lambda L, a, sh, d=None: L.roll(a, sh, d),
-     [s(r(3, 4), 1, 1), s(r(3, 4), (1, -2), (0, 1)), s(r(3, 4), 5)])
-case("index_copy", lambda L, a, i, b: L.index_copy(a, 1, i, b),
-     [s(r(3, 4), np.array([2, 0]), r(3, 2))])
+case(
+    "roll",
+    lambda L, a, sh, d=None: L.roll(a, sh, d),
+    [s(r(3, 4), 1, 1), s(r(3, 4), (1, -2), (0, 1)), s(r(3, 4), 5)],
+)
+case(
+    "index_copy",
+    lambda L, a, i, b: L.index_copy(a, 1, i, b),
+    [s(r(3, 4), np.array([2, 0]), r(3, 2))],
+)
 
 # ----- conversion -----
 case(

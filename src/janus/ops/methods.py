@@ -18,7 +18,7 @@ _METHODS = {
     shape: """reshape view flatten unflatten squeeze unsqueeze permute transpose t movedim expand
         expand_as view_as reshape_as split chunk unbind narrow select repeat flip roll""",
     linalg: "matmul mm bmm mv dot outer addmm baddbmm tril triu diag",
-    sorting: "sort argsort topk cumsum unique",
+    sorting: "sort argsort topk cumsum cumprod unique",
     indexing: """gather scatter scatter_add index_select index_add index_copy masked_fill nonzero
         masked_select""",
     nn_ops: "softmax log_softmax",

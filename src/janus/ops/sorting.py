@@ -176,3 +176,56 @@ def unique(
         dim=d,
     )
     return out[0] if len(out) == 1 else tuple(out)
+
+
+def _cumprod_grad(n, g):
+    """d/dx_i of sum_k g_k prod_{j<=k} x_j = sum_{k>=i} g_k prod_{j<=k, j!=i} x_j.
+    Without zeros that is reverse_cumsum(g * out) / x; with zeros the products
+    that skip x_i are formed explicitly (quadratic in the dim's size)."""
+    from ..creation import eye
+    from .elementwise import where
+    from .reduction import sum as sum_
+    from .shape import movedim, unsqueeze
+
+    (x,) = n.inputs
+    dim = n.attrs["dim"]
+    if not bool((x._data == 0).any()):
+        out = n.output
+        return flip(apply(CUMSUM, flip(g * out, dim), dim=dim), dim) / x
+    xs, gs = movedim(x, dim, -1), movedim(g, dim, -1)
+    size = xs._data.shape[-1]
+    skip = eye(size, dtype=dtypes.bool_, device=x.device)  # skip[i, j]: j == i
+    # rows[..., i, j] = x_j, with x_i replaced by 1; cumprod over j.
+    rows = where(skip, 1.0, unsqueeze(xs, -2))
+    partial = apply(CUMPROD, rows, dim=rows.ndim - 1)
+    later = ~apply(TRIL_MASK, skip, k=-1)  # k >= i
+    grad = sum_(where(later, unsqueeze(gs, -2) * partial, 0.0), -1)
+    return movedim(grad, -1, dim)
+
+
+CUMPROD = declare(
+    "cumprod",
+    impl=lambda xp, x, dim: xp.cumprod(x, axis=dim, dtype=x.dtype),
+    meta=M.same,
+    grad=_cumprod_grad,
+    save_output=True,
+)
+
+TRIL_MASK = declare(
+    "tril_mask",
+    impl=lambda xp, mask, k: xp.tril(xp.ones(mask.shape, dtype=bool), k),
+    meta=lambda mask, k: M.Meta(mask.shape, dtypes.bool_),
+    differentiable=False,
+)
+
+
+def cumprod(input, dim: int, *, dtype=None):
+    from .elementwise import cast
+
+    if dtype is not None:
+        input = cast(input, dtypes.to_dtype(dtype))
+    elif input._data.dtype.kind in "biu":
+        input = cast(input, dtypes.int64)
+    if input.ndim == 0:
+        return input * 1
+    return apply(CUMPROD, input, dim=M.normalize_dim(dim, input.ndim))
