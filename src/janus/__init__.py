@@ -77,7 +77,7 @@ from .random import (
 )
 from .serialization import load, save
 from .tensor import Size, Tensor
-from . import cuda, nn, optim, utils  # noqa: E402
+from . import cuda, distributions, nn, optim, utils  # noqa: E402
 
 __version__ = "0.1.0"
 
