@@ -77,7 +77,8 @@ from .random import (
 )
 from .serialization import load, save
 from .tensor import Size, Tensor
-from . import cuda, distributions, nn, optim, utils  # noqa: E402
+from . import accelerator, backends, cuda, distributions, nn, optim, utils  # noqa: E402
+from .backends import are_deterministic_algorithms_enabled, use_deterministic_algorithms
 
 __version__ = "0.1.0"
 
@@ -92,3 +93,9 @@ def numel(input: Tensor) -> int:
 
 def is_floating_point(input: Tensor) -> bool:
     return input.is_floating_point()
+
+
+def __getattr__(name: str):
+    from .unsupported import missing
+
+    raise missing("janus", name)

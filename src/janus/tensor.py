@@ -248,6 +248,15 @@ class Tensor:
             target.register_prehook(index, hook)
         return _RemovableHandle(target, index, hook)
 
+    def __getattr__(self, name: str):
+        # Only reached when normal lookup fails: say it is missing from janus.
+        if name.startswith("_"):
+            raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+        raise AttributeError(
+            f"Tensor.{name} is not implemented in janus yet (janus covers the common part of "
+            "PyTorch's Tensor API)"
+        )
+
     # ----- conversion and protocol -----
     def numpy(self, *, force: bool = False) -> np.ndarray:
         if self._rg and not force:

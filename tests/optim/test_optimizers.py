@@ -151,3 +151,41 @@ def test_scheduler_state_dict_round_trip():
     scheduler2 = janus.optim.lr_scheduler.StepLR(opt2, 2, 0.5)
     scheduler2.load_state_dict(state)
     assert scheduler2.last_epoch == 3 and scheduler2.get_last_lr() == scheduler.get_last_lr()
+
+
+def test_reduce_lr_on_plateau_matches_pytorch():
+    torch = torch_or_skip()
+    metrics = [1.0, 0.9, 0.95, 0.96, 0.97, 0.97, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0]
+    seen = []
+    for L in (janus, torch):
+        opt = L.optim.SGD([L.zeros(1, requires_grad=True)], lr=1.0)
+        scheduler = L.optim.lr_scheduler.ReduceLROnPlateau(
+            opt, factor=0.5, patience=1, cooldown=1, min_lr=0.1
+        )
+        lrs = []
+        for m in metrics:
+            scheduler.step(m)
+            lrs.append(opt.param_groups[0]["lr"])
+        seen.append(lrs)
+    assert seen[0] == seen[1]
+
+
+@pytest.mark.parametrize("three_phase", [False, True])
+@pytest.mark.parametrize("optimizer", ["SGD", "Adam"])
+def test_one_cycle_matches_pytorch(three_phase, optimizer):
+    torch = torch_or_skip()
+    seen = []
+    for L in (janus, torch):
+        kwargs = dict(lr=0.1, momentum=0.9) if optimizer == "SGD" else dict(lr=0.1)
+        opt = getattr(L.optim, optimizer)([L.zeros(1, requires_grad=True)], **kwargs)
+        scheduler = L.optim.lr_scheduler.OneCycleLR(
+            opt, max_lr=1.0, total_steps=20, three_phase=three_phase, anneal_strategy="cos"
+        )
+        values = []
+        for _ in range(19):
+            opt.step()
+            scheduler.step()
+            group = opt.param_groups[0]
+            values.append((group["lr"], group.get("momentum", group.get("betas", (0,))[0])))
+        seen.append(values)
+    np.testing.assert_allclose(seen[0], seen[1], rtol=1e-12)

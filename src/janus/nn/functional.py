@@ -399,3 +399,9 @@ def cross_entropy(
         )
         smooth = R.sum(smooth) / denom
     return nll * (1 - label_smoothing) + smooth * (label_smoothing / classes)
+
+
+def __getattr__(name: str):
+    from ..unsupported import missing
+
+    raise missing("janus.nn.functional", name)
