@@ -32,6 +32,20 @@ LAYERS = [
         [x(1, 4, 6, 7)],
     ),
     ("conv1d", lambda L: L.nn.Conv1d(3, 5, 3, padding=1), [x(2, 3, 8)]),
+    (
+        "conv_transpose2d",
+        lambda L: L.nn.ConvTranspose2d(4, 6, 3, stride=2, padding=1, output_padding=1, groups=2),
+        [x(2, 4, 5, 5)],
+    ),
+    (
+        "upsample_pixelshuffle",
+        lambda L: L.nn.Sequential(
+            L.nn.Upsample(scale_factor=2, mode="bilinear"),
+            L.nn.PixelShuffle(2),
+            L.nn.PixelUnshuffle(2),
+        ),
+        [x(1, 4, 3, 3)],
+    ),
     ("maxpool", lambda L: L.nn.MaxPool2d(2), [x(2, 3, 6, 6)]),
     ("avgpool", lambda L: L.nn.AvgPool2d(3, stride=2, padding=1), [x(2, 3, 7, 7)]),
     ("adaptive", lambda L: L.nn.AdaptiveAvgPool2d((2, 3)), [x(2, 3, 7, 7)]),

@@ -362,6 +362,36 @@ case(
     [s(r(2, 3, 6, 6), 1), s(r(1, 2, 7, 5), (3, 2))],
 )
 case(
+    "conv_transpose2d",
+    lambda L, x, w, b, **k: F(L).conv_transpose2d(x, w, b, **k),
+    [
+        s(r(2, 3, 4, 4), r(3, 2, 3, 3), r(2)),
+        s(r(1, 4, 3, 5), r(4, 3, 3, 2), None, stride=2, padding=1, output_padding=1, groups=2),
+        s(r(1, 2, 4, 4), r(2, 3, 2, 2), r(3), dilation=2, stride=(2, 1)),
+    ],
+    rtol=1e-4,
+    atol=1e-5,
+)
+case(
+    "interpolate",
+    lambda L, x, **k: F(L).interpolate(x, **k),
+    [
+        s(r(1, 2, 3, 4), scale_factor=2),
+        s(r(1, 2, 5, 4), size=(3, 7)),
+        s(r(1, 2, 3, 4), scale_factor=2, mode="bilinear", align_corners=False),
+        s(r(1, 2, 3, 4), size=(5, 6), mode="bilinear", align_corners=True),
+        s(r(2, 3, 5), scale_factor=1.5, mode="linear"),
+        s(r(2, 3, 6), size=4, mode="nearest"),
+    ],
+    rtol=1e-4,
+    atol=1e-5,
+)
+case(
+    "pixel_shuffle",
+    lambda L, x: (F(L).pixel_shuffle(x, 2), F(L).pixel_unshuffle(x, 2)),
+    [s(r(1, 8, 4, 6))],
+)
+case(
     "pad",
     lambda L, x, p, **k: F(L).pad(x, p, **k),
     [

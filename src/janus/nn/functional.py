@@ -24,6 +24,10 @@ from ..tensor import Tensor
 # Primitives, re-exported under their PyTorch names.
 conv2d = N.conv2d
 conv1d = N.conv1d
+conv_transpose2d = N.conv_transpose2d
+interpolate = N.interpolate
+pixel_shuffle = N.pixel_shuffle
+pixel_unshuffle = N.pixel_unshuffle
 max_pool2d = N.max_pool2d
 avg_pool2d = N.avg_pool2d
 adaptive_avg_pool2d = N.adaptive_avg_pool2d
@@ -43,6 +47,10 @@ sigmoid = E.sigmoid
 
 def relu(input: Tensor, inplace: bool = False) -> Tensor:
     return input.relu_() if inplace else E.relu(input)
+
+
+def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=None):
+    return N.interpolate(input, size, scale_factor, mode, align_corners)
 
 
 def softmax(input, dim=None, _stacklevel=3, dtype=None) -> Tensor:

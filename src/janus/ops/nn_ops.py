@@ -758,3 +758,135 @@ NLL_LOSS = declare(
     grad=_nll_loss_grad,
     saves=lambda logp, target, weight: (False, True, True),
 )
+
+
+# ----- transposed convolution, upsampling, pixel shuffle -----
+
+
+def conv_transpose2d(
+    input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1
+) -> Tensor:
+    """The gradient of conv2d with respect to its input, used as a layer: the
+    weight is (in_channels, out_channels / groups, kh, kw)."""
+    if input.ndim == 3:
+        return conv_transpose2d(
+            input.unsqueeze(0), weight, bias, stride, padding, output_padding, groups, dilation
+        ).squeeze(0)
+    stride, padding, dilation = _pair(stride), _pair(padding), _pair(dilation)
+    output_padding = _pair(output_padding)
+    n, c, h, w = input._data.shape
+    if weight._data.shape[0] != c:
+        raise RuntimeError(
+            f"Given transposed=1, weight of size {list(weight.shape)}, expected input"
+            f"{list(input.shape)} to have {weight._data.shape[0]} channels, but got {c} channels "
+            "instead"
+        )
+    out_channels = weight._data.shape[1] * groups
+    size = [
+        (dim - 1) * stride[i]
+        - 2 * padding[i]
+        + dilation[i] * (weight._data.shape[2 + i] - 1)
+        + output_padding[i]
+        + 1
+        for i, dim in enumerate((h, w))
+    ]
+    out = apply(
+        CONV2D_INPUT_GRAD,
+        input,
+        weight,
+        x_shape=(n, out_channels, size[0], size[1]),
+        stride=stride,
+        padding=padding,
+        dilation=dilation,
+        groups=int(groups),
+    )
+    if bias is not None:
+        out = out + bias.reshape(1, -1, 1, 1)
+    return out
+
+
+def interpolate(
+    input,
+    size=None,
+    scale_factor=None,
+    mode="nearest",
+    align_corners=None,
+    recompute_scale_factor=None,
+    antialias=False,
+) -> Tensor:
+    """Resizes the spatial dims (the last 1 or 2) by nearest or (bi)linear
+    interpolation, built from index_select so gradients follow."""
+    spatial = input.ndim - 2
+    if spatial not in (1, 2):
+        raise NotImplementedError("interpolate supports 3-D and 4-D inputs")
+    if mode not in ("nearest", "linear", "bilinear"):
+        raise NotImplementedError(f"interpolate(mode={mode!r}) is not implemented yet")
+    if (size is None) == (scale_factor is None):
+        raise ValueError("only one of size or scale_factor should be defined")
+    in_sizes = input._data.shape[2:]
+    if size is not None:
+        out_sizes = tuple(size) if isinstance(size, (tuple, list)) else (size,) * spatial
+        scales = [None] * spatial
+    else:
+        factors = (
+            tuple(scale_factor)
+            if isinstance(scale_factor, (tuple, list))
+            else ((scale_factor,) * spatial)
+        )
+        out_sizes = tuple(int(s * f) for s, f in zip(in_sizes, factors))
+        scales = [None if recompute_scale_factor else f for f in factors]
+    out = input
+    for axis, (n_in, n_out, scale) in enumerate(zip(in_sizes, out_sizes, scales)):
+        out = _resize_axis(out, 2 + axis, n_in, n_out, scale, mode, align_corners)
+    return out
+
+
+def _resize_axis(x, dim, n_in, n_out, scale, mode, align_corners):
+    from ..creation import tensor as make_tensor
+    from .indexing import index_select
+
+    positions = np.arange(n_out, dtype=np.float64)
+    ratio = (1.0 / scale) if scale else n_in / n_out
+    device = x.device
+    if mode == "nearest":
+        src = np.minimum(np.floor(positions * ratio).astype(np.int64), n_in - 1)
+        return index_select(x, dim, make_tensor(src, device=device))
+    if align_corners:
+        src = positions * ((n_in - 1) / (n_out - 1)) if n_out > 1 else np.zeros(n_out)
+    else:
+        src = np.maximum((positions + 0.5) * ratio - 0.5, 0.0)
+    lo = np.minimum(np.floor(src).astype(np.int64), n_in - 1)
+    hi = np.minimum(lo + 1, n_in - 1)
+    frac = (src - lo).astype(x._data.dtype)
+    shape = [1] * x.ndim
+    shape[dim] = n_out
+    weight = make_tensor(frac.reshape(shape), device=device)
+    low = index_select(x, dim, make_tensor(lo, device=device))
+    high = index_select(x, dim, make_tensor(hi, device=device))
+    return low + (high - low) * weight
+
+
+def pixel_shuffle(input, upscale_factor: int) -> Tensor:
+    """(N, C*r*r, H, W) -> (N, C, H*r, W*r)."""
+    r = int(upscale_factor)
+    *batch, c, h, w = input._data.shape
+    if c % (r * r):
+        raise RuntimeError(
+            f"pixel_shuffle expects its input's 'channel' dimension to be "
+            f"divisible by the square of upscale_factor, but input.size(-3)={c} "
+            f"is not divisible by {r * r}"
+        )
+    lead = len(batch)
+    x = input.reshape(*batch, c // (r * r), r, r, h, w)
+    order = tuple(range(lead)) + tuple(lead + i for i in (0, 3, 1, 4, 2))
+    return x.permute(order).reshape(*batch, c // (r * r), h * r, w * r)
+
+
+def pixel_unshuffle(input, downscale_factor: int) -> Tensor:
+    """(N, C, H*r, W*r) -> (N, C*r*r, H, W)."""
+    r = int(downscale_factor)
+    *batch, c, h, w = input._data.shape
+    lead = len(batch)
+    x = input.reshape(*batch, c, h // r, r, w // r, r)
+    order = tuple(range(lead)) + tuple(lead + i for i in (0, 2, 4, 1, 3))
+    return x.permute(order).reshape(*batch, c * r * r, h // r, w // r)
