@@ -48,7 +48,7 @@ fi
 # run closes with its summary.
 for venv in .venv/py312 .venv/py311; do
   printf '\n== pytest on %s\n' "$("$venv/bin/python" --version)"
-  "$venv/bin/python" -m pytest -q "$@" || status=1
+  "$venv/bin/python" -m pytest -q --doctest-modules tests src/janus "$@" || status=1
 done
 
 exit $status

@@ -189,3 +189,28 @@ def test_one_cycle_matches_pytorch(three_phase, optimizer):
             values.append((group["lr"], group.get("momentum", group.get("betas", (0,))[0])))
         seen.append(values)
     np.testing.assert_allclose(seen[0], seen[1], rtol=1e-12)
+
+
+@pytest.mark.parametrize("history_size", [100, 3])
+def test_lbfgs_matches_pytorch(history_size):
+    torch = torch_or_skip()
+    data = rng.standard_normal((20, 4)).astype(np.float64)
+    target = (data @ np.array([1.0, -2.0, 0.5, 3.0]) + 0.1 * np.sin(data[:, 0])).astype(np.float64)
+    results = []
+    for L in (janus, torch):
+        w = L.zeros(4, dtype=L.float64, requires_grad=True)
+        b = L.zeros(1, dtype=L.float64, requires_grad=True)
+        opt = L.optim.LBFGS([w, b], lr=0.5, max_iter=7, history_size=history_size)
+        x, y = L.tensor(data), L.tensor(target)
+
+        def closure(opt=opt, w=w, b=b, x=x, y=y, L=L):
+            opt.zero_grad()
+            loss = ((x @ w + b - y) ** 2).mean() + 0.01 * (w**4).sum()
+            loss.backward()
+            return loss
+
+        losses = [opt.step(closure).item() for _ in range(4)]
+        results.append((losses, w.detach().numpy().copy(), b.detach().numpy().copy()))
+    np.testing.assert_allclose(results[0][0], results[1][0], rtol=1e-9)
+    assert_close(results[0][1], results[1][1], rtol=1e-9, atol=1e-12)
+    assert_close(results[0][2], results[1][2], rtol=1e-9, atol=1e-12)
