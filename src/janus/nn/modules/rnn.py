@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from ... import creation
 from ...ops import elementwise as E
 from ...ops import shape as S
@@ -207,18 +209,50 @@ class _RNNBase(Module):
         return get("weight_ih"), get("weight_hh"), get("bias_ih"), get("bias_hh")
 
     def forward(self, input, hx=None):
+        from ..utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
+
         is_lstm = self.mode == "LSTM"
-        if input.ndim not in (2, 3):
-            raise ValueError(
-                f"{type(self).__name__}: Expected input to be 2D or 3D, got {input.ndim}D instead"
+        packed = isinstance(input, PackedSequence)
+        lengths = None
+        if packed:
+            sorted_indices = input.sorted_indices
+            input, lengths = pad_packed_sequence(input)  # time-major, original batch order
+            lengths = np.asarray(lengths)
+            batched = True
+        else:
+            if input.ndim not in (2, 3):
+                raise ValueError(
+                    f"{type(self).__name__}: Expected input to be 2D or 3D, got "
+                    f"{input.ndim}D instead"
+                )
+            batched = input.ndim == 3
+            if not batched:
+                input = S.unsqueeze(input, 1)
+                if hx is not None:
+                    hx = tuple(S.unsqueeze(h, 1) for h in hx) if is_lstm else S.unsqueeze(hx, 1)
+            elif self.batch_first:
+                input = S.transpose(input, 0, 1)
+        output, h_n, c_n = self._run(input, hx, lengths)
+        if packed:
+            output = pack_padded_sequence(
+                output,
+                lengths,
+                sorted_indices=sorted_indices,
+                enforce_sorted=sorted_indices is None,
             )
-        batched = input.ndim == 3
-        if not batched:
-            input = S.unsqueeze(input, 1)
-            if hx is not None:
-                hx = tuple(S.unsqueeze(h, 1) for h in hx) if is_lstm else S.unsqueeze(hx, 1)
+        elif not batched:
+            output = S.squeeze(output, 1)
+            h_n = S.squeeze(h_n, 1)
+            c_n = S.squeeze(c_n, 1) if is_lstm else None
         elif self.batch_first:
-            input = S.transpose(input, 0, 1)
+            output = S.transpose(output, 0, 1)
+        return output, ((h_n, c_n) if is_lstm else h_n)
+
+    def _run(self, input, hx, lengths):
+        """The recurrence over a time-major (steps, batch, features) input. With
+        `lengths`, sequence b only advances while t < lengths[b]: its state then
+        stays put and its outputs are zero, which is what packed input means."""
+        is_lstm = self.mode == "LSTM"
         if input._data.shape[-1] != self.input_size:
             raise RuntimeError(
                 f"input.size(-1) must be equal to input_size. Expected "
@@ -237,6 +271,10 @@ class _RNNBase(Module):
         for state in (h0, c0):
             if state is not None and tuple(state.shape) != state_shape:
                 raise RuntimeError(f"Expected hidden size {state_shape}, got {tuple(state.shape)}")
+        masks = None
+        if lengths is not None:
+            alive = np.arange(steps)[:, None] < np.asarray(lengths)[None, :]
+            masks = [creation.tensor(alive[t][:, None], device=input.device) for t in range(steps)]
         layer_input = input
         final_h, final_c = [], []
         for layer in range(self.num_layers):
@@ -250,8 +288,14 @@ class _RNNBase(Module):
                 order = range(steps - 1, -1, -1) if direction else range(steps)
                 hs = [None] * steps
                 for t in order:
-                    h, c = _rnn_step(self.mode, projected[t], h, c, w_hh, b_hh)
-                    hs[t] = h
+                    h_new, c_new = _rnn_step(self.mode, projected[t], h, c, w_hh, b_hh)
+                    if masks is None:
+                        h, c = h_new, c_new
+                        hs[t] = h
+                    else:
+                        h = E.where(masks[t], h_new, h)
+                        c = E.where(masks[t], c_new, c) if is_lstm else None
+                        hs[t] = E.where(masks[t], h_new, 0.0)
                 outputs.append(S.stack(hs) if steps else projected[:, :, : self.hidden_size])
                 final_h.append(h)
                 if is_lstm:
@@ -259,16 +303,7 @@ class _RNNBase(Module):
             layer_input = outputs[0] if directions == 1 else S.cat(outputs, -1)
             if self.dropout and self.training and layer < self.num_layers - 1:
                 layer_input = F.dropout(layer_input, self.dropout, True)
-        output = layer_input
-        h_n = S.stack(final_h)
-        c_n = S.stack(final_c) if is_lstm else None
-        if not batched:
-            output = S.squeeze(output, 1)
-            h_n = S.squeeze(h_n, 1)
-            c_n = S.squeeze(c_n, 1) if is_lstm else None
-        elif self.batch_first:
-            output = S.transpose(output, 0, 1)
-        return output, ((h_n, c_n) if is_lstm else h_n)
+        return layer_input, S.stack(final_h), (S.stack(final_c) if is_lstm else None)
 
     def extra_repr(self) -> str:
         s = f"{self.input_size}, {self.hidden_size}"
