@@ -1,5 +1,6 @@
 """The `janus.<op>` namespace: PyTorch's function names, bound to the frontends."""
 
+from .ops.activation import clamp, clamp_max, clamp_min
 from .ops.conversion import clone
 from .ops.elementwise import (
     abs,
@@ -12,9 +13,6 @@ from .ops.elementwise import (
     bitwise_or,
     bitwise_xor,
     ceil,
-    clamp,
-    clamp_max,
-    clamp_min,
     cos,
     cosh,
     div,
@@ -77,7 +75,6 @@ from .ops.indexing import (
     scatter_add,
 )
 from .ops.linalg import addmm, baddbmm, bmm, diag, dot, einsum, matmul, mm, mv, outer, tril, triu
-from .ops.nn_ops import log_softmax, softmax
 from .ops.reduction import (
     all,
     amax,
@@ -119,6 +116,7 @@ from .ops.shape import (
     unsqueeze,
     vstack,
 )
+from .ops.softmax import log_softmax, softmax
 from .ops.sorting import argsort, cumprod, cumsum, sort, topk, unique
 
 clip = clamp

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..autograd.grad_mode import no_grad
 from ..creation import rand
+from ..ops import activation as A
 from ..ops import elementwise as E
 from .distribution import Distribution
 from .normal import _as_tensor
@@ -16,7 +17,7 @@ class Bernoulli(Distribution):
         if probs is not None:
             self.probs = _as_tensor(probs)
             eps = 1.1920928955078125e-07 if self.probs._data.dtype.itemsize == 4 else 2.22e-16
-            clamped = E.clamp(self.probs, eps, 1 - eps)
+            clamped = A.clamp(self.probs, eps, 1 - eps)
             self.logits = E.log(clamped) - E.log1p(-clamped)
         else:
             self.logits = _as_tensor(logits)
@@ -41,10 +42,10 @@ class Bernoulli(Distribution):
     def log_prob(self, value):
         value = _as_tensor(value, self.logits)
         # -BCE with logits: value * logits - softplus(logits), stable for large |logits|.
-        return value * self.logits - E.softplus(self.logits)
+        return value * self.logits - A.softplus(self.logits)
 
     def entropy(self):
-        return E.softplus(self.logits) - self.probs * self.logits
+        return A.softplus(self.logits) - self.probs * self.logits
 
     def __repr__(self) -> str:
         return f"Bernoulli(probs: {tuple(self.probs.shape)})"

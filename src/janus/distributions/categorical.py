@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from ..autograd.grad_mode import no_grad
 from ..creation import multinomial
+from ..ops import activation as A
 from ..ops import elementwise as E
 from ..ops import indexing as I
 from ..ops import meta as M
-from ..ops import nn_ops as N
 from ..ops import reduction as R
 from ..ops import shape as S
+from ..ops import softmax as N
 from .distribution import Distribution
 
 
@@ -29,7 +30,7 @@ class Categorical(Distribution):
             if probs.ndim < 1:
                 raise ValueError("`probs` parameter must be at least one-dimensional.")
             self.probs = probs / R.sum(probs, -1, keepdim=True)
-            self.logits = E.log(E.clamp(self.probs, min=_tiny(probs)))
+            self.logits = E.log(A.clamp(self.probs, min=_tiny(probs)))
         else:
             if logits.ndim < 1:
                 raise ValueError("`logits` parameter must be at least one-dimensional.")

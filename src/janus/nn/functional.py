@@ -12,35 +12,39 @@ import numpy as np
 
 from .. import dtypes
 from ..autograd.grad_mode import no_grad
+from ..ops import activation as A
+from ..ops import convolution as C
 from ..ops import elementwise as E
 from ..ops import indexing as I
-from ..ops import nn_ops as N
+from ..ops import pooling as P
 from ..ops import reduction as R
+from ..ops import resize as Z
 from ..ops import shape as S
+from ..ops import softmax as N
 from ..ops.linalg import linear, matmul  # noqa: F401 - linear is re-exported
 from ..ops.registry import apply
 from ..tensor import Tensor
 
 # Primitives, re-exported under their PyTorch names.
-conv2d = N.conv2d
-conv1d = N.conv1d
-conv_transpose2d = N.conv_transpose2d
-interpolate = N.interpolate
-pixel_shuffle = N.pixel_shuffle
-pixel_unshuffle = N.pixel_unshuffle
-max_pool2d = N.max_pool2d
-avg_pool2d = N.avg_pool2d
-adaptive_avg_pool2d = N.adaptive_avg_pool2d
-pad = N.pad
+conv2d = C.conv2d
+conv1d = C.conv1d
+conv_transpose2d = C.conv_transpose2d
+interpolate = Z.interpolate
+pixel_shuffle = Z.pixel_shuffle
+pixel_unshuffle = Z.pixel_unshuffle
+max_pool2d = P.max_pool2d
+avg_pool2d = P.avg_pool2d
+adaptive_avg_pool2d = P.adaptive_avg_pool2d
+pad = Z.pad
 embedding = I.embedding
 one_hot = I.one_hot
-leaky_relu = E.leaky_relu
-elu = E.elu
-softplus = E.softplus
-gelu = E.gelu
-silu = E.silu
-hardtanh = E.hardtanh
-relu6 = E.relu6
+leaky_relu = A.leaky_relu
+elu = A.elu
+softplus = A.softplus
+gelu = A.gelu
+silu = A.silu
+hardtanh = A.hardtanh
+relu6 = A.relu6
 tanh = E.tanh
 sigmoid = E.sigmoid
 
@@ -50,7 +54,7 @@ def relu(input: Tensor, inplace: bool = False) -> Tensor:
 
 
 def upsample(input, size=None, scale_factor=None, mode="nearest", align_corners=None):
-    return N.interpolate(input, size, scale_factor, mode, align_corners)
+    return Z.interpolate(input, size, scale_factor, mode, align_corners)
 
 
 def softmax(input, dim=None, _stacklevel=3, dtype=None) -> Tensor:
@@ -66,7 +70,7 @@ def softmin(input, dim=None, dtype=None) -> Tensor:
 
 
 def logsigmoid(input) -> Tensor:
-    return -E.softplus(-input)
+    return -A.softplus(-input)
 
 
 def bilinear(input1, input2, weight, bias=None) -> Tensor:
@@ -204,13 +208,13 @@ def instance_norm(
 
 def normalize(input, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Tensor:
     norm = R.norm(input, p, dim, keepdim=True)
-    return input / E.clamp(norm, min=eps)
+    return input / A.clamp(norm, min=eps)
 
 
 def cosine_similarity(x1, x2, dim: int = 1, eps: float = 1e-8) -> Tensor:
     dot = R.sum(x1 * x2, dim)
-    n1 = E.clamp(R.norm(x1, 2, dim), min=eps)
-    n2 = E.clamp(R.norm(x2, 2, dim), min=eps)
+    n1 = A.clamp(R.norm(x1, 2, dim), min=eps)
+    n2 = A.clamp(R.norm(x2, 2, dim), min=eps)
     return dot / (n1 * n2)
 
 
@@ -270,8 +274,8 @@ def binary_cross_entropy(
     if input._data.size and (float(input._data.min()) < 0 or float(input._data.max()) > 1):
         raise RuntimeError("all elements of input should be between 0 and 1")
     # PyTorch clamps the logs at -100 so that 0 and 1 inputs give finite losses.
-    log_p = E.clamp(E.log(input), min=-100.0)
-    log_q = E.clamp(E.log(1 - input), min=-100.0)
+    log_p = A.clamp(E.log(input), min=-100.0)
+    log_q = A.clamp(E.log(1 - input), min=-100.0)
     loss = -(target * log_p + (1 - target) * log_q)
     if weight is not None:
         loss = loss * weight
@@ -289,7 +293,7 @@ def binary_cross_entropy_with_logits(
 ) -> Tensor:
     _check_same_size(input, target, "bce")
     # log(1 + exp(-x)) computed stably as softplus(-x).
-    log_sig_neg = E.softplus(-input)  # -log(sigmoid(x))
+    log_sig_neg = A.softplus(-input)  # -log(sigmoid(x))
     if pos_weight is not None:
         log_weight = 1 + (pos_weight - 1) * target
         loss = (1 - target) * input + log_weight * log_sig_neg

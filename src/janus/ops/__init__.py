@@ -4,15 +4,19 @@ Importing this package declares every op and attaches the Tensor methods.
 """
 
 from . import (  # noqa: F401 - importing declares the ops
+    activation,
     conversion,
+    convolution,
     elementwise,
     indexing,
     inplace,
     linalg,
     methods,
-    nn_ops,
+    pooling,
     reduction,
+    resize,
     shape,
+    softmax,
     sorting,
 )
 from .registry import OPS, apply

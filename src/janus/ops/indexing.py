@@ -398,7 +398,7 @@ def _pad_to(g, shape):
     pads = []
     for have, want in zip(reversed(g._data.shape), reversed(shape)):
         pads += [0, want - have]
-    from .nn_ops import pad
+    from .resize import pad
 
     return pad(g, pads)
 

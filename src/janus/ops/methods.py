@@ -5,7 +5,18 @@ from __future__ import annotations
 from .. import dtypes
 from ..device import device as Device
 from ..tensor import Tensor
-from . import conversion, elementwise, indexing, inplace, linalg, nn_ops, reduction, shape, sorting
+from . import (
+    activation,
+    conversion,
+    elementwise,
+    indexing,
+    inplace,
+    linalg,
+    reduction,
+    shape,
+    sorting,
+)
+from . import softmax as softmax_ops
 
 # Methods whose first argument is the tensor itself.
 _METHODS = {
@@ -13,7 +24,8 @@ _METHODS = {
         logical_and logical_or logical_xor logical_not bitwise_and bitwise_or bitwise_xor
         bitwise_not neg abs sign exp exp2 expm1 log log2 log10 log1p sqrt rsqrt reciprocal sin
         cos tan asin acos atan sinh cosh tanh sigmoid erf relu floor ceil trunc round square
-        clamp clamp_min clamp_max fmod isnan isinf isfinite nan_to_num""",
+        fmod isnan isinf isfinite nan_to_num""",
+    activation: "clamp clamp_min clamp_max",
     reduction: "sum mean prod amax amin max min argmax argmin var std logsumexp norm all any",
     shape: """reshape view flatten unflatten squeeze unsqueeze permute transpose t movedim expand
         expand_as view_as reshape_as split chunk unbind narrow select repeat flip roll""",
@@ -21,7 +33,7 @@ _METHODS = {
     sorting: "sort argsort topk cumsum cumprod unique",
     indexing: """gather scatter scatter_add index_select index_add index_copy masked_fill nonzero
         masked_select""",
-    nn_ops: "softmax log_softmax",
+    softmax_ops: "softmax log_softmax",
     conversion: "clone contiguous",
 }
 
@@ -32,7 +44,7 @@ _ALIASES = {
     "subtract": elementwise.sub,
     "negative": elementwise.neg,
     "absolute": elementwise.abs,
-    "clip": elementwise.clamp,
+    "clip": activation.clamp,
     "arctan": elementwise.atan,
     "swapaxes": shape.transpose,
     "swapdims": shape.transpose,
@@ -70,8 +82,8 @@ _INPLACE = {
     "floor_": (elementwise.floor, None),
     "ceil_": (elementwise.ceil, None),
     "round_": (elementwise.round, None),
-    "clamp_": (elementwise.clamp, None),
-    "clip_": (elementwise.clamp, None),
+    "clamp_": (activation.clamp, None),
+    "clip_": (activation.clamp, None),
     "maximum_": (elementwise.maximum, "maximum"),
     "minimum_": (elementwise.minimum, "minimum"),
     "masked_fill_": (indexing.masked_fill, None),
@@ -79,8 +91,8 @@ _INPLACE = {
     "scatter_add_": (indexing.scatter_add, None),
     "index_add_": (indexing.index_add, None),
     "square_": (elementwise.square, None),
-    "clamp_min_": (elementwise.clamp_min, None),
-    "clamp_max_": (elementwise.clamp_max, None),
+    "clamp_min_": (activation.clamp_min, None),
+    "clamp_max_": (activation.clamp_max, None),
     "fmod_": (elementwise.fmod, None),
     "nan_to_num_": (elementwise.nan_to_num, None),
     "index_copy_": (indexing.index_copy, None),

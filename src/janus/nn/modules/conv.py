@@ -1,4 +1,4 @@
-"""Convolution layers: Conv1d and Conv2d (im2col + GEMM kernels in ops/nn_ops.py)."""
+"""Convolution layers: Conv1d and Conv2d (im2col + GEMM kernels in ops/convolution.py)."""
 
 from __future__ import annotations
 
