@@ -43,3 +43,33 @@ def test_unsupported_names_raise_a_clear_error():
     with pytest.raises(AttributeError, match="Tensor.stft is not implemented"):
         _ = janus.ones(2).stft
     assert not hasattr(janus, "definitely_missing")
+
+
+def test_in_place_random_fills_and_new_factories():
+    janus.manual_seed(1)
+    t = janus.empty(10000)
+    t.uniform_(-2.0, 3.0)
+    assert -2.0 <= t.min().item() and t.max().item() < 3.0
+    assert abs(t.mean().item() - 0.5) < 0.05
+    t.normal_(1.0, 0.5)
+    assert abs(t.mean().item() - 1.0) < 0.02 and abs(t.std().item() - 0.5) < 0.02
+    assert t.new_empty((2, 3)).shape == (2, 3) and t.new_ones(2).tolist() == [1.0, 1.0]
+    b = janus.empty(10000).bernoulli_(0.25)
+    assert abs(b.mean().item() - 0.25) < 0.02
+
+
+def test_module_deepcopy_and_sparse_embedding():
+    import copy
+
+    emb = janus.nn.Embedding(5, 3, sparse=True)
+    twin = copy.deepcopy(emb)
+    assert twin.weight is not emb.weight and twin.weight.tolist() == emb.weight.tolist()
+    emb(janus.tensor([1, 1, 4])).sum().backward()
+    assert emb.weight.grad.shape == (5, 3)  # sparse=True gives a dense gradient
+    assert emb.weight.grad[1].tolist() == [2.0, 2.0, 2.0]
+
+
+def test_lbfgs_line_search_is_reported_missing():
+    w = janus.zeros(2, requires_grad=True)
+    with pytest.raises(NotImplementedError, match="line_search_fn"):
+        janus.optim.LBFGS([w], line_search_fn="strong_wolfe")
