@@ -10,6 +10,8 @@ subset runs with `import janus as torch`:
 janus.Size([4, 2])
 """
 
+import warnings as _warnings  # noqa: I001 - ops must load before the rest
+
 from . import autograd, dtypes, ops  # noqa: I001 - ops must load before the rest
 from .autograd import enable_grad, inference_mode, is_grad_enabled, no_grad, set_grad_enabled
 from .backend import cuda_available as _cuda_available
@@ -81,6 +83,10 @@ from . import accelerator, backends, cuda, distributions, nn, optim, utils  # no
 from .backends import are_deterministic_algorithms_enabled, use_deterministic_algorithms
 
 __version__ = "0.1.0"
+
+# PyTorch returns inf/nan silently (log(0), 1/0, exp overflow); numpy warns. Silence
+# those warnings where janus's own kernels raise them, and nowhere else.
+_warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"janus\.")
 
 
 def is_tensor(obj) -> bool:

@@ -181,3 +181,26 @@ def test_detach_shares_storage():
     with janus.no_grad():
         d[0] = 3.0
     assert x.tolist() == [3.0, 1.0]
+
+
+def test_integer_outputs_do_not_require_grad():
+    x = janus.tensor([[1.0, 3.0], [4.0, 2.0]], requires_grad=True)
+    values, indices = x.max(1)
+    assert values.requires_grad and not indices.requires_grad and indices.grad_fn is None
+    assert indices.numpy().tolist() == [1, 0]
+    assert not x.long().requires_grad and not x.argmax().requires_grad
+    values.sum().backward()
+    assert x.grad.tolist() == [[0.0, 1.0], [1.0, 0.0]]
+
+
+def test_inf_and_nan_results_are_silent_like_pytorch():
+    # In a fresh interpreter: pytest installs its own warning filters per test.
+    import subprocess
+    import sys
+
+    code = (
+        "import janus; print(janus.log(janus.tensor([0.0, -1.0])).tolist(), "
+        "(janus.tensor([1.0]) / janus.tensor([0.0])).tolist())"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert run.stdout.strip() == "[-inf, nan] [inf]" and "Warning" not in run.stderr

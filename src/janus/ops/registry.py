@@ -229,7 +229,7 @@ def _apply(op: OpDef, args, attrs):
         result = _make(out if type(out) is np.ndarray else backend.as_array(out))
         if op.view and (op.view is not MAYBE_VIEW or _aliases(result, args[0])):
             _share_version(result, args[0])
-        if record:
+        if record and result._data.dtype.kind == "f":  # integer results carry no gradient
             node = Node(op, args, attrs, (result._data,))
             result._rg = True
             result.grad_fn = node
@@ -243,9 +243,10 @@ def _apply(op: OpDef, args, attrs):
     if record:
         node = Node(op, args, attrs, tuple(r._data for r in results))
         for i, r in enumerate(results):
-            r._rg = True
-            r.grad_fn = node
-            r._output_nr = i
+            if r._data.dtype.kind == "f":  # e.g. max's indices carry no gradient
+                r._rg = True
+                r.grad_fn = node
+                r._output_nr = i
         if op.save_output:
             node.track_outputs(results)
     return results
