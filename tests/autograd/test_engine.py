@@ -204,3 +204,14 @@ def test_inf_and_nan_results_are_silent_like_pytorch():
     )
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert run.stdout.strip() == "[-inf, nan] [inf]" and "Warning" not in run.stderr
+
+
+def test_recording_an_in_place_op_on_a_view_is_refused_not_wrong():
+    w = janus.ones(4, requires_grad=True)
+    out = janus.zeros(3, 4)
+    with pytest.raises(NotImplementedError, match="view"):
+        out[0].add_(w)
+    assert out.abs().sum().item() == 0  # nothing was written
+    out[0] = w * 2  # __setitem__ on the base records the write
+    out.sum().backward()
+    assert w.grad.tolist() == [2.0] * 4

@@ -279,7 +279,9 @@ def check_inplace(x: Tensor) -> None:
         raise RuntimeError(
             "a leaf Variable that requires grad is being used in an in-place operation."
         )
-    if grad_state.enabled and x._base is not None and (x._base._rg or x._rg):
+    # Recording into a view would need the base's graph rewritten too (PyTorch's
+    # CopySlices); janus refuses instead of silently losing the base's gradient.
+    if grad_state.enabled and x._base is not None:
         raise NotImplementedError(
             "janus does not yet support in-place operations on a view of a tensor that requires "
             "grad; use an out-of-place op (e.g. torch.cat or torch.where) instead."
