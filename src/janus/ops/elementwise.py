@@ -234,7 +234,7 @@ def add(input, other, *, alpha=1):
 
 
 def sub(input, other, *, alpha=1):
-    if isinstance(input, Tensor) and input._data.dtype == np.bool_:
+    if any(isinstance(t, Tensor) and t._data.dtype == np.bool_ for t in (input, other)):
         raise RuntimeError(
             "Subtraction, the `-` operator, with two bool tensors is not "
             "supported. Use the `^` or `logical_xor()` operator instead."

@@ -237,6 +237,13 @@ def getitem(x: Tensor, key) -> Tensor:
     if not advanced:
         return apply(INDEX_BASIC, x, spec=spec)
     tensors = [_on_device_of(t, x) for t in tensors]
+    if any(entry[0] == "i" for entry in spec):
+        # PyTorch applies integer indices as plain selections before the index
+        # tensors (numpy would treat them as advanced indices too, which moves
+        # dims differently): do the basic part first, then the tensors.
+        basic = tuple(("s", None, None, None) if e[0] == "t" else e for e in spec)
+        x = apply(INDEX_BASIC, x, spec=basic)
+        spec = tuple(("s", None, None, None) if e[0] in "sn" else e for e in spec if e[0] != "i")
     return apply(INDEX, x, *tensors, spec=spec)
 
 

@@ -287,7 +287,13 @@ def argmin(input, dim=None, keepdim: bool = False):
 
 
 def _var_impl(xp, x, dims, keepdim, correction):
-    return xp.var(x, axis=dims, keepdims=keepdim, ddof=correction).astype(x.dtype, copy=False)
+    # Written with ufuncs (not xp.var) so that a zero divisor gives nan quietly.
+    count = 1
+    for d in dims:
+        count *= x.shape[d]
+    centered = x - xp.add.reduce(x, axis=dims, keepdims=True) / x.dtype.type(builtins.max(count, 1))
+    squares = xp.add.reduce(centered * centered, axis=dims, keepdims=keepdim)
+    return (squares / x.dtype.type(count - correction)).astype(x.dtype, copy=False)
 
 
 def _var_grad(n, g):
@@ -298,7 +304,9 @@ def _var_grad(n, g):
     for d in dims:
         count *= shape[d]
     centered = x - mean(x, dims, keepdim=True)
-    return _expand_back(g, shape, dims, keepdim) * centered * (2.0 / (count - correction))
+    dof = count - correction
+    scale = 2.0 / dof if dof > 0 else float("nan")  # as PyTorch: no degrees of freedom
+    return _expand_back(g, shape, dims, keepdim) * centered * scale
 
 
 VAR = declare("var", impl=_var_impl, meta=_reduce_meta_dtype, grad=_var_grad)
