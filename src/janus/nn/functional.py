@@ -100,6 +100,22 @@ def dropout(input, p: float = 0.5, training: bool = True, inplace: bool = False)
     return out
 
 
+def _standardize(x: Tensor, dims) -> tuple:
+    """(x - mean) and the biased variance over `dims` (both keep the reduced dims)."""
+    centered = x - R.mean(x, dims, keepdim=True)
+    return centered, R.mean(centered * centered, dims, keepdim=True)
+
+
+def _channel_affine(out: Tensor, weight, bias) -> Tensor:
+    """Per-channel (dim 1) scale and shift."""
+    shape = (1, out._data.shape[1]) + (1,) * (out.ndim - 2)
+    if weight is not None:
+        out = out * S.reshape(weight, shape)
+    if bias is not None:
+        out = out + S.reshape(bias, shape)
+    return out
+
+
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-5) -> Tensor:
     if isinstance(normalized_shape, int):
         normalized_shape = (normalized_shape,)
@@ -111,9 +127,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps: float = 1e-
             f"{list(input.shape)}"
         )
     dims = tuple(range(input.ndim - len(normalized_shape), input.ndim))
-    mean = R.mean(input, dims, keepdim=True)
-    centered = input - mean
-    var = R.mean(centered * centered, dims, keepdim=True)
+    centered, var = _standardize(input, dims)
     out = centered * E.rsqrt(var + eps)
     if weight is not None:
         out = out * weight
@@ -130,16 +144,9 @@ def group_norm(input, num_groups: int, weight=None, bias=None, eps: float = 1e-5
             f"but got input of shape {list(input.shape)} and num_groups={num_groups}"
         )
     grouped = S.reshape(input, (n, num_groups, -1))
-    mean = R.mean(grouped, -1, keepdim=True)
-    centered = grouped - mean
-    var = R.mean(centered * centered, -1, keepdim=True)
+    centered, var = _standardize(grouped, (-1,))
     out = S.reshape(centered * E.rsqrt(var + eps), input._data.shape)
-    affine_shape = (1, c) + (1,) * (input.ndim - 2)
-    if weight is not None:
-        out = out * S.reshape(weight, affine_shape)
-    if bias is not None:
-        out = out + S.reshape(bias, affine_shape)
-    return out
+    return _channel_affine(out, weight, bias)
 
 
 def batch_norm(
@@ -175,11 +182,7 @@ def batch_norm(
         out = (input - S.reshape(running_mean, shape)) * S.reshape(
             E.rsqrt(running_var + eps), shape
         )
-    if weight is not None:
-        out = out * S.reshape(weight, shape)
-    if bias is not None:
-        out = out + S.reshape(bias, shape)
-    return out
+    return _channel_affine(out, weight, bias)
 
 
 def instance_norm(
@@ -192,18 +195,9 @@ def instance_norm(
     momentum=0.1,
     eps=1e-5,
 ) -> Tensor:
-    n, c = input._data.shape[:2]
     dims = tuple(range(2, input.ndim))
-    mean = R.mean(input, dims, keepdim=True)
-    centered = input - mean
-    var = R.mean(centered * centered, dims, keepdim=True)
-    out = centered * E.rsqrt(var + eps)
-    shape = (1, c) + (1,) * (input.ndim - 2)
-    if weight is not None:
-        out = out * S.reshape(weight, shape)
-    if bias is not None:
-        out = out + S.reshape(bias, shape)
-    return out
+    centered, var = _standardize(input, dims)
+    return _channel_affine(centered * E.rsqrt(var + eps), weight, bias)
 
 
 def normalize(input, p: float = 2.0, dim: int = 1, eps: float = 1e-12) -> Tensor:

@@ -116,7 +116,8 @@ CUMSUM = declare(
 )
 
 
-def cumsum(input, dim: int, *, dtype=None):
+def _scan(op, input, dim, dtype):
+    """A cumulative op along `dim`; integers and bools accumulate in int64, as in PyTorch."""
     from .elementwise import cast
 
     if dtype is not None:
@@ -125,7 +126,11 @@ def cumsum(input, dim: int, *, dtype=None):
         input = cast(input, dtypes.int64)
     if input.ndim == 0:
         return input * 1
-    return apply(CUMSUM, input, dim=M.normalize_dim(dim, input.ndim))
+    return apply(op, input, dim=M.normalize_dim(dim, input.ndim))
+
+
+def cumsum(input, dim: int, *, dtype=None):
+    return _scan(CUMSUM, input, dim, dtype)
 
 
 def _unique_impl(xp, x, sorted, return_inverse, return_counts, dim):
@@ -220,12 +225,4 @@ TRIL_MASK = declare(
 
 
 def cumprod(input, dim: int, *, dtype=None):
-    from .elementwise import cast
-
-    if dtype is not None:
-        input = cast(input, dtypes.to_dtype(dtype))
-    elif input._data.dtype.kind in "biu":
-        input = cast(input, dtypes.int64)
-    if input.ndim == 0:
-        return input * 1
-    return apply(CUMPROD, input, dim=M.normalize_dim(dim, input.ndim))
+    return _scan(CUMPROD, input, dim, dtype)

@@ -86,6 +86,20 @@ class _CellBase(Module):
             input._data.shape[0], self.hidden_size, dtype=input.dtype, device=input.device
         )
 
+    def forward(self, input, hx=None):
+        """One step; `hx` defaults to zeros. (LSTMCell overrides this for (h, c).)"""
+        input, batched = self._prepare(input)
+        h = self._zeros(input) if hx is None else (hx if batched else S.unsqueeze(hx, 0))
+        h, _ = _rnn_step(
+            self._mode,
+            F.linear(input, self.weight_ih, self.bias_ih),
+            h,
+            None,
+            self.weight_hh,
+            self.bias_hh,
+        )
+        return h if batched else S.squeeze(h, 0)
+
     def extra_repr(self) -> str:
         s = f"{self.input_size}, {self.hidden_size}"
         if not self.bias:
@@ -102,19 +116,6 @@ class RNNCell(_CellBase):
         self._mode = "RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU"
         self.nonlinearity = nonlinearity
         super().__init__(input_size, hidden_size, bias, device, dtype)
-
-    def forward(self, input, hx=None):
-        input, batched = self._prepare(input)
-        h = self._zeros(input) if hx is None else (hx if batched else S.unsqueeze(hx, 0))
-        h, _ = _rnn_step(
-            self._mode,
-            F.linear(input, self.weight_ih, self.bias_ih),
-            h,
-            None,
-            self.weight_hh,
-            self.bias_hh,
-        )
-        return h if batched else S.squeeze(h, 0)
 
 
 class LSTMCell(_CellBase):
@@ -141,19 +142,6 @@ class LSTMCell(_CellBase):
 
 class GRUCell(_CellBase):
     _mode = "GRU"
-
-    def forward(self, input, hx=None):
-        input, batched = self._prepare(input)
-        h = self._zeros(input) if hx is None else (hx if batched else S.unsqueeze(hx, 0))
-        h, _ = _rnn_step(
-            "GRU",
-            F.linear(input, self.weight_ih, self.bias_ih),
-            h,
-            None,
-            self.weight_hh,
-            self.bias_hh,
-        )
-        return h if batched else S.squeeze(h, 0)
 
 
 class _RNNBase(Module):
