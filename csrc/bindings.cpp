@@ -4,11 +4,14 @@
 // raises ValueError (never crashes) on bad input. Long loops release the GIL.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
+#include "ir/graph.h"
 #include "runtime/cpu/eager_kernels.h"
 #include "runtime/rng/philox_cpu.h"
 
@@ -88,6 +91,169 @@ py::array sigmoid(const py::array& x) {
   return out;
 }
 
+// ----- IR -----
+
+namespace ir = janus::ir;
+
+// Python constants (None, bool, int, float, str, nested lists/tuples) as IR attributes.
+ir::Attr to_attr(const py::handle& value) {
+  if (value.is_none()) return ir::Attr::none();
+  if (py::isinstance<py::bool_>(value)) return ir::Attr::boolean(value.cast<bool>());
+  if (py::isinstance<py::int_>(value)) return ir::Attr::integer(value.cast<int64_t>());
+  if (py::isinstance<py::float_>(value)) return ir::Attr::real(value.cast<double>());
+  if (py::isinstance<py::str>(value)) return ir::Attr::string(value.cast<std::string>());
+  if (py::isinstance<py::list>(value) || py::isinstance<py::tuple>(value)) {
+    std::vector<ir::Attr> items;
+    for (const py::handle& item : value) items.push_back(to_attr(item));
+    return ir::Attr::of_list(std::move(items));
+  }
+  throw py::type_error("IR constants must be None, bool, int, float, str or lists of them, got " +
+                       std::string(py::str(py::type::of(value))));
+}
+
+py::object from_attr(const ir::Attr& attr) {
+  switch (attr.kind) {
+    case ir::Attr::Kind::kNone:
+      return py::none();
+    case ir::Attr::Kind::kBool:
+      return py::bool_(attr.b);
+    case ir::Attr::Kind::kInt:
+      return py::int_(attr.i);
+    case ir::Attr::Kind::kFloat:
+      return py::float_(attr.f);
+    case ir::Attr::Kind::kString:
+      return py::str(attr.s);
+    case ir::Attr::Kind::kList: {
+      py::tuple items(attr.list.size());
+      for (size_t k = 0; k < attr.list.size(); ++k) items[k] = from_attr(attr.list[k]);
+      return std::move(items);
+    }
+  }
+  return py::none();
+}
+
+// A shape given as ints (known sizes) and strings (symbols).
+ir::TensorType to_type(const std::string& dtype, const py::sequence& shape,
+                       const std::string& device) {
+  ir::TensorType type;
+  type.dtype = ir::dtype_from_name(dtype);
+  for (const py::handle& dim : shape) {
+    if (py::isinstance<py::str>(dim)) {
+      type.shape.push_back(ir::Dim::symbolic(dim.cast<std::string>()));
+    } else {
+      const int64_t size = dim.cast<int64_t>();
+      if (size < 0) throw py::value_error("dimension sizes must be >= 0");
+      type.shape.push_back(ir::Dim::known(size));
+    }
+  }
+  type.device = device;
+  return type;
+}
+
+py::tuple shape_of(const ir::TensorType& type) {
+  py::tuple shape(type.shape.size());
+  for (size_t k = 0; k < type.shape.size(); ++k) {
+    const ir::Dim& dim = type.shape[k];
+    shape[k] = dim.is_known() ? py::object(py::int_(dim.size)) : py::object(py::str(dim.symbol));
+  }
+  return shape;
+}
+
+void bind_ir(py::module_& m) {
+  py::module_ sub = m.def_submodule("ir", "The typed dataflow IR (csrc/ir).");
+  sub.def("op_kinds", [] {
+    py::list kinds;
+    for (int k = 0; k < ir::op_count(); ++k) {
+      const auto kind = static_cast<ir::OpKind>(k);
+      kinds.append(py::make_tuple(ir::op_name(kind), ir::op_outputs(kind)));
+    }
+    return kinds;
+  });
+  // Values are owned by their graph; Python references keep the graph alive.
+  py::class_<ir::Value>(sub, "Value")
+      .def_property_readonly("name", [](const ir::Value& v) { return v.name; })
+      .def_property_readonly("dtype",
+                             [](const ir::Value& v) { return ir::dtype_name(v.type.dtype); })
+      .def_property_readonly("shape", [](const ir::Value& v) { return shape_of(v.type); })
+      .def_property_readonly("device", [](const ir::Value& v) { return v.type.device; })
+      .def("__repr__",
+           [](const ir::Value& v) { return "%" + v.name + ": " + ir::to_string(v.type); });
+  py::class_<ir::Graph>(sub, "Graph")
+      .def(py::init<>())
+      .def(
+          "add_input",
+          [](ir::Graph& g, const std::string& name, const std::string& dtype,
+             const py::sequence& shape, const std::string& device) {
+            return g.add_input(name, to_type(dtype, shape, device));
+          },
+          py::arg("name"), py::arg("dtype"), py::arg("shape"), py::arg("device") = "cpu",
+          py::return_value_policy::reference_internal)
+      .def(
+          "add_node",
+          [](ir::Graph& g, const std::string& op, const py::sequence& operands,
+             const py::dict& attrs, const py::sequence& outputs) {
+            const auto kind = ir::op_from_name(op);
+            if (!kind) throw py::value_error("unknown op '" + op + "'");
+            std::vector<ir::Operand> ops;
+            for (const py::handle& operand : operands) {
+              if (py::isinstance<ir::Value>(operand)) {
+                ir::Value* value = operand.cast<ir::Value*>();
+                // Refused here: the graph would keep a pointer into another graph.
+                if (!g.owns(value)) {
+                  throw py::value_error("operand %" + value->name + " belongs to another graph");
+                }
+                ops.emplace_back(value);
+              } else {
+                ops.emplace_back(to_attr(operand));
+              }
+            }
+            std::map<std::string, ir::Attr> attr_map;
+            for (const auto& [key, value] : attrs)
+              attr_map[key.cast<std::string>()] = to_attr(value);
+            std::vector<ir::TensorType> types;
+            for (const py::handle& out : outputs) {
+              const auto spec = out.cast<py::tuple>();
+              types.push_back(to_type(spec[0].cast<std::string>(), spec[1].cast<py::sequence>(),
+                                      spec.size() > 2 ? spec[2].cast<std::string>() : "cpu"));
+            }
+            ir::Node* node =
+                g.add_node(*kind, std::move(ops), std::move(attr_map), std::move(types));
+            py::list results;
+            for (ir::Value* value : node->outputs) {
+              results.append(py::cast(value, py::return_value_policy::reference_internal,
+                                      py::cast(&g, py::return_value_policy::reference)));
+            }
+            return results;
+          },
+          py::arg("op"), py::arg("operands"), py::arg("attrs"), py::arg("outputs"),
+          "Appends op(operands, **attrs); outputs are (dtype, shape[, device]) tuples.")
+      .def("set_outputs",
+           [](ir::Graph& g, std::vector<ir::Value*> outputs) {
+             for (const ir::Value* value : outputs) {
+               if (!g.owns(value)) {
+                 throw py::value_error("output %" + value->name + " belongs to another graph");
+               }
+             }
+             g.set_outputs(std::move(outputs));
+           })
+      .def(
+          "verify", [](const ir::Graph& g) { return ir::verify(g); },
+          "The problems that make the graph malformed (an empty list when it is well formed).")
+      .def("node_count", [](const ir::Graph& g) { return g.nodes().size(); })
+      .def("node_attrs",
+           [](const ir::Graph& g, size_t index) {
+             if (index >= g.nodes().size()) throw py::index_error("node index out of range");
+             py::dict attrs;
+             for (const auto& [key, attr] : g.nodes()[index]->attrs)
+               attrs[py::str(key)] = from_attr(attr);
+             return attrs;
+           })
+      .def("__str__", [](const ir::Graph& g) { return ir::print(g); })
+      .def_static(
+          "parse", [](const std::string& text) { return ir::parse(text); },
+          "Parses the text form (ValueError with a line number when malformed).");
+}
+
 py::dict build_info() {
   py::dict info;
 #if defined(JANUS_VERSION)
@@ -122,6 +288,7 @@ py::dict build_info() {
 PYBIND11_MODULE(_C, m) {
   m.doc() = "janus native core";
   m.def("build_info", &build_info, "How this extension was built.");
+  bind_ir(m);
   m.def("sigmoid", &sigmoid, py::arg("x"), "Logistic sigmoid of a C-contiguous float array.");
   m.def("softmax_last_dim", &softmax_last_dim, py::arg("x"), py::arg("log"),
         "Softmax (or log-softmax) over the last dim of a C-contiguous float array.");

@@ -1,0 +1,83 @@
+// The typed dataflow graph: values with types, nodes applying op-table ops.
+//
+// A node mirrors one call `apply(op, *args, **attrs)` of the eager layer: its
+// operands are, position by position, either values (tensors) or constants
+// (the Python numbers and None that ops take), and its attributes are the
+// keyword arguments. Nodes are kept in a valid execution order.
+//
+// Ownership: the Graph owns every Value and Node; the raw pointers handed out
+// stay valid for the Graph's lifetime.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "ir/attr.h"
+#include "ir/op_kind.h"
+#include "ir/types.h"
+
+namespace janus::ir {
+
+struct Node;
+
+struct Value {
+  std::string name;  // unique in its graph; printed as %name
+  TensorType type;
+  Node* producer = nullptr;  // nullptr for a graph input
+  int index = 0;             // which output of the producer
+};
+
+// An operand: a value, or a constant such as the 2.0 of `x * 2.0`.
+using Operand = std::variant<Value*, Attr>;
+
+struct Node {
+  OpKind kind;
+  std::vector<Operand> operands;
+  std::map<std::string, Attr> attrs;
+  std::vector<Value*> outputs;
+};
+
+class Graph {
+ public:
+  Graph() = default;
+  Graph(const Graph&) = delete;
+  Graph& operator=(const Graph&) = delete;
+
+  Value* add_input(const std::string& name, TensorType type);
+  // Appends a node; its outputs get fresh names (%0, %1, ...) unless `names` are given.
+  Node* add_node(OpKind kind, std::vector<Operand> operands, std::map<std::string, Attr> attrs,
+                 std::vector<TensorType> output_types, std::vector<std::string> names = {});
+  void set_outputs(std::vector<Value*> outputs) { outputs_ = std::move(outputs); }
+
+  const std::vector<Value*>& inputs() const { return inputs_; }
+  const std::vector<Value*>& outputs() const { return outputs_; }
+  const std::vector<std::unique_ptr<Node>>& nodes() const { return nodes_; }
+  // Whether `value` was created by this graph.
+  bool owns(const Value* value) const;
+
+ private:
+  Value* new_value(const std::string& name, TensorType type);
+
+  std::vector<std::unique_ptr<Value>> values_;
+  std::vector<std::unique_ptr<Node>> nodes_;
+  std::vector<Value*> inputs_;
+  std::vector<Value*> outputs_;
+  int next_id_ = 0;
+};
+
+// The problems that make a graph malformed (empty when it is well formed):
+// operands used before they are defined or from another graph, result counts
+// that do not match the op, repeated names, undefined graph outputs.
+std::vector<std::string> verify(const Graph& graph);
+// Throws std::invalid_argument listing every problem `verify` finds.
+void check(const Graph& graph);
+
+// The text form (see text.cpp) and its parser, which throws
+// std::invalid_argument with a line number on malformed text.
+std::string print(const Graph& graph);
+std::unique_ptr<Graph> parse(const std::string& text);
+
+}  // namespace janus::ir

@@ -1,0 +1,352 @@
+// The IR's text form, printed and parsed back:
+//
+//   graph(%x: f32[2,?n], %w: f32[3,4]@cuda:0) {
+//     %0: f32[2,4] = matmul(%x, %w)
+//     %1: f32[2,4], %2: i64[2] = max_dim(%0) {dim=1, keepdim=false, largest=true}
+//     %3: f32[2,4] = add(%1, 2.0)
+//     return %3, %2
+//   }
+//
+// Operands are values (%name) or constants (the attribute syntax); attributes
+// follow in braces, sorted by name.
+#include <cctype>
+#include <cstdlib>
+#include <map>
+#include <stdexcept>
+
+#include "ir/graph.h"
+
+namespace janus::ir {
+
+// ----- printing -----
+
+namespace {
+
+std::string typed(const Value* value) { return "%" + value->name + ": " + to_string(value->type); }
+
+}  // namespace
+
+std::string print(const Graph& graph) {
+  std::string text = "graph(";
+  for (size_t k = 0; k < graph.inputs().size(); ++k) {
+    if (k) text += ", ";
+    text += typed(graph.inputs()[k]);
+  }
+  text += ") {\n";
+  for (const auto& node : graph.nodes()) {
+    text += "  ";
+    for (size_t k = 0; k < node->outputs.size(); ++k) {
+      if (k) text += ", ";
+      text += typed(node->outputs[k]);
+    }
+    text += std::string(" = ") + op_name(node->kind) + "(";
+    for (size_t k = 0; k < node->operands.size(); ++k) {
+      if (k) text += ", ";
+      const Operand& operand = node->operands[k];
+      if (const auto* value = std::get_if<Value*>(&operand)) {
+        text += "%" + (*value)->name;
+      } else {
+        text += to_string(std::get<Attr>(operand));
+      }
+    }
+    text += ")";
+    if (!node->attrs.empty()) {
+      text += " {";
+      bool first = true;
+      for (const auto& [key, attr] : node->attrs) {
+        if (!first) text += ", ";
+        first = false;
+        text += key + "=" + to_string(attr);
+      }
+      text += "}";
+    }
+    text += "\n";
+  }
+  text += "  return";
+  for (size_t k = 0; k < graph.outputs().size(); ++k) {
+    text += (k ? ", %" : " %") + graph.outputs()[k]->name;
+  }
+  return text + "\n}\n";
+}
+
+// ----- parsing -----
+
+namespace {
+
+struct Token {
+  enum Kind { kIdent, kValue, kInt, kFloat, kString, kPunct, kEnd } kind;
+  std::string text;
+  int line;
+};
+
+std::vector<Token> tokenize(const std::string& source) {
+  std::vector<Token> tokens;
+  int line = 1;
+  size_t i = 0;
+  auto fail = [&](const std::string& what) {
+    throw std::invalid_argument("IR text, line " + std::to_string(line) + ": " + what);
+  };
+  auto is_name = [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.';
+  };
+  while (i < source.size()) {
+    const char c = source[i];
+    if (c == '\n') {
+      ++line;
+      ++i;
+    } else if (std::isspace(static_cast<unsigned char>(c))) {
+      ++i;
+    } else if (c == '%') {
+      size_t j = i + 1;
+      while (j < source.size() && is_name(source[j])) ++j;
+      if (j == i + 1) fail("'%' must be followed by a value name");
+      tokens.push_back({Token::kValue, source.substr(i + 1, j - i - 1), line});
+      i = j;
+    } else if (std::isdigit(static_cast<unsigned char>(c)) ||
+               (c == '-' && i + 1 < source.size() &&
+                (std::isdigit(static_cast<unsigned char>(source[i + 1])) ||
+                 source.compare(i + 1, 3, "inf") == 0))) {
+      size_t j = i + 1;
+      if (source.compare(i + 1, 3, "inf") == 0) {
+        tokens.push_back({Token::kFloat, "-inf", line});
+        i += 4;
+        continue;
+      }
+      bool real = false;
+      while (j < source.size()) {
+        const char d = source[j];
+        if (std::isdigit(static_cast<unsigned char>(d))) {
+          ++j;
+        } else if (d == '.' || d == 'e' || d == 'E') {
+          real = true;
+          ++j;
+          if ((d == 'e' || d == 'E') && j < source.size() && (source[j] == '-' || source[j] == '+'))
+            ++j;
+        } else {
+          break;
+        }
+      }
+      tokens.push_back({real ? Token::kFloat : Token::kInt, source.substr(i, j - i), line});
+      i = j;
+    } else if (std::isalpha(static_cast<unsigned char>(c)) || c == '_') {
+      size_t j = i;
+      while (j < source.size() &&
+             (std::isalnum(static_cast<unsigned char>(source[j])) || source[j] == '_'))
+        ++j;
+      tokens.push_back({Token::kIdent, source.substr(i, j - i), line});
+      i = j;
+    } else if (c == '"') {
+      std::string text;
+      size_t j = i + 1;
+      while (j < source.size() && source[j] != '"') {
+        if (source[j] == '\\' && j + 1 < source.size()) ++j;
+        if (source[j] == '\n') fail("unterminated string");
+        text += source[j++];
+      }
+      if (j >= source.size()) fail("unterminated string");
+      tokens.push_back({Token::kString, text, line});
+      i = j + 1;
+    } else if (std::string("()[]{},:=@?").find(c) != std::string::npos) {
+      tokens.push_back({Token::kPunct, std::string(1, c), line});
+      ++i;
+    } else {
+      fail(std::string("unexpected character '") + c + "'");
+    }
+  }
+  tokens.push_back({Token::kEnd, "", line});
+  return tokens;
+}
+
+class Parser {
+ public:
+  explicit Parser(const std::string& text) : tokens_(tokenize(text)) {}
+
+  std::unique_ptr<Graph> graph() {
+    auto g = std::make_unique<Graph>();
+    expect_ident("graph");
+    expect("(");
+    if (!accept(")")) {
+      do {
+        const std::string name = value_name();
+        expect(":");
+        define(name, g->add_input(name, type()));
+      } while (accept(","));
+      expect(")");
+    }
+    expect("{");
+    while (!(peek().kind == Token::kIdent && peek().text == "return")) statement(*g);
+    next();
+    std::vector<Value*> outputs;
+    if (!(peek().kind == Token::kPunct && peek().text == "}")) {
+      do outputs.push_back(use(next()));
+      while (accept(","));
+    }
+    expect("}");
+    if (peek().kind != Token::kEnd) fail("text after the end of the graph");
+    g->set_outputs(std::move(outputs));
+    return g;
+  }
+
+ private:
+  void statement(Graph& g) {
+    std::vector<std::string> names;
+    std::vector<TensorType> types;
+    do {
+      names.push_back(value_name());
+      expect(":");
+      types.push_back(type());
+    } while (accept(","));
+    expect("=");
+    const Token op = next();
+    if (op.kind != Token::kIdent) fail("expected an op name", op);
+    const std::optional<OpKind> kind = op_from_name(op.text);
+    if (!kind) fail("unknown op '" + op.text + "'", op);
+    expect("(");
+    std::vector<Operand> operands;
+    if (!accept(")")) {
+      do {
+        if (peek().kind == Token::kValue) {
+          operands.emplace_back(use(next()));
+        } else {
+          operands.emplace_back(attr());
+        }
+      } while (accept(","));
+      expect(")");
+    }
+    std::map<std::string, Attr> attrs;
+    if (accept("{")) {
+      do {
+        const Token key = next();
+        if (key.kind != Token::kIdent) fail("expected an attribute name", key);
+        expect("=");
+        attrs[key.text] = attr();
+      } while (accept(","));
+      expect("}");
+    }
+    Node* node = g.add_node(*kind, std::move(operands), std::move(attrs), types, names);
+    for (size_t k = 0; k < names.size(); ++k) define(names[k], node->outputs[k]);
+  }
+
+  TensorType type() {
+    TensorType t;
+    const Token dtype = next();
+    try {
+      t.dtype = dtype_from_name(dtype.text);
+    } catch (const std::invalid_argument& error) {
+      fail(error.what(), dtype);
+    }
+    expect("[");
+    if (!accept("]")) {
+      do {
+        if (accept("?")) {
+          const Token symbol = next();
+          if (symbol.kind != Token::kIdent) fail("expected a dimension symbol", symbol);
+          t.shape.push_back(Dim::symbolic(symbol.text));
+        } else {
+          const Token size = next();
+          if (size.kind != Token::kInt) fail("expected a dimension size", size);
+          t.shape.push_back(Dim::known(std::strtoll(size.text.c_str(), nullptr, 10)));
+        }
+      } while (accept(","));
+      expect("]");
+    }
+    if (accept("@")) {
+      const Token device = next();
+      t.device = device.text;
+      if (accept(":")) t.device += ":" + next().text;
+    }
+    return t;
+  }
+
+  Attr attr() {
+    const Token token = next();
+    switch (token.kind) {
+      case Token::kInt:
+        return Attr::integer(std::strtoll(token.text.c_str(), nullptr, 10));
+      case Token::kFloat:
+        return Attr::real(std::strtod(token.text.c_str(), nullptr));
+      case Token::kString:
+        return Attr::string(token.text);
+      case Token::kIdent:
+        if (token.text == "none") return Attr::none();
+        if (token.text == "true") return Attr::boolean(true);
+        if (token.text == "false") return Attr::boolean(false);
+        if (token.text == "inf" || token.text == "nan") {
+          return Attr::real(std::strtod(token.text.c_str(), nullptr));
+        }
+        break;
+      case Token::kPunct:
+        if (token.text == "[") {
+          std::vector<Attr> items;
+          if (!accept("]")) {
+            do items.push_back(attr());
+            while (accept(","));
+            expect("]");
+          }
+          return Attr::of_list(std::move(items));
+        }
+        break;
+      default:
+        break;
+    }
+    fail("expected a constant", token);
+  }
+
+  std::string value_name() {
+    const Token token = next();
+    if (token.kind != Token::kValue) fail("expected a %value", token);
+    return token.text;
+  }
+
+  void define(const std::string& name, Value* value) {
+    if (!values_.emplace(name, value).second) fail("value %" + name + " is defined twice");
+  }
+
+  Value* use(const Token& token) {
+    if (token.kind != Token::kValue) fail("expected a %value", token);
+    auto found = values_.find(token.text);
+    if (found == values_.end()) {
+      fail("value %" + token.text + " is used before it is defined", token);
+    }
+    return found->second;
+  }
+
+  const Token& peek() const { return tokens_[position_]; }
+  Token next() { return tokens_[position_ < tokens_.size() - 1 ? position_++ : position_]; }
+
+  bool accept(const char* punct) {
+    if (peek().kind == Token::kPunct && peek().text == punct) {
+      ++position_;
+      return true;
+    }
+    return false;
+  }
+
+  void expect(const char* punct) {
+    if (!accept(punct)) fail(std::string("expected '") + punct + "'", peek());
+  }
+
+  void expect_ident(const char* word) {
+    const Token token = next();
+    if (token.kind != Token::kIdent || token.text != word) {
+      fail(std::string("expected '") + word + "'", token);
+    }
+  }
+
+  [[noreturn]] void fail(const std::string& what) const { fail(what, peek()); }
+  [[noreturn]] void fail(const std::string& what, const Token& at) const {
+    throw std::invalid_argument(
+        "IR text, line " + std::to_string(at.line) + ": " + what +
+        (at.kind == Token::kEnd ? " (at the end)" : " near '" + at.text + "'"));
+  }
+
+  std::vector<Token> tokens_;
+  size_t position_ = 0;
+  std::map<std::string, Value*> values_;
+};
+
+}  // namespace
+
+std::unique_ptr<Graph> parse(const std::string& text) { return Parser(text).graph(); }
+
+}  // namespace janus::ir

@@ -1,0 +1,63 @@
+"""The IR as Python sees it (janus._C.ir): op kinds agree with the op table, and
+graphs built from the table's shape rules print and parse back."""
+
+import pytest
+
+import janus
+from janus import _C
+from janus.ops import OPS
+from janus.ops.meta import Meta
+
+
+def test_ir_op_kinds_are_the_op_table():
+    assert _C.ir.op_kinds() == [(name, op.outputs) for name, op in OPS.items()]
+
+
+def _type(meta: Meta):
+    short = {"float32": "f32", "float64": "f64", "int64": "i64", "bool": "bool"}
+    return (short[meta.dtype.name], list(meta.shape))
+
+
+def _node(graph, name, operands, metas, **attrs):
+    """Appends op `name`, typing its results with the op table's meta rule."""
+    result = OPS[name].meta(*metas, **attrs)
+    results = (result,) if isinstance(result, Meta) else tuple(result)
+    return graph.add_node(name, operands, attrs, [_type(m) for m in results]), results
+
+
+def test_graph_from_shape_rules_round_trips_through_text():
+    g = _C.ir.Graph()
+    x = g.add_input("x", "f32", [4, 3])
+    w = g.add_input("w", "f32", [5, 3])
+    mx, mw = Meta((4, 3), janus.float32), Meta((5, 3), janus.float32)
+    [h], (mh,) = _node(g, "linear", [x, w, None], [mx, mw, None])
+    [r], (mr,) = _node(g, "relu", [h], [mh])
+    [s], _ = _node(g, "sum", [r], [mr], dims=(0, 1), keepdim=False)
+    [v, i], _ = _node(g, "max_dim", [r], [mr], dim=1, keepdim=False, largest=True)
+    [y], _ = _node(g, "index_basic", [r], [mr], spec=(("s", None, 2, None), ("i", -1)))
+    g.set_outputs([s, i, y])
+    assert g.verify() == []
+    text = str(g)
+    assert "%0: f32[4,5] = linear(%x, %w, none)" in text
+    assert "max_dim(%1) {dim=1, keepdim=false, largest=true}" in text
+    again = _C.ir.Graph.parse(text)
+    assert str(again) == text
+    assert again.node_attrs(4)["spec"] == (("s", None, 2, None), ("i", -1))
+    assert (i.dtype, i.shape, v.shape) == ("i64", (4,), (4,))
+
+
+def test_builder_refuses_bad_input():
+    g = _C.ir.Graph()
+    x = g.add_input("x", "f32", [2])
+    with pytest.raises(ValueError, match="unknown op"):
+        g.add_node("frobnicate", [x], {}, [("f32", [2])])
+    other = _C.ir.Graph()
+    foreign = other.add_input("z", "f32", [2])
+    with pytest.raises(ValueError, match="another graph"):
+        g.add_node("neg", [foreign], {}, [("f32", [2])])
+    with pytest.raises(TypeError, match="IR constants"):
+        g.add_node("add", [x, object()], {}, [("f32", [2])])
+    g.add_node("max_dim", [x], {"dim": 0}, [("f32", [])])  # one result; the op has two
+    assert any("the op has 2" in problem for problem in g.verify())
+    with pytest.raises(ValueError, match="line 2"):
+        _C.ir.Graph.parse("graph() {\n  %0: f32[] = nope()\n  return %0\n}")
