@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "ir/graph.h"
+#include "passes/passes.h"
 #include "runtime/cpu/eager_kernels.h"
 #include "runtime/rng/philox_cpu.h"
 
@@ -161,6 +162,7 @@ py::tuple shape_of(const ir::TensorType& type) {
 
 void bind_ir(py::module_& m) {
   py::module_ sub = m.def_submodule("ir", "The typed dataflow IR (csrc/ir).");
+  sub.def("pass_names", &janus::passes::pass_names, "Passes in default pipeline order.");
   sub.def("op_kinds", [] {
     py::list kinds;
     for (int k = 0; k < ir::op_count(); ++k) {
@@ -240,6 +242,10 @@ void bind_ir(py::module_& m) {
           "verify", [](const ir::Graph& g) { return ir::verify(g); },
           "The problems that make the graph malformed (an empty list when it is well formed).")
       .def("node_count", [](const ir::Graph& g) { return g.nodes().size(); })
+      .def(
+          "run_pass",
+          [](ir::Graph& g, const std::string& name) { return janus::passes::run_pass(g, name); },
+          py::arg("name"), "Runs one pass by name; returns how many rewrites it made.")
       .def("node_attrs",
            [](const ir::Graph& g, size_t index) {
              if (index >= g.nodes().size()) throw py::index_error("node index out of range");

@@ -42,6 +42,33 @@ bool Graph::owns(const Value* value) const {
   return false;
 }
 
+void Graph::replace_all_uses(const Value* from, Value* to) {
+  for (auto& node : nodes_) {
+    for (Operand& operand : node->operands) {
+      if (auto* value = std::get_if<Value*>(&operand); value && *value == from) *value = to;
+    }
+  }
+  for (Value*& out : outputs_) {
+    if (out == from) out = to;
+  }
+}
+
+int Graph::erase_nodes_if(const std::function<bool(const Node&)>& remove) {
+  const size_t before = nodes_.size();
+  std::vector<std::unique_ptr<Node>> kept;
+  kept.reserve(nodes_.size());
+  for (auto& node : nodes_) {
+    if (remove(*node)) {
+      for (Value* out : node->outputs) out->producer = nullptr;
+      dead_nodes_.push_back(std::move(node));  // keep alive: values point at them
+    } else {
+      kept.push_back(std::move(node));
+    }
+  }
+  nodes_ = std::move(kept);
+  return static_cast<int>(before - nodes_.size());
+}
+
 std::vector<std::string> verify(const Graph& graph) {
   std::vector<std::string> problems;
   std::set<const Value*> defined;

@@ -9,6 +9,7 @@
 // stay valid for the Graph's lifetime.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -58,11 +59,19 @@ class Graph {
   // Whether `value` was created by this graph.
   bool owns(const Value* value) const;
 
+  // Rewriting (used by passes). Every operand and graph output that is `from`
+  // becomes `to`.
+  void replace_all_uses(const Value* from, Value* to);
+  // Removes the nodes `remove` selects; returns how many. Their values stay
+  // owned by the graph (so pointers stay valid) but are no longer defined.
+  int erase_nodes_if(const std::function<bool(const Node&)>& remove);
+
  private:
   Value* new_value(const std::string& name, TensorType type);
 
   std::vector<std::unique_ptr<Value>> values_;
   std::vector<std::unique_ptr<Node>> nodes_;
+  std::vector<std::unique_ptr<Node>> dead_nodes_;  // erased, kept so no pointer dangles
   std::vector<Value*> inputs_;
   std::vector<Value*> outputs_;
   int next_id_ = 0;

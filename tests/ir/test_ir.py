@@ -61,3 +61,19 @@ def test_builder_refuses_bad_input():
     assert any("the op has 2" in problem for problem in g.verify())
     with pytest.raises(ValueError, match="line 2"):
         _C.ir.Graph.parse("graph() {\n  %0: f32[] = nope()\n  return %0\n}")
+
+
+def test_passes_run_from_python():
+    g = _C.ir.Graph.parse(
+        "graph(%x: f32[3]) {\n"
+        "  %a: f32[3] = mul(%x, 1)\n"
+        "  %b: f32[3] = exp(%a)\n"
+        "  %c: f32[3] = exp(%x)\n"
+        "  %d: f32[3] = add(%b, %c)\n"
+        "  return %d\n}\n"
+    )
+    assert _C.ir.pass_names() == ["simplify", "cse", "dce"]
+    assert [g.run_pass(name) for name in _C.ir.pass_names()] == [1, 1, 0]
+    assert "add(%b, %b)" in str(g) and g.node_count() == 2
+    with pytest.raises(ValueError, match="unknown pass"):
+        g.run_pass("frobnicate")

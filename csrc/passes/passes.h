@@ -1,0 +1,30 @@
+// Graph passes: each one file, each doing one thing, each returning how many
+// rewrites it made. `run_pass` runs one by name and, in debug builds, verifies
+// the graph afterwards.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "ir/graph.h"
+
+namespace janus::passes {
+
+// Removes nodes none of whose results reach a graph output (every op in the
+// table is pure: random ops take their stream position as attributes).
+int eliminate_dead_code(ir::Graph& graph);
+
+// Replaces a node by an earlier one with the same op, operands and attributes.
+int eliminate_common_subexpressions(ir::Graph& graph);
+
+// Local algebraic rewrites that remove work: x + 0, x * 1, x / 1, x ** 1,
+// neg(neg(x)), reshape to the same shape, reshape of reshape, permute of
+// permute, casts to the dtype a value already has.
+int simplify_algebra(ir::Graph& graph);
+
+// The names `run_pass` accepts, in the order a default pipeline runs them.
+std::vector<std::string> pass_names();
+// Throws std::invalid_argument for an unknown name.
+int run_pass(ir::Graph& graph, const std::string& name);
+
+}  // namespace janus::passes
