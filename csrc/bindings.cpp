@@ -246,6 +246,17 @@ void bind_ir(py::module_& m) {
           "run_pass",
           [](ir::Graph& g, const std::string& name) { return janus::passes::run_pass(g, name); },
           py::arg("name"), "Runs one pass by name; returns how many rewrites it made.")
+      .def(
+          "assign_streams",
+          [](const ir::Graph& g) {
+            const janus::passes::StreamAssignment a = janus::passes::assign_streams(g);
+            py::dict result;
+            result["stream"] = a.stream;
+            result["streams"] = a.streams;
+            result["syncs"] = a.syncs;
+            return result;
+          },
+          "Nimble's stream assignment: {'stream': per node, 'streams': n, 'syncs': [(u, v)]}.")
       .def("node_attrs",
            [](const ir::Graph& g, size_t index) {
              if (index >= g.nodes().size()) throw py::index_error("node index out of range");

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "ir/graph.h"
@@ -21,6 +22,21 @@ int eliminate_common_subexpressions(ir::Graph& graph);
 // neg(neg(x)), reshape to the same shape, reshape of reshape, permute of
 // permute, casts to the dtype a value already has.
 int simplify_algebra(ir::Graph& graph);
+
+// Nimble's ahead-of-time stream assignment (an analysis: the graph is not
+// changed). On the transitive reduction of the node DAG, a maximum bipartite
+// matching links each node to at most one successor and one predecessor; the
+// resulting chains are a minimum cover of the DAG by chains, each run in order
+// on one stream, so that nodes not ordered by data dependences can overlap and
+// the matched edges need no synchronization. Chains whose nodes are all
+// ordered with respect to each other are then merged (no concurrency is lost).
+// `syncs` are the remaining cross-stream edges (u, v): v waits for u's event.
+struct StreamAssignment {
+  std::vector<int> stream;  // per node, in graph order
+  int streams = 0;
+  std::vector<std::pair<int, int>> syncs;  // node indices, in graph order
+};
+StreamAssignment assign_streams(const ir::Graph& graph);
 
 // The names `run_pass` accepts, in the order a default pipeline runs them.
 std::vector<std::string> pass_names();

@@ -77,3 +77,17 @@ def test_passes_run_from_python():
     assert "add(%b, %b)" in str(g) and g.node_count() == 2
     with pytest.raises(ValueError, match="unknown pass"):
         g.run_pass("frobnicate")
+
+
+def test_stream_assignment_from_python():
+    g = _C.ir.Graph.parse(
+        "graph(%x: f32[3]) {\n"
+        "  %a: f32[3] = exp(%x)\n"
+        "  %b: f32[3] = neg(%a)\n"
+        "  %c: f32[3] = sin(%a)\n"
+        "  %d: f32[3] = add(%b, %c)\n"
+        "  return %d\n}\n"
+    )
+    result = g.assign_streams()
+    assert result["streams"] == 2 and len(result["syncs"]) == 2
+    assert result["stream"][1] != result["stream"][2]
