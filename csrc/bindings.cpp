@@ -257,6 +257,22 @@ void bind_ir(py::module_& m) {
             return result;
           },
           "Nimble's stream assignment: {'stream': per node, 'streams': n, 'syncs': [(u, v)]}.")
+      .def(
+          "plan_memory",
+          [](const ir::Graph& g) {
+            const janus::passes::MemoryPlan plan = janus::passes::plan_memory(g);
+            py::dict offsets;
+            for (const auto& [value, offset] : plan.offset) offsets[py::str(value->name)] = offset;
+            py::list dynamic;
+            for (const ir::Value* value : plan.dynamic) dynamic.append(value->name);
+            py::dict result;
+            result["offsets"] = offsets;
+            result["arena_bytes"] = plan.arena_bytes;
+            result["unshared_bytes"] = plan.unshared_bytes;
+            result["dynamic"] = dynamic;
+            return result;
+          },
+          "Liveness-based arena plan: offsets by value name, arena and unshared sizes.")
       .def("node_attrs",
            [](const ir::Graph& g, size_t index) {
              if (index >= g.nodes().size()) throw py::index_error("node index out of range");

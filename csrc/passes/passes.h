@@ -3,6 +3,7 @@
 // the graph afterwards.
 #pragma once
 
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -37,6 +38,22 @@ struct StreamAssignment {
   std::vector<std::pair<int, int>> syncs;  // node indices, in graph order
 };
 StreamAssignment assign_streams(const ir::Graph& graph);
+
+// Liveness-based memory planning (an analysis): every node result with a
+// static shape gets an offset in one arena, shared with results whose
+// lifetimes do not overlap. A result lives from its node to its last use (to
+// the end for graph outputs); a node's inputs and outputs never share memory.
+// Placement is greedy by size (largest first, lowest fitting offset).
+// Results with symbolic dims are left to run-time allocation (`dynamic`).
+struct MemoryPlan {
+  std::map<const ir::Value*, size_t> offset;  // bytes, aligned to kAlignment
+  size_t arena_bytes = 0;                     // peak with reuse
+  size_t unshared_bytes = 0;                  // every planned result in its own buffer
+  std::vector<const ir::Value*> dynamic;
+  static constexpr size_t kAlignment = 64;
+};
+size_t bytes_of(const ir::TensorType& type);  // 0 when a dim is symbolic
+MemoryPlan plan_memory(const ir::Graph& graph);
 
 // The names `run_pass` accepts, in the order a default pipeline runs them.
 std::vector<std::string> pass_names();

@@ -91,3 +91,16 @@ def test_stream_assignment_from_python():
     result = g.assign_streams()
     assert result["streams"] == 2 and len(result["syncs"]) == 2
     assert result["stream"][1] != result["stream"][2]
+
+
+def test_memory_plan_from_python():
+    g = _C.ir.Graph.parse(
+        "graph(%x: f32[256]) {\n"
+        "  %a: f32[256] = exp(%x)\n"
+        "  %b: f32[256] = neg(%a)\n"
+        "  %c: f32[256] = sin(%b)\n"
+        "  return %c\n}\n"
+    )
+    plan = g.plan_memory()
+    assert plan["unshared_bytes"] == 3 * 1024 and plan["arena_bytes"] == 2 * 1024
+    assert plan["offsets"]["a"] == plan["offsets"]["c"] and plan["dynamic"] == []
