@@ -79,7 +79,7 @@ from .random import (
 )
 from .serialization import load, save
 from .tensor import Size, Tensor
-from . import accelerator, backends, cuda, distributions, nn, optim, utils  # noqa: E402
+from . import accelerator, backends, cuda, distributions, jit, nn, optim, utils  # noqa: E402
 from .backends import are_deterministic_algorithms_enabled, use_deterministic_algorithms
 
 __version__ = "0.1.0"

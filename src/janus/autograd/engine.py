@@ -13,6 +13,7 @@ import heapq
 
 import numpy as np
 
+from ..ops import registry
 from ..ops.creation_ops import ones_like, zeros_from_meta, zeros_like
 from ..ops.reduction import sum_to
 from ..tensor import _make
@@ -268,6 +269,11 @@ def _first_grad(grads):
 def _accumulate(variable, g, create_graph: bool, stolen: set) -> None:
     """Adds `g` into `variable.grad`, in place unless a graph of the gradient is wanted."""
     existing = variable._grad
+    if registry.observers:
+        # Recording: keep the gradient a value of the graph (no stolen arrays,
+        # no in-place accumulation that the recorder cannot see).
+        variable._grad = g if existing is None else existing + g
+        return
     if existing is None:
         if create_graph:
             variable._grad = g

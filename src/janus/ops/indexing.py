@@ -15,6 +15,7 @@ from .. import dtypes
 from ..autograd.grad_mode import state as grad_state
 from ..tensor import Tensor, _make
 from . import meta as M
+from . import registry
 from .conversion import to_device
 from .creation_ops import zeros_like
 from .elementwise import cast, where
@@ -270,6 +271,12 @@ def setitem(x: Tensor, key, value) -> None:
         )
         commit_inplace(x, result)
         return
+    if registry.observers:  # recording: the write as a value, then an effect
+        result = apply(INDEX_PUT, x, value, *tensors, spec=spec, accumulate=False)
+        x._data[...] = result._data
+        x._bump_version()
+        registry.notify_write(x, result)
+        return
     data = value._data if isinstance(value, Tensor) else value
     try:
         x._data[_decode(spec, [t._data for t in tensors])] = data
@@ -326,6 +333,8 @@ def commit_inplace(x: Tensor, result: Tensor) -> Tensor:
     else:  # overwritten by values that do not depend on x's history
         x._rg = False
         x.grad_fn = None
+    if registry.observers:
+        registry.notify_write(x, result)
     return x
 
 

@@ -16,6 +16,7 @@ from .. import dtypes
 from ..autograd.grad_mode import state as grad_state
 from ..tensor import Tensor
 from . import meta as M
+from . import registry
 from .indexing import _snapshot_for_inplace, commit_inplace
 from .registry import apply, declare
 
@@ -76,7 +77,14 @@ def make_inplace(fn, name: str, ufunc: str | None = None):
                     f"{list(result.shape)}"
                 )
             return commit_inplace(self, result)
-        if ufunc is not None and not kwargs and type(self._data) is np.ndarray:
+        if (
+            ufunc is not None
+            and not kwargs
+            and type(self._data) is np.ndarray
+            and (
+                not registry.observers  # recording needs the result as a value
+            )
+        ):
             other = args[0]
             other = other._data if isinstance(other, Tensor) else other
             if (
@@ -99,6 +107,8 @@ def make_inplace(fn, name: str, ufunc: str | None = None):
                 f"{list(result.shape)}"
             )
         _write(self, result._data)
+        if registry.observers:
+            registry.notify_write(self, result)
         return self
 
     method.__name__ = name
@@ -142,6 +152,8 @@ def fill_(self: Tensor, value) -> Tensor:
     if _needs_graph(self, ()):
         return commit_inplace(self, apply(OVERWRITE, _snapshot_for_inplace(self), value))
     _write(self, value)
+    if registry.observers:
+        registry.notify_write(self, value)
     return self
 
 
@@ -159,5 +171,8 @@ def copy_(self: Tensor, src: Tensor, non_blocking: bool = False) -> Tensor:
     src = to_device(to_dtype(src, self.dtype), self.device)
     if _needs_graph(self, (src,)):
         return commit_inplace(self, apply(OVERWRITE, _snapshot_for_inplace(self), src))
-    _write(self, expand(src, tuple(self.shape))._data)
+    src = expand(src, tuple(self.shape))
+    _write(self, src._data)
+    if registry.observers:
+        registry.notify_write(self, src)
     return self

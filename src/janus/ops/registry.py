@@ -43,10 +43,10 @@ def _aliases(result: Tensor, base: Tensor) -> bool:
     return bool(backend.cupy().may_share_memory(out, data))
 
 
-# Names of ops run while the tests record (None: not recording). While
-# recording, every call also checks the op's `meta` rule against its result, so
-# the test suite proves each declared op was exercised and its rule is right.
-recorded: set | None = None
+# Callbacks `observe(op, args, attrs, result)` run after every op while they
+# are installed: the op-table tests check each meta rule this way
+# (`check_meta`), and `janus.jit.record` builds IR graphs from eager runs.
+observers: list = []
 
 
 class OpDef:
@@ -198,9 +198,11 @@ def _device_mismatch(args) -> RuntimeError:
 
 def apply(op: OpDef, *args, **attrs):
     """Runs `op` eagerly on Tensors and Python values; see the module docstring."""
-    if recorded is not None:
-        return _apply_checked(op, args, attrs)
-    return _apply(op, args, attrs)
+    result = _apply(op, args, attrs)
+    if observers:
+        for observe in observers:
+            observe(op, args, attrs, result)
+    return result
 
 
 def _apply(op: OpDef, args, attrs):
@@ -252,14 +254,20 @@ def _apply(op: OpDef, args, attrs):
     return results
 
 
-def _apply_checked(op: OpDef, args, attrs):
-    """`apply` that also checks the op's meta rule (see `recorded`)."""
+def notify_write(target: Tensor, source) -> None:
+    """Tells observers that `target`'s memory now holds `source` (a Tensor of the
+    same shape, or a number): in-place updates are effects, not op results."""
+    for observer in observers:
+        on_write = getattr(observer, "on_write", None)
+        if on_write is not None:
+            on_write(target, source)
+
+
+def check_meta(op: OpDef, args, attrs, result) -> None:
+    """An observer asserting that `op.meta` predicts the kernel's result."""
     from .meta import meta_of
 
-    recorded.add(op.name)
-    metas = [meta_of(a) for a in args]
-    result = _apply(op, args, attrs)
-    expected = op.meta(*metas, **attrs)
+    expected = op.meta(*[meta_of(a) for a in args], **attrs)
     outputs = (result,) if op.outputs == 1 else result
     expected = (expected,) if op.outputs == 1 else tuple(expected)
     if len(expected) != len(outputs):
@@ -273,7 +281,6 @@ def _apply_checked(op: OpDef, args, attrs):
         )
         if not shape_ok or want.dtype is not dtype:
             raise AssertionError(f"{op.name}: meta says {want}, kernel gave {shape} {dtype}")
-    return result
 
 
 def _share_version(view: Tensor, base: Tensor) -> None:

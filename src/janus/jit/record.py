@@ -1,0 +1,119 @@
+"""Recording an eager run as an IR graph.
+
+Every op the eager layer runs (through `ops.registry.apply`) while `fn`
+executes becomes a node, typed by the op's actual results; the backward pass
+and optimizer updates are ops too, so `loss.backward(); opt.step()` inside
+`fn` records forward, backward and update in one graph, as JANUS does.
+Tensors `fn` uses that no recorded op produced (its inputs, parameters,
+constants) become graph inputs, in order of first use.
+
+This is a trace of one execution, with no guards: the bytecode translator
+(src/janus/jit, planned) builds on the same IR with guards and graph breaks.
+"""
+
+from __future__ import annotations
+
+from .. import _C
+from ..ops import registry
+from ..tensor import Tensor
+
+_SHORT = {
+    "float32": "f32",
+    "float64": "f64",
+    "float16": "f16",
+    "int64": "i64",
+    "int32": "i32",
+    "int16": "i16",
+    "int8": "i8",
+    "uint8": "u8",
+    "bool": "bool",
+}
+
+
+def _type(t: Tensor) -> tuple:
+    return (_SHORT[t.dtype.name], list(t._data.shape), str(t.device))
+
+
+def _flatten(value) -> list:
+    if isinstance(value, Tensor):
+        return [value]
+    if isinstance(value, (list, tuple)):
+        return [t for item in value for t in _flatten(item)]
+    if isinstance(value, dict):
+        return [t for item in value.values() for t in _flatten(item)]
+    return []
+
+
+class _Recorder:
+    def __init__(self):
+        self.graph = _C.ir.Graph()
+        # id(tensor) -> (tensor, value): the tensor is kept so ids are not reused.
+        self.values: dict = {}
+        self.captured = 0
+        self.external: set = set()  # ids of tensors that came from outside fn
+        self.effects: dict = {}  # id -> tensor from outside that fn updated in place
+
+    def input(self, tensor: Tensor, name: str):
+        value = self.graph.add_input(name, *_type(tensor))
+        self.values[id(tensor)] = (tensor, value)
+        self.external.add(id(tensor))
+        return value
+
+    def value_of(self, tensor: Tensor):
+        entry = self.values.get(id(tensor))
+        if entry is not None and entry[0] is tensor:
+            return entry[1]
+        self.captured += 1
+        return self.input(tensor, f"c{self.captured - 1}")
+
+    def on_write(self, target: Tensor, source) -> None:
+        """An in-place update: `target` now holds `source`. If `target` came
+        from outside, its final value is an effect the graph must return."""
+        if not isinstance(target, Tensor):
+            return
+        operands = [
+            self.value_of(target),
+            self.value_of(source) if isinstance(source, Tensor) else source,
+        ]
+        [value] = self.graph.add_node("overwrite", operands, {}, [_type(target)])
+        if id(target) in self.external:
+            self.effects.setdefault(id(target), target)
+        self.values[id(target)] = (target, value)
+
+    def __call__(self, op, args, attrs, result) -> None:
+        operands = [self.value_of(a) if isinstance(a, Tensor) else a for a in args]
+        outputs = result if isinstance(result, tuple) else (result,)
+        values = self.graph.add_node(op.name, operands, attrs, [_type(t) for t in outputs])
+        for tensor, value in zip(outputs, values):
+            self.values[id(tensor)] = (tensor, value)
+
+
+def record(fn, *inputs):
+    """Runs `fn(*inputs)` eagerly and returns (IR graph, fn's result).
+
+    >>> import janus
+    >>> graph, out = janus.jit.record(lambda x: (x * 2).relu().sum(), janus.ones(3))
+    >>> print(graph)  # doctest: +NORMALIZE_WHITESPACE
+    graph(%in0: f32[3]) {
+      %0: f32[3] = mul(%in0, 2)
+      %1: f32[3] = relu(%0)
+      %2: f32[] = sum(%1) {dims=[0], keepdim=false}
+      return %2
+    }
+    """
+    recorder = _Recorder()
+    for k, t in enumerate(inputs):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"record(): input {k} is a {type(t).__name__}, not a Tensor")
+        recorder.input(t, f"in{k}")
+    registry.observers.append(recorder)
+    try:
+        result = fn(*inputs)
+    finally:
+        registry.observers.remove(recorder)
+    outputs = [recorder.value_of(t) for t in _flatten(result)]
+    # In-place updates of tensors from outside (parameters, state) are effects:
+    # their final values come after fn's results, in order of first update.
+    outputs += [recorder.value_of(t) for t in recorder.effects.values()]
+    recorder.graph.set_outputs(outputs)
+    return recorder.graph, result
