@@ -304,23 +304,16 @@ class Tensor:
             raise TypeError("iteration over a 0-d tensor")
         return iter(self.unbind(0))
 
-    def _scalar(self, kind: str):
-        if self._data.size != 1:
-            raise RuntimeError(
-                f"a Tensor with {self._data.size} elements cannot be converted to Scalar"
-            )
-        return self.item()
-
     def __bool__(self) -> bool:
         if self._data.size != 1:
             raise RuntimeError("Boolean value of Tensor with more than one value is ambiguous")
         return bool(self.item())
 
     def __float__(self) -> float:
-        return float(self._scalar("float"))
+        return float(self.item())
 
     def __int__(self) -> int:
-        return int(self._scalar("int"))
+        return int(self.item())
 
     def __index__(self) -> int:
         if self._data.dtype.kind not in "iub" or self._data.ndim != 0:
@@ -328,7 +321,7 @@ class Tensor:
         return int(self.item())
 
     def __complex__(self) -> complex:
-        return complex(self._scalar("complex"))
+        return complex(self.item())
 
     def __format__(self, spec: str) -> str:
         if self._data.ndim == 0:
