@@ -14,6 +14,7 @@
 #include "ir/graph.h"
 #include "passes/passes.h"
 #include "runtime/cpu/eager_kernels.h"
+#include "runtime/cpu/gemm.h"
 #include "runtime/rng/philox_cpu.h"
 
 #if defined(JANUS_HAS_CUDA)
@@ -287,6 +288,38 @@ void bind_ir(py::module_& m) {
           "Parses the text form (ValueError with a line number when malformed).");
 }
 
+// a @ b for C-contiguous 2-D float arrays, through the CPU runtime's GEMM.
+py::array matmul_2d(const py::array& a, const py::array& b) {
+  if (a.ndim() != 2 || b.ndim() != 2 || !(a.flags() & py::array::c_style) ||
+      !(b.flags() & py::array::c_style)) {
+    throw py::value_error("matmul_2d: expects C-contiguous 2-D arrays");
+  }
+  if (!a.dtype().is(b.dtype())) throw py::value_error("matmul_2d: dtypes differ");
+  const int64_t m = a.shape(0), k = a.shape(1), n = b.shape(1);
+  if (b.shape(0) != k) {
+    throw py::value_error("matmul_2d: shapes " + std::to_string(m) + "x" + std::to_string(k) +
+                          " and " + std::to_string(b.shape(0)) + "x" + std::to_string(n) +
+                          " cannot be multiplied");
+  }
+  py::array out(a.dtype(), std::vector<py::ssize_t>{m, n});
+  if (a.dtype().is(py::dtype::of<float>())) {
+    const auto* pa = static_cast<const float*>(a.data());
+    const auto* pb = static_cast<const float*>(b.data());
+    auto* pc = static_cast<float*>(out.mutable_data());
+    py::gil_scoped_release release;
+    janus::cpu::gemm<float>(false, false, m, n, k, 1.0f, pa, k, pb, n, 0.0f, pc, n);
+  } else if (a.dtype().is(py::dtype::of<double>())) {
+    const auto* pa = static_cast<const double*>(a.data());
+    const auto* pb = static_cast<const double*>(b.data());
+    auto* pc = static_cast<double*>(out.mutable_data());
+    py::gil_scoped_release release;
+    janus::cpu::gemm<double>(false, false, m, n, k, 1.0, pa, k, pb, n, 0.0, pc, n);
+  } else {
+    throw py::value_error("matmul_2d: dtype must be float32 or float64");
+  }
+  return out;
+}
+
 py::dict build_info() {
   py::dict info;
 #if defined(JANUS_VERSION)
@@ -308,6 +341,7 @@ py::dict build_info() {
   info["cuda"] = false;
   info["cuda_version"] = py::none();
 #endif
+  info["blas"] = janus::cpu::has_blas();
 #if defined(NDEBUG)
   info["debug"] = false;
 #else
@@ -322,6 +356,8 @@ PYBIND11_MODULE(_C, m) {
   m.doc() = "janus native core";
   m.def("build_info", &build_info, "How this extension was built.");
   bind_ir(m);
+  m.def("matmul_2d", &matmul_2d, py::arg("a"), py::arg("b"),
+        "a @ b for C-contiguous 2-D float arrays through the CPU runtime's GEMM (BLAS).");
   m.def("sigmoid", &sigmoid, py::arg("x"), "Logistic sigmoid of a C-contiguous float array.");
   m.def("softmax_last_dim", &softmax_last_dim, py::arg("x"), py::arg("log"),
         "Softmax (or log-softmax) over the last dim of a C-contiguous float array.");

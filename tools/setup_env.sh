@@ -54,7 +54,7 @@ for version in 3.11 3.12; do
   log "installing janus into $venv"
   "$venv/bin/python" -m pip install -q --upgrade pip
   "$venv/bin/python" -m pip install -q "scikit-build-core>=0.10" "pybind11>=2.12" numpy \
-    "bytecode>=0.15" pytest hypothesis ninja ruff
+    "bytecode>=0.15" scipy-openblas64 pytest hypothesis ninja ruff
   "$venv/bin/python" -m pip install -q --no-build-isolation -e ".[test]"
 done
 

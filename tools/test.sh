@@ -17,7 +17,7 @@ clang-format --dry-run -Werror csrc/*.cpp csrc/ir/*.{h,cpp} csrc/passes/*.{h,cpp
 
 printf '\n== C++ tests (ctest)\n'
 cmake -S . -B build/ctest -G Ninja -DJANUS_BUILD_TESTS=ON -DJANUS_BUILD_PYTHON=OFF \
-  -DJANUS_CUDA=OFF >/dev/null
+  -DJANUS_CUDA=OFF -DPython_EXECUTABLE="$PWD/.venv/py311/bin/python" >/dev/null
 cmake --build build/ctest
 ctest --test-dir build/ctest --output-on-failure || status=1
 

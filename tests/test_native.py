@@ -1,5 +1,5 @@
-"""The native Philox bindings (janus._C) and the stream contract they share
-with the eager layer (src/janus/random.py) and the CUDA kernels."""
+"""The native core janus._C: the Philox stream shared by eager, CPU runtime and CUDA
+kernels, and the CPU runtime's GEMM."""
 
 import numpy as np
 import pytest
@@ -61,3 +61,16 @@ def test_build_info_reports_the_build():
     info = _C.build_info()
     assert info["version"] == janus.__version__
     assert isinstance(info["cuda"], bool) and info["cuda"] == _C.has_cuda
+
+
+def test_runtime_gemm_matches_numpy_and_rejects_bad_input():
+    rng = np.random.default_rng(0)
+    for dtype, tol in ((np.float32, 1e-4), (np.float64, 1e-12)):
+        a = rng.standard_normal((7, 13)).astype(dtype)
+        b = rng.standard_normal((13, 5)).astype(dtype)
+        np.testing.assert_allclose(_C.matmul_2d(a, b), a @ b, rtol=tol, atol=tol)
+    with pytest.raises(ValueError, match="cannot be multiplied"):
+        _C.matmul_2d(np.ones((2, 3), np.float32), np.ones((4, 2), np.float32))
+    with pytest.raises(ValueError, match="dtype"):
+        _C.matmul_2d(np.ones((2, 2), np.int64), np.ones((2, 2), np.int64))
+    assert isinstance(_C.build_info()["blas"], bool)
