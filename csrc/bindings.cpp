@@ -15,6 +15,7 @@
 #include "passes/passes.h"
 #include "runtime/cpu/eager_kernels.h"
 #include "runtime/cpu/gemm.h"
+#include "runtime/cpu/program.h"
 #include "runtime/rng/philox_cpu.h"
 
 #if defined(JANUS_HAS_CUDA)
@@ -244,6 +245,12 @@ void bind_ir(py::module_& m) {
           "The problems that make the graph malformed (an empty list when it is well formed).")
       .def("node_count", [](const ir::Graph& g) { return g.nodes().size(); })
       .def(
+          "inputs", [](const ir::Graph& g) { return g.inputs(); },
+          py::return_value_policy::reference_internal)
+      .def(
+          "outputs", [](const ir::Graph& g) { return g.outputs(); },
+          py::return_value_policy::reference_internal)
+      .def(
           "run_pass",
           [](ir::Graph& g, const std::string& name) { return janus::passes::run_pass(g, name); },
           py::arg("name"), "Runs one pass by name; returns how many rewrites it made.")
@@ -286,6 +293,119 @@ void bind_ir(py::module_& m) {
       .def_static(
           "parse", [](const std::string& text) { return ir::parse(text); },
           "Parses the text form (ValueError with a line number when malformed).");
+}
+
+const char* numpy_dtype(ir::DType dtype) {
+  switch (dtype) {
+    case ir::DType::kFloat32:
+      return "float32";
+    case ir::DType::kFloat64:
+      return "float64";
+    case ir::DType::kFloat16:
+      return "float16";
+    case ir::DType::kInt64:
+      return "int64";
+    case ir::DType::kInt32:
+      return "int32";
+    case ir::DType::kInt16:
+      return "int16";
+    case ir::DType::kInt8:
+      return "int8";
+    case ir::DType::kUInt8:
+      return "uint8";
+    default:
+      return "bool";
+  }
+}
+
+// A numpy array over a buffer the program owns (no copy); `owner` keeps
+// nothing alive, so the array must not outlive the call that made it.
+py::array array_over(const ir::TensorType& type, void* data, const py::handle& owner) {
+  std::vector<py::ssize_t> shape;
+  for (const ir::Dim& dim : type.shape) shape.push_back(dim.size);
+  return py::array(py::dtype(numpy_dtype(type.dtype)), shape, data, owner);
+}
+
+// The CPU executor. The fallback runs nodes that have no native kernel:
+// fallback(op, args, attrs, outs) computes op(*args, **attrs) with the eager
+// kernel and writes the results into the arrays `outs`.
+void bind_cpu(py::module_& m) {
+  py::module_ sub = m.def_submodule("cpu", "The CPU executor (csrc/runtime/cpu).");
+  using janus::cpu::Program;
+  py::class_<Program>(sub, "Program")
+      .def(py::init([](const ir::Graph& graph, py::object fallback) {
+             Program::Fallback call;
+             if (!fallback.is_none()) {
+               call = [fallback](const ir::Node& node, const std::vector<void*>& ins,
+                                 const std::vector<void*>& outs) {
+                 py::gil_scoped_acquire gil;
+                 py::capsule owner(ins.data(), [](void*) {});
+                 py::list args, results;
+                 for (size_t k = 0; k < node.operands.size(); ++k) {
+                   if (const auto* v = std::get_if<ir::Value*>(&node.operands[k])) {
+                     args.append(array_over((*v)->type, ins[k], owner));
+                   } else {
+                     args.append(from_attr(std::get<ir::Attr>(node.operands[k])));
+                   }
+                 }
+                 py::dict attrs;
+                 for (const auto& [key, attr] : node.attrs) attrs[py::str(key)] = from_attr(attr);
+                 for (size_t k = 0; k < outs.size(); ++k) {
+                   results.append(array_over(node.outputs[k]->type, outs[k], owner));
+                 }
+                 fallback(ir::op_name(node.kind), args, attrs, results);
+               };
+             }
+             // The program keeps its own copy: later passes on `graph` do not touch it.
+             return std::make_unique<Program>(ir::parse(ir::print(graph)), std::move(call));
+           }),
+           py::arg("graph"), py::arg("fallback") = py::none())
+      .def(
+          "run",
+          [](Program& p, const py::sequence& inputs, const py::sequence& outputs,
+             int64_t rng_shift) {
+            const auto& g = p.graph();
+            auto check = [](const py::handle& obj, const ir::Value* v, bool write) {
+              if (!py::isinstance<py::array>(obj)) {
+                throw py::type_error("%" + v->name + " expects a numpy array, got " +
+                                     std::string(py::str(obj.get_type().attr("__name__"))));
+              }
+              const auto a = py::reinterpret_borrow<py::array>(obj);
+              const py::dtype want(numpy_dtype(v->type.dtype));
+              bool ok = a.dtype().is(want) && (a.flags() & py::array::c_style) &&
+                        static_cast<size_t>(a.ndim()) == v->type.shape.size() &&
+                        (!write || a.writeable());
+              for (size_t d = 0; ok && d < v->type.shape.size(); ++d) {
+                ok = a.shape(static_cast<py::ssize_t>(d)) == v->type.shape[d].size;
+              }
+              if (!ok) {
+                throw py::value_error("%" + v->name + " expects a C-contiguous" +
+                                      (write ? " writable " : " ") + "array of type " +
+                                      ir::to_string(v->type));
+              }
+              return a;
+            };
+            if (inputs.size() != g.inputs().size() || outputs.size() != g.outputs().size()) {
+              throw py::value_error("the program takes " + std::to_string(g.inputs().size()) +
+                                    " inputs and " + std::to_string(g.outputs().size()) +
+                                    " outputs");
+            }
+            std::vector<void*> ins, outs;
+            for (size_t k = 0; k < inputs.size(); ++k) {
+              ins.push_back(const_cast<void*>(check(inputs[k], g.inputs()[k], false).data()));
+            }
+            for (size_t k = 0; k < outputs.size(); ++k) {
+              outs.push_back(check(outputs[k], g.outputs()[k], true).mutable_data());
+            }
+            py::gil_scoped_release release;
+            p.run(ins, outs, rng_shift);
+          },
+          py::arg("inputs"), py::arg("outputs"), py::arg("rng_shift") = 0,
+          "Runs the program on C-contiguous arrays, writing its results into `outputs`.")
+      .def("fallback_ops", &Program::fallback_ops)
+      .def_property_readonly("arena_bytes", &Program::arena_bytes)
+      .def_property_readonly("steps", &Program::steps)
+      .def("__str__", [](const Program& p) { return ir::print(p.graph()); });
 }
 
 // a @ b for C-contiguous 2-D float arrays, through the CPU runtime's GEMM.
@@ -356,6 +476,7 @@ PYBIND11_MODULE(_C, m) {
   m.doc() = "janus native core";
   m.def("build_info", &build_info, "How this extension was built.");
   bind_ir(m);
+  bind_cpu(m);
   m.def("matmul_2d", &matmul_2d, py::arg("a"), py::arg("b"),
         "a @ b for C-contiguous 2-D float arrays through the CPU runtime's GEMM (BLAS).");
   m.def("sigmoid", &sigmoid, py::arg("x"), "Logistic sigmoid of a C-contiguous float array.");

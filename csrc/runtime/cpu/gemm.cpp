@@ -33,11 +33,22 @@ void gemm_loops(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, cons
   }
 }
 
+// Empty products: BLAS rejects leading dimensions of 0, and C = beta * C.
+template <typename T>
+bool empty_product(int64_t m, int64_t n, int64_t k, T beta, T* c, int64_t ldc) {
+  if (m > 0 && n > 0 && k > 0) return false;
+  for (int64_t i = 0; i < m; ++i) {
+    for (int64_t j = 0; j < n; ++j) c[i * ldc + j] = beta == T(0) ? T(0) : beta * c[i * ldc + j];
+  }
+  return true;
+}
+
 }  // namespace
 
 template <>
 void gemm<float>(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha, const float* a,
                  int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
+  if (empty_product(m, n, k, beta, c, ldc)) return;
 #if defined(JANUS_HAS_BLAS)
   scipy_cblas_sgemm64_(CblasRowMajor, ta ? CblasTrans : CblasNoTrans,
                        tb ? CblasTrans : CblasNoTrans, m, n, k, alpha, a, lda, b, ldb, beta, c,
@@ -50,6 +61,7 @@ void gemm<float>(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha,
 template <>
 void gemm<double>(bool ta, bool tb, int64_t m, int64_t n, int64_t k, double alpha, const double* a,
                   int64_t lda, const double* b, int64_t ldb, double beta, double* c, int64_t ldc) {
+  if (empty_product(m, n, k, beta, c, ldc)) return;
 #if defined(JANUS_HAS_BLAS)
   scipy_cblas_dgemm64_(CblasRowMajor, ta ? CblasTrans : CblasNoTrans,
                        tb ? CblasTrans : CblasNoTrans, m, n, k, alpha, a, lda, b, ldb, beta, c,

@@ -1,6 +1,15 @@
-"""The JIT. For now: `record`, which turns an eager run into an IR graph (the
-bytecode translator of the design comes next and will emit the same IR)."""
+"""The JIT. For now: `record` turns an eager run into an IR graph, and
+`compile_graph` compiles a graph for the CPU executor (the bytecode translator
+of the design comes next and will emit the same IR)."""
 
-from .record import record
+from .program import CompiledGraph, ShapeSpeculationError, compile_graph
+from .record import Recording, record, recording
 
-__all__ = ["record"]
+__all__ = [
+    "CompiledGraph",
+    "Recording",
+    "ShapeSpeculationError",
+    "compile_graph",
+    "record",
+    "recording",
+]

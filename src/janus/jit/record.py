@@ -50,11 +50,14 @@ class _Recorder:
         # id(tensor) -> (tensor, value): the tensor is kept so ids are not reused.
         self.values: dict = {}
         self.captured = 0
+        self.captured_tensors: list = []  # graph inputs %c0, %c1, ... in order
+        self.snapshots: list = []  # every graph input's value when it was first read
         self.external: set = set()  # ids of tensors that came from outside fn
         self.effects: dict = {}  # id -> tensor from outside that fn updated in place
 
     def input(self, tensor: Tensor, name: str):
         value = self.graph.add_input(name, *_type(tensor))
+        self.snapshots.append(tensor._data.copy())
         self.values[id(tensor)] = (tensor, value)
         self.external.add(id(tensor))
         return value
@@ -64,6 +67,7 @@ class _Recorder:
         if entry is not None and entry[0] is tensor:
             return entry[1]
         self.captured += 1
+        self.captured_tensors.append(tensor)
         return self.input(tensor, f"c{self.captured - 1}")
 
     def on_write(self, target: Tensor, source) -> None:
@@ -88,19 +92,21 @@ class _Recorder:
             self.values[id(tensor)] = (tensor, value)
 
 
-def record(fn, *inputs):
-    """Runs `fn(*inputs)` eagerly and returns (IR graph, fn's result).
+class Recording:
+    """One recorded run: the graph, fn's result, the tensors that feed the
+    graph's inputs (in order: the explicit inputs, then captured tensors such
+    as parameters), and the outside tensors fn updated in place (their final
+    values are the last graph outputs, in this order)."""
 
-    >>> import janus
-    >>> graph, out = janus.jit.record(lambda x: (x * 2).relu().sum(), janus.ones(3))
-    >>> print(graph)  # doctest: +NORMALIZE_WHITESPACE
-    graph(%in0: f32[3]) {
-      %0: f32[3] = mul(%in0, 2)
-      %1: f32[3] = relu(%0)
-      %2: f32[] = sum(%1) {dims=[0], keepdim=false}
-      return %2
-    }
-    """
+    __slots__ = ("graph", "result", "inputs", "input_arrays", "effects")
+
+    def __init__(self, graph, result, inputs: list, input_arrays: list, effects: list):
+        self.graph, self.result, self.inputs, self.effects = graph, result, inputs, effects
+        self.input_arrays = input_arrays  # the inputs' values when the graph read them
+
+
+def recording(fn, *inputs) -> Recording:
+    """Runs `fn(*inputs)` eagerly and returns its `Recording`."""
     recorder = _Recorder()
     for k, t in enumerate(inputs):
         if not isinstance(t, Tensor):
@@ -114,6 +120,25 @@ def record(fn, *inputs):
     outputs = [recorder.value_of(t) for t in _flatten(result)]
     # In-place updates of tensors from outside (parameters, state) are effects:
     # their final values come after fn's results, in order of first update.
-    outputs += [recorder.value_of(t) for t in recorder.effects.values()]
+    effects = list(recorder.effects.values())
+    outputs += [recorder.value_of(t) for t in effects]
     recorder.graph.set_outputs(outputs)
-    return recorder.graph, result
+    feeding = list(inputs) + recorder.captured_tensors
+    return Recording(recorder.graph, result, feeding, recorder.snapshots, effects)
+
+
+def record(fn, *inputs):
+    """Runs `fn(*inputs)` eagerly and returns (IR graph, fn's result).
+
+    >>> import janus
+    >>> graph, out = janus.jit.record(lambda x: (x * 2).relu().sum(), janus.ones(3))
+    >>> print(graph)  # doctest: +NORMALIZE_WHITESPACE
+    graph(%in0: f32[3]) {
+      %0: f32[3] = mul(%in0, 2)
+      %1: f32[3] = relu(%0)
+      %2: f32[] = sum(%1) {dims=[0], keepdim=false}
+      return %2
+    }
+    """
+    r = recording(fn, *inputs)
+    return r.graph, r.result

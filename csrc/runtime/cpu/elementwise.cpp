@@ -1,0 +1,686 @@
+#include "runtime/cpu/elementwise.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <memory>
+#include <optional>
+#include <type_traits>
+
+#include "runtime/cpu/dtype.h"
+
+namespace janus::cpu {
+namespace {
+
+using Instr = ElementwiseBuilder::Instr;
+using InstrFn = ElementwiseBuilder::InstrFn;
+
+constexpr int64_t kChunk = 512;  // elements per register: intermediates stay in L1/L2
+
+// ----- the operations, one functor each (numpy's semantics, which the eager
+// layer has) -----
+
+template <typename T>
+T python_mod(T a, T b) {
+  if constexpr (std::is_floating_point_v<T>) {
+    T mod = std::fmod(a, b);
+    if (b == 0) return mod;  // nan, as numpy
+    if (mod != 0) {
+      if ((b < 0) != (mod < 0)) mod += b;
+    } else {
+      mod = std::copysign(T(0), b);
+    }
+    return mod;
+  } else {
+    if (b == 0) return 0;  // numpy: 0 (with a warning)
+    T mod = a % b;
+    if (mod != 0 && ((mod < 0) != (b < 0))) mod += b;
+    return mod;
+  }
+}
+
+template <typename T>
+T python_floordiv(T a, T b) {
+  if constexpr (std::is_floating_point_v<T>) {
+    if (b == 0) return a / b;
+    T mod = std::fmod(a, b);
+    T div = (a - mod) / b;
+    if (mod != 0 && ((b < 0) != (mod < 0))) div -= 1;
+    if (div != 0) {
+      T floor = std::floor(div);
+      if (div - floor > T(0.5)) floor += 1;
+      return floor;
+    }
+    return std::copysign(T(0), a / b);
+  } else {
+    if (b == 0) return 0;
+    T q = a / b;
+    if ((a % b != 0) && ((a < 0) != (b < 0))) --q;
+    return q;
+  }
+}
+
+template <typename T>
+T int_pow(T base, T exp) {
+  if (exp < 0) return base == 1 ? 1 : (base == T(-1) ? ((exp & 1) ? T(-1) : T(1)) : 0);
+  T result = 1;
+  while (exp) {
+    if (exp & 1) result = static_cast<T>(result * base);
+    base = static_cast<T>(base * base);
+    exp >>= 1;
+  }
+  return result;
+}
+
+template <typename T>
+T nan_max(T a, T b) {
+  if constexpr (std::is_floating_point_v<T>) {
+    if (std::isnan(a) || std::isnan(b)) return std::numeric_limits<T>::quiet_NaN();
+  }
+  return a > b ? a : b;
+}
+template <typename T>
+T nan_min(T a, T b) {
+  if constexpr (std::is_floating_point_v<T>) {
+    if (std::isnan(a) || std::isnan(b)) return std::numeric_limits<T>::quiet_NaN();
+  }
+  return a < b ? a : b;
+}
+
+template <typename T>
+T stable_sigmoid(T x) {
+  if (x >= 0) return T(1) / (T(1) + std::exp(-x));
+  const T e = std::exp(x);
+  return e / (T(1) + e);
+}
+
+#define BINARY(Name, expr)                     \
+  struct Name {                                \
+    template <typename T>                      \
+    static auto f(T a, T b, const Instr& in) { \
+      (void)in;                                \
+      return expr;                             \
+    }                                          \
+  };
+// add/sub with alpha (f0): a + b * alpha, as the eager kernel computes it.
+BINARY(Add, static_cast<T>(in.f0 ? a + static_cast<T>(b* static_cast<T>(in.p0)) : a + b))
+BINARY(Sub, static_cast<T>(in.f0 ? a - static_cast<T>(b* static_cast<T>(in.p0)) : a - b))
+BINARY(Mul, static_cast<T>(a* b))
+BINARY(Div, static_cast<T>(a / b))
+BINARY(FloorDivide, python_floordiv(a, b))
+BINARY(Remainder, python_mod(a, b))
+BINARY(Maximum, nan_max(a, b))
+BINARY(Minimum, nan_min(a, b))
+BINARY(Eq, a == b)
+BINARY(Ne, a != b)
+BINARY(Lt, a < b)
+BINARY(Le, a <= b)
+BINARY(Gt, a > b)
+BINARY(Ge, a >= b)
+BINARY(LogicalAnd, static_cast<bool>(a) && static_cast<bool>(b))
+BINARY(LogicalOr, static_cast<bool>(a) || static_cast<bool>(b))
+BINARY(LogicalXor, static_cast<bool>(a) != static_cast<bool>(b))
+BINARY(TanhBackward, static_cast<T>(b*(T(1) - a * a)))
+BINARY(SigmoidBackward, static_cast<T>(b* a*(T(1) - a)))
+#undef BINARY
+
+struct Pow {
+  template <typename T>
+  static T f(T a, T b, const Instr&) {
+    if constexpr (std::is_floating_point_v<T>) {
+      return std::pow(a, b);
+    } else {
+      return int_pow(a, b);
+    }
+  }
+};
+struct Fmod {
+  template <typename T>
+  static T f(T a, T b, const Instr&) {
+    if constexpr (std::is_floating_point_v<T>) {
+      return std::fmod(a, b);
+    } else {
+      return b == 0 ? T(0) : static_cast<T>(a % b);
+    }
+  }
+};
+struct BitAnd {
+  template <typename T>
+  static T f(T a, T b, const Instr&) {
+    return static_cast<T>(a & b);
+  }
+};
+struct BitOr {
+  template <typename T>
+  static T f(T a, T b, const Instr&) {
+    return static_cast<T>(a | b);
+  }
+};
+struct BitXor {
+  template <typename T>
+  static T f(T a, T b, const Instr&) {
+    return static_cast<T>(a ^ b);
+  }
+};
+
+#define UNARY(Name, expr)                 \
+  struct Name {                           \
+    template <typename T>                 \
+    static auto f(T x, const Instr& in) { \
+      (void)in;                           \
+      return expr;                        \
+    }                                     \
+  };
+UNARY(Exp, std::exp(x))
+UNARY(Exp2, std::exp2(x))
+UNARY(Expm1, std::expm1(x))
+UNARY(Log, std::log(x))
+UNARY(Log2, std::log2(x))
+UNARY(Log10, std::log10(x))
+UNARY(Log1p, std::log1p(x))
+UNARY(Sqrt, std::sqrt(x))
+UNARY(Rsqrt, T(1) / std::sqrt(x))
+UNARY(Reciprocal, T(1) / x)
+UNARY(Sin, std::sin(x))
+UNARY(Cos, std::cos(x))
+UNARY(Tan, std::tan(x))
+UNARY(Asin, std::asin(x))
+UNARY(Acos, std::acos(x))
+UNARY(Atan, std::atan(x))
+UNARY(Sinh, std::sinh(x))
+UNARY(Cosh, std::cosh(x))
+UNARY(Tanh, std::tanh(x))
+UNARY(Sigmoid, stable_sigmoid(x))
+UNARY(Erf, std::erf(x))
+UNARY(Silu, x* stable_sigmoid(x))
+UNARY(LeakyRelu, x > 0 ? x : static_cast<T>(x * static_cast<T>(in.p0)))
+UNARY(Elu, x > 0 ? x : static_cast<T>(static_cast<T>(in.p0) * std::expm1(x)))
+UNARY(IsNan, static_cast<bool>(std::isnan(x)))
+UNARY(IsInf, static_cast<bool>(std::isinf(x)))
+UNARY(IsFinite, static_cast<bool>(std::isfinite(x)))
+UNARY(Floor, static_cast<T>(std::floor(x)))
+UNARY(Ceil, static_cast<T>(std::ceil(x)))
+UNARY(Trunc, static_cast<T>(std::trunc(x)))
+UNARY(Round, static_cast<T>(std::nearbyint(x)))  // half to even, as numpy
+UNARY(LogicalNot, !static_cast<bool>(x))
+#undef UNARY
+
+struct Softplus {  // p0 = beta, p1 = threshold
+  template <typename T>
+  static T f(T x, const Instr& in) {
+    const T scaled = x * static_cast<T>(in.p0);
+    if (scaled > static_cast<T>(in.p1)) return x;
+    // logaddexp(0, s) = max(s, 0) + log1p(exp(-|s|))
+    const T soft = std::max(scaled, T(0)) + std::log1p(std::exp(-std::abs(scaled)));
+    return static_cast<T>(soft / static_cast<T>(in.p0));
+  }
+};
+struct Gelu {  // f0: the tanh approximation
+  template <typename T>
+  static T f(T x, const Instr& in) {
+    if (in.f0) {
+      const T inner = static_cast<T>(0.7978845608028654) * (x + T(0.044715) * x * x * x);
+      return T(0.5) * x * (T(1) + std::tanh(inner));
+    }
+    return T(0.5) * x * (T(1) + std::erf(x / static_cast<T>(1.4142135623730951)));
+  }
+};
+struct Neg {
+  template <typename T>
+  static T f(T x, const Instr&) {
+    return static_cast<T>(-x);
+  }
+};
+struct Abs {
+  template <typename T>
+  static T f(T x, const Instr&) {
+    if constexpr (std::is_floating_point_v<T>) {
+      return std::abs(x);
+    } else {
+      return static_cast<T>(x < 0 ? -x : x);
+    }
+  }
+};
+struct Sign {
+  template <typename T>
+  static T f(T x, const Instr&) {
+    if constexpr (std::is_floating_point_v<T>) {
+      if (std::isnan(x)) return x;
+    }
+    return static_cast<T>((x > 0) - (x < 0));
+  }
+};
+struct Relu {
+  template <typename T>
+  static T f(T x, const Instr&) {
+    if constexpr (std::is_floating_point_v<T>) {
+      if (std::isnan(x)) return x;
+    }
+    return x > 0 ? x : T(0);
+  }
+};
+struct Clamp {  // f0/f1: has min/max; p0/p1: the bounds. numpy's clip: max wins.
+  template <typename T>
+  static T f(T x, const Instr& in) {
+    if constexpr (std::is_floating_point_v<T>) {
+      if (std::isnan(x)) return x;
+    }
+    if (in.f0 && x < static_cast<T>(in.p0)) x = static_cast<T>(in.p0);
+    if (in.f1 && x > static_cast<T>(in.p1)) x = static_cast<T>(in.p1);
+    return x;
+  }
+};
+struct BitNot {
+  template <typename T>
+  static T f(T x, const Instr&) {
+    if constexpr (std::is_same_v<T, bool>) {
+      return !x;
+    } else {
+      return static_cast<T>(~x);
+    }
+  }
+};
+
+// ----- instruction bodies: plain loops the compiler vectorizes -----
+
+template <typename T, typename Op>
+void run_unary(const Instr& in, void* const* r, int64_t n) {
+  const T* __restrict a = static_cast<const T*>(r[in.a]);
+  using R = decltype(Op::f(T{}, in));
+  R* __restrict o = static_cast<R*>(r[in.out]);
+  for (int64_t i = 0; i < n; ++i) o[i] = Op::f(a[i], in);
+}
+
+template <typename T, typename Op>
+void run_binary(const Instr& in, void* const* r, int64_t n) {
+  const T* __restrict a = static_cast<const T*>(r[in.a]);
+  const T* __restrict b = static_cast<const T*>(r[in.b]);
+  using R = decltype(Op::f(T{}, T{}, in));
+  R* __restrict o = static_cast<R*>(r[in.out]);
+  for (int64_t i = 0; i < n; ++i) o[i] = Op::f(a[i], b[i], in);
+}
+
+template <typename T>
+void run_where(const Instr& in, void* const* r, int64_t n) {
+  const bool* __restrict c = static_cast<const bool*>(r[in.a]);
+  const T* __restrict a = static_cast<const T*>(r[in.b]);
+  const T* __restrict b = static_cast<const T*>(r[in.c]);
+  T* __restrict o = static_cast<T*>(r[in.out]);
+  for (int64_t i = 0; i < n; ++i) o[i] = c[i] ? a[i] : b[i];
+}
+
+template <typename From, typename To>
+void run_cast(const Instr& in, void* const* r, int64_t n) {
+  const From* __restrict a = static_cast<const From*>(r[in.a]);
+  To* __restrict o = static_cast<To*>(r[in.out]);
+  if constexpr (std::is_same_v<From, To>) {
+    std::memcpy(o, a, static_cast<size_t>(n) * sizeof(To));
+  } else if constexpr (std::is_same_v<To, bool>) {
+    for (int64_t i = 0; i < n; ++i) o[i] = a[i] != From(0);
+  } else {
+    for (int64_t i = 0; i < n; ++i) o[i] = static_cast<To>(a[i]);
+  }
+}
+
+// ----- choosing an instantiation -----
+
+enum class Types { kFloat, kNumeric, kInteger, kAny };
+
+template <typename T>
+constexpr bool admits(Types types) {
+  switch (types) {
+    case Types::kFloat:
+      return std::is_floating_point_v<T>;
+    case Types::kNumeric:
+      return !std::is_same_v<T, bool>;
+    case Types::kInteger:
+      return std::is_integral_v<T>;
+    default:
+      return true;
+  }
+}
+
+template <typename Op, Types kTypes>
+InstrFn unary_fn(ir::DType dtype) {
+  return visit(dtype, [&](auto tag) -> InstrFn {
+    using T = typename decltype(tag)::type;
+    if constexpr (admits<T>(kTypes)) {
+      return &run_unary<T, Op>;
+    } else {
+      throw Unsupported(std::string("no kernel for this op on ") + ir::dtype_name(dtype));
+    }
+  });
+}
+
+template <typename Op, Types kTypes>
+InstrFn binary_fn(ir::DType dtype) {
+  return visit(dtype, [&](auto tag) -> InstrFn {
+    using T = typename decltype(tag)::type;
+    if constexpr (admits<T>(kTypes)) {
+      return &run_binary<T, Op>;
+    } else {
+      throw Unsupported(std::string("no kernel for this op on ") + ir::dtype_name(dtype));
+    }
+  });
+}
+
+InstrFn cast_fn(ir::DType from, ir::DType to) {
+  return visit(from, [&](auto a) -> InstrFn {
+    using From = typename decltype(a)::type;
+    return visit(to, [&](auto b) -> InstrFn {
+      using To = typename decltype(b)::type;
+      return &run_cast<From, To>;
+    });
+  });
+}
+
+double attr_number(const std::map<std::string, ir::Attr>& attrs, const std::string& key) {
+  const ir::Attr& a = attrs.at(key);
+  if (a.kind == ir::Attr::Kind::kFloat) return a.f;
+  if (a.kind == ir::Attr::Kind::kInt) return static_cast<double>(a.i);
+  if (a.kind == ir::Attr::Kind::kBool) return a.b ? 1.0 : 0.0;
+  throw Unsupported("attribute " + key + " is not a number");
+}
+
+bool has_number(const std::map<std::string, ir::Attr>& attrs, const std::string& key) {
+  const auto it = attrs.find(key);
+  return it != attrs.end() && it->second.kind != ir::Attr::Kind::kNone;
+}
+
+// How each op's instruction is made: the dtypes it admits and its result type.
+enum class Shape_ { kUnary, kBinary, kCompare, kLogical, kPredicate };
+
+struct OpEntry {
+  Shape_ shape;
+  InstrFn (*make)(ir::DType);
+};
+
+template <typename Op, Types kTypes>
+OpEntry unary() {
+  return {Shape_::kUnary, &unary_fn<Op, kTypes>};
+}
+template <typename Op, Types kTypes>
+OpEntry binary() {
+  return {Shape_::kBinary, &binary_fn<Op, kTypes>};
+}
+template <typename Op>
+OpEntry compare() {
+  return {Shape_::kCompare, &binary_fn<Op, Types::kAny>};
+}
+
+const std::map<std::string, OpEntry>& op_entries() {
+  static const std::map<std::string, OpEntry> table = {
+      {"add", binary<Add, Types::kNumeric>()},
+      {"sub", binary<Sub, Types::kNumeric>()},
+      {"mul", binary<Mul, Types::kNumeric>()},
+      {"div", binary<Div, Types::kFloat>()},
+      {"floor_divide", binary<FloorDivide, Types::kNumeric>()},
+      {"remainder", binary<Remainder, Types::kNumeric>()},
+      {"fmod", binary<Fmod, Types::kNumeric>()},
+      {"pow", binary<Pow, Types::kNumeric>()},
+      {"maximum", binary<Maximum, Types::kNumeric>()},
+      {"minimum", binary<Minimum, Types::kNumeric>()},
+      {"tanh_backward", binary<TanhBackward, Types::kFloat>()},
+      {"sigmoid_backward", binary<SigmoidBackward, Types::kFloat>()},
+      {"bitwise_and", binary<BitAnd, Types::kInteger>()},
+      {"bitwise_or", binary<BitOr, Types::kInteger>()},
+      {"bitwise_xor", binary<BitXor, Types::kInteger>()},
+      {"eq", compare<Eq>()},
+      {"ne", compare<Ne>()},
+      {"lt", compare<Lt>()},
+      {"le", compare<Le>()},
+      {"gt", compare<Gt>()},
+      {"ge", compare<Ge>()},
+      {"logical_and", {Shape_::kLogical, &binary_fn<LogicalAnd, Types::kAny>}},
+      {"logical_or", {Shape_::kLogical, &binary_fn<LogicalOr, Types::kAny>}},
+      {"logical_xor", {Shape_::kLogical, &binary_fn<LogicalXor, Types::kAny>}},
+      {"logical_not", {Shape_::kPredicate, &unary_fn<LogicalNot, Types::kAny>}},
+      {"isnan", {Shape_::kPredicate, &unary_fn<IsNan, Types::kFloat>}},
+      {"isinf", {Shape_::kPredicate, &unary_fn<IsInf, Types::kFloat>}},
+      {"isfinite", {Shape_::kPredicate, &unary_fn<IsFinite, Types::kFloat>}},
+      {"bitwise_not", unary<BitNot, Types::kInteger>()},
+      {"neg", unary<Neg, Types::kNumeric>()},
+      {"abs", unary<Abs, Types::kNumeric>()},
+      {"sign", unary<Sign, Types::kNumeric>()},
+      {"relu", unary<Relu, Types::kNumeric>()},
+      {"clamp", unary<Clamp, Types::kNumeric>()},
+      {"floor", unary<Floor, Types::kNumeric>()},
+      {"ceil", unary<Ceil, Types::kNumeric>()},
+      {"trunc", unary<Trunc, Types::kNumeric>()},
+      {"round", unary<Round, Types::kNumeric>()},
+      {"exp", unary<Exp, Types::kFloat>()},
+      {"exp2", unary<Exp2, Types::kFloat>()},
+      {"expm1", unary<Expm1, Types::kFloat>()},
+      {"log", unary<Log, Types::kFloat>()},
+      {"log2", unary<Log2, Types::kFloat>()},
+      {"log10", unary<Log10, Types::kFloat>()},
+      {"log1p", unary<Log1p, Types::kFloat>()},
+      {"sqrt", unary<Sqrt, Types::kFloat>()},
+      {"rsqrt", unary<Rsqrt, Types::kFloat>()},
+      {"reciprocal", unary<Reciprocal, Types::kFloat>()},
+      {"sin", unary<Sin, Types::kFloat>()},
+      {"cos", unary<Cos, Types::kFloat>()},
+      {"tan", unary<Tan, Types::kFloat>()},
+      {"asin", unary<Asin, Types::kFloat>()},
+      {"acos", unary<Acos, Types::kFloat>()},
+      {"atan", unary<Atan, Types::kFloat>()},
+      {"sinh", unary<Sinh, Types::kFloat>()},
+      {"cosh", unary<Cosh, Types::kFloat>()},
+      {"tanh", unary<Tanh, Types::kFloat>()},
+      {"sigmoid", unary<Sigmoid, Types::kFloat>()},
+      {"erf", unary<Erf, Types::kFloat>()},
+      {"silu", unary<Silu, Types::kFloat>()},
+      {"leaky_relu", unary<LeakyRelu, Types::kFloat>()},
+      {"elu", unary<Elu, Types::kFloat>()},
+      {"softplus", unary<Softplus, Types::kFloat>()},
+      {"gelu", unary<Gelu, Types::kFloat>()},
+  };
+  return table;
+}
+
+}  // namespace
+
+bool is_elementwise(const std::string& op) {
+  return op_entries().count(op) > 0 || op == "where" || op == "to_dtype" || op == "clone" ||
+         op == "overwrite" || op == "cast";
+}
+
+ElementwiseBuilder::ElementwiseBuilder(Shape iteration_shape)
+    : shape_(std::move(iteration_shape)) {}
+
+int ElementwiseBuilder::source(int slot, const ir::TensorType& type) {
+  View view{0, shape_, broadcast_strides(shape_of(type), shape_)};
+  return source(slot, type.dtype, view);
+}
+
+int ElementwiseBuilder::source(int slot, ir::DType dtype, const View& view) {
+  Register reg;
+  reg.dtype = dtype;
+  reg.slot = slot;
+  reg.view = view;
+  reg.dense = view.shape == shape_ && view.strides == contiguous_strides(shape_);
+  regs_.push_back(reg);
+  return static_cast<int>(regs_.size()) - 1;
+}
+
+int ElementwiseBuilder::add_constant(const ir::Attr& value, ir::DType dtype) {
+  if (value.kind != ir::Attr::Kind::kInt && value.kind != ir::Attr::Kind::kFloat &&
+      value.kind != ir::Attr::Kind::kBool) {
+    throw Unsupported("an elementwise constant must be a number, got " + ir::to_string(value));
+  }
+  Register reg;
+  reg.dtype = dtype;
+  reg.constant = true;
+  reg.value = value;
+  regs_.push_back(reg);
+  return static_cast<int>(regs_.size()) - 1;
+}
+
+int ElementwiseBuilder::instr(const std::string& op, const std::map<std::string, ir::Attr>& attrs,
+                              const std::vector<std::variant<int, ir::Attr>>& operands,
+                              ir::DType out_dtype) {
+  // The compute dtype: the first register operand's (where: of the branches).
+  const size_t first_data = op == "where" ? 1 : 0;
+  std::optional<ir::DType> compute;
+  for (size_t k = first_data; k < operands.size(); ++k) {
+    if (const int* reg = std::get_if<int>(&operands[k])) {
+      compute = regs_.at(*reg).dtype;
+      break;
+    }
+  }
+  const bool is_cast = op == "cast";
+  if (!compute) compute = out_dtype;
+  std::vector<int> regs;
+  for (size_t k = 0; k < operands.size(); ++k) {
+    if (const int* reg = std::get_if<int>(&operands[k])) {
+      const ir::DType want = (op == "where" && k == 0) ? ir::DType::kBool : *compute;
+      if (regs_.at(*reg).dtype != want) {
+        throw Unsupported(op + ": operands of different dtypes");
+      }
+      regs.push_back(*reg);
+    } else {
+      regs.push_back(add_constant(std::get<ir::Attr>(operands[k]), *compute));
+    }
+  }
+  Instr in;
+  if (is_cast) {
+    if (regs.size() != 1) throw Unsupported("cast takes one operand");
+    in.fn = cast_fn(*compute, out_dtype);
+  } else if (op == "where") {
+    if (regs.size() != 3 || out_dtype != *compute) throw Unsupported("where: dtypes");
+    in.fn = visit(*compute,
+                  [](auto tag) -> InstrFn { return &run_where<typename decltype(tag)::type>; });
+  } else {
+    const auto it = op_entries().find(op);
+    if (it == op_entries().end()) throw Unsupported(op + " is not an elementwise op");
+    const OpEntry& entry = it->second;
+    const bool two = entry.shape == Shape_::kBinary || entry.shape == Shape_::kCompare ||
+                     entry.shape == Shape_::kLogical;
+    if (regs.size() != (two ? 2u : 1u)) throw Unsupported(op + ": operand count");
+    const bool to_bool = entry.shape == Shape_::kCompare || entry.shape == Shape_::kLogical ||
+                         entry.shape == Shape_::kPredicate;
+    if (out_dtype != (to_bool ? ir::DType::kBool : *compute)) {
+      throw Unsupported(op + ": result dtype differs from the compute dtype");
+    }
+    in.fn = entry.make(*compute);
+    if ((op == "add" || op == "sub") && has_number(attrs, "alpha")) {
+      const ir::Attr& alpha = attrs.at("alpha");
+      if (!is_float(*compute) && alpha.kind == ir::Attr::Kind::kFloat) {
+        throw Unsupported(op + ": a float alpha on integers");
+      }
+      in.f0 = true;
+      in.p0 = attr_number(attrs, "alpha");
+    }
+    if (op == "leaky_relu") in.p0 = attr_number(attrs, "negative_slope");
+    if (op == "elu") in.p0 = attr_number(attrs, "alpha");
+    if (op == "softplus") {
+      in.p0 = attr_number(attrs, "beta");
+      in.p1 = attr_number(attrs, "threshold");
+    }
+    if (op == "gelu") in.f0 = attrs.at("approximate").s == "tanh";
+    if (op == "clamp") {
+      in.f0 = has_number(attrs, "min");
+      in.f1 = has_number(attrs, "max");
+      if (in.f0) in.p0 = attr_number(attrs, "min");
+      if (in.f1) in.p1 = attr_number(attrs, "max");
+    }
+  }
+  in.a = regs.size() > 0 ? regs[0] : -1;
+  in.b = regs.size() > 1 ? regs[1] : -1;
+  in.c = regs.size() > 2 ? regs[2] : -1;
+  Register result;
+  result.dtype = out_dtype;
+  regs_.push_back(result);
+  in.out = static_cast<int>(regs_.size()) - 1;
+  instrs_.push_back(in);
+  return in.out;
+}
+
+void ElementwiseBuilder::output(int reg, int slot) {
+  Register& r = regs_.at(reg);
+  if (r.slot >= 0 || r.constant) throw Unsupported("an output must be an instruction result");
+  r.slot = slot;
+}
+
+namespace {
+
+template <typename T>
+void fill_constant(void* dst, const ir::Attr& value, int64_t n) {
+  T v{};
+  if (value.kind == ir::Attr::Kind::kFloat) v = static_cast<T>(value.f);
+  if (value.kind == ir::Attr::Kind::kInt) v = static_cast<T>(value.i);
+  if (value.kind == ir::Attr::Kind::kBool) v = static_cast<T>(value.b);
+  std::fill_n(static_cast<T*>(dst), n, v);
+}
+
+}  // namespace
+
+Kernel ElementwiseBuilder::build() const {
+  // The run state, built once: a kernel is not reentrant (neither is the
+  // program that owns it), so registers and scratch are reused across runs.
+  struct Plan {
+    std::vector<Register> regs;
+    std::vector<Instr> instrs;
+    int64_t total = 0;
+    std::vector<size_t> size;     // itemsize per register
+    std::vector<int> gathered;    // registers filled by a strided gather per chunk
+    std::vector<int> pointed;     // registers pointing into a dense source or an output
+    std::vector<void*> reg;       // per register: the current chunk
+    std::vector<char> scratch;    // gathered sources and intermediate results
+    std::vector<char> constants;  // one chunk per constant, filled once
+  };
+  auto plan = std::make_shared<Plan>();
+  Plan& p = *plan;
+  p.regs = regs_;
+  p.instrs = instrs_;
+  p.total = numel(shape_);
+  const int64_t chunk = std::max<int64_t>(1, std::min(kChunk, p.total));
+  const size_t block = static_cast<size_t>(chunk) * 8;
+  std::vector<bool> written(regs_.size(), false);
+  for (const Instr& in : instrs_) written[in.out] = true;
+  std::vector<std::ptrdiff_t> scratch_at(regs_.size(), -1), constant_at(regs_.size(), -1);
+  for (size_t k = 0; k < regs_.size(); ++k) {
+    const Register& r = regs_[k];
+    p.size.push_back(itemsize(r.dtype));
+    if (r.constant) {
+      constant_at[k] = static_cast<std::ptrdiff_t>(p.constants.size());
+      p.constants.resize(p.constants.size() + block);
+      visit(r.dtype, [&](auto tag) {
+        fill_constant<typename decltype(tag)::type>(p.constants.data() + constant_at[k], r.value,
+                                                    chunk);
+      });
+    } else if (written[k] ? r.slot < 0 : !r.dense) {
+      scratch_at[k] = static_cast<std::ptrdiff_t>(p.scratch.size());
+      p.scratch.resize(p.scratch.size() + block);
+      if (!written[k]) p.gathered.push_back(static_cast<int>(k));
+    } else {
+      p.pointed.push_back(static_cast<int>(k));
+    }
+  }
+  p.reg.assign(regs_.size(), nullptr);
+  for (size_t k = 0; k < regs_.size(); ++k) {
+    if (constant_at[k] >= 0) p.reg[k] = p.constants.data() + constant_at[k];
+    if (scratch_at[k] >= 0) p.reg[k] = p.scratch.data() + scratch_at[k];
+  }
+  return [plan](void* const* slots) {
+    Plan& p = *plan;
+    for (int64_t start = 0; start < p.total; start += kChunk) {
+      const int64_t n = std::min(kChunk, p.total - start);
+      for (int k : p.pointed) {
+        p.reg[k] = static_cast<char*>(slots[p.regs[k].slot]) +
+                   static_cast<size_t>(p.regs[k].view.offset + start) * p.size[k];
+      }
+      for (int k : p.gathered) {
+        const Register& r = p.regs[k];
+        visit(r.dtype, [&](auto tag) {
+          using T = typename decltype(tag)::type;
+          gather_strided<T>(static_cast<T*>(p.reg[k]), static_cast<const T*>(slots[r.slot]), r.view,
+                            start, n);
+        });
+      }
+      for (const Instr& in : p.instrs) in.fn(in, p.reg.data(), n);
+    }
+  };
+}
+
+}  // namespace janus::cpu

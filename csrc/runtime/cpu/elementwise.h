@@ -1,0 +1,76 @@
+// The elementwise engine: one kernel runs a small program of elementwise
+// instructions over one iteration shape, chunk by chunk, so a fused chain
+// reads its inputs once and writes its outputs once while the intermediates
+// stay in cache (numexpr's idea). A single elementwise op is a one-instruction
+// program; so are the layout ops (expand, permute, slicing, flip), which are
+// casts from a strided source.
+//
+// Registers hold one chunk of a value: a source (pointing into a dense input,
+// or gathered from a strided/broadcast one, or a constant), or an instruction
+// result (in scratch, or directly in the output buffer).
+#pragma once
+
+#include <functional>
+#include <map>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "ir/attr.h"
+#include "ir/types.h"
+#include "runtime/cpu/strided.h"
+
+namespace janus::cpu {
+
+using Kernel = std::function<void(void* const* slots)>;
+
+class ElementwiseBuilder {
+ public:
+  explicit ElementwiseBuilder(Shape iteration_shape);
+
+  // A tensor operand in slot `slot`, read through `view` (by default its
+  // contiguous layout broadcast to the iteration shape). Returns a register.
+  int source(int slot, const ir::TensorType& type);
+  int source(int slot, ir::DType dtype, const View& view);
+  // An instruction: `op` is an elementwise op-table name (add, exp, where,
+  // clamp, ...) or "cast". Operands are registers or constants; constants take
+  // the instruction's compute dtype. Throws Unsupported for a dtype or attribute
+  // the engine does not cover.
+  int instr(const std::string& op, const std::map<std::string, ir::Attr>& attrs,
+            const std::vector<std::variant<int, ir::Attr>>& operands, ir::DType out_dtype);
+  // Register `reg` is written to slot `slot` (a contiguous buffer of the
+  // iteration shape).
+  void output(int reg, int slot);
+
+  ir::DType dtype_of(int reg) const { return regs_.at(reg).dtype; }
+  Kernel build() const;
+
+  struct Register {
+    ir::DType dtype;
+    int slot = -1;  // source or output slot
+    View view;      // sources: how to read the slot
+    bool dense = false;
+    bool constant = false;
+    ir::Attr value;  // constants
+  };
+  struct Instr;
+  using InstrFn = void (*)(const Instr&, void* const* regs, int64_t n);
+  struct Instr {
+    InstrFn fn = nullptr;
+    int a = -1, b = -1, c = -1, out = -1;
+    double p0 = 0, p1 = 0;  // op parameters (slopes, bounds, ...)
+    bool f0 = false, f1 = false;
+  };
+
+ private:
+  int add_constant(const ir::Attr& value, ir::DType dtype);
+
+  Shape shape_;
+  std::vector<Register> regs_;
+  std::vector<Instr> instrs_;
+};
+
+// Whether `op` is an elementwise op the engine runs (and fusion may merge).
+bool is_elementwise(const std::string& op);
+
+}  // namespace janus::cpu

@@ -1,0 +1,98 @@
+// The op -> lowering dispatch, the context helpers, and elementwise lowering.
+#include <map>
+
+#include "runtime/cpu/dtype.h"
+#include "runtime/cpu/lower.h"
+
+namespace janus::cpu {
+
+const ir::Value* LowerContext::value(size_t k) const {
+  const auto* v = std::get_if<ir::Value*>(&node.operands.at(k));
+  if (!v) throw Unsupported("operand " + std::to_string(k) + " is a constant");
+  return *v;
+}
+
+const ir::Attr& LowerContext::constant(size_t k) const {
+  const auto* a = std::get_if<ir::Attr>(&node.operands.at(k));
+  if (!a) throw Unsupported("operand " + std::to_string(k) + " is a tensor");
+  return *a;
+}
+
+const ir::Attr& LowerContext::attr(const std::string& name) const {
+  const auto it = node.attrs.find(name);
+  if (it == node.attrs.end()) throw Unsupported("missing attribute " + name);
+  return it->second;
+}
+
+const ir::Attr* LowerContext::attr_or_null(const std::string& name) const {
+  const auto it = node.attrs.find(name);
+  return it == node.attrs.end() || it->second.kind == ir::Attr::Kind::kNone ? nullptr : &it->second;
+}
+
+std::vector<int64_t> int_list(const ir::Attr& attr) {
+  std::vector<int64_t> out;
+  if (attr.kind == ir::Attr::Kind::kInt) return {attr.i};
+  if (attr.kind != ir::Attr::Kind::kList) throw Unsupported("expected a list of ints");
+  for (const ir::Attr& item : attr.list) {
+    if (item.kind != ir::Attr::Kind::kInt) throw Unsupported("expected a list of ints");
+    out.push_back(item.i);
+  }
+  return out;
+}
+
+Kernel lower_elementwise(const LowerContext& ctx) {
+  const std::string op = ir::op_name(ctx.node.kind);
+  const ir::TensorType& out = ctx.out_type();
+  ElementwiseBuilder b(shape_of(out));
+  std::vector<std::variant<int, ir::Attr>> operands;
+  auto operand = [&](size_t k) -> std::variant<int, ir::Attr> {
+    if (ctx.is_value(k)) return b.source(ctx.operand_slots[k], ctx.value(k)->type);
+    return ctx.constant(k);
+  };
+  int result;
+  if (op == "to_dtype" || op == "clone") {
+    result = b.instr("cast", {}, {operand(0)}, out.dtype);
+  } else if (op == "overwrite") {  // overwrite(old, src): src broadcast and cast to old's type
+    result = b.instr("cast", {}, {operand(1)}, out.dtype);
+  } else {
+    for (size_t k = 0; k < ctx.node.operands.size(); ++k) operands.push_back(operand(k));
+    result = b.instr(op, ctx.node.attrs, operands, out.dtype);
+  }
+  b.output(result, ctx.output_slots[0]);
+  return b.build();
+}
+
+Kernel lower_node(const LowerContext& ctx) {
+  using Lowering = Kernel (*)(const LowerContext&);
+  static const std::map<std::string, Lowering> families = [] {
+    std::map<std::string, Lowering> m;
+    for (const char* op : {"reshape", "permute", "expand", "index_basic", "index_basic_backward",
+                           "flip", "cat", "split", "constant_pad", "tril_mask"}) {
+      m[op] = &lower_layout;
+    }
+    for (const char* op : {"sum", "mean", "prod", "amax", "amin", "all", "any", "var", "norm2",
+                           "logsumexp", "max_dim", "argmax", "cumsum", "cumprod"}) {
+      m[op] = &lower_reduction;
+    }
+    for (const char* op : {"matmul", "linear"}) m[op] = &lower_linalg;
+    for (const char* op : {"index_select", "embedding", "index_add", "gather", "scatter",
+                           "scatter_add", "one_hot"}) {
+      m[op] = &lower_indexing;
+    }
+    for (const char* op : {"softmax", "log_softmax", "nll_loss", "nll_loss_backward",
+                           "philox_uniform", "philox_normal"}) {
+      m[op] = &lower_nn;
+    }
+    return m;
+  }();
+  const std::string op = ir::op_name(ctx.node.kind);
+  for (const ir::Value* out : ctx.node.outputs) {
+    if (out->type.device != "cpu") throw Unsupported("a value on " + out->type.device);
+  }
+  if (is_elementwise(op)) return lower_elementwise(ctx);
+  const auto it = families.find(op);
+  if (it == families.end()) throw Unsupported("no native kernel for " + op);
+  return it->second(ctx);
+}
+
+}  // namespace janus::cpu

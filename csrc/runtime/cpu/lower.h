@@ -1,0 +1,45 @@
+// Lowering: each IR node becomes a kernel closure over buffer slots. The
+// closure captures everything computed from the node's types and attributes
+// (strides, offsets, instantiations), so running it does only the work.
+//
+// A lowering throws Unsupported for what it does not cover (an op without a
+// native kernel, a dtype, an attribute value); the program then runs that node
+// through the Python fallback (co-execution), never wrongly.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "ir/graph.h"
+#include "runtime/cpu/elementwise.h"
+
+namespace janus::cpu {
+
+struct LowerContext {
+  const ir::Node& node;
+  std::vector<int> operand_slots;  // per operand: its slot, or -1 for a constant
+  std::vector<int> output_slots;
+  const int64_t* rng_shift;  // added to the stream offsets of random ops at run time
+
+  const ir::Value* value(size_t k) const;  // operand k (throws if it is a constant)
+  const ir::Attr& constant(size_t k) const;
+  bool is_value(size_t k) const { return operand_slots.at(k) >= 0; }
+  const ir::Attr& attr(const std::string& name) const;
+  const ir::Attr* attr_or_null(const std::string& name) const;
+  const ir::TensorType& out_type(size_t k = 0) const { return node.outputs.at(k)->type; }
+};
+
+// The kernel for ctx.node (throws Unsupported). One function per op family:
+Kernel lower_node(const LowerContext& ctx);
+Kernel lower_elementwise(const LowerContext& ctx);  // elementwise.h, and fused groups
+Kernel lower_layout(const LowerContext& ctx);       // reshape, views, cat, split, pads
+Kernel lower_reduction(const LowerContext& ctx);    // sum ... logsumexp, max_dim, cumsum
+Kernel lower_linalg(const LowerContext& ctx);       // matmul, linear
+Kernel lower_indexing(const LowerContext& ctx);     // index_select, embedding, gather, ...
+Kernel lower_nn(const LowerContext& ctx);           // softmax, nll_loss, random fills
+
+// Integer lists and dims from attributes.
+std::vector<int64_t> int_list(const ir::Attr& attr);
+
+}  // namespace janus::cpu

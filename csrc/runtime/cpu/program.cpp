@@ -1,0 +1,136 @@
+#include "runtime/cpu/program.h"
+
+#include <cstring>
+#include <map>
+#include <stdexcept>
+
+#include "passes/passes.h"
+#include "runtime/cpu/dtype.h"
+#include "runtime/cpu/lower.h"
+
+namespace janus::cpu {
+namespace {
+
+std::string describe(const ir::Node& node) {
+  std::string text;
+  for (size_t k = 0; k < node.outputs.size(); ++k) {
+    text += (k ? ", %" : "%") + node.outputs[k]->name;
+  }
+  return text + " = " + ir::op_name(node.kind) + "(...)";
+}
+
+size_t bytes(const ir::TensorType& type) { return passes::bytes_of(type); }
+
+}  // namespace
+
+Program::Program(std::unique_ptr<ir::Graph> graph, Fallback fallback)
+    : graph_(std::move(graph)), fallback_(std::move(fallback)) {
+  ir::check(*graph_);
+  std::map<const ir::Value*, int> slot;
+  auto slot_of = [&](const ir::Value* v) {
+    auto [it, added] = slot.emplace(v, static_cast<int>(slot.size()));
+    return it->second;
+  };
+  for (const ir::Value* in : graph_->inputs()) {
+    for (const ir::Dim& d : in->type.shape) {
+      if (!d.is_known()) throw std::invalid_argument("the CPU executor needs static shapes");
+    }
+    input_slots_.push_back(slot_of(in));
+  }
+  const passes::MemoryPlan plan = passes::plan_memory(*graph_);
+  if (!plan.dynamic.empty()) {
+    throw std::invalid_argument("the CPU executor needs static shapes (%" +
+                                plan.dynamic.front()->name + " has a symbolic dim)");
+  }
+  constexpr size_t kAlign = passes::MemoryPlan::kAlignment;
+  arena_.resize(plan.arena_bytes + kAlign);
+  char* base = arena_.data();
+  base += (kAlign - reinterpret_cast<uintptr_t>(base) % kAlign) % kAlign;
+  for (const auto& node : graph_->nodes()) {
+    for (const ir::Value* out : node->outputs) slot_of(out);
+  }
+  slots_.assign(slot.size(), nullptr);
+  for (const auto& [value, offset] : plan.offset) slots_[slot.at(value)] = base + offset;
+
+  // Outputs a node computes are written straight into the caller's buffer
+  // (the first time a value appears); inputs and repeats are copied at the end.
+  std::map<const ir::Value*, int> bound;
+  for (size_t k = 0; k < graph_->outputs().size(); ++k) {
+    const ir::Value* out = graph_->outputs()[k];
+    if (out->producer != nullptr && !bound.count(out)) {
+      bound[out] = static_cast<int>(k);
+      output_slots_.push_back(slot.at(out));
+    } else {
+      output_slots_.push_back(-1);
+      copies_.emplace_back(static_cast<int>(k), slot.at(out));
+    }
+  }
+
+  for (const auto& node : graph_->nodes()) {
+    LowerContext ctx{*node, {}, {}, &rng_shift_};
+    for (const ir::Operand& operand : node->operands) {
+      const auto* value = std::get_if<ir::Value*>(&operand);
+      ctx.operand_slots.push_back(value ? slot.at(*value) : -1);
+    }
+    for (const ir::Value* out : node->outputs) ctx.output_slots.push_back(slot.at(out));
+    try {
+      steps_.push_back({lower_node(ctx), node.get(), true});
+    } catch (const Unsupported&) {
+      if (!fallback_) throw;
+      const ir::Node* n = node.get();
+      Fallback* fallback = &fallback_;
+      steps_.push_back({[n, fallback, ctx_in = ctx.operand_slots,
+                         ctx_out = ctx.output_slots](void* const* slots) {
+                          std::vector<void*> ins, outs;
+                          for (int s : ctx_in) ins.push_back(s >= 0 ? slots[s] : nullptr);
+                          for (int s : ctx_out) outs.push_back(slots[s]);
+                          (*fallback)(*n, ins, outs);
+                        },
+                        n, false});
+    }
+  }
+}
+
+std::vector<std::string> Program::fallback_ops() const {
+  std::vector<std::string> ops;
+  for (const Step& step : steps_) {
+    if (!step.native) ops.push_back(ir::op_name(step.node->kind));
+  }
+  return ops;
+}
+
+void Program::run(const std::vector<void*>& inputs, const std::vector<void*>& outputs,
+                  int64_t rng_shift) {
+  if (inputs.size() != input_slots_.size() || outputs.size() != output_slots_.size()) {
+    throw std::invalid_argument("program expects " + std::to_string(input_slots_.size()) +
+                                " inputs and " + std::to_string(output_slots_.size()) +
+                                " outputs, got " + std::to_string(inputs.size()) + " and " +
+                                std::to_string(outputs.size()));
+  }
+  if (running_.exchange(true)) throw std::logic_error("a program cannot run concurrently");
+  struct Done {
+    std::atomic<bool>& flag;
+    ~Done() { flag = false; }
+  } done{running_};
+  for (size_t k = 0; k < inputs.size(); ++k) slots_[input_slots_[k]] = inputs[k];
+  for (size_t k = 0; k < outputs.size(); ++k) {
+    if (output_slots_[k] >= 0) slots_[output_slots_[k]] = outputs[k];
+  }
+  rng_shift_ = rng_shift;
+  for (const Step& step : steps_) {
+    try {
+      step.kernel(slots_.data());
+    } catch (const std::out_of_range& e) {
+      throw std::out_of_range(std::string(e.what()) + " (in " + describe(*step.node) + ")");
+    } catch (const Unsupported& e) {
+      throw std::runtime_error(std::string(e.what()) + " (in " + describe(*step.node) + ")");
+    } catch (const std::invalid_argument& e) {
+      throw std::invalid_argument(std::string(e.what()) + " (in " + describe(*step.node) + ")");
+    }
+  }
+  for (const auto& [k, source] : copies_) {
+    std::memcpy(outputs[k], slots_[source], bytes(graph_->outputs()[k]->type));
+  }
+}
+
+}  // namespace janus::cpu

@@ -1,0 +1,63 @@
+// A compiled CPU program: a flat schedule of kernels over slots. Graph inputs
+// and outputs are the caller's buffers (zero-copy); every other result lives
+// in one arena laid out by the memory plan. Running it touches no Python
+// except for nodes without a native kernel, which call the fallback
+// (co-execution: the eager kernel runs on the same buffers).
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ir/graph.h"
+#include "runtime/cpu/elementwise.h"
+
+namespace janus::cpu {
+
+class Program {
+ public:
+  // Runs `node` on operand buffers (nullptr for constant operands) and writes
+  // its results into `outputs`, each a C-contiguous buffer of its type.
+  using Fallback = std::function<void(const ir::Node& node, const std::vector<void*>& operands,
+                                      const std::vector<void*>& outputs)>;
+
+  // Takes the graph (its own copy: later passes on the caller's graph do not
+  // affect the program).
+  Program(std::unique_ptr<ir::Graph> graph, Fallback fallback);
+
+  // `inputs` and `outputs`: one C-contiguous buffer per graph input/output, of
+  // its type. `rng_shift` moves the stream offset of every random op (the
+  // generator's position now minus where the recording started). Not
+  // reentrant: concurrent calls on one program throw std::logic_error.
+  // Errors name the node that raised them.
+  void run(const std::vector<void*>& inputs, const std::vector<void*>& outputs,
+           int64_t rng_shift = 0);
+
+  const ir::Graph& graph() const { return *graph_; }
+  size_t arena_bytes() const { return arena_.size(); }
+  size_t steps() const { return steps_.size(); }
+  // The ops run through the fallback, one entry per node, in schedule order.
+  std::vector<std::string> fallback_ops() const;
+
+ private:
+  struct Step {
+    Kernel kernel;
+    const ir::Node* node;
+    bool native;
+  };
+
+  std::unique_ptr<ir::Graph> graph_;
+  Fallback fallback_;
+  std::vector<char> arena_;
+  std::vector<void*> slots_;
+  std::vector<int> input_slots_;
+  std::vector<int> output_slots_;            // -1: copied at the end (see copies_)
+  std::vector<std::pair<int, int>> copies_;  // (output index, source slot)
+  std::vector<Step> steps_;
+  int64_t rng_shift_ = 0;
+  std::atomic<bool> running_{false};
+};
+
+}  // namespace janus::cpu

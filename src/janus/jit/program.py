@@ -1,0 +1,89 @@
+"""Compiling IR graphs for the CPU executor, and running them on arrays.
+
+`compile_graph(graph)` runs the default passes on a copy of the graph and
+builds a `janus._C.cpu.Program`: a flat schedule of native kernels over one
+planned arena. Nodes without a native kernel run their eager (numpy) kernel
+through `_fallback`, on the program's own buffers: co-execution, so every
+graph runs, and `Program.fallback_ops()` says which nodes did not run natively.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import _C
+from ..ops.registry import OPS
+
+_NUMPY = {
+    "f32": np.float32,
+    "f64": np.float64,
+    "f16": np.float16,
+    "i64": np.int64,
+    "i32": np.int32,
+    "i16": np.int16,
+    "i8": np.int8,
+    "u8": np.uint8,
+    "bool": np.bool_,
+}
+
+
+class ShapeSpeculationError(RuntimeError):
+    """A node's result did not have the type the graph was compiled for
+    (data-dependent shapes: nonzero, unique, boolean masks)."""
+
+
+def _fallback(name: str, args: list, attrs: dict, outs: list) -> None:
+    result = OPS[name].impl_cpu(*args, **attrs)
+    results = result if isinstance(result, (tuple, list)) else (result,)
+    if len(results) != len(outs):
+        raise ShapeSpeculationError(f"{name} returned {len(results)} results, expected {len(outs)}")
+    for out, value in zip(outs, results):
+        value = np.asarray(value)
+        if value.shape != out.shape:
+            raise ShapeSpeculationError(
+                f"{name} returned shape {value.shape}, the graph expects {out.shape}"
+            )
+        np.copyto(out, value, casting="unsafe")
+
+
+def _copy(graph):
+    return _C.ir.Graph.parse(str(graph))
+
+
+class CompiledGraph:
+    """A graph compiled for the CPU: call it with one array per graph input;
+    it returns a list with one new array per graph output."""
+
+    def __init__(self, graph, passes=None):
+        graph = _copy(graph)
+        for name in _C.ir.pass_names() if passes is None else passes:
+            graph.run_pass(name)
+        self.graph = graph
+        self.program = _C.cpu.Program(graph, _fallback)
+        self._inputs = [(_NUMPY[v.dtype], tuple(v.shape)) for v in graph.inputs()]
+        self._outputs = [(_NUMPY[v.dtype], tuple(v.shape)) for v in graph.outputs()]
+
+    def __call__(self, *arrays, rng_shift: int = 0) -> list:
+        if len(arrays) != len(self._inputs):
+            raise TypeError(f"the graph takes {len(self._inputs)} inputs, got {len(arrays)}")
+        # (np.ascontiguousarray would turn 0-d arrays into 1-d ones.)
+        inputs = [
+            np.asarray(a, dtype=dtype, order="C") for a, (dtype, _) in zip(arrays, self._inputs)
+        ]
+        outputs = [np.empty(shape, dtype=dtype) for dtype, shape in self._outputs]
+        self.program.run(inputs, outputs, rng_shift)
+        return outputs
+
+    def fallback_ops(self) -> list:
+        return self.program.fallback_ops()
+
+
+def compile_graph(graph, passes=None) -> CompiledGraph:
+    """Compiles an IR graph (e.g. from `janus.jit.record`) for the CPU executor.
+
+    >>> import janus, numpy as np
+    >>> graph, _ = janus.jit.record(lambda x: (x * 2).relu().sum(), janus.ones(3))
+    >>> janus.jit.compile_graph(graph)(np.array([1.0, -2.0, 3.0], np.float32))
+    [array(8., dtype=float32)]
+    """
+    return CompiledGraph(graph, passes)
