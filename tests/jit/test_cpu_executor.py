@@ -69,6 +69,7 @@ def _run_sample(case, args, kwargs):
     compiled = janus.jit.compile_graph(rec.graph)
     got = compiled(*rec.input_arrays)
     want = [t._data for t in rec.result] + [t._data for t in rec.effects]
+    want += [t._grad._data for t, has_grad in rec.grads if has_grad]
     assert len(got) == len(want)
     for g, w in zip(got, want):
         _compare(g, w, case)

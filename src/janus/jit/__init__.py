@@ -4,6 +4,7 @@ of the design comes next and will emit the same IR)."""
 
 from .program import CompiledGraph, ShapeSpeculationError, compile_graph
 from .record import Recording, record, recording
+from .trace import TracedFunction, trace
 
 __all__ = [
     "CompiledGraph",
@@ -12,4 +13,6 @@ __all__ = [
     "compile_graph",
     "record",
     "recording",
+    "TracedFunction",
+    "trace",
 ]

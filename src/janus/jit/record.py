@@ -50,14 +50,17 @@ class _Recorder:
         # id(tensor) -> (tensor, value): the tensor is kept so ids are not reused.
         self.values: dict = {}
         self.captured = 0
+        self.arrays: dict = {}  # id(array) -> (array, value), for op results
         self.captured_tensors: list = []  # graph inputs %c0, %c1, ... in order
         self.snapshots: list = []  # every graph input's value when it was first read
+        self.grads_before: list = []  # and its .grad then
         self.external: set = set()  # ids of tensors that came from outside fn
         self.effects: dict = {}  # id -> tensor from outside that fn updated in place
 
     def input(self, tensor: Tensor, name: str):
         value = self.graph.add_input(name, *_type(tensor))
         self.snapshots.append(tensor._data.copy())
+        self.grads_before.append(tensor._grad)
         self.values[id(tensor)] = (tensor, value)
         self.external.add(id(tensor))
         return value
@@ -65,6 +68,11 @@ class _Recorder:
     def value_of(self, tensor: Tensor):
         entry = self.values.get(id(tensor))
         if entry is not None and entry[0] is tensor:
+            return entry[1]
+        # Autograd re-wraps the arrays it saved (a node's output), so a tensor
+        # the recorder has not seen may hold an array a recorded op made.
+        entry = self.arrays.get(id(tensor._data))
+        if entry is not None and entry[0] is tensor._data:
             return entry[1]
         self.captured += 1
         self.captured_tensors.append(tensor)
@@ -83,6 +91,7 @@ class _Recorder:
         if id(target) in self.external:
             self.effects.setdefault(id(target), target)
         self.values[id(target)] = (target, value)
+        self.arrays[id(target._data)] = (target._data, value)
 
     def __call__(self, op, args, attrs, result) -> None:
         operands = [self.value_of(a) if isinstance(a, Tensor) else a for a in args]
@@ -90,6 +99,7 @@ class _Recorder:
         values = self.graph.add_node(op.name, operands, attrs, [_type(t) for t in outputs])
         for tensor, value in zip(outputs, values):
             self.values[id(tensor)] = (tensor, value)
+            self.arrays[id(tensor._data)] = (tensor._data, value)
 
 
 class Recording:
@@ -98,11 +108,14 @@ class Recording:
     as parameters), and the outside tensors fn updated in place (their final
     values are the last graph outputs, in this order)."""
 
-    __slots__ = ("graph", "result", "inputs", "input_arrays", "effects")
+    __slots__ = ("graph", "result", "inputs", "input_arrays", "effects", "grads")
 
-    def __init__(self, graph, result, inputs: list, input_arrays: list, effects: list):
+    def __init__(self, graph, result, inputs, input_arrays, effects, grads):
         self.graph, self.result, self.inputs, self.effects = graph, result, inputs, effects
         self.input_arrays = input_arrays  # the inputs' values when the graph read them
+        # Inputs whose `.grad` fn replaced (backward, zero_grad): (tensor, has
+        # grad); the new gradients are graph outputs after the effects.
+        self.grads = grads
 
 
 def recording(fn, *inputs) -> Recording:
@@ -122,9 +135,15 @@ def recording(fn, *inputs) -> Recording:
     # their final values come after fn's results, in order of first update.
     effects = list(recorder.effects.values())
     outputs += [recorder.value_of(t) for t in effects]
+    grads = []
+    for t, before in zip(list(inputs) + recorder.captured_tensors, list(recorder.grads_before)):
+        if t._grad is not before:
+            grads.append((t, t._grad is not None))
+            if t._grad is not None:
+                outputs.append(recorder.value_of(t._grad))
     recorder.graph.set_outputs(outputs)
     feeding = list(inputs) + recorder.captured_tensors
-    return Recording(recorder.graph, result, feeding, recorder.snapshots, effects)
+    return Recording(recorder.graph, result, feeding, recorder.snapshots, effects, grads)
 
 
 def record(fn, *inputs):

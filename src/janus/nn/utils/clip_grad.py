@@ -32,17 +32,19 @@ def clip_grad_norm_(
         norm_type = float(norm_type)
         norms = S.stack([R.norm(g, norm_type) for g in grads])
         total = R.amax(norms) if norm_type == float("inf") else R.norm(norms, norm_type)
-        value = float(total.item())
-        if error_if_nonfinite and not (value == value and abs(value) != float("inf")):
-            raise RuntimeError(
-                f"The total norm of order {norm_type} for gradients from `parameters` is "
-                "non-finite, so it cannot be clipped. To disable this error and scale the "
-                "gradients by the non-finite norm anyway, set `error_if_nonfinite=False`"
-            )
-        coefficient = min(float(max_norm) / (value + 1e-6), 1.0)
-        if coefficient < 1.0:
-            for g in grads:
-                g.mul_(coefficient)
+        if error_if_nonfinite:
+            value = float(total.item())
+            if not (value == value and abs(value) != float("inf")):
+                raise RuntimeError(
+                    f"The total norm of order {norm_type} for gradients from `parameters` is "
+                    "non-finite, so it cannot be clipped. To disable this error and scale the "
+                    "gradients by the non-finite norm anyway, set `error_if_nonfinite=False`"
+                )
+        # As PyTorch: scale by min(coefficient, 1) as a tensor, so no value
+        # goes back to Python (a compiled step keeps the clipping in its graph).
+        coefficient = (float(max_norm) / (total + 1e-6)).clamp(max=1.0)
+        for g in grads:
+            g.mul_(coefficient)
     return total
 
 
