@@ -22,7 +22,9 @@ def tensor_repr(t) -> str:
                 finite.size and np.all(finite == np.round(finite)) and np.abs(finite).max() < 1e8
             )
             if integral or finite.size == 0:
-                opts["formatter"] = {"float_kind": _integral_float}
+                # PyTorch right-aligns every element to the widest one.
+                width = max(len(_integral_float(x)) for x in _extremes(data, finite))
+                opts["formatter"] = {"float_kind": lambda x: _integral_float(x).rjust(width)}
             else:
                 opts["precision"] = 4
                 opts["floatmode"] = (
@@ -51,3 +53,10 @@ def _integral_float(x) -> str:
     if np.isinf(x):
         return "inf" if x > 0 else "-inf"
     return f"{x:.0f}."
+
+
+def _extremes(data, finite):
+    """The elements whose formatted width bounds the others' (PyTorch leaves nan out)."""
+    out = [finite.max(), finite.min()] if finite.size else []
+    out += [x for x in (np.inf, -np.inf) if np.any(data == x)]
+    return out or [0.0]
