@@ -254,7 +254,9 @@ void bind_guards(py::module_& sub) {
       .def(
           "check",
           [](const GuardTree& t, py::handle frame, py::handle globals, py::handle builtins) {
-            return t.check(inputs_of(frame, globals, builtins), nullptr);
+            const int passed = t.check(inputs_of(frame, globals, builtins), nullptr);
+            if (passed < 0) throw py::error_already_set();
+            return passed == 1;
           },
           py::arg("frame"), py::arg("globals") = py::none(), py::arg("builtins") = py::none(),
           "True when every check passes on a capture.FrameView or a dict of locals.")
@@ -264,7 +266,9 @@ void bind_guards(py::module_& sub) {
              py::handle builtins) -> py::object {
             std::string text, error;
             GuardFailure failure{nullptr, &text, &error};
-            if (t.check(inputs_of(frame, globals, builtins), &failure)) return py::none();
+            const int passed = t.check(inputs_of(frame, globals, builtins), &failure);
+            if (passed < 0) throw py::error_already_set();
+            if (passed == 1) return py::none();
             return py::str(error.empty() ? text : text + " (" + error + ")");
           },
           py::arg("frame"), py::arg("globals") = py::none(), py::arg("builtins") = py::none(),
@@ -428,8 +432,12 @@ void bind_capture(pybind11::module_& m) {
   namespace capture = janus::capture;
   pybind11::module_ sub = m.def_submodule(
       "capture", "The PEP 523 frame hook, per-code cache and native guards (docs/capture.md).");
-  capture::init_cache();
+  capture::init_cache();  // on failure (no index left) install() raises; nothing else needs it
   capture::bind_guards(sub);
   capture::bind_cache(sub);
   capture::bind_hook(sub);
+  // Python code run while the interpreter shuts down (atexit handlers run
+  // LIFO, so later ones first; __del__ methods, daemon threads) must not meet
+  // a callback whose modules are being torn down.
+  pybind11::module_::import("atexit").attr("register")(sub.attr("uninstall"));
 }

@@ -119,13 +119,13 @@ void set_sentinels(PyObject* skip, PyObject* fallback) {
 PyObject* skip_sentinel() { return g_skip; }
 PyObject* fallback_sentinel() { return g_fallback; }
 
-void init_cache() {
-  if (detail::cache_index >= 0) return;
-  detail::cache_index = compat::request_code_extra_index(&free_state);
-  if (detail::cache_index < 0) throw py::error_already_set();
+bool init_cache() {
+  if (detail::cache_index < 0) detail::cache_index = compat::request_code_extra_index(&free_state);
+  return detail::cache_index >= 0;
 }
 
 CodeState* state_of(PyCodeObject* code) {
+  if (detail::cache_index < 0) return nullptr;
   return reinterpret_cast<CodeState*>(
       reinterpret_cast<uintptr_t>(compat::code_extra(code, detail::cache_index)) & ~kSkipBit);
 }

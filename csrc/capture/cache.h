@@ -87,8 +87,9 @@ PyObject* fallback_sentinel();
 // The co_extra slot's skip bit.
 constexpr uintptr_t kSkipBit = 1;
 
-// The co_extra index, requested once when the module is bound.
-void init_cache();
+// Requests the co_extra index once (when the module is bound); false when
+// CPython has none left (it has 255), and then the hook cannot be installed.
+bool init_cache();
 namespace detail {
 extern Py_ssize_t cache_index;  // -1 until init_cache
 }

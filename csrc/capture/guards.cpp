@@ -221,19 +221,23 @@ int check_leaf(const Leaf& leaf, PyObject* value, const std::string** which) {
   return 0;
 }
 
-bool record_failure(GuardFailure* failure, const std::string* text) {
+// 0 (failed), or -1 when the pending exception is not an Exception
+// (KeyboardInterrupt, SystemExit): those are left set, to propagate.
+int record_failure(GuardFailure* failure, const std::string* text) {
+  if (failure != nullptr) failure->last = text;
+  if (PyErr_Occurred() && !PyErr_ExceptionMatches(PyExc_Exception)) return -1;
   if (failure != nullptr) {
-    failure->last = text;
     if (failure->text != nullptr) *failure->text = *text;
     if (failure->error != nullptr) *failure->error = take_error_message();
   }
   PyErr_Clear();
-  return false;
+  return 0;
 }
 
-// Depth-first; see the header for why recursion is bounded.
-bool check_node(const GuardNode& node, PyObject* value, const GuardInputs& in,
-                GuardFailure* failure) {
+// 1 pass, 0 fail, -1 propagate. Depth-first; see the header for why
+// recursion is bounded.
+int check_node(const GuardNode& node, PyObject* value, const GuardInputs& in,
+               GuardFailure* failure) {
   for (size_t i = 0; i < node.leaves.size(); ++i) {
     const std::string* which = nullptr;
     if (check_leaf(*node.leaves[i], value, &which) != 1) return record_failure(failure, which);
@@ -242,11 +246,11 @@ bool check_node(const GuardNode& node, PyObject* value, const GuardInputs& in,
     const GuardNode& child = *node.children[i];
     PyObject* child_value = read(child, value, in);
     if (child_value == nullptr) return record_failure(failure, &child.unreadable);
-    const bool ok = check_node(child, child_value, in, failure);
+    const int ok = check_node(child, child_value, in, failure);
     Py_DECREF(child_value);
-    if (!ok) return false;
+    if (ok != 1) return ok;
   }
-  return true;
+  return 1;
 }
 
 void describe_node(const GuardNode& node, std::vector<std::string>* out) {
@@ -303,7 +307,7 @@ PyObject* HeldObject::get() const {
   return object == Py_None ? nullptr : object;
 }
 
-bool GuardTree::check(const GuardInputs& inputs, GuardFailure* failure) const {
+int GuardTree::check(const GuardInputs& inputs, GuardFailure* failure) const {
   return check_node(root_, nullptr, inputs, failure);
 }
 

@@ -122,9 +122,12 @@ class GuardTree {
   GuardTree(const GuardTree&) = delete;
   GuardTree& operator=(const GuardTree&) = delete;
 
-  // True when every leaf passes. Never leaves an exception set: an accessor or
-  // leaf that raises fails the check. `failure` (optional) says which leaf.
-  bool check(const GuardInputs& inputs, GuardFailure* failure) const;
+  // 1 when every leaf passes, 0 when one fails: an accessor or leaf that
+  // raises an Exception fails the check, and the exception is cleared.
+  // -1 when a BaseException that is not an Exception (KeyboardInterrupt,
+  // SystemExit) was raised: it stays set, for the caller to propagate.
+  // `failure` (optional) says which expectation did not hold.
+  int check(const GuardInputs& inputs, GuardFailure* failure) const;
 
   // Builders (Python-facing; raise when frozen). The returned node is owned by the tree.
   GuardNode* add_root(Access access, py::object key, py::handle object, const std::string& source);

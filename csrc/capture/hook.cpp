@@ -22,6 +22,8 @@
 #include "capture/cache.h"
 #include "capture/hook.h"
 
+#include <stdexcept>
+
 namespace janus::capture {
 
 namespace compat = janus::capture::compat;
@@ -93,7 +95,7 @@ PyObject* call_entry(const CacheEntry& entry, Frame* frame) {
 enum class Cached { kMiss, kAnswered, kFallback };
 
 // Tries the cached entries, most recently used first. kAnswered: *result is
-// the fn's answer (nullptr with an exception when it raised).
+// the fn's answer (nullptr with an exception when it, or a guard, raised).
 Cached run_cached(Frame* frame, CodeState* state, PyObject** result) {
   HookOff off;
   PyCodeObject* code = compat::frame_code(frame);
@@ -110,7 +112,12 @@ Cached run_cached(Frame* frame, CodeState* state, PyObject** result) {
     CacheEntry* entry = state->entries[i].entry;
     inputs.local_slots = entry->local_slots.data();
     GuardFailure failure;
-    if (!entry->guard->check(inputs, &failure)) {
+    const int passed = entry->guard->check(inputs, &failure);
+    if (passed < 0) {  // KeyboardInterrupt or SystemExit while checking: the call raises it
+      *result = nullptr;
+      return Cached::kAnswered;
+    }
+    if (passed == 0) {
       entry->last_failure = failure.last;
       continue;
     }
@@ -282,7 +289,9 @@ PyObject* eval_frame(PyThreadState* tstate, Frame* frame, int throw_flag) {
 
 void install_hook(py::object callback, uint64_t hot_calls, uint64_t budget,
                   std::vector<std::string> skip_prefixes) {
-  init_cache();
+  if (!init_cache()) {
+    throw std::runtime_error("janus capture: CPython has no co_extra index left for the hook");
+  }
   Settings& config = settings();
   PyObject* old = config.callback;
   config.callback = callback.release().ptr();

@@ -16,6 +16,14 @@ from janus import _C
 capture = _C.capture
 
 
+@pytest.fixture(autouse=True)
+def _uninstall_after_test():
+    """Every test ends with the hook uninstalled, whatever it did."""
+    yield
+    capture.uninstall()
+    assert not capture.is_installed()
+
+
 class Translator:
     """Answers the hook for the `targets` only (everything else is SKIPped);
     `answer(view)` gives the callback's answer and every view is kept."""
@@ -335,6 +343,17 @@ def test_a_view_is_a_snapshot_that_outlives_the_call():
     assert repr(view) == "<FrameView of add>"
 
 
+def test_entries_of_functions_with_many_parameters():
+    names = [f"p{i}" for i in range(20)]
+    namespace = {}
+    exec(f"def wide({', '.join(names)}):\n    return {' + '.join(names)}", namespace)
+    wide = namespace["wide"]
+    translator = Translator(wide, answer=compile_typed(lambda view: lambda *values: values))
+    capture.install(translator, hot_calls=1)
+    assert wide(*range(20)) == sum(range(20))
+    assert wide(*range(20)) == tuple(range(20))
+
+
 def test_keyword_only_and_positional_only_parameters():
     def f(a, /, b, *, c, **kw):
         return (a, b, c, kw)
@@ -421,15 +440,15 @@ def test_frames_answered_deep_in_the_stack_release_data_stack_chunks():
 
     translator = Translator(leaf_by_entry, leaf_by_callback, answer=answer)
     capture.install(translator, hot_calls=1, budget=1000)
-    for depth in range(0, 600, 3):
+    for depth in range(400):  # every depth: the leaf lands on each chunk boundary
         assert descend(depth, leaf_by_entry) == depth
         assert descend(depth, leaf_by_callback) == depth
-    assert capture.stats(leaf_by_entry)["hits"] == 199
+    assert capture.stats(leaf_by_entry)["hits"] == 399
     translator.answer = lambda view: (None, 0)  # the callback answers every call
     capture.reset()
-    for depth in range(0, 600, 3):
+    for depth in range(400):
         assert descend(depth, leaf_by_callback) == depth
-    assert capture.stats(leaf_by_callback)["compiles"] == 200
+    assert capture.stats(leaf_by_callback)["compiles"] == 400
 
 
 def test_the_recursion_limit_still_raises():

@@ -14,6 +14,14 @@ capture = _C.capture
 LIMIT = 10
 
 
+@pytest.fixture(autouse=True)
+def _uninstall_after_test():
+    """Every test ends with the hook uninstalled, whatever it did."""
+    yield
+    capture.uninstall()
+    assert not capture.is_installed()
+
+
 def guard():
     return capture.Guard()
 
@@ -355,6 +363,35 @@ def test_raising_guards_miss_in_the_hook():
     assert [f(Touchy()) for _ in range(3)] == ["first", "first", "ran"]
     [entry, _] = capture.entries(f)
     assert entry.last_failure == "L['x'].value can be read"
+
+
+def test_keyboard_interrupt_while_checking_propagates():
+    class Interrupting:
+        @property
+        def value(self):
+            raise KeyboardInterrupt
+
+    g = guard()
+    g.local("x").attr("value").equals(1)
+    with pytest.raises(KeyboardInterrupt):
+        g.check({"x": Interrupting()})
+    with pytest.raises(KeyboardInterrupt):
+        g.first_failure({"x": Interrupting()})
+
+    def f(x):
+        return "ran"
+
+    def callback(view):
+        if view.code is not f.__code__:
+            return capture.SKIP
+        entry_guard = capture.Guard()
+        entry_guard.local("x").attr("value").equals(1)
+        return capture.Entry(entry_guard, lambda x: "entry"), "first"
+
+    capture.install(callback, hot_calls=1)
+    assert f(Interrupting()) == "first"
+    with pytest.raises(KeyboardInterrupt):
+        f(Interrupting())  # the call raises it instead of losing it
 
 
 # ----- building -----
