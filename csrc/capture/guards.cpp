@@ -289,8 +289,8 @@ bool same_accessor(const GuardNode& node, Access access, py::handle key, py::han
 
 }  // namespace
 
-HeldObject::HeldObject(py::handle object) {
-  if (PyType_SUPPORTS_WEAKREFS(Py_TYPE(object.ptr()))) {
+HeldObject::HeldObject(py::handle object, bool strong) {
+  if (!strong && PyType_SUPPORTS_WEAKREFS(Py_TYPE(object.ptr()))) {
     ref_ = py::reinterpret_steal<py::object>(PyWeakref_NewRef(object.ptr(), nullptr));
     if (!ref_) throw py::error_already_set();
     weak_ = true;
@@ -324,7 +324,7 @@ GuardNode* GuardTree::add_root(Access access, py::object key, py::handle object,
   auto node = std::make_unique<GuardNode>();
   node->access = access;
   node->key = std::move(key);
-  if (object) node->object = HeldObject(object);
+  if (object) node->object = HeldObject(object, access == Access::kCall);
   node->source = source;
   node->unreadable = source + " can be read";
   if (access == Access::kLocal) {

@@ -47,12 +47,12 @@ struct GuardInputs {
   PyObject* builtins = nullptr;
 };
 
-// An object a guard refers to: a weak reference where the type allows one,
-// else a strong reference.
+// An object a guard refers to: a weak reference where the type allows one
+// (unless `strong`), else a strong reference.
 class HeldObject {
  public:
   HeldObject() = default;
-  explicit HeldObject(py::handle object);
+  explicit HeldObject(py::handle object, bool strong = false);
   // Borrowed; nullptr when a weakly held object has died.
   PyObject* get() const;
   bool empty() const { return !ref_; }
@@ -93,7 +93,8 @@ enum class Access { kRoot, kLocal, kGlobal, kBuiltin, kObject, kCall, kAttr, kIt
 struct GuardNode {
   Access access = Access::kRoot;
   py::object key;     // name (local, global, builtin, attr) or item key
-  HeldObject object;  // kObject: the object; kCall: the callable
+  HeldObject object;  // kObject: the object (weak); kCall: the callable (strong: it may be
+                      // a bound method, made for the call to Guard.call and only held here)
   bool int_key = false;
   Py_ssize_t index = 0;  // kItem with an int key
   int local_ordinal = -1;

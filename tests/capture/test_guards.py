@@ -145,6 +145,15 @@ def test_object_and_call_roots_guard_global_state():
     with janus.no_grad():
         assert only_call.first_failure({}) == "janus.is_grad_enabled() == True"
 
+    class Mode:
+        def enabled(self):
+            return True
+
+    bound = guard()  # a bound method made for the call is held by the guard alone
+    bound.call(Mode().enabled, "mode.enabled()").equals(True)
+    gc.collect()
+    assert bound.check({})
+
 
 def test_local_by_index_counts_the_entry_signature():
     def f(a, b, *rest):
