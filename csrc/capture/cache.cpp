@@ -3,7 +3,7 @@
 #include "capture/cache.h"
 
 #include <algorithm>
-#include <cstring>
+#include <new>
 #include <string_view>
 #include <utility>
 
@@ -131,7 +131,8 @@ CodeState* state_of(PyCodeObject* code) {
 }
 
 CodeState* create_state(PyCodeObject* code) {
-  auto* state = new CodeState();
+  auto* state = new (std::nothrow) CodeState();  // the hook is C code to its caller: no throw
+  if (state == nullptr) return nullptr;
   state->code = code;
   state->skip = classify(code);
   if (compat::set_code_extra(code, detail::cache_index, state) < 0) {

@@ -31,11 +31,10 @@ using compat::Frame;
 
 namespace {
 
-// >0 while the hook is off on this thread. initial-exec: a plain %fs-relative
-// load on the skip path instead of a call to __tls_get_addr.
-#if defined(__GNUC__) && defined(__linux__)
-__attribute__((tls_model("initial-exec")))
-#endif
+// >0 while the hook is off on this thread. The default TLS model (a
+// __tls_get_addr call from this shared object) measured the same as
+// initial-exec on bench/capture_overhead.py, and cannot make dlopen fail for
+// want of static TLS space.
 thread_local int t_disabled = 0;
 
 struct HookOff {
