@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "capture/capture.h"
 #include "ir/graph.h"
 #include "passes/passes.h"
 #include "runtime/cpu/eager_kernels.h"
@@ -477,6 +478,7 @@ PYBIND11_MODULE(_C, m) {
   m.def("build_info", &build_info, "How this extension was built.");
   bind_ir(m);
   bind_cpu(m);
+  bind_capture(m);
   m.def("matmul_2d", &matmul_2d, py::arg("a"), py::arg("b"),
         "a @ b for C-contiguous 2-D float arrays through the CPU runtime's GEMM (BLAS).");
   m.def("sigmoid", &sigmoid, py::arg("x"), "Logistic sigmoid of a C-contiguous float array.");

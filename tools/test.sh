@@ -12,8 +12,8 @@ status=0
 printf '\n== lint (ruff, clang-format)\n'
 .venv/py311/bin/ruff check src tests bench examples || status=1
 .venv/py311/bin/ruff format --check -q src tests bench examples || status=1
-clang-format --dry-run -Werror csrc/*.cpp csrc/ir/*.{h,cpp} csrc/passes/*.{h,cpp} csrc/runtime/*/*.{h,cpp} kernels/*.{cu,h} \
-  tests/csrc/*.cpp || status=1
+clang-format --dry-run -Werror csrc/*.cpp csrc/ir/*.{h,cpp} csrc/passes/*.{h,cpp} csrc/capture/*.{h,cpp} \
+  csrc/runtime/*/*.{h,cpp} kernels/*.{cu,h} tests/csrc/*.cpp || status=1
 
 printf '\n== C++ tests (ctest)\n'
 cmake -S . -B build/ctest -G Ninja -DJANUS_BUILD_TESTS=ON -DJANUS_BUILD_PYTHON=OFF \
