@@ -332,8 +332,10 @@ def test_explain_reports_graphs_guards_and_breaks(capsys):
 def test_the_frame_hook_compiles_hot_frames():
     from janus import _C
 
+    k = 3.0  # a free variable: guards read its contents, the entry gets its cell
+
     def step(x):
-        return (x * 3).relu().sum()
+        return (x * k).relu().sum()
 
     was_enabled = janus.jit.is_enabled()
     janus.jit.enable()
@@ -346,3 +348,27 @@ def test_the_frame_hook_compiles_hot_frames():
         janus.jit.enable() if was_enabled else janus.jit.disable()
     assert results == pytest.approx([expected] * 5, rel=1e-6)
     assert stats["compiles"] == 1 and stats["hits"] == 3
+
+
+def test_python_m_janus_runs_a_script_with_the_jit(tmp_path):
+    import subprocess
+    import sys
+
+    script = tmp_path / "train.py"
+    script.write_text(
+        "import sys\n"
+        "import janus as torch\n"
+        "from janus import _C\n"
+        "def step(x):\n"
+        "    return (x * 2).sum().item()\n"
+        "x = torch.ones(3)\n"
+        "print([step(x) for _ in range(4)], sys.argv[1:])\n"
+        "print(_C.capture.stats(step)['hits'])\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-m", "janus", str(script), "--flag"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    assert out == ["[6.0, 6.0, 6.0, 6.0] ['--flag']", "2"]

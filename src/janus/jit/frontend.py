@@ -201,9 +201,10 @@ class JitFunction:
     def __call__(self, *args, **kwargs):
         with capture.disabled():
             values = self._locals(args, kwargs)
+            plain = self._plain(values)  # guards read free variables' contents
             g, b = self.fn.__globals__, _builtins(self.fn)
             for k, (guard, entry) in enumerate(self.entries):
-                if guard.check(values, g, b):
+                if guard.check(plain, g, b):
                     if k:
                         self.entries.insert(0, self.entries.pop(k))
                     result = entry(*[values[n] for n in self.names])
@@ -213,8 +214,7 @@ class JitFunction:
             if len(self.report.compiles) >= self.budget or self.report.skipped:
                 return self.fn(*args, **kwargs)
             if self.entries:
-                self.misses.append(self.entries[0][0].first_failure(values, g, b))
-            plain = self._plain(values)
+                self.misses.append(self.entries[0][0].first_failure(plain, g, b))
             try:
                 t = translate(self.fn, plain)
             except NotTranslatable as why:

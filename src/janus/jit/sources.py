@@ -48,6 +48,26 @@ class Local(Source):
         return env.locals[self.local]
 
 
+class FreeVar(Source):
+    """The contents of one of the translated frame's free variables. Guards
+    read the contents (the hook sees the closure's cells' values); the
+    compiled entry receives the cell itself."""
+
+    __slots__ = ("local",)
+
+    def __init__(self, local: str):
+        self.local, self.name = local, f"L[{local!r}]"
+
+    def _node(self, guard, nodes):
+        return guard.local(self.local)
+
+    def evaluate(self, env):
+        return env.locals[self.local].cell_contents
+
+    def cell(self) -> Source:
+        return Local(self.local)  # evaluates to the cell; never guarded
+
+
 class Global(Source):
     __slots__ = ("key",)
 

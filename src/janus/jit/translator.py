@@ -23,7 +23,7 @@ import types
 from ..tensor import Tensor
 from .calls import CallsMixin
 from .instructions import Code
-from .sources import Builtin, Fixed, Global, Item, Local
+from .sources import Builtin, Fixed, FreeVar, Global, Item
 from .values import NULL, GraphBreak, Var, VirtualIterator
 
 _BINARY = {
@@ -135,7 +135,7 @@ class Frame:
         if self.closure.get(name) is not cell:
             return None
         if self.top_globals is None:
-            return Local(name).cell_contents()
+            return FreeVar(name)
         return Fixed(cell, f"{self.function.__qualname__}.<{name}>").cell_contents()
 
     def location(self) -> str:
@@ -351,7 +351,8 @@ class Translator(CallsMixin):
         cell = f.cells[ins.argval]
         source = f.cell_source(ins.argval, cell)
         if source is not None:  # a cell from outside the frame: the store is an effect
-            self.effects.append(("setattr", Var(cell, source.base), "cell_contents", var))
+            where = source.cell() if isinstance(source, FreeVar) else source.base
+            self.effects.append(("setattr", Var(cell, where), "cell_contents", var))
         cell.cell_contents = var.value
         self.cell_vars[id(cell)] = (cell, var)
 
