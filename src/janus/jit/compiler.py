@@ -77,7 +77,10 @@ def translate(function, locals_: dict) -> Translation:
         except NotCompilable as why:
             out.entry = None
             where = f"{code_obj.co_filename}:{code_obj.co_firstlineno}"
-            out.breaks.append(GraphBreak("not-compilable", where, str(why), _hint(str(why))))
+            permanent = "no tensor work" in str(why) or "autograd" in str(why)
+            out.breaks.append(
+                GraphBreak("not-compilable", where, str(why), _hint(str(why)), permanent)
+            )
     out.seconds = time.perf_counter() - start
     return out
 

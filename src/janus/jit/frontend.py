@@ -31,6 +31,10 @@ class Config:
     enabled: bool = os.environ.get("JANUS_JIT", "1") != "0"
     hot_calls: int = 2  # calls before a frame is translated
     budget: int = 8  # translations per code object, then it runs as usual
+    # A code whose translations never got a compiled call (a new structure
+    # every call, e.g. a recursive model on a new tree) stops translating
+    # after this many: it then runs at eager speed.
+    unprofitable_after: int = 3
 
 
 config = Config()
@@ -127,6 +131,11 @@ def _callback(view):
     if not touches:
         return capture.SKIP
     report = _report(code)
+    if len(report.compiles) >= config.unprofitable_after:
+        if sum(e.hits for e in capture.entries(code)) == 0:
+            report.skipped = f"{len(report.compiles)} translations and no compiled call used"
+            _never.add(code)
+            return capture.SKIP
     try:
         t = translate(view.function, view.locals)
     except NotTranslatable as why:
@@ -138,7 +147,7 @@ def _callback(view):
     _log_translation(report, t)
     if t.entry is not None:
         return capture.Entry(t.guard, guarded_entry(t.entry)), t.result
-    if any(b.kind == "not-compilable" and "no tensor work" in b.explanation for b in t.breaks):
+    if any(b.kind == "not-compilable" and b.permanent for b in t.breaks):
         _never.add(code)
     return None, t.result
 

@@ -68,6 +68,7 @@ _CONSTANT_TYPES = (type(None), bool, int, float, str, complex, bytes, type(Ellip
 
 MAX_INLINE_DEPTH = 48
 ALL = object()  # every attribute or item of an object
+_EXHAUSTED = object()
 
 
 def _bound_to(value, obj) -> bool:
@@ -762,12 +763,25 @@ class Translator(CallsMixin):
         return VirtualIterator(Var(v) for v in do(iter, self.value(var, "iterated")))
 
     def next_of(self, it):
+        if not isinstance(it, VirtualIterator):
+            # An iterator from outside the frame (a comprehension's argument):
+            # advancing it changes state a compiled call would not replay.
+            self.graph_break(
+                "effect",
+                f"advances a {type(it).__name__} it received",
+                "pass the sequence rather than an iterator over it",
+            )
+            return self._next_concrete(it)
         try:
             return it.next_var()
         except UserException:
             raise
         except Exception as exc:  # noqa: BLE001 - the iterable's own error
             raise UserException(exc) from None
+
+    def _next_concrete(self, it):
+        value = do(next, it, _EXHAUSTED)
+        return None if value is _EXHAUSTED else Var(value)
 
     def GET_ITER(self, f, ins):
         f.stack.append(Var(self.iterate(f.stack.pop())))

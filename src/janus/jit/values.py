@@ -61,6 +61,7 @@ class GraphBreak:
     location: str  # file:line of the instruction
     explanation: str
     hint: str
+    permanent: bool = False  # every later call would break the same way
 
     def __str__(self) -> str:
         return f"{self.location}: [{self.kind}] {self.explanation} (hint: {self.hint})"
