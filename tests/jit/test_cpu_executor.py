@@ -20,9 +20,6 @@ from op_db import CASES  # noqa: E402
 EXPECTED_FALLBACK = {
     "avg_pool2d",
     "avg_pool2d_backward",
-    "conv2d",
-    "conv2d_input_grad",
-    "conv2d_weight_grad",
     "einsum",
     "index",
     "index_put",

@@ -38,6 +38,7 @@ Kernel lower_reduction(const LowerContext& ctx);    // sum ... logsumexp, max_di
 Kernel lower_linalg(const LowerContext& ctx);       // matmul, linear
 Kernel lower_indexing(const LowerContext& ctx);     // index_select, embedding, gather, ...
 Kernel lower_nn(const LowerContext& ctx);           // softmax, nll_loss, random fills
+Kernel lower_conv(const LowerContext& ctx);         // conv2d and its gradients, on GEMM
 
 // Integer lists and dims from attributes.
 std::vector<int64_t> int_list(const ir::Attr& attr);
