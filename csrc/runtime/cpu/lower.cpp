@@ -86,6 +86,9 @@ Kernel lower_node(const LowerContext& ctx) {
     for (const char* op : {"conv2d", "conv2d_input_grad", "conv2d_weight_grad"}) {
       m[op] = &lower_conv;
     }
+    for (const char* op : {"max_pool2d", "avg_pool2d", "avg_pool2d_backward"}) {
+      m[op] = &lower_pool;
+    }
     return m;
   }();
   const std::string op = ir::op_name(ctx.node.kind);
