@@ -22,8 +22,6 @@ EXPECTED_FALLBACK = {
     "index",
     "index_put",
     "nonzero",
-    "sort",
-    "topk",
     "unique",
 }
 # Per case, fallbacks for a dtype: float16 has no native kernels.

@@ -89,6 +89,7 @@ Kernel lower_node(const LowerContext& ctx) {
     for (const char* op : {"max_pool2d", "avg_pool2d", "avg_pool2d_backward"}) {
       m[op] = &lower_pool;
     }
+    for (const char* op : {"sort", "topk"}) m[op] = &lower_sort;
     return m;
   }();
   const std::string op = ir::op_name(ctx.node.kind);

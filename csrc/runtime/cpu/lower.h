@@ -40,6 +40,7 @@ Kernel lower_indexing(const LowerContext& ctx);     // index_select, embedding, 
 Kernel lower_nn(const LowerContext& ctx);           // softmax, nll_loss, random fills
 Kernel lower_conv(const LowerContext& ctx);         // conv2d and its gradients, on GEMM
 Kernel lower_pool(const LowerContext& ctx);         // max_pool2d, avg_pool2d and backward
+Kernel lower_sort(const LowerContext& ctx);         // sort, topk
 
 // Integer lists and dims from attributes.
 std::vector<int64_t> int_list(const ir::Attr& attr);
