@@ -83,6 +83,13 @@ Kernel lower_node(const LowerContext& ctx) {
                            "philox_uniform", "philox_normal"}) {
       m[op] = &lower_nn;
     }
+    for (const char* op : {"conv2d", "conv2d_input_grad", "conv2d_weight_grad"}) {
+      m[op] = &lower_conv;
+    }
+    for (const char* op : {"max_pool2d", "avg_pool2d", "avg_pool2d_backward"}) {
+      m[op] = &lower_pool;
+    }
+    for (const char* op : {"sort", "topk"}) m[op] = &lower_sort;
     return m;
   }();
   const std::string op = ir::op_name(ctx.node.kind);

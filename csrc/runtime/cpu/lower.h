@@ -38,6 +38,9 @@ Kernel lower_reduction(const LowerContext& ctx);    // sum ... logsumexp, max_di
 Kernel lower_linalg(const LowerContext& ctx);       // matmul, linear
 Kernel lower_indexing(const LowerContext& ctx);     // index_select, embedding, gather, ...
 Kernel lower_nn(const LowerContext& ctx);           // softmax, nll_loss, random fills
+Kernel lower_conv(const LowerContext& ctx);         // conv2d and its gradients, on GEMM
+Kernel lower_pool(const LowerContext& ctx);         // max_pool2d, avg_pool2d and backward
+Kernel lower_sort(const LowerContext& ctx);         // sort, topk
 
 // Integer lists and dims from attributes.
 std::vector<int64_t> int_list(const ir::Attr& attr);

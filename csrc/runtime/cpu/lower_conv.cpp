@@ -1,0 +1,270 @@
+// conv2d and its two gradient ops (janus.ops.convolution) on GEMM:
+//   conv2d(x, w)                    y[n, g]  = W[g] @ cols(x[n, g])
+//   conv2d_input_grad(gy, w)        dx[n, g] = col2im(W[g]^T @ gy[n, g])
+//   conv2d_weight_grad(x, gy)       dW[g]    = sum_n gy[n, g] @ cols(x[n, g])^T
+// with W[g] the group's weights as an (Og, K) matrix, K = Cg * kh * kw, and
+// cols(...) the (K, OH * OW) im2col matrix of one image's group channels.
+//
+// Images are processed in chunks whose columns sit side by side in one cols
+// matrix, so small feature maps still make one wide GEMM; a chunk of one image
+// reads and writes the tensors in place (no gather or scatter copies). A 1x1
+// kernel with stride 1 and no padding needs no im2col at all: the image is its
+// cols matrix. Every window tap is range-checked against the input, so any
+// geometry the IR can state is safe (taps outside read as zero).
+#include <algorithm>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "runtime/cpu/dtype.h"
+#include "runtime/cpu/gemm.h"
+#include "runtime/cpu/lower.h"
+#include "runtime/cpu/window.h"
+
+namespace janus::cpu {
+namespace {
+
+struct ConvGeometry {
+  int64_t n = 0, c = 0, h = 0, w = 0;  // input x: N, C, H, W
+  int64_t o = 0, kh = 0, kw = 0;       // weight: O, C / groups, kh, kw
+  int64_t oh = 0, ow = 0;              // output y (and gy): N, O, OH, OW
+  int64_t groups = 1, sh = 1, sw = 1, ph = 0, pw = 0, dh = 1, dw = 1;
+
+  int64_t cg() const { return c / groups; }
+  int64_t og() const { return o / groups; }
+  int64_t depth() const { return cg() * kh * kw; }  // K: one window's taps
+  int64_t positions() const { return oh * ow; }     // P: output positions per image
+  int64_t plane() const { return h * w; }
+  bool identity_cols() const {
+    return kh == 1 && kw == 1 && sh == 1 && sw == 1 && ph == 0 && pw == 0;
+  }
+};
+
+std::pair<int64_t, int64_t> pair_attr(const LowerContext& ctx, const char* name) {
+  const std::vector<int64_t> v = int_list(ctx.attr(name));
+  if (v.size() != 2) throw Unsupported(std::string("conv: ") + name + " must be a pair");
+  return {v[0], v[1]};
+}
+
+// The geometry from the three shapes (x, w, y); throws Unsupported for
+// anything the eager op would reject, so that it reports the error.
+ConvGeometry geometry(const LowerContext& ctx, const Shape& x, const Shape& w, const Shape& y) {
+  if (x.size() != 4 || w.size() != 4 || y.size() != 4) throw Unsupported("conv: 4-D tensors only");
+  ConvGeometry g;
+  g.n = x[0], g.c = x[1], g.h = x[2], g.w = x[3];
+  g.o = w[0], g.kh = w[2], g.kw = w[3];
+  g.oh = y[2], g.ow = y[3];
+  g.groups = ctx.attr("groups").i;
+  std::tie(g.sh, g.sw) = pair_attr(ctx, "stride");
+  std::tie(g.ph, g.pw) = pair_attr(ctx, "padding");
+  std::tie(g.dh, g.dw) = pair_attr(ctx, "dilation");
+  if (g.groups <= 0 || g.c % g.groups || g.o % g.groups || w[1] != g.cg() || y[0] != g.n ||
+      y[1] != g.o) {
+    throw Unsupported("conv: channels and groups disagree");
+  }
+  if (g.sh <= 0 || g.sw <= 0 || g.dh <= 0 || g.dw <= 0 || g.ph < 0 || g.pw < 0) {
+    throw Unsupported("conv: bad stride, dilation or padding");
+  }
+  return g;
+}
+
+// Writes the cols rows of one image's group channels (Cg planes of H x W) into
+// columns [0, P) of `cols`, whose rows are `ld` long. Row (c, i, j) holds the
+// tap (i, j) of channel c at every output position.
+template <typename T>
+void im2col(const ConvGeometry& g, const T* image, T* cols, int64_t ld) {
+  for (int64_t c = 0; c < g.cg(); ++c) {
+    const T* plane = image + c * g.plane();
+    for (int64_t i = 0; i < g.kh; ++i) {
+      const Inside rows = inside_range(i * g.dh - g.ph, g.sh, g.h, g.oh);
+      for (int64_t j = 0; j < g.kw; ++j, cols += ld) {
+        const int64_t col_offset = j * g.dw - g.pw;
+        const Inside span = inside_range(col_offset, g.sw, g.w, g.ow);
+        std::fill(cols, cols + rows.lo * g.ow, T(0));
+        for (int64_t y = rows.lo; y < rows.hi; ++y) {
+          const T* src = plane + (y * g.sh + i * g.dh - g.ph) * g.w + col_offset;
+          T* dst = cols + y * g.ow;
+          std::fill(dst, dst + span.lo, T(0));
+          if (g.sw == 1) {
+            std::memcpy(dst + span.lo, src + span.lo, sizeof(T) * (span.hi - span.lo));
+          } else {
+            for (int64_t x = span.lo; x < span.hi; ++x) dst[x] = src[x * g.sw];
+          }
+          std::fill(dst + span.hi, dst + g.ow, T(0));
+        }
+        std::fill(cols + rows.hi * g.ow, cols + g.positions(), T(0));
+      }
+    }
+  }
+}
+
+// The adjoint of im2col: adds every tap of `cols` back onto the image pixel it
+// was read from (taps on padding are dropped).
+template <typename T>
+void col2im(const ConvGeometry& g, const T* cols, int64_t ld, T* image) {
+  for (int64_t c = 0; c < g.cg(); ++c) {
+    T* plane = image + c * g.plane();
+    for (int64_t i = 0; i < g.kh; ++i) {
+      const Inside rows = inside_range(i * g.dh - g.ph, g.sh, g.h, g.oh);
+      for (int64_t j = 0; j < g.kw; ++j, cols += ld) {
+        const int64_t col_offset = j * g.dw - g.pw;
+        const Inside span = inside_range(col_offset, g.sw, g.w, g.ow);
+        for (int64_t y = rows.lo; y < rows.hi; ++y) {
+          T* dst = plane + (y * g.sh + i * g.dh - g.ph) * g.w + col_offset;
+          const T* src = cols + y * g.ow;
+          for (int64_t x = span.lo; x < span.hi; ++x) dst[x * g.sw] += src[x];
+        }
+      }
+    }
+  }
+}
+
+// Copies between the per-image rows of an (N, O, P) tensor and a chunk matrix
+// (Og, m * P) of group `grp`, images n0 .. n0 + m - 1 side by side.
+template <typename T>
+void gather_group(const ConvGeometry& g, const T* t, int64_t n0, int64_t m, int64_t grp, T* mat) {
+  const int64_t p = g.positions();
+  for (int64_t r = 0; r < g.og(); ++r) {
+    for (int64_t l = 0; l < m; ++l) {
+      std::memcpy(mat + (r * m + l) * p, t + ((n0 + l) * g.o + grp * g.og() + r) * p,
+                  sizeof(T) * p);
+    }
+  }
+}
+template <typename T>
+void scatter_group(const ConvGeometry& g, const T* mat, int64_t n0, int64_t m, int64_t grp, T* t) {
+  const int64_t p = g.positions();
+  for (int64_t r = 0; r < g.og(); ++r) {
+    for (int64_t l = 0; l < m; ++l) {
+      std::memcpy(t + ((n0 + l) * g.o + grp * g.og() + r) * p, mat + (r * m + l) * p,
+                  sizeof(T) * p);
+    }
+  }
+}
+
+// Images per chunk: enough columns for an efficient GEMM, within a scratch
+// budget. A 1x1 identity convolution reads images in place: one per chunk.
+int64_t chunk_images(const ConvGeometry& g, size_t itemsize) {
+  constexpr int64_t kTargetColumns = 512;
+  constexpr int64_t kScratchBytes = int64_t{16} << 20;
+  const int64_t p = std::max<int64_t>(g.positions(), 1);
+  if (g.identity_cols() || p >= kTargetColumns) return 1;
+  const int64_t per_image = std::max<int64_t>(g.depth(), g.og()) * p * itemsize;
+  const int64_t budget = std::max<int64_t>(kScratchBytes / std::max<int64_t>(per_image, 1), 1);
+  return std::clamp<int64_t>(ceil_div(kTargetColumns, p), 1, std::min(budget, g.n));
+}
+
+// Scratch of one program step (programs are not reentrant).
+template <typename T>
+struct Scratch {
+  std::vector<T> cols, mat;  // (K, m * P) and (Og, m * P)
+};
+
+enum class Which { kForward, kInputGrad, kWeightGrad };
+
+template <typename T>
+Kernel conv_kernel(const ConvGeometry& g, Which which, int s0, int s1, int so) {
+  const int64_t chunk = chunk_images(g, sizeof(T));
+  const int64_t k = g.depth(), p = g.positions(), og = g.og();
+  auto scratch = std::make_shared<Scratch<T>>();
+  if (!g.identity_cols()) scratch->cols.resize(static_cast<size_t>(k * chunk * p));
+  if (chunk > 1) scratch->mat.resize(static_cast<size_t>(og * chunk * p));
+  return [=](void* const* slots) {
+    const T* a = static_cast<const T*>(slots[s0]);
+    const T* b = static_cast<const T*>(slots[s1]);
+    T* out = static_cast<T*>(slots[so]);
+    Scratch<T>& s = *scratch;
+    if (which == Which::kInputGrad) std::fill(out, out + g.n * g.c * g.plane(), T(0));
+    if (which == Which::kWeightGrad) std::fill(out, out + g.o * k, T(0));
+    for (int64_t n0 = 0; n0 < g.n; n0 += chunk) {
+      const int64_t m = std::min(chunk, g.n - n0), cols_n = m * p;
+      for (int64_t grp = 0; grp < g.groups; ++grp) {
+        // The image operand x (forward, weight grad) or result dx (input grad)
+        // of image n0, group grp; consecutive images are C * H * W apart.
+        const T* x =
+            which == Which::kInputGrad ? nullptr : a + (n0 * g.c + grp * g.cg()) * g.plane();
+        if (which == Which::kForward) {
+          const T* w = b + grp * og * k;
+          const T* cols = x;
+          if (!g.identity_cols()) {
+            for (int64_t l = 0; l < m; ++l) {
+              im2col(g, x + l * g.c * g.plane(), s.cols.data() + l * p, cols_n);
+            }
+            cols = s.cols.data();
+          }
+          T* y = m == 1 ? out + (n0 * g.o + grp * og) * p : s.mat.data();
+          gemm<T>(false, false, og, cols_n, k, T(1), w, k, cols, cols_n, T(0), y, cols_n);
+          if (m > 1) scatter_group(g, s.mat.data(), n0, m, grp, out);
+        } else if (which == Which::kInputGrad) {
+          const T* w = b + grp * og * k;
+          const T* gy = a + (n0 * g.o + grp * og) * p;
+          if (m > 1) {
+            gather_group(g, a, n0, m, grp, s.mat.data());
+            gy = s.mat.data();
+          }
+          T* dx = out + (n0 * g.c + grp * g.cg()) * g.plane();
+          if (g.identity_cols()) {  // m == 1: the cols matrix is dx itself
+            gemm<T>(true, false, k, cols_n, og, T(1), w, k, gy, cols_n, T(0), dx, cols_n);
+            continue;
+          }
+          gemm<T>(true, false, k, cols_n, og, T(1), w, k, gy, cols_n, T(0), s.cols.data(), cols_n);
+          for (int64_t l = 0; l < m; ++l) {
+            col2im(g, s.cols.data() + l * p, cols_n, dx + l * g.c * g.plane());
+          }
+        } else {
+          const T* gy = b + (n0 * g.o + grp * og) * p;
+          if (m > 1) {
+            gather_group(g, b, n0, m, grp, s.mat.data());
+            gy = s.mat.data();
+          }
+          const T* cols = x;
+          if (!g.identity_cols()) {
+            for (int64_t l = 0; l < m; ++l) {
+              im2col(g, x + l * g.c * g.plane(), s.cols.data() + l * p, cols_n);
+            }
+            cols = s.cols.data();
+          }
+          gemm<T>(false, true, og, k, cols_n, T(1), gy, cols_n, cols, cols_n, T(1),
+                  out + grp * og * k, k);
+        }
+      }
+    }
+  };
+}
+
+}  // namespace
+
+Kernel lower_conv(const LowerContext& ctx) {
+  const std::string op = ir::op_name(ctx.node.kind);
+  const ir::DType dtype = ctx.out_type().dtype;
+  if (ctx.value(0)->type.dtype != dtype || ctx.value(1)->type.dtype != dtype) {
+    throw Unsupported(op + " of mixed dtypes");
+  }
+  const Shape first = shape_of(ctx.value(0)->type), second = shape_of(ctx.value(1)->type);
+  const Shape out = shape_of(ctx.out_type());
+  Which which;
+  ConvGeometry g;
+  if (op == "conv2d") {
+    which = Which::kForward;
+    g = geometry(ctx, first, second, out);
+    const int64_t oh = window_out_size(g.h, g.kh, g.sh, g.ph, g.dh, false);
+    const int64_t ow = window_out_size(g.w, g.kw, g.sw, g.pw, g.dw, false);
+    if (oh != g.oh || ow != g.ow) throw Unsupported("conv2d: output shape disagrees");
+  } else if (op == "conv2d_input_grad") {
+    which = Which::kInputGrad;
+    g = geometry(ctx, out, second, first);
+  } else if (op == "conv2d_weight_grad") {
+    which = Which::kWeightGrad;
+    g = geometry(ctx, first, out, second);
+  } else {
+    throw Unsupported("no kernel for " + op);
+  }
+  const int s0 = ctx.operand_slots[0], s1 = ctx.operand_slots[1], so = ctx.output_slots[0];
+  return visit_float(dtype, [&](auto tag) -> Kernel {
+    return conv_kernel<typename decltype(tag)::type>(g, which, s0, s1, so);
+  });
+}
+
+}  // namespace janus::cpu
