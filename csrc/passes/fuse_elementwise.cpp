@@ -21,7 +21,9 @@
 
 #include "ir/structural.h"
 #include "passes/passes.h"
+#include "runtime/cpu/dtype.h"
 #include "runtime/cpu/elementwise.h"
+#include "runtime/cpu/lower.h"
 
 namespace janus::passes {
 namespace {
@@ -32,36 +34,42 @@ using ir::Value;
 // Enough to cover long chains; bounds the registers (scratch) of one kernel.
 constexpr size_t kMaxOps = 64;
 
-bool is_number(const ir::Attr& a) {
-  return a.kind == ir::Attr::Kind::kInt || a.kind == ir::Attr::Kind::kFloat ||
-         a.kind == ir::Attr::Kind::kBool;
+// Whether the CPU engine runs `node` natively (its dtypes, attributes and
+// operand kinds): a group holding one node the engine refuses would run
+// through the Python fallback as a whole. Asking the engine itself keeps one
+// list of what it covers (it refuses float16, operands of mixed dtypes,
+// operand counts or attributes it does not know, and symbolic shapes).
+bool engine_runs(const Node& node) {
+  try {
+    cpu::ElementwiseBuilder builder(cpu::shape_of(node.outputs[0]->type));
+    std::vector<std::variant<int, ir::Attr>> operands;
+    int slot = 0;
+    for (const ir::Operand& operand : node.operands) {
+      if (const auto* attr = std::get_if<ir::Attr>(&operand)) {
+        operands.emplace_back(*attr);
+      } else {
+        operands.emplace_back(builder.source(slot++, std::get<Value*>(operand)->type));
+      }
+    }
+    cpu::emit_elementwise(builder, ir::op_name(node.kind), node.attrs, operands,
+                          node.outputs[0]->type.dtype);
+    return true;
+  } catch (const std::exception&) {  // Unsupported, or a malformed node
+    return false;
+  }
 }
 
-// A node fusion may merge: an op of the elementwise engine (its op list is the
-// one list of elementwise ops) whose operands follow the table's invariant for
-// elementwise kernels (the frontends promote first): data operands of one
-// dtype, the result of that dtype or bool, except for casts. `overwrite`
-// (an effect) and float16 (no native kernels) are left alone.
+// A node fusion may merge: one result, an op of the elementwise engine other
+// than `overwrite` (an effect), every tensor on one device, run natively.
 bool fusible(const Node& node) {
   const std::string op = ir::op_name(node.kind);
   if (ir::is_structural(node.kind) || !cpu::is_elementwise(op) || op == "overwrite") return false;
   if (node.outputs.size() != 1) return false;
-  const ir::TensorType& out = node.outputs[0]->type;
-  if (out.dtype == ir::DType::kFloat16) return false;
-  const bool cast = op == "to_dtype" || op == "clone";
-  std::set<ir::DType> data;
-  for (size_t k = 0; k < node.operands.size(); ++k) {
-    const ir::Operand& operand = node.operands[k];
-    if (const auto* attr = std::get_if<ir::Attr>(&operand)) {
-      if (!is_number(*attr)) return false;
-      continue;
-    }
-    const ir::TensorType& type = std::get<Value*>(operand)->type;
-    if (type.dtype == ir::DType::kFloat16 || type.device != out.device) return false;
-    if (!(op == "where" && k == 0)) data.insert(type.dtype);
+  for (const ir::Operand& operand : node.operands) {
+    const auto* value = std::get_if<Value*>(&operand);
+    if (value && (*value)->type.device != node.outputs[0]->type.device) return false;
   }
-  if (data.size() > 1) return false;
-  return cast || data.empty() || *data.begin() == out.dtype || out.dtype == ir::DType::kBool;
+  return engine_runs(node);
 }
 
 class Grouping {
