@@ -1,0 +1,111 @@
+"""The modes a workload runs in, and the one place that decides how each mode
+compiles a workload's step functions.
+
+A mode that cannot run on this machine (a peer not installed, no GPU) raises
+`Unavailable` and is skipped and named in the report; a mode that cannot run a
+given workload correctly raises `Unsupported`: it is reported as such, never
+run eagerly under a compiled label.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+
+MODES = (
+    "janus-eager",
+    "janus-jit",
+    "torch-eager",
+    "torch-compile",
+    "torch-compile-ro",
+    "jax-jit",
+)
+REFERENCE = "torch-eager"  # the mode every other one is compared with
+FALLBACK_REFERENCE = "janus-eager"  # when PyTorch is not installed
+
+
+class Unavailable(Exception):
+    """The mode cannot run on this machine."""
+
+
+class Unsupported(Exception):
+    """The mode cannot run this workload correctly."""
+
+
+def package(mode: str) -> str:
+    return mode.split("-")[0]
+
+
+def check(mode: str, device: str) -> None:
+    """Raises `Unavailable` (with the reason) unless `mode` can run on `device`.
+    Cheap: looks packages up without importing them."""
+    if mode not in MODES:
+        raise ValueError(f"unknown mode {mode!r} (choose from {', '.join(MODES)})")
+    name = package(mode)
+    if importlib.util.find_spec(name) is None:
+        raise Unavailable(f"{name} is not installed")
+    if mode == "torch-compile-ro" and device != "cuda":
+        raise Unavailable("reduce-overhead (CUDA graphs) needs device cuda")
+    if device == "cuda" and name == "janus" and importlib.util.find_spec("cupy") is None:
+        raise Unavailable("janus on cuda needs cupy (the cuda extra)")
+
+
+def check_device(mode: str, device: str) -> None:
+    """The part of `check` that needs the package imported: is `device` there?"""
+    if device != "cuda":
+        return
+    name = package(mode)
+    if name == "torch" and not importlib.import_module("torch").cuda.is_available():
+        raise Unavailable("this PyTorch build has no CUDA device")
+    if name == "jax" and importlib.import_module("jax").default_backend() != "gpu":
+        raise Unavailable("this JAX install has no GPU backend")
+    if name == "janus":
+        import cupy
+
+        if cupy.cuda.runtime.getDeviceCount() == 0:
+            raise Unavailable("no CUDA device")
+
+
+def framework(mode: str):
+    """The module a PyTorch-style workload is built with (janus or torch)."""
+    module = importlib.import_module(package(mode))
+    if mode == "janus-eager":
+        module.jit.disable()  # the JIT is on at import: eager means without it
+    return module
+
+
+def _identity(fn, trace_unsafe=None):
+    return fn
+
+
+def _janus_jit(fn, trace_unsafe=None):
+    """The transparent JIT when janus has it (`janus.jit.jit`); until then
+    `janus.jit.trace`, which records one call and replays it, so it is used
+    only where the workload says a recording stays valid."""
+    import janus
+
+    if hasattr(janus.jit, "jit"):
+        return janus.jit.jit(fn)
+    if trace_unsafe:
+        raise Unsupported(f"janus.jit.trace cannot compile this step: {trace_unsafe}")
+    return janus.jit.trace(fn, warmup=1)
+
+
+def _torch_compile(mode):
+    def compile(fn, trace_unsafe=None):
+        import torch
+
+        return torch.compile(fn, mode=mode)
+
+    return compile
+
+
+def compiler(mode: str):
+    """`compile(fn, trace_unsafe=None)` for `mode` (see bench/workloads)."""
+    return {
+        "janus-eager": _identity,
+        "torch-eager": _identity,
+        "janus-jit": _janus_jit,
+        "torch-compile": _torch_compile(None),
+        "torch-compile-ro": _torch_compile("reduce-overhead"),
+    }[mode]
