@@ -18,7 +18,6 @@ from op_db import CASES  # noqa: E402
 # Ops the executor runs through the eager kernel by design (data-dependent
 # shapes) or not yet natively; the test keeps this list honest both ways.
 EXPECTED_FALLBACK = {
-    "einsum",
     "nonzero",
     "unique",
 }

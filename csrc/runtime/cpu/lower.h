@@ -42,6 +42,7 @@ Kernel lower_conv(const LowerContext& ctx);            // conv2d and its gradien
 Kernel lower_pool(const LowerContext& ctx);            // max_pool2d, avg_pool2d and backward
 Kernel lower_sort(const LowerContext& ctx);            // sort, topk
 Kernel lower_advanced_index(const LowerContext& ctx);  // index, index_put (numpy's rules)
+Kernel lower_einsum(const LowerContext& ctx);          // einsum: permutes and batched GEMM
 
 // Integer lists and dims from attributes.
 std::vector<int64_t> int_list(const ir::Attr& attr);
