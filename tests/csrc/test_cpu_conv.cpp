@@ -1,6 +1,7 @@
 // conv2d and its gradient ops in the CPU executor, against direct loops over
 // the definition: strides, padding, dilation, groups, 1x1 kernels, chunks of
-// several images (with a remainder), a transposed-convolution shape (an input
+// several images (with a remainder), blocks of output rows of large feature
+// maps (with a remainder), a transposed-convolution shape (an input
 // larger than the windows cover), float64, and geometry the kernel must refuse.
 #include <gtest/gtest.h>
 
@@ -138,6 +139,13 @@ TEST(CpuConv, ChunksOfSeveralImagesWithARemainder) {
   // 100 positions per image: chunks of 6 images, then 1.
   check<float>({7, 3, 12, 12, 5, 3, 3, 1, 1, 1, 0, 0, 1, 1}, "f32");
   check<float>({5, 4, 4, 4, 4, 3, 3, 2, 1, 1, 1, 1, 1, 1}, "f32");
+}
+
+TEST(CpuConv, LargeFeatureMapsInBlocksOfRowsWithARemainder) {
+  // 900 positions and 576 taps: blocks of 18 output rows, then 12.
+  check<float>({1, 64, 30, 30, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1}, "f32");
+  // Strided, dilated, grouped (32 x 31 positions): blocks of 17 rows, then 15.
+  check<float>({2, 128, 63, 61, 4, 3, 3, 2, 2, 2, 2, 1, 2, 1}, "f32");
 }
 
 TEST(CpuConv, TransposedConvolutionShapesAndFloat64) {
