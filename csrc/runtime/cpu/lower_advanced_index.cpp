@@ -275,9 +275,10 @@ Kernel index_kernel(const Plan& plan, int64_t mask_count, int sx, int so) {
   return [=](void* const* slots) {
     advanced_offsets(plan, loaders, slots, *adv);
     if (mask_count >= 0 && static_cast<int64_t>(adv->size()) != mask_count) {
-      throw std::runtime_error("index: the boolean mask selects " + std::to_string(adv->size()) +
-                               " elements, the graph was compiled for " +
-                               std::to_string(mask_count) + " (a data-dependent shape)");
+      throw ShapeSpeculationFailed("index: the boolean mask selects " +
+                                   std::to_string(adv->size()) +
+                                   " elements, the graph was compiled for " +
+                                   std::to_string(mask_count) + " (a data-dependent shape)");
     }
     const E* x = static_cast<const E*>(slots[sx]) + plan.base;
     E* out = static_cast<E*>(slots[so]);
