@@ -154,6 +154,8 @@ TEST(CpuConv, TransposedConvolutionShapesAndFloat64) {
   check<double>({2, 4, 6, 6, 6, 3, 3, 2, 2, 1, 1, 0, 1, 2}, "f64");
 }
 
+TEST(CpuConv, EmptyBatch) { check<float>({0, 3, 5, 5, 2, 3, 3, 1, 1, 1, 1, 1, 1, 1}, "f32"); }
+
 TEST(CpuConv, InconsistentGeometryIsLeftToTheFallback) {
   // Channels that do not match the groups, a stride of 0, an output shape the
   // attributes do not give, mixed dtypes: the eager kernel reports them.

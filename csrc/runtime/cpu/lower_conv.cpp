@@ -5,9 +5,10 @@
 // with W[g] the group's weights as an (Og, K) matrix, K = Cg * kh * kw, and
 // cols(...) the (K, OH * OW) im2col matrix of one image's group channels.
 //
-// Images are processed in chunks whose columns sit side by side in one cols
-// matrix, so small feature maps still make one wide GEMM; a chunk of one image
-// reads and writes the tensors in place (no gather or scatter copies). A 1x1
+// Small feature maps are processed in chunks of images whose columns sit side
+// by side in one cols matrix, so they still make one wide GEMM; large ones one
+// image at a time, in blocks of output rows (bounded scratch), reading and
+// writing the tensors in place (no gather or scatter copies). A 1x1
 // kernel with stride 1 and no padding needs no im2col at all: the image is its
 // cols matrix. Every window tap is range-checked against the input, so any
 // geometry the IR can state is safe (taps outside read as zero).
@@ -177,7 +178,8 @@ Blocking blocking(const ConvGeometry& g, size_t itemsize) {
   }
   const int64_t per_image = std::max<int64_t>(g.depth(), g.og()) * p * itemsize;
   const int64_t budget = std::max<int64_t>(kScratchBytes / std::max<int64_t>(per_image, 1), 1);
-  return {std::clamp<int64_t>(ceil_div(kTargetColumns, p), 1, std::min(budget, g.n)), g.oh};
+  const int64_t most = std::max<int64_t>(std::min(budget, g.n), 1);  // 1 for an empty batch
+  return {std::clamp<int64_t>(ceil_div(kTargetColumns, p), 1, most), g.oh};
 }
 
 // Scratch of one program step (programs are not reentrant).
