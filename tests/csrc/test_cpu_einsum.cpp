@@ -43,6 +43,9 @@ std::vector<double> reference(const std::vector<std::string>& subs, const std::s
   std::vector<double> out(static_cast<size_t>(out_count), 0.0);
   std::map<char, int64_t> at;
   for (char c : letters) at[c] = 0;
+  for (const auto& [c, n] : size) {
+    if (n == 0) return out;  // no assignments: every sum is empty
+  }
   while (true) {
     double product = 1;
     for (size_t i = 0; i < subs.size(); ++i) {
@@ -125,6 +128,8 @@ TEST(CpuEinsum, SumsOuterProductsAndPermutations) {
   check("ij,ij->", {"ij", "ij"}, "", {{2, 3}, {2, 3}}, "f32");
   check("ab,cd->", {"ab", "cd"}, "", {{2, 3}, {4, 5}}, "f64");
   check("ij,j->i", {"ij", "j"}, "i", {{3, 4}, {1}}, "f32");  // a size-1 dim repeats
+  check("j,ij->i", {"j", "ij"}, "i", {{1}, {3, 4}}, "f32");
+  check("ij,jk->ik", {"ij", "jk"}, "ik", {{3, 0}, {0, 2}}, "f32");  // an empty sum: zeros
 }
 
 TEST(CpuEinsum, ThreeOperands) {
@@ -148,6 +153,10 @@ TEST(CpuEinsum, EquationsTheKernelDoesNotCoverAreLeftToTheFallback) {
   return %y
 })",
            R"(graph(%x: f32[3,4], %z: f32[5]) {
+  %y: f32[3] = einsum(%x, %z) {equation="ij,j->i"}
+  return %y
+})",
+           R"(graph(%x: f32[3,0], %z: f32[5]) {
   %y: f32[3] = einsum(%x, %z) {equation="ij,j->i"}
   return %y
 })",

@@ -236,9 +236,11 @@ Kernel lower_einsum(const LowerContext& ctx) {
     for (size_t d = 0; d < shape.size(); ++d) {
       const char c = subs[i][d];
       t.stride[c] = shape[d] == 1 ? -1 : strides[d];  // -1: size 1, fixed below
-      int64_t& size = sizes[c];
-      if (size > 1 && shape[d] != 1 && shape[d] != size) throw Unsupported("einsum: broadcast");
-      size = std::max(size, shape[d]);
+      // Sizes of a letter agree, or one is 1 (it repeats); 0 broadcasts with 1 only.
+      const auto [it, first] = sizes.emplace(c, shape[d]);
+      if (first || shape[d] == it->second || shape[d] == 1) continue;
+      if (it->second != 1) throw Unsupported("einsum: operands do not broadcast");
+      it->second = shape[d];
     }
     operands.push_back(std::move(t));
   }
