@@ -198,6 +198,11 @@ TEST(CpuAdvancedIndex, KeysTheKernelDoesNotCoverAreLeftToTheFallback) {
   %0: f32[2,3] = index(%x, %i) {spec=[["t"]]}
   return %0
 })",
+           // an int out of range: the eager kernel raises when the node runs
+           R"(graph(%x: f32[3,4], %i: i64[2]) {
+  %0: f32[2] = index(%x, %i) {spec=[["i", 3], ["t"]]}
+  return %0
+})",
        }) {
     EXPECT_THROW(Program(ir::parse(text), {}), Unsupported) << text;
   }

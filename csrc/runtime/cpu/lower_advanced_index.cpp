@@ -154,6 +154,8 @@ Plan make_plan(const Shape& x, const ir::Attr& spec,
     } else if (kind == "i") {
       const ir::Attr& n = spec.list[pos].list.at(1);
       if (n.kind != ir::Attr::Kind::kInt) throw Unsupported("index: int entry");
+      // Out of range: the eager kernel raises it when the node runs, not now.
+      if (n.i < -x[dim] || n.i >= x[dim]) throw Unsupported("index: int out of range");
       plan.base += wrap_index(n.i, x[dim], dim) * xs[dim];
       ints_advanced |= advanced;
       ++dim;
