@@ -15,8 +15,9 @@ from harness import backward_with, flat_outputs, grad_weights, make_inputs
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "ops"))
 from op_db import CASES  # noqa: E402
 
-# Ops the executor runs through the eager kernel by design (data-dependent
-# shapes) or not yet natively; the test keeps this list honest both ways.
+# Ops the executor runs through the eager kernel by design: their result sizes
+# depend on the data. Every other op of the cases runs natively; the test keeps
+# this list honest both ways.
 EXPECTED_FALLBACK = {
     "nonzero",
     "unique",
