@@ -14,6 +14,7 @@
 #include "capture/capture.h"
 #include "ir/graph.h"
 #include "passes/passes.h"
+#include "runtime/cpu/dtype.h"
 #include "runtime/cpu/eager_kernels.h"
 #include "runtime/cpu/gemm.h"
 #include "runtime/cpu/program.h"
@@ -351,6 +352,16 @@ py::array array_over(const ir::TensorType& type, void* data, const py::handle& o
 void bind_cpu(py::module_& m) {
   py::module_ sub = m.def_submodule("cpu", "The CPU executor (csrc/runtime/cpu).");
   using janus::cpu::Program;
+  py::register_exception_translator([](std::exception_ptr thrown) {
+    try {
+      if (thrown) std::rethrow_exception(thrown);
+    } catch (const janus::cpu::ShapeSpeculationFailed& e) {
+      // One Python class for native kernels and the fallback alike; janus.jit
+      // is loaded (it made the program).
+      const py::object cls = py::module_::import("janus.jit.program").attr("ShapeSpeculationError");
+      PyErr_SetString(cls.ptr(), e.what());
+    }
+  });
   py::class_<Program>(sub, "Program")
       .def(py::init([](const ir::Graph& graph, py::object fallback) {
              Program::Fallback call;

@@ -1,6 +1,7 @@
 // conv2d and its gradient ops in the CPU executor, against direct loops over
 // the definition: strides, padding, dilation, groups, 1x1 kernels, chunks of
-// several images (with a remainder), a transposed-convolution shape (an input
+// several images (with a remainder), blocks of output rows of large feature
+// maps (with a remainder), a transposed-convolution shape (an input
 // larger than the windows cover), float64, and geometry the kernel must refuse.
 #include <gtest/gtest.h>
 
@@ -140,11 +141,20 @@ TEST(CpuConv, ChunksOfSeveralImagesWithARemainder) {
   check<float>({5, 4, 4, 4, 4, 3, 3, 2, 1, 1, 1, 1, 1, 1}, "f32");
 }
 
+TEST(CpuConv, LargeFeatureMapsInBlocksOfRowsWithARemainder) {
+  // 900 positions and 576 taps: blocks of 18 output rows, then 12.
+  check<float>({1, 64, 30, 30, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1}, "f32");
+  // Strided, dilated, grouped (32 x 31 positions): blocks of 17 rows, then 15.
+  check<float>({2, 128, 63, 61, 4, 3, 3, 2, 2, 2, 2, 1, 2, 1}, "f32");
+}
+
 TEST(CpuConv, TransposedConvolutionShapesAndFloat64) {
   // conv_transpose2d with output_padding: input rows the windows never reach.
   check<float>({1, 3, 6, 10, 4, 3, 2, 1, 2, 2, 1, 1, 1, 1, 1, 1}, "f32", false);
   check<double>({2, 4, 6, 6, 6, 3, 3, 2, 2, 1, 1, 0, 1, 2}, "f64");
 }
+
+TEST(CpuConv, EmptyBatch) { check<float>({0, 3, 5, 5, 2, 3, 3, 1, 1, 1, 1, 1, 1, 1}, "f32"); }
 
 TEST(CpuConv, InconsistentGeometryIsLeftToTheFallback) {
   // Channels that do not match the groups, a stride of 0, an output shape the

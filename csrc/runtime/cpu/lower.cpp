@@ -95,6 +95,8 @@ Kernel lower_node(const LowerContext& ctx) {
       m[op] = &lower_pool;
     }
     for (const char* op : {"sort", "topk"}) m[op] = &lower_sort;
+    for (const char* op : {"index", "index_put"}) m[op] = &lower_advanced_index;
+    m["einsum"] = &lower_einsum;
     return m;
   }();
   const std::string op = ir::op_name(ctx.node.kind);

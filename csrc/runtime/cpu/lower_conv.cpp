@@ -5,9 +5,10 @@
 // with W[g] the group's weights as an (Og, K) matrix, K = Cg * kh * kw, and
 // cols(...) the (K, OH * OW) im2col matrix of one image's group channels.
 //
-// Images are processed in chunks whose columns sit side by side in one cols
-// matrix, so small feature maps still make one wide GEMM; a chunk of one image
-// reads and writes the tensors in place (no gather or scatter copies). A 1x1
+// Small feature maps are processed in chunks of images whose columns sit side
+// by side in one cols matrix, so they still make one wide GEMM; large ones one
+// image at a time, in blocks of output rows (bounded scratch), reading and
+// writing the tensors in place (no gather or scatter copies). A 1x1
 // kernel with stride 1 and no padding needs no im2col at all: the image is its
 // cols matrix. Every window tap is range-checked against the input, so any
 // geometry the IR can state is safe (taps outside read as zero).
@@ -70,22 +71,32 @@ ConvGeometry geometry(const LowerContext& ctx, const Shape& x, const Shape& w, c
   return g;
 }
 
-// Writes the cols rows of one image's group channels (Cg planes of H x W) into
-// columns [0, P) of `cols`, whose rows are `ld` long. Row (c, i, j) holds the
-// tap (i, j) of channel c at every output position.
+// Output rows [y0, y1) of one block: the cols matrix then has (y1 - y0) * OW
+// columns per image.
+struct Rows {
+  int64_t y0, y1;
+};
+
+// Writes the cols rows of one image's group channels (Cg planes of H x W),
+// output rows `block`, into columns [0, (y1 - y0) * OW) of `cols`, whose rows
+// are `ld` long. Row (c, i, j) holds the tap (i, j) of channel c at every
+// output position of the block.
 template <typename T>
-void im2col(const ConvGeometry& g, const T* image, T* cols, int64_t ld) {
+void im2col(const ConvGeometry& g, const T* image, Rows block, T* cols, int64_t ld) {
+  const int64_t count = (block.y1 - block.y0) * g.ow;
   for (int64_t c = 0; c < g.cg(); ++c) {
     const T* plane = image + c * g.plane();
     for (int64_t i = 0; i < g.kh; ++i) {
-      const Inside rows = inside_range(i * g.dh - g.ph, g.sh, g.h, g.oh);
+      const Inside all = inside_range(i * g.dh - g.ph, g.sh, g.h, g.oh);
+      const int64_t lo = std::clamp(all.lo, block.y0, block.y1);
+      const int64_t hi = std::clamp(all.hi, lo, block.y1);
       for (int64_t j = 0; j < g.kw; ++j, cols += ld) {
         const int64_t col_offset = j * g.dw - g.pw;
         const Inside span = inside_range(col_offset, g.sw, g.w, g.ow);
-        std::fill(cols, cols + rows.lo * g.ow, T(0));
-        for (int64_t y = rows.lo; y < rows.hi; ++y) {
+        std::fill(cols, cols + (lo - block.y0) * g.ow, T(0));
+        for (int64_t y = lo; y < hi; ++y) {
           const T* src = plane + (y * g.sh + i * g.dh - g.ph) * g.w + col_offset;
-          T* dst = cols + y * g.ow;
+          T* dst = cols + (y - block.y0) * g.ow;
           std::fill(dst, dst + span.lo, T(0));
           if (g.sw == 1) {
             std::memcpy(dst + span.lo, src + span.lo, sizeof(T) * (span.hi - span.lo));
@@ -94,7 +105,7 @@ void im2col(const ConvGeometry& g, const T* image, T* cols, int64_t ld) {
           }
           std::fill(dst + span.hi, dst + g.ow, T(0));
         }
-        std::fill(cols + rows.hi * g.ow, cols + g.positions(), T(0));
+        std::fill(cols + (hi - block.y0) * g.ow, cols + count, T(0));
       }
     }
   }
@@ -103,17 +114,19 @@ void im2col(const ConvGeometry& g, const T* image, T* cols, int64_t ld) {
 // The adjoint of im2col: adds every tap of `cols` back onto the image pixel it
 // was read from (taps on padding are dropped).
 template <typename T>
-void col2im(const ConvGeometry& g, const T* cols, int64_t ld, T* image) {
+void col2im(const ConvGeometry& g, const T* cols, int64_t ld, Rows block, T* image) {
   for (int64_t c = 0; c < g.cg(); ++c) {
     T* plane = image + c * g.plane();
     for (int64_t i = 0; i < g.kh; ++i) {
-      const Inside rows = inside_range(i * g.dh - g.ph, g.sh, g.h, g.oh);
+      const Inside all = inside_range(i * g.dh - g.ph, g.sh, g.h, g.oh);
+      const int64_t lo = std::clamp(all.lo, block.y0, block.y1);
+      const int64_t hi = std::clamp(all.hi, lo, block.y1);
       for (int64_t j = 0; j < g.kw; ++j, cols += ld) {
         const int64_t col_offset = j * g.dw - g.pw;
         const Inside span = inside_range(col_offset, g.sw, g.w, g.ow);
-        for (int64_t y = rows.lo; y < rows.hi; ++y) {
+        for (int64_t y = lo; y < hi; ++y) {
           T* dst = plane + (y * g.sh + i * g.dh - g.ph) * g.w + col_offset;
-          const T* src = cols + y * g.ow;
+          const T* src = cols + (y - block.y0) * g.ow;
           for (int64_t x = span.lo; x < span.hi; ++x) dst[x * g.sw] += src[x];
         }
       }
@@ -144,90 +157,109 @@ void scatter_group(const ConvGeometry& g, const T* mat, int64_t n0, int64_t m, i
   }
 }
 
-// Images per chunk: enough columns for an efficient GEMM, within a scratch
-// budget. A 1x1 identity convolution reads images in place: one per chunk.
-int64_t chunk_images(const ConvGeometry& g, size_t itemsize) {
+// How the work is cut: chunks of `images` images (enough columns for an
+// efficient GEMM when feature maps are small), or, for one image, blocks of
+// `rows` output rows whose cols matrix stays in cache (large feature maps).
+// A 1x1 identity convolution reads whole images in place.
+struct Blocking {
+  int64_t images = 1, rows = 0;
+};
+
+Blocking blocking(const ConvGeometry& g, size_t itemsize) {
   constexpr int64_t kTargetColumns = 512;
   constexpr int64_t kScratchBytes = int64_t{16} << 20;
+  constexpr int64_t kBlockBytes = int64_t{1} << 20;  // cols of one row block
   const int64_t p = std::max<int64_t>(g.positions(), 1);
-  if (g.identity_cols() || p >= kTargetColumns) return 1;
+  if (g.identity_cols()) return {1, g.oh};
+  if (p >= kTargetColumns) {
+    const int64_t row_bytes = std::max<int64_t>(g.depth() * g.ow * itemsize, 1);
+    const int64_t rows = std::max(kBlockBytes / row_bytes, ceil_div(kTargetColumns, g.ow));
+    return {1, std::clamp<int64_t>(rows, 1, g.oh)};
+  }
   const int64_t per_image = std::max<int64_t>(g.depth(), g.og()) * p * itemsize;
   const int64_t budget = std::max<int64_t>(kScratchBytes / std::max<int64_t>(per_image, 1), 1);
-  return std::clamp<int64_t>(ceil_div(kTargetColumns, p), 1, std::min(budget, g.n));
+  const int64_t most = std::max<int64_t>(std::min(budget, g.n), 1);  // 1 for an empty batch
+  return {std::clamp<int64_t>(ceil_div(kTargetColumns, p), 1, most), g.oh};
 }
 
 // Scratch of one program step (programs are not reentrant).
 template <typename T>
 struct Scratch {
-  std::vector<T> cols, mat;  // (K, m * P) and (Og, m * P)
+  std::vector<T> cols, mat;  // (K, columns) and (Og, columns) of a block
 };
 
 enum class Which { kForward, kInputGrad, kWeightGrad };
 
+// One block: images n0 .. n0 + m - 1 (side by side in the columns), output
+// rows `rows`, group `grp`. With one image, gy and y are read and written in
+// place (leading dimension P); with several, through the chunk matrix.
+template <typename T>
+void run_block(const ConvGeometry& g, Which which, const T* a, const T* b, T* out, int64_t n0,
+               int64_t m, Rows rows, int64_t grp, Scratch<T>& s) {
+  const int64_t k = g.depth(), p = g.positions(), og = g.og(), plane = g.plane();
+  const int64_t per_image = (rows.y1 - rows.y0) * g.ow, columns = m * per_image;
+  const int64_t image_step = g.c * plane;  // between consecutive images of x or dx
+  const T* w = b + grp * og * k;           // forward and input grad: the group's weights
+  const int64_t first = (n0 * g.o + grp * og) * p + rows.y0 * g.ow;  // of y or gy
+  const int64_t ld = m == 1 ? p : columns;
+  T* cols = s.cols.data();
+  if (which == Which::kInputGrad) {
+    const T* gy = a + first;
+    if (m > 1) {
+      gather_group(g, a, n0, m, grp, s.mat.data());
+      gy = s.mat.data();
+    }
+    T* dx = out + (n0 * g.c + grp * g.cg()) * plane;
+    if (g.identity_cols()) {  // one image: its cols matrix is dx itself
+      gemm<T>(true, false, k, columns, og, T(1), w, k, gy, ld, T(0), dx, columns);
+      return;
+    }
+    gemm<T>(true, false, k, columns, og, T(1), w, k, gy, ld, T(0), cols, columns);
+    for (int64_t l = 0; l < m; ++l) {
+      col2im(g, cols + l * per_image, columns, rows, dx + l * image_step);
+    }
+    return;
+  }
+  const T* x = a + (n0 * g.c + grp * g.cg()) * plane;
+  const T* x_cols = x;
+  if (!g.identity_cols()) {
+    for (int64_t l = 0; l < m; ++l) {
+      im2col(g, x + l * image_step, rows, cols + l * per_image, columns);
+    }
+    x_cols = cols;
+  }
+  if (which == Which::kForward) {
+    T* y = m == 1 ? out + first : s.mat.data();
+    gemm<T>(false, false, og, columns, k, T(1), w, k, x_cols, columns, T(0), y, ld);
+    if (m > 1) scatter_group(g, s.mat.data(), n0, m, grp, out);
+    return;
+  }
+  const T* gy = b + first;  // weight grad: dW[grp] += gy @ cols^T
+  if (m > 1) {
+    gather_group(g, b, n0, m, grp, s.mat.data());
+    gy = s.mat.data();
+  }
+  gemm<T>(false, true, og, k, columns, T(1), gy, ld, x_cols, columns, T(1), out + grp * og * k, k);
+}
+
 template <typename T>
 Kernel conv_kernel(const ConvGeometry& g, Which which, int s0, int s1, int so) {
-  const int64_t chunk = chunk_images(g, sizeof(T));
-  const int64_t k = g.depth(), p = g.positions(), og = g.og();
+  const Blocking cut = blocking(g, sizeof(T));
+  const int64_t columns = cut.images * cut.rows * g.ow;
   auto scratch = std::make_shared<Scratch<T>>();
-  if (!g.identity_cols()) scratch->cols.resize(static_cast<size_t>(k * chunk * p));
-  if (chunk > 1) scratch->mat.resize(static_cast<size_t>(og * chunk * p));
+  if (!g.identity_cols()) scratch->cols.resize(static_cast<size_t>(g.depth() * columns));
+  if (cut.images > 1) scratch->mat.resize(static_cast<size_t>(g.og() * columns));
   return [=](void* const* slots) {
     const T* a = static_cast<const T*>(slots[s0]);
     const T* b = static_cast<const T*>(slots[s1]);
     T* out = static_cast<T*>(slots[so]);
-    Scratch<T>& s = *scratch;
     if (which == Which::kInputGrad) std::fill(out, out + g.n * g.c * g.plane(), T(0));
-    if (which == Which::kWeightGrad) std::fill(out, out + g.o * k, T(0));
-    for (int64_t n0 = 0; n0 < g.n; n0 += chunk) {
-      const int64_t m = std::min(chunk, g.n - n0), cols_n = m * p;
-      for (int64_t grp = 0; grp < g.groups; ++grp) {
-        // The image operand x (forward, weight grad) or result dx (input grad)
-        // of image n0, group grp; consecutive images are C * H * W apart.
-        const T* x =
-            which == Which::kInputGrad ? nullptr : a + (n0 * g.c + grp * g.cg()) * g.plane();
-        if (which == Which::kForward) {
-          const T* w = b + grp * og * k;
-          const T* cols = x;
-          if (!g.identity_cols()) {
-            for (int64_t l = 0; l < m; ++l) {
-              im2col(g, x + l * g.c * g.plane(), s.cols.data() + l * p, cols_n);
-            }
-            cols = s.cols.data();
-          }
-          T* y = m == 1 ? out + (n0 * g.o + grp * og) * p : s.mat.data();
-          gemm<T>(false, false, og, cols_n, k, T(1), w, k, cols, cols_n, T(0), y, cols_n);
-          if (m > 1) scatter_group(g, s.mat.data(), n0, m, grp, out);
-        } else if (which == Which::kInputGrad) {
-          const T* w = b + grp * og * k;
-          const T* gy = a + (n0 * g.o + grp * og) * p;
-          if (m > 1) {
-            gather_group(g, a, n0, m, grp, s.mat.data());
-            gy = s.mat.data();
-          }
-          T* dx = out + (n0 * g.c + grp * g.cg()) * g.plane();
-          if (g.identity_cols()) {  // m == 1: the cols matrix is dx itself
-            gemm<T>(true, false, k, cols_n, og, T(1), w, k, gy, cols_n, T(0), dx, cols_n);
-            continue;
-          }
-          gemm<T>(true, false, k, cols_n, og, T(1), w, k, gy, cols_n, T(0), s.cols.data(), cols_n);
-          for (int64_t l = 0; l < m; ++l) {
-            col2im(g, s.cols.data() + l * p, cols_n, dx + l * g.c * g.plane());
-          }
-        } else {
-          const T* gy = b + (n0 * g.o + grp * og) * p;
-          if (m > 1) {
-            gather_group(g, b, n0, m, grp, s.mat.data());
-            gy = s.mat.data();
-          }
-          const T* cols = x;
-          if (!g.identity_cols()) {
-            for (int64_t l = 0; l < m; ++l) {
-              im2col(g, x + l * g.c * g.plane(), s.cols.data() + l * p, cols_n);
-            }
-            cols = s.cols.data();
-          }
-          gemm<T>(false, true, og, k, cols_n, T(1), gy, cols_n, cols, cols_n, T(1),
-                  out + grp * og * k, k);
+    if (which == Which::kWeightGrad) std::fill(out, out + g.o * g.depth(), T(0));
+    for (int64_t n0 = 0; n0 < g.n; n0 += cut.images) {
+      const int64_t m = std::min(cut.images, g.n - n0);
+      for (int64_t y0 = 0; y0 < g.oh; y0 += cut.rows) {
+        for (int64_t grp = 0; grp < g.groups; ++grp) {
+          run_block(g, which, a, b, out, n0, m, {y0, std::min(y0 + cut.rows, g.oh)}, grp, *scratch);
         }
       }
     }
