@@ -372,3 +372,35 @@ def test_python_m_janus_runs_a_script_with_the_jit(tmp_path):
         check=True,
     ).stdout.splitlines()
     assert out == ["[6.0, 6.0, 6.0, 6.0] ['--flag']", "2"]
+
+
+def test_numpy_data_made_into_a_tensor_is_not_frozen():
+    net = nn.Linear(4, 1)
+
+    def act(obs):
+        return float(net(janus.tensor(obs[None]))[0, 0])
+
+    jf = janus.jit(act)
+    with janus.no_grad():
+        expected = [act(np.full(4, float(i), np.float32)) for i in range(4)]
+        got = [jf(np.full(4, float(i), np.float32)) for i in range(4)]
+    assert got == expected
+    assert compiled_calls(jf) == 0
+
+
+def test_a_training_step_may_return_its_loss():
+    def make():
+        model = nn.Linear(3, 1)
+        opt = janus.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+
+        def step(x):
+            opt.zero_grad()
+            loss = model(x).pow(2).mean()
+            loss.backward()
+            opt.step()
+            return loss
+
+        return step, lambda: {"model": model, "opt": opt}
+
+    jf = run_both(make, [(janus.ones(2, 3),)] * 4)
+    assert compiled_calls(jf) == 2

@@ -225,6 +225,14 @@ class CallsMixin:
         name = getattr(fn.value, "__qualname__", repr(fn.value))
         values = [self.value(a, f"passed to {name}") for a in args]
         kwvalues = {k: self.value(v, f"passed to {name}") for k, v in kwargs.items()}
+        if _holds_array(values) or _holds_array(list(kwargs.values())):
+            # A tensor made from numpy data would be frozen into the graph as
+            # a constant, with nothing guarding the array's contents.
+            self.graph_break(
+                "data-dependent",
+                f"{name} receives a numpy array (its data would be frozen into the graph)",
+                "convert the array to a tensor outside the compiled function",
+            )
         reads = []
         data_readers.append(reads.append)
         try:
@@ -239,6 +247,8 @@ class CallsMixin:
             )
         if name.endswith("backward") or name.endswith("zero_grad"):
             self.grads_dirty = True
+        if name.endswith("backward"):
+            self.ran_backward = True
         return Var(result)
 
     def call_tensor_method(self, fn, receiver, name, args, kwargs) -> Var:
@@ -327,6 +337,15 @@ class CallsMixin:
             return Var(VirtualIterator(list(pairs.values())))
         items = [Var((k, v.value), items=[Var(k), v]) for k, v in pairs.items()]
         return Var(VirtualIterator(items))
+
+
+def _holds_array(values) -> bool:
+    for v in values:
+        if type(v).__name__ == "ndarray" and not isinstance(v, Tensor):
+            return True
+        if type(v) in (list, tuple) and _holds_array(v):
+            return True
+    return False
 
 
 def _state_shape(opt) -> tuple:

@@ -45,7 +45,14 @@ class _Builder:
         rec = self.recorder
         produced = id(t) not in rec.external and (id(t) in rec.values or id(t._data) in rec.arrays)
         if produced:
-            if t.requires_grad and grad_mode.state.enabled and not data_only:
+            # A training step (it ran backward itself) may return its loss:
+            # the compiled call returns it without the consumed autograd graph.
+            if (
+                t.requires_grad
+                and grad_mode.state.enabled
+                and not data_only
+                and not self.tr.ran_backward
+            ):
                 raise NotCompilable(
                     "the frame returns or stores a tensor that autograd must track "
                     "(compile the whole training step: forward, backward and update)"

@@ -166,6 +166,7 @@ class Translator(CallsMixin):
         self.created: dict = {}  # id -> object the trace constructed (stores into it are local)
         self.cell_vars: dict = {}  # id(cell) -> (cell, Var) for cells the trace wrote
         self.grads_dirty = False  # a backward/zero_grad/step ran: .grad is the trace's own
+        self.ran_backward = False  # the frame ran backward itself (a training step)
         self.depth = 0
         self.frame: Frame | None = None
 
