@@ -75,6 +75,10 @@ def _identity(fn, trace_unsafe=None):
     return fn
 
 
+# The functions janus-jit compiled in this process (for `fallback_ops`).
+janus_compiled: list = []
+
+
 def _janus_jit(fn, trace_unsafe=None):
     """The transparent JIT when janus has it (`janus.jit.jit`); until then
     `janus.jit.trace`, which records one call and replays it, so it is used
@@ -82,10 +86,26 @@ def _janus_jit(fn, trace_unsafe=None):
     import janus
 
     if hasattr(janus.jit, "jit"):
-        return janus.jit.jit(fn)
-    if trace_unsafe:
+        compiled = janus.jit.jit(fn)
+    elif trace_unsafe:
         raise Unsupported(f"janus.jit.trace cannot compile this step: {trace_unsafe}")
-    return janus.jit.trace(fn, warmup=1)
+    else:
+        compiled = janus.jit.trace(fn, warmup=1)
+    janus_compiled.append(compiled)
+    return compiled
+
+
+def fallback_ops() -> list | None:
+    """The ops janus-jit's compiled graphs ran through eager kernels (no
+    native kernel yet), where the compiled functions can say."""
+    found = [f for f in janus_compiled if hasattr(f, "fallback_ops")]
+    if not found:
+        return None
+    names = set()
+    for f in found:
+        for per_graph in f.fallback_ops():
+            names.update([per_graph] if isinstance(per_graph, str) else per_graph)
+    return sorted(names)
 
 
 def _torch_compile(mode):

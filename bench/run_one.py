@@ -53,6 +53,8 @@ def run(
     memory.reset(modes.package(mode), device)
     result = timing.measure(step, plan(workload, size), progress)
     result["peak_memory_mb"] = memory.peak_mb(modes.package(mode), device)
+    if mode == "janus-jit" and modes.fallback_ops() is not None:
+        result["fallback_ops"] = modes.fallback_ops()
     result["status"] = "ok"
     return result
 
