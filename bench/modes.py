@@ -68,7 +68,10 @@ def check_device(mode: str, device: str) -> None:
 
 def framework(mode: str):
     """The module a PyTorch-style workload is built with (janus or torch)."""
-    return importlib.import_module(package(mode))
+    module = importlib.import_module(package(mode))
+    if mode == "janus-eager":
+        module.jit.disable()  # the JIT is on at import: eager means without it
+    return module
 
 
 def _identity(fn, trace_unsafe=None):

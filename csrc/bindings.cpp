@@ -14,6 +14,7 @@
 #include "capture/capture.h"
 #include "ir/graph.h"
 #include "passes/passes.h"
+#include "runtime/cpu/dtype.h"
 #include "runtime/cpu/eager_kernels.h"
 #include "runtime/cpu/gemm.h"
 #include "runtime/cpu/program.h"
@@ -166,14 +167,32 @@ py::tuple shape_of(const ir::TensorType& type) {
 void bind_ir(py::module_& m) {
   py::module_ sub = m.def_submodule("ir", "The typed dataflow IR (csrc/ir).");
   sub.def("pass_names", &janus::passes::pass_names, "Passes in default pipeline order.");
-  sub.def("op_kinds", [] {
-    py::list kinds;
-    for (int k = 0; k < ir::op_count(); ++k) {
-      const auto kind = static_cast<ir::OpKind>(k);
-      kinds.append(py::make_tuple(ir::op_name(kind), ir::op_outputs(kind)));
-    }
-    return kinds;
-  });
+  sub.def(
+      "op_kinds",
+      [] {
+        py::list kinds;
+        for (int k = 0; k < ir::op_count(); ++k) {
+          const auto kind = static_cast<ir::OpKind>(k);
+          if (!ir::is_structural(kind)) {
+            kinds.append(py::make_tuple(ir::op_name(kind), ir::op_outputs(kind)));
+          }
+        }
+        return kinds;
+      },
+      "The op kinds of the op table, as (name, result count; -1: by attributes).");
+  sub.def(
+      "structural_kinds",
+      [] {
+        py::list kinds;
+        for (int k = 0; k < ir::op_count(); ++k) {
+          const auto kind = static_cast<ir::OpKind>(k);
+          if (ir::is_structural(kind)) {
+            kinds.append(py::make_tuple(ir::op_name(kind), ir::op_outputs(kind)));
+          }
+        }
+        return kinds;
+      },
+      "The op kinds the compiler adds (fused, constant), not in the op table.");
   // Values are owned by their graph; Python references keep the graph alive.
   py::class_<ir::Value>(sub, "Value")
       .def_property_readonly("name", [](const ir::Value& v) { return v.name; })
@@ -333,6 +352,16 @@ py::array array_over(const ir::TensorType& type, void* data, const py::handle& o
 void bind_cpu(py::module_& m) {
   py::module_ sub = m.def_submodule("cpu", "The CPU executor (csrc/runtime/cpu).");
   using janus::cpu::Program;
+  py::register_exception_translator([](std::exception_ptr thrown) {
+    try {
+      if (thrown) std::rethrow_exception(thrown);
+    } catch (const janus::cpu::ShapeSpeculationFailed& e) {
+      // One Python class for native kernels and the fallback alike; janus.jit
+      // is loaded (it made the program).
+      const py::object cls = py::module_::import("janus.jit.program").attr("ShapeSpeculationError");
+      PyErr_SetString(cls.ptr(), e.what());
+    }
+  });
   py::class_<Program>(sub, "Program")
       .def(py::init([](const ir::Graph& graph, py::object fallback) {
              Program::Fallback call;
@@ -340,7 +369,9 @@ void bind_cpu(py::module_& m) {
                call = [fallback](const ir::Node& node, const std::vector<void*>& ins,
                                  const std::vector<void*>& outs) {
                  py::gil_scoped_acquire gil;
-                 py::capsule owner(ins.data(), [](void*) {});
+                 // A no-op owner (any non-null pointer: `ins` is empty for nodes
+                 // without operands, and a capsule of nullptr is an error).
+                 py::capsule owner(&node, [](void*) {});
                  py::list args, results;
                  for (size_t k = 0; k < node.operands.size(); ++k) {
                    if (const auto* v = std::get_if<ir::Value*>(&node.operands[k])) {

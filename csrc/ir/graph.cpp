@@ -1,7 +1,10 @@
 #include "ir/graph.h"
 
+#include <queue>
 #include <set>
 #include <stdexcept>
+
+#include "ir/structural.h"
 
 namespace janus::ir {
 
@@ -53,6 +56,63 @@ void Graph::replace_all_uses(const Value* from, Value* to) {
   }
 }
 
+void Graph::replace_uses(const std::map<const Value*, Value*>& replacement) {
+  for (auto& node : nodes_) {
+    for (Operand& operand : node->operands) {
+      auto* value = std::get_if<Value*>(&operand);
+      if (value == nullptr) continue;
+      const auto found = replacement.find(*value);
+      if (found != replacement.end()) *value = found->second;
+    }
+  }
+  for (Value*& out : outputs_) {
+    const auto found = replacement.find(out);
+    if (found != replacement.end()) out = found->second;
+  }
+}
+
+void Graph::sort_topologically(const std::function<int64_t(const Node&)>& rank) {
+  // Kahn's algorithm over node -> consumer edges, with a heap of ready nodes
+  // keyed by (rank, current position).
+  const size_t count = nodes_.size();
+  std::map<const Node*, size_t> position;
+  for (size_t i = 0; i < count; ++i) position[nodes_[i].get()] = i;
+  std::vector<std::vector<size_t>> consumers(count);
+  std::vector<int> waiting(count, 0);
+  for (size_t i = 0; i < count; ++i) {
+    std::set<size_t> producers;
+    for (const Operand& operand : nodes_[i]->operands) {
+      const auto* value = std::get_if<Value*>(&operand);
+      if (value == nullptr || (*value)->producer == nullptr) continue;
+      const auto found = position.find((*value)->producer);
+      if (found != position.end()) producers.insert(found->second);
+    }
+    for (size_t p : producers) consumers[p].push_back(i);
+    waiting[i] = static_cast<int>(producers.size());
+  }
+  using Key = std::pair<int64_t, size_t>;
+  std::priority_queue<Key, std::vector<Key>, std::greater<Key>> ready;
+  for (size_t i = 0; i < count; ++i) {
+    if (waiting[i] == 0) ready.emplace(rank(*nodes_[i]), i);
+  }
+  std::vector<std::unique_ptr<Node>> sorted;
+  sorted.reserve(count);
+  while (!ready.empty()) {
+    const size_t i = ready.top().second;
+    ready.pop();
+    for (size_t c : consumers[i]) {
+      if (--waiting[c] == 0) ready.emplace(rank(*nodes_[c]), c);
+    }
+    sorted.push_back(std::move(nodes_[i]));
+  }
+  if (sorted.size() != count) {
+    // Leave the graph as it was (the moved-from entries are put back).
+    for (auto& node : sorted) nodes_[position.at(node.get())] = std::move(node);
+    throw std::logic_error("the graph's nodes form a cycle");
+  }
+  nodes_ = std::move(sorted);
+}
+
 int Graph::erase_nodes_if(const std::function<bool(const Node&)>& remove) {
   const size_t before = nodes_.size();
   std::vector<std::unique_ptr<Node>> kept;
@@ -101,6 +161,9 @@ std::vector<std::string> verify(const Graph& graph) {
                          " results, the op has " + std::to_string(expected));
     }
     if (node->outputs.empty()) problems.push_back(where + ": has no results");
+    for (const std::string& problem : verify_structural(*node)) {
+      problems.push_back(where + ": " + problem);
+    }
     for (const Value* out : node->outputs) define(out);
   }
   for (const Value* out : graph.outputs()) {

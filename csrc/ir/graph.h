@@ -62,9 +62,16 @@ class Graph {
   // Rewriting (used by passes). Every operand and graph output that is `from`
   // becomes `to`.
   void replace_all_uses(const Value* from, Value* to);
+  // The same for many values in one sweep: every use of a key becomes its value.
+  void replace_uses(const std::map<const Value*, Value*>& replacement);
   // Removes the nodes `remove` selects; returns how many. Their values stay
   // owned by the graph (so pointers stay valid) but are no longer defined.
   int erase_nodes_if(const std::function<bool(const Node&)>& remove);
+  // Restores the execution order after a rewrite appended nodes: each node
+  // comes after the producers of its operands, and among the nodes that may
+  // run next the one of lowest `rank` goes first (ties: the current order).
+  // Throws std::logic_error if the nodes form a cycle.
+  void sort_topologically(const std::function<int64_t(const Node&)>& rank);
 
  private:
   Value* new_value(const std::string& name, TensorType type);
@@ -79,7 +86,8 @@ class Graph {
 
 // The problems that make a graph malformed (empty when it is well formed):
 // operands used before they are defined or from another graph, result counts
-// that do not match the op, repeated names, undefined graph outputs.
+// that do not match the op, repeated names, undefined graph outputs, and
+// malformed attributes of structural ops (ir/structural.h).
 std::vector<std::string> verify(const Graph& graph);
 // Throws std::invalid_argument listing every problem `verify` finds.
 void check(const Graph& graph);

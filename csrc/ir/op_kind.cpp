@@ -13,14 +13,24 @@ struct OpInfo {
 constexpr OpInfo kOps[] = {
 #define JANUS_OP(name, outputs) {#name, outputs},
 #include "ir/ops.def"
+#include "ir/structural_ops.def"
 #undef JANUS_OP
 };
+
+// The table's ops come first; structural kinds follow them.
+constexpr int kTableOps = 0
+#define JANUS_OP(name, outputs) +1
+#include "ir/ops.def"
+#undef JANUS_OP
+    ;
 
 }  // namespace
 
 const char* op_name(OpKind kind) { return kOps[static_cast<int>(kind)].name; }
 
 int op_outputs(OpKind kind) { return kOps[static_cast<int>(kind)].outputs; }
+
+bool is_structural(OpKind kind) { return static_cast<int>(kind) >= kTableOps; }
 
 int op_count() { return static_cast<int>(sizeof kOps / sizeof kOps[0]); }
 

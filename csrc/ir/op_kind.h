@@ -1,4 +1,5 @@
-// The IR's op kinds, one per op of the Python op table (see ops.def).
+// The IR's op kinds: one per op of the Python op table (ops.def), then the
+// structural kinds the compiler adds (structural_ops.def).
 #pragma once
 
 #include <optional>
@@ -9,6 +10,7 @@ namespace janus::ir {
 enum class OpKind {
 #define JANUS_OP(name, outputs) name,
 #include "ir/ops.def"
+#include "ir/structural_ops.def"
 #undef JANUS_OP
 };
 
@@ -17,5 +19,7 @@ const char* op_name(OpKind kind);
 int op_outputs(OpKind kind);
 std::optional<OpKind> op_from_name(const std::string& name);
 int op_count();
+// Whether `kind` is a structural kind (fused, constant) rather than a table op.
+bool is_structural(OpKind kind);
 
 }  // namespace janus::ir

@@ -24,6 +24,15 @@ int eliminate_common_subexpressions(ir::Graph& graph);
 // permute, casts to the dtype a value already has.
 int simplify_algebra(ir::Graph& graph);
 
+// Evaluates, at compile time and with the CPU kernels, nodes whose tensor
+// operands are all constants and whose results are small; their results
+// become `constant` nodes.
+int fold_constants(ir::Graph& graph);
+
+// Merges groups of elementwise ops over one shape into `fused` nodes that run
+// as one pass over memory; only values used outside a group stay materialized.
+int fuse_elementwise(ir::Graph& graph);
+
 // Nimble's ahead-of-time stream assignment (an analysis: the graph is not
 // changed). On the transitive reduction of the node DAG, a maximum bipartite
 // matching links each node to at most one successor and one predecessor; the

@@ -11,12 +11,16 @@ struct NamedPass {
   int (*run)(ir::Graph&);
 };
 
-// In the order a default pipeline runs them: simplify first so that the
-// duplicates and dead values it exposes are removed after it.
+// In the order a default pipeline runs them: simplify and fold first so that
+// the duplicates and dead values they expose are removed after them; fusion
+// last, on the graph that will run (it hides the ops it merges from the
+// passes before it).
 constexpr NamedPass kPasses[] = {
     {"simplify", simplify_algebra},
+    {"fold", fold_constants},
     {"cse", eliminate_common_subexpressions},
     {"dce", eliminate_dead_code},
+    {"fuse", fuse_elementwise},
 };
 
 }  // namespace

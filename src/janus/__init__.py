@@ -89,6 +89,14 @@ __version__ = "0.1.0"
 _warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"janus\.")
 
 
+config = jit.config
+explain = jit.explain
+
+# The JIT is on from here (hot frames that do tensor work compile by
+# themselves); JANUS_JIT=0 turns it off, and must give the same results.
+jit.enable()
+
+
 def is_tensor(obj) -> bool:
     return isinstance(obj, Tensor)
 

@@ -10,6 +10,10 @@ _IMPLICIT = {np.dtype(np.int64), np.dtype(np.bool_)}
 
 
 def tensor_repr(t) -> str:
+    from .tensor import _notify_read, data_readers
+
+    if data_readers:
+        _notify_read(t)
     data = t._data if type(t._data) is np.ndarray else t._data.get()
     prefix = "tensor("
     if data.size == 0 and data.ndim == 1:

@@ -16,6 +16,16 @@ import numpy as np
 from . import backend, dtypes
 from .device import CPU, device
 
+# Callbacks `read(tensor)` run when a tensor's data is read into Python
+# (`item`, `tolist`, `numpy`, `__array__`, printing): the JIT's translator
+# needs to know which Python values depend on tensor data.
+data_readers: list = []
+
+
+def _notify_read(tensor) -> None:
+    for read in data_readers:
+        read(tensor)
+
 
 class Size(tuple):
     """A shape, like `torch.Size`: a tuple of ints with `numel()`."""
@@ -259,6 +269,8 @@ class Tensor:
 
     # ----- conversion and protocol -----
     def numpy(self, *, force: bool = False) -> np.ndarray:
+        if data_readers:
+            _notify_read(self)
         if self._rg and not force:
             raise RuntimeError(
                 "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() "
@@ -274,12 +286,16 @@ class Tensor:
         return self._data
 
     def __array__(self, dtype=None, copy=None):
+        if data_readers:
+            _notify_read(self)
         data = self._data if type(self._data) is np.ndarray else self._data.get()
         if dtype is not None:
             return data.astype(dtype, copy=False)
         return data
 
     def item(self):
+        if data_readers:
+            _notify_read(self)
         if self._data.size != 1:
             raise RuntimeError(
                 f"a Tensor with {self._data.size} elements cannot be converted to Scalar"
@@ -291,6 +307,8 @@ class Tensor:
         )
 
     def tolist(self):
+        if data_readers:
+            _notify_read(self)
         data = self._data if type(self._data) is np.ndarray else self._data.get()
         return data.tolist()
 

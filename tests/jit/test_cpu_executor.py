@@ -15,21 +15,11 @@ from harness import backward_with, flat_outputs, grad_weights, make_inputs
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "ops"))
 from op_db import CASES  # noqa: E402
 
-# Ops the executor runs through the eager kernel by design (data-dependent
-# shapes) or not yet natively; the test keeps this list honest both ways.
+# Ops the executor runs through the eager kernel by design: their result sizes
+# depend on the data. Every other op of the cases runs natively; the test keeps
+# this list honest both ways.
 EXPECTED_FALLBACK = {
-    "avg_pool2d",
-    "avg_pool2d_backward",
-    "conv2d",
-    "conv2d_input_grad",
-    "conv2d_weight_grad",
-    "einsum",
-    "index",
-    "index_put",
-    "max_pool2d",
     "nonzero",
-    "sort",
-    "topk",
     "unique",
 }
 # Per case, fallbacks for a dtype: float16 has no native kernels.
@@ -93,3 +83,64 @@ def test_the_expected_fallbacks_are_all_needed():
         for args, kwargs in case.samples:
             seen |= _run_sample(case, args, kwargs)
     assert EXPECTED_FALLBACK <= seen, EXPECTED_FALLBACK - seen
+
+
+# Keys for x of shape (3, 4, 5) that exercise numpy's placement rules (the
+# broadcast index dims stay in place when adjacent, else go in front; ints
+# next to tensors count as advanced), None, ellipsis, negative indices, masks.
+_KEYS = {
+    "tensor": lambda i, m: (i,),
+    "slice_tensor": lambda i, m: (slice(None), i),
+    "broadcast_pair": lambda i, m: (i[:2].reshape(2, 1), i[:3] % 4),
+    "separated": lambda i, m: (i, slice(1, None), i % 5),
+    "int_then_tensor": lambda i, m: (1, slice(None, None, 2), i % 5),
+    "none_ellipsis": lambda i, m: (None, Ellipsis, i % 5),
+    "mask": lambda i, m: (m,),
+    "slice_mask": lambda i, m: (slice(None), m[0]),
+}
+
+
+def _key_inputs():
+    idx = janus.tensor(np.array([2, -1, 0, 1]))
+    mask = janus.tensor(np.array([[1, 0, 0, 1], [0, 1, 0, 0], [0, 0, 0, 1]], bool))
+    return idx, mask
+
+
+@pytest.mark.parametrize("name", list(_KEYS))
+def test_advanced_keys_run_natively(name):
+    idx, mask = _key_inputs()
+    x = janus.tensor(np.arange(60, dtype=np.float32).reshape(3, 4, 5), requires_grad=True)
+
+    def program(x, idx, mask):
+        key = _KEYS[name](idx, mask)
+        y = x[key]
+        y.backward(janus.ones_like(y))  # index_put with accumulate=True
+        out = x.detach() * 1.0
+        # index_put with tensor values; with a number where janus's setitem
+        # places the dims by numpy's rule, unlike getitem and PyTorch (an int
+        # separated from a tensor: (4, 2) here, where x[key] is (2, 4)).
+        out[key] = 0.5 if name == "int_then_tensor" else -y.detach()
+        return y, out, x.grad
+
+    rec = janus.jit.recording(program, x, idx, mask)
+    compiled = janus.jit.compile_graph(rec.graph)
+    assert not compiled.fallback_ops(), compiled.fallback_ops()
+    got = compiled(*rec.input_arrays)
+    want = [t._data for t in rec.result]
+    for g, w in zip(got, want):
+        np.testing.assert_array_equal(g, w)
+
+
+def test_bad_indices_and_mask_counts_raise():
+    x = janus.tensor(np.arange(12, dtype=np.float32).reshape(3, 4))
+    idx, mask = janus.tensor(np.array([0, 2])), janus.tensor(np.array([True, False, True]))
+    compiled = janus.jit.compile_graph(
+        janus.jit.record(lambda x, i, m: (x[i], x[m]), x, idx, mask)[0]
+    )
+    np.testing.assert_array_equal(
+        compiled(x.numpy(), idx.numpy(), mask.numpy())[1], x.numpy()[[0, 2]]
+    )
+    with pytest.raises(IndexError, match="index 3 is out of bounds for dimension 0 with size 3"):
+        compiled(x.numpy(), np.array([0, 3]), mask.numpy())
+    with pytest.raises(janus.jit.ShapeSpeculationError, match="data-dependent shape"):
+        compiled(x.numpy(), idx.numpy(), np.array([True, True, True]))

@@ -433,6 +433,27 @@ case(
     [s(r(3, 5)), s(r(3, 5), dim=0, descending=True), s(r(4), stable=True)],
 )
 case(
+    "sort_topk_nan_ties_ints",
+    lambda L, a, u, i: (
+        *L.sort(a, descending=True, stable=True),
+        *L.sort(a, stable=True),
+        *L.topk(a, 2),
+        *L.sort(u, descending=True, stable=True),
+        *L.sort(i, dim=0, descending=True, stable=True),
+        *L.topk(i, 1, 0),
+    ),
+    [
+        s(
+            np.array(
+                [[1.0, np.nan, 2.0, 1.0, -np.inf], [0.5, 0.5, np.inf, np.nan, 3.0]], np.float32
+            ),
+            np.array([0, 3, 255, 3, 7], np.uint8),
+            np.array([[-(2**63), 5], [0, -(2**63)], [7, 5]], np.int64),
+        )
+    ],
+    grad=False,
+)
+case(
     "argsort",
     lambda L, a: (L.argsort(a, 1), a.argsort(0, descending=True)),
     [s(r(3, 4))],

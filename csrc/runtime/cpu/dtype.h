@@ -20,6 +20,14 @@ class Unsupported : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// A data-dependent size (a boolean mask's count) differs from the one the
+// program was compiled for: the speculation failed, nothing is wrong with the
+// data. Python sees janus.jit.ShapeSpeculationError, as from the fallback.
+class ShapeSpeculationFailed : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
 size_t itemsize(ir::DType dtype);
 
 // Calls f(Tag<T>{}) with T the C++ type of `dtype`. float16 has no native

@@ -1,6 +1,7 @@
 #include "runtime/cpu/elementwise.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <memory>
@@ -72,19 +73,28 @@ T int_pow(T base, T exp) {
   return result;
 }
 
+// The functors with a special case (NaN, a missing bound) are written as
+// selects rather than early returns: loops over them then vectorize.
+// `x != x` is the NaN test (std::isnan is a call on some libraries).
+
+// numpy's maximum/minimum: a NaN operand gives NaN.
 template <typename T>
 T nan_max(T a, T b) {
+  T m = a > b ? a : b;
   if constexpr (std::is_floating_point_v<T>) {
-    if (std::isnan(a) || std::isnan(b)) return std::numeric_limits<T>::quiet_NaN();
+    m = b != b ? b : m;
+    m = a != a ? a : m;
   }
-  return a > b ? a : b;
+  return m;
 }
 template <typename T>
 T nan_min(T a, T b) {
+  T m = a < b ? a : b;
   if constexpr (std::is_floating_point_v<T>) {
-    if (std::isnan(a) || std::isnan(b)) return std::numeric_limits<T>::quiet_NaN();
+    m = b != b ? b : m;
+    m = a != a ? a : m;
   }
-  return a < b ? a : b;
+  return m;
 }
 
 template <typename T>
@@ -241,33 +251,30 @@ struct Abs {
     }
   }
 };
-struct Sign {
+struct Sign {  // NaN stays NaN
   template <typename T>
   static T f(T x, const Instr&) {
-    if constexpr (std::is_floating_point_v<T>) {
-      if (std::isnan(x)) return x;
-    }
-    return static_cast<T>((x > 0) - (x < 0));
+    T s = static_cast<T>((x > 0) - (x < 0));
+    if constexpr (std::is_floating_point_v<T>) s = x != x ? x : s;
+    return s;
   }
 };
-struct Relu {
+struct Relu {  // NaN stays NaN
   template <typename T>
   static T f(T x, const Instr&) {
-    if constexpr (std::is_floating_point_v<T>) {
-      if (std::isnan(x)) return x;
-    }
-    return x > 0 ? x : T(0);
+    T r = x > T(0) ? x : T(0);
+    if constexpr (std::is_floating_point_v<T>) r = x != x ? x : r;
+    return r;
   }
 };
-struct Clamp {  // f0/f1: has min/max; p0/p1: the bounds. numpy's clip: max wins.
+// f0/f1: has min/max; p0/p1: the bounds (0 when absent). numpy's clip: max
+// wins; NaN stays NaN (both comparisons are false).
+struct Clamp {
   template <typename T>
   static T f(T x, const Instr& in) {
-    if constexpr (std::is_floating_point_v<T>) {
-      if (std::isnan(x)) return x;
-    }
-    if (in.f0 && x < static_cast<T>(in.p0)) x = static_cast<T>(in.p0);
-    if (in.f1 && x > static_cast<T>(in.p1)) x = static_cast<T>(in.p1);
-    return x;
+    const T lo = static_cast<T>(in.p0), hi = static_cast<T>(in.p1);
+    x = (in.f0 & (x < lo)) ? lo : x;
+    return (in.f1 & (x > hi)) ? hi : x;
   }
 };
 struct BitNot {
@@ -282,9 +289,22 @@ struct BitNot {
 };
 
 // ----- instruction bodies: plain loops the compiler vectorizes -----
+//
+// Each loop is compiled twice: for the baseline ISA (x86-64: SSE2, 4 floats a
+// vector) and, on x86-64, for AVX2 (8 floats), chosen when a kernel is built
+// (kernel_isa()). The AVX2 copies are separate functions with a target
+// attribute into which the plain loops inline, rather than a second
+// translation unit built with -mavx2: an inline function that such a unit
+// shares with baseline code could be linked in its AVX2 form and crash older
+// CPUs. Neither copy may contract a * b + c into an FMA (baseline x86-64 has
+// none; AVX2 without FMA has none either), so both give the same bits.
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define JANUS_HAS_AVX2_KERNELS 1
+#endif
 
 template <typename T, typename Op>
-void run_unary(const Instr& in, void* const* r, int64_t n) {
+inline void run_unary(const Instr& in, void* const* r, int64_t n) {
   const T* __restrict a = static_cast<const T*>(r[in.a]);
   using R = decltype(Op::f(T{}, in));
   R* __restrict o = static_cast<R*>(r[in.out]);
@@ -292,7 +312,7 @@ void run_unary(const Instr& in, void* const* r, int64_t n) {
 }
 
 template <typename T, typename Op>
-void run_binary(const Instr& in, void* const* r, int64_t n) {
+inline void run_binary(const Instr& in, void* const* r, int64_t n) {
   const T* __restrict a = static_cast<const T*>(r[in.a]);
   const T* __restrict b = static_cast<const T*>(r[in.b]);
   using R = decltype(Op::f(T{}, T{}, in));
@@ -301,7 +321,7 @@ void run_binary(const Instr& in, void* const* r, int64_t n) {
 }
 
 template <typename T>
-void run_where(const Instr& in, void* const* r, int64_t n) {
+inline void run_where(const Instr& in, void* const* r, int64_t n) {
   const bool* __restrict c = static_cast<const bool*>(r[in.a]);
   const T* __restrict a = static_cast<const T*>(r[in.b]);
   const T* __restrict b = static_cast<const T*>(r[in.c]);
@@ -310,7 +330,7 @@ void run_where(const Instr& in, void* const* r, int64_t n) {
 }
 
 template <typename From, typename To>
-void run_cast(const Instr& in, void* const* r, int64_t n) {
+inline void run_cast(const Instr& in, void* const* r, int64_t n) {
   const From* __restrict a = static_cast<const From*>(r[in.a]);
   To* __restrict o = static_cast<To*>(r[in.out]);
   if constexpr (std::is_same_v<From, To>) {
@@ -320,6 +340,36 @@ void run_cast(const Instr& in, void* const* r, int64_t n) {
   } else {
     for (int64_t i = 0; i < n; ++i) o[i] = static_cast<To>(a[i]);
   }
+}
+
+template <InstrFn kLoop>
+void baseline(const Instr& in, void* const* r, int64_t n) {
+  kLoop(in, r, n);
+}
+
+#if JANUS_HAS_AVX2_KERNELS
+template <InstrFn kLoop>
+__attribute__((target("avx2"))) void avx2(const Instr& in, void* const* r, int64_t n) {
+  kLoop(in, r, n);
+}
+
+bool cpu_has_avx2() {
+  static const bool has = __builtin_cpu_supports("avx2");
+  return has;
+}
+#else
+bool cpu_has_avx2() { return false; }
+#endif
+
+std::atomic<Isa> g_isa{cpu_has_avx2() ? Isa::kAvx2 : Isa::kBaseline};
+
+// `kLoop` compiled for the ISA kernels are built for now.
+template <InstrFn kLoop>
+InstrFn for_isa() {
+#if JANUS_HAS_AVX2_KERNELS
+  if (g_isa.load(std::memory_order_relaxed) == Isa::kAvx2) return &avx2<kLoop>;
+#endif
+  return &baseline<kLoop>;
 }
 
 // ----- choosing an instantiation -----
@@ -345,7 +395,7 @@ InstrFn unary_fn(ir::DType dtype) {
   return visit(dtype, [&](auto tag) -> InstrFn {
     using T = typename decltype(tag)::type;
     if constexpr (admits<T>(kTypes)) {
-      return &run_unary<T, Op>;
+      return for_isa<&run_unary<T, Op>>();
     } else {
       throw Unsupported(std::string("no kernel for this op on ") + ir::dtype_name(dtype));
     }
@@ -357,7 +407,7 @@ InstrFn binary_fn(ir::DType dtype) {
   return visit(dtype, [&](auto tag) -> InstrFn {
     using T = typename decltype(tag)::type;
     if constexpr (admits<T>(kTypes)) {
-      return &run_binary<T, Op>;
+      return for_isa<&run_binary<T, Op>>();
     } else {
       throw Unsupported(std::string("no kernel for this op on ") + ir::dtype_name(dtype));
     }
@@ -369,7 +419,7 @@ InstrFn cast_fn(ir::DType from, ir::DType to) {
     using From = typename decltype(a)::type;
     return visit(to, [&](auto b) -> InstrFn {
       using To = typename decltype(b)::type;
-      return &run_cast<From, To>;
+      return for_isa<&run_cast<From, To>>();
     });
   });
 }
@@ -480,6 +530,13 @@ const std::map<std::string, OpEntry>& op_entries() {
 
 }  // namespace
 
+Isa kernel_isa() { return g_isa.load(); }
+
+void set_kernel_isa(Isa isa) {
+  if (isa == Isa::kAvx2 && !cpu_has_avx2()) throw Unsupported("this CPU has no AVX2");
+  g_isa = isa;
+}
+
 bool is_elementwise(const std::string& op) {
   return op_entries().count(op) > 0 || op == "where" || op == "to_dtype" || op == "clone" ||
          op == "overwrite" || op == "cast";
@@ -548,8 +605,9 @@ int ElementwiseBuilder::instr(const std::string& op, const std::map<std::string,
     in.fn = cast_fn(*compute, out_dtype);
   } else if (op == "where") {
     if (regs.size() != 3 || out_dtype != *compute) throw Unsupported("where: dtypes");
-    in.fn = visit(*compute,
-                  [](auto tag) -> InstrFn { return &run_where<typename decltype(tag)::type>; });
+    in.fn = visit(*compute, [](auto tag) -> InstrFn {
+      return for_isa<&run_where<typename decltype(tag)::type>>();
+    });
   } else {
     const auto it = op_entries().find(op);
     if (it == op_entries().end()) throw Unsupported(op + " is not an elementwise op");
@@ -635,7 +693,9 @@ Kernel ElementwiseBuilder::build() const {
   p.instrs = instrs_;
   p.total = numel(shape_);
   const int64_t chunk = std::max<int64_t>(1, std::min(kChunk, p.total));
-  const size_t block = static_cast<size_t>(chunk) * 8;
+  // Register blocks start on cache lines, so vector loads never straddle two.
+  constexpr size_t kLine = 64;
+  const size_t block = (static_cast<size_t>(chunk) * 8 + kLine - 1) / kLine * kLine;
   std::vector<bool> written(regs_.size(), false);
   for (const Instr& in : instrs_) written[in.out] = true;
   std::vector<std::ptrdiff_t> scratch_at(regs_.size(), -1), constant_at(regs_.size(), -1);
@@ -645,10 +705,6 @@ Kernel ElementwiseBuilder::build() const {
     if (r.constant) {
       constant_at[k] = static_cast<std::ptrdiff_t>(p.constants.size());
       p.constants.resize(p.constants.size() + block);
-      visit(r.dtype, [&](auto tag) {
-        fill_constant<typename decltype(tag)::type>(p.constants.data() + constant_at[k], r.value,
-                                                    chunk);
-      });
     } else if (written[k] ? r.slot < 0 : !r.dense) {
       scratch_at[k] = static_cast<std::ptrdiff_t>(p.scratch.size());
       p.scratch.resize(p.scratch.size() + block);
@@ -658,9 +714,21 @@ Kernel ElementwiseBuilder::build() const {
     }
   }
   p.reg.assign(regs_.size(), nullptr);
+  auto aligned = [](std::vector<char>& bytes) {
+    bytes.resize(bytes.size() + kLine);  // room to move the start to a line
+    const auto address = reinterpret_cast<uintptr_t>(bytes.data());
+    return bytes.data() + (kLine - address % kLine) % kLine;
+  };
+  char* constants = aligned(p.constants);
+  char* scratch = aligned(p.scratch);
   for (size_t k = 0; k < regs_.size(); ++k) {
-    if (constant_at[k] >= 0) p.reg[k] = p.constants.data() + constant_at[k];
-    if (scratch_at[k] >= 0) p.reg[k] = p.scratch.data() + scratch_at[k];
+    if (constant_at[k] >= 0) {
+      p.reg[k] = constants + constant_at[k];
+      visit(regs_[k].dtype, [&](auto tag) {
+        fill_constant<typename decltype(tag)::type>(p.reg[k], regs_[k].value, chunk);
+      });
+    }
+    if (scratch_at[k] >= 0) p.reg[k] = scratch + scratch_at[k];
   }
   return [plan](void* const* slots) {
     Plan& p = *plan;

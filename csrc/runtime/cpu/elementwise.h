@@ -70,6 +70,14 @@ class ElementwiseBuilder {
   std::vector<Instr> instrs_;
 };
 
+// The instruction set the loops of newly built kernels use: AVX2 where the
+// CPU has it (x86-64), else the baseline. Kernels keep the choice they were
+// built with. set_kernel_isa throws Unsupported for AVX2 on a CPU without it;
+// it is for benchmarks and tests (both give the same results).
+enum class Isa { kBaseline, kAvx2 };
+Isa kernel_isa();
+void set_kernel_isa(Isa isa);
+
 // Whether `op` is an elementwise op the engine runs (and fusion may merge).
 bool is_elementwise(const std::string& op);
 

@@ -40,24 +40,29 @@ std::vector<int64_t> int_list(const ir::Attr& attr) {
   return out;
 }
 
+int emit_elementwise(ElementwiseBuilder& b, const std::string& op,
+                     const std::map<std::string, ir::Attr>& attrs,
+                     const std::vector<std::variant<int, ir::Attr>>& operands,
+                     ir::DType out_dtype) {
+  if (op == "to_dtype" || op == "clone") return b.instr("cast", {}, {operands.at(0)}, out_dtype);
+  // overwrite(old, src): src broadcast and cast to old's type
+  if (op == "overwrite") return b.instr("cast", {}, {operands.at(1)}, out_dtype);
+  return b.instr(op, attrs, operands, out_dtype);
+}
+
 Kernel lower_elementwise(const LowerContext& ctx) {
-  const std::string op = ir::op_name(ctx.node.kind);
   const ir::TensorType& out = ctx.out_type();
   ElementwiseBuilder b(shape_of(out));
   std::vector<std::variant<int, ir::Attr>> operands;
-  auto operand = [&](size_t k) -> std::variant<int, ir::Attr> {
-    if (ctx.is_value(k)) return b.source(ctx.operand_slots[k], ctx.value(k)->type);
-    return ctx.constant(k);
-  };
-  int result;
-  if (op == "to_dtype" || op == "clone") {
-    result = b.instr("cast", {}, {operand(0)}, out.dtype);
-  } else if (op == "overwrite") {  // overwrite(old, src): src broadcast and cast to old's type
-    result = b.instr("cast", {}, {operand(1)}, out.dtype);
-  } else {
-    for (size_t k = 0; k < ctx.node.operands.size(); ++k) operands.push_back(operand(k));
-    result = b.instr(op, ctx.node.attrs, operands, out.dtype);
+  for (size_t k = 0; k < ctx.node.operands.size(); ++k) {
+    if (ctx.is_value(k)) {
+      operands.emplace_back(b.source(ctx.operand_slots[k], ctx.value(k)->type));
+    } else {
+      operands.emplace_back(ctx.constant(k));
+    }
   }
+  const int result =
+      emit_elementwise(b, ir::op_name(ctx.node.kind), ctx.node.attrs, operands, out.dtype);
   b.output(result, ctx.output_slots[0]);
   return b.build();
 }
@@ -83,6 +88,15 @@ Kernel lower_node(const LowerContext& ctx) {
                            "philox_uniform", "philox_normal"}) {
       m[op] = &lower_nn;
     }
+    for (const char* op : {"conv2d", "conv2d_input_grad", "conv2d_weight_grad"}) {
+      m[op] = &lower_conv;
+    }
+    for (const char* op : {"max_pool2d", "avg_pool2d", "avg_pool2d_backward"}) {
+      m[op] = &lower_pool;
+    }
+    for (const char* op : {"sort", "topk"}) m[op] = &lower_sort;
+    for (const char* op : {"index", "index_put"}) m[op] = &lower_advanced_index;
+    m["einsum"] = &lower_einsum;
     return m;
   }();
   const std::string op = ir::op_name(ctx.node.kind);
@@ -90,6 +104,8 @@ Kernel lower_node(const LowerContext& ctx) {
     if (out->type.device != "cpu") throw Unsupported("a value on " + out->type.device);
   }
   if (is_elementwise(op)) return lower_elementwise(ctx);
+  if (ctx.node.kind == ir::OpKind::fused) return lower_fused(ctx);
+  if (ctx.node.kind == ir::OpKind::constant) return lower_constant(ctx);
   const auto it = families.find(op);
   if (it == families.end()) throw Unsupported("no native kernel for " + op);
   return it->second(ctx);

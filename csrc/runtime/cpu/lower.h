@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -32,12 +33,25 @@ struct LowerContext {
 
 // The kernel for ctx.node (throws Unsupported). One function per op family:
 Kernel lower_node(const LowerContext& ctx);
-Kernel lower_elementwise(const LowerContext& ctx);  // elementwise.h, and fused groups
-Kernel lower_layout(const LowerContext& ctx);       // reshape, views, cat, split, pads
-Kernel lower_reduction(const LowerContext& ctx);    // sum ... logsumexp, max_dim, cumsum
-Kernel lower_linalg(const LowerContext& ctx);       // matmul, linear
-Kernel lower_indexing(const LowerContext& ctx);     // index_select, embedding, gather, ...
-Kernel lower_nn(const LowerContext& ctx);           // softmax, nll_loss, random fills
+Kernel lower_elementwise(const LowerContext& ctx);     // one op of elementwise.h
+Kernel lower_fused(const LowerContext& ctx);           // a fused group: one ElementwiseBuilder
+Kernel lower_constant(const LowerContext& ctx);        // a copy of the decoded value
+Kernel lower_layout(const LowerContext& ctx);          // reshape, views, cat, split, pads
+Kernel lower_reduction(const LowerContext& ctx);       // sum ... logsumexp, max_dim, cumsum
+Kernel lower_linalg(const LowerContext& ctx);          // matmul, linear
+Kernel lower_indexing(const LowerContext& ctx);        // index_select, embedding, gather, ...
+Kernel lower_nn(const LowerContext& ctx);              // softmax, nll_loss, random fills
+Kernel lower_conv(const LowerContext& ctx);            // conv2d and its gradients, on GEMM
+Kernel lower_pool(const LowerContext& ctx);            // max_pool2d, avg_pool2d and backward
+Kernel lower_sort(const LowerContext& ctx);            // sort, topk
+Kernel lower_advanced_index(const LowerContext& ctx);  // index, index_put (numpy's rules)
+Kernel lower_einsum(const LowerContext& ctx);          // einsum: permutes and batched GEMM
+
+// Adds elementwise op `op` (an op-table name) to `b`; to_dtype and clone are
+// casts, overwrite(old, src) a cast of src. Returns the result register.
+int emit_elementwise(ElementwiseBuilder& b, const std::string& op,
+                     const std::map<std::string, ir::Attr>& attrs,
+                     const std::vector<std::variant<int, ir::Attr>>& operands, ir::DType out_dtype);
 
 // Integer lists and dims from attributes.
 std::vector<int64_t> int_list(const ir::Attr& attr);

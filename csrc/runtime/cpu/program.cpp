@@ -126,6 +126,8 @@ void Program::run(const std::vector<void*>& inputs, const std::vector<void*>& ou
       throw std::runtime_error(std::string(e.what()) + " (in " + describe(*step.node) + ")");
     } catch (const std::invalid_argument& e) {
       throw std::invalid_argument(std::string(e.what()) + " (in " + describe(*step.node) + ")");
+    } catch (const ShapeSpeculationFailed& e) {
+      throw ShapeSpeculationFailed(std::string(e.what()) + " (in " + describe(*step.node) + ")");
     }
   }
   for (const auto& [k, source] : copies_) {

@@ -1,10 +1,12 @@
 """Compiling IR graphs for the CPU executor, and running them on arrays.
 
-`compile_graph(graph)` runs the default passes on a copy of the graph and
-builds a `janus._C.cpu.Program`: a flat schedule of native kernels over one
-planned arena. Nodes without a native kernel run their eager (numpy) kernel
-through `_fallback`, on the program's own buffers: co-execution, so every
-graph runs, and `Program.fallback_ops()` says which nodes did not run natively.
+`compile_graph(graph)` runs the default passes on a copy of the graph
+(`_C.ir.pass_names()`: simplification, constant folding, CSE, DCE, then
+elementwise fusion) and builds a `janus._C.cpu.Program`: a flat schedule of
+native kernels over one planned arena, a fused group being one kernel. Nodes
+without a native kernel run their eager (numpy) kernel through `_fallback`,
+on the program's own buffers: co-execution, so every graph runs, and
+`Program.fallback_ops()` says which nodes did not run natively.
 """
 
 from __future__ import annotations
@@ -32,13 +34,44 @@ class ShapeSpeculationError(RuntimeError):
     (data-dependent shapes: nonzero, unique, boolean masks)."""
 
 
+def _run_fused(args: list, attrs: dict) -> tuple:
+    """A fused node's body, op by op with the eager kernels (for groups the
+    native engine does not cover); see csrc/ir/structural.h for the format."""
+    temps = []
+    for op, dtype, operands, pairs in attrs["body"]:
+        values = [
+            (args[int(o[2:])] if o.startswith("in") else temps[int(o[1:])])
+            if isinstance(o, str)
+            else o
+            for o in operands
+        ]
+        result = np.asarray(OPS[op].impl_cpu(*values, **dict(pairs)))
+        temps.append(result.astype(_NUMPY[dtype], copy=False))
+    return tuple(temps[r] for r in attrs["results"])
+
+
+def _run_constant(args: list, attrs: dict) -> np.ndarray:
+    return np.array(attrs["value"])
+
+
+# The structural ops (csrc/ir/structural_ops.def) have no eager kernel.
+_STRUCTURAL = {"fused": _run_fused, "constant": _run_constant}
+
+
 def _fallback(name: str, args: list, attrs: dict, outs: list) -> None:
-    result = OPS[name].impl_cpu(*args, **attrs)
+    if name in _STRUCTURAL:
+        result = _STRUCTURAL[name](args, attrs)
+        if name == "constant":
+            result = result.reshape(outs[0].shape)
+    else:
+        result = OPS[name].impl_cpu(*args, **attrs)
     results = result if isinstance(result, (tuple, list)) else (result,)
     if len(results) != len(outs):
         raise ShapeSpeculationError(f"{name} returned {len(results)} results, expected {len(outs)}")
     for out, value in zip(outs, results):
         value = np.asarray(value)
+        if name == "fused":  # a body value may still have an input's broadcast shape
+            value = np.broadcast_to(value, out.shape)
         if value.shape != out.shape:
             raise ShapeSpeculationError(
                 f"{name} returned shape {value.shape}, the graph expects {out.shape}"

@@ -56,11 +56,25 @@ class _Recorder:
         self.grads_before: list = []  # and its .grad then
         self.external: set = set()  # ids of tensors that came from outside fn
         self.effects: dict = {}  # id -> tensor from outside that fn updated in place
+        self.grad_watch: dict = {}  # id -> (tensor, its .grad before fn): .grad changes are effects
+        # id -> (tensor, source): tensors the translator read from the heap
+        self.sources: dict = {}
+
+    def add_source(self, tensor: Tensor, source) -> None:
+        if id(tensor) not in self.sources:
+            self.sources[id(tensor)] = (tensor, source)
+            grad = tensor._grad
+            if grad is not None and id(grad) not in self.sources:
+                self.sources[id(grad)] = (grad, source.attr("grad"))
+
+    def watch_grad(self, tensor: Tensor) -> None:
+        self.grad_watch.setdefault(id(tensor), (tensor, tensor._grad))
 
     def input(self, tensor: Tensor, name: str):
         value = self.graph.add_input(name, *_type(tensor))
         self.snapshots.append(tensor._data.copy())
         self.grads_before.append(tensor._grad)
+        self.watch_grad(tensor)
         self.values[id(tensor)] = (tensor, value)
         self.external.add(id(tensor))
         return value
@@ -136,7 +150,7 @@ def recording(fn, *inputs) -> Recording:
     effects = list(recorder.effects.values())
     outputs += [recorder.value_of(t) for t in effects]
     grads = []
-    for t, before in zip(list(inputs) + recorder.captured_tensors, list(recorder.grads_before)):
+    for t, before in recorder.grad_watch.values():
         if t._grad is not before:
             grads.append((t, t._grad is not None))
             if t._grad is not None:

@@ -28,14 +28,23 @@ def _scatter_back(n, grads):
     return scatter(zeros_like(x, g.dtype), n.attrs["dim"], indices, g)
 
 
-def _sort_impl(xp, x, dim, descending, stable):
-    keys = -x if descending and x.dtype.kind != "b" else x
-    if descending and x.dtype.kind == "b":
-        keys = ~x
+def _stable_order(xp, x, dim, descending):
+    """Indices that sort `x` along `dim` in PyTorch's order: NaN above every
+    number, ties in index order. Descending order is the ascending order of the
+    flipped array, reversed (negating the keys would be wrong for unsigned ints,
+    the lowest int and NaN)."""
     if xp is np:
-        order = np.argsort(keys, axis=dim, kind="stable" if stable or descending else None)
+        argsort = lambda a: np.argsort(a, axis=dim, kind="stable")  # noqa: E731
     else:
-        order = xp.argsort(keys, axis=dim)
+        argsort = lambda a: xp.argsort(a, axis=dim)  # noqa: E731
+    if not descending:
+        return argsort(x)
+    flipped = argsort(xp.flip(x, dim))
+    return x.shape[dim] - 1 - xp.flip(flipped, dim)
+
+
+def _sort_impl(xp, x, dim, descending, stable):
+    order = _stable_order(xp, x, dim, descending)
     return xp.take_along_axis(x, order, axis=dim), order.astype(np.int64, copy=False)
 
 
@@ -69,9 +78,9 @@ def _topk_impl(xp, x, k, dim, largest, sorted):
     size = x.shape[dim]
     if not 0 <= k <= size:
         raise RuntimeError(f"selected index k out of range (k={k}, size {size})")
-    keys = -x if largest else x
-    order = xp.argsort(keys, axis=dim, kind="stable") if xp is np else xp.argsort(keys, axis=dim)
-    order = xp.take(order, xp.arange(k), axis=dim)
+    if x.dtype.kind == "b":
+        raise RuntimeError("\"topk_cpu\" not implemented for 'Bool'")
+    order = xp.take(_stable_order(xp, x, dim, largest), xp.arange(k), axis=dim)
     return xp.take_along_axis(x, order, axis=dim), order.astype(np.int64, copy=False)
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 from .optimizer import Optimizer, check_range
 
 
@@ -67,19 +65,22 @@ class Adam(Optimizer):
                 else:
                     g = g + p * decay
             state["step"].add_(1)
-            step = state["step"].item()
+            # The bias corrections are tensor math in float64 (as exact as
+            # Python floats), not `.item()`: the step stays one graph when
+            # the JIT compiles it, with no read of tensor data into Python.
+            step = state["step"].double()
             exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
             exp_avg.lerp_(g, 1 - beta1)
             exp_avg_sq.mul_(beta2).addcmul_(g, g, value=1 - beta2)
             bias1 = 1 - beta1**step
-            bias2_sqrt = math.sqrt(1 - beta2**step)
+            bias2_sqrt = (1 - beta2**step).sqrt()
             if group["amsgrad"]:
                 state["max_exp_avg_sq"].maximum_(exp_avg_sq)
                 second = state["max_exp_avg_sq"]
             else:
                 second = exp_avg_sq
             denom = second.sqrt() / bias2_sqrt + eps
-            p.addcdiv_(exp_avg, denom, value=-lr / bias1)
+            p.add_(exp_avg / denom * (-lr / bias1))
 
 
 class AdamW(Adam):

@@ -1,0 +1,137 @@
+"""A chain of 10 elementwise ops on 1M float32, fused by the CPU runtime into
+one pass over memory, against the same chain in numpy (one pass and one new
+array per op), numpy with preallocated `out=` buffers, the unfused janus
+program, and PyTorch eager (one thread), all measured in the same run.
+
+    python bench/elementwise_chain.py [--size 1000000] [--repeat 7]
+
+Three chains of 10 ops: "epilogue" (scale and shift, relu, products with the
+input, abs, maximum, clamp: cheap ops, where the cost is memory traffic),
+"sqrt_div" (the same kind with a square root and a division, whose vector
+throughput on this CPU dominates the fused loop and numpy alike) and
+"transcendental" (tanh and exp, which the fused loop computes with the C
+library's scalar functions while numpy has SIMD versions).
+Target: fused >= 3x numpy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+import timeit
+
+import numpy as np
+
+import janus
+
+try:
+    import torch
+except ImportError:  # PyTorch is an optional peer
+    torch = None
+
+
+def epilogue(x, m):
+    """10 ops; `m` is the module of maximum/abs/... (janus, numpy or torch)."""
+    y = x * 1.5 + 0.5
+    y = np.maximum(y, 0) if m is np else y.relu()
+    y = m.abs(y * x - 0.25)
+    y = m.maximum(y, x) * 0.75 - x
+    return m.clip(y, -0.5, 0.5) if m is np else y.clamp(-0.5, 0.5)
+
+
+def sqrt_div(x, m):
+    y = x * 1.5 + 0.5
+    y = np.maximum(y, 0) if m is np else y.relu()
+    y = m.abs(y * x - 0.25)
+    y = m.sqrt(y) / 3.0
+    y = m.maximum(y, x)
+    return m.clip(y, -0.5, 0.5) if m is np else y.clamp(-0.5, 0.5)
+
+
+def transcendental(x, m):
+    y = x * 1.5 + 0.5
+    y = m.tanh(y) * x - 0.25
+    y = m.exp(y * 0.5)
+    y = m.maximum(y / 3.0, x)
+    return m.clip(y, -0.5, 0.5) if m is np else y.clamp(-0.5, 0.5)
+
+
+def numpy_out(chain: str, x: np.ndarray, buf: np.ndarray) -> np.ndarray:
+    """The same chain with every result written into one preallocated buffer."""
+    np.multiply(x, 1.5, out=buf)
+    np.add(buf, 0.5, out=buf)
+    if chain == "epilogue":
+        np.maximum(buf, 0, out=buf)
+        np.multiply(buf, x, out=buf)
+        np.subtract(buf, 0.25, out=buf)
+        np.abs(buf, out=buf)
+        np.maximum(buf, x, out=buf)
+        np.multiply(buf, 0.75, out=buf)
+        np.subtract(buf, x, out=buf)
+        return np.clip(buf, -0.5, 0.5, out=buf)
+    if chain == "sqrt_div":
+        np.maximum(buf, 0, out=buf)
+        np.multiply(buf, x, out=buf)
+        np.subtract(buf, 0.25, out=buf)
+        np.abs(buf, out=buf)
+        np.sqrt(buf, out=buf)
+    else:
+        np.tanh(buf, out=buf)
+        np.multiply(buf, x, out=buf)
+        np.subtract(buf, 0.25, out=buf)
+        np.multiply(buf, 0.5, out=buf)
+        np.exp(buf, out=buf)
+    np.divide(buf, 3.0, out=buf)
+    np.maximum(buf, x, out=buf)
+    return np.clip(buf, -0.5, 0.5, out=buf)
+
+
+def best_ms(fn, repeat: int) -> float:
+    """The fastest of `repeat` timings, in CPU time of this thread: on a shared
+    machine wall time also counts the waits for a core (every runner here
+    computes on the calling thread)."""
+    fn()
+    number = max(3, int(0.2 / max(timeit.timeit(fn, number=1, timer=time.thread_time), 1e-7)))
+    return (
+        min(timeit.repeat(fn, number=number, repeat=repeat, timer=time.thread_time)) / number * 1e3
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=7)
+    args = parser.parse_args()
+    x = np.random.default_rng(0).uniform(-1, 1, args.size).astype(np.float32)
+    buf = np.empty_like(x)
+    chains = [("epilogue", epilogue), ("sqrt_div", sqrt_div), ("transcendental", transcendental)]
+    for name, chain in chains:
+        rec = janus.jit.recording(lambda t, c=chain: c(t, janus), janus.tensor(x))
+        ops = rec.graph.node_count()
+        fused = janus.jit.compile_graph(rec.graph)
+        unfused = janus.jit.compile_graph(rec.graph, passes=["simplify", "cse", "dce"])
+        assert fused.graph.node_count() == 1 and fused.fallback_ops() == []
+        want = chain(x, np)
+        np.testing.assert_allclose(fused(x)[0], want, rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(numpy_out(name, x, buf), want, rtol=1e-5, atol=1e-6)
+        times = {
+            "janus fused (1 node)": best_ms(lambda f=fused: f(x), args.repeat),
+            f"janus unfused ({ops} nodes)": best_ms(lambda f=unfused: f(x), args.repeat),
+            "numpy": best_ms(lambda c=chain: c(x, np), args.repeat),
+            "numpy, out= buffers": best_ms(lambda n=name: numpy_out(n, x, buf), args.repeat),
+        }
+        if torch is not None:
+            torch.set_num_threads(1)
+            tx = torch.from_numpy(x)
+            times["PyTorch eager, 1 thread"] = best_ms(
+                lambda c=chain, t=tx: c(t, torch), args.repeat
+            )
+        base = times["janus fused (1 node)"]
+        print(f"\nchain '{name}': {ops} ops on {args.size:,} float32")
+        print(f"{'runner':28s} {'ms':>8s} {'time / fused':>13s}")
+        for runner, ms in times.items():
+            print(f"{runner:28s} {ms:8.3f} {ms / base:13.2f}")
+
+
+if __name__ == "__main__":
+    main()

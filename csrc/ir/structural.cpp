@@ -1,0 +1,189 @@
+#include "ir/structural.h"
+
+#include <stdexcept>
+
+namespace janus::ir {
+namespace {
+
+[[noreturn]] void fail(const std::string& what) { throw std::invalid_argument(what); }
+
+std::string ref_text(const FusedRef& ref) {
+  return (ref.kind == FusedRef::kInput ? "in" : "t") + std::to_string(ref.index);
+}
+
+// "in3" -> input 3, "t0" -> temp 0; anything else fails.
+FusedRef parse_ref(const std::string& text) {
+  const bool input = text.rfind("in", 0) == 0;
+  const bool temp = !input && text.rfind("t", 0) == 0;
+  const std::string digits = text.substr(input ? 2 : 1);
+  if ((!input && !temp) || digits.empty() || digits.size() > 9 ||
+      digits.find_first_not_of("0123456789") != std::string::npos) {
+    fail("fused body: bad operand reference \"" + text + "\" (expected \"inK\" or \"tK\")");
+  }
+  return {input ? FusedRef::kInput : FusedRef::kTemp, std::stoi(digits)};
+}
+
+bool is_number(const Attr& a) {
+  return a.kind == Attr::Kind::kInt || a.kind == Attr::Kind::kFloat || a.kind == Attr::Kind::kBool;
+}
+
+const Attr& attr_of(const Node& node, const char* name, Attr::Kind kind) {
+  const auto it = node.attrs.find(name);
+  if (it == node.attrs.end() || it->second.kind != kind) {
+    fail(std::string(op_name(node.kind)) + ": missing or malformed attribute '" + name + "'");
+  }
+  return it->second;
+}
+
+// Whether `from` broadcasts to `to` (numpy's rules, dims aligned on the right).
+bool broadcasts(const std::vector<Dim>& from, const std::vector<Dim>& to) {
+  if (from.size() > to.size()) return false;
+  const size_t lead = to.size() - from.size();
+  for (size_t d = 0; d < from.size(); ++d) {
+    if (!(from[d] == to[lead + d]) && from[d].size != 1) return false;
+  }
+  return true;
+}
+
+FusedInstr decode_instr(const Attr& item, size_t position) {
+  const std::string where = "fused body, instruction " + std::to_string(position) + ": ";
+  if (item.kind != Attr::Kind::kList || item.list.size() != 4 ||
+      item.list[0].kind != Attr::Kind::kString || item.list[1].kind != Attr::Kind::kString ||
+      item.list[2].kind != Attr::Kind::kList || item.list[3].kind != Attr::Kind::kList) {
+    fail(where + "expected [op, dtype, [operands], [[name, value], ...]]");
+  }
+  FusedInstr instr{};
+  const std::optional<OpKind> kind = op_from_name(item.list[0].s);
+  if (!kind || is_structural(*kind)) fail(where + "unknown op '" + item.list[0].s + "'");
+  instr.kind = *kind;
+  try {
+    instr.dtype = dtype_from_name(item.list[1].s);
+  } catch (const std::invalid_argument& error) {
+    fail(where + error.what());
+  }
+  for (const Attr& operand : item.list[2].list) {
+    if (operand.kind == Attr::Kind::kString) {
+      instr.operands.emplace_back(parse_ref(operand.s));
+    } else if (is_number(operand)) {
+      instr.operands.emplace_back(operand);
+    } else {
+      fail(where + "an operand must be a reference or a number, got " + to_string(operand));
+    }
+  }
+  for (const Attr& pair : item.list[3].list) {
+    if (pair.kind != Attr::Kind::kList || pair.list.size() != 2 ||
+        pair.list[0].kind != Attr::Kind::kString) {
+      fail(where + "attributes must be [name, value] pairs");
+    }
+    instr.attrs[pair.list[0].s] = pair.list[1];
+  }
+  return instr;
+}
+
+}  // namespace
+
+std::map<std::string, Attr> fused_attrs(const FusedBody& body) {
+  std::vector<Attr> instrs;
+  for (const FusedInstr& instr : body.instrs) {
+    std::vector<Attr> operands, attrs;
+    for (const FusedOperand& operand : instr.operands) {
+      if (const auto* ref = std::get_if<FusedRef>(&operand)) {
+        operands.push_back(Attr::string(ref_text(*ref)));
+      } else {
+        operands.push_back(std::get<Attr>(operand));
+      }
+    }
+    for (const auto& [name, value] : instr.attrs) {
+      attrs.push_back(Attr::of_list({Attr::string(name), value}));
+    }
+    instrs.push_back(
+        Attr::of_list({Attr::string(op_name(instr.kind)), Attr::string(dtype_name(instr.dtype)),
+                       Attr::of_list(std::move(operands)), Attr::of_list(std::move(attrs))}));
+  }
+  std::vector<Attr> results;
+  for (int r : body.results) results.push_back(Attr::integer(r));
+  return {{"body", Attr::of_list(std::move(instrs))},
+          {"results", Attr::of_list(std::move(results))}};
+}
+
+FusedBody fused_body(const Node& node) {
+  FusedBody body;
+  const Attr& instrs = attr_of(node, "body", Attr::Kind::kList);
+  if (instrs.list.empty()) fail("fused body: no instructions");
+  for (const Attr& item : instrs.list) {
+    FusedInstr instr = decode_instr(item, body.instrs.size());
+    for (const FusedOperand& operand : instr.operands) {
+      const auto* ref = std::get_if<FusedRef>(&operand);
+      if (ref == nullptr) continue;
+      const size_t bound =
+          ref->kind == FusedRef::kInput ? node.operands.size() : body.instrs.size();
+      if (ref->index < 0 || static_cast<size_t>(ref->index) >= bound) {
+        fail("fused body, instruction " + std::to_string(body.instrs.size()) + ": \"" +
+             ref_text(*ref) + "\" is not defined");
+      }
+    }
+    body.instrs.push_back(std::move(instr));
+  }
+  for (const Attr& r : attr_of(node, "results", Attr::Kind::kList).list) {
+    if (r.kind != Attr::Kind::kInt || r.i < 0 || r.i >= static_cast<int64_t>(body.instrs.size())) {
+      fail("fused results: " + to_string(r) + " is not an instruction");
+    }
+    body.results.push_back(static_cast<int>(r.i));
+  }
+  if (body.results.size() != node.outputs.size()) {
+    fail("fused: " + std::to_string(body.results.size()) + " results for " +
+         std::to_string(node.outputs.size()) + " outputs");
+  }
+  const std::vector<Dim>& shape = node.outputs.at(0)->type.shape;
+  for (size_t k = 0; k < node.outputs.size(); ++k) {
+    const TensorType& type = node.outputs[k]->type;
+    if (type.shape != shape) fail("fused: the outputs differ in shape");
+    if (type.dtype != body.instrs[body.results[k]].dtype) {
+      fail("fused: output " + std::to_string(k) + " is " + dtype_name(type.dtype) +
+           ", its instruction computes " + dtype_name(body.instrs[body.results[k]].dtype));
+    }
+  }
+  for (size_t k = 0; k < node.operands.size(); ++k) {
+    const auto* value = std::get_if<Value*>(&node.operands[k]);
+    if (value == nullptr) fail("fused: operand " + std::to_string(k) + " is not a value");
+    if (*value && !broadcasts((*value)->type.shape, shape)) {
+      fail("fused: %" + (*value)->name + " does not broadcast to the output shape");
+    }
+  }
+  return body;
+}
+
+void check_constant(const Node& node) {
+  const TensorType& type = node.outputs.at(0)->type;
+  if (!node.operands.empty()) fail("constant: takes no operands");
+  size_t count = 1;
+  for (const Dim& dim : type.shape) {
+    if (!dim.is_known()) fail("constant: needs a static shape");
+    count *= static_cast<size_t>(dim.size);
+  }
+  const Attr& value = attr_of(node, "value", Attr::Kind::kList);
+  if (value.list.size() != count) {
+    fail("constant: " + std::to_string(value.list.size()) + " values for " + std::to_string(count) +
+         " elements");
+  }
+  const bool floating = type.dtype == DType::kFloat32 || type.dtype == DType::kFloat64 ||
+                        type.dtype == DType::kFloat16;
+  for (const Attr& item : value.list) {
+    const bool ok = type.dtype == DType::kBool ? item.kind == Attr::Kind::kBool
+                    : floating ? item.kind == Attr::Kind::kFloat || item.kind == Attr::Kind::kInt
+                               : item.kind == Attr::Kind::kInt;
+    if (!ok) fail("constant: " + to_string(item) + " is not a " + dtype_name(type.dtype));
+  }
+}
+
+std::vector<std::string> verify_structural(const Node& node) {
+  try {
+    if (node.kind == OpKind::fused && !node.outputs.empty()) fused_body(node);
+    if (node.kind == OpKind::constant && node.outputs.size() == 1) check_constant(node);
+  } catch (const std::invalid_argument& error) {
+    return {error.what()};
+  }
+  return {};
+}
+
+}  // namespace janus::ir

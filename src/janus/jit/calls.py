@@ -1,0 +1,558 @@
+"""Calls in the translator: inline Python, run janus's tensor library under
+the recorder, handle the builtins real DL code uses, and break on the rest.
+
+Which callee is which:
+- user Python functions and methods, janus's module `forward`s and the grad
+  mode decorator are inlined (interpreted), so every decision they make on a
+  Python value becomes a guard;
+- `nn.Module.__call__` without hooks inlines `forward`;
+- janus's tensor library (ops, `nn.functional`, Tensor methods, creation,
+  `backward`) runs as it is while the recorder turns its ops into graph
+  nodes; one that reads tensor data into Python is a graph break;
+- an optimizer's `step`/`zero_grad` run the same way, with guards on the
+  hyperparameters of its groups; a step that creates optimizer state (the
+  first one) is a break, so compiled steps always find the state in place;
+- builtins are run concretely, keeping sources through `len`, `range`,
+  `enumerate`, `zip`, `reversed`, `list`, `tuple`, `getattr`;
+- anything else (third-party calls, `print`, I/O) still runs, but the frame
+  gets no compiled entry this time (a graph break with its reason).
+"""
+
+from __future__ import annotations
+
+import builtins
+import inspect
+import os
+import types
+
+from ..tensor import Tensor, data_readers
+from .instructions import Code
+from .values import NULL, Var, VirtualIterator
+
+_JANUS_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+# janus code that is interpreted rather than run opaquely: module forwards
+# (their attribute reads, e.g. `self.training`, must be guarded) and the
+# grad-mode decorator (which wraps user code).
+_INLINED_JANUS = (
+    os.path.join(_JANUS_DIR, "nn", "modules") + os.sep,
+    os.path.join(_JANUS_DIR, "autograd", "grad_mode.py"),
+)
+_NOT_INLINABLE_FLAGS = inspect.CO_GENERATOR | inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR
+
+# Module methods that only read the module tree.
+_MODULE_GETTERS = {
+    "parameters",
+    "named_parameters",
+    "buffers",
+    "named_buffers",
+    "children",
+    "named_children",
+    "modules",
+    "named_modules",
+}
+# Calls that mutate global state the guards assume fixed.
+_STATEFUL_JANUS = {"manual_seed", "seed", "set_rng_state", "set_default_dtype", "set_grad_enabled"}
+_PURE_BUILTINS = {
+    abs, all, any, bool, callable, divmod, float, format, hasattr, int, isinstance, issubclass,
+    max, min, pow, repr, round, sorted, str, sum, type, dict, set, frozenset, slice, ord, chr,
+}  # fmt: skip
+
+_codes: dict = {}  # code object -> Code, or None when it cannot be inlined
+
+
+def translatable(code) -> Code | None:
+    """The normalized `code`, or None if it uses something the translator
+    has no handler for (it then runs as an opaque call)."""
+    if code in _codes:
+        return _codes[code]
+    from .translator import SUPPORTED
+
+    result = None
+    if not code.co_flags & _NOT_INLINABLE_FLAGS:
+        normalized = Code(code)
+        if all(ins.op in SUPPORTED for ins in normalized.instructions):
+            result = normalized
+    _codes[code] = result
+    return result
+
+
+def unsupported_ops(code) -> list:
+    from .translator import SUPPORTED
+
+    return sorted({ins.op for ins in Code(code).instructions if ins.op not in SUPPORTED})
+
+
+def _is_janus(obj) -> bool:
+    module = getattr(obj, "__module__", None) or ""
+    return module == "janus" or module.startswith("janus.")
+
+
+def _inlinable_janus(func) -> bool:
+    return func.__code__.co_filename.startswith(_INLINED_JANUS)
+
+
+class CallsMixin:
+    # ----- call instructions -----
+    def KW_NAMES(self, f, ins):
+        f.kw_names = ins.argval
+
+    def CALL(self, f, ins):
+        names, f.kw_names = f.kw_names, ()
+        args = f.pop(ins.arg)
+        below, top = f.pop(2)
+        if below is NULL:
+            fn = top
+        else:
+            fn, args = below, [top, *args]
+        split = len(args) - len(names)
+        kwargs = dict(zip(names, args[split:]))
+        f.stack.append(self.call(fn, args[:split], kwargs))
+
+    def CALL_FUNCTION_EX(self, f, ins):
+        kwargs = self.dict_items(f.stack.pop()) if ins.arg & 1 else {}
+        args = self.elements(f.stack.pop())
+        fn = f.stack.pop()
+        if f.stack and f.stack[-1] is NULL:
+            f.stack.pop()
+        f.stack.append(self.call(fn, args, kwargs))
+
+    def MAKE_FUNCTION(self, f, ins):
+        code = f.stack.pop().value
+        closure = f.stack.pop().value if ins.arg & 0x08 else None
+        annotations = f.stack.pop().value if ins.arg & 0x04 else None
+        kwdefaults = f.stack.pop().value if ins.arg & 0x02 else None
+        defaults = f.stack.pop().value if ins.arg & 0x01 else None
+        fn = types.FunctionType(code, f.globals, code.co_name, defaults, closure)
+        fn.__kwdefaults__ = kwdefaults
+        if annotations is not None:
+            fn.__annotations__ = dict(zip(annotations[::2], annotations[1::2]))
+        fn.__qualname__ = code.co_qualname
+        f.stack.append(Var(fn))
+
+    # ----- dispatch -----
+    def call(self, fn: Var, args: list, kwargs: dict) -> Var:
+        from ..nn.modules.module import Module
+        from ..optim.optimizer import Optimizer
+
+        target = fn.value
+        if isinstance(target, Module) and type(target).__call__ is Module.__call__:
+            return self.call_module(fn, args, kwargs)
+        if isinstance(target, types.MethodType):
+            func, receiver = target.__func__, fn.self_var or Var(target.__self__)
+            if isinstance(receiver.value, Optimizer) and func.__name__ in ("step", "zero_grad"):
+                return self.call_optimizer(fn, receiver, args, kwargs)
+            if isinstance(receiver.value, Module) and func.__name__ in _MODULE_GETTERS:
+                return self.opaque(fn, args, kwargs)
+            if isinstance(func, types.FunctionType) and self.inlinable(func):
+                return self.inline(func, [receiver, *args], kwargs)
+            if isinstance(receiver.value, Tensor):
+                return self.call_tensor_method(fn, receiver, func.__name__, args, kwargs)
+        if isinstance(target, types.FunctionType) and self.inlinable(target):
+            return self.inline(target, args, kwargs)
+        special = _lookup(_BUILTIN_HANDLERS, target)
+        if special is not None:
+            return special(self, args, kwargs)
+        if _lookup(_PURE_BUILTINS, target) or getattr(target, "__module__", None) == "math":
+            return self.concrete(target, args, kwargs)
+        if isinstance(target, types.BuiltinMethodType) and isinstance(
+            target.__self__, (list, dict, tuple, str)
+        ):
+            return self.call_container_method(fn, target, args, kwargs)
+        if _is_janus(target) and getattr(target, "__name__", "") not in _STATEFUL_JANUS:
+            if not isinstance(target, type):
+                return self.opaque(fn, args, kwargs)
+            if target.__module__.startswith("janus.autograd"):  # no_grad(), enable_grad()
+                made = self.opaque(fn, args, kwargs)
+                self.created[id(made.value)] = made.value
+                return made
+        name = getattr(target, "__qualname__", type(target).__name__)
+        self.graph_break(
+            "unsupported-call",
+            f"a call to {name} (no graph form: third-party code, I/O, or object creation)",
+            "move it out of the compiled function, or it runs once per call in the interpreter",
+        )
+        return self.concrete(target, args, kwargs)
+
+    def inlinable(self, func) -> bool:
+        if _is_janus(func) and not _inlinable_janus(func):
+            return False
+        return translatable(func.__code__) is not None
+
+    def concrete(self, target, args, kwargs) -> Var:
+        from .translator import do
+
+        values = [self.value(a, "passed to a Python call") for a in args]
+        kwvalues = {k: self.value(v, "passed to a Python call") for k, v in kwargs.items()}
+        return Var(do(target, *values, **kwvalues))
+
+    # ----- inlining -----
+    def inline(self, func, args: list, kwargs: dict) -> Var:
+        from .translator import MAX_INLINE_DEPTH, Frame
+
+        if self.depth >= MAX_INLINE_DEPTH:
+            self.graph_break(
+                "recursion",
+                f"calls nested deeper than {MAX_INLINE_DEPTH} ({func.__qualname__})",
+                "recursion is compiled as a subgraph call in a later version",
+            )
+            return self.concrete(func, args, kwargs)
+        code = translatable(func.__code__)
+        frame = Frame(code, func, bind(func, args, kwargs), {}, self.top_globals)
+        frame.cells.update(frame.closure)
+        return self.run_frame(frame)
+
+    def call_module(self, fn: Var, args: list, kwargs: dict) -> Var:
+        module = fn.value
+        for hooks in ("_forward_pre_hooks", "_forward_hooks"):
+            table = getattr(module, hooks)
+            if fn.source is not None:
+                self.guard(fn.source.attr(hooks), "len", len(table))
+            if table:
+                self.graph_break(
+                    "unsupported-call",
+                    f"{type(module).__name__} has forward hooks",
+                    "hooks run in the interpreter; remove them to compile",
+                )
+                return self.concrete(module, args, kwargs)
+        forward = Var(types.MethodType(type(module).forward, module), self_var=fn)
+        return self.call(forward, args, kwargs)
+
+    # ----- janus's tensor library -----
+    def opaque(self, fn: Var, args: list, kwargs: dict) -> Var:
+        """Runs a janus library call as it is: the recorder sees its ops."""
+        from .translator import do
+
+        name = getattr(fn.value, "__qualname__", repr(fn.value))
+        values = [self.value(a, f"passed to {name}") for a in args]
+        kwvalues = {k: self.value(v, f"passed to {name}") for k, v in kwargs.items()}
+        reads = []
+        data_readers.append(reads.append)
+        try:
+            result = do(fn.value, *values, **kwvalues)
+        finally:
+            data_readers.remove(reads.append)
+        if reads:
+            self.graph_break(
+                "data-dependent",
+                f"{name} reads tensor data into Python",
+                "keep the computation in tensor ops",
+            )
+        if name.endswith("backward") or name.endswith("zero_grad"):
+            self.grads_dirty = True
+        return Var(result)
+
+    def call_tensor_method(self, fn, receiver, name, args, kwargs) -> Var:
+        if name in ("item", "tolist") and not args and not kwargs:
+            from .translator import do
+
+            return Var(do(fn.value), host=(receiver, name))
+        if name in ("requires_grad_", "retain_grad", "register_hook"):
+            self.graph_break(
+                "unsupported-call",
+                f"Tensor.{name} changes autograd state",
+                "call it outside the compiled function",
+            )
+        return self.opaque(fn, args, kwargs)
+
+    def call_optimizer(self, fn: Var, optimizer: Var, args, kwargs) -> Var:
+        opt = optimizer.value
+        if optimizer.source is not None:
+            groups = optimizer.source.attr("param_groups")
+            self.guard(groups, "len", len(opt.param_groups))
+            for k, group in enumerate(opt.param_groups):
+                for key, value in group.items():
+                    if isinstance(value, (bool, int, float, str, type(None))):
+                        self.guard(groups.item(k).item(key), "equals", value)
+            self.guard(optimizer.source.attr("state"), "len", len(opt.state))
+        for group in opt.param_groups:
+            for p in group["params"]:
+                self.recorder.watch_grad(p)
+        before = _state_shape(opt)
+        result = self.opaque(fn, args, kwargs)
+        self.grads_dirty = True
+        if _state_shape(opt) != before:
+            self.graph_break(
+                "effect",
+                f"{type(opt).__name__}.step created optimizer state",
+                "the next step compiles, with the state in place",
+            )
+        return result
+
+    # ----- containers -----
+    def call_container_method(self, fn: Var, method, args, kwargs) -> Var:
+        receiver = fn.self_var
+        name = method.__name__
+        container = method.__self__
+        mutating = name in ("append", "extend", "insert", "pop", "remove", "clear", "update",
+                            "setdefault", "sort", "reverse", "popitem", "__setitem__")  # fmt: skip
+        if mutating and receiver is not None and receiver.source is not None:
+            if name == "append":
+                self.effects.append(("append", receiver, args[0]))
+            else:
+                self.graph_break(
+                    "effect",
+                    f"{type(container).__name__}.{name} on a container from outside the frame",
+                    "build a new container and return it",
+                )
+        elif mutating and receiver is not None and receiver.items is None:
+            if id(container) not in self.created:
+                self.graph_break(
+                    "effect",
+                    f"{type(container).__name__}.{name} on a container the frame did not receive",
+                    "mutate containers reachable from arguments or globals",
+                )
+        if mutating:
+            self.mark_mutated(container)
+            if receiver is not None and receiver.items is not None:
+                if name == "append" and isinstance(receiver.items, list):
+                    receiver.items.append(args[0])
+                else:
+                    receiver.items = None
+        if not mutating and receiver is not None and isinstance(container, dict):
+            if name in ("items", "keys", "values") and receiver.source is not None:
+                return self.dict_view(receiver, name)
+        if name == "append" and len(args) == 1 and not kwargs:
+            from .translator import do
+
+            # The element may be a number read from tensor data: it is stored,
+            # not decided on, so it stays a Var the compiled call rebuilds.
+            return Var(do(method, args[0].value))
+        return self.concrete(method, args, kwargs)
+
+    def dict_view(self, receiver: Var, name: str) -> Var:
+        pairs = self.dict_items(receiver)
+        if name == "keys":
+            return Var(VirtualIterator(Var(k) for k in pairs))
+        if name == "values":
+            return Var(VirtualIterator(list(pairs.values())))
+        items = [Var((k, v.value), items=[Var(k), v]) for k, v in pairs.items()]
+        return Var(VirtualIterator(items))
+
+
+def _state_shape(opt) -> tuple:
+    return (len(opt.state), tuple(sorted(len(s) for s in opt.state.values())))
+
+
+def bind(func, args: list, kwargs: dict) -> dict:
+    """The callee's locals for a call with these argument Vars, or the
+    TypeError Python would raise."""
+    from .translator import UserException
+
+    code = func.__code__
+    names = code.co_varnames
+    npos, nkw = code.co_argcount, code.co_kwonlyargcount
+    posonly = code.co_posonlyargcount
+    has_varargs = bool(code.co_flags & inspect.CO_VARARGS)
+    has_varkw = bool(code.co_flags & inspect.CO_VARKEYWORDS)
+    bound = dict(zip(names, args[:npos]))
+    extra = args[npos:]
+    if extra and not has_varargs:
+        raise UserException(
+            TypeError(
+                f"{func.__qualname__}() takes {npos} positional arguments "
+                f"but {len(args)} were given"
+            )
+        )
+    extra_kw = {}
+    for key, var in kwargs.items():
+        if key in names[posonly : npos + nkw]:
+            if key in bound:
+                raise UserException(
+                    TypeError(f"{func.__qualname__}() got multiple values for argument '{key}'")
+                )
+            bound[key] = var
+        elif has_varkw:
+            extra_kw[key] = var
+        else:
+            raise UserException(
+                TypeError(f"{func.__qualname__}() got an unexpected keyword argument '{key}'")
+            )
+    defaults = func.__defaults__ or ()
+    for k in range(npos):
+        if names[k] not in bound:
+            d = k - (npos - len(defaults))
+            if d < 0:
+                raise UserException(
+                    TypeError(f"{func.__qualname__}() missing required argument: '{names[k]}'")
+                )
+            bound[names[k]] = Var(defaults[d])
+    kwdefaults = func.__kwdefaults__ or {}
+    for name in names[npos : npos + nkw]:
+        if name not in bound:
+            if name not in kwdefaults:
+                raise UserException(
+                    TypeError(f"{func.__qualname__}() missing keyword-only argument: '{name}'")
+                )
+            bound[name] = Var(kwdefaults[name])
+    at = npos + nkw
+    if has_varargs:
+        bound[names[at]] = Var(tuple(v.value for v in extra), items=list(extra))
+        at += 1
+    if has_varkw:
+        bound[names[at]] = Var({k: v.value for k, v in extra_kw.items()}, items=extra_kw)
+    return bound
+
+
+# ----- builtins that keep sources -----
+def _len(tr, args, kwargs):
+    (var,) = args
+    from .translator import do
+
+    if isinstance(var.value, (list, tuple, dict)):
+        tr.guard_len(var)
+    return Var(do(len, tr.value(var, "measured")))
+
+
+def _range(tr, args, kwargs):
+    return tr.concrete(range, args, kwargs)
+
+
+def _enumerate(tr, args, kwargs):
+    it = tr.iterate(args[0])
+    start = tr.value(args[1], "a start") if len(args) > 1 else kwargs.get("start", Var(0)).value
+
+    def pairs():
+        k = start
+        while (var := tr.next_of(it)) is not None:
+            yield Var((k, var.value), items=[Var(k), var])
+            k += 1
+
+    return Var(VirtualIterator(pairs()))
+
+
+def _zip(tr, args, kwargs):
+    if kwargs:
+        return tr.concrete(zip, args, kwargs)
+    its = [tr.iterate(a) for a in args]
+
+    def tuples():
+        while True:
+            row = []
+            for it in its:
+                var = tr.next_of(it)
+                if var is None:
+                    return
+                row.append(var)
+            yield Var(tuple(v.value for v in row), items=row)
+
+    return Var(VirtualIterator(tuples()))
+
+
+def _reversed(tr, args, kwargs):
+    (var,) = args
+    if isinstance(var.value, (list, tuple)) or var.items is not None:
+        return Var(VirtualIterator(list(reversed(tr.elements(var)))))
+    return tr.concrete(reversed, args, kwargs)
+
+
+def _iter(tr, args, kwargs):
+    if len(args) != 1:
+        return tr.concrete(iter, args, kwargs)
+    return Var(tr.iterate(args[0]))
+
+
+def _next(tr, args, kwargs):
+    it = args[0].value
+    if isinstance(it, VirtualIterator):
+        var = tr.next_of(it)
+        if var is not None:
+            return var
+        if len(args) > 1:
+            return args[1]
+        from .translator import UserException
+
+        raise UserException(StopIteration())
+    return tr.concrete(next, args, kwargs)
+
+
+def _sequence(kind):
+    def build(tr, args, kwargs):
+        if not args:
+            return Var(kind())
+        if isinstance(args[0].value, Tensor):
+            return tr.opaque(Var(kind), args, kwargs)
+        items = tr.elements(args[0])
+        return Var(kind(v.value for v in items), items=items)
+
+    return build
+
+
+def _getattr(tr, args, kwargs):
+    obj, name = args[0], tr.value(args[1], "an attribute name")
+    try:
+        value = getattr(obj.value, name)
+    except AttributeError:
+        if len(args) > 2:
+            if obj.source is not None:
+                tr.guard(obj.source, "type", type(obj.value))
+            return args[2]
+        from .translator import UserException
+
+        raise UserException(AttributeError(f"object has no attribute '{name}'")) from None
+    source = (
+        None
+        if isinstance(obj.value, Tensor)
+        else tr.child_source(obj, lambda s: s.attr(name), name)
+    )
+    return tr.read(value, source)
+
+
+def _float_of(kind):
+    def convert(tr, args, kwargs):
+        if len(args) == 1 and isinstance(args[0].value, Tensor) and not kwargs:
+            from .translator import do
+
+            return Var(do(kind, args[0].value), host=(args[0], kind.__name__))
+        return tr.concrete(kind, args, kwargs)
+
+    return convert
+
+
+def _print(tr, args, kwargs):
+    tr.graph_break(
+        "unsupported-call",
+        "print() (Python I/O)",
+        "co-execution of Python side effects lands next; print outside the compiled function",
+    )
+    return Var(builtins.print(*[a.value for a in args], **{k: v.value for k, v in kwargs.items()}))
+
+
+def _super(tr, args, kwargs):
+    if args or kwargs:
+        return tr.concrete(super, args, kwargs)
+    # Zero-argument super() reads the class cell and the first argument of
+    # the frame that calls it: here, the interpreted frame.
+    frame = tr.frame
+    cell = frame.cells.get("__class__")
+    first = frame.code.code.co_varnames[0] if frame.code.code.co_argcount else None
+    if cell is None or first not in frame.locals:
+        from .translator import UserException
+
+        raise UserException(RuntimeError("super(): no arguments"))
+    receiver = frame.locals[first]
+    return Var(super(cell.cell_contents, receiver.value), self_var=receiver)
+
+
+_BUILTIN_HANDLERS = {
+    len: _len,
+    range: _range,
+    enumerate: _enumerate,
+    zip: _zip,
+    reversed: _reversed,
+    iter: _iter,
+    next: _next,
+    list: _sequence(list),
+    tuple: _sequence(tuple),
+    getattr: _getattr,
+    float: _float_of(float),
+    int: _float_of(int),
+    print: _print,
+    super: _super,
+}
+
+
+def _lookup(table, target):
+    try:
+        return table.get(target) if isinstance(table, dict) else target in table
+    except TypeError:  # unhashable
+        return None

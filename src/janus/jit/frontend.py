@@ -1,0 +1,334 @@
+"""The JIT's surface: the frame hook's callback, `janus.jit(fn)`,
+`janus.explain(fn, *args)`, `JANUS_JIT`/`JANUS_LOG` and `janus.config`.
+
+With the hook installed (at `import janus` unless `JANUS_JIT=0`), every
+function that becomes hot (`config.hot_calls` calls) and touches tensors,
+modules or optimizers is translated; later calls whose guards pass run the
+compiled graph. A frame that cannot compile (see `explain`) runs as usual.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import os
+import re
+import types
+from dataclasses import dataclass, field
+
+from .. import _C
+from ..tensor import Tensor
+from .compiler import NotTranslatable, guarded_entry, translate
+
+log = logging.getLogger("janus.jit")
+capture = _C.capture
+
+
+@dataclass
+class Config:
+    """JIT settings; change them, then call `janus.jit.enable()` again."""
+
+    enabled: bool = os.environ.get("JANUS_JIT", "1") != "0"
+    hot_calls: int = 2  # calls before a frame is translated
+    budget: int = 8  # translations per code object, then it runs as usual
+    # A code whose translations never got a compiled call (a new structure
+    # every call, e.g. a recursive model on a new tree) stops translating
+    # after this many: it then runs at eager speed.
+    unprofitable_after: int = 3
+
+
+config = Config()
+
+
+@dataclass
+class CodeReport:
+    """What the JIT did with one code object."""
+
+    name: str
+    compiles: list = field(default_factory=list)  # Translations, in order
+    skipped: str | None = None
+
+    def __str__(self) -> str:
+        lines = [f"{self.name}: {len(self.compiles)} translation(s)"]
+        if self.skipped:
+            lines.append(f"  skipped: {self.skipped}")
+        for k, t in enumerate(self.compiles):
+            lines.extend("  " + line for line in describe(t, k).splitlines())
+        return "\n".join(lines)
+
+
+reports: dict = {}  # code object -> CodeReport
+_never: set = set()  # codes that can never compile: answered SKIP
+
+
+def _report(code) -> CodeReport:
+    report = reports.get(code)
+    if report is None:
+        report = reports[code] = CodeReport(
+            f"{code.co_qualname} ({code.co_filename}:{code.co_firstlineno})"
+        )
+    return report
+
+
+def describe(t, k: int = 0) -> str:
+    """A translation as text: graph size, guards, breaks, time."""
+    lines = [f"translation {k}: {t.seconds * 1e3:.1f} ms"]
+    if t.entry is not None:
+        g = t.entry.graph
+        lines.append(
+            f"  graph: {g.node_count()} nodes, {len(g.inputs())} inputs, {len(g.outputs())} outputs"
+        )
+        lines.append("  guards:")
+        lines.extend("    " + line for line in t.guard.describe())
+    for b in t.breaks:
+        lines.append(f"  graph break: {b}")
+    if t.entry is None and not t.breaks:
+        lines.append("  not compiled")
+    return "\n".join(lines)
+
+
+# ----- the frame hook -----
+_JANUS_TYPES: tuple = ()
+
+
+def _janus_types() -> tuple:
+    global _JANUS_TYPES
+    if not _JANUS_TYPES:
+        from ..nn.modules.module import Module
+        from ..optim.optimizer import Optimizer
+
+        _JANUS_TYPES = (Tensor, Module, Optimizer)
+    return _JANUS_TYPES
+
+
+def _touches_tensors(view) -> bool:
+    """A cheap look before translating: does the frame see a tensor, module or
+    optimizer in its arguments, free variables or the globals it names?"""
+    kinds = _janus_types()
+    values = list(view.locals.values())
+    g = view.globals
+    values += [g[name] for name in view.code.co_names if name in g]
+    for v in values:
+        if isinstance(v, kinds):
+            return True
+        if type(v) is types.ModuleType and v.__dict__.get("__name__", "").startswith("janus"):
+            return True
+        if type(v) in (list, tuple) and any(isinstance(x, kinds) for x in v[:8]):
+            return True
+        if type(v) is dict and any(isinstance(x, kinds) for x in list(v.values())[:8]):
+            return True
+    return False
+
+
+def _callback(view):
+    code = view.code
+    if code in _never:
+        return capture.SKIP
+    try:
+        touches = _touches_tensors(view)
+    except Exception:  # noqa: BLE001 - a value whose isinstance/len misbehaves
+        touches = False
+    if not touches:
+        return capture.SKIP
+    report = _report(code)
+    if len(report.compiles) >= config.unprofitable_after:
+        if sum(e.hits for e in capture.entries(code)) == 0:
+            report.skipped = f"{len(report.compiles)} translations and no compiled call used"
+            _never.add(code)
+            return capture.SKIP
+    try:
+        t = translate(view.function, view.locals)
+    except NotTranslatable as why:
+        report.skipped = str(why.why)
+        log.info("janus.jit: not translating %s: %s", report.name, why.why)
+        _never.add(code)
+        return capture.SKIP
+    report.compiles.append(t)
+    _log_translation(report, t)
+    if t.entry is not None:
+        return capture.Entry(t.guard, guarded_entry(t.entry)), t.result
+    if any(b.kind == "not-compilable" and b.permanent for b in t.breaks):
+        _never.add(code)
+    return None, t.result
+
+
+def _log_translation(report: CodeReport, t) -> None:
+    if log.isEnabledFor(logging.INFO):
+        log.info("janus.jit: %s\n%s", report.name, describe(t, len(report.compiles) - 1))
+
+
+def enable() -> None:
+    """Installs the frame hook with `config`'s settings (or removes it when
+    `config.enabled` is false)."""
+    if not config.enabled:
+        disable()
+        return
+    capture.install(_callback, hot_calls=config.hot_calls, budget=config.budget)
+
+
+def disable() -> None:
+    if capture.is_installed():
+        capture.uninstall()
+
+
+def is_enabled() -> bool:
+    return capture.is_installed()
+
+
+# ----- janus.jit(fn) -----
+class JitFunction:
+    """`fn` compiled on its first call, with its own entries and budget (it
+    does not need the frame hook)."""
+
+    def __init__(self, fn, budget: int | None = None):
+        if not isinstance(fn, types.FunctionType):
+            raise TypeError(f"janus.jit compiles Python functions, not {type(fn).__name__}")
+        self.fn = fn
+        self.budget = config.budget if budget is None else budget
+        self.signature = inspect.signature(fn)
+        self.names = capture.entry_signature(fn.__code__)
+        self.entries: list = []  # (guard, entry), most recently used first
+        self.report = CodeReport(f"{fn.__qualname__} ({fn.__code__.co_filename})")
+        self.misses: list = []  # the first failing expectation, per recompile
+        self.__wrapped__ = fn
+        self.__name__ = getattr(fn, "__name__", "fn")
+        self.__doc__ = fn.__doc__
+
+    def _locals(self, args, kwargs) -> dict:
+        bound = self.signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        values = dict(bound.arguments)
+        for name, cell in zip(self.fn.__code__.co_freevars, self.fn.__closure__ or ()):
+            values[name] = cell
+        return values
+
+    def _plain(self, values: dict) -> dict:
+        """`values` with free variables' contents instead of their cells."""
+        free = self.fn.__code__.co_freevars
+        return {n: (v.cell_contents if n in free else v) for n, v in values.items()}
+
+    def __call__(self, *args, **kwargs):
+        with capture.disabled():
+            values = self._locals(args, kwargs)
+            plain = self._plain(values)  # guards read free variables' contents
+            g, b = self.fn.__globals__, _builtins(self.fn)
+            for k, (guard, entry) in enumerate(self.entries):
+                if guard.check(plain, g, b):
+                    if k:
+                        self.entries.insert(0, self.entries.pop(k))
+                    result = entry(*[values[n] for n in self.names])
+                    if result is not capture.FALLBACK:
+                        return result
+                    return self.fn(*args, **kwargs)
+            if len(self.report.compiles) >= self.budget or self.report.skipped:
+                return self.fn(*args, **kwargs)
+            if self.entries:
+                self.misses.append(self.entries[0][0].first_failure(plain, g, b))
+            try:
+                t = translate(self.fn, plain)
+            except NotTranslatable as why:
+                self.report.skipped = str(why.why)
+                return self.fn(*args, **kwargs)
+            self.report.compiles.append(t)
+            if t.entry is not None:
+                self.entries.insert(0, (t.guard, guarded_entry(t.entry)))
+            return t.result
+
+    def explain(self) -> str:
+        text = str(self.report)
+        if self.misses:
+            text += "\n  recompiles after guard misses:\n" + "\n".join(
+                f"    {m}" for m in self.misses
+            )
+        return text
+
+
+def _builtins(fn) -> dict:
+    b = fn.__globals__.get("__builtins__", __builtins__)
+    return b.__dict__ if isinstance(b, types.ModuleType) else b
+
+
+def jit(fn=None, *, budget: int | None = None):
+    """Compiles `fn`: its first call is translated (and runs), later calls
+    whose guards pass run the compiled graph. Usable as `@janus.jit`."""
+    if fn is None:
+        return lambda f: JitFunction(f, budget)
+    return JitFunction(fn, budget)
+
+
+# ----- explain -----
+@dataclass
+class Explanation:
+    name: str
+    translation: object
+
+    @property
+    def graphs(self) -> list:
+        return [] if self.translation.entry is None else [self.translation.entry.graph]
+
+    @property
+    def breaks(self) -> list:
+        return list(self.translation.breaks)
+
+    @property
+    def guards(self) -> list:
+        return [] if self.translation.guard is None else list(self.translation.guard.describe())
+
+    def __str__(self) -> str:
+        text = f"{self.name}\n{describe(self.translation)}"
+        for g in self.graphs:
+            text += "\n" + str(g)
+        return text
+
+
+def explain(fn, *args, **kwargs) -> Explanation:
+    """Translates `fn(*args, **kwargs)` (running it once), prints and returns
+    what the JIT makes of it: graphs and their sizes, guards, graph breaks."""
+    jf = fn if isinstance(fn, JitFunction) else JitFunction(fn)
+    with capture.disabled():
+        values = jf._locals(args, kwargs)
+        plain = jf._plain(values)
+        try:
+            t = translate(jf.fn, plain)
+        except NotTranslatable as why:
+            from .compiler import Translation
+
+            t = Translation(jf.fn(*args, **kwargs), breaks=[why.why])
+    out = Explanation(jf.report.name, t)
+    print(out)
+    return out
+
+
+# ----- graph dumps -----
+_LINE = re.compile(r"^\s*(%[\w.]+(?:\s*,\s*%[\w.]+)*)\s*(?::[^=]*)?=\s*([\w.]+)\((.*?)\)")
+
+
+def to_dot(graph) -> str:
+    """The graph in Graphviz DOT (from its text form)."""
+    lines = ["digraph janus {", "  node [shape=box, fontname=monospace];"]
+    text = str(graph)
+    for k, line in enumerate(text.splitlines()):
+        m = _LINE.match(line)
+        if m is None:
+            continue
+        outs = [o.split(":")[0].strip() for o in m.group(1).split(",")]
+        lines.append(f'  n{k} [label="{m.group(2)}"];')
+        for operand in re.findall(r"%[\w.]+", m.group(3)):
+            lines.append(f'  "{operand}" -> n{k};')
+        for o in outs:
+            lines.append(f'  n{k} -> "{o}";')
+    lines.append("}")
+    return "\n".join(lines)
+
+
+def _configure_logging() -> None:
+    level = os.environ.get("JANUS_LOG")
+    if not level:
+        return
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    log.addHandler(handler)
+    log.setLevel(logging.DEBUG if level.lower() == "debug" else logging.INFO)
+
+
+_configure_logging()

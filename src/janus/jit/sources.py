@@ -1,0 +1,147 @@
+"""Sources: where a Python value the translator saw came from.
+
+A source is a path from the frame's entry state (its arguments and free
+variables, its globals and builtins, or a fixed object) through attributes,
+items and cell contents. Guards are built on sources (a decision the trace
+made on a value becomes a check of its source), and a compiled frame reads
+its inputs through them at each call.
+"""
+
+from __future__ import annotations
+
+
+class Source:
+    __slots__ = ("name",)
+
+    def attr(self, name: str) -> Source:
+        return Attr(self, name)
+
+    def item(self, key) -> Source:
+        return Item(self, key)
+
+    def cell_contents(self) -> Source:
+        return Attr(self, "cell_contents")
+
+    def node(self, guard, nodes: dict):
+        """The guard tree node reading this source (one per source and guard)."""
+        found = nodes.get(self.name)
+        if found is None:
+            found = nodes[self.name] = self._node(guard, nodes)
+        return found
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+class Local(Source):
+    """A parameter or free variable (its cell) of the translated frame."""
+
+    __slots__ = ("local",)
+
+    def __init__(self, local: str):
+        self.local, self.name = local, f"L[{local!r}]"
+
+    def _node(self, guard, nodes):
+        return guard.local(self.local)
+
+    def evaluate(self, env):
+        return env.locals[self.local]
+
+
+class FreeVar(Source):
+    """The contents of one of the translated frame's free variables. Guards
+    read the contents (the hook sees the closure's cells' values); the
+    compiled entry receives the cell itself."""
+
+    __slots__ = ("local",)
+
+    def __init__(self, local: str):
+        self.local, self.name = local, f"L[{local!r}]"
+
+    def _node(self, guard, nodes):
+        return guard.local(self.local)
+
+    def evaluate(self, env):
+        return env.locals[self.local].cell_contents
+
+    def cell(self) -> Source:
+        return Local(self.local)  # evaluates to the cell; never guarded
+
+
+class Global(Source):
+    __slots__ = ("key",)
+
+    def __init__(self, key: str):
+        self.key, self.name = key, f"G[{key!r}]"
+
+    def _node(self, guard, nodes):
+        return guard.global_(self.key)
+
+    def evaluate(self, env):
+        return env.globals[self.key]
+
+
+class Builtin(Source):
+    __slots__ = ("key",)
+
+    def __init__(self, key: str):
+        self.key, self.name = key, f"B[{key!r}]"
+
+    def _node(self, guard, nodes):
+        return guard.builtin(self.key)
+
+    def evaluate(self, env):
+        return env.builtins[self.key]
+
+
+class Fixed(Source):
+    """An object that does not depend on the call (a closure cell of an inlined
+    function, module state such as the grad mode)."""
+
+    __slots__ = ("obj",)
+
+    def __init__(self, obj, name: str):
+        self.obj, self.name = obj, name
+
+    def _node(self, guard, nodes):
+        return guard.object(self.obj, self.name)
+
+    def evaluate(self, env):
+        return self.obj
+
+
+class Attr(Source):
+    __slots__ = ("base", "attr_name")
+
+    def __init__(self, base: Source, attr_name: str):
+        self.base, self.attr_name = base, attr_name
+        self.name = f"{base.name}.{attr_name}"
+
+    def _node(self, guard, nodes):
+        return self.base.node(guard, nodes).attr(self.attr_name)
+
+    def evaluate(self, env):
+        return getattr(self.base.evaluate(env), self.attr_name)
+
+
+class Item(Source):
+    __slots__ = ("base", "key")
+
+    def __init__(self, base: Source, key):
+        self.base, self.key = base, key
+        self.name = f"{base.name}[{key!r}]"
+
+    def _node(self, guard, nodes):
+        return self.base.node(guard, nodes).item(self.key)
+
+    def evaluate(self, env):
+        return self.base.evaluate(env)[self.key]
+
+
+class Env:
+    """What sources are read from at a call: the frame's entry values by name."""
+
+    __slots__ = ("locals", "globals", "builtins")
+
+    def __init__(self, locals_: dict, globals_: dict, builtins: dict):
+        self.locals, self.globals, self.builtins = locals_, globals_, builtins

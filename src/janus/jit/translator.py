@@ -1,0 +1,853 @@
+"""The concolic bytecode translator: runs a call instruction by instruction on
+concrete values and records what a compiled version of it needs.
+
+For each value it tracks where it came from (`sources.py`); tensor ops are
+recorded into an IR graph by the eager layer's op observers (the same
+mechanism as `record.py`), so backward passes and optimizer steps that the
+call runs become part of the graph. Decisions on Python values become guards
+on their sources. Calls into user Python are inlined (their frames are
+interpreted too); calls into janus's tensor library run as they are while
+the recorder watches; anything else is a graph break: the call still runs
+(the translation is the real call, so it always completes), but the frame
+gets no compiled entry and the break is reported.
+
+This file holds the frame loop and the handlers for data movement; calls are
+in `calls.py`, and what is done with a finished trace in `compiled.py`.
+"""
+
+from __future__ import annotations
+
+import operator
+import types
+
+from ..tensor import Tensor
+from .calls import CallsMixin
+from .instructions import Code
+from .sources import Builtin, Fixed, FreeVar, Global, Item
+from .values import NULL, GraphBreak, Var, VirtualIterator
+
+_BINARY = {
+    "+": operator.add,
+    "-": operator.sub,
+    "*": operator.mul,
+    "/": operator.truediv,
+    "//": operator.floordiv,
+    "%": operator.mod,
+    "**": operator.pow,
+    "@": operator.matmul,
+    "&": operator.and_,
+    "|": operator.or_,
+    "^": operator.xor,
+    "<<": operator.lshift,
+    ">>": operator.rshift,
+    "+=": operator.iadd,
+    "-=": operator.isub,
+    "*=": operator.imul,
+    "/=": operator.itruediv,
+    "//=": operator.ifloordiv,
+    "%=": operator.imod,
+    "**=": operator.ipow,
+    "@=": operator.imatmul,
+    "&=": operator.iand,
+    "|=": operator.ior,
+    "^=": operator.ixor,
+    "<<=": operator.ilshift,
+    ">>=": operator.irshift,
+}
+
+_COMPARE = {
+    "<": operator.lt,
+    "<=": operator.le,
+    "==": operator.eq,
+    "!=": operator.ne,
+    ">": operator.gt,
+    ">=": operator.ge,
+}
+
+_CONSTANT_TYPES = (type(None), bool, int, float, str, complex, bytes, type(Ellipsis))
+
+MAX_INLINE_DEPTH = 48
+ALL = object()  # every attribute or item of an object
+_EXHAUSTED = object()
+
+
+def _bound_to(value, obj) -> bool:
+    return (
+        isinstance(value, (types.MethodType, types.BuiltinMethodType))
+        and getattr(value, "__self__", None) is obj
+        and not isinstance(obj, types.ModuleType)
+    )
+
+
+class UserException(Exception):
+    """An exception the user's code raised while the translator ran it."""
+
+    def __init__(self, exc: BaseException):
+        super().__init__(exc)
+        self.exc = exc
+
+
+def do(fn, *args, **kwargs):
+    """Runs user-level Python (an operator, a getattr, a call): its exceptions
+    are the program's, not the translator's."""
+    try:
+        return fn(*args, **kwargs)
+    except Exception as exc:  # noqa: BLE001 - re-raised as the program's own
+        raise UserException(exc) from None
+
+
+def is_constant(value) -> bool:
+    if type(value) in _CONSTANT_TYPES:
+        return True
+    return type(value) is tuple and all(is_constant(v) for v in value)
+
+
+class Frame:
+    """One interpreted Python frame (the translated one or an inlined callee)."""
+
+    def __init__(self, code: Code, function, locals_: dict, cells: dict, top_globals: dict | None):
+        self.code, self.function = code, function
+        self.locals = locals_  # name -> Var
+        self.cells = cells  # name -> real cell object (cells and free variables)
+        self.globals = function.__globals__
+        self.builtins = self.globals.get("__builtins__", __builtins__)
+        if isinstance(self.builtins, types.ModuleType):
+            self.builtins = self.builtins.__dict__
+        # The translated frame's globals (None: this is that frame): names
+        # read from them are `G[...]` sources; another module's globals are
+        # reached through the inlined function's fixed globals dict.
+        self.top_globals = top_globals
+        self.closure = dict(zip(code.code.co_freevars, function.__closure__ or ()))
+        self.stack: list[Var] = []
+        self.ip = 0
+        self.index = 0  # the instruction running now
+        self.kw_names: tuple = ()
+
+    def global_source(self, name: str, builtin: bool):
+        if self.top_globals is None or self.top_globals is self.globals:
+            return (Builtin if builtin else Global)(name)
+        table = self.builtins if builtin else self.globals
+        return Fixed(table, f"{self.function.__module__}.__dict__").item(name)
+
+    def cell_source(self, name: str, cell):
+        """A free variable's contents: the translated frame's own cell (the
+        compiled entry receives it), or an inlined function's cell (fixed by
+        that function's identity guard); None for cells this frame made."""
+        if self.closure.get(name) is not cell:
+            return None
+        if self.top_globals is None:
+            return FreeVar(name)
+        return Fixed(cell, f"{self.function.__qualname__}.<{name}>").cell_contents()
+
+    def location(self) -> str:
+        ins = self.code.instructions[self.index]
+        return f"{self.code.code.co_filename}:{ins.line}"
+
+    def pop(self, n: int = 1) -> list:
+        if n == 0:
+            return []
+        out = self.stack[-n:]
+        del self.stack[-n:]
+        return out
+
+
+class Translator(CallsMixin):
+    """Runs one call concolically. `run_top` returns the result Var; then
+    `breaks`, `guards`, the recorder and the effects describe the trace."""
+
+    def __init__(self, recorder):
+        self.recorder = recorder
+        self.breaks: list[GraphBreak] = []
+        self.guards: dict = {}  # (source name, kind) -> (source, kind, arg)
+        self.effects: list = []  # heap effects, in program order
+        # id -> (object, keys) the trace wrote to: reads of those attributes or
+        # items no longer show the entry state (ALL: any of them).
+        self.mutated: dict = {}
+        self.created: dict = {}  # id -> object the trace constructed (stores into it are local)
+        self.cell_vars: dict = {}  # id(cell) -> (cell, Var) for cells the trace wrote
+        self.grads_dirty = False  # a backward/zero_grad/step ran: .grad is the trace's own
+        self.depth = 0
+        self.frame: Frame | None = None
+
+    # ----- reporting -----
+    def graph_break(self, kind: str, explanation: str, hint: str) -> None:
+        where = self.frame.location() if self.frame is not None else "?"
+        self.breaks.append(GraphBreak(kind, where, explanation, hint))
+
+    def guard(self, source, kind: str, arg=None) -> None:
+        self.guards.setdefault((source.name, kind), (source, kind, arg))
+
+    def read(self, value, source) -> Var:
+        """A Var for `value` read from `source` (None: computed), guarding what
+        the trace will assume about it."""
+        if source is None:
+            return Var(value)
+        if is_constant(value):
+            self.guard(source, "equals", value)
+        elif isinstance(value, Tensor):
+            self.guard(source, "tensor", value)
+            self.recorder.add_source(value, source)
+        elif isinstance(value, (types.FunctionType, types.BuiltinFunctionType, type)):
+            self.guard(source, "is", value)
+        elif isinstance(value, types.ModuleType):
+            self.guard(source, "is", value)
+        elif isinstance(value, (list, tuple, dict)):
+            self.guard(source, "type", type(value))  # its length: see `guard_len`
+        elif type(value) is types.CellType:
+            pass  # a free variable's cell: what is read is its contents
+        else:
+            self.guard(source, "type", type(value))
+        return Var(value, source)
+
+    def guard_len(self, var: Var) -> None:
+        """The trace relies on the length of a container (it iterated it,
+        unpacked it, took its len or its truth)."""
+        if var.source is not None and not self.is_mutated(var.value):
+            self.guard(var.source, "len", len(var.value))
+
+    def value(self, var: Var, use: str):
+        """The concrete value of `var` for a use that bakes it into the trace."""
+        if var.host is not None:
+            self.graph_break(
+                "data-dependent",
+                f"a Python number read from tensor data ({var.host[1]}()) is {use}",
+                "keep the value a tensor (no .item()), or return it from the step",
+            )
+        return var.value
+
+    def child_source(self, var: Var, make, key=ALL):
+        """The source of attribute or item `key` of `var`, if it still shows
+        the entry state (the trace has not written to it)."""
+        if var.source is None or self.is_mutated(var.value, key):
+            return None
+        return make(var.source)
+
+    def is_mutated(self, obj, key=ALL) -> bool:
+        entry = self.mutated.get(id(obj))
+        if entry is None or entry[0] is not obj:
+            return False
+        return key is ALL or ALL in entry[1] or key in entry[1]
+
+    def mark_mutated(self, obj, key=ALL) -> None:
+        entry = self.mutated.setdefault(id(obj), (obj, set()))
+        try:
+            entry[1].add(key)
+        except TypeError:  # an unhashable key
+            entry[1].add(ALL)
+
+    # ----- the frame loop -----
+    def run_frame(self, frame: Frame) -> Var:
+        instructions = frame.code.instructions
+        outer, self.frame = self.frame, frame
+        self.depth += 1
+        try:
+            while True:
+                frame.index = frame.ip
+                ins = instructions[frame.ip]
+                frame.ip += 1
+                try:
+                    result = getattr(self, ins.op)(frame, ins)
+                except UserException as raised:
+                    handler = frame.code.handler_for(frame.index)
+                    if handler is None:
+                        raise
+                    self._enter_handler(frame, handler, raised.exc)
+                    continue
+                if result is not None:
+                    return result
+        finally:
+            self.depth -= 1
+            self.frame = outer
+
+    def _enter_handler(self, frame: Frame, handler, exc) -> None:
+        # Exceptions caught inside the call: the call runs on, but the frame
+        # is not compiled (a compiled graph has no exception edges).
+        self.graph_break(
+            "exception",
+            f"{type(exc).__name__} raised and caught inside the frame",
+            "compiled frames must not raise; move the try/except outside",
+        )
+        del frame.stack[handler.depth :]
+        if handler.lasti:
+            frame.stack.append(Var(frame.code.instructions[frame.index].offset))
+        frame.stack.append(Var(exc))
+        frame.ip = handler.target
+
+    # ----- locals, globals, cells, constants -----
+    def LOAD_FAST(self, f, ins):
+        var = f.locals.get(ins.argval)
+        if var is None:
+            raise UserException(
+                UnboundLocalError(f"local variable '{ins.argval}' referenced before assignment")
+            )
+        f.stack.append(var)
+
+    def LOAD_FAST_AND_CLEAR(self, f, ins):
+        f.stack.append(f.locals.pop(ins.argval, NULL))
+
+    def STORE_FAST(self, f, ins):
+        var = f.stack.pop()
+        if var is NULL:
+            f.locals.pop(ins.argval, None)
+        else:
+            f.locals[ins.argval] = var
+
+    def DELETE_FAST(self, f, ins):
+        f.locals.pop(ins.argval, None)
+
+    def LOAD_CONST(self, f, ins):
+        f.stack.append(Var(ins.argval))
+
+    def RETURN_VALUE(self, f, ins):
+        return f.stack.pop()
+
+    def RETURN_CONST(self, f, ins):
+        return Var(ins.argval)
+
+    def LOAD_GLOBAL(self, f, ins):
+        name = ins.argval
+        if name in f.globals:
+            value, source = f.globals[name], f.global_source(name, False)
+        elif name in f.builtins:
+            value, source = f.builtins[name], f.global_source(name, True)
+        else:
+            raise UserException(NameError(f"name '{name}' is not defined"))
+        if ins.push_null:
+            f.stack.append(NULL)
+        f.stack.append(self.read(value, source))
+
+    def STORE_GLOBAL(self, f, ins):
+        var = f.stack.pop()
+        self.effects.append(("setglobal", f.globals, ins.argval, var))
+        f.globals[ins.argval] = var.value
+
+    def MAKE_CELL(self, f, ins):
+        name = ins.argval
+        value = f.locals.pop(name, None)
+        cell = types.CellType() if value is None else types.CellType(value.value)
+        f.cells[name] = cell
+        if value is not None:
+            self.cell_vars[id(cell)] = (cell, value)
+
+    def LOAD_CLOSURE(self, f, ins):
+        f.stack.append(Var(f.cells[ins.argval]))
+
+    def LOAD_DEREF(self, f, ins):
+        cell = f.cells[ins.argval]
+        try:
+            contents = cell.cell_contents
+        except ValueError:
+            raise UserException(
+                NameError(f"free variable '{ins.argval}' referenced before assignment")
+            ) from None
+        written = self.cell_vars.get(id(cell))
+        if written is not None and written[1].value is contents:
+            f.stack.append(written[1])
+        else:
+            source = None if id(cell) in self.cell_vars else f.cell_source(ins.argval, cell)
+            f.stack.append(self.read(contents, source))
+
+    def STORE_DEREF(self, f, ins):
+        var = f.stack.pop()
+        cell = f.cells[ins.argval]
+        source = f.cell_source(ins.argval, cell)
+        if source is not None:  # a cell from outside the frame: the store is an effect
+            where = source.cell() if isinstance(source, FreeVar) else source.base
+            self.effects.append(("setattr", Var(cell, where), "cell_contents", var))
+        cell.cell_contents = var.value
+        self.cell_vars[id(cell)] = (cell, var)
+
+    # ----- stack -----
+    def POP_TOP(self, f, ins):
+        f.stack.pop()
+
+    def PUSH_NULL(self, f, ins):
+        f.stack.append(NULL)
+
+    def COPY(self, f, ins):
+        f.stack.append(f.stack[-ins.arg])
+
+    def SWAP(self, f, ins):
+        s = f.stack
+        s[-1], s[-ins.arg] = s[-ins.arg], s[-1]
+
+    def END_FOR(self, f, ins):
+        f.pop(2)
+
+    # ----- operators -----
+    def BINARY_OP(self, f, ins):
+        a, b = f.pop(2)
+        symbol = ins.argval
+        if symbol.endswith("=") and a.source is not None and type(a.value) in (list, dict):
+            self.graph_break(
+                "effect",
+                f"in-place {symbol} on a list or dict from outside the frame",
+                "build a new container instead",
+            )
+        fn = _BINARY[symbol]
+        f.stack.append(Var(do(fn, self.value(a, "an operand"), self.value(b, "an operand"))))
+
+    def COMPARE_OP(self, f, ins):
+        a, b = f.pop(2)
+        fn = _COMPARE[ins.argval]
+        f.stack.append(Var(do(fn, self.value(a, "compared"), self.value(b, "compared"))))
+
+    def IS_OP(self, f, ins):
+        a, b = f.pop(2)
+        for var in (a, b):  # identity between two objects rests on both identities
+            if a.value is not None and b.value is not None and var.source is not None:
+                self.guard(var.source, "is", var.value)
+        result = (a.value is b.value) != bool(ins.arg)
+        f.stack.append(Var(result))
+
+    def CONTAINS_OP(self, f, ins):
+        item, container = f.pop(2)
+        if container.source is not None and not is_constant(container.value):
+            if isinstance(container.value, dict) and is_constant(item.value):
+                self._guard_key(container, item.value)
+            elif not isinstance(container.value, (list, tuple)):
+                self.graph_break(
+                    "unsupported",
+                    f"`in` on a {type(container.value).__name__} from outside the frame",
+                    "pass the decision in as an argument",
+                )
+        found = do(
+            operator.contains, self.value(container, "searched"), self.value(item, "searched")
+        )
+        if container.source is not None and isinstance(container.value, (list, tuple)):
+            for k, element in enumerate(container.value):
+                self.read(element, container.source.item(k))
+        f.stack.append(Var(found != bool(ins.arg)))
+
+    def _guard_key(self, container: Var, key) -> None:
+        # Present keys are guarded by reading them; an absent key cannot be
+        # expressed as a native check, so the key set is pinned by its size
+        # and the present keys' types.
+        self.guard_len(container)
+        for k in container.value:
+            if is_constant(k):
+                self.read(container.value[k], container.source.item(k))
+
+    def UNARY_NEGATIVE(self, f, ins):
+        f.stack.append(Var(do(operator.neg, self.value(f.stack.pop(), "negated"))))
+
+    def UNARY_POSITIVE(self, f, ins):
+        f.stack.append(Var(do(operator.pos, self.value(f.stack.pop(), "an operand"))))
+
+    def UNARY_INVERT(self, f, ins):
+        f.stack.append(Var(do(operator.invert, self.value(f.stack.pop(), "an operand"))))
+
+    def UNARY_NOT(self, f, ins):
+        f.stack.append(Var(not self.truth(f.stack.pop())))
+
+    def truth(self, var: Var) -> bool:
+        """A branch decision on `var`."""
+        if isinstance(var.value, (list, tuple, dict)):
+            self.guard_len(var)
+        if isinstance(var.value, Tensor):
+            self.graph_break(
+                "data-dependent",
+                "a branch on tensor data",
+                "branch on Python values, or compute both sides with torch.where",
+            )
+        return bool(do(bool, self.value(var, "a branch condition")))
+
+    # ----- jumps -----
+    def JUMP(self, f, ins):
+        f.ip = ins.target
+
+    def POP_JUMP_IF_TRUE(self, f, ins):
+        if self.truth(f.stack.pop()):
+            f.ip = ins.target
+
+    def POP_JUMP_IF_FALSE(self, f, ins):
+        if not self.truth(f.stack.pop()):
+            f.ip = ins.target
+
+    def POP_JUMP_IF_NONE(self, f, ins):
+        if f.stack.pop().value is None:
+            f.ip = ins.target
+
+    def POP_JUMP_IF_NOT_NONE(self, f, ins):
+        if f.stack.pop().value is not None:
+            f.ip = ins.target
+
+    def JUMP_IF_TRUE_OR_POP(self, f, ins):
+        if self.truth(f.stack[-1]):
+            f.ip = ins.target
+        else:
+            f.stack.pop()
+
+    def JUMP_IF_FALSE_OR_POP(self, f, ins):
+        if not self.truth(f.stack[-1]):
+            f.ip = ins.target
+        else:
+            f.stack.pop()
+
+    # ----- attributes and items -----
+    def LOAD_ATTR(self, f, ins):
+        obj = f.stack.pop()
+        name = ins.argval
+        value = do(getattr, self.value(obj, "an object"), name)
+        if isinstance(obj.value, Tensor):
+            # Tensor metadata follows from the tensor's guard; only .grad is
+            # state of its own, and only until a backward or step ran.
+            source = None
+            if name == "grad" and not self.grads_dirty:
+                source = self.child_source(obj, lambda s: s.attr("grad"), "grad")
+        else:
+            source = self.child_source(obj, lambda s: s.attr(name), name)
+        receiver = obj.self_var if type(obj.value) is super and obj.self_var else obj
+        if ins.method:
+            f.stack.append(NULL)
+        if _bound_to(value, receiver.value):
+            # A method is made afresh at each lookup: what the trace relies on
+            # is its receiver (guarded by type) and the class's function.
+            f.stack.append(Var(value, self_var=receiver))
+            return
+        f.stack.append(self.read(value, source))
+
+    def LOAD_SUPER_ATTR(self, f, ins):
+        _, cls, obj = f.pop(3)
+        value = do(getattr, super(cls.value, obj.value), ins.argval)
+        if ins.method:
+            f.stack.append(NULL)
+        f.stack.append(Var(value, self_var=obj if _bound_to(value, obj.value) else None))
+
+    def STORE_ATTR(self, f, ins):
+        value, obj = f.pop(2)
+        if isinstance(obj.value, Tensor):
+            if ins.argval == "grad":
+                self.recorder.watch_grad(obj.value)  # committed with the other .grad changes
+                self.grads_dirty = True
+            else:
+                self.graph_break(
+                    "effect",
+                    f"a store to Tensor.{ins.argval}",
+                    "set tensor attributes outside the compiled function",
+                )
+        elif obj.source is not None:
+            self.effects.append(("setattr", obj, ins.argval, value))
+        elif id(obj.value) not in self.created:
+            self.graph_break(
+                "effect",
+                f"attribute store on a {type(obj.value).__name__} the frame did not receive",
+                "store into objects reachable from arguments or globals",
+            )
+        do(setattr, obj.value, ins.argval, value.value)
+        self.mark_mutated(obj.value, ins.argval)
+
+    def BINARY_SUBSCR(self, f, ins):
+        container, key = f.pop(2)
+        k = self.value(key, "an index")
+        if container.items is not None and type(container.value) in (tuple, list, dict):
+            try:
+                items = container.items
+                f.stack.append(
+                    items[k]
+                    if not isinstance(k, slice)
+                    else Var(do(operator.getitem, container.value, k))
+                )
+                return
+            except (IndexError, KeyError, TypeError):
+                pass  # the concrete lookup below raises the program's error
+        value = do(operator.getitem, self.value(container, "indexed"), k)
+        source = None
+        if is_constant(k) and not isinstance(container.value, Tensor):
+            source = self.child_source(container, lambda s: s.item(k), k)
+        f.stack.append(self.read(value, source))
+
+    def BINARY_SLICE(self, f, ins):
+        container, start, stop = f.pop(3)
+        s = slice(self.value(start, "a slice bound"), self.value(stop, "a slice bound"))
+        f.stack.append(Var(do(operator.getitem, self.value(container, "sliced"), s)))
+
+    def STORE_SUBSCR(self, f, ins):
+        value, container, key = f.pop(3)
+        target = container.value
+        k = self.value(key, "an index")
+        if isinstance(target, Tensor):
+            do(operator.setitem, target, k, self.value(value, "stored into a tensor"))
+            return
+        if container.source is not None:
+            self.effects.append(("setitem", container, k, value))
+        elif container.items is None:
+            self.graph_break(
+                "effect",
+                f"an item store into a {type(target).__name__} the frame did not receive",
+                "store into containers reachable from arguments or globals",
+            )
+        if container.items is not None:
+            if isinstance(container.items, dict) or (
+                isinstance(k, int) and -len(container.items) <= k < len(container.items)
+            ):
+                container.items[k] = value
+            else:
+                container.items = None
+        do(operator.setitem, target, k, value.value)
+        self.mark_mutated(target, k if is_constant(k) else ALL)
+
+    def STORE_SLICE(self, f, ins):
+        value, container, start, stop = f.pop(4)
+        s = slice(self.value(start, "a slice bound"), self.value(stop, "a slice bound"))
+        if not isinstance(container.value, Tensor):
+            self.graph_break(
+                "effect", "slice assignment into a Python container", "build a new list"
+            )
+        do(operator.setitem, container.value, s, self.value(value, "stored"))
+
+    def DELETE_SUBSCR(self, f, ins):
+        container, key = f.pop(2)
+        if container.source is not None:
+            self.graph_break(
+                "effect", "del on a container from outside the frame", "build a new container"
+            )
+        container.items = None
+        do(operator.delitem, container.value, self.value(key, "an index"))
+
+    # ----- building containers -----
+    def BUILD_TUPLE(self, f, ins):
+        items = f.pop(ins.arg)
+        f.stack.append(Var(tuple(v.value for v in items), items=items))
+
+    def BUILD_LIST(self, f, ins):
+        items = f.pop(ins.arg)
+        f.stack.append(Var([v.value for v in items], items=items))
+
+    def BUILD_SET(self, f, ins):
+        items = f.pop(ins.arg)
+        f.stack.append(Var(do(set, [self.value(v, "a set element") for v in items])))
+
+    def BUILD_MAP(self, f, ins):
+        flat = f.pop(2 * ins.arg)
+        keys = [self.value(k, "a dict key") for k in flat[0::2]]
+        items = dict(zip(keys, flat[1::2]))
+        f.stack.append(Var({k: v.value for k, v in items.items()}, items=items))
+
+    def BUILD_CONST_KEY_MAP(self, f, ins):
+        *values, keys = f.pop(ins.arg + 1)
+        items = dict(zip(keys.value, values))
+        f.stack.append(Var({k: v.value for k, v in items.items()}, items=items))
+
+    def BUILD_SLICE(self, f, ins):
+        parts = [self.value(v, "a slice bound") for v in f.pop(ins.arg)]
+        f.stack.append(Var(slice(*parts)))
+
+    def BUILD_STRING(self, f, ins):
+        parts = [self.value(v, "formatted") for v in f.pop(ins.arg)]
+        f.stack.append(Var("".join(parts)))
+
+    def FORMAT_VALUE(self, f, ins):
+        spec = f.stack.pop().value if ins.arg & 0x04 else ""
+        var = f.stack.pop()
+        value = self.value(var, "formatted")
+        if isinstance(value, Tensor):
+            self.graph_break("data-dependent", "a tensor formatted as text", "format outside")
+        convert = {1: str, 2: repr, 3: ascii}.get(ins.arg & 0x03)
+        if convert is not None:
+            value = do(convert, value)
+        f.stack.append(Var(do(format, value, spec)))
+
+    def LIST_APPEND(self, f, ins):
+        var = f.stack.pop()
+        target = f.stack[-ins.arg]
+        target.value.append(var.value)
+        if target.items is not None:
+            target.items.append(var)
+
+    def SET_ADD(self, f, ins):
+        var = f.stack.pop()
+        do(f.stack[-ins.arg].value.add, self.value(var, "a set element"))
+
+    def MAP_ADD(self, f, ins):
+        key, var = f.pop(2)
+        target = f.stack[-ins.arg]
+        k = self.value(key, "a dict key")
+        target.value[k] = var.value
+        if target.items is not None:
+            target.items[k] = var
+
+    def LIST_EXTEND(self, f, ins):
+        src = f.stack.pop()
+        target = f.stack[-ins.arg]
+        added = self.elements(src)
+        target.value.extend(v.value for v in added)
+        if target.items is not None:
+            target.items.extend(added)
+
+    def LIST_TO_TUPLE(self, f, ins):
+        var = f.stack.pop()
+        f.stack.append(Var(tuple(var.value), items=var.items))
+
+    def DICT_UPDATE(self, f, ins):
+        src = f.stack.pop()
+        target = f.stack[-ins.arg]
+        pairs = self.dict_items(src)
+        target.value.update((k, v.value) for k, v in pairs.items())
+        if target.items is not None:
+            target.items.update(pairs)
+
+    DICT_MERGE = DICT_UPDATE
+
+    def CALL_INTRINSIC_1(self, f, ins):
+        if ins.argval == "INTRINSIC_LIST_TO_TUPLE":
+            return self.LIST_TO_TUPLE(f, ins)
+        if ins.argval == "INTRINSIC_UNARY_POSITIVE":
+            return self.UNARY_POSITIVE(f, ins)
+        raise UserException(NotImplementedError(f"janus cannot translate {ins.argval}"))
+
+    def elements(self, var: Var) -> list:
+        """The element Vars of an iterable (keeping sources where it has them)."""
+        if var.items is not None and isinstance(var.items, list):
+            return list(var.items)
+        it = self.iterate(var)
+        out = []
+        while True:
+            element = self.next_of(it)
+            if element is None:
+                return out
+            out.append(element)
+
+    def dict_items(self, var: Var) -> dict:
+        if var.items is not None and isinstance(var.items, dict):
+            return dict(var.items)
+        value = self.value(var, "unpacked")
+        self.guard_len(var)
+        return {
+            k: self.read(
+                v, self.child_source(var, lambda s, k=k: s.item(k), k) if is_constant(k) else None
+            )
+            for k, v in do(dict, value).items()
+        }
+
+    def UNPACK_SEQUENCE(self, f, ins):
+        var = f.stack.pop()
+        if isinstance(var.value, Tensor):
+            parts = [Var(t) for t in do(list, var.value)]
+        else:
+            parts = self.elements(var)
+        if len(parts) != ins.arg:
+            raise UserException(
+                ValueError(f"expected {ins.arg} values to unpack, got {len(parts)}")
+            )
+        f.stack.extend(reversed(parts))
+
+    def UNPACK_EX(self, f, ins):
+        var = f.stack.pop()
+        parts = self.elements(var)
+        before, after = ins.arg & 0xFF, ins.arg >> 8
+        if len(parts) < before + after:
+            raise UserException(ValueError("not enough values to unpack"))
+        middle = parts[before : len(parts) - after]
+        rest = [Var([v.value for v in middle], items=middle)]
+        out = parts[:before] + rest + parts[len(parts) - after :]
+        f.stack.extend(reversed(out))
+
+    # ----- iteration -----
+    def iterate(self, var: Var):
+        """An iterator over `var` whose elements are Vars."""
+        value = var.value
+        if isinstance(value, VirtualIterator):
+            return value
+        if var.items is not None and isinstance(var.items, list):
+            return VirtualIterator(list(var.items))
+        if isinstance(value, (list, tuple)) and var.source is not None:
+            self.guard_len(var)
+            source = var.source if not self.is_mutated(value) else None
+            return VirtualIterator(
+                self.read(v, None if source is None else Item(source, k))
+                for k, v in enumerate(value)
+            )
+        if isinstance(value, dict) and var.source is not None:
+            return VirtualIterator(Var(k) for k in self.dict_items(var))
+        return VirtualIterator(Var(v) for v in do(iter, self.value(var, "iterated")))
+
+    def next_of(self, it):
+        if not isinstance(it, VirtualIterator):
+            # An iterator from outside the frame (a comprehension's argument):
+            # advancing it changes state a compiled call would not replay.
+            self.graph_break(
+                "effect",
+                f"advances a {type(it).__name__} it received",
+                "pass the sequence rather than an iterator over it",
+            )
+            return self._next_concrete(it)
+        try:
+            return it.next_var()
+        except UserException:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the iterable's own error
+            raise UserException(exc) from None
+
+    def _next_concrete(self, it):
+        value = do(next, it, _EXHAUSTED)
+        return None if value is _EXHAUSTED else Var(value)
+
+    def GET_ITER(self, f, ins):
+        f.stack.append(Var(self.iterate(f.stack.pop())))
+
+    def FOR_ITER(self, f, ins):
+        var = self.next_of(f.stack[-1].value)
+        if var is None:
+            f.stack.pop()
+            f.ip = ins.target
+        else:
+            f.stack.append(var)
+
+    # ----- with, exceptions -----
+    def BEFORE_WITH(self, f, ins):
+        manager = f.stack.pop()
+        cm = self.value(manager, "a context manager")
+        exit_ = do(getattr, type(cm), "__exit__")
+        enter = do(getattr, type(cm), "__enter__")
+        f.stack.append(Var(types.MethodType(exit_, cm), self_var=manager))
+        bound = Var(types.MethodType(enter, cm), self_var=manager)
+        f.stack.append(self.call(bound, [], {}))
+
+    def PUSH_EXC_INFO(self, f, ins):
+        exc = f.stack.pop()
+        f.stack.append(Var(None))  # the previous exception, for POP_EXCEPT
+        f.stack.append(exc)
+
+    def POP_EXCEPT(self, f, ins):
+        f.stack.pop()
+
+    def CHECK_EXC_MATCH(self, f, ins):
+        kind = f.stack.pop()
+        f.stack.append(Var(isinstance(f.stack[-1].value, kind.value)))
+
+    def RERAISE(self, f, ins):
+        exc = f.stack.pop()
+        raise UserException(exc.value)
+
+    def WITH_EXCEPT_START(self, f, ins):
+        exc = f.stack[-1].value
+        exit_ = f.stack[-4]
+        f.stack.append(Var(do(exit_.value, type(exc), exc, exc.__traceback__)))
+
+    def RAISE_VARARGS(self, f, ins):
+        args = f.pop(ins.arg)
+        if ins.arg == 0:
+            raise UserException(RuntimeError("No active exception to reraise"))
+        exc = args[0].value
+        if isinstance(exc, type):
+            exc = do(exc)
+        if ins.arg == 2:
+            exc.__cause__ = args[1].value
+        raise UserException(exc)
+
+    def LOAD_ASSERTION_ERROR(self, f, ins):
+        f.stack.append(Var(AssertionError))
+
+    # ----- imports -----
+    def IMPORT_NAME(self, f, ins):
+        level, fromlist = (v.value for v in f.pop(2))
+        module = do(__import__, ins.argval, f.globals, None, fromlist, level)
+        f.stack.append(Var(module))
+
+    def IMPORT_FROM(self, f, ins):
+        f.stack.append(Var(do(getattr, f.stack[-1].value, ins.argval)))
+
+
+# The opcodes of the normalized form the translator has a handler for.
+SUPPORTED = frozenset(name for name in dir(Translator) if name.isupper())

@@ -1,0 +1,67 @@
+"""What the translator tracks for each Python value on its stack and in locals."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class Var:
+    """A value seen by the translator.
+
+    `value` is the concrete object (the translator runs the real call);
+    `source` says how to read it from the frame's entry state, or is None for
+    a value the trace computed; `items` holds the element Vars of a tuple,
+    list or dict the trace built (so a rebuilt result keeps their tracking);
+    `host` marks a Python number read from tensor data (`loss.item()`): the
+    trace may return or store it, but a decision on it is a graph break;
+    `self_var` is the receiver of a bound method loaded by `LOAD_ATTR`.
+    """
+
+    __slots__ = ("value", "source", "items", "host", "self_var")
+
+    def __init__(self, value, source=None, items=None, host=None, self_var=None):
+        self.value, self.source, self.items = value, source, items
+        self.host, self.self_var = host, self_var
+
+    def __repr__(self) -> str:
+        where = f" from {self.source.name}" if self.source is not None else ""
+        return f"Var({type(self.value).__name__}{where})"
+
+
+NULL = Var(None)  # CPython's NULL stack entry (before a callable, after LOAD_GLOBAL etc.)
+
+
+class VirtualIterator:
+    """An iterator the translator runs itself (over a sourced list, `range`,
+    `enumerate`, `zip`, ...) so that each element keeps its source. Iterating
+    it from real Python (an opaque call such as `list(zip(a, b))`) yields the
+    concrete values."""
+
+    def __init__(self, vars_):
+        self._vars = iter(vars_)
+
+    def next_var(self):
+        return next(self._vars, None)
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        var = self.next_var()
+        if var is None:
+            raise StopIteration
+        return var.value
+
+
+@dataclass
+class GraphBreak:
+    """Why (part of) a frame could not become a graph."""
+
+    kind: str  # "unsupported-call", "data-dependent", "exception", "effect", ...
+    location: str  # file:line of the instruction
+    explanation: str
+    hint: str
+    permanent: bool = False  # every later call would break the same way
+
+    def __str__(self) -> str:
+        return f"{self.location}: [{self.kind}] {self.explanation} (hint: {self.hint})"

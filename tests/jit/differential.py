@@ -1,0 +1,93 @@
+"""The differential harness for the JIT: run a program eagerly and compiled,
+from the same initial state, and compare everything a user could observe."""
+
+from __future__ import annotations
+
+import numpy as np
+
+import janus
+
+
+def snapshot(value):
+    """A comparable copy of a result: tensors as arrays, containers recursed."""
+    if isinstance(value, janus.Tensor):
+        return ("tensor", value.detach().numpy().copy(), value.dtype)
+    if isinstance(value, (list, tuple)):
+        return (type(value).__name__, [snapshot(v) for v in value])
+    if isinstance(value, dict):
+        return ("dict", {k: snapshot(v) for k, v in value.items()})
+    return value
+
+
+def assert_same(a, b, rtol=1e-5, atol=1e-6, where="result"):
+    if isinstance(a, tuple) and a and a[0] == "tensor":
+        assert isinstance(b, tuple) and b[0] == "tensor", f"{where}: {b!r} is not a tensor"
+        assert a[2] == b[2], f"{where}: dtype {a[2]} != {b[2]}"
+        np.testing.assert_allclose(a[1], b[1], rtol=rtol, atol=atol, err_msg=where)
+    elif isinstance(a, tuple) and len(a) == 2 and a[0] in ("list", "tuple", "dict"):
+        assert b[0] == a[0], f"{where}: {a[0]} != {b[0]}"
+        if a[0] == "dict":
+            assert a[1].keys() == b[1].keys(), where
+            for k in a[1]:
+                assert_same(a[1][k], b[1][k], rtol, atol, f"{where}[{k!r}]")
+        else:
+            assert len(a[1]) == len(b[1]), f"{where}: lengths differ"
+            for k, (x, y) in enumerate(zip(a[1], b[1])):
+                assert_same(x, y, rtol, atol, f"{where}[{k}]")
+    elif isinstance(a, float):
+        assert isinstance(b, float), f"{where}: {b!r} is not a float"
+        np.testing.assert_allclose(a, b, rtol=rtol, atol=atol, err_msg=where)
+    else:
+        assert a == b, f"{where}: {a!r} != {b!r}"
+
+
+def state_of(objects: dict) -> dict:
+    """Parameters, gradients and optimizer state of modules/optimizers, and
+    plain attributes, as comparable snapshots."""
+    out = {}
+    for name, obj in objects.items():
+        if isinstance(obj, janus.nn.Module):
+            for pname, p in obj.named_parameters():
+                out[f"{name}.{pname}"] = snapshot(p)
+                out[f"{name}.{pname}.grad"] = None if p.grad is None else snapshot(p.grad)
+            for bname, buf in obj.named_buffers():
+                out[f"{name}.{bname}"] = snapshot(buf)
+        elif isinstance(obj, janus.optim.Optimizer):
+            for k, s in enumerate(obj.state.values()):
+                for key, v in s.items():
+                    out[f"{name}.state[{k}].{key}"] = snapshot(v)
+        else:
+            out[name] = snapshot(obj)
+    return ("dict", out)
+
+
+def run_both(make, calls, rtol=1e-5, atol=1e-6):
+    """`make()` builds a fresh program: (fn, observed) where `observed()`
+    returns a dict of the state to compare. `calls` is a list of argument
+    tuples, or a function of the call index giving them. Runs every call
+    eagerly on one instance and compiled on another; compares results after
+    each call and the state at the end. Returns the JitFunction."""
+    results = {}
+    states = {}
+    jitted = None
+    for mode in ("eager", "jit"):
+        janus.manual_seed(1234)
+        fn, observed = make()
+        if mode == "jit":
+            fn = jitted = janus.jit(fn)
+        out = []
+        seq = calls if isinstance(calls, list) else [calls(k) for k in range(calls.count)]
+        for args in seq:
+            out.append(snapshot(fn(*args)))
+            out.append(state_of(observed()))
+        results[mode] = out
+        states[mode] = state_of(observed())
+    for k, (a, b) in enumerate(zip(results["eager"], results["jit"])):
+        assert_same(a, b, rtol, atol, f"call {k // 2} {'state' if k % 2 else 'result'}")
+    assert_same(states["eager"], states["jit"], rtol, atol, "final state")
+    return jitted
+
+
+def compiled_calls(jf) -> int:
+    """How many calls ran a compiled graph."""
+    return sum(e[1].compiled.calls for e in jf.entries)

@@ -1,0 +1,374 @@
+"""The translator, differentially: each program runs eagerly and through
+`janus.jit`, from the same state, and everything observable must agree;
+then the compiled entries must actually have been used."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from tests.jit.differential import compiled_calls, run_both
+
+import janus
+import janus.nn as nn
+import janus.nn.functional as F
+
+SCALE = 2.0
+
+
+def _args(n=4, shape=(3,)):
+    janus.manual_seed(7)
+    return [(janus.randn(*shape), janus.randn(*shape)) for _ in range(n)]
+
+
+def test_python_constructs_compile_and_agree():
+    def make():
+        offsets = {"a": 1.0, "b": -2.0}
+
+        def helper(t, *rest, k=3, **named):
+            return t * k + sum(rest) + named.get("bias", 0.0)
+
+        def fn(x, y):
+            out = []
+            for i, (u, v) in enumerate(zip([x, y], reversed([x, y]))):
+                out.append(u * i - v)
+            total = out[0] + out[1]
+            for key, off in offsets.items():
+                total = total + off if key == "a" else total - off
+            squares = [t * t for t in (x, y) if t is not None]
+            z = helper(total, 1.0, 2.0, k=2, bias=0.5) * SCALE
+            w = max(len(out), 1) and min(3, 4) or 9
+            label = f"{w}-{len(squares)}"
+            with janus.no_grad():
+                z = z + squares[0] / (1 + math.sqrt(4.0))
+            assert isinstance(z, janus.Tensor), "not a tensor"
+            return {"z": z, "label": label, "pair": (squares[1], w)}
+
+        return fn, lambda: {}
+
+    jf = run_both(make, _args())
+    assert len(jf.report.compiles) == 1 and not jf.report.compiles[0].breaks
+    assert compiled_calls(jf) == 3
+
+
+def test_trip_counts_types_and_shapes_recompile():
+    def make():
+        def fn(x, n):
+            for _ in range(n):
+                x = x * 2 + 1
+            return x
+
+        return fn, lambda: {}
+
+    janus.manual_seed(0)
+    a, b = janus.randn(3), janus.randn(2, 2)
+    calls = [(a, 2), (a, 2), (a, 3), (b, 2), (a.double(), 2), (a, 2)]
+    jf = run_both(make, calls)
+    assert len(jf.report.compiles) == 4  # n=2, n=3, 2x2 shape, float64
+    assert compiled_calls(jf) == 2
+    assert any("L['n'] == 2" in str(m) for m in jf.misses)
+
+
+def test_globals_and_closures_changing_between_calls():
+    state = {"k": 1.0}
+
+    def make():
+        scale = [3.0]
+
+        def fn(x):
+            return x * state["k"] + scale[0]
+
+        def observe():
+            state["k"] += 1.0  # changes between calls: the guard must notice
+            scale[0] -= 1.0
+            return {}
+
+        return fn, observe
+
+    state["k"] = 1.0
+    calls = [(janus.ones(2),)] * 3
+    janus.manual_seed(0)
+    outs = []
+    for mode in ("eager", "jit"):
+        state["k"] = 1.0
+        fn, observe = make()
+        if mode == "jit":
+            fn = janus.jit(fn)
+        res = []
+        for args in calls:
+            res.append(fn(*args).tolist())
+            observe()
+        outs.append(res)
+    assert outs[0] == outs[1]
+
+
+def test_effects_on_the_heap_are_committed():
+    class Counter:
+        def __init__(self):
+            self.total = janus.zeros(())
+            self.history = []
+            self.last = None
+            self.seen = False
+
+    def make():
+        c = Counter()
+
+        def fn(x):
+            y = (x * 2).sum()
+            c.total = c.total + y  # a tensor attribute: read, computed, stored
+            c.history.append(y.item())
+            c.last = y
+            c.seen = True
+            return c.total
+
+        observe = lambda: {  # noqa: E731
+            "total": c.total,
+            "history": list(c.history),
+            "last": c.last,
+            "seen": c.seen,
+        }
+        return fn, observe
+
+    # Stores need no guard (`seen` is never read), nor does appending to a
+    # list (its length is never used): one translation serves every call.
+    jf = run_both(make, [(janus.ones(3) * k,) for k in range(5)])
+    assert compiled_calls(jf) == 4
+
+
+def test_data_dependent_branch_is_a_graph_break_and_still_right():
+    def make():
+        def fn(x):
+            if x.sum() > 0:
+                return x * 2
+            return x - 1
+
+        return fn, lambda: {}
+
+    jf = run_both(make, [(janus.ones(2),), (-janus.ones(2),), (janus.ones(2),)])
+    assert compiled_calls(jf) == 0
+    kinds = {b.kind for t in jf.report.compiles for b in t.breaks}
+    assert "data-dependent" in kinds
+
+
+def test_print_and_third_party_calls_break_but_run(capsys):
+    def make():
+        def fn(x):
+            print("step")
+            return x + float(np.float32(1.5))
+
+        return fn, lambda: {}
+
+    jf = run_both(make, [(janus.ones(2),)] * 2)
+    assert capsys.readouterr().out.count("step") == 4  # every call printed, eager and jit
+    assert any(b.kind == "unsupported-call" for t in jf.report.compiles for b in t.breaks)
+
+
+def test_exceptions_surface_as_the_programs_own():
+    def fn(x, bad):
+        if bad:
+            raise ValueError("bad input")
+        return x + 1
+
+    jf = janus.jit(fn)
+    assert jf(janus.ones(1), False).tolist() == [2.0]
+    assert jf(janus.ones(1), False).tolist() == [2.0]  # compiled
+    with pytest.raises(ValueError, match="bad input"):
+        jf(janus.ones(1), True)
+    with pytest.raises(RuntimeError):
+        jf(janus.ones(2, 3), False) @ janus.ones(2, 3)  # errors after a compiled call too
+
+
+def test_caught_exception_runs_eagerly():
+    def make():
+        def fn(x):
+            try:
+                {}["missing"]
+            except KeyError:
+                x = x + 1
+            return x
+
+        return fn, lambda: {}
+
+    jf = run_both(make, [(janus.ones(2),)] * 3)
+    assert compiled_calls(jf) == 0
+
+
+class _Block(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(6, 6)
+
+    def forward(self, x):
+        return F.relu(self.fc(x)) + x
+
+
+class _Net(_Block):
+    def __init__(self):
+        super().__init__()
+        self.head = nn.Linear(6, 2)
+        self.drop = nn.Dropout(0.2)
+
+    def forward(self, x):
+        return self.head(self.drop(super().forward(x)))
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_training_step_forward_backward_update(optimizer):
+    def make():
+        model = _Net()
+        opt = (
+            janus.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+            if optimizer == "sgd"
+            else janus.optim.Adam(model.parameters(), lr=0.01)
+        )
+
+        def step(x, y):
+            opt.zero_grad()
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+            opt.step()
+            return loss.item()
+
+        return step, lambda: {"model": model, "opt": opt}
+
+    janus.manual_seed(3)
+    data = [(janus.randn(5, 6), janus.randint(0, 2, (5,))) for _ in range(5)]
+    jf = run_both(make, data, rtol=1e-4, atol=1e-5)
+    assert compiled_calls(jf) >= 3
+
+
+def test_eval_mode_is_a_guard():
+    model = _Net()
+
+    def fn(x):
+        return model(x)
+
+    jf = janus.jit(fn)
+    x = janus.randn(2, 6)
+    with janus.no_grad():
+        model.eval()
+        a = jf(x)
+        b = jf(x)
+        model.train()
+        janus.manual_seed(0)
+        c = jf(x)
+        janus.manual_seed(0)
+        d = fn(x)
+    np.testing.assert_allclose(a.numpy(), b.numpy())
+    np.testing.assert_allclose(c.numpy(), d.numpy(), rtol=1e-6)
+    assert "training" in " ".join(str(m) for m in jf.misses)
+
+
+def test_lstm_with_a_python_time_loop():
+    class LM(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.emb = nn.Embedding(11, 8)
+            self.cell = nn.LSTMCell(8, 8)
+            self.out = nn.Linear(8, 11)
+
+        def forward(self, tokens):
+            h = janus.zeros(tokens.shape[1], 8)
+            c = janus.zeros(tokens.shape[1], 8)
+            logits = []
+            for t in range(tokens.shape[0]):
+                h, c = self.cell(self.emb(tokens[t]), (h, c))
+                logits.append(self.out(h))
+            return janus.stack(logits)
+
+    def make():
+        model = LM()
+        opt = janus.optim.SGD(model.parameters(), lr=0.5, momentum=0.9)
+
+        def step(x, y):
+            opt.zero_grad()
+            loss = F.cross_entropy(model(x).reshape(-1, 11), y.reshape(-1))
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            return loss.item()
+
+        return step, lambda: {"model": model, "opt": opt}
+
+    janus.manual_seed(5)
+    x, y = janus.randint(0, 11, (7, 3)), janus.randint(0, 11, (7, 3))
+    jf = run_both(make, [(x, y)] * 5, rtol=1e-4, atol=1e-5)
+    assert compiled_calls(jf) == 3
+
+
+def test_forward_that_autograd_must_see_is_not_compiled():
+    model = nn.Linear(3, 2)
+    jf = janus.jit(lambda x: model(x))
+    x = janus.randn(4, 3)
+    for _ in range(3):
+        out = jf(x)
+        out.sum().backward()
+    assert compiled_calls(jf) == 0
+    assert model.weight.grad is not None
+    assert any("autograd" in b.explanation for t in jf.report.compiles for b in t.breaks)
+
+
+def test_explain_reports_graphs_guards_and_breaks(capsys):
+    def fn(x, n):
+        for _ in range(n):
+            x = x.relu() + 1
+        return x
+
+    e = janus.jit.explain(fn, janus.ones(3), 2)
+    assert len(e.graphs) == 1 and e.graphs[0].node_count() == 4
+    assert "L['n'] == 2" in e.guards and not e.breaks
+    assert "graph: 4 nodes" in capsys.readouterr().out
+    assert "->" in janus.jit.to_dot(e.graphs[0])
+
+    def broken(x):
+        print("hi")
+        return x
+
+    e = janus.jit.explain(broken, janus.ones(1))
+    assert e.breaks[0].kind == "unsupported-call" and "print" in e.breaks[0].explanation
+
+
+def test_the_frame_hook_compiles_hot_frames():
+    from janus import _C
+
+    k = 3.0  # a free variable: guards read its contents, the entry gets its cell
+
+    def step(x):
+        return (x * k).relu().sum()
+
+    was_enabled = janus.jit.is_enabled()
+    janus.jit.enable()
+    try:
+        x = janus.randn(5)
+        expected = float((x * 3).relu().sum().item())
+        results = [step(x).item() for _ in range(5)]
+        stats = _C.capture.stats(step)
+    finally:
+        janus.jit.enable() if was_enabled else janus.jit.disable()
+    assert results == pytest.approx([expected] * 5, rel=1e-6)
+    assert stats["compiles"] == 1 and stats["hits"] == 3
+
+
+def test_python_m_janus_runs_a_script_with_the_jit(tmp_path):
+    import subprocess
+    import sys
+
+    script = tmp_path / "train.py"
+    script.write_text(
+        "import sys\n"
+        "import janus as torch\n"
+        "from janus import _C\n"
+        "def step(x):\n"
+        "    return (x * 2).sum().item()\n"
+        "x = torch.ones(3)\n"
+        "print([step(x) for _ in range(4)], sys.argv[1:])\n"
+        "print(_C.capture.stats(step)['hits'])\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-m", "janus", str(script), "--flag"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    assert out == ["[6.0, 6.0, 6.0, 6.0] ['--flag']", "2"]
