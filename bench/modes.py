@@ -100,7 +100,7 @@ def _janus_jit(fn, trace_unsafe=None):
 
 def fallback_ops() -> list | None:
     """The ops janus-jit's compiled graphs ran through eager kernels (no
-    native kernel yet), where the compiled functions can say."""
+    native kernel yet), where the compiled functions can say (traces can)."""
     found = [f for f in janus_compiled if hasattr(f, "fallback_ops")]
     if not found:
         return None
@@ -109,6 +109,27 @@ def fallback_ops() -> list | None:
         for per_graph in f.fallback_ops():
             names.update([per_graph] if isinstance(per_graph, str) else per_graph)
     return sorted(names)
+
+
+def jit_summary() -> dict | None:
+    """What `janus.jit` did with the step functions of this run: translations,
+    how many produced a graph, and the first reason one did not (a graph break
+    or a skip). None for traces (which always compile)."""
+    reports = [f.report for f in janus_compiled if hasattr(f, "report")]
+    if not reports:
+        return None
+    translations = [t for r in reports for t in r.compiles]
+    reasons = [r.skipped for r in reports if r.skipped]
+    reasons += [str(b) for t in translations for b in t.breaks]
+    return {
+        "functions": len(reports),
+        "translations": len(translations),
+        "graphs": sum(t.entry is not None for t in translations),
+        "functions_without_graph": sum(
+            not any(t.entry is not None for t in r.compiles) for r in reports
+        ),
+        "first_reason": reasons[0] if reasons else None,
+    }
 
 
 def _torch_compile(mode):

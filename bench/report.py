@@ -124,6 +124,13 @@ def _notes(records: list, ran: list) -> list:
         where = r["mode"] if r["mode"] not in ran else f"{r['workload']} / {r['mode']}"
         notes.append(f"- {where}: {r['status']}")
     for r in records:
+        jit = r.get("jit")
+        if jit and r["status"] == "ok":
+            line = f"- {r['workload']} / {r['mode']}: {jit['translations']} translation(s)"
+            line += f", {jit['graphs']} graph(s) for {jit['functions']} step function(s)"
+            if jit["first_reason"]:
+                line += f"; first break: {jit['first_reason']}"
+            notes.append(line)
         if r.get("fallback_ops"):
             ops = ", ".join(r["fallback_ops"])
             notes.append(

@@ -91,7 +91,7 @@ def build(F, size, device, compile, seed=0):
         loss = loss / len(trees)
         loss.backward()
         opt.step()
-        return loss
+        return loss.detach()  # the caller only reads it
 
     train_step = compile(
         train_step, trace_unsafe="each call recurses over a different tree (Python control flow)"
