@@ -180,7 +180,12 @@ def main(argv=None) -> int:
     write_outputs(args, text, records, info, reference, command.strip())
     bad = report.failures(records)
     for r in bad:
-        print(f"FAILED {r['workload']} / {r['mode']}: {r['status']}", file=sys.stderr)
+        why = (
+            r["status"]
+            if r["status"] != "ok"
+            else f"loss {r['loss']:.5f} disagrees with {reference}"
+        )
+        print(f"FAILED {r['workload']} / {r['mode']}: {why}", file=sys.stderr)
     return 1 if bad else 0
 
 

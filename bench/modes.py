@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 
 MODES = (
     "janus-eager",
@@ -118,6 +119,12 @@ def jit_summary() -> dict | None:
     reports = [f.report for f in janus_compiled if hasattr(f, "report")]
     if not reports:
         return None
+    import janus
+
+    # Frames the import-time hook compiled on its own (hot code around the
+    # step functions, e.g. a per-environment-step helper).
+    hooked = getattr(janus.jit, "frontend", None)
+    hooked = getattr(hooked, "reports", {})
     translations = [t for r in reports for t in r.compiles]
     reasons = [r.skipped for r in reports if r.skipped]
     reasons += [str(b) for t in translations for b in t.breaks]
@@ -128,8 +135,16 @@ def jit_summary() -> dict | None:
         "functions_without_graph": sum(
             not any(t.entry is not None for t in r.compiles) for r in reports
         ),
-        "first_reason": reasons[0] if reasons else None,
+        "first_reason": _relative(reasons[0]) if reasons else None,
+        "hook_graphs": sorted(
+            _relative(r.name) for r in hooked.values() if any(t.entry for t in r.compiles)
+        ),
     }
+
+
+def _relative(text: str) -> str:
+    """`text` with this checkout's path left out of file names."""
+    return text.replace(os.getcwd() + os.sep, "")
 
 
 def _torch_compile(mode):

@@ -130,6 +130,8 @@ def _notes(records: list, ran: list) -> list:
             line += f", {jit['graphs']} graph(s) for {jit['functions']} step function(s)"
             if jit["first_reason"]:
                 line += f"; first break: {jit['first_reason']}"
+            if jit.get("hook_graphs"):
+                line += "; the import-time hook also compiled " + ", ".join(jit["hook_graphs"])
             notes.append(line)
         if r.get("fallback_ops"):
             ops = ", ".join(r["fallback_ops"])
