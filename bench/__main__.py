@@ -80,6 +80,10 @@ def run_child(workload: str, mode: str, args, on_progress) -> dict:
     command = [sys.executable, "-m", "bench.run_one", workload, mode]
     command += ["--device", args.device, "--size", args.size, "--seed", str(args.seed)]
     env = dict(os.environ, **thread_env(args.threads))
+    # Compilers start cold, as on a user's first run: no on-disk cache from
+    # an earlier run (Inductor keeps one in /tmp by default).
+    cache = tempfile.TemporaryDirectory(prefix="bench-cache-")
+    env["TORCHINDUCTOR_CACHE_DIR"] = env["TRITON_CACHE_DIR"] = cache.name
     if mode == "jax-jit" and args.device == "cpu":
         env["JAX_PLATFORMS"] = "cpu"
     root = Path(__file__).resolve().parent.parent
@@ -107,8 +111,9 @@ def run_child(workload: str, mode: str, args, on_progress) -> dict:
         timed_out = not watchdog.is_alive() and result is None
         watchdog.cancel()
         stderr.close()
+        cache.cleanup()
     if timed_out:
-        steps = f"{done} of {total} steps" if total else "before the first step finished"
+        steps = f"{done} of {total} steps done" if total else "in the first call"
         result = {"status": f"timeout: stopped after {args.time_limit:.0f} s, {steps}"}
     elif code != 0 or result is None:
         result = {"status": f"error: {_error_line(errors) or f'exit status {code}'}"}
@@ -175,7 +180,12 @@ def main(argv=None) -> int:
     write_outputs(args, text, records, info, reference, command.strip())
     bad = report.failures(records)
     for r in bad:
-        print(f"FAILED {r['workload']} / {r['mode']}: {r['status']}", file=sys.stderr)
+        why = (
+            r["status"]
+            if r["status"] != "ok"
+            else f"loss {r['loss']:.5f} disagrees with {reference}"
+        )
+        print(f"FAILED {r['workload']} / {r['mode']}: {why}", file=sys.stderr)
     return 1 if bad else 0
 
 

@@ -8,7 +8,8 @@ from . import modes
 
 
 def save(path, records: list, reference: str, title: str) -> bool:
-    """Writes the chart; returns False (and writes nothing) without matplotlib."""
+    """Writes the chart; returns False (and writes nothing) without matplotlib
+    or without a mode to compare."""
     try:
         import matplotlib
 
@@ -23,7 +24,9 @@ def save(path, records: list, reference: str, title: str) -> bool:
         for m in modes.MODES
         if m != reference and any(r["mode"] == m and "ratio" in r for r in records)
     ]
-    width = 0.8 / max(1, len(shown))
+    if not shown:
+        return False
+    width = 0.8 / len(shown)
     fig, ax = plt.subplots(figsize=(max(8, 1.3 * len(workloads)), 4.5))
     for k, mode in enumerate(shown):
         ratios = {r["workload"]: r["ratio"] for r in records if r["mode"] == mode and "ratio" in r}

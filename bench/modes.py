@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 
 MODES = (
     "janus-eager",
@@ -78,6 +79,10 @@ def _identity(fn, trace_unsafe=None):
     return fn
 
 
+# The functions janus-jit compiled in this process (for `fallback_ops`).
+janus_compiled: list = []
+
+
 def _janus_jit(fn, trace_unsafe=None):
     """The transparent JIT when janus has it (`janus.jit.jit`); until then
     `janus.jit.trace`, which records one call and replays it, so it is used
@@ -85,10 +90,61 @@ def _janus_jit(fn, trace_unsafe=None):
     import janus
 
     if hasattr(janus.jit, "jit"):
-        return janus.jit.jit(fn)
-    if trace_unsafe:
+        compiled = janus.jit.jit(fn)
+    elif trace_unsafe:
         raise Unsupported(f"janus.jit.trace cannot compile this step: {trace_unsafe}")
-    return janus.jit.trace(fn, warmup=1)
+    else:
+        compiled = janus.jit.trace(fn, warmup=1)
+    janus_compiled.append(compiled)
+    return compiled
+
+
+def fallback_ops() -> list | None:
+    """The ops janus-jit's compiled graphs ran through eager kernels (no
+    native kernel yet), where the compiled functions can say (traces can)."""
+    found = [f for f in janus_compiled if hasattr(f, "fallback_ops")]
+    if not found:
+        return None
+    names = set()
+    for f in found:
+        for per_graph in f.fallback_ops():
+            names.update([per_graph] if isinstance(per_graph, str) else per_graph)
+    return sorted(names)
+
+
+def jit_summary() -> dict | None:
+    """What `janus.jit` did with the step functions of this run: translations,
+    how many produced a graph, and the first reason one did not (a graph break
+    or a skip). None for traces (which always compile)."""
+    reports = [f.report for f in janus_compiled if hasattr(f, "report")]
+    if not reports:
+        return None
+    import janus
+
+    # Frames the import-time hook compiled on its own (hot code around the
+    # step functions, e.g. a per-environment-step helper).
+    hooked = getattr(janus.jit, "frontend", None)
+    hooked = getattr(hooked, "reports", {})
+    translations = [t for r in reports for t in r.compiles]
+    reasons = [r.skipped for r in reports if r.skipped]
+    reasons += [str(b) for t in translations for b in t.breaks]
+    return {
+        "functions": len(reports),
+        "translations": len(translations),
+        "graphs": sum(t.entry is not None for t in translations),
+        "functions_without_graph": sum(
+            not any(t.entry is not None for t in r.compiles) for r in reports
+        ),
+        "first_reason": _relative(reasons[0]) if reasons else None,
+        "hook_graphs": sorted(
+            _relative(r.name) for r in hooked.values() if any(t.entry for t in r.compiles)
+        ),
+    }
+
+
+def _relative(text: str) -> str:
+    """`text` with this checkout's path left out of file names."""
+    return text.replace(os.getcwd() + os.sep, "")
 
 
 def _torch_compile(mode):

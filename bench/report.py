@@ -46,7 +46,8 @@ def failures(records: list) -> list:
     return [
         r
         for r in records
-        if r["status"].startswith("error") or (r["status"] == "ok" and not r["loss_agrees"])
+        if r["status"].startswith("error")
+        or (r["status"] == "ok" and not r.get("loss_agrees", True))
     ]
 
 
@@ -98,7 +99,7 @@ def markdown(records: list, reference: str | None, machine: str, command: str) -
     for r in records:
         if r["status"] != "ok":
             continue
-        agrees = "✓" if r.get("loss_agrees", True) else "✗"
+        agrees = {True: "✓", False: "✗", None: "no reference"}[r.get("loss_agrees")]
         out.append(
             f"| {r['workload']} | {r['mode']} | {r['first_call_ms']:.0f} | {r['startup_ms']:.0f}"
             f" | {r['peak_memory_mb']:.0f} | {r['loss']:.5f} | {agrees} |"
@@ -110,7 +111,8 @@ def markdown(records: list, reference: str | None, machine: str, command: str) -
 
 
 def _notes(records: list, ran: list) -> list:
-    """Why cells are empty: n/s, –, error, and modes that ran nowhere."""
+    """Why cells are empty (n/s, –, error, timeout; modes that ran nowhere), and
+    which ops a janus graph still ran through eager kernels."""
     seen, notes = set(), []
     for r in records:
         if r["status"] == "ok":
@@ -121,6 +123,21 @@ def _notes(records: list, ran: list) -> list:
         seen.add(key)
         where = r["mode"] if r["mode"] not in ran else f"{r['workload']} / {r['mode']}"
         notes.append(f"- {where}: {r['status']}")
+    for r in records:
+        jit = r.get("jit")
+        if jit and r["status"] == "ok":
+            line = f"- {r['workload']} / {r['mode']}: {jit['translations']} translation(s)"
+            line += f", {jit['graphs']} graph(s) for {jit['functions']} step function(s)"
+            if jit["first_reason"]:
+                line += f"; first break: {jit['first_reason']}"
+            if jit.get("hook_graphs"):
+                line += "; the import-time hook also compiled " + ", ".join(jit["hook_graphs"])
+            notes.append(line)
+        if r.get("fallback_ops"):
+            ops = ", ".join(r["fallback_ops"])
+            notes.append(
+                f"- {r['workload']} / {r['mode']}: eager kernels inside the graph for {ops}"
+            )
     return notes
 
 

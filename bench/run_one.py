@@ -54,7 +54,23 @@ def run(
     result = timing.measure(step, plan(workload, size), progress)
     result["peak_memory_mb"] = memory.peak_mb(modes.package(mode), device)
     result["status"] = "ok"
+    if mode == "janus-jit":
+        _describe_janus_jit(result)
     return result
+
+
+def _describe_janus_jit(result: dict) -> None:
+    """Adds what janus's JIT compiled; a run in which some step function got
+    no graph at all ran (partly) eagerly, so its time is not the JIT's."""
+    if modes.fallback_ops() is not None:
+        result["fallback_ops"] = modes.fallback_ops()
+    summary = modes.jit_summary()
+    if summary is None:
+        return
+    result["jit"] = summary
+    if summary["functions_without_graph"]:
+        why = summary["first_reason"] or "no graph"
+        result["status"] = f"not supported: janus.jit ran a step function eagerly ({why})"
 
 
 def main(argv=None) -> None:

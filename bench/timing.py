@@ -31,6 +31,7 @@ def measure(step, plan: Plan, progress=lambda done, total: None) -> dict:
     start = clock()
     loss = step(i).item()
     first = clock() - start
+    progress(1, plan.steps)
     for i in range(1, 1 + plan.warmup):
         loss = step(i)
     loss = loss.item() if plan.warmup else loss

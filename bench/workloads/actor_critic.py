@@ -88,7 +88,7 @@ def build(F, size, device, compile, seed=0):
         loss = -(logp_action * advantage).mean() + VALUE_COEF * value_loss - ENTROPY_COEF * entropy
         loss.backward()
         opt.step()
-        return loss
+        return loss.detach()  # the caller only reads it
 
     policy, update = compile(policy), compile(update)
 

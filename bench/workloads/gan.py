@@ -59,14 +59,14 @@ def build(F, size, device, compile, seed=0):
         loss = bce(D(real), ones) + bce(D(G(noise).detach()), zeros)
         loss.backward()
         opt_d.step()
-        return loss
+        return loss.detach()  # the caller only reads it
 
     def generator_step(noise):
         opt_g.zero_grad()
         loss = bce(D(G(noise)), ones)
         loss.backward()
         opt_g.step()
-        return loss
+        return loss.detach()  # the caller only reads it
 
     unsafe = "Adam reads its step count with .item(): a trace would freeze the bias correction"
     discriminator_step = compile(discriminator_step, trace_unsafe=unsafe)

@@ -16,15 +16,33 @@ import janus
 from bench import modes, report, run_one, timing, workloads
 
 
+@pytest.fixture(autouse=True)
+def restore_jit_hook():
+    """janus-eager runs turn janus's import-time JIT off; later tests expect
+    the hook as it was."""
+    was_on = janus.jit.is_enabled()
+    yield
+    janus.jit.enable() if was_on else janus.jit.disable()
+
+
 def eager(fn, trace_unsafe=None):
     return fn
 
 
 def losses(F, name, steps=2, compile=eager):
+    """Losses of the first steps; janus runs without its import-time JIT
+    unless `compile` is janus-jit's."""
     workload = workloads.get(name)
-    F.manual_seed(0)
-    step = workload.build(F, workload.SIZES["small"], "cpu", compile, 0)
-    return [step(i).item() for i in range(steps)]
+    hook = F is janus and janus.jit.is_enabled() and compile is eager
+    if hook:
+        janus.jit.disable()
+    try:
+        F.manual_seed(0)
+        step = workload.build(F, workload.SIZES["small"], "cpu", compile, 0)
+        return [step(i).item() for i in range(steps)]
+    finally:
+        if hook:
+            janus.jit.enable()
 
 
 @functools.cache
@@ -63,6 +81,15 @@ def test_janus_jit_mode_traces_only_where_safe():
     np.testing.assert_allclose(
         losses(janus, "mlp", 4, modes.compiler("janus-jit")), losses(janus, "mlp", 4), rtol=1e-5
     )
+
+
+@pytest.mark.skipif(not hasattr(janus.jit, "jit"), reason="needs janus.jit.jit")
+def test_janus_jit_mode_compiles_and_matches_eager():
+    modes.janus_compiled.clear()
+    compiled = losses(janus, "mlp", 4, modes.compiler("janus-jit"))
+    np.testing.assert_allclose(compiled, losses(janus, "mlp", 4), rtol=1e-5)
+    summary = modes.jit_summary()
+    assert summary["graphs"] >= 1 and summary["functions_without_graph"] == 0
 
 
 def test_run_one_measures_and_reports_loss(monkeypatch):
