@@ -5,13 +5,12 @@ from __future__ import annotations
 import numpy as np
 
 from . import dtypes
+from .tensor import _notify_read, data_readers
 
 _IMPLICIT = {np.dtype(np.int64), np.dtype(np.bool_)}
 
 
 def tensor_repr(t) -> str:
-    from .tensor import _notify_read, data_readers
-
     if data_readers:
         _notify_read(t)
     data = t._data if type(t._data) is np.ndarray else t._data.get()

@@ -404,3 +404,21 @@ def test_a_training_step_may_return_its_loss():
 
     jf = run_both(make, [(janus.ones(2, 3),)] * 4)
     assert compiled_calls(jf) == 2
+
+
+ELLIPSIS_KEY = ...
+MIXED_KEY = (0, ...)
+
+
+def test_constants_the_native_guard_cannot_compare():
+    def by_ellipsis(x):
+        return x[ELLIPSIS_KEY] * 2
+
+    def by_tuple(x):
+        return x[MIXED_KEY] * 2
+
+    x = janus.ones(2, 3)
+    e = janus.jit.explain(by_ellipsis, x)
+    assert "G['ELLIPSIS_KEY'] is ellipsis" in e.guards and not e.breaks
+    e = janus.jit.explain(by_tuple, x)  # (0, ...) has no native equality: a break
+    assert e.breaks and e.breaks[0].kind == "unsupported"

@@ -25,9 +25,10 @@ import inspect
 import os
 import types
 
+from .. import autograd
 from ..tensor import Tensor, data_readers
 from .instructions import Code
-from .values import NULL, Var, VirtualIterator
+from .values import NULL, UserException, Var, VirtualIterator, do
 
 _JANUS_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 # janus code that is interpreted rather than run opaquely: module forwards
@@ -54,7 +55,8 @@ _MODULE_GETTERS = {
 _STATEFUL_JANUS = {"manual_seed", "seed", "set_rng_state", "set_default_dtype", "set_grad_enabled"}
 _PURE_BUILTINS = {
     abs, all, any, bool, callable, divmod, float, format, hasattr, int, isinstance, issubclass,
-    max, min, pow, repr, round, sorted, str, sum, type, dict, set, frozenset, slice, ord, chr,
+    max, min, pow, range, repr, round, sorted, str, sum, type, dict, set, frozenset, slice, ord,
+    chr,
 }  # fmt: skip
 
 _codes: dict = {}  # code object -> Code, or None when it cannot be inlined
@@ -179,8 +181,6 @@ class CallsMixin:
         return translatable(func.__code__) is not None
 
     def concrete(self, target, args, kwargs) -> Var:
-        from .translator import do
-
         values = [self.value(a, "passed to a Python call") for a in args]
         kwvalues = {k: self.value(v, "passed to a Python call") for k, v in kwargs.items()}
         return Var(do(target, *values, **kwvalues))
@@ -220,8 +220,6 @@ class CallsMixin:
     # ----- janus's tensor library -----
     def opaque(self, fn: Var, args: list, kwargs: dict) -> Var:
         """Runs a janus library call as it is: the recorder sees its ops."""
-        from .translator import do
-
         name = getattr(fn.value, "__qualname__", repr(fn.value))
         values = [self.value(a, f"passed to {name}") for a in args]
         kwvalues = {k: self.value(v, f"passed to {name}") for k, v in kwargs.items()}
@@ -245,16 +243,12 @@ class CallsMixin:
                 f"{name} reads tensor data into Python",
                 "keep the computation in tensor ops",
             )
-        if name.endswith("backward") or name.endswith("zero_grad"):
-            self.grads_dirty = True
-        if name.endswith("backward"):
-            self.ran_backward = True
+        if getattr(fn.value, "__func__", fn.value) in _BACKWARDS:
+            self.grads_dirty = self.ran_backward = True
         return Var(result)
 
     def call_tensor_method(self, fn, receiver, name, args, kwargs) -> Var:
         if name in ("item", "tolist") and not args and not kwargs:
-            from .translator import do
-
             return Var(do(fn.value), host=(receiver, name))
         if name in ("requires_grad_", "retain_grad", "register_hook"):
             self.graph_break(
@@ -322,8 +316,6 @@ class CallsMixin:
             if name in ("items", "keys", "values") and receiver.source is not None:
                 return self.dict_view(receiver, name)
         if name == "append" and len(args) == 1 and not kwargs:
-            from .translator import do
-
             # The element may be a number read from tensor data: it is stored,
             # not decided on, so it stays a Var the compiled call rebuilds.
             return Var(do(method, args[0].value))
@@ -337,6 +329,10 @@ class CallsMixin:
             return Var(VirtualIterator(list(pairs.values())))
         items = [Var((k, v.value), items=[Var(k), v]) for k, v in pairs.items()]
         return Var(VirtualIterator(items))
+
+
+# The autograd entry points: after them, `.grad` is the trace's own.
+_BACKWARDS = (Tensor.backward, autograd.backward)
 
 
 def _holds_array(values) -> bool:
@@ -355,8 +351,6 @@ def _state_shape(opt) -> tuple:
 def bind(func, args: list, kwargs: dict) -> dict:
     """The callee's locals for a call with these argument Vars, or the
     TypeError Python would raise."""
-    from .translator import UserException
-
     code = func.__code__
     names = code.co_varnames
     npos, nkw = code.co_argcount, code.co_kwonlyargcount
@@ -415,15 +409,9 @@ def bind(func, args: list, kwargs: dict) -> dict:
 # ----- builtins that keep sources -----
 def _len(tr, args, kwargs):
     (var,) = args
-    from .translator import do
-
     if isinstance(var.value, (list, tuple, dict)):
         tr.guard_len(var)
     return Var(do(len, tr.value(var, "measured")))
-
-
-def _range(tr, args, kwargs):
-    return tr.concrete(range, args, kwargs)
 
 
 def _enumerate(tr, args, kwargs):
@@ -478,8 +466,6 @@ def _next(tr, args, kwargs):
             return var
         if len(args) > 1:
             return args[1]
-        from .translator import UserException
-
         raise UserException(StopIteration())
     return tr.concrete(next, args, kwargs)
 
@@ -498,29 +484,16 @@ def _sequence(kind):
 
 def _getattr(tr, args, kwargs):
     obj, name = args[0], tr.value(args[1], "an attribute name")
-    try:
-        value = getattr(obj.value, name)
-    except AttributeError:
-        if len(args) > 2:
-            if obj.source is not None:
-                tr.guard(obj.source, "type", type(obj.value))
-            return args[2]
-        from .translator import UserException
-
-        raise UserException(AttributeError(f"object has no attribute '{name}'")) from None
-    source = (
-        None
-        if isinstance(obj.value, Tensor)
-        else tr.child_source(obj, lambda s: s.attr(name), name)
-    )
-    return tr.read(value, source)
+    if len(args) > 2 and not hasattr(obj.value, name):
+        if obj.source is not None:  # the default rests on the object's type
+            tr.guard(obj.source, "type", type(obj.value))
+        return args[2]
+    return tr.read(do(getattr, obj.value, name), tr.attr_source(obj, name))
 
 
 def _float_of(kind):
     def convert(tr, args, kwargs):
         if len(args) == 1 and isinstance(args[0].value, Tensor) and not kwargs:
-            from .translator import do
-
             return Var(do(kind, args[0].value), host=(args[0], kind.__name__))
         return tr.concrete(kind, args, kwargs)
 
@@ -545,8 +518,6 @@ def _super(tr, args, kwargs):
     cell = frame.cells.get("__class__")
     first = frame.code.code.co_varnames[0] if frame.code.code.co_argcount else None
     if cell is None or first not in frame.locals:
-        from .translator import UserException
-
         raise UserException(RuntimeError("super(): no arguments"))
     receiver = frame.locals[first]
     return Var(super(cell.cell_contents, receiver.value), self_var=receiver)
@@ -554,7 +525,6 @@ def _super(tr, args, kwargs):
 
 _BUILTIN_HANDLERS = {
     len: _len,
-    range: _range,
     enumerate: _enumerate,
     zip: _zip,
     reversed: _reversed,

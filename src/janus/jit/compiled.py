@@ -15,11 +15,9 @@ from .. import _C
 from ..autograd import grad_mode
 from ..random import default_generator
 from ..tensor import Tensor, _make
-from .program import compile_graph
+from .program import ShapeSpeculationError, compile_graph
 from .sources import Env, Fixed
-from .translator import is_constant
-
-FALLBACK = _C.capture.FALLBACK
+from .values import Var, is_constant
 
 
 class NotCompilable(Exception):
@@ -78,11 +76,7 @@ class _Builder:
         if var.source is not None and not self.tr.is_mutated(value):
             return ("source", var.source)
         if type(value) in (tuple, list):
-            from .values import Var
-
             return (type(value), [self.template(Var(v)) for v in value])
-        if value is not None and type(value).__module__ == "builtins":
-            raise NotCompilable(f"a {type(value).__name__} made inside the frame escapes it")
         raise NotCompilable(f"a {type(value).__name__} object made inside the frame escapes it")
 
 
@@ -122,7 +116,8 @@ def _where(rec, tensor):
 
 class CompiledFrame:
     """The compiled entry for one frame: `entry(*values)` with the values in
-    `janus._C.capture.entry_signature(code)` order."""
+    `janus._C.capture.entry_signature(code)` order; it returns the call's
+    result, or `capture.FALLBACK` when the frame must run as usual."""
 
     def __init__(self, tr, result_var, names, globals_, builtins_, rng_start):
         rec = tr.recorder
@@ -165,7 +160,12 @@ class CompiledFrame:
         env = Env(dict(zip(self.names, values)), self.globals, self.builtins)
         arrays = [source.evaluate(env)._data for source in self.inputs]
         shift = default_generator._offset - self.rng_offset
-        outs = self.program(*arrays, rng_shift=shift)
+        try:
+            outs = self.program(*arrays, rng_shift=shift)
+        except ShapeSpeculationError:
+            # A data-dependent shape differed from the recorded one: nothing
+            # is committed yet, so the frame simply runs as usual.
+            return _C.capture.FALLBACK
         # Commit: nothing above changed any tensor, object or the generator.
         default_generator._offset += self.rng_words
         for target, at in self.tensor_effects:

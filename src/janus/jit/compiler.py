@@ -12,16 +12,14 @@ import time
 from dataclasses import dataclass, field
 
 from .. import _C
-from ..autograd import grad_mode
 from ..ops import registry
 from ..random import default_generator
 from .calls import translatable, unsupported_ops
 from .compiled import CompiledFrame, NotCompilable, build_guard
-from .program import ShapeSpeculationError
 from .record import _Recorder
 from .sources import Local
-from .translator import Frame, Translator, UserException
-from .values import GraphBreak
+from .translator import Frame, Translator
+from .values import GraphBreak, UserException
 
 
 @dataclass
@@ -51,9 +49,7 @@ def translate(function, locals_: dict) -> Translation:
         )
     start = time.perf_counter()
     recorder = _Recorder()
-    tr = Translator(recorder)
-    tr.top_globals = function.__globals__
-    tr.grad_enabled = grad_mode.state.enabled
+    tr = Translator(recorder, function.__globals__)
     rng_start = (default_generator._seed, default_generator._offset)
     names = _C.capture.entry_signature(code_obj)
     params = names[: len(names) - len(code_obj.co_freevars)]
@@ -64,7 +60,7 @@ def translate(function, locals_: dict) -> Translation:
     try:
         result = tr.run_frame(frame)
     except UserException as raised:
-        raise raised.exc.with_traceback(raised.exc.__traceback__) from None
+        raise raised.exc from None
     finally:
         registry.observers.remove(recorder)
     out = Translation(result.value, breaks=tr.breaks)
@@ -99,18 +95,3 @@ class NotTranslatable(Exception):
     def __init__(self, why: GraphBreak):
         super().__init__(str(why))
         self.why = why
-
-
-def guarded_entry(compiled: CompiledFrame):
-    """The callable a capture.Entry holds: a compiled call, or FALLBACK when
-    the graph's speculation on a data-dependent shape failed (nothing was
-    committed, so the frame can simply run)."""
-
-    def entry(*values):
-        try:
-            return compiled(*values)
-        except ShapeSpeculationError:
-            return _C.capture.FALLBACK
-
-    entry.compiled = compiled
-    return entry

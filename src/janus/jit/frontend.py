@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from .. import _C
 from ..tensor import Tensor
-from .compiler import NotTranslatable, guarded_entry, translate
+from .compiler import NotTranslatable, translate
 
 log = logging.getLogger("janus.jit")
 capture = _C.capture
@@ -146,7 +146,7 @@ def _callback(view):
     report.compiles.append(t)
     _log_translation(report, t)
     if t.entry is not None:
-        return capture.Entry(t.guard, guarded_entry(t.entry)), t.result
+        return capture.Entry(t.guard, t.entry), t.result
     if any(b.kind == "not-compilable" and b.permanent for b in t.breaks):
         _never.add(code)
     return None, t.result
@@ -231,7 +231,7 @@ class JitFunction:
                 return self.fn(*args, **kwargs)
             self.report.compiles.append(t)
             if t.entry is not None:
-                self.entries.insert(0, (t.guard, guarded_entry(t.entry)))
+                self.entries.insert(0, (t.guard, t.entry))
             return t.result
 
     def explain(self) -> str:

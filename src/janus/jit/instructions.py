@@ -11,7 +11,8 @@ differences live here only:
 - instructions with no effect on the stack or locals (`RESUME`, `PRECALL`,
   `NOP`, `CACHE`, `EXTENDED_ARG`, `COPY_FREE_VARS`) are dropped; the frame is
   set up with its free variables already in place;
-- `LOAD_FAST_CHECK` is `LOAD_FAST`; `KW_NAMES` carries its tuple of names.
+- `LOAD_FAST_CHECK` is `LOAD_FAST`; `KW_NAMES` carries its tuple of names;
+  3.12's `CALL_INTRINSIC_1` list-to-tuple and unary-plus are 3.11's opcodes.
 """
 
 from __future__ import annotations
@@ -36,6 +37,11 @@ _RENAMED = {
     "POP_JUMP_BACKWARD_IF_NONE": "POP_JUMP_IF_NONE",
     "POP_JUMP_FORWARD_IF_NOT_NONE": "POP_JUMP_IF_NOT_NONE",
     "POP_JUMP_BACKWARD_IF_NOT_NONE": "POP_JUMP_IF_NOT_NONE",
+}
+
+_INTRINSICS = {
+    "INTRINSIC_LIST_TO_TUPLE": "LIST_TO_TUPLE",
+    "INTRINSIC_UNARY_POSITIVE": "UNARY_POSITIVE",
 }
 
 _JUMPS = {
@@ -133,7 +139,9 @@ def _normalize(code, ins, line) -> Instruction:
     elif op == "KW_NAMES":
         out.argval = code.co_consts[ins.arg]
     elif op == "CALL_INTRINSIC_1":
-        out.argval = ins.argrepr  # "INTRINSIC_LIST_TO_TUPLE", ...
+        # 3.12 spells two 3.11 opcodes as intrinsics; any other intrinsic keeps
+        # a name no handler has, so the code is not translated at all.
+        out.op = _INTRINSICS.get(ins.argrepr, f"CALL_INTRINSIC_1 {ins.argrepr}")
     elif op == "BINARY_OP":
         out.argval = ins.argrepr  # "+", "+=", ...
     return out

@@ -53,7 +53,6 @@ class _Recorder:
         self.arrays: dict = {}  # id(array) -> (array, value), for op results
         self.captured_tensors: list = []  # graph inputs %c0, %c1, ... in order
         self.snapshots: list = []  # every graph input's value when it was first read
-        self.grads_before: list = []  # and its .grad then
         self.external: set = set()  # ids of tensors that came from outside fn
         self.effects: dict = {}  # id -> tensor from outside that fn updated in place
         self.grad_watch: dict = {}  # id -> (tensor, its .grad before fn): .grad changes are effects
@@ -73,7 +72,6 @@ class _Recorder:
     def input(self, tensor: Tensor, name: str):
         value = self.graph.add_input(name, *_type(tensor))
         self.snapshots.append(tensor._data.copy())
-        self.grads_before.append(tensor._grad)
         self.watch_grad(tensor)
         self.values[id(tensor)] = (tensor, value)
         self.external.add(id(tensor))
@@ -141,7 +139,10 @@ def recording(fn, *inputs) -> Recording:
         recorder.input(t, f"in{k}")
     registry.observers.append(recorder)
     try:
-        result = fn(*inputs)
+        # The recording must see every op run eagerly: no frame inside may be
+        # answered by a compiled entry of the JIT's hook.
+        with _C.capture.disabled():
+            result = fn(*inputs)
     finally:
         registry.observers.remove(recorder)
     outputs = [recorder.value_of(t) for t in _flatten(result)]

@@ -33,46 +33,46 @@ class Source:
         return self.name
 
 
-class Local(Source):
+class _Root(Source):
+    """A name in one of the frame's tables (`prefix[key]`)."""
+
+    __slots__ = ("key",)
+    prefix = ""
+
+    def __init__(self, key: str):
+        self.key, self.name = key, f"{self.prefix}[{key!r}]"
+
+
+class Local(_Root):
     """A parameter or free variable (its cell) of the translated frame."""
 
-    __slots__ = ("local",)
-
-    def __init__(self, local: str):
-        self.local, self.name = local, f"L[{local!r}]"
+    __slots__ = ()
+    prefix = "L"
 
     def _node(self, guard, nodes):
-        return guard.local(self.local)
+        return guard.local(self.key)
 
     def evaluate(self, env):
-        return env.locals[self.local]
+        return env.locals[self.key]
 
 
-class FreeVar(Source):
+class FreeVar(Local):
     """The contents of one of the translated frame's free variables. Guards
     read the contents (the hook sees the closure's cells' values); the
     compiled entry receives the cell itself."""
 
-    __slots__ = ("local",)
-
-    def __init__(self, local: str):
-        self.local, self.name = local, f"L[{local!r}]"
-
-    def _node(self, guard, nodes):
-        return guard.local(self.local)
+    __slots__ = ()
 
     def evaluate(self, env):
-        return env.locals[self.local].cell_contents
+        return env.locals[self.key].cell_contents
 
     def cell(self) -> Source:
-        return Local(self.local)  # evaluates to the cell; never guarded
+        return Local(self.key)  # evaluates to the cell; never guarded
 
 
-class Global(Source):
-    __slots__ = ("key",)
-
-    def __init__(self, key: str):
-        self.key, self.name = key, f"G[{key!r}]"
+class Global(_Root):
+    __slots__ = ()
+    prefix = "G"
 
     def _node(self, guard, nodes):
         return guard.global_(self.key)
@@ -81,11 +81,9 @@ class Global(Source):
         return env.globals[self.key]
 
 
-class Builtin(Source):
-    __slots__ = ("key",)
-
-    def __init__(self, key: str):
-        self.key, self.name = key, f"B[{key!r}]"
+class Builtin(_Root):
+    __slots__ = ()
+    prefix = "B"
 
     def _node(self, guard, nodes):
         return guard.builtin(self.key)

@@ -20,11 +20,13 @@ from __future__ import annotations
 import operator
 import types
 
+from ..autograd import grad_mode
 from ..tensor import Tensor
 from .calls import CallsMixin
+from .containers import ContainersMixin
 from .instructions import Code
-from .sources import Builtin, Fixed, FreeVar, Global, Item
-from .values import NULL, GraphBreak, Var, VirtualIterator
+from .sources import Builtin, Fixed, FreeVar, Global
+from .values import NULL, GraphBreak, UserException, Var, do, is_constant  # noqa: F401
 
 _BINARY = {
     "+": operator.add,
@@ -64,11 +66,15 @@ _COMPARE = {
     ">=": operator.ge,
 }
 
-_CONSTANT_TYPES = (type(None), bool, int, float, str, complex, bytes, type(Ellipsis))
-
 MAX_INLINE_DEPTH = 48
 ALL = object()  # every attribute or item of an object
-_EXHAUSTED = object()
+
+
+def _equatable(value) -> bool:
+    """What `GuardNode.equals` accepts: None, bool, int, float, str, tuples of them."""
+    if type(value) in (type(None), bool, int, float, str):
+        return True
+    return type(value) is tuple and all(_equatable(v) for v in value)
 
 
 def _bound_to(value, obj) -> bool:
@@ -77,29 +83,6 @@ def _bound_to(value, obj) -> bool:
         and getattr(value, "__self__", None) is obj
         and not isinstance(obj, types.ModuleType)
     )
-
-
-class UserException(Exception):
-    """An exception the user's code raised while the translator ran it."""
-
-    def __init__(self, exc: BaseException):
-        super().__init__(exc)
-        self.exc = exc
-
-
-def do(fn, *args, **kwargs):
-    """Runs user-level Python (an operator, a getattr, a call): its exceptions
-    are the program's, not the translator's."""
-    try:
-        return fn(*args, **kwargs)
-    except Exception as exc:  # noqa: BLE001 - re-raised as the program's own
-        raise UserException(exc) from None
-
-
-def is_constant(value) -> bool:
-    if type(value) in _CONSTANT_TYPES:
-        return True
-    return type(value) is tuple and all(is_constant(v) for v in value)
 
 
 class Frame:
@@ -151,12 +134,14 @@ class Frame:
         return out
 
 
-class Translator(CallsMixin):
+class Translator(CallsMixin, ContainersMixin):
     """Runs one call concolically. `run_top` returns the result Var; then
     `breaks`, `guards`, the recorder and the effects describe the trace."""
 
-    def __init__(self, recorder):
+    def __init__(self, recorder, top_globals: dict):
         self.recorder = recorder
+        self.top_globals = top_globals  # the translated function's globals
+        self.grad_enabled = grad_mode.state.enabled  # at entry: a guard
         self.breaks: list[GraphBreak] = []
         self.guards: dict = {}  # (source name, kind) -> (source, kind, arg)
         self.effects: list = []  # heap effects, in program order
@@ -183,8 +168,17 @@ class Translator(CallsMixin):
         the trace will assume about it."""
         if source is None:
             return Var(value)
-        if is_constant(value):
-            self.guard(source, "equals", value)
+        if value is Ellipsis:
+            self.guard(source, "is", value)
+        elif is_constant(value):
+            if not _equatable(value):  # the native check compares these types only
+                self.graph_break(
+                    "unsupported",
+                    f"a {type(value).__name__} constant read from {source.name}",
+                    "pass it as an int, float or str",
+                )
+            else:
+                self.guard(source, "equals", value)
         elif isinstance(value, Tensor):
             self.guard(source, "tensor", value)
             self.recorder.add_source(value, source)
@@ -222,6 +216,14 @@ class Translator(CallsMixin):
         if var.source is None or self.is_mutated(var.value, key):
             return None
         return make(var.source)
+
+    def attr_source(self, obj: Var, name: str):
+        """The source of `obj.name`. Tensor metadata follows from the tensor's
+        own guard; only .grad is state of its own, until a backward ran."""
+        if isinstance(obj.value, Tensor):
+            if name != "grad" or self.grads_dirty:
+                return None
+        return self.child_source(obj, lambda s: s.attr(name), name)
 
     def is_mutated(self, obj, key=ALL) -> bool:
         entry = self.mutated.get(id(obj))
@@ -405,7 +407,7 @@ class Translator(CallsMixin):
         item, container = f.pop(2)
         if container.source is not None and not is_constant(container.value):
             if isinstance(container.value, dict) and is_constant(item.value):
-                self._guard_key(container, item.value)
+                self._guard_keys(container)
             elif not isinstance(container.value, (list, tuple)):
                 self.graph_break(
                     "unsupported",
@@ -420,7 +422,7 @@ class Translator(CallsMixin):
                 self.read(element, container.source.item(k))
         f.stack.append(Var(found != bool(ins.arg)))
 
-    def _guard_key(self, container: Var, key) -> None:
+    def _guard_keys(self, container: Var) -> None:
         # Present keys are guarded by reading them; an absent key cannot be
         # expressed as a native check, so the key set is pinned by its size
         # and the present keys' types.
@@ -490,14 +492,7 @@ class Translator(CallsMixin):
         obj = f.stack.pop()
         name = ins.argval
         value = do(getattr, self.value(obj, "an object"), name)
-        if isinstance(obj.value, Tensor):
-            # Tensor metadata follows from the tensor's guard; only .grad is
-            # state of its own, and only until a backward or step ran.
-            source = None
-            if name == "grad" and not self.grads_dirty:
-                source = self.child_source(obj, lambda s: s.attr("grad"), "grad")
-        else:
-            source = self.child_source(obj, lambda s: s.attr(name), name)
+        source = self.attr_source(obj, name)
         receiver = obj.self_var if type(obj.value) is super and obj.self_var else obj
         if ins.method:
             f.stack.append(NULL)
@@ -541,17 +536,15 @@ class Translator(CallsMixin):
     def BINARY_SUBSCR(self, f, ins):
         container, key = f.pop(2)
         k = self.value(key, "an index")
-        if container.items is not None and type(container.value) in (tuple, list, dict):
-            try:
-                items = container.items
-                f.stack.append(
-                    items[k]
-                    if not isinstance(k, slice)
-                    else Var(do(operator.getitem, container.value, k))
-                )
+        items = container.items
+        if items is not None and not isinstance(k, slice):
+            # An element of a container the trace built keeps its tracking.
+            if isinstance(items, dict) and k in items:
+                f.stack.append(items[k])
                 return
-            except (IndexError, KeyError, TypeError):
-                pass  # the concrete lookup below raises the program's error
+            if isinstance(items, list) and isinstance(k, int) and -len(items) <= k < len(items):
+                f.stack.append(items[k])
+                return
         value = do(operator.getitem, self.value(container, "indexed"), k)
         source = None
         if is_constant(k) and not isinstance(container.value, Tensor):
@@ -605,195 +598,6 @@ class Translator(CallsMixin):
             )
         container.items = None
         do(operator.delitem, container.value, self.value(key, "an index"))
-
-    # ----- building containers -----
-    def BUILD_TUPLE(self, f, ins):
-        items = f.pop(ins.arg)
-        f.stack.append(Var(tuple(v.value for v in items), items=items))
-
-    def BUILD_LIST(self, f, ins):
-        items = f.pop(ins.arg)
-        f.stack.append(Var([v.value for v in items], items=items))
-
-    def BUILD_SET(self, f, ins):
-        items = f.pop(ins.arg)
-        f.stack.append(Var(do(set, [self.value(v, "a set element") for v in items])))
-
-    def BUILD_MAP(self, f, ins):
-        flat = f.pop(2 * ins.arg)
-        keys = [self.value(k, "a dict key") for k in flat[0::2]]
-        items = dict(zip(keys, flat[1::2]))
-        f.stack.append(Var({k: v.value for k, v in items.items()}, items=items))
-
-    def BUILD_CONST_KEY_MAP(self, f, ins):
-        *values, keys = f.pop(ins.arg + 1)
-        items = dict(zip(keys.value, values))
-        f.stack.append(Var({k: v.value for k, v in items.items()}, items=items))
-
-    def BUILD_SLICE(self, f, ins):
-        parts = [self.value(v, "a slice bound") for v in f.pop(ins.arg)]
-        f.stack.append(Var(slice(*parts)))
-
-    def BUILD_STRING(self, f, ins):
-        parts = [self.value(v, "formatted") for v in f.pop(ins.arg)]
-        f.stack.append(Var("".join(parts)))
-
-    def FORMAT_VALUE(self, f, ins):
-        spec = f.stack.pop().value if ins.arg & 0x04 else ""
-        var = f.stack.pop()
-        value = self.value(var, "formatted")
-        if isinstance(value, Tensor):
-            self.graph_break("data-dependent", "a tensor formatted as text", "format outside")
-        convert = {1: str, 2: repr, 3: ascii}.get(ins.arg & 0x03)
-        if convert is not None:
-            value = do(convert, value)
-        f.stack.append(Var(do(format, value, spec)))
-
-    def LIST_APPEND(self, f, ins):
-        var = f.stack.pop()
-        target = f.stack[-ins.arg]
-        target.value.append(var.value)
-        if target.items is not None:
-            target.items.append(var)
-
-    def SET_ADD(self, f, ins):
-        var = f.stack.pop()
-        do(f.stack[-ins.arg].value.add, self.value(var, "a set element"))
-
-    def MAP_ADD(self, f, ins):
-        key, var = f.pop(2)
-        target = f.stack[-ins.arg]
-        k = self.value(key, "a dict key")
-        target.value[k] = var.value
-        if target.items is not None:
-            target.items[k] = var
-
-    def LIST_EXTEND(self, f, ins):
-        src = f.stack.pop()
-        target = f.stack[-ins.arg]
-        added = self.elements(src)
-        target.value.extend(v.value for v in added)
-        if target.items is not None:
-            target.items.extend(added)
-
-    def LIST_TO_TUPLE(self, f, ins):
-        var = f.stack.pop()
-        f.stack.append(Var(tuple(var.value), items=var.items))
-
-    def DICT_UPDATE(self, f, ins):
-        src = f.stack.pop()
-        target = f.stack[-ins.arg]
-        pairs = self.dict_items(src)
-        target.value.update((k, v.value) for k, v in pairs.items())
-        if target.items is not None:
-            target.items.update(pairs)
-
-    DICT_MERGE = DICT_UPDATE
-
-    def CALL_INTRINSIC_1(self, f, ins):
-        if ins.argval == "INTRINSIC_LIST_TO_TUPLE":
-            return self.LIST_TO_TUPLE(f, ins)
-        if ins.argval == "INTRINSIC_UNARY_POSITIVE":
-            return self.UNARY_POSITIVE(f, ins)
-        raise UserException(NotImplementedError(f"janus cannot translate {ins.argval}"))
-
-    def elements(self, var: Var) -> list:
-        """The element Vars of an iterable (keeping sources where it has them)."""
-        if var.items is not None and isinstance(var.items, list):
-            return list(var.items)
-        it = self.iterate(var)
-        out = []
-        while True:
-            element = self.next_of(it)
-            if element is None:
-                return out
-            out.append(element)
-
-    def dict_items(self, var: Var) -> dict:
-        if var.items is not None and isinstance(var.items, dict):
-            return dict(var.items)
-        value = self.value(var, "unpacked")
-        self.guard_len(var)
-        return {
-            k: self.read(
-                v, self.child_source(var, lambda s, k=k: s.item(k), k) if is_constant(k) else None
-            )
-            for k, v in do(dict, value).items()
-        }
-
-    def UNPACK_SEQUENCE(self, f, ins):
-        var = f.stack.pop()
-        if isinstance(var.value, Tensor):
-            parts = [Var(t) for t in do(list, var.value)]
-        else:
-            parts = self.elements(var)
-        if len(parts) != ins.arg:
-            raise UserException(
-                ValueError(f"expected {ins.arg} values to unpack, got {len(parts)}")
-            )
-        f.stack.extend(reversed(parts))
-
-    def UNPACK_EX(self, f, ins):
-        var = f.stack.pop()
-        parts = self.elements(var)
-        before, after = ins.arg & 0xFF, ins.arg >> 8
-        if len(parts) < before + after:
-            raise UserException(ValueError("not enough values to unpack"))
-        middle = parts[before : len(parts) - after]
-        rest = [Var([v.value for v in middle], items=middle)]
-        out = parts[:before] + rest + parts[len(parts) - after :]
-        f.stack.extend(reversed(out))
-
-    # ----- iteration -----
-    def iterate(self, var: Var):
-        """An iterator over `var` whose elements are Vars."""
-        value = var.value
-        if isinstance(value, VirtualIterator):
-            return value
-        if var.items is not None and isinstance(var.items, list):
-            return VirtualIterator(list(var.items))
-        if isinstance(value, (list, tuple)) and var.source is not None:
-            self.guard_len(var)
-            source = var.source if not self.is_mutated(value) else None
-            return VirtualIterator(
-                self.read(v, None if source is None else Item(source, k))
-                for k, v in enumerate(value)
-            )
-        if isinstance(value, dict) and var.source is not None:
-            return VirtualIterator(Var(k) for k in self.dict_items(var))
-        return VirtualIterator(Var(v) for v in do(iter, self.value(var, "iterated")))
-
-    def next_of(self, it):
-        if not isinstance(it, VirtualIterator):
-            # An iterator from outside the frame (a comprehension's argument):
-            # advancing it changes state a compiled call would not replay.
-            self.graph_break(
-                "effect",
-                f"advances a {type(it).__name__} it received",
-                "pass the sequence rather than an iterator over it",
-            )
-            return self._next_concrete(it)
-        try:
-            return it.next_var()
-        except UserException:
-            raise
-        except Exception as exc:  # noqa: BLE001 - the iterable's own error
-            raise UserException(exc) from None
-
-    def _next_concrete(self, it):
-        value = do(next, it, _EXHAUSTED)
-        return None if value is _EXHAUSTED else Var(value)
-
-    def GET_ITER(self, f, ins):
-        f.stack.append(Var(self.iterate(f.stack.pop())))
-
-    def FOR_ITER(self, f, ins):
-        var = self.next_of(f.stack[-1].value)
-        if var is None:
-            f.stack.pop()
-            f.ip = ins.target
-        else:
-            f.stack.append(var)
 
     # ----- with, exceptions -----
     def BEFORE_WITH(self, f, ins):

@@ -1,8 +1,36 @@
-"""What the translator tracks for each Python value on its stack and in locals."""
+"""What the translator tracks for each Python value on its stack and in locals,
+and how it runs the program's own Python (`do`: its exceptions are the
+program's)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+_CONSTANT_TYPES = (type(None), bool, int, float, str, complex, bytes, type(Ellipsis))
+EXHAUSTED = object()  # next()'s default: the iterator is done
+
+
+class UserException(Exception):
+    """An exception the user's code raised while the translator ran it."""
+
+    def __init__(self, exc: BaseException):
+        super().__init__(exc)
+        self.exc = exc
+
+
+def do(fn, *args, **kwargs):
+    """Runs user-level Python (an operator, a getattr, a call): its exceptions
+    are the program's, not the translator's."""
+    try:
+        return fn(*args, **kwargs)
+    except Exception as exc:  # noqa: BLE001 - re-raised as the program's own
+        raise UserException(exc) from None
+
+
+def is_constant(value) -> bool:
+    if type(value) in _CONSTANT_TYPES:
+        return True
+    return type(value) is tuple and all(is_constant(v) for v in value)
 
 
 class Var:

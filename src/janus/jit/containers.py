@@ -1,0 +1,195 @@
+"""Containers and iteration in the translator: building tuples, lists and
+dicts (their element Vars are kept, so a rebuilt result keeps their
+tracking), unpacking, and loops. Iterating a container that came from
+outside the frame gives elements with sources (`L['xs'][2]`), and guards
+its length, so a loop over it unrolls with a guard on the trip count."""
+
+from __future__ import annotations
+
+from ..tensor import Tensor
+from .sources import Item
+from .values import EXHAUSTED, UserException, Var, VirtualIterator, do, is_constant
+
+
+class ContainersMixin:
+    # ----- building containers -----
+    def BUILD_TUPLE(self, f, ins):
+        items = f.pop(ins.arg)
+        f.stack.append(Var(tuple(v.value for v in items), items=items))
+
+    def BUILD_LIST(self, f, ins):
+        items = f.pop(ins.arg)
+        f.stack.append(Var([v.value for v in items], items=items))
+
+    def BUILD_SET(self, f, ins):
+        items = f.pop(ins.arg)
+        f.stack.append(Var(do(set, [self.value(v, "a set element") for v in items])))
+
+    def BUILD_MAP(self, f, ins):
+        flat = f.pop(2 * ins.arg)
+        keys = [self.value(k, "a dict key") for k in flat[0::2]]
+        items = dict(zip(keys, flat[1::2]))
+        f.stack.append(Var({k: v.value for k, v in items.items()}, items=items))
+
+    def BUILD_CONST_KEY_MAP(self, f, ins):
+        *values, keys = f.pop(ins.arg + 1)
+        items = dict(zip(keys.value, values))
+        f.stack.append(Var({k: v.value for k, v in items.items()}, items=items))
+
+    def BUILD_SLICE(self, f, ins):
+        parts = [self.value(v, "a slice bound") for v in f.pop(ins.arg)]
+        f.stack.append(Var(slice(*parts)))
+
+    def BUILD_STRING(self, f, ins):
+        parts = [self.value(v, "formatted") for v in f.pop(ins.arg)]
+        f.stack.append(Var("".join(parts)))
+
+    def FORMAT_VALUE(self, f, ins):
+        spec = f.stack.pop().value if ins.arg & 0x04 else ""
+        var = f.stack.pop()
+        value = self.value(var, "formatted")
+        if isinstance(value, Tensor):
+            self.graph_break("data-dependent", "a tensor formatted as text", "format outside")
+        convert = {1: str, 2: repr, 3: ascii}.get(ins.arg & 0x03)
+        if convert is not None:
+            value = do(convert, value)
+        f.stack.append(Var(do(format, value, spec)))
+
+    def LIST_APPEND(self, f, ins):
+        var = f.stack.pop()
+        target = f.stack[-ins.arg]
+        target.value.append(var.value)
+        if target.items is not None:
+            target.items.append(var)
+
+    def SET_ADD(self, f, ins):
+        var = f.stack.pop()
+        do(f.stack[-ins.arg].value.add, self.value(var, "a set element"))
+
+    def MAP_ADD(self, f, ins):
+        key, var = f.pop(2)
+        target = f.stack[-ins.arg]
+        k = self.value(key, "a dict key")
+        target.value[k] = var.value
+        if target.items is not None:
+            target.items[k] = var
+
+    def LIST_EXTEND(self, f, ins):
+        src = f.stack.pop()
+        target = f.stack[-ins.arg]
+        added = self.elements(src)
+        target.value.extend(v.value for v in added)
+        if target.items is not None:
+            target.items.extend(added)
+
+    def LIST_TO_TUPLE(self, f, ins):
+        var = f.stack.pop()
+        f.stack.append(Var(tuple(var.value), items=var.items))
+
+    def DICT_UPDATE(self, f, ins):
+        src = f.stack.pop()
+        target = f.stack[-ins.arg]
+        pairs = self.dict_items(src)
+        target.value.update((k, v.value) for k, v in pairs.items())
+        if target.items is not None:
+            target.items.update(pairs)
+
+    DICT_MERGE = DICT_UPDATE
+
+    def elements(self, var: Var) -> list:
+        """The element Vars of an iterable (keeping sources where it has them)."""
+        if var.items is not None and isinstance(var.items, list):
+            return list(var.items)
+        it = self.iterate(var)
+        out = []
+        while True:
+            element = self.next_of(it)
+            if element is None:
+                return out
+            out.append(element)
+
+    def dict_items(self, var: Var) -> dict:
+        if var.items is not None and isinstance(var.items, dict):
+            return dict(var.items)
+        value = self.value(var, "unpacked")
+        self.guard_len(var)
+        return {
+            k: self.read(
+                v, self.child_source(var, lambda s, k=k: s.item(k), k) if is_constant(k) else None
+            )
+            for k, v in do(dict, value).items()
+        }
+
+    def UNPACK_SEQUENCE(self, f, ins):
+        var = f.stack.pop()
+        if isinstance(var.value, Tensor):
+            parts = [Var(t) for t in do(list, var.value)]
+        else:
+            parts = self.elements(var)
+        if len(parts) != ins.arg:
+            raise UserException(
+                ValueError(f"expected {ins.arg} values to unpack, got {len(parts)}")
+            )
+        f.stack.extend(reversed(parts))
+
+    def UNPACK_EX(self, f, ins):
+        var = f.stack.pop()
+        parts = self.elements(var)
+        before, after = ins.arg & 0xFF, ins.arg >> 8
+        if len(parts) < before + after:
+            raise UserException(ValueError("not enough values to unpack"))
+        middle = parts[before : len(parts) - after]
+        rest = [Var([v.value for v in middle], items=middle)]
+        out = parts[:before] + rest + parts[len(parts) - after :]
+        f.stack.extend(reversed(out))
+
+    # ----- iteration -----
+    def iterate(self, var: Var):
+        """An iterator over `var` whose elements are Vars."""
+        value = var.value
+        if isinstance(value, VirtualIterator):
+            return value
+        if var.items is not None and isinstance(var.items, list):
+            return VirtualIterator(list(var.items))
+        if isinstance(value, (list, tuple)) and var.source is not None:
+            self.guard_len(var)
+            source = var.source if not self.is_mutated(value) else None
+            return VirtualIterator(
+                self.read(v, None if source is None else Item(source, k))
+                for k, v in enumerate(value)
+            )
+        if isinstance(value, dict) and var.source is not None:
+            return VirtualIterator(Var(k) for k in self.dict_items(var))
+        return VirtualIterator(Var(v) for v in do(iter, self.value(var, "iterated")))
+
+    def next_of(self, it):
+        if not isinstance(it, VirtualIterator):
+            # An iterator from outside the frame (a comprehension's argument):
+            # advancing it changes state a compiled call would not replay.
+            self.graph_break(
+                "effect",
+                f"advances a {type(it).__name__} it received",
+                "pass the sequence rather than an iterator over it",
+            )
+            return self._next_concrete(it)
+        try:
+            return it.next_var()
+        except UserException:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the iterable's own error
+            raise UserException(exc) from None
+
+    def _next_concrete(self, it):
+        value = do(next, it, EXHAUSTED)
+        return None if value is EXHAUSTED else Var(value)
+
+    def GET_ITER(self, f, ins):
+        f.stack.append(Var(self.iterate(f.stack.pop())))
+
+    def FOR_ITER(self, f, ins):
+        var = self.next_of(f.stack[-1].value)
+        if var is None:
+            f.stack.pop()
+            f.ip = ins.target
+        else:
+            f.stack.append(var)
