@@ -386,6 +386,9 @@ void bind_hook(py::module_& sub) {
   sub.def("enabled", &hook_enabled_here,
           "Whether calls on this thread go through the hook now (False inside the\n"
           "callback, guards, entries and capture.disabled()).");
+  sub.def("call_with_hook", &call_with_hook, py::arg("fn"),
+          "fn(*args) with the hook on for this thread (even inside an entry or the\n"
+          "callback, where it is off): calls fn makes are captured as usual.");
   py::class_<HookOffScope>(sub, "_HookOffScope")
       .def(
           "__enter__",

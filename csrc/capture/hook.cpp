@@ -338,4 +338,13 @@ bool hook_enabled_here() { return hook_installed() && t_disabled == 0; }
 void disable_hook_here() { ++t_disabled; }
 void enable_hook_here() { --t_disabled; }
 
+py::object call_with_hook(const py::object& fn, const py::args& args) {
+  struct Restore {
+    int saved = t_disabled;
+    ~Restore() { t_disabled = saved; }
+  } restore;
+  t_disabled = 0;
+  return fn(*args);
+}
+
 }  // namespace janus::capture

@@ -32,5 +32,9 @@ bool hook_installed();
 bool hook_enabled_here();
 void disable_hook_here();
 void enable_hook_here();
+// Calls `fn(*args)` with the hook on for this thread (restoring the switch
+// after, also on an exception): how a compiled entry hands the rest of a
+// split frame to its resume function, which is then captured like any call.
+py::object call_with_hook(const py::object& fn, const py::args& args);
 
 }  // namespace janus::capture

@@ -18,10 +18,14 @@ capture = _C.capture
 
 @pytest.fixture(autouse=True)
 def _uninstall_after_test():
-    """Every test ends with the hook uninstalled, whatever it did."""
+    """Every test ends with the hook uninstalled, whatever it did; then the
+    JIT's own hook is back if it was on (the suite runs with the JIT on)."""
+    was_on = capture.is_installed()
     yield
     capture.uninstall()
     assert not capture.is_installed()
+    if was_on:
+        janus.jit.enable()
 
 
 class Translator:

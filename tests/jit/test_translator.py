@@ -146,9 +146,11 @@ def test_data_dependent_branch_is_a_graph_break_and_still_right():
         return fn, lambda: {}
 
     jf = run_both(make, [(janus.ones(2),), (-janus.ones(2),), (janus.ones(2),)])
-    assert compiled_calls(jf) == 0
     kinds = {b.kind for t in jf.report.compiles for b in t.breaks}
     assert "data-dependent" in kinds
+    # The second translation splits at the branch (tests/jit/test_split.py).
+    assert jf.report.compiles[1].split is not None
+    assert compiled_calls(jf) == 1
 
 
 def test_print_and_third_party_calls_break_but_run(capsys):
@@ -384,8 +386,9 @@ def test_numpy_data_made_into_a_tensor_is_not_frozen():
     with janus.no_grad():
         expected = [act(np.full(4, float(i), np.float32)) for i in range(4)]
         got = [jf(np.full(4, float(i), np.float32)) for i in range(4)]
-    assert got == expected
-    assert compiled_calls(jf) == 0
+    # The frame splits at janus.tensor(numpy): the tensor is made in Python
+    # on each call, and the rest is compiled (so equal up to rounding).
+    np.testing.assert_allclose(got, expected, rtol=1e-6)
 
 
 def test_a_training_step_may_return_its_loss():
@@ -422,3 +425,31 @@ def test_constants_the_native_guard_cannot_compare():
     assert "G['ELLIPSIS_KEY'] is ellipsis" in e.guards and not e.breaks
     e = janus.jit.explain(by_tuple, x)  # (0, ...) has no native equality: a break
     assert e.breaks and e.breaks[0].kind == "unsupported"
+
+
+def test_a_view_of_an_input_is_that_input_not_a_constant():
+    # x.detach() before any op read x: the view must read the graph input,
+    # and writing through it must update x (both were frozen/lost before).
+    def make():
+        def fn(a, b):
+            c = a.detach() + 1
+            a.detach().add_(b)
+            return c, a * 2
+
+        return fn, lambda: {}
+
+    def calls(k):  # fresh tensors per run: the program updates them in place
+        return (janus.tensor([float(k)]), janus.ones(1))
+
+    calls.count = 4
+    jf = run_both(make, calls)
+    assert compiled_calls(jf) == 3
+
+    def make_untouched():  # a view of an input no op reads
+        def fn(a, b):
+            return a.detach(), b * 2
+
+        return fn, lambda: {}
+
+    jf = run_both(make_untouched, [(janus.tensor([float(k)]), janus.ones(1)) for k in range(4)])
+    assert compiled_calls(jf) == 3

@@ -171,7 +171,7 @@ class CallsMixin:
         self.graph_break(
             "unsupported-call",
             f"a call to {name} (no graph form: third-party code, I/O, or object creation)",
-            "move it out of the compiled function, or it runs once per call in the interpreter",
+            "the frame is split there: the call runs in Python between compiled parts",
         )
         return self.concrete(target, args, kwargs)
 
@@ -279,6 +279,7 @@ class CallsMixin:
                 "effect",
                 f"{type(opt).__name__}.step created optimizer state",
                 "the next step compiles, with the state in place",
+                transient=True,
             )
         return result
 
@@ -504,7 +505,7 @@ def _print(tr, args, kwargs):
     tr.graph_break(
         "unsupported-call",
         "print() (Python I/O)",
-        "co-execution of Python side effects lands next; print outside the compiled function",
+        "the frame is split there: it prints in Python between compiled parts",
     )
     return Var(builtins.print(*[a.value for a in args], **{k: v.value for k, v in kwargs.items()}))
 

@@ -13,11 +13,14 @@ from __future__ import annotations
 
 from .. import _C
 from ..autograd import grad_mode
+from ..device import device
+from ..dtypes import dtype
 from ..random import default_generator
-from ..tensor import Tensor, _make
+from ..tensor import Size, Tensor, _make
 from .program import ShapeSpeculationError, compile_graph
 from .sources import Env, Fixed
-from .values import Var, is_constant
+from .split import MATERIALIZED_NULL
+from .values import NULL, OUTSIDE_PYTHON, Var, is_constant
 
 
 class NotCompilable(Exception):
@@ -56,29 +59,48 @@ class _Builder:
                     "(compile the whole training step: forward, backward and update)"
                 )
             return ("out", self.output(t))
+        known = rec.sources.get(id(t))
+        shared = rec.sourced_arrays.get(id(t._data))
+        if (known is None or known[0] is not t) and shared is not None and shared[0] is t._data:
+            # `x.detach()` of a tensor read from the heap, which no op used:
+            # the same detached view of what the source gives on this call.
+            return ("detached", ("source", _where(rec, shared[1])))
         return ("source", _where(rec, t))
 
     def template(self, var):
+        if var is NULL:
+            return ("null",)
+        if var.host is OUTSIDE_PYTHON:  # a resume function's argument
+            return ("source", var.source)
         if var.host is not None:
             tensor_var, kind = var.host
             if isinstance(tensor_var.value, Tensor):
                 return ("host", self.tensor(tensor_var.value, data_only=True), kind)
             return ("host", self.template(tensor_var), kind)
         value = var.value
-        if var.items is not None and type(value) in (tuple, list):
-            return (type(value), [self.template(v) for v in var.items])
-        if var.items is not None and type(value) is dict:
-            return (dict, [(k, self.template(v)) for k, v in var.items.items()])
+        items = var.tracked_items()
+        if items is not None and type(value) in (tuple, list):
+            return (type(value), [self.template(v) for v in items])
+        if items is not None and type(value) is dict:
+            return (dict, [(k, self.template(v)) for k, v in items.items()])
         if isinstance(value, Tensor):
             return self.tensor(value)
-        if is_constant(value):
+        if is_constant(value) or type(value) in _IMMUTABLE:
             return ("const", value)
         if var.source is not None and not self.tr.is_mutated(value):
             return ("source", var.source)
+        if var.self_var is not None:  # a bound method, looked up again on its receiver
+            name = getattr(value, "__name__", None)
+            if name is not None and getattr(var.self_var.value, name, None) == value:
+                return ("method", self.template(var.self_var), name)
         if type(value) in (tuple, list):
             return (type(value), [self.template(Var(v)) for v in value])
         raise NotCompilable(f"a {type(value).__name__} object made inside the frame escapes it")
 
+
+# janus values that never change once made: a compiled call may hand out the
+# very object the trace saw.
+_IMMUTABLE = (Size, dtype, device)
 
 _HOST_READS = {
     "item": lambda t: t.item(),
@@ -99,6 +121,12 @@ def _build(template, outs, env):
     if kind == "host":
         tensor = _build(template[1], outs, env)
         return _HOST_READS[template[2]](tensor)
+    if kind == "method":
+        return getattr(_build(template[1], outs, env), template[2])
+    if kind == "detached":
+        return _build(template[1], outs, env).detach()
+    if kind == "null":
+        return MATERIALIZED_NULL
     if kind is dict:
         return {k: _build(t, outs, env) for k, t in template[1]}
     items = [_build(t, outs, env) for t in template[1]]
@@ -117,17 +145,26 @@ def _where(rec, tensor):
 class CompiledFrame:
     """The compiled entry for one frame: `entry(*values)` with the values in
     `janus._C.capture.entry_signature(code)` order; it returns the call's
-    result, or `capture.FALLBACK` when the frame must run as usual."""
+    result, or `capture.FALLBACK` when the frame must run as usual.
 
-    def __init__(self, tr, result_var, names, globals_, builtins_, rng_start):
+    With `split` (split.py) the trace stopped at a graph break: the entry
+    runs the graph of the part before it, then hands the frame's state to
+    `split`, which runs the rest in Python; the result is the rest's."""
+
+    def __init__(self, tr, result_var, names, globals_, builtins_, rng_start, split=None):
         rec = tr.recorder
-        if rec.graph.node_count() == 0 and not tr.effects:
+        if rec.graph.node_count() == 0 and not tr.effects and split is None:
             raise NotCompilable("the frame does no tensor work")
         for t in rec.captured_tensors:
             if str(t.device) != "cpu":
                 raise NotCompilable("CUDA tensors: compiled CUDA graphs come with the CUDA runtime")
         b = _Builder(tr)
-        self.result = b.template(result_var)
+        self.split = split
+        if split is None:
+            self.result = b.template(result_var)
+        else:
+            self.stack = [b.template(v) for v in split.stack]
+            self.locals = [b.template(v) for v in split.locals]
         self.heap_effects = []
         for effect in tr.effects:
             kind, target = effect[0], effect[1]
@@ -148,7 +185,8 @@ class CompiledFrame:
             if t._grad is not before
         ]
         rec.graph.set_outputs(b.outputs)
-        self.program = compile_graph(rec.graph)
+        # A split at the frame's first tensor op leaves nothing to run before it.
+        self.program = compile_graph(rec.graph) if rec.graph.node_count() else None
         self.inputs = [_where(rec, t) for t in rec.captured_tensors]
         self.names, self.globals, self.builtins = names, globals_, builtins_
         self.rng_offset = rng_start[1]
@@ -161,7 +199,7 @@ class CompiledFrame:
         arrays = [source.evaluate(env)._data for source in self.inputs]
         shift = default_generator._offset - self.rng_offset
         try:
-            outs = self.program(*arrays, rng_shift=shift)
+            outs = [] if self.program is None else self.program(*arrays, rng_shift=shift)
         except ShapeSpeculationError:
             # A data-dependent shape differed from the recorded one: nothing
             # is committed yet, so the frame simply runs as usual.
@@ -185,6 +223,9 @@ class CompiledFrame:
             else:  # append
                 target.evaluate(env).append(value)
         self.calls += 1
+        if self.split is not None:
+            stack = [_build(t, outs, env) for t in self.stack]
+            return self.split.run(stack, [_build(t, outs, env) for t in self.locals])
         return _build(self.result, outs, env)
 
 

@@ -4,6 +4,11 @@
 and effects are the program's) and returns a `Translation`: the result,
 and either a compiled entry with its guard, or the graph breaks that kept
 the frame from compiling.
+
+A frame that broke is split the next time it is translated (split.py): the
+translation stops before the instruction where the first break happened,
+the compiled entry covers the part before it, and the rest of the call runs
+through a resume function.
 """
 
 from __future__ import annotations
@@ -17,9 +22,18 @@ from ..random import default_generator
 from .calls import translatable, unsupported_ops
 from .compiled import CompiledFrame, NotCompilable, build_guard
 from .record import _Recorder
+from .resume import data_parameters
 from .sources import Local
+from .split import Split, why_not_split
 from .translator import Frame, Translator
-from .values import GraphBreak, UserException
+from .values import OUTSIDE_PYTHON, GraphBreak, UserException, Var
+
+# code -> (instruction index of the translated frame to split before, the
+# GraphBreak that happened there), learned from a translation that broke
+# there; codes whose split failed are in
+# `_unsplittable` (they run as before: eagerly, callees compiled on their own).
+_split_at: dict = {}
+_unsplittable: set = set()
 
 
 @dataclass
@@ -30,6 +44,7 @@ class Translation:
     breaks: list = field(default_factory=list)
     seconds: float = 0.0
     permanent: bool = False  # no later call can compile either (e.g. unsupported bytecode)
+    split: Split | None = None  # where the entry hands the call over to Python
 
 
 def translate(function, locals_: dict) -> Translation:
@@ -49,21 +64,43 @@ def translate(function, locals_: dict) -> Translation:
         )
     start = time.perf_counter()
     recorder = _Recorder()
-    tr = Translator(recorder, function.__globals__)
+    split_at, split_break = _split_at.get(code_obj, (None, None))
+    tr = Translator(recorder, function.__globals__, stop_at=split_at)
     rng_start = (default_generator._seed, default_generator._offset)
     names = _C.capture.entry_signature(code_obj)
     params = names[: len(names) - len(code_obj.co_freevars)]
     frame = Frame(code, function, {}, {}, None)
-    frame.locals = {name: tr.read(locals_[name], Local(name)) for name in params if name in locals_}
+    data = data_parameters.get(code_obj, ())  # a resume function's unguarded values
+    frame.locals = {
+        name: Var(locals_[name], Local(name), host=OUTSIDE_PYTHON)
+        if name in data
+        else tr.read(locals_[name], Local(name))
+        for name in params
+        if name in locals_
+    }
     frame.cells.update(frame.closure)
+    tr.top = frame
+    stopped = None
     registry.observers.append(recorder)
     try:
         result = tr.run_frame(frame)
+        if result is None:  # at the split point
+            stopped = _split(tr, frame, function, names, rng_start, split_break)
+            if stopped is None:  # no split after all: the rest of the call, traced
+                result = tr.run_frame(frame)
     except UserException as raised:
         raise raised.exc from None
     finally:
         registry.observers.remove(recorder)
+    if stopped is not None:
+        # The first part ran traced; the rest of the call runs as the
+        # compiled entry will run it: the breaking instruction, then the
+        # resume function (with the recorder off: it is not this graph's).
+        stopped.result = stopped.split.run_concretely()
+        stopped.seconds = time.perf_counter() - start
+        return stopped
     out = Translation(result.value, breaks=tr.breaks)
+    _learn_split(code_obj, tr.breaks)
     if not tr.breaks:
         try:
             out.entry = CompiledFrame(
@@ -81,11 +118,55 @@ def translate(function, locals_: dict) -> Translation:
     return out
 
 
+def _split(tr, frame, function, names, rng_start, at: GraphBreak) -> Translation | None:
+    """The translation of a frame stopped before its breaking instruction:
+    an entry for the part before it (result filled in by the caller), or
+    None (with the reason as a break) where it cannot split there."""
+    code_obj = function.__code__
+    if tr.breaks:  # it broke earlier than last time: split there next time
+        _split_at.pop(code_obj, None)
+        return None
+    why = why_not_split(frame)
+    if why is None:
+        split = Split(frame, function)
+        try:
+            entry = CompiledFrame(
+                tr, None, names, function.__globals__, frame.builtins, rng_start, split
+            )
+            guard = build_guard(code_obj, tr, rng_start[0])
+        except NotCompilable as reason:
+            why = f"the state there cannot be rebuilt: {reason}"
+        else:
+            return Translation(None, entry=entry, guard=guard, breaks=[at], split=split)
+    _unsplittable.add(code_obj)
+    _split_at.pop(code_obj, None)
+    tr.breaks.append(
+        GraphBreak("no-split", frame.location(), f"cannot split the frame here: {why}", _hint(why))
+    )
+    return None
+
+
+def _learn_split(code_obj, breaks: list) -> None:
+    """After a translation that broke, the next one splits at the first break
+    that will happen again (one with no `top_index` will not: e.g. the first
+    optimizer step, which creates its state)."""
+    if code_obj in _unsplittable:
+        return
+    for b in breaks:
+        if b.top_index is not None:
+            _split_at[code_obj] = (b.top_index, b)
+            return
+
+
 def _hint(reason: str) -> str:
     if "no tensor work" in reason:
         return "nothing to compile; the frame runs as usual"
     if "autograd" in reason:
         return "compile the function that calls backward()"
+    if "loop" in reason:
+        return "move the Python-only part out of the loop, or into a function of its own"
+    if "try or with" in reason:
+        return "move the Python-only part out of the try/with block"
     return "return tensors, numbers and containers of them"
 
 

@@ -98,8 +98,9 @@ class ContainersMixin:
 
     def elements(self, var: Var) -> list:
         """The element Vars of an iterable (keeping sources where it has them)."""
-        if var.items is not None and isinstance(var.items, list):
-            return list(var.items)
+        items = var.tracked_items()
+        if isinstance(items, list):
+            return list(items)
         it = self.iterate(var)
         out = []
         while True:
@@ -109,8 +110,9 @@ class ContainersMixin:
             out.append(element)
 
     def dict_items(self, var: Var) -> dict:
-        if var.items is not None and isinstance(var.items, dict):
-            return dict(var.items)
+        items = var.tracked_items()
+        if isinstance(items, dict):
+            return dict(items)
         value = self.value(var, "unpacked")
         self.guard_len(var)
         return {
@@ -149,8 +151,9 @@ class ContainersMixin:
         value = var.value
         if isinstance(value, VirtualIterator):
             return value
-        if var.items is not None and isinstance(var.items, list):
-            return VirtualIterator(list(var.items))
+        items = var.tracked_items()
+        if isinstance(items, list):
+            return VirtualIterator(list(items))
         if isinstance(value, (list, tuple)) and var.source is not None:
             self.guard_len(var)
             source = var.source if not self.is_mutated(value) else None

@@ -80,6 +80,11 @@ def describe(t, k: int = 0) -> str:
         )
         lines.append("  guards:")
         lines.extend("    " + line for line in t.guard.describe())
+    if t.split is not None:
+        lines.append(
+            f"  split at {t.split.location}: the graph runs up to there, the instruction "
+            "runs in Python, and a resume function runs the rest"
+        )
     for b in t.breaks:
         lines.append(f"  graph break: {b}")
     if t.entry is None and not t.breaks:

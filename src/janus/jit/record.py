@@ -54,14 +54,20 @@ class _Recorder:
         self.captured_tensors: list = []  # graph inputs %c0, %c1, ... in order
         self.snapshots: list = []  # every graph input's value when it was first read
         self.external: set = set()  # ids of tensors that came from outside fn
+        # id(array) -> (array, tensor) for those tensors: a view sharing the
+        # array (`x.detach()`, `p.data`) is the same graph value, and writing
+        # through it updates that tensor.
+        self.external_arrays: dict = {}
         self.effects: dict = {}  # id -> tensor from outside that fn updated in place
         self.grad_watch: dict = {}  # id -> (tensor, its .grad before fn): .grad changes are effects
         # id -> (tensor, source): tensors the translator read from the heap
         self.sources: dict = {}
+        self.sourced_arrays: dict = {}  # id(array) -> (array, tensor) for those tensors
 
     def add_source(self, tensor: Tensor, source) -> None:
         if id(tensor) not in self.sources:
             self.sources[id(tensor)] = (tensor, source)
+            self.sourced_arrays.setdefault(id(tensor._data), (tensor._data, tensor))
             grad = tensor._grad
             if grad is not None and id(grad) not in self.sources:
                 self.sources[id(grad)] = (grad, source.attr("grad"))
@@ -74,7 +80,9 @@ class _Recorder:
         self.snapshots.append(tensor._data.copy())
         self.watch_grad(tensor)
         self.values[id(tensor)] = (tensor, value)
+        self.arrays[id(tensor._data)] = (tensor._data, value)
         self.external.add(id(tensor))
+        self.external_arrays[id(tensor._data)] = (tensor._data, tensor)
         return value
 
     def value_of(self, tensor: Tensor):
@@ -86,6 +94,11 @@ class _Recorder:
         entry = self.arrays.get(id(tensor._data))
         if entry is not None and entry[0] is tensor._data:
             return entry[1]
+        # A view of a tensor read from the heap (`x.detach()` before any op
+        # used `x`): the graph input is that tensor, found through its source.
+        entry = self.sourced_arrays.get(id(tensor._data))
+        if entry is not None and entry[0] is tensor._data and entry[1] is not tensor:
+            return self.value_of(entry[1])
         self.captured += 1
         self.captured_tensors.append(tensor)
         return self.input(tensor, f"c{self.captured - 1}")
@@ -100,6 +113,11 @@ class _Recorder:
             self.value_of(source) if isinstance(source, Tensor) else source,
         ]
         [value] = self.graph.add_node("overwrite", operands, {}, [_type(target)])
+        shared = self.external_arrays.get(id(target._data))
+        if shared is not None and shared[0] is target._data and shared[1] is not target:
+            # Written through a view of an outside tensor: that tensor changes.
+            self.effects.setdefault(id(shared[1]), shared[1])
+            self.values[id(shared[1])] = (shared[1], value)
         if id(target) in self.external:
             self.effects.setdefault(id(target), target)
         self.values[id(target)] = (target, value)

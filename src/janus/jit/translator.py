@@ -26,9 +26,9 @@ from .calls import CallsMixin
 from .containers import ContainersMixin
 from .instructions import Code
 from .sources import Builtin, Fixed, FreeVar, Global
-from .values import NULL, GraphBreak, UserException, Var, do, is_constant  # noqa: F401
+from .values import NULL, OUTSIDE_PYTHON, GraphBreak, UserException, Var, do, is_constant  # noqa: F401
 
-_BINARY = {
+BINARY_OPERATORS = {
     "+": operator.add,
     "-": operator.sub,
     "*": operator.mul,
@@ -57,7 +57,7 @@ _BINARY = {
     ">>=": operator.irshift,
 }
 
-_COMPARE = {
+COMPARISONS = {
     "<": operator.lt,
     "<=": operator.le,
     "==": operator.eq,
@@ -75,6 +75,13 @@ def _equatable(value) -> bool:
     if type(value) in (type(None), bool, int, float, str):
         return True
     return type(value) is tuple and all(_equatable(v) for v in value)
+
+
+def _is_bound_method(value) -> bool:
+    if isinstance(value, types.MethodType):
+        return True
+    receiver = getattr(value, "__self__", None) if type(value) is types.BuiltinMethodType else None
+    return receiver is not None and not isinstance(receiver, types.ModuleType)
 
 
 def _bound_to(value, obj) -> bool:
@@ -138,8 +145,12 @@ class Translator(CallsMixin, ContainersMixin):
     """Runs one call concolically. `run_top` returns the result Var; then
     `breaks`, `guards`, the recorder and the effects describe the trace."""
 
-    def __init__(self, recorder, top_globals: dict):
+    def __init__(self, recorder, top_globals: dict, stop_at: int | None = None):
         self.recorder = recorder
+        # Co-execution (split.py): the translated frame's instruction index
+        # to stop before, where an earlier translation broke.
+        self.stop_at = stop_at
+        self.top: Frame | None = None  # the translated frame
         self.top_globals = top_globals  # the translated function's globals
         self.grad_enabled = grad_mode.state.enabled  # at entry: a guard
         self.breaks: list[GraphBreak] = []
@@ -156,9 +167,13 @@ class Translator(CallsMixin, ContainersMixin):
         self.frame: Frame | None = None
 
     # ----- reporting -----
-    def graph_break(self, kind: str, explanation: str, hint: str) -> None:
+    def graph_break(self, kind: str, explanation: str, hint: str, transient=False) -> None:
+        """Records a break. `transient`: the next call will not break here
+        (so the frame is not split for it)."""
         where = self.frame.location() if self.frame is not None else "?"
-        self.breaks.append(GraphBreak(kind, where, explanation, hint))
+        # Where the translated frame was: a split stops before that instruction.
+        at = None if transient or self.top is None else self.top.index
+        self.breaks.append(GraphBreak(kind, where, explanation, hint, top_index=at))
 
     def guard(self, source, kind: str, arg=None) -> None:
         self.guards.setdefault((source.name, kind), (source, kind, arg))
@@ -182,6 +197,17 @@ class Translator(CallsMixin, ContainersMixin):
         elif isinstance(value, Tensor):
             self.guard(source, "tensor", value)
             self.recorder.add_source(value, source)
+        elif _is_bound_method(value):
+            # Made afresh at each lookup, so not guarded by identity: its
+            # receiver is read (and guarded) as a value of its own, and the
+            # method it binds by its function or name.
+            receiver = self.read(value.__self__, source.attr("__self__"))
+            self.guard(source, "type", type(value))
+            if isinstance(value, types.MethodType):
+                self.guard(source.attr("__func__"), "is", value.__func__)
+            else:
+                self.guard(source.attr("__name__"), "equals", value.__name__)
+            return Var(value, source, self_var=receiver)
         elif isinstance(value, (types.FunctionType, types.BuiltinFunctionType, type)):
             self.guard(source, "is", value)
         elif isinstance(value, types.ModuleType):
@@ -202,7 +228,13 @@ class Translator(CallsMixin, ContainersMixin):
 
     def value(self, var: Var, use: str):
         """The concrete value of `var` for a use that bakes it into the trace."""
-        if var.host is not None:
+        if var.host is OUTSIDE_PYTHON:
+            self.graph_break(
+                "data-dependent",
+                f"a value computed by Python outside the graph is {use}",
+                "keep the value a tensor, or the decision outside the compiled function",
+            )
+        elif var.host is not None:
             self.graph_break(
                 "data-dependent",
                 f"a Python number read from tensor data ({var.host[1]}()) is {use}",
@@ -239,12 +271,17 @@ class Translator(CallsMixin, ContainersMixin):
             entry[1].add(ALL)
 
     # ----- the frame loop -----
-    def run_frame(self, frame: Frame) -> Var:
+    def run_frame(self, frame: Frame) -> Var | None:
+        """Interprets `frame` to its return: the result Var; None when the
+        translated frame stopped at `stop_at` (it may be run on after)."""
         instructions = frame.code.instructions
         outer, self.frame = self.frame, frame
         self.depth += 1
         try:
             while True:
+                if frame.ip == self.stop_at and frame is self.top:
+                    self.stop_at = None
+                    return None
                 frame.index = frame.ip
                 ins = instructions[frame.ip]
                 frame.ip += 1
@@ -387,12 +424,12 @@ class Translator(CallsMixin, ContainersMixin):
                 f"in-place {symbol} on a list or dict from outside the frame",
                 "build a new container instead",
             )
-        fn = _BINARY[symbol]
+        fn = BINARY_OPERATORS[symbol]
         f.stack.append(Var(do(fn, self.value(a, "an operand"), self.value(b, "an operand"))))
 
     def COMPARE_OP(self, f, ins):
         a, b = f.pop(2)
-        fn = _COMPARE[ins.argval]
+        fn = COMPARISONS[ins.argval]
         f.stack.append(Var(do(fn, self.value(a, "compared"), self.value(b, "compared"))))
 
     def IS_OP(self, f, ins):
@@ -536,7 +573,7 @@ class Translator(CallsMixin, ContainersMixin):
     def BINARY_SUBSCR(self, f, ins):
         container, key = f.pop(2)
         k = self.value(key, "an index")
-        items = container.items
+        items = container.tracked_items()
         if items is not None and not isinstance(k, slice):
             # An element of a container the trace built keeps its tracking.
             if isinstance(items, dict) and k in items:

@@ -40,8 +40,11 @@ class Var:
     `source` says how to read it from the frame's entry state, or is None for
     a value the trace computed; `items` holds the element Vars of a tuple,
     list or dict the trace built (so a rebuilt result keeps their tracking);
-    `host` marks a Python number read from tensor data (`loss.item()`): the
-    trace may return or store it, but a decision on it is a graph break;
+    `host` marks a Python number read from tensor data (`loss.item()`:
+    (tensor Var, reader name)), or a value Python computed outside the
+    graph that a resume function received ((None, "python"), split.py): the
+    trace may return, store or pass it on, but a decision on it, or baking
+    it into the graph, is a graph break;
     `self_var` is the receiver of a bound method loaded by `LOAD_ATTR`.
     """
 
@@ -51,12 +54,30 @@ class Var:
         self.value, self.source, self.items = value, source, items
         self.host, self.self_var = host, self_var
 
+    def tracked_items(self):
+        """`items`, if they still describe the container: Python the trace did
+        not see (a call that broke, a closure) may have changed it since;
+        then the tracking is dropped and the concrete value is what counts."""
+        items, value = self.items, self.value
+        if items is None:
+            return None
+        if isinstance(items, dict):
+            same = type(value) is dict and len(value) == len(items)
+            same = same and all(k in value and value[k] is v.value for k, v in items.items())
+        else:
+            same = len(value) == len(items) and all(v.value is x for v, x in zip(items, value))
+        if not same:
+            self.items = None
+            return None
+        return items
+
     def __repr__(self) -> str:
         where = f" from {self.source.name}" if self.source is not None else ""
         return f"Var({type(self.value).__name__}{where})"
 
 
 NULL = Var(None)  # CPython's NULL stack entry (before a callable, after LOAD_GLOBAL etc.)
+OUTSIDE_PYTHON = (None, "python")  # `Var.host` of a value the graph does not compute
 
 
 class VirtualIterator:
@@ -90,6 +111,10 @@ class GraphBreak:
     explanation: str
     hint: str
     permanent: bool = False  # every later call would break the same way
+    # The translated frame's instruction running when it broke (a break in
+    # an inlined callee: the call of that callee), or None (a break the next
+    # call will not repeat, or outside the frame's instructions).
+    top_index: int | None = None
 
     def __str__(self) -> str:
         return f"{self.location}: [{self.kind}] {self.explanation} (hint: {self.hint})"

@@ -1,0 +1,133 @@
+"""Resume functions: the rest of a frame, from one of its instructions on, as
+a function of its live state.
+
+When a frame is split at a graph break (see `split.py`), the compiled entry
+runs the graph for the part before the break, runs the breaking instruction
+in Python, and then calls a resume function with the frame's state at the
+next instruction: the values on the stack and the bound locals, as
+positional arguments. The resume function's code is the frame's own code
+with a prologue that pushes the stack back and jumps to that instruction;
+everything after it is unchanged, so line numbers and tracebacks point at
+the user's code. A resume function is a plain function: the frame hook
+captures it like any other (it gets hot, is translated, may split again).
+
+A stack slot is one of:
+- "value": a value, passed as an argument;
+- "data": the same, but a value that Python computed from data (a number
+  read from a tensor, a float or string a Python call returned): a
+  translation of the resume function does not specialize on it (no guard on
+  its value; a decision on it breaks), or every call would recompile;
+- "null": CPython's NULL below a callable (pushed with PUSH_NULL).
+Locals named in `data` are "data" parameters too (`data_parameters`).
+"""
+
+from __future__ import annotations
+
+import dis
+import inspect
+import types
+
+from bytecode import Bytecode, Instr, Label
+
+_STACK_PREFIX = "__janus_stack"
+# Flags that change how arguments bind: the resume function takes positional
+# arguments only (a `*args` tuple or `**kwargs` dict arrives as one value).
+_BINDING_FLAGS = inspect.CO_VARARGS | inspect.CO_VARKEYWORDS
+
+_cache: dict = {}  # (code, offset, stack kinds, local names, data names) -> code
+# A resume function's code -> its "data" parameters (see above).
+data_parameters: dict = {}
+
+
+def can_resume(code) -> str | None:
+    """None if a frame of `code` can be resumed mid-way, else why not."""
+    if code.co_cellvars:
+        # A cell made at the frame's start may be shared with closures the
+        # first part created; a resume function would make new cells.
+        return "the frame has locals that inner functions capture (cells)"
+    return None
+
+
+def resume_function(function, offset: int, stack: tuple, names: tuple, data: tuple = ()):
+    """The function that continues `function`'s frame at the instruction at
+    byte `offset`, taking the stack slots `stack` (kinds, bottom first; "null"
+    slots take no argument) and then the locals `names` as arguments."""
+    code = function.__code__
+    key = (code, offset, stack, names, data)
+    resumed = _cache.get(key)
+    if resumed is None:
+        slots = _slot_names(code, stack)
+        resumed = _cache[key] = _resume_code(code, offset, stack, slots, names)
+        stack_data = {slot for slot, kind in zip(slots, stack) if kind == "data"}
+        data_parameters[resumed] = frozenset(stack_data | set(data))
+    return types.FunctionType(
+        resumed, function.__globals__, resumed.co_name, None, function.__closure__
+    )
+
+
+def _resume_code(code, offset: int, stack: tuple, slots: list, names: tuple):
+    bc = Bytecode.from_code(code)
+    target = _label_at(bc, code, offset)
+    # The frame's head (COPY_FREE_VARS, RESUME) stays first; the prologue
+    # follows it, and the rest of the code is unchanged after that.
+    head = 0
+    while not isinstance(bc[head], Instr) or bc[head].name != "RESUME":
+        head += 1
+    location = _location_of(bc, target)
+    prologue = []
+    arguments = []
+    for k, kind in enumerate(stack):
+        if kind == "null":
+            prologue.append(Instr("PUSH_NULL", location=location))
+            continue
+        name = slots[k]
+        arguments.append(name)
+        prologue.append(Instr("LOAD_FAST", name, location=location))
+    prologue.append(Instr("JUMP_FORWARD", target, location=location))
+    bc[head + 1 : head + 1] = prologue
+    bc.argnames = [*arguments, *names]
+    bc.argcount = len(bc.argnames)
+    bc.posonlyargcount = 0
+    bc.kwonlyargcount = 0
+    bc.flags = bc.flags & ~_BINDING_FLAGS
+    line = location.lineno if location is not None else code.co_firstlineno
+    bc.name = f"{code.co_name}_resume_at_{line}"
+    bc.qualname = f"{code.co_qualname}.<resume at line {line}>"
+    return bc.to_code()
+
+
+def _slot_names(code, stack: tuple) -> list:
+    """Parameter names for the stack slots, distinct from the code's locals
+    (a resume function of a resume function has slots of its own)."""
+    taken = set(code.co_varnames)
+    level = 0
+    while any(f"{_STACK_PREFIX}{level}_{k}" in taken for k in range(len(stack))):
+        level += 1
+    return [f"{_STACK_PREFIX}{level}_{k}" for k in range(len(stack))]
+
+
+def _label_at(bc: Bytecode, code, offset: int) -> Label:
+    """A label placed before the instruction at byte `offset` of `code`."""
+    # The abstract form holds the same instructions as `dis` minus CACHE and
+    # EXTENDED_ARG, in order; matching names on the way checks that.
+    real = [i for i in dis.get_instructions(code) if i.opname != "EXTENDED_ARG"]
+    k = 0
+    for position, item in enumerate(bc):
+        if not isinstance(item, Instr):
+            continue
+        if real[k].opname != item.name:
+            raise ValueError(f"bytecode of {code.co_qualname} does not match dis at {k}")
+        if real[k].offset == offset:
+            label = Label()
+            bc.insert(position, label)
+            return label
+        k += 1
+    raise ValueError(f"no instruction at offset {offset} in {code.co_qualname}")
+
+
+def _location_of(bc: Bytecode, label: Label):
+    at = bc.index(label)
+    for item in bc[at:]:
+        if isinstance(item, Instr):
+            return item.location
+    return None

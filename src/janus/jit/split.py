@@ -1,0 +1,186 @@
+"""Co-execution at a graph break: the frame is split where it breaks.
+
+A frame that breaks (a `print`, a third-party call, a decision on tensor
+data) is not left to run eagerly as a whole. Its next translation stops
+right before the instruction that broke (in the translated frame itself: a
+break inside an inlined callee stops at the call of that callee), and the
+compiled entry becomes three pieces:
+
+1. the graph of everything before that instruction, with its effects
+   committed as for any compiled call;
+2. the instruction itself, run in Python on the materialized stack (a call,
+   a branch, a comparison, ...): this is the piece with no graph form;
+3. a resume function (`resume.py`) for the rest of the frame, called with
+   the stack and locals after that instruction; the frame hook captures it
+   like any function, so the rest compiles on its own and may split again.
+
+A break whose instruction is not one of those below, inside a loop (each
+iteration would nest one more resume call), inside a try or with block, or
+in a frame whose locals are captured by cells, is not split: the frame runs
+as before (eagerly, with the functions it calls compiled on their own).
+"""
+
+from __future__ import annotations
+
+from .. import _C
+from .resume import can_resume, resume_function
+from .translator import BINARY_OPERATORS, COMPARISONS
+from .values import NULL
+
+SPLITTABLE = {
+    "CALL",
+    "CALL_FUNCTION_EX",
+    "POP_JUMP_IF_TRUE",
+    "POP_JUMP_IF_FALSE",
+    "COMPARE_OP",
+    "BINARY_OP",
+    "UNARY_NOT",
+    "FORMAT_VALUE",
+}
+
+
+class _Null:
+    """CPython's NULL stack entry, materialized."""
+
+    def __repr__(self) -> str:
+        return "NULL"
+
+
+MATERIALIZED_NULL = _Null()
+
+
+def why_not_split(frame) -> str | None:
+    """None if `frame` can be split before its next instruction, else why not."""
+    code, index = frame.code, frame.ip
+    ins = code.instructions[index]
+    if ins.op not in SPLITTABLE:
+        return f"the break is in a {ins.op} instruction, which has no split form"
+    if code.handler_for(index) is not None:
+        return "the break is inside a try or with block"
+    for k, jump in enumerate(code.instructions):
+        if jump.target is not None and jump.target <= index < k:
+            return "the break is inside a loop (the functions it calls compile on their own)"
+    if frame.kw_names and ins.op != "CALL":
+        return "the break is between KW_NAMES and its CALL"
+    return can_resume(code.code)
+
+
+class Split:
+    """Where a translation stopped: the frame, its state before the breaking
+    instruction, and how to run that instruction and resume after it."""
+
+    def __init__(self, frame, function):
+        self.frame, self.function = frame, function
+        self.index = frame.ip
+        self.instruction = frame.code.instructions[self.index]
+        self.kw_names = frame.kw_names
+        self.stack = list(frame.stack)  # Vars, bottom first
+        varnames = frame.code.code.co_varnames
+        self.names = tuple(n for n in varnames if n in frame.locals)
+        self.locals = [frame.locals[n] for n in self.names]
+        self._resumes: dict = {}  # next instruction index -> (function, null slots)
+
+    @property
+    def resume_functions(self) -> list:
+        """The resume functions made so far (one per instruction that follows)."""
+        return [function for function, _ in self._resumes.values()]
+
+    @property
+    def location(self) -> str:
+        return f"{self.frame.code.code.co_filename}:{self.instruction.line}"
+
+    def run(self, stack: list, local_values: list):
+        """Runs the breaking instruction on `stack` (materialized values,
+        NULL as MATERIALIZED_NULL) and the rest of the frame: the call's result."""
+        stack = list(stack)
+        # The hook is off inside a compiled entry; the Python piece and the
+        # rest run with it on, so user functions they call compile as usual.
+        hooked = _C.capture.is_installed()
+        call = _C.capture.call_with_hook if hooked else _call
+        following, pushed = call(self._step, stack)
+        resume, nulls = self._resume(following, stack, pushed)
+        args = [v for k, v in enumerate(stack) if k not in nulls]
+        args.extend(local_values)
+        return call(resume, *args)
+
+    def run_concretely(self):
+        """The rest of the translated call itself, on the trace's own values."""
+        stack = [MATERIALIZED_NULL if v is NULL else v.value for v in self.stack]
+        return self.run(stack, [v.value for v in self.locals])
+
+    def _step(self, stack: list) -> tuple:
+        """Runs the instruction on `stack` in place; returns the index of the
+        instruction that follows, and whether it pushed a result."""
+        ins, following = self.instruction, self.index + 1
+        op = ins.op
+        pushed = op not in ("POP_JUMP_IF_TRUE", "POP_JUMP_IF_FALSE")
+        if op == "CALL":
+            args = _pop(stack, ins.arg)
+            below, top = _pop(stack, 2)
+            fn, args = (top, args) if below is MATERIALIZED_NULL else (below, [top, *args])
+            split = len(args) - len(self.kw_names)
+            stack.append(fn(*args[:split], **dict(zip(self.kw_names, args[split:]))))
+        elif op == "CALL_FUNCTION_EX":
+            kwargs = stack.pop() if ins.arg & 1 else {}
+            args = stack.pop()
+            fn = stack.pop()
+            if stack and stack[-1] is MATERIALIZED_NULL:
+                stack.pop()
+            stack.append(fn(*args, **kwargs))
+        elif op in ("POP_JUMP_IF_TRUE", "POP_JUMP_IF_FALSE"):
+            if bool(stack.pop()) == (op == "POP_JUMP_IF_TRUE"):
+                following = ins.target
+        elif op == "COMPARE_OP":
+            a, b = _pop(stack, 2)
+            stack.append(COMPARISONS[ins.argval](a, b))
+        elif op == "BINARY_OP":
+            a, b = _pop(stack, 2)
+            stack.append(BINARY_OPERATORS[ins.argval](a, b))
+        elif op == "UNARY_NOT":
+            stack.append(not stack.pop())
+        elif op == "FORMAT_VALUE":
+            spec = stack.pop() if ins.arg & 0x04 else ""
+            value = stack.pop()
+            convert = {1: str, 2: repr, 3: ascii}.get(ins.arg & 0x03)
+            stack.append(format(value if convert is None else convert(value), spec))
+        else:  # why_not_split admits no other instruction
+            raise AssertionError(op)
+        return following, pushed
+
+    def _resume(self, following: int, stack: list, pushed: bool):
+        known = self._resumes.get(following)
+        if known is None:
+            kept = len(stack) - pushed  # slots below the result are the trace's Vars
+            kinds = []
+            for k, value in enumerate(stack):
+                if value is MATERIALIZED_NULL:
+                    kinds.append("null")
+                elif self.stack[k].host is not None if k < kept else _is_data(value):
+                    kinds.append("data")
+                else:
+                    kinds.append("value")
+            data = tuple(n for n, v in zip(self.names, self.locals) if v.host is not None)
+            offset = self.frame.code.instructions[following].offset
+            function = resume_function(self.function, offset, tuple(kinds), self.names, data)
+            nulls = {k for k, kind in enumerate(kinds) if kind == "null"}
+            known = self._resumes[following] = (function, nulls)
+        return known
+
+
+def _is_data(value) -> bool:
+    """Whether the Python piece's result is passed on unguarded: numbers and
+    text computed from data would make every call recompile; ints, bools and
+    None are specialized on (they are usually sizes, counts and flags)."""
+    return type(value) in (float, complex, str, bytes)
+
+
+def _call(fn, *args):
+    return fn(*args)
+
+
+def _pop(stack: list, n: int) -> list:
+    if n == 0:
+        return []
+    out = stack[-n:]
+    del stack[-n:]
+    return out

@@ -1,0 +1,279 @@
+"""Co-execution at graph breaks (src/janus/jit/split.py, resume.py): a frame
+that breaks is split there; the part before the break runs as a graph, the
+breaking instruction in Python, and the rest in a resume function that is
+compiled on its own. Each test runs the program eagerly and compiled and
+compares everything a user can see."""
+
+import dis
+import json
+
+import numpy as np
+import pytest
+from differential import compiled_calls, run_both
+
+import janus
+from janus import _C, nn
+from janus.jit import frontend
+from janus.jit.resume import resume_function
+
+capture = _C.capture
+
+
+@pytest.fixture
+def hook_on():
+    """Resume functions compile through the frame hook: on for the test."""
+    if not janus.jit.config.enabled:
+        pytest.skip("the JIT is off (JANUS_JIT=0)")
+    was_on = capture.is_installed()
+    janus.jit.enable()
+    yield
+    if not was_on:
+        janus.jit.disable()
+
+
+def _splits(jf) -> list:
+    return [t.split for t in jf.report.compiles if t.split is not None]
+
+
+def _resume_hits(jf) -> int:
+    """Calls of the resume functions that ran a compiled entry."""
+    return sum(capture.stats(fn.__code__)["hits"] for s in _splits(jf) for fn in s.resume_functions)
+
+
+def _training(make_tail):
+    """A Linear model, SGD, and a step whose tail (after the update) is
+    `make_tail(loss, log)`; observed: parameters, gradients and the log."""
+
+    def make():
+        model = nn.Linear(4, 3)
+        opt = janus.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        log = []
+
+        def step(x, y):
+            loss = ((model(x) - y) ** 2).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            return make_tail(loss, log)
+
+        return step, lambda: {"model": model, "opt": opt, "log": log}
+
+    return make
+
+
+def _data(k):
+    g = np.random.default_rng(k)
+    return janus.tensor(g.standard_normal((8, 4), np.float32)), janus.tensor(
+        g.standard_normal((8, 3), np.float32)
+    )
+
+
+def test_print_after_the_update_splits_and_both_parts_compile(capsys):
+    def make():
+        model = nn.Linear(4, 3)
+        opt = janus.optim.SGD(model.parameters(), lr=0.1)
+
+        def step(x, y):
+            loss = ((model(x) - y) ** 2).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            print("loss", round(loss.item(), 3))
+            return (model(x) * 0).detach().sum() + loss.detach()
+
+        return step, lambda: {"model": model, "opt": opt}
+
+    calls = [_data(k) for k in range(6)]
+    jf = run_both(make, calls)
+    printed = capsys.readouterr().out.splitlines()
+    assert len(printed) == 12 and printed[:6] == printed[6:]  # same lines, eager and compiled
+    splits = _splits(jf)
+    assert splits and splits[0].instruction.op == "CALL"
+    assert compiled_calls(jf) >= 3  # the update ran as a graph
+    t = next(t for t in jf.report.compiles if t.split is not None)
+    assert t.entry.graph.node_count() > 0
+    assert any(b.kind in ("data-dependent", "unsupported-call") for b in t.breaks)
+
+
+def test_the_rest_compiles_on_its_own_without_guarding_data(hook_on):
+    def tail(loss, log):
+        value = loss.item()
+        log.append(json.dumps({"loss": round(value, 2)}))  # a third-party call
+        return loss.detach() * 2
+
+    jf = run_both(_training(tail), [_data(k) for k in range(8)])
+    assert compiled_calls(jf) >= 5
+    # The step splits at the call of `tail` (the break is inside it); `tail`
+    # then compiles on its own (splitting at its breaks), and the numbers
+    # the Python pieces compute are not guards: nothing recompiles.
+    assert _splits(jf)[0].instruction.op == "CALL"
+    assert capture.stats(tail.__code__)["hits"] >= 3
+    resumed = [c for c in frontend.reports if c.co_qualname.startswith(tail.__qualname__)]
+    assert len(resumed) >= 2
+    assert all(capture.stats(c)["recompiles"] == 0 for c in resumed)
+
+
+def test_branch_on_a_number_read_from_tensor_data():
+    def make():
+        model = nn.Linear(4, 3)
+        opt = janus.optim.SGD(model.parameters(), lr=0.1)
+        log = []
+
+        def step(x, y):
+            loss = ((model(x) - y) ** 2).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            if loss.item() > 1.0:  # a decision on data: the frame splits here
+                log.append("high")
+            else:
+                log.append("low")
+            return loss.detach()
+
+        return step, lambda: {"model": model, "opt": opt, "log": log}
+
+    jf = run_both(make, [_data(k) for k in range(10)])
+    assert compiled_calls(jf) >= 5
+    assert [s.instruction.op for s in _splits(jf)] == ["COMPARE_OP"]
+
+
+def test_branch_on_a_tensor_takes_either_side():
+    def make():
+        def fn(x):
+            y = x * 3 + 1
+            if y.sum() > 0:
+                return y * 2
+            return y - 1
+
+        return fn, lambda: {}
+
+    signs = [1, -1, 1, 1, -1, -1, 1]
+    jf = run_both(make, [(janus.full((3,), 0.5 * s),) for s in signs])
+    assert compiled_calls(jf) == len(signs) - 2
+    assert _splits(jf)[0].instruction.op.startswith("POP_JUMP")
+
+
+def test_break_inside_an_inlined_call_splits_at_that_call():
+    records = []
+
+    def describe(t):
+        return json.dumps({"shape": list(t.shape)})  # json's C encoder: a break in here
+
+    def make():
+        w = janus.randn(4, 5)
+
+        def fn(x):
+            h = (x @ w).relu()
+            records.append(describe(h))
+            return (h * 2).sum(dim=1)
+
+        return fn, lambda: {"w": w}
+
+    jf = run_both(make, [(janus.randn(2, 4),) for _ in range(5)])
+    assert records == [json.dumps({"shape": [2, 5]})] * 10
+    split = _splits(jf)[0]
+    assert split.instruction.op == "CALL"
+    assert compiled_calls(jf) == 3
+
+
+def test_two_breaks_give_a_chain_of_compiled_parts(capsys):
+    def make():
+        w = janus.randn(3, 3)
+
+        def fn(x):
+            a = x @ w
+            print("a", a.shape)
+            b = a.tanh() @ w
+            print("b", b.shape)
+            return b.sum()
+
+        return fn, lambda: {}
+
+    jf = run_both(make, [(janus.randn(2, 3),) for _ in range(6)])
+    out = capsys.readouterr().out.splitlines()
+    assert out[:12] == out[12:]
+    assert compiled_calls(jf) >= 3
+    resumed = _splits(jf)[0].resume_functions[0]
+    assert "resume at line" in resumed.__qualname__
+
+
+def test_break_in_a_loop_is_not_split_and_the_frame_stays_right(capsys):
+    def make():
+        def fn(x):
+            for k in range(3):
+                x = x * 2
+                print(k)
+            return x
+
+        return fn, lambda: {}
+
+    jf = run_both(make, [(janus.ones(2),)] * 4)
+    assert capsys.readouterr().out.split() == ["0", "1", "2"] * 8
+    assert compiled_calls(jf) == 0
+    reasons = [b.explanation for t in jf.report.compiles for b in t.breaks]
+    assert any("inside a loop" in r for r in reasons)
+
+
+def test_break_between_forward_and_backward_is_not_split():
+    def make():
+        model = nn.Linear(4, 1)
+        seen = []
+
+        def step(x):
+            loss = model(x).pow(2).mean()
+            seen.append(loss.item() > 0)
+            print(loss.item())
+            loss.backward()
+            return loss.detach()
+
+        return step, lambda: {"model": model, "seen": seen}
+
+    jf = run_both(make, [(janus.randn(5, 4),) for _ in range(4)])
+    assert compiled_calls(jf) == 0
+    reasons = " ".join(b.explanation for t in jf.report.compiles for b in t.breaks)
+    assert "cannot split the frame here" in reasons and "autograd" in reasons
+
+
+def test_an_exception_in_the_python_piece_is_the_programs_own():
+    def run(jit: bool):
+        janus.manual_seed(3)
+        w = janus.randn(3, 2)
+        state = {"n": 0}
+
+        def fn(x, text):
+            state["n"] += 1
+            y = (x @ w).exp()
+            parsed = json.loads(text)  # raises on bad text: the Python piece
+            return y * parsed["k"]
+
+        f = janus.jit(fn) if jit else fn
+        out = []
+        for text in ['{"k": 2}', '{"k": 3}', '{"k": 4}', "not json", '{"k": 5}']:
+            try:
+                out.append(f(janus.ones(1, 3), text).numpy().copy())
+            except json.JSONDecodeError as exc:
+                out.append(type(exc).__name__)
+        return out, state["n"]
+
+    (eager, n_eager), (jit, n_jit) = run(False), run(True)
+    assert n_eager == n_jit == 5  # the part before the break ran, and committed, each time
+    assert eager[3] == jit[3] == "JSONDecodeError"
+    for a, b in zip(eager[:3] + eager[4:], jit[:3] + jit[4:]):
+        np.testing.assert_allclose(a, b, rtol=1e-6)
+
+
+def test_resume_function_continues_a_frame_mid_way():
+    def f(a, b, *rest, k=3):
+        s = a * 2
+        t = min(s, b) + k
+        return s + t + len(rest)
+
+    ins = list(dis.get_instructions(f.__code__))
+    call = next(i for i in ins if i.opname == "CALL")
+    after = next(i for i in ins if i.offset > call.offset and i.opname != "CACHE")
+    resumed = resume_function(f, after.offset, ("value",), ("a", "b", "rest", "k", "s"))
+    # min(s, b) "returned" 100: the rest of f runs from there
+    assert resumed(100, 1, 9, (7, 7), 3, 2) == 2 + (100 + 3) + 2
+    assert resumed.__code__.co_filename == f.__code__.co_filename
+    again = resume_function(f, after.offset, ("value",), ("a", "b", "rest", "k", "s"))
+    assert again.__code__ is resumed.__code__  # cached: the frame hook's per-code state applies
