@@ -154,7 +154,8 @@ def batch_norm(
 ) -> Tensor:
     """Normalizes over every dim but the channels (dim 1). In training mode the
     batch statistics are used and the running ones updated in place (the
-    unbiased variance, as PyTorch stores it); otherwise the running ones are used."""
+    unbiased variance, as PyTorch stores it); otherwise the running ones are used.
+    `momentum` may be a 0-d tensor (BatchNorm's cumulative average passes one)."""
     if input.ndim < 2:
         raise ValueError(f"expected 2D or more input (got {input.ndim}D input)")
     c = input._data.shape[1]

@@ -62,7 +62,9 @@ class _BatchNorm(Module):
         if self.training and self.track_running_stats:
             self.num_batches_tracked.add_(1)
             if momentum is None:  # a cumulative moving average
-                momentum = 1.0 / float(self.num_batches_tracked.item())
+                # a float64 tensor, not `.item()`: no read of tensor data into
+                # Python, so a compiled training step stays one graph
+                momentum = 1.0 / self.num_batches_tracked.double()
         track = self.training and self.track_running_stats
         return F.batch_norm(
             input,
