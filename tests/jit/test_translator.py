@@ -264,6 +264,27 @@ def test_cumulative_batchnorm_and_decayed_adagrad_step_is_one_graph():
     assert compiled_calls(jf) == 4
 
 
+def test_autograd_grad_reads_each_calls_grad_outputs():
+    """The engine detaches `grad_outputs` before any op reads them: the
+    compiled call must read the current call's seed, not the recorded one."""
+
+    def make():
+        def fn(x, g):
+            out = x * x + x.sin()
+            (gx,) = janus.autograd.grad(out, x, grad_outputs=g)
+            return gx
+
+        return fn, lambda: {}
+
+    rng = np.random.default_rng(8)
+    data = [
+        (janus.tensor(x, requires_grad=True), janus.tensor(g))
+        for x, g in rng.standard_normal((5, 2, 4)).astype(np.float32)
+    ]
+    jf = run_both(make, data)
+    assert compiled_calls(jf) == 4
+
+
 def test_eval_mode_is_a_guard():
     model = _Net()
 

@@ -58,10 +58,12 @@ class _Recorder:
         self.grad_watch: dict = {}  # id -> (tensor, its .grad before fn): .grad changes are effects
         # id -> (tensor, source): tensors the translator read from the heap
         self.sources: dict = {}
+        self.sourced_arrays: dict = {}  # id(array) -> (array, the first sourced tensor holding it)
 
     def add_source(self, tensor: Tensor, source) -> None:
         if id(tensor) not in self.sources:
             self.sources[id(tensor)] = (tensor, source)
+            self.sourced_arrays.setdefault(id(tensor._data), (tensor._data, tensor))
             grad = tensor._grad
             if grad is not None and id(grad) not in self.sources:
                 self.sources[id(grad)] = (grad, source.attr("grad"))
@@ -74,6 +76,11 @@ class _Recorder:
         self.snapshots.append(tensor._data.copy())
         self.watch_grad(tensor)
         self.values[id(tensor)] = (tensor, value)
+        # `detach()` is no op: it wraps the same array in a new tensor (the
+        # engine detaches `grad_outputs` so). Known by its array, such a
+        # tensor reads this input; it would otherwise be captured itself, and
+        # a replay would read the recorded call's detached tensor for good.
+        self.arrays[id(tensor._data)] = (tensor._data, value)
         self.external.add(id(tensor))
         return value
 
@@ -86,6 +93,12 @@ class _Recorder:
         entry = self.arrays.get(id(tensor._data))
         if entry is not None and entry[0] is tensor._data:
             return entry[1]
+        # A detached alias of a tensor the translator read from the heap (the
+        # engine detaches `grad_outputs` before any op reads them): the graph
+        # reads the sourced tensor, so a compiled call reads the current one.
+        alias = self.sourced_arrays.get(id(tensor._data))
+        if alias is not None and alias[0] is tensor._data and alias[1] is not tensor:
+            return self.value_of(alias[1])
         self.captured += 1
         self.captured_tensors.append(tensor)
         return self.input(tensor, f"c{self.captured - 1}")
