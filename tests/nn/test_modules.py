@@ -204,6 +204,21 @@ def test_batchnorm_cumulative_average_matches_pytorch_and_reads_no_tensor_data(l
         assert_close(js, ts, rtol=1e-5, atol=1e-6, what=what)
 
 
+@pytest.mark.parametrize("momentum", [0.2, None])
+def test_instance_norm_tracking_running_stats_matches_pytorch(momentum):
+    torch = torch_or_skip()
+    batches = [x(2, 3, 4, 4) * (k + 1) + k for k in range(3)] + [x(3, 4, 4)]  # one unbatched
+    results = []
+    for L in (janus, torch):
+        norm = L.nn.InstanceNorm2d(3, momentum=momentum, affine=True, track_running_stats=True)
+        outs = [norm(L.tensor(data)) for data in batches]
+        norm.eval()
+        outs += [norm(L.tensor(batches[0])), norm(L.tensor(batches[-1]))]
+        results.append(outs + [b for _, b in sorted(norm.named_buffers())])
+    for k, (j, t) in enumerate(zip(*results)):
+        assert_close(j, t, rtol=1e-5, atol=1e-5, what=f"output or buffer {k}")
+
+
 def test_dropout_zeroes_and_rescales():
     janus.manual_seed(0)
     out = janus.nn.functional.dropout(janus.ones(10000), 0.3)

@@ -113,3 +113,26 @@ def test_setitem_value_that_cannot_broadcast_is_a_clear_error():
     x = janus.tensor(X)
     with pytest.raises(RuntimeError, match="shape mismatch"):
         x[0, :, janus.tensor(IDX)] = janus.ones(2, 5, 3, 3)
+
+
+# (A list holding lists, slices or tensors is left out: PyTorch still reads
+# it as a tuple, with a deprecation warning announcing numpy's reading, which
+# janus already follows.)
+LIST_KEYS = {
+    "flat list is one index": lambda L: [2, 0, 2],
+    "empty list": lambda L: [],
+    "list of bools is a mask": lambda L: [True, False, True, False],
+}
+
+
+@pytest.mark.parametrize("name", list(LIST_KEYS))
+def test_list_keys_index_like_pytorch(name):
+    torch = torch_or_skip()
+    expected = torch.tensor(X)[LIST_KEYS[name](torch)]
+    assert_close(janus.tensor(X)[LIST_KEYS[name](janus)], expected, what=name)
+    value = rng.standard_normal(tuple(expected.shape)).astype(np.float32)
+    t = torch.tensor(X)
+    t[LIST_KEYS[name](torch)] = torch.tensor(value)
+    j = janus.tensor(X)
+    j[LIST_KEYS[name](janus)] = janus.tensor(value)
+    assert_close(j, t, what=f"{name}: setitem")

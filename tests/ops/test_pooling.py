@@ -71,3 +71,18 @@ def test_a_window_of_padding_alone_answers_like_pytorch_and_passes_no_gradient()
     # oracle stops at the forward: no input value was taken, no gradient flows.
     values.sum().backward()
     assert np.all(np.asarray(t.grad) == 0)
+
+
+@pytest.mark.parametrize(
+    "pool, kwargs",
+    [
+        ("max_pool2d", dict(kernel_size=2, stride=0)),
+        ("max_pool2d", dict(kernel_size=2, dilation=0)),
+        ("max_pool2d", dict(kernel_size=2, stride=-1)),
+        ("avg_pool2d", dict(kernel_size=2, stride=(1, 0))),
+    ],
+)
+def test_windows_that_cannot_slide_raise_like_pytorch(pool, kwargs):
+    x = janus.zeros(1, 1, 4, 4)
+    with pytest.raises(RuntimeError, match="stride|dilation"):
+        getattr(janus.nn.functional, pool)(x, **kwargs)

@@ -60,8 +60,11 @@ def _encode(key):
         elif isinstance(item, (list, np.ndarray)):
             from ..creation import tensor as make_tensor
 
+            array = np.asarray(item)
+            if array.size == 0 and array.dtype.kind == "f":  # [] indexes nothing, as int64
+                array = array.astype(np.int64)
             spec.append(("t",))
-            tensors.append(make_tensor(np.asarray(item)))
+            tensors.append(make_tensor(array))
             advanced = True
         else:
             raise IndexError(

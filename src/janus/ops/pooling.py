@@ -37,6 +37,18 @@ def _first_tap_inside(out: int, stride: int, padding: int, dilation: int) -> np.
     return np.maximum(0, -(start // dilation))
 
 
+def _check_window(kernel, stride, dilation) -> None:
+    """PyTorch's messages for window sizes that cannot slide."""
+    if min(kernel) <= 0:
+        raise RuntimeError(f"kernel size should be greater than zero, but got {kernel}")
+    if 0 in stride:
+        raise RuntimeError("stride should not be zero")
+    if min(stride) < 0:
+        raise RuntimeError(f"stride should be greater than zero, but got {stride}")
+    if min(dilation) <= 0:
+        raise RuntimeError(f"dilation should be greater than zero, but got {dilation}")
+
+
 def _max_pool2d_impl(xp, x, kernel, stride, padding, dilation, ceil_mode):
     n, c, h, w = x.shape
     out_hw, extra = _pool_geometry(x.shape, kernel, stride, padding, dilation, ceil_mode)
@@ -136,6 +148,7 @@ def max_pool2d(
     kernel = _pair(kernel_size)
     stride = kernel if stride is None or stride == [] else _pair(stride)
     padding, dilation = _pair(padding), _pair(dilation)
+    _check_window(kernel, stride, dilation)
     if padding[0] > kernel[0] // 2 or padding[1] > kernel[1] // 2:
         raise RuntimeError(
             "pad should be at most half of effective kernel size, but got "
@@ -259,6 +272,7 @@ def avg_pool2d(
     kernel = _pair(kernel_size)
     stride = kernel if stride is None or stride == [] else _pair(stride)
     padding = _pair(padding)
+    _check_window(kernel, stride, (1, 1))
     if padding[0] > kernel[0] // 2 or padding[1] > kernel[1] // 2:
         raise RuntimeError(
             f"pad should be at most half of effective kernel size, but got "
