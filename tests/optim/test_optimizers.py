@@ -230,3 +230,24 @@ def test_lbfgs_matches_pytorch(history_size):
     np.testing.assert_allclose(results[0][0], results[1][0], rtol=1e-9)
     assert_close(results[0][1], results[1][1], rtol=1e-9, atol=1e-12)
     assert_close(results[0][2], results[1][2], rtol=1e-9, atol=1e-12)
+
+
+def test_loaded_state_takes_the_parameters_dtype_like_pytorch():
+    torch = torch_or_skip()
+    seen = []
+    for L in (janus, torch):
+        w = L.tensor(W0.copy(), requires_grad=True)
+        opt = L.optim.Adam([w], lr=0.1)
+        w.grad = L.tensor(GRADS[0][0])
+        opt.step()
+        saved = opt.state_dict()
+        saved["state"][0]["exp_avg"] = saved["state"][0]["exp_avg"].double()
+        saved["state"][0]["exp_avg_sq"] = L.tensor([[1, 2, 3, 4]] * 3)  # int64
+        opt.load_state_dict(saved)
+        state = opt.state[w]
+        seen.append([str(state[k].dtype).split(".")[-1] for k in sorted(state)])
+        w.grad = L.tensor(GRADS[1][0])
+        opt.step()
+        seen[-1].append(w.detach().numpy().copy())
+    assert seen[0][:-1] == seen[1][:-1]
+    assert_close(seen[0][-1], seen[1][-1], what="weight after a step")
