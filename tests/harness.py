@@ -8,6 +8,8 @@ installed, `numeric_grad` checks janus's gradients against finite differences.
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import pytest
 
@@ -145,3 +147,27 @@ def check_numeric(fn, args, kwargs, rtol=1e-4, atol=1e-6):
         np.testing.assert_allclose(
             analytic, numeric, rtol=rtol, atol=atol, err_msg=f"gradient of input {i}"
         )
+
+
+@contextlib.contextmanager
+def no_host_reads():
+    """Within the block, reading a janus tensor's data into Python (`.item()`,
+    `float(t)`, `bool(t)`, `.tolist()`, `.numpy()`) raises: code that must stay
+    one compiled graph (an optimizer step, a layer's forward) can be checked
+    eagerly to make no such read."""
+    names = ("item", "tolist", "numpy", "__float__", "__int__", "__bool__", "__index__")
+    saved = {name: getattr(janus.Tensor, name) for name in names}
+
+    def refuse(name):
+        def read(self, *args, **kwargs):
+            raise AssertionError(f"Tensor.{name} read tensor data into Python")
+
+        return read
+
+    for name in names:
+        setattr(janus.Tensor, name, refuse(name))
+    try:
+        yield
+    finally:
+        for name, method in saved.items():
+            setattr(janus.Tensor, name, method)

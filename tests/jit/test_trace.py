@@ -118,3 +118,25 @@ def test_new_signatures_and_seeds_record_again():
     assert len(traced._traces) == 2
     with pytest.raises(TypeError, match="not a Tensor"):
         traced([1.0])
+
+
+def test_replays_read_each_calls_grad_outputs():
+    """`autograd.grad` detaches `grad_outputs` (and the function detaches `x`):
+    a detached tensor shares its input's array, and a replay must read the
+    current call's values through it, not the recorded call's."""
+
+    def input_grad(x, g):
+        x = x.detach().requires_grad_()
+        out = x * x + x.sin()
+        (gx,) = janus.autograd.grad(out, x, grad_outputs=g)
+        return gx
+
+    traced = janus.jit.trace(input_grad, warmup=0)
+    rng = np.random.default_rng(3)
+    for _ in range(4):
+        x, g = rng.standard_normal((2, 5)).astype(np.float32)
+        expected = (2 * x + np.cos(x)) * g
+        np.testing.assert_allclose(
+            traced(janus.tensor(x), janus.tensor(g)).numpy(), expected, rtol=1e-5, atol=1e-6
+        )
+    assert len(traced._traces) == 1  # one recording, replayed three times

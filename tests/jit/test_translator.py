@@ -240,6 +240,53 @@ def test_training_step_forward_backward_update(optimizer):
     assert compiled_calls(jf) >= 3
 
 
+def test_cumulative_batchnorm_and_decayed_adagrad_step_is_one_graph():
+    """BatchNorm(momentum=None) and Adagrad(lr_decay) compute from their step
+    counters with tensor math: the whole step compiles without a graph break."""
+
+    def make():
+        # (BatchNorm first: a bias just before it gets a gradient of rounding
+        # noise, which Adagrad's scaling would blow up to full steps)
+        model = nn.Sequential(nn.BatchNorm1d(6, momentum=None), nn.Linear(6, 4), nn.Linear(4, 2))
+        opt = janus.optim.Adagrad(model.parameters(), lr=0.1, lr_decay=0.05)
+
+        def step(x, y):
+            opt.zero_grad()
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+            opt.step()
+            return loss
+
+        return step, lambda: {"model": model, "opt": opt}
+
+    janus.manual_seed(4)
+    data = [(janus.randn(5, 6), janus.randint(0, 2, (5,))) for _ in range(5)]
+    jf = run_both(make, data, rtol=1e-4, atol=1e-5)
+    assert [c.breaks for c in jf.report.compiles] == [[]]
+    assert compiled_calls(jf) == 4
+
+
+def test_autograd_grad_reads_each_calls_grad_outputs():
+    """The engine detaches `grad_outputs` before any op reads them: the
+    compiled call must read the current call's seed, not the recorded one."""
+
+    def make():
+        def fn(x, g):
+            out = x * x + x.sin()
+            (gx,) = janus.autograd.grad(out, x, grad_outputs=g)
+            return gx
+
+        return fn, lambda: {}
+
+    rng = np.random.default_rng(8)
+    data = [
+        (janus.tensor(x, requires_grad=True), janus.tensor(g))
+        for x, g in rng.standard_normal((5, 2, 4)).astype(np.float32)
+    ]
+    jf = run_both(make, data)
+    assert compiled_calls(jf) == 4
+
+
 def test_eval_mode_is_a_guard():
     model = _Net()
 

@@ -115,3 +115,28 @@ def test_bad_targets_raise():
         janus.nn.functional.cross_entropy(x, janus.tensor([0, 1, 2, 3, 4, 9]))
     with pytest.raises(ValueError, match="batch_size"):
         janus.nn.functional.cross_entropy(x, janus.tensor([0, 1]))
+
+
+@pytest.mark.parametrize("use_input_stats", [True, False])
+def test_instance_norm_with_running_stats_matches_pytorch(use_input_stats):
+    """The running stats are updated (with the batch's average of the
+    per-sample statistics) or used, as asked; they were ignored."""
+    torch = torch_or_skip()
+    data = (rng.standard_normal((3, 2, 4, 5)) * 2 + 1).astype(np.float32)
+    results = []
+    for L in (janus, torch):
+        running_mean = L.tensor(np.array([0.5, -0.2], dtype=np.float32))
+        running_var = L.tensor(np.array([1.5, 0.7], dtype=np.float32))
+        x = L.tensor(data, requires_grad=True)
+        out = L.nn.functional.instance_norm(
+            x, running_mean, running_var, use_input_stats=use_input_stats, momentum=0.3
+        )
+        (out * out).sum().backward()
+        results.append((out, x.grad, running_mean, running_var))
+    for what, j, t in zip(("output", "grad", "running_mean", "running_var"), *results):
+        assert_close(j, t, rtol=1e-5, atol=1e-5, what=what)
+
+
+def test_instance_norm_without_stats_to_use_raises():
+    with pytest.raises(RuntimeError, match="running_mean and running_var"):
+        janus.nn.functional.instance_norm(janus.zeros(2, 3, 4), use_input_stats=False)

@@ -1,11 +1,13 @@
 """Every layer against PyTorch with the same weights: outputs, input gradients
 and parameter gradients."""
 
+import contextlib
+
 import numpy as np
 import pytest
 
 import janus
-from harness import assert_close, torch_or_skip
+from harness import assert_close, no_host_reads, torch_or_skip
 
 rng = np.random.default_rng(11)
 
@@ -176,6 +178,45 @@ def test_eval_mode_batchnorm_and_dropout():
     jm.eval()
     tm.eval()
     assert_close(jm(janus.tensor(data)), tm(torch.tensor(data)), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("layer", ["BatchNorm1d", "BatchNorm2d"])
+def test_batchnorm_cumulative_average_matches_pytorch_and_reads_no_tensor_data(layer):
+    """momentum=None: the running stats are a cumulative average over the
+    batches, computed without `.item()` (which would break a compiled step)."""
+    torch = torch_or_skip()
+    shape = (6, 3) if layer == "BatchNorm1d" else (2, 3, 4, 4)
+    batches = [x(*shape) * (k + 1) + k for k in range(4)]
+    results = []
+    for L in (janus, torch):
+        bn = getattr(L.nn, layer)(3, momentum=None)
+        outs = []
+        for data in batches:
+            with no_host_reads() if L is janus else contextlib.nullcontext():
+                outs.append(bn(L.tensor(data)))
+        bn.eval()
+        outs.append(bn(L.tensor(batches[0])))
+        results.append((outs, bn.running_mean, bn.running_var, bn.num_batches_tracked))
+    (j_outs, *j_stats), (t_outs, *t_stats) = results
+    for k, (jo, to) in enumerate(zip(j_outs, t_outs)):
+        assert_close(jo, to, rtol=1e-5, atol=1e-5, what=f"output {k}")
+    for what, js, ts in zip(("running_mean", "running_var", "count"), j_stats, t_stats):
+        assert_close(js, ts, rtol=1e-5, atol=1e-6, what=what)
+
+
+@pytest.mark.parametrize("momentum", [0.2, None])
+def test_instance_norm_tracking_running_stats_matches_pytorch(momentum):
+    torch = torch_or_skip()
+    batches = [x(2, 3, 4, 4) * (k + 1) + k for k in range(3)] + [x(3, 4, 4)]  # one unbatched
+    results = []
+    for L in (janus, torch):
+        norm = L.nn.InstanceNorm2d(3, momentum=momentum, affine=True, track_running_stats=True)
+        outs = [norm(L.tensor(data)) for data in batches]
+        norm.eval()
+        outs += [norm(L.tensor(batches[0])), norm(L.tensor(batches[-1]))]
+        results.append(outs + [b for _, b in sorted(norm.named_buffers())])
+    for k, (j, t) in enumerate(zip(*results)):
+        assert_close(j, t, rtol=1e-5, atol=1e-5, what=f"output or buffer {k}")
 
 
 def test_dropout_zeroes_and_rescales():

@@ -562,4 +562,8 @@ def _setitem(L, a, v):
     out[1] = v
     out[0, 1:3] = 7.0
     out[:, 0] = out[:, 1] * 2
-    return out
+    # an int and an index tensor separated by a slice: the index dim stays in
+    # place (PyTorch's rule, not numpy's), and the value broadcasts to that
+    cube = a.reshape(3, 2, 2) * 1.0
+    cube[0, :, L.tensor([1, 0])] = v[:2].reshape(1, 2) * 3
+    return out, cube

@@ -1,12 +1,13 @@
 """Optimizers and schedulers against PyTorch, and their state dicts."""
 
+import contextlib
 import io
 
 import numpy as np
 import pytest
 
 import janus
-from harness import assert_close, torch_or_skip
+from harness import assert_close, no_host_reads, torch_or_skip
 
 rng = np.random.default_rng(2)
 W0 = rng.standard_normal((3, 4)).astype(np.float32)
@@ -32,10 +33,12 @@ CONFIGS = {
         "Adagrad",
         dict(lr=0.1, lr_decay=0.01, initial_accumulator_value=0.1, weight_decay=0.05),
     ),
+    "adagrad_maximize": ("Adagrad", dict(lr=0.1, maximize=True)),
+    "adadelta": ("Adadelta", dict(lr=0.5, rho=0.8, weight_decay=0.1)),
 }
 
 
-def run(L, name, kwargs, steps=6, change_lr_at=3):
+def run(L, name, kwargs, steps=6, change_lr_at=3, guard=contextlib.nullcontext):
     w = L.tensor(W0.copy(), requires_grad=True)
     b = L.tensor(B0.copy(), requires_grad=True)
     opt = getattr(L.optim, name)(
@@ -46,7 +49,8 @@ def run(L, name, kwargs, steps=6, change_lr_at=3):
             opt.param_groups[0]["lr"] *= 0.5  # learning-rate changes by hand
         opt.zero_grad()
         w.grad, b.grad = L.tensor(gw), L.tensor(gb)
-        opt.step()
+        with guard():
+            opt.step()
     return w.detach().numpy().copy(), b.detach().numpy().copy(), opt
 
 
@@ -63,6 +67,18 @@ def test_updates_match_pytorch(config):
     assert set(js["state"]) == set(ts["state"])
     for key in ts["state"]:
         assert set(js["state"][key]) == set(ts["state"][key])
+
+
+@pytest.mark.parametrize("config", list(CONFIGS))
+def test_steps_read_no_tensor_data_and_still_match_pytorch(config):
+    """A step is tensor math only (no `.item()`), so a compiled training step
+    keeps its update in the graph instead of breaking it."""
+    torch = torch_or_skip()
+    name, kwargs = CONFIGS[config]
+    jw, jb, _ = run(janus, name, kwargs, guard=no_host_reads)
+    tw, tb, _ = run(torch, name, kwargs)
+    assert_close(jw, tw, rtol=1e-5, atol=1e-6, what="weight")
+    assert_close(jb, tb, rtol=1e-5, atol=1e-6, what="bias")
 
 
 @pytest.mark.parametrize("config", ["sgd_momentum_dampening", "adam_amsgrad_decay", "rmsprop"])
@@ -214,3 +230,24 @@ def test_lbfgs_matches_pytorch(history_size):
     np.testing.assert_allclose(results[0][0], results[1][0], rtol=1e-9)
     assert_close(results[0][1], results[1][1], rtol=1e-9, atol=1e-12)
     assert_close(results[0][2], results[1][2], rtol=1e-9, atol=1e-12)
+
+
+def test_loaded_state_takes_the_parameters_dtype_like_pytorch():
+    torch = torch_or_skip()
+    seen = []
+    for L in (janus, torch):
+        w = L.tensor(W0.copy(), requires_grad=True)
+        opt = L.optim.Adam([w], lr=0.1)
+        w.grad = L.tensor(GRADS[0][0])
+        opt.step()
+        saved = opt.state_dict()
+        saved["state"][0]["exp_avg"] = saved["state"][0]["exp_avg"].double()
+        saved["state"][0]["exp_avg_sq"] = L.tensor([[1, 2, 3, 4]] * 3)  # int64
+        opt.load_state_dict(saved)
+        state = opt.state[w]
+        seen.append([str(state[k].dtype).split(".")[-1] for k in sorted(state)])
+        w.grad = L.tensor(GRADS[1][0])
+        opt.step()
+        seen[-1].append(w.detach().numpy().copy())
+    assert seen[0][:-1] == seen[1][:-1]
+    assert_close(seen[0][-1], seen[1][-1], what="weight after a step")

@@ -80,6 +80,10 @@ class _Recorder:
         self.snapshots.append(tensor._data.copy())
         self.watch_grad(tensor)
         self.values[id(tensor)] = (tensor, value)
+        # `detach()` is no op: it wraps the same array in a new tensor (the
+        # engine detaches `grad_outputs` so). Known by its array, such a
+        # tensor reads this input; it would otherwise be captured itself, and
+        # a replay would read the recorded call's detached tensor for good.
         self.arrays[id(tensor._data)] = (tensor._data, value)
         self.external.add(id(tensor))
         self.external_arrays[id(tensor._data)] = (tensor._data, tensor)
@@ -94,11 +98,12 @@ class _Recorder:
         entry = self.arrays.get(id(tensor._data))
         if entry is not None and entry[0] is tensor._data:
             return entry[1]
-        # A view of a tensor read from the heap (`x.detach()` before any op
-        # used `x`): the graph input is that tensor, found through its source.
-        entry = self.sourced_arrays.get(id(tensor._data))
-        if entry is not None and entry[0] is tensor._data and entry[1] is not tensor:
-            return self.value_of(entry[1])
+        # A detached alias of a tensor the translator read from the heap (the
+        # engine detaches `grad_outputs` before any op reads them): the graph
+        # reads the sourced tensor, so a compiled call reads the current one.
+        alias = self.sourced_arrays.get(id(tensor._data))
+        if alias is not None and alias[0] is tensor._data and alias[1] is not tensor:
+            return self.value_of(alias[1])
         self.captured += 1
         self.captured_tensors.append(tensor)
         return self.input(tensor, f"c{self.captured - 1}")

@@ -154,7 +154,8 @@ def batch_norm(
 ) -> Tensor:
     """Normalizes over every dim but the channels (dim 1). In training mode the
     batch statistics are used and the running ones updated in place (the
-    unbiased variance, as PyTorch stores it); otherwise the running ones are used."""
+    unbiased variance, as PyTorch stores it); otherwise the running ones are used.
+    `momentum` may be a 0-d tensor (BatchNorm's cumulative average passes one)."""
     if input.ndim < 2:
         raise ValueError(f"expected 2D or more input (got {input.ndim}D input)")
     c = input._data.shape[1]
@@ -195,8 +196,31 @@ def instance_norm(
     momentum=0.1,
     eps=1e-5,
 ) -> Tensor:
+    """Normalizes each sample's channels over their other dims. With
+    `use_input_stats`, the running stats, when given, are updated in place
+    with the batch's average of the per-sample statistics (the unbiased
+    variance, as PyTorch stores it); otherwise the running stats are used."""
     dims = tuple(range(2, input.ndim))
+    c = input._data.shape[1]
+    shape = (1, c) + (1,) * (input.ndim - 2)
+    if not use_input_stats:
+        if running_mean is None or running_var is None:
+            raise RuntimeError(
+                "Expected running_mean and running_var to be defined when use_input_stats is false"
+            )
+        out = (input - S.reshape(running_mean, shape)) * S.reshape(
+            E.rsqrt(running_var + eps), shape
+        )
+        return _channel_affine(out, weight, bias)
     centered, var = _standardize(input, dims)
+    if running_mean is not None:
+        count = input._data.size // (input._data.shape[0] * c)
+        with no_grad():
+            mean = R.mean(input.detach(), (0,) + dims)
+            var_mean = R.mean(var.detach(), (0,) + dims)
+            running_mean.mul_(1 - momentum).add_(mean * momentum)
+            unbiased = count / (count - 1) if count > 1 else float("nan")
+            running_var.mul_(1 - momentum).add_(var_mean * (momentum * unbiased))
     return _channel_affine(centered * E.rsqrt(var + eps), weight, bias)
 
 

@@ -21,7 +21,7 @@ from .creation_ops import zeros_like
 from .elementwise import cast, where
 from .meta import broadcast_shapes
 from .registry import apply, declare
-from .shape import expand, reshape, unsqueeze
+from .shape import expand, permute, reshape, unsqueeze
 
 _INDEX_DTYPES = ("i", "u", "b")
 
@@ -60,8 +60,11 @@ def _encode(key):
         elif isinstance(item, (list, np.ndarray)):
             from ..creation import tensor as make_tensor
 
+            array = np.asarray(item)
+            if array.size == 0 and array.dtype.kind == "f":  # [] indexes nothing, as int64
+                array = array.astype(np.int64)
             spec.append(("t",))
-            tensors.append(make_tensor(np.asarray(item)))
+            tensors.append(make_tensor(array))
             advanced = True
         else:
             raise IndexError(
@@ -241,9 +244,13 @@ def getitem(x: Tensor, key) -> Tensor:
     if any(entry[0] == "i" for entry in spec):
         # PyTorch applies integer indices as plain selections before the index
         # tensors (numpy would treat them as advanced indices too, which moves
-        # dims differently): do the basic part first, then the tensors.
-        basic = tuple(("s", None, None, None) if e[0] == "t" else e for e in spec)
-        x = apply(INDEX_BASIC, x, spec=basic)
+        # dims differently): do the basic part first, then the tensors. An
+        # index tensor keeps the dims it indexes: one, or a bool mask's ndim.
+        widths = iter(t._data.ndim if t._data.dtype.kind == "b" else 1 for t in tensors)
+        basic = []
+        for e in spec:
+            basic.extend([("s", None, None, None)] * next(widths) if e[0] == "t" else [e])
+        x = apply(INDEX_BASIC, x, spec=tuple(basic))
         spec = tuple(("s", None, None, None) if e[0] in "sn" else e for e in spec if e[0] != "i")
     return apply(INDEX, x, *tensors, spec=spec)
 
@@ -255,14 +262,80 @@ def _on_device_of(t: Tensor, x: Tensor) -> Tensor:
     return to_device(t, x.device)
 
 
+# numpy and PyTorch agree that the dims of the broadcast index tensors (the
+# "block") replace the indexed dims in place when the index tensors are
+# adjacent in the key, and come first otherwise. They differ on ints mixed with
+# tensors: numpy counts an int as one more index array (x[0, :, i] has
+# separated indices: block first), PyTorch selects ints away first (x[0, :, i]
+# is x[0][:, i]: block in place). INDEX and INDEX_PUT (and their C++ lowering)
+# follow numpy; getitem selects the ints first, setitem lays the value out.
+
+
+def _block_position(spec, tensors, ndim: int, ints_are_indices: bool) -> int:
+    """The result dim where the block starts, by numpy's rule
+    (`ints_are_indices`) or PyTorch's; `tensors` are the key's index tensors."""
+    ellipsis_width = _ellipsis_width(spec, tensors, ndim)
+    dims_before = 0  # result dims, outside the block, made by the entries so far
+    start = None
+    separated = False  # a result dim outside the block came after the block began
+    for entry in spec:
+        kind = entry[0]
+        if kind == "t" or (kind == "i" and ints_are_indices):
+            if start is None:
+                start = dims_before
+            elif separated:
+                return 0
+        elif kind in "sn" or (kind == "e" and ellipsis_width):
+            dims_before += ellipsis_width if kind == "e" else 1
+            separated = start is not None
+    return start
+
+
+def _ellipsis_width(spec, tensors, ndim: int) -> int:
+    """How many dims of the indexed tensor `...` stands for (a bool tensor
+    consumes as many dims as it has)."""
+    consumed = sum(1 for e in spec if e[0] in "is")
+    consumed += sum(t._data.ndim if t._data.dtype.kind == "b" else 1 for t in tensors)
+    return max(ndim - consumed, 0)
+
+
+def _value_in_numpy_layout(value: Tensor, x: Tensor, spec, tensors) -> Tensor:
+    """`value`, given for PyTorch's layout of `x[key]`, permuted so that
+    numpy's rule (INDEX_PUT's) writes each element where PyTorch would."""
+    torch_at = _block_position(spec, tensors, x.ndim, ints_are_indices=False)
+    numpy_at = _block_position(spec, tensors, x.ndim, ints_are_indices=True)
+    if torch_at == numpy_at or value.ndim == 0:
+        return value
+    block = max(1 if t._data.dtype.kind == "b" else t._data.ndim for t in tensors)
+    outside = sum(1 for e in spec if e[0] in "sn") + _ellipsis_width(spec, tensors, x.ndim)
+    rank = block + outside
+    # Size-1 dims broadcast like the sizes they stand for, so the value is
+    # permuted as it is (its leading dims padded with 1s), never expanded.
+    shape = tuple(value.shape)
+    while len(shape) > rank and shape[0] == 1:
+        shape = shape[1:]
+    if len(shape) > rank:
+        raise RuntimeError(
+            f"shape mismatch: value tensor of shape {list(value.shape)} cannot be broadcast "
+            f"to an indexing result of {rank} dimensions"
+        )
+    value = reshape(value, (1,) * (rank - len(shape)) + shape)
+    dims = list(range(rank))
+    block_dims = dims[torch_at : torch_at + block]
+    rest = dims[:torch_at] + dims[torch_at + block :]
+    return permute(value, *(rest[:numpy_at] + block_dims + rest[numpy_at:]))
+
+
 def setitem(x: Tensor, key, value) -> None:
     """`x[key] = value`: writes in place; recorded for autograd like PyTorch's copy_."""
 
-    spec, tensors, _ = _encode(key)
+    spec, tensors, advanced = _encode(key)
     _check_int_bounds(x._data.shape, spec)
     tensors = [_on_device_of(t, x) for t in tensors]
     if isinstance(value, Tensor):
         value = _on_device_of(cast(value, x.dtype), x)
+        if advanced:
+            value = _value_in_numpy_layout(value, x, spec, tensors)
     elif isinstance(value, np.generic):
         value = value.item()
     if grad_state.enabled and (x._rg or (isinstance(value, Tensor) and value._rg)):

@@ -30,6 +30,25 @@ def _pool_geometry(x_shape, kernel, stride, padding, dilation, ceil_mode):
     return out_hw, extra
 
 
+def _first_tap_inside(out: int, stride: int, padding: int, dilation: int) -> np.ndarray:
+    """Per output position along one dim: the first kernel tap at or past the
+    input's start (it lies past the input's end when every tap is padding)."""
+    start = np.arange(out) * stride - padding
+    return np.maximum(0, -(start // dilation))
+
+
+def _check_window(kernel, stride, dilation) -> None:
+    """PyTorch's messages for window sizes that cannot slide."""
+    if min(kernel) <= 0:
+        raise RuntimeError(f"kernel size should be greater than zero, but got {kernel}")
+    if 0 in stride:
+        raise RuntimeError("stride should not be zero")
+    if min(stride) < 0:
+        raise RuntimeError(f"stride should be greater than zero, but got {stride}")
+    if min(dilation) <= 0:
+        raise RuntimeError(f"dilation should be greater than zero, but got {dilation}")
+
+
 def _max_pool2d_impl(xp, x, kernel, stride, padding, dilation, ceil_mode):
     n, c, h, w = x.shape
     out_hw, extra = _pool_geometry(x.shape, kernel, stride, padding, dilation, ceil_mode)
@@ -37,10 +56,26 @@ def _max_pool2d_impl(xp, x, kernel, stride, padding, dilation, ceil_mode):
     padded = _pad2d(xp, x, padding, lowest, extra)
     win = _windows(xp, padded, kernel, stride, dilation, out_hw)
     flat = win.transpose(0, 1, 4, 5, 2, 3).reshape(n, c, out_hw[0], out_hw[1], -1)
-    arg = xp.argmax(flat, axis=-1)
+    # PyTorch scans a window's taps inside the input in order, starting from
+    # the first one, and moves to a tap that is greater or NaN: the answer is
+    # the first maximum, the last NaN when there is one, and the first tap
+    # inside the input when nothing beats the lowest value (only padding or
+    # -inf in the window).
+    # The checks on `values` keep the common case to one argmax.
+    arg = xp.argmax(flat, axis=-1)  # stops at the first NaN
     values = xp.take_along_axis(flat, arg[..., None], axis=-1)[..., 0]
-    # Flat index into the unpadded H*W plane, as PyTorch returns it.
+    if x.dtype.kind == "f" and xp.isnan(values).any():
+        nan = xp.isnan(flat)
+        last_nan = flat.shape[-1] - 1 - xp.argmax(nan[..., ::-1], axis=-1)
+        arg = xp.where(nan.any(axis=-1), last_nan, arg)
     ki, kj = arg // kernel[1], arg % kernel[1]
+    nothing_greater = values == lowest
+    if nothing_greater.any():
+        first_ki = xp.asarray(_first_tap_inside(out_hw[0], stride[0], padding[0], dilation[0]))
+        first_kj = xp.asarray(_first_tap_inside(out_hw[1], stride[1], padding[1], dilation[1]))
+        ki = xp.where(nothing_greater, first_ki.reshape(-1, 1), ki)
+        kj = xp.where(nothing_greater, first_kj.reshape(1, -1), kj)
+    # Flat index into the unpadded H*W plane, as PyTorch returns it.
     rows = xp.arange(out_hw[0]).reshape(-1, 1) * stride[0] + ki * dilation[0] - padding[0]
     cols = xp.arange(out_hw[1]).reshape(1, -1) * stride[1] + kj * dilation[1] - padding[1]
     return xp.ascontiguousarray(values), (rows * w + cols).astype(np.int64)
@@ -54,6 +89,20 @@ def _max_pool2d_meta(x, kernel, stride, padding, dilation, ceil_mode):
     return M.Meta(shape, x.dtype), M.Meta(shape, dtypes.int64)
 
 
+def _windows_inside(in_hw, out_hw, kernel, stride, padding, dilation):
+    """(OH, OW) bools: whether a window has a tap inside the input (the
+    geometry alone decides; with dilation some windows may hold only padding)."""
+    inside = [
+        _first_tap_inside(out_hw[i], stride[i], padding[i], dilation[i]) < kernel[i]
+        for i in range(2)
+    ]
+    for i in range(2):
+        start = np.arange(out_hw[i]) * stride[i] - padding[i]
+        tap = start + _first_tap_inside(out_hw[i], stride[i], padding[i], dilation[i]) * dilation[i]
+        inside[i] &= tap < in_hw[i]
+    return inside[0][:, None] & inside[1][None, :]
+
+
 def _max_pool2d_grad(n, grads):
     from .creation_ops import zeros_from_meta
     from .indexing import scatter_add
@@ -62,6 +111,17 @@ def _max_pool2d_grad(n, grads):
     (x,) = n.inputs
     indices = n.outputs[1].detach()
     nb, c, h, w = x._data.shape
+    attrs = {k: n.attrs[k] for k in ("kernel", "stride", "padding", "dilation")}
+    inside = _windows_inside((h, w), tuple(g._data.shape[2:]), **attrs)
+    if not inside.all():
+        # A window of padding alone took no input value, so it passes no
+        # gradient back (its index, PyTorch's, points past its row or plane).
+        from ..creation import tensor as make_tensor
+        from .elementwise import where
+
+        keep = make_tensor(inside, device=g.device)
+        indices = where(keep, indices, 0)
+        g = where(keep, g, 0.0)
     zeros = zeros_from_meta((nb, c, h * w), g._data.dtype, like=g)
     flat = scatter_add(zeros, 2, indices.reshape(nb, c, -1), g.reshape(nb, c, -1))
     return flat.reshape(nb, c, h, w)
@@ -88,6 +148,7 @@ def max_pool2d(
     kernel = _pair(kernel_size)
     stride = kernel if stride is None or stride == [] else _pair(stride)
     padding, dilation = _pair(padding), _pair(dilation)
+    _check_window(kernel, stride, dilation)
     if padding[0] > kernel[0] // 2 or padding[1] > kernel[1] // 2:
         raise RuntimeError(
             "pad should be at most half of effective kernel size, but got "
@@ -211,6 +272,7 @@ def avg_pool2d(
     kernel = _pair(kernel_size)
     stride = kernel if stride is None or stride == [] else _pair(stride)
     padding = _pair(padding)
+    _check_window(kernel, stride, (1, 1))
     if padding[0] > kernel[0] // 2 or padding[1] > kernel[1] // 2:
         raise RuntimeError(
             f"pad should be at most half of effective kernel size, but got "

@@ -51,9 +51,15 @@ class Adagrad(Optimizer):
             g = -p.grad if group["maximize"] else p.grad
             state = self.state[p]
             state["step"].add_(1)
-            step = state["step"].item()
             if group["weight_decay"]:
                 g = g + p * group["weight_decay"]
-            clr = group["lr"] / (1 + (step - 1) * group["lr_decay"])
             state["sum"].addcmul_(g, g, value=1)
-            p.addcdiv_(g, state["sum"].sqrt() + group["eps"], value=-clr)
+            std = state["sum"].sqrt() + group["eps"]
+            if not group["lr_decay"]:
+                p.addcdiv_(g, std, value=-group["lr"])
+                continue
+            # The decayed rate is float64 tensor math on the step count (as
+            # exact as PyTorch's Python float), not `.item()`: no read of
+            # tensor data into Python, so a compiled step stays one graph.
+            clr = group["lr"] / (1 + (state["step"].double() - 1) * group["lr_decay"])
+            p.add_(g / std * -clr)

@@ -125,10 +125,7 @@ class Optimizer:
         self.state = defaultdict(dict)
         for i, value in state_dict["state"].items():
             p = by_id[int(i)]
-            self.state[p] = {
-                k: (v.to(p.device) if isinstance(v, Tensor) and k != "step" else v)
-                for k, v in value.items()
-            }
+            self.state[p] = {k: _state_like_param(p, k, v) for k, v in value.items()}
         for mine, theirs in zip(self.param_groups, groups):
             for k, v in theirs.items():
                 if k != "params":
@@ -150,3 +147,14 @@ class Optimizer:
 def check_range(name: str, value, low=0.0) -> None:
     if not value >= low:
         raise ValueError(f"Invalid {name}: {value}")
+
+
+def _state_like_param(p: Tensor, key: str, value):
+    """PyTorch's rule for loaded state: tensors move to the parameter's device
+    and, for a float parameter, take its dtype (a float64 checkpoint into
+    float32 parameters); `step` stays as saved."""
+    if not isinstance(value, Tensor) or key == "step":
+        return value
+    if p.is_floating_point():
+        return value.to(device=p.device, dtype=p.dtype)
+    return value.to(p.device)

@@ -62,7 +62,9 @@ class _BatchNorm(Module):
         if self.training and self.track_running_stats:
             self.num_batches_tracked.add_(1)
             if momentum is None:  # a cumulative moving average
-                momentum = 1.0 / float(self.num_batches_tracked.item())
+                # a float64 tensor, not `.item()`: no read of tensor data into
+                # Python, so a compiled training step stays one graph
+                momentum = 1.0 / self.num_batches_tracked.double()
         track = self.training and self.track_running_stats
         return F.batch_norm(
             input,
@@ -163,24 +165,56 @@ class InstanceNorm2d(Module):
         self,
         num_features: int,
         eps: float = 1e-5,
-        momentum: float = 0.1,
+        momentum: float | None = 0.1,
         affine: bool = False,
         track_running_stats: bool = False,
         device=None,
         dtype=None,
     ):
         super().__init__()
-        if track_running_stats:
-            raise NotImplementedError(
-                "InstanceNorm2d(track_running_stats=True) is not implemented yet"
-            )
-        self.num_features, self.eps, self.affine = num_features, eps, affine
+        self.num_features, self.eps, self.momentum = num_features, eps, momentum
+        self.affine, self.track_running_stats = affine, track_running_stats
         if affine:
             self.weight = Parameter(creation.ones(num_features, device=device, dtype=dtype))
             self.bias = Parameter(creation.zeros(num_features, device=device, dtype=dtype))
         else:
             self.register_parameter("weight", None)
             self.register_parameter("bias", None)
+        if track_running_stats:
+            self.register_buffer(
+                "running_mean", creation.zeros(num_features, device=device, dtype=dtype)
+            )
+            self.register_buffer(
+                "running_var", creation.ones(num_features, device=device, dtype=dtype)
+            )
+            # PyTorch keeps the counter for state-dict compatibility; instance
+            # norm never advances it.
+            self.register_buffer(
+                "num_batches_tracked", creation.tensor(0, dtype=dtypes.int64, device=device)
+            )
+        else:
+            self.register_buffer("running_mean", None)
+            self.register_buffer("running_var", None)
+            self.register_buffer("num_batches_tracked", None)
 
     def forward(self, input):
-        return F.instance_norm(input, weight=self.weight, bias=self.bias, eps=self.eps)
+        if input.ndim not in (3, 4):
+            raise ValueError(f"expected 3D or 4D input (got {input.ndim}D input)")
+        if input.ndim == 3:
+            return self.forward(input.unsqueeze(0)).squeeze(0)
+        return F.instance_norm(
+            input,
+            self.running_mean,
+            self.running_var,
+            self.weight,
+            self.bias,
+            self.training or not self.track_running_stats,
+            self.momentum if self.momentum is not None else 0.0,
+            self.eps,
+        )
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
+            f"affine={self.affine}, track_running_stats={self.track_running_stats}"
+        )
