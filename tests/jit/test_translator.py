@@ -500,3 +500,12 @@ def test_a_view_of_an_input_is_that_input_not_a_constant():
 
     jf = run_both(make_untouched, [(janus.tensor([float(k)]), janus.ones(1)) for k in range(4)])
     assert compiled_calls(jf) == 3
+
+
+def test_a_permanent_break_stops_translating():
+    def fn(x):
+        return x.shape[0] + 1  # no tensor work: nothing to compile, ever
+
+    jf = janus.jit(fn)
+    assert [jf(janus.ones(3)) for _ in range(4)] == [4] * 4
+    assert len(jf.report.compiles) == 1 and jf.report.skipped

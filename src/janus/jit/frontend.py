@@ -237,6 +237,8 @@ class JitFunction:
             self.report.compiles.append(t)
             if t.entry is not None:
                 self.entries.insert(0, (t.guard, t.entry))
+            elif any(b.permanent for b in t.breaks):
+                self.report.skipped = "every call would break the same way"
             return t.result
 
     def explain(self) -> str:
