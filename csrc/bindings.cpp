@@ -434,6 +434,55 @@ void bind_cpu(py::module_& m) {
           },
           py::arg("inputs"), py::arg("outputs"), py::arg("rng_shift") = 0,
           "Runs the program on C-contiguous arrays, writing its results into `outputs`.")
+      .def(
+          "call",
+          [](Program& p, const py::sequence& inputs, int64_t rng_shift) {
+            // The compiled-call path: inputs as they come (converted only
+            // when not already C-contiguous arrays of the input's type),
+            // fresh output arrays, and no Python in between.
+            const auto& g = p.graph();
+            if (inputs.size() != g.inputs().size()) {
+              throw py::type_error("the program takes " + std::to_string(g.inputs().size()) +
+                                   " inputs, got " + std::to_string(inputs.size()));
+            }
+            std::vector<py::array> held;  // keeps converted inputs alive
+            std::vector<void*> ins, outs;
+            for (size_t k = 0; k < inputs.size(); ++k) {
+              const ir::Value* v = g.inputs()[k];
+              const py::dtype want(numpy_dtype(v->type.dtype));
+              py::array a = py::array::ensure(inputs[k]);
+              if (!a || !a.dtype().is(want) || !(a.flags() & py::array::c_style)) {
+                // (asarray, not ascontiguousarray, which makes 0-d arrays 1-d)
+                a = py::module_::import("numpy").attr("asarray")(inputs[k], want, "C");
+              }
+              bool ok = static_cast<size_t>(a.ndim()) == v->type.shape.size();
+              for (size_t d = 0; ok && d < v->type.shape.size(); ++d) {
+                ok = a.shape(static_cast<py::ssize_t>(d)) == v->type.shape[d].size;
+              }
+              if (!ok) {
+                throw py::value_error("%" + v->name + " expects an array of type " +
+                                      ir::to_string(v->type));
+              }
+              ins.push_back(const_cast<void*>(a.data()));
+              held.push_back(std::move(a));
+            }
+            py::list results;
+            for (const ir::Value* v : g.outputs()) {
+              std::vector<py::ssize_t> shape;
+              for (const auto& d : v->type.shape) shape.push_back(d.size);
+              py::array out(py::dtype(numpy_dtype(v->type.dtype)), shape);
+              outs.push_back(out.mutable_data());
+              results.append(std::move(out));
+            }
+            {
+              py::gil_scoped_release release;
+              p.run(ins, outs, rng_shift);
+            }
+            return results;
+          },
+          py::arg("inputs"), py::arg("rng_shift") = 0,
+          "Runs the program on `inputs` (array-likes, one per graph input) and\n"
+          "returns a list with a new array per graph output.")
       .def("fallback_ops", &Program::fallback_ops)
       .def_property_readonly("arena_bytes", &Program::arena_bytes)
       .def_property_readonly("steps", &Program::steps)

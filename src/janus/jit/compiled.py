@@ -18,7 +18,7 @@ from ..dtypes import dtype
 from ..random import default_generator
 from ..tensor import Size, Tensor, _make
 from .program import ShapeSpeculationError, compile_graph
-from .sources import Env, Fixed
+from .sources import Env, Fixed, fast_reader
 from .split import MATERIALIZED_NULL
 from .values import NULL, OUTSIDE_PYTHON, Var, is_constant
 
@@ -188,24 +188,44 @@ class CompiledFrame:
         # A split at the frame's first tensor op leaves nothing to run before it.
         self.program = compile_graph(rec.graph) if rec.graph.node_count() else None
         self.inputs = [_where(rec, t) for t in rec.captured_tensors]
+        self.read_inputs = fast_reader(self.inputs, names)
+        self.run = None if self.program is None else self.program.program.call
         self.names, self.globals, self.builtins = names, globals_, builtins_
         self.rng_offset = rng_start[1]
         self.rng_words = default_generator._offset - rng_start[1]
         self.graph = rec.graph
         self.calls = 0
+        # The common case, a result that is one graph output and nothing to
+        # commit, takes a short path.
+        self.commits = bool(self.tensor_effects or self.grads or self.heap_effects)
+        plain = split is None and self.result[0] == "out" and not self.commits
+        self.result_out = self.result[1] if plain else None
 
     def __call__(self, *values):
-        env = Env(dict(zip(self.names, values)), self.globals, self.builtins)
-        arrays = [source.evaluate(env)._data for source in self.inputs]
+        arrays = self.read_inputs(values, self.globals, self.builtins)
         shift = default_generator._offset - self.rng_offset
         try:
-            outs = [] if self.program is None else self.program(*arrays, rng_shift=shift)
+            outs = [] if self.run is None else self.run(arrays, shift)
         except ShapeSpeculationError:
             # A data-dependent shape differed from the recorded one: nothing
             # is committed yet, so the frame simply runs as usual.
             return _C.capture.FALLBACK
-        # Commit: nothing above changed any tensor, object or the generator.
-        default_generator._offset += self.rng_words
+        self.calls += 1
+        if self.rng_words:
+            default_generator._offset += self.rng_words
+        if self.result_out is not None:
+            return _make(outs[self.result_out])
+        env = Env(dict(zip(self.names, values)), self.globals, self.builtins)
+        if self.commits:
+            self._commit(outs, env)
+        if self.split is not None:
+            stack = [_build(t, outs, env) for t in self.stack]
+            return self.split.run(stack, [_build(t, outs, env) for t in self.locals])
+        return _build(self.result, outs, env)
+
+    def _commit(self, outs: list, env) -> None:
+        """Effects, in program order; nothing before this changed any tensor,
+        object or the generator."""
         for target, at in self.tensor_effects:
             tensor = target.evaluate(env)
             tensor._data[...] = outs[at]
@@ -222,11 +242,6 @@ class CompiledFrame:
                 target.evaluate(env)[key] = value
             else:  # append
                 target.evaluate(env).append(value)
-        self.calls += 1
-        if self.split is not None:
-            stack = [_build(t, outs, env) for t in self.stack]
-            return self.split.run(stack, [_build(t, outs, env) for t in self.locals])
-        return _build(self.result, outs, env)
 
 
 def build_guard(code, tr, rng_seed):

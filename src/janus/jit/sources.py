@@ -9,6 +9,8 @@ its inputs through them at each call.
 
 from __future__ import annotations
 
+import keyword
+
 
 class Source:
     __slots__ = ("name",)
@@ -21,6 +23,13 @@ class Source:
 
     def cell_contents(self) -> Source:
         return Attr(self, "cell_contents")
+
+    def expression(self, params: dict, consts: dict) -> str:
+        """This source as a Python expression over `v` (the entry's values,
+        `params` gives each name's position), `g` and `b` (globals and
+        builtins); objects it needs go into `consts` by name. Compiled
+        calls read their inputs through one generated function (fast_reader)."""
+        raise NotImplementedError(type(self).__name__)
 
     def node(self, guard, nodes: dict):
         """The guard tree node reading this source (one per source and guard)."""
@@ -55,6 +64,9 @@ class Local(_Root):
     def evaluate(self, env):
         return env.locals[self.key]
 
+    def expression(self, params, consts):
+        return f"v[{params[self.key]}]"
+
 
 class FreeVar(Local):
     """The contents of one of the translated frame's free variables. Guards
@@ -65,6 +77,9 @@ class FreeVar(Local):
 
     def evaluate(self, env):
         return env.locals[self.key].cell_contents
+
+    def expression(self, params, consts):
+        return f"v[{params[self.key]}].cell_contents"
 
     def cell(self) -> Source:
         return Local(self.key)  # evaluates to the cell; never guarded
@@ -80,6 +95,9 @@ class Global(_Root):
     def evaluate(self, env):
         return env.globals[self.key]
 
+    def expression(self, params, consts):
+        return f"g[{self.key!r}]"
+
 
 class Builtin(_Root):
     __slots__ = ()
@@ -90,6 +108,9 @@ class Builtin(_Root):
 
     def evaluate(self, env):
         return env.builtins[self.key]
+
+    def expression(self, params, consts):
+        return f"b[{self.key!r}]"
 
 
 class Fixed(Source):
@@ -107,6 +128,11 @@ class Fixed(Source):
     def evaluate(self, env):
         return self.obj
 
+    def expression(self, params, consts):
+        name = f"c{len(consts)}"
+        consts[name] = self.obj
+        return name
+
 
 class Attr(Source):
     __slots__ = ("base", "attr_name")
@@ -120,6 +146,12 @@ class Attr(Source):
 
     def evaluate(self, env):
         return getattr(self.base.evaluate(env), self.attr_name)
+
+    def expression(self, params, consts):
+        base = self.base.expression(params, consts)
+        if self.attr_name.isidentifier() and not keyword.iskeyword(self.attr_name):
+            return f"{base}.{self.attr_name}"
+        return f"getattr({base}, {self.attr_name!r})"
 
 
 class Item(Source):
@@ -135,6 +167,16 @@ class Item(Source):
     def evaluate(self, env):
         return self.base.evaluate(env)[self.key]
 
+    def expression(self, params, consts):
+        key = self.key
+        if type(key) not in (int, str):  # a key whose repr may not read back
+            name = f"c{len(consts)}"
+            consts[name] = key
+            key = name
+        else:
+            key = repr(key)
+        return f"{self.base.expression(params, consts)}[{key}]"
+
 
 class Env:
     """What sources are read from at a call: the frame's entry values by name."""
@@ -143,3 +185,15 @@ class Env:
 
     def __init__(self, locals_: dict, globals_: dict, builtins: dict):
         self.locals, self.globals, self.builtins = locals_, globals_, builtins
+
+
+def fast_reader(sources: list, names: list):
+    """One generated function `read(v, g, b)` returning the arrays of the
+    tensors at `sources` (`v`: the entry's values in `names` order): what a
+    compiled call does first, without walking source objects each time."""
+    params = {name: k for k, name in enumerate(names)}
+    consts: dict = {}
+    items = ", ".join(f"{s.expression(params, consts)}._data" for s in sources)
+    namespace = dict(consts)
+    exec(f"def read(v, g, b):\n    return [{items}]\n", namespace)  # noqa: S102
+    return namespace["read"]
