@@ -59,6 +59,9 @@ _PURE_BUILTINS = {
     chr,
 }  # fmt: skip
 
+# Builtins whose result is always a new container.
+_CONSTRUCTORS = {dict, set, list, sorted}
+
 _codes: dict = {}  # code object -> Code, or None when it cannot be inlined
 
 
@@ -183,7 +186,10 @@ class CallsMixin:
     def concrete(self, target, args, kwargs) -> Var:
         values = [self.value(a, "passed to a Python call") for a in args]
         kwvalues = {k: self.value(v, "passed to a Python call") for k, v in kwargs.items()}
-        return Var(do(target, *values, **kwvalues))
+        result = do(target, *values, **kwvalues)
+        if _lookup(_CONSTRUCTORS, target):  # a fresh container: stores into it stay local
+            self.created[id(result)] = result
+        return Var(result)
 
     # ----- inlining -----
     def inline(self, func, args: list, kwargs: dict) -> Var:

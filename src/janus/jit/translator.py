@@ -388,7 +388,13 @@ class Translator(CallsMixin, ContainersMixin):
                 "build a new container instead",
             )
         fn = _BINARY[symbol]
-        f.stack.append(Var(do(fn, self.value(a, "an operand"), self.value(b, "an operand"))))
+        result = do(fn, self.value(a, "an operand"), self.value(b, "an operand"))
+        if type(result) in (list, dict, set):
+            if result is a.value:  # `xs += ...` grew it: its element Vars are stale
+                a.items = None
+            else:  # `[None] * n`, `xs + ys`, `d | e`: a new container the trace owns
+                self.created[id(result)] = result
+        f.stack.append(Var(result))
 
     def COMPARE_OP(self, f, ins):
         a, b = f.pop(2)
@@ -565,7 +571,7 @@ class Translator(CallsMixin, ContainersMixin):
             return
         if container.source is not None:
             self.effects.append(("setitem", container, k, value))
-        elif container.items is None:
+        elif container.items is None and id(target) not in self.created:
             self.graph_break(
                 "effect",
                 f"an item store into a {type(target).__name__} the frame did not receive",
