@@ -5,6 +5,8 @@ the JIT silently ran everything eagerly would prove nothing)."""
 
 from __future__ import annotations
 
+import types
+
 from tests.jit.differential import compiled_calls, run_both
 
 import janus
@@ -54,3 +56,32 @@ def test_augmented_assignment_grows_a_list_the_trace_built():
     _compiled_once(jf, 4)
     grown, n = jf(janus.ones(2))
     assert n == 2 and [t.tolist() for t in grown] == [[2.0, 2.0], [3.0, 3.0]]
+
+
+# ----- an inlined function from another module -----
+def _module(name: str, source: str):
+    module = types.ModuleType(name)
+    exec(compile(source, f"<{name}>", "exec"), module.__dict__)
+    return module
+
+
+helpers = _module(
+    "janus_test_helpers",
+    "SCALE = 2.0\ndef scaled(x):\n    return x * SCALE + len((1, 2))\n",
+)
+
+
+def test_another_modules_globals_and_builtins_are_guarded_apart():
+    # Its globals and its builtins are two tables; a guard that confused them
+    # would fail on every call and the frame would never run compiled.
+    def fn(x):
+        return helpers.scaled(x)
+
+    jf = run_both(_fn(fn), _xs())
+    _compiled_once(jf, 4)
+    helpers.SCALE = 3.0
+    try:
+        x = janus.ones(3)
+        assert jf(x).tolist() == [5.0] * 3  # the global changed: a guard miss, then right
+    finally:
+        helpers.SCALE = 2.0

@@ -109,8 +109,9 @@ class Frame:
     def global_source(self, name: str, builtin: bool):
         if self.top_globals is None or self.top_globals is self.globals:
             return (Builtin if builtin else Global)(name)
-        table = self.builtins if builtin else self.globals
-        return Fixed(table, f"{self.function.__module__}.__dict__").item(name)
+        # The two tables need distinct names: guard nodes are shared by name.
+        table, label = (self.builtins, "__builtins__") if builtin else (self.globals, "__dict__")
+        return Fixed(table, f"{self.function.__module__}.{label}").item(name)
 
     def cell_source(self, name: str, cell):
         """A free variable's contents: the translated frame's own cell (the
