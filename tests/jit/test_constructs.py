@@ -85,3 +85,32 @@ def test_another_modules_globals_and_builtins_are_guarded_apart():
         assert jf(x).tolist() == [5.0] * 3  # the global changed: a guard miss, then right
     finally:
         helpers.SCALE = 2.0
+
+
+# ----- names, attributes, operators -----
+OFFSET = 0.5
+
+
+def test_locals_globals_cells_and_arithmetic():
+    def make():
+        scale = 3.0
+
+        def fn(x):
+            nonlocal_sum = 0
+
+            def bump(k):
+                nonlocal nonlocal_sum
+                nonlocal_sum += k
+                return x * scale + k
+
+            a = bump(1) + bump(2)
+            n = 7
+            ints = (n // 2, n % 3, n**2, -n, +n, ~n, n << 1, n >> 1, n & 3, n | 8, n ^ 5)
+            flags = (n < 8, n <= 7, n == 7, n != 7, n > 1, n >= 9, 1 < n < 9)
+            y = (a - OFFSET) / 2.0 * x**2 @ x
+            return y, ints, flags, nonlocal_sum, x is not None and x is x
+
+        return fn, dict
+
+    jf = run_both(make, _xs())
+    _compiled_once(jf, 4)

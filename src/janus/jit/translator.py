@@ -404,7 +404,12 @@ class Translator(CallsMixin, ContainersMixin):
 
     def IS_OP(self, f, ins):
         a, b = f.pop(2)
+        same_source = (
+            a.source is not None and b.source is not None and a.source.name == b.source.name
+        )
         for var in (a, b):  # identity between two objects rests on both identities
+            if same_source:  # `x is x`: true whatever x is
+                break
             if a.value is not None and b.value is not None and var.source is not None:
                 self.guard(var.source, "is", var.value)
         result = (a.value is b.value) != bool(ins.arg)
