@@ -114,3 +114,194 @@ def test_locals_globals_cells_and_arithmetic():
 
     jf = run_both(make, _xs())
     _compiled_once(jf, 4)
+
+
+class Box:
+    tag = "box"
+
+    def __init__(self, w):
+        self.w = w
+
+    @property
+    def doubled(self):
+        return self.w * 2
+
+    def apply(self, x, *, bias=0.0):
+        return x * self.w + bias
+
+    @staticmethod
+    def twice(x):
+        return x + x
+
+    @classmethod
+    def named(cls, x):
+        return x, cls.tag
+
+
+class ScaledBox(Box):
+    def apply(self, x, *, bias=0.0):
+        return super().apply(x, bias=bias) * 10
+
+
+def test_attributes_methods_properties_and_super():
+    box = ScaledBox(1.5)
+
+    def fn(x):
+        y = box.apply(x, bias=1.0) + box.doubled + Box.twice(x)
+        z, tag = box.named(y)
+        return z, tag, isinstance(box, Box), isinstance(x, (int, janus.Tensor))
+
+    jf = run_both(_fn(fn), _xs())
+    _compiled_once(jf, 4)
+
+
+# ----- containers -----
+def test_tuples_lists_dicts_build_index_slice_unpack():
+    def fn(x):
+        t = (x, x * 2, x * 3, 4)
+        first, *middle, last = t
+        a, (b, c) = t[0], t[1:3]
+        lst = [a, b, c]
+        lst.append(x + 1)
+        lst.extend([x - 1, x - 2])
+        d = {"a": a, "b": b}
+        d["c"] = c
+        merged = {**d, "n": len(lst)}
+        return (
+            lst[-1],
+            lst[1:4],
+            lst[::2],
+            middle,
+            last,
+            merged,
+            [k for k in d],
+            list(d.values())[2],
+            (*t[:2], *lst[:1]),
+        )
+
+    jf = run_both(_fn(fn), _xs())
+    _compiled_once(jf, 4)
+
+
+def test_comprehensions():
+    # On 3.12 these are inlined into the frame (LOAD_FAST_AND_CLEAR etc.);
+    # on 3.11 each is a nested function the translator inlines.
+    def fn(x):
+        squares = [x * k for k in range(3)]
+        evens = [s for k, s in enumerate(squares) if k % 2 == 0]
+        table = {f"k{k}": s + 1 for k, s in enumerate(squares)}
+        keys = {k for k in table}
+        nested = [[s * j for j in range(2)] for s in evens]
+        return squares, evens, table, sorted(keys), nested
+
+    jf = run_both(_fn(fn), _xs())
+    _compiled_once(jf, 4)
+
+
+# ----- loops and branches -----
+def test_for_loops_over_every_kind_of_iterable():
+    def fn(x, xs, pairs):
+        acc = x
+        for k in range(2, 5):
+            acc = acc + k
+        for t in xs:
+            acc = acc * t
+        for a, b in pairs:
+            acc = acc + a * b
+        for k, t in enumerate(xs, 1):
+            acc = acc - k * t
+        for a, t in zip((1.0, 2.0), xs):
+            acc = acc + a * t
+        for t in reversed(xs):
+            acc = acc / (t.abs() + 1)
+        for key, value in {"p": 1.0, "q": 2.0}.items():
+            acc = acc + value if key == "p" else acc - value
+        for row in x.reshape(3, 1):  # iterating a tensor: its rows
+            acc = acc + row
+        return acc
+
+    janus.manual_seed(1)
+    x, xs = janus.randn(3), [janus.randn(3), janus.randn(3)]
+    pairs = ((janus.randn(3), janus.randn(3)),)
+    jf = run_both(_fn(fn), [(x, xs, pairs)] * 4, rtol=1e-4)
+    _compiled_once(jf, 4)
+
+
+def test_while_if_else_and_or_and_defaults():
+    def fn(x, n, mode="add", *, limit=3):
+        k = 0
+        while k < n and k < limit:
+            if mode == "add":
+                x = x + k
+            elif mode == "mul":
+                x = x * (k + 1)
+            else:
+                x = x - 1
+            k += 1
+        extra = (n > 10 or None) and x
+        return x, k, extra if extra is not None else -1
+
+    x = janus.ones(2)
+    calls = [(x, 2), (x, 2), (x, 2, "mul"), (x, 2, "mul"), (x, 5, "sub")]
+    jf = run_both(_fn(fn), calls)
+    assert len(jf.report.compiles) == 3, jf.explain()  # one per (n, mode)
+    assert compiled_calls(jf) == 2
+
+
+def test_varargs_kwargs_and_calls_through_them():
+    def inner(*args, scale=1.0, **named):
+        total = sum(args) * scale
+        for name in sorted(named):
+            total = total + named[name]
+        return total
+
+    def fn(x, *rest, **options):
+        return inner(x, *rest, scale=2.0, **options), len(rest), sorted(options)
+
+    x = janus.ones(2)
+    calls = [(x, x * 2)] * 3
+
+    def make():
+        return (lambda *a: fn(*a, bias=x, tilt=3.0)), dict
+
+    jf = run_both(make, calls)
+    _compiled_once(jf, 3)
+
+
+def test_f_strings_min_max_len_and_assert():
+    def fn(x, name, k):
+        assert k >= 0, f"negative {k}"
+        label = f"{name}:{k:03d}|{min(k, 4)}|{max(1, k, 2)}|{len(name)!r}"
+        return x * min(k, 2.5), label
+
+    jf = run_both(_fn(fn), [(janus.ones(2), "ab", 3)] * 3)
+    _compiled_once(jf, 3)
+
+
+def test_module_call_and_grad_modes():
+    lin = janus.nn.Linear(3, 2)
+
+    def fn(x):
+        with janus.no_grad():
+            frozen = lin(x)
+        with janus.enable_grad():
+            live = lin(x) * 2
+        return frozen.requires_grad, (frozen + live.detach()).sum(dim=1)
+
+    janus.manual_seed(2)
+    jf = run_both(_fn(fn), [(janus.randn(4, 3),)] * 3)
+    _compiled_once(jf, 3)
+
+
+# ----- recompiling on what changes -----
+def test_changing_types_and_shapes_use_the_new_entry():
+    def fn(x, k):
+        return x * k + x.sum()
+
+    janus.manual_seed(3)
+    a, b = janus.randn(3), janus.randn(2, 4)
+    calls = [(a, 2), (a, 2), (a, 2.5), (a, 2.5), (b, 2), (b, 2), (a, 2)]
+    jf = run_both(_fn(fn), calls)
+    assert len(jf.report.compiles) == 3, jf.explain()  # int k, float k, new shape
+    assert compiled_calls(jf) == 4
+    assert jf.entries[0][1].calls == 2  # the first entry served call 1 and the last call
