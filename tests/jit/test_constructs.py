@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import types
 
+import pytest
 from tests.jit.differential import compiled_calls, run_both
 
 import janus
@@ -305,3 +306,65 @@ def test_changing_types_and_shapes_use_the_new_entry():
     assert len(jf.report.compiles) == 3, jf.explain()  # int k, float k, new shape
     assert compiled_calls(jf) == 4
     assert jf.entries[0][1].calls == 2  # the first entry served call 1 and the last call
+
+
+def test_closures_and_globals_changing_between_calls_are_guarded():
+    global OFFSET
+    scale = 2.0
+
+    def fn(x):
+        return x * scale + OFFSET
+
+    jf = janus.jit(fn)
+    x = janus.ones(2)
+    try:
+        got = [jf(x).tolist(), jf(x).tolist()]
+        scale = 3.0  # the closure's cell changes
+        got += [jf(x).tolist(), jf(x).tolist()]
+        OFFSET = 1.5  # and then the global
+        got += [jf(x).tolist(), jf(x).tolist()]
+    finally:
+        OFFSET = 0.5
+    assert got == [[2.5] * 2] * 2 + [[3.5] * 2] * 2 + [[4.5] * 2] * 2
+    assert len(jf.report.compiles) == 3 and compiled_calls(jf) == 3
+    assert "scale" in str(jf.misses[0]) and "OFFSET" in str(jf.misses[1])
+
+
+# ----- exceptions -----
+def _check(t, k):
+    if k > 2:
+        raise ValueError(f"k too big: {k}")
+    return t * k
+
+
+def _raising(x, k):
+    y = _check(x, k)
+    return y + 1
+
+
+def test_exceptions_in_compiled_code_keep_their_type():
+    jf = janus.jit(_raising)
+    x = janus.ones(2)
+    assert jf(x, 1).tolist() == jf(x, 1).tolist() == [2.0, 2.0]
+    assert compiled_calls(jf) == 1
+    with pytest.raises(ValueError, match="k too big: 3"):
+        jf(x, 3)
+    with pytest.raises(RuntimeError, match="cannot be multiplied"):
+        janus.jit(lambda a, b: a @ b)(janus.ones(2, 3), janus.ones(2, 2))
+    assert jf(x, 1).tolist() == [2.0, 2.0]  # the entry still serves good calls
+    assert compiled_calls(jf) == 2
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="an exception raised while translating surfaces from compiler.translate: "
+    "the interpreted user frames are not in its traceback",
+)
+def test_exception_traceback_runs_through_the_users_code():
+    jf = janus.jit(_raising)
+    x = janus.ones(2)
+    jf(x, 1)
+    with pytest.raises(ValueError) as info:
+        jf(x, 3)
+    names = [entry.name for entry in info.traceback]
+    assert "_raising" in names and "_check" in names
