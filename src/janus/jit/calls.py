@@ -27,6 +27,7 @@ import types
 
 from .. import autograd
 from ..tensor import Tensor, data_readers
+from .generators import generator_code
 from .instructions import Code
 from .values import NULL, UserException, Var, VirtualIterator, do
 
@@ -152,6 +153,10 @@ class CallsMixin:
                 return self.inline(func, [receiver, *args], kwargs)
             if isinstance(receiver.value, Tensor):
                 return self.call_tensor_method(fn, receiver, func.__name__, args, kwargs)
+        if isinstance(target, types.FunctionType) and generator_code(target) is not None:
+            started = self.start_generator(target, generator_code(target), args, kwargs)
+            if started is not None:  # consumed at once: interpreted as it is pulled
+                return started
         if isinstance(target, types.FunctionType) and self.inlinable(target):
             return self.inline(target, args, kwargs)
         special = _lookup(_BUILTIN_HANDLERS, target)

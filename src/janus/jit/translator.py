@@ -24,6 +24,7 @@ from ..autograd import grad_mode
 from ..tensor import Tensor
 from .calls import CallsMixin
 from .containers import ContainersMixin
+from .generators import GeneratorsMixin
 from .instructions import Code
 from .sources import Builtin, Fixed, FreeVar, Global
 from .values import NULL, GraphBreak, UserException, Var, do, is_constant  # noqa: F401
@@ -135,7 +136,7 @@ class Frame:
         return out
 
 
-class Translator(CallsMixin, ContainersMixin):
+class Translator(CallsMixin, ContainersMixin, GeneratorsMixin):
     """Runs one call concolically. `run_top` returns the result Var; then
     `breaks`, `guards`, the recorder and the effects describe the trace."""
 

@@ -23,6 +23,8 @@ def do(fn, *args, **kwargs):
     are the program's, not the translator's."""
     try:
         return fn(*args, **kwargs)
+    except UserException:  # from a VirtualIterator the call pulled: already the program's
+        raise
     except Exception as exc:  # noqa: BLE001 - re-raised as the program's own
         raise UserException(exc) from None
 
