@@ -368,3 +368,14 @@ def test_exception_traceback_runs_through_the_users_code():
         jf(x, 3)
     names = [entry.name for entry in info.traceback]
     assert "_raising" in names and "_check" in names
+
+
+# ----- tensors reached through a container from outside the frame -----
+def test_one_tensor_passed_twice_is_not_assumed_aliased_later():
+    def fn(x, y):
+        return x + y * 2
+
+    a, b = janus.ones(2), janus.ones(2) * 5
+    jf = run_both(_fn(fn), [(a, a), (a, a), (a, b), (a, b), (a, a)])
+    assert len(jf.report.compiles) == 2, jf.explain()  # aliased, then distinct
+    assert compiled_calls(jf) == 3

@@ -183,6 +183,13 @@ class Translator(CallsMixin, ContainersMixin, GeneratorsMixin):
                 self.guard(source, "equals", value)
         elif isinstance(value, Tensor):
             self.guard(source, "tensor", value)
+            seen = self.recorder.sources.get(id(value))
+            if seen is not None and seen[0] is value and seen[1].name != source.name:
+                # One tensor under two sources (`f(a, a)`): the graph reads it
+                # once, so the aliasing is what the trace assumes. No native
+                # check relates two sources; pinning both to the object does.
+                self.guard(seen[1], "is", value)
+                self.guard(source, "is", value)
             self.recorder.add_source(value, source)
         elif isinstance(value, (types.FunctionType, types.BuiltinFunctionType, type)):
             self.guard(source, "is", value)
