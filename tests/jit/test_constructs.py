@@ -371,6 +371,20 @@ def test_exception_traceback_runs_through_the_users_code():
 
 
 # ----- tensors reached through a container from outside the frame -----
+def test_slices_of_an_argument_list_read_the_calls_own_elements():
+    def fn(xs):
+        out = xs[0] * 0
+        for t in xs[1:]:
+            out = out + t
+        return out + xs[::-1][0]
+
+    one = janus.ones(2)
+    calls = [([one, one * 2, one * 3],)] * 2 + [([one, one * 5, one * 7],)] * 2
+    jf = run_both(_fn(fn), calls)
+    _compiled_once(jf, 4)  # same length: the entry serves new elements
+    assert jf([one, one * 3]).tolist() == [6.0, 6.0]  # another length: a guard miss
+
+
 def test_one_tensor_passed_twice_is_not_assumed_aliased_later():
     def fn(x, y):
         return x + y * 2

@@ -565,6 +565,9 @@ class Translator(CallsMixin, ContainersMixin, GeneratorsMixin):
             if isinstance(items, list) and isinstance(k, int) and -len(items) <= k < len(items):
                 f.stack.append(items[k])
                 return
+        if isinstance(k, slice):
+            f.stack.append(self.slice_of(container, k))
+            return
         value = do(operator.getitem, self.value(container, "indexed"), k)
         source = None
         if is_constant(k) and not isinstance(container.value, Tensor):
@@ -574,7 +577,7 @@ class Translator(CallsMixin, ContainersMixin, GeneratorsMixin):
     def BINARY_SLICE(self, f, ins):
         container, start, stop = f.pop(3)
         s = slice(self.value(start, "a slice bound"), self.value(stop, "a slice bound"))
-        f.stack.append(Var(do(operator.getitem, self.value(container, "sliced"), s)))
+        f.stack.append(self.slice_of(container, s))
 
     def STORE_SUBSCR(self, f, ins):
         value, container, key = f.pop(3)
