@@ -393,3 +393,24 @@ def test_one_tensor_passed_twice_is_not_assumed_aliased_later():
     jf = run_both(_fn(fn), [(a, a), (a, a), (a, b), (a, b), (a, a)])
     assert len(jf.report.compiles) == 2, jf.explain()  # aliased, then distinct
     assert compiled_calls(jf) == 3
+
+
+def test_tensors_returned_by_builtins_from_outside_containers_are_not_frozen():
+    def via_get(d):
+        return d.get("w") * 2
+
+    def via_copy(xs):
+        return xs.copy()[0] * 2
+
+    def via_sorted(xs):
+        return sorted(xs, key=lambda t: 0)[0] * 2
+
+    one = janus.ones(2)
+    for fn, box in (
+        (via_get, lambda t: {"w": t}),
+        (via_copy, lambda t: [t]),
+        (via_sorted, lambda t: [t]),
+    ):
+        calls = [(box(one),)] * 2 + [(box(one * 5),)] * 2
+        jf = run_both(_fn(fn), calls)  # agreeing with eager is the point
+        assert any("no source" in b.explanation for t in jf.report.compiles for b in t.breaks)

@@ -194,6 +194,16 @@ class CallsMixin:
         result = do(target, *values, **kwvalues)
         if _lookup(_CONSTRUCTORS, target):  # a fresh container: stores into it stay local
             self.created[id(result)] = result
+        for tensor in _tensors_in(result):
+            if not self.recorder.locates(tensor):
+                name = getattr(target, "__qualname__", type(target).__name__)
+                self.graph_break(
+                    "unsupported",
+                    f"{name} returned a tensor from outside the frame with no source "
+                    "(a compiled call would reuse this call's tensor)",
+                    "index the container directly (xs[k], d[key]) instead",
+                )
+                break
         return Var(result)
 
     # ----- inlining -----
@@ -344,6 +354,19 @@ class CallsMixin:
 
 # The autograd entry points: after them, `.grad` is the trace's own.
 _BACKWARDS = (Tensor.backward, autograd.backward)
+
+
+def _tensors_in(value, depth: int = 2) -> list:
+    """The tensors in `value` and its containers, `depth` levels down."""
+    if isinstance(value, Tensor):
+        return [value]
+    if depth == 0:
+        return []
+    if type(value) in (list, tuple, set, frozenset):
+        return [t for v in value for t in _tensors_in(v, depth - 1)]
+    if type(value) is dict:
+        return [t for v in value.values() for t in _tensors_in(v, depth - 1)]
+    return []
 
 
 def _holds_array(values) -> bool:
