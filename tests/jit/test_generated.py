@@ -41,7 +41,7 @@ def tensor_expr(draw, depth=0):
 def statement(draw, depth=0):
     """One statement (possibly compound), as a list of source lines."""
     target = draw(st.sampled_from(TENSORS))
-    kinds = ["assign", "assign", "int", "list", "genexpr", "tuple"]
+    kinds = ["assign", "assign", "int", "list", "genexpr", "tuple", "xs"]
     if depth < 2:
         kinds += ["if", "for", "while"]
     kind = draw(st.sampled_from(kinds))
@@ -58,6 +58,20 @@ def statement(draw, depth=0):
         ]
     if kind == "genexpr":
         return [f"{target} = sum(t * 0.5 for t in ({', '.join(TENSORS)})).tanh()"]
+    if kind == "xs":  # the list argument: index, slice, iterate
+        use = draw(
+            st.sampled_from(
+                (
+                    "xs[0] * {t}",
+                    "xs[-1] + {t}",
+                    "sum(xs[1:], {t})",
+                    "janus.stack(xs[::-1]).sum(0) - {t}",
+                    "sum(t * i for i, t in enumerate(xs)) + {t}",
+                    "max(len(xs), 2) * {t}",
+                )
+            )
+        )
+        return [f"{target} = ({use.format(t=draw(tensor_expr()))}).tanh()"]
     if kind == "tuple":
         a, b = draw(st.permutations(TENSORS))[:2]
         return [f"{a}, {b} = {b}, ({a} + {b}) * 0.5"]
@@ -77,7 +91,7 @@ def statement(draw, depth=0):
 @st.composite
 def program(draw):
     body = [line for stmt in draw(st.lists(statement(), min_size=1, max_size=5)) for line in stmt]
-    lines = ["def generated(x, y, n, flag):", "    k = n % 3", "    z = x * y"]
+    lines = ["def generated(x, y, xs, n, flag):", "    k = n % 3", "    z = x * y"]
     lines += ["    " + line for line in body]
     lines.append("    return x, y, z, k")
     return "\n".join(lines) + "\n"
@@ -100,7 +114,15 @@ def test_generated_programs_agree_and_compile(source, n, flag):
     fn = _function(source)
     janus.manual_seed(0)
     x, y = janus.randn(3), janus.randn(3)
-    calls = [(x, y, n, flag)] * 2 + [(x, y, n + 1, not flag)] * 2 + [(x, y, n, flag)]
+    xs_a, xs_b, xs_long = ([janus.randn(3) for _ in range(k)] for k in (3, 3, 4))
+    calls = [
+        (x, x, xs_a, n, flag),  # aliased arguments
+        (x, x, xs_a, n, flag),  # compiled
+        (y, x, xs_b, n, flag),  # distinct arguments and new list elements: not that entry
+        (x, y, xs_a, n + 1, not flag),  # other decisions
+        (x, y, xs_a, n + 1, not flag),  # compiled
+        (x, y, xs_long, n, flag),  # a longer list
+    ]
     try:
         jf = run_both(lambda: (fn, dict), calls, rtol=1e-4, atol=1e-5)
     except AssertionError as failure:
