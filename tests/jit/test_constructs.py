@@ -355,19 +355,34 @@ def test_exceptions_in_compiled_code_keep_their_type():
     assert compiled_calls(jf) == 2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="an exception raised while translating surfaces from compiler.translate: "
-    "the interpreted user frames are not in its traceback",
-)
 def test_exception_traceback_runs_through_the_users_code():
     jf = janus.jit(_raising)
     x = janus.ones(2)
     jf(x, 1)
     with pytest.raises(ValueError) as info:
         jf(x, 3)
-    names = [entry.name for entry in info.traceback]
-    assert "_raising" in names and "_check" in names
+    entries = [(e.name, e.statement.lines[0].strip()) for e in info.traceback]
+    assert entries[-2:] == [
+        ("_raising", "y = _check(x, k)"),
+        ("_check", 'raise ValueError(f"k too big: {k}")'),
+    ]
+
+    def through_a_generator(x, n):
+        return sum(_check(x, k) for k in range(n))
+
+    jg = janus.jit(through_a_generator)
+    with pytest.raises(ValueError) as info:
+        jg(x, 4)
+    names = [e.name for e in info.traceback]
+    assert names[-3:] == ["through_a_generator", "<genexpr>", "_check"]
+
+    def library_error(a, b):
+        return a @ b  # the error is raised inside janus: its frames follow the user's
+
+    with pytest.raises(RuntimeError, match="cannot be multiplied") as info:
+        janus.jit(library_error)(janus.ones(2, 3), janus.ones(2, 2))
+    names = [e.name for e in info.traceback]
+    assert names.index("library_error") < names.index("matmul")
 
 
 # ----- tensors reached through a container from outside the frame -----

@@ -18,6 +18,7 @@ from .calls import translatable, unsupported_ops
 from .compiled import CompiledFrame, NotCompilable, build_guard
 from .record import _Recorder
 from .sources import Local
+from .tracebacks import with_user_frames
 from .translator import Frame, Translator
 from .values import GraphBreak, UserException
 
@@ -60,7 +61,7 @@ def translate(function, locals_: dict) -> Translation:
     try:
         result = tr.run_frame(frame)
     except UserException as raised:
-        raise raised.exc from None
+        raise with_user_frames(raised) from None
     finally:
         registry.observers.remove(recorder)
     out = Translation(result.value, breaks=tr.breaks)

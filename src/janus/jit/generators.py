@@ -29,6 +29,7 @@ import types
 from ..ops import shape as S
 from ..tensor import Tensor
 from .instructions import Code
+from .tracebacks import note_frame
 from .values import NULL, UserException, Var, VirtualIterator
 
 # Ops the generator runner handles itself (the translator has no handler).
@@ -148,10 +149,9 @@ class GeneratorsMixin:
                     getattr(self, ins.op)(frame, ins)
                 except UserException as raised:
                     if isinstance(raised.exc, StopIteration):
-                        raise UserException(
-                            RuntimeError("generator raised StopIteration")
-                        ) from None
-                    raise
+                        raised = UserException(RuntimeError("generator raised StopIteration"))
+                    note_frame(raised, frame)
+                    raise raised from None
 
 
 def consumes_at_once(target) -> bool:

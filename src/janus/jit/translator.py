@@ -27,6 +27,7 @@ from .containers import ContainersMixin
 from .generators import GeneratorsMixin
 from .instructions import Code
 from .sources import Builtin, Fixed, FreeVar, Global
+from .tracebacks import note_frame
 from .values import NULL, GraphBreak, UserException, Var, do, is_constant  # noqa: F401
 
 _BINARY = {
@@ -262,6 +263,7 @@ class Translator(CallsMixin, ContainersMixin, GeneratorsMixin):
                 except UserException as raised:
                     handler = frame.code.handler_for(frame.index)
                     if handler is None:
+                        note_frame(raised, frame)
                         raise
                     self._enter_handler(frame, handler, raised.exc)
                     continue

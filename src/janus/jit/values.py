@@ -16,6 +16,7 @@ class UserException(Exception):
     def __init__(self, exc: BaseException):
         super().__init__(exc)
         self.exc = exc
+        self.frames: list = []  # (code, line) of the interpreted frames it left, innermost first
 
 
 def do(fn, *args, **kwargs):
