@@ -429,3 +429,20 @@ def test_tensors_returned_by_builtins_from_outside_containers_are_not_frozen():
         calls = [(box(one),)] * 2 + [(box(one * 5),)] * 2
         jf = run_both(_fn(fn), calls)  # agreeing with eager is the point
         assert any("no source" in b.explanation for t in jf.report.compiles for b in t.breaks)
+
+
+def test_module_parameters_are_read_from_the_module_passed_in():
+    def fn(model, x):
+        penalty = sum(p.pow(2).sum() for p in model.parameters())
+        names = [name for name, _ in model.named_parameters()]
+        return x + penalty, names, len(list(model.buffers()))  # no other read of them
+
+    janus.manual_seed(4)
+    one, two = janus.nn.Linear(2, 2), janus.nn.Linear(2, 2)
+    bigger = janus.nn.Sequential(janus.nn.Linear(2, 2), janus.nn.Linear(2, 2))
+    x = janus.ones(2)
+    calls = [(one, x), (one, x), (two, x), (two, x), (bigger, x)]
+    with janus.no_grad():
+        jf = run_both(_fn(fn), calls)
+    assert len(jf.report.compiles) == 2, jf.explain()  # the Sequential is another tree
+    assert compiled_calls(jf) == 3  # `two` ran the entry made for `one`

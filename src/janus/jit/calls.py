@@ -52,6 +52,13 @@ _MODULE_GETTERS = {
     "modules",
     "named_modules",
 }
+# The getters of a module's tensors, and the named form each is read through.
+_TENSOR_GETTERS = {
+    "parameters": "named_parameters",
+    "named_parameters": "named_parameters",
+    "buffers": "named_buffers",
+    "named_buffers": "named_buffers",
+}
 # Calls that mutate global state the guards assume fixed.
 _STATEFUL_JANUS = {"manual_seed", "seed", "set_rng_state", "set_default_dtype", "set_grad_enabled"}
 _PURE_BUILTINS = {
@@ -148,7 +155,7 @@ class CallsMixin:
             if isinstance(receiver.value, Optimizer) and func.__name__ in ("step", "zero_grad"):
                 return self.call_optimizer(fn, receiver, args, kwargs)
             if isinstance(receiver.value, Module) and func.__name__ in _MODULE_GETTERS:
-                return self.opaque(fn, args, kwargs)
+                return self.module_members(fn, receiver, func.__name__, args, kwargs)
             if isinstance(func, types.FunctionType) and self.inlinable(func):
                 return self.inline(func, [receiver, *args], kwargs)
             if isinstance(receiver.value, Tensor):
@@ -237,6 +244,28 @@ class CallsMixin:
                 return self.concrete(module, args, kwargs)
         forward = Var(types.MethodType(type(module).forward, module), self_var=fn)
         return self.call(forward, args, kwargs)
+
+    def module_members(self, fn: Var, module: Var, name: str, args, kwargs) -> Var:
+        """`module.parameters()` and the like. From a module with a source,
+        each tensor gets its own (`L['model'].fc.weight`), so a compiled call
+        reads the parameters of the module it is given, and the module tree
+        (its classes and member counts) is guarded; else the call runs as is."""
+        if name not in _TENSOR_GETTERS or module.source is None or args or kwargs:
+            return self.opaque(fn, args, kwargs)
+        sources = {"": module.source}
+        for path, sub in module.value.named_modules():
+            src = sources[path]
+            for child in sub._modules:
+                sources[f"{path}.{child}" if path else child] = src.attr(child)
+            self.guard(src, "type", type(sub))
+            for table in ("_parameters", "_buffers", "_modules"):
+                self.guard(src.attr(table), "len", len(getattr(sub, table)))
+        members = []
+        for path, tensor in do(getattr(module.value, _TENSOR_GETTERS[name])):
+            owner, _, attr = path.rpartition(".")
+            var = self.read(tensor, sources[owner].attr(attr))
+            members.append(Var((path, tensor), items=[Var(path), var]) if "named" in name else var)
+        return Var(VirtualIterator(members))
 
     # ----- janus's tensor library -----
     def opaque(self, fn: Var, args: list, kwargs: dict) -> Var:
