@@ -29,7 +29,7 @@ from .. import autograd
 from ..tensor import Tensor, data_readers
 from .generators import generator_code
 from .instructions import Code
-from .values import NULL, UserException, Var, VirtualIterator, do
+from .values import NULL, UserException, Var, VirtualIterator, do, is_constant
 
 _JANUS_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 # janus code that is interpreted rather than run opaquely: module forwards
@@ -202,7 +202,7 @@ class CallsMixin:
         if _lookup(_CONSTRUCTORS, target):  # a fresh container: stores into it stay local
             self.created[id(result)] = result
         for tensor in _tensors_in(result):
-            if not self.recorder.locates(tensor):
+            if not self.recorder.locates(tensor) and id(tensor) not in self.created:
                 name = getattr(target, "__qualname__", type(target).__name__)
                 self.graph_break(
                     "unsupported",
@@ -295,6 +295,8 @@ class CallsMixin:
             )
         if getattr(fn.value, "__func__", fn.value) in _BACKWARDS:
             self.grads_dirty = self.ran_backward = True
+        for tensor in _tensors_in(result):  # made by this call (e.g. janus.zeros: no op)
+            self.created.setdefault(id(tensor), tensor)
         return Var(result)
 
     def call_tensor_method(self, fn, receiver, name, args, kwargs) -> Var:
@@ -340,6 +342,7 @@ class CallsMixin:
         mutating = name in ("append", "extend", "insert", "pop", "remove", "clear", "update",
                             "setdefault", "sort", "reverse", "popitem", "__setitem__")  # fmt: skip
         if mutating and receiver is not None and receiver.source is not None:
+            self.remember_length(receiver)
             if name == "append":
                 self.effects.append(("append", receiver, args[0]))
             else:
@@ -365,6 +368,16 @@ class CallsMixin:
         if not mutating and receiver is not None and isinstance(container, dict):
             if name in ("items", "keys", "values") and receiver.source is not None:
                 return self.dict_view(receiver, name)
+            if name == "get" and receiver.source is not None:
+                # Whether the key is there is a decision on the dict: guarded
+                # as for `key in d`, or impossible to guard once it changed.
+                if self.is_mutated(container):
+                    from .translator import ALL
+
+                    key = args[0].value if args and is_constant(args[0].value) else ALL
+                    self.read_back(receiver, key)
+                else:
+                    self._guard_keys(receiver)
         if name == "append" and len(args) == 1 and not kwargs:
             # The element may be a number read from tensor data: it is stored,
             # not decided on, so it stays a Var the compiled call rebuilds.

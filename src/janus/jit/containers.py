@@ -171,6 +171,8 @@ class ContainersMixin:
         if var.items is not None and isinstance(var.items, list):
             return VirtualIterator(list(var.items))
         if isinstance(value, (list, tuple)) and var.source is not None:
+            if self.is_mutated(value):
+                self.read_back(var)
             self.guard_len(var)
             source = var.source if not self.is_mutated(value) else None
             return VirtualIterator(

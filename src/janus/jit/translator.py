@@ -153,6 +153,7 @@ class Translator(CallsMixin, ContainersMixin, GeneratorsMixin):
         self.mutated: dict = {}
         self.created: dict = {}  # id -> object the trace constructed (stores into it are local)
         self.cell_vars: dict = {}  # id(cell) -> (cell, Var) for cells the trace wrote
+        self.entry_lengths: dict = {}  # id -> (container, length before the trace changed it)
         self.grads_dirty = False  # a backward/zero_grad/step ran: .grad is the trace's own
         self.ran_backward = False  # the frame ran backward itself (a training step)
         self.depth = 0
@@ -207,8 +208,21 @@ class Translator(CallsMixin, ContainersMixin, GeneratorsMixin):
     def guard_len(self, var: Var) -> None:
         """The trace relies on the length of a container (it iterated it,
         unpacked it, took its len or its truth)."""
-        if var.source is not None and not self.is_mutated(var.value):
+        if var.source is None:
+            return
+        if not self.is_mutated(var.value):
             self.guard(var.source, "len", len(var.value))
+            return
+        entry = self.entry_lengths.get(id(var.value))
+        if entry is not None and entry[0] is var.value:  # changed by the trace: its
+            self.guard(var.source, "len", entry[1])  # length follows from the entry's
+
+    def remember_length(self, container: Var) -> None:
+        """Before the trace first changes an outside container: its entry
+        length, which a later len() of it depends on (guarded only then)."""
+        value = container.value
+        if type(value) in (list, dict) and id(value) not in self.entry_lengths:
+            self.entry_lengths[id(value)] = (value, len(value))
 
     def value(self, var: Var, use: str):
         """The concrete value of `var` for a use that bakes it into the trace."""
@@ -240,6 +254,19 @@ class Translator(CallsMixin, ContainersMixin, GeneratorsMixin):
         if entry is None or entry[0] is not obj:
             return False
         return key is ALL or ALL in entry[1] or key in entry[1]
+
+    def read_back(self, container: Var, key=ALL) -> None:
+        """A read of an outside container the trace changed: an item the
+        trace stored is its own value, but the rest has no source left (its
+        entry state is gone), so a compiled call could not read it again."""
+        entry = self.mutated.get(id(container.value))
+        if entry is not None and entry[0] is container.value and key in entry[1]:
+            return
+        self.graph_break(
+            "effect",
+            f"reads a {type(container.value).__name__} from outside the frame after changing it",
+            "read what you need before changing it, or build a new container",
+        )
 
     def mark_mutated(self, obj, key=ALL) -> None:
         entry = self.mutated.setdefault(id(obj), (obj, set()))
@@ -574,6 +601,8 @@ class Translator(CallsMixin, ContainersMixin, GeneratorsMixin):
         source = None
         if is_constant(k) and not isinstance(container.value, Tensor):
             source = self.child_source(container, lambda s: s.item(k), k)
+            if source is None and container.source is not None:
+                self.read_back(container, k)
         f.stack.append(self.read(value, source))
 
     def BINARY_SLICE(self, f, ins):
@@ -589,6 +618,7 @@ class Translator(CallsMixin, ContainersMixin, GeneratorsMixin):
             do(operator.setitem, target, k, self.value(value, "stored into a tensor"))
             return
         if container.source is not None:
+            self.remember_length(container)
             self.effects.append(("setitem", container, k, value))
         elif container.items is None and id(target) not in self.created:
             self.graph_break(
