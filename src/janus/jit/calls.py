@@ -27,8 +27,9 @@ import types
 
 from .. import autograd
 from ..tensor import Tensor, data_readers
+from .generators import generator_code
 from .instructions import Code
-from .values import NULL, UserException, Var, VirtualIterator, do
+from .values import NULL, UserException, Var, VirtualIterator, do, is_constant
 
 _JANUS_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 # janus code that is interpreted rather than run opaquely: module forwards
@@ -51,6 +52,13 @@ _MODULE_GETTERS = {
     "modules",
     "named_modules",
 }
+# The getters of a module's tensors, and the named form each is read through.
+_TENSOR_GETTERS = {
+    "parameters": "named_parameters",
+    "named_parameters": "named_parameters",
+    "buffers": "named_buffers",
+    "named_buffers": "named_buffers",
+}
 # Calls that mutate global state the guards assume fixed.
 _STATEFUL_JANUS = {"manual_seed", "seed", "set_rng_state", "set_default_dtype", "set_grad_enabled"}
 _PURE_BUILTINS = {
@@ -58,6 +66,9 @@ _PURE_BUILTINS = {
     max, min, pow, range, repr, round, sorted, str, sum, type, dict, set, frozenset, slice, ord,
     chr,
 }  # fmt: skip
+
+# Builtins whose result is always a new container.
+_CONSTRUCTORS = {dict, set, list, sorted}
 
 _codes: dict = {}  # code object -> Code, or None when it cannot be inlined
 
@@ -144,11 +155,15 @@ class CallsMixin:
             if isinstance(receiver.value, Optimizer) and func.__name__ in ("step", "zero_grad"):
                 return self.call_optimizer(fn, receiver, args, kwargs)
             if isinstance(receiver.value, Module) and func.__name__ in _MODULE_GETTERS:
-                return self.opaque(fn, args, kwargs)
+                return self.module_members(fn, receiver, func.__name__, args, kwargs)
             if isinstance(func, types.FunctionType) and self.inlinable(func):
                 return self.inline(func, [receiver, *args], kwargs)
             if isinstance(receiver.value, Tensor):
                 return self.call_tensor_method(fn, receiver, func.__name__, args, kwargs)
+        if isinstance(target, types.FunctionType) and generator_code(target) is not None:
+            started = self.start_generator(target, generator_code(target), args, kwargs)
+            if started is not None:  # consumed at once: interpreted as it is pulled
+                return started
         if isinstance(target, types.FunctionType) and self.inlinable(target):
             return self.inline(target, args, kwargs)
         special = _lookup(_BUILTIN_HANDLERS, target)
@@ -183,7 +198,20 @@ class CallsMixin:
     def concrete(self, target, args, kwargs) -> Var:
         values = [self.value(a, "passed to a Python call") for a in args]
         kwvalues = {k: self.value(v, "passed to a Python call") for k, v in kwargs.items()}
-        return Var(do(target, *values, **kwvalues))
+        result = do(target, *values, **kwvalues)
+        if _lookup(_CONSTRUCTORS, target):  # a fresh container: stores into it stay local
+            self.created[id(result)] = result
+        for tensor in _tensors_in(result):
+            if not self.recorder.locates(tensor) and id(tensor) not in self.created:
+                name = getattr(target, "__qualname__", type(target).__name__)
+                self.graph_break(
+                    "unsupported",
+                    f"{name} returned a tensor from outside the frame with no source "
+                    "(a compiled call would reuse this call's tensor)",
+                    "index the container directly (xs[k], d[key]) instead",
+                )
+                break
+        return Var(result)
 
     # ----- inlining -----
     def inline(self, func, args: list, kwargs: dict) -> Var:
@@ -217,6 +245,28 @@ class CallsMixin:
         forward = Var(types.MethodType(type(module).forward, module), self_var=fn)
         return self.call(forward, args, kwargs)
 
+    def module_members(self, fn: Var, module: Var, name: str, args, kwargs) -> Var:
+        """`module.parameters()` and the like. From a module with a source,
+        each tensor gets its own (`L['model'].fc.weight`), so a compiled call
+        reads the parameters of the module it is given, and the module tree
+        (its classes and member counts) is guarded; else the call runs as is."""
+        if name not in _TENSOR_GETTERS or module.source is None or args or kwargs:
+            return self.opaque(fn, args, kwargs)
+        sources = {"": module.source}
+        for path, sub in module.value.named_modules():
+            src = sources[path]
+            for child in sub._modules:
+                sources[f"{path}.{child}" if path else child] = src.attr(child)
+            self.guard(src, "type", type(sub))
+            for table in ("_parameters", "_buffers", "_modules"):
+                self.guard(src.attr(table), "len", len(getattr(sub, table)))
+        members = []
+        for path, tensor in do(getattr(module.value, _TENSOR_GETTERS[name])):
+            owner, _, attr = path.rpartition(".")
+            var = self.read(tensor, sources[owner].attr(attr))
+            members.append(Var((path, tensor), items=[Var(path), var]) if "named" in name else var)
+        return Var(VirtualIterator(members))
+
     # ----- janus's tensor library -----
     def opaque(self, fn: Var, args: list, kwargs: dict) -> Var:
         """Runs a janus library call as it is: the recorder sees its ops."""
@@ -245,6 +295,8 @@ class CallsMixin:
             )
         if getattr(fn.value, "__func__", fn.value) in _BACKWARDS:
             self.grads_dirty = self.ran_backward = True
+        for tensor in _tensors_in(result):  # made by this call (e.g. janus.zeros: no op)
+            self.created.setdefault(id(tensor), tensor)
         return Var(result)
 
     def call_tensor_method(self, fn, receiver, name, args, kwargs) -> Var:
@@ -291,6 +343,7 @@ class CallsMixin:
         mutating = name in ("append", "extend", "insert", "pop", "remove", "clear", "update",
                             "setdefault", "sort", "reverse", "popitem", "__setitem__")  # fmt: skip
         if mutating and receiver is not None and receiver.source is not None:
+            self.remember_length(receiver)
             if name == "append":
                 self.effects.append(("append", receiver, args[0]))
             else:
@@ -316,6 +369,16 @@ class CallsMixin:
         if not mutating and receiver is not None and isinstance(container, dict):
             if name in ("items", "keys", "values") and receiver.source is not None:
                 return self.dict_view(receiver, name)
+            if name == "get" and receiver.source is not None:
+                # Whether the key is there is a decision on the dict: guarded
+                # as for `key in d`, or impossible to guard once it changed.
+                if self.is_mutated(container):
+                    from .translator import ALL
+
+                    key = args[0].value if args and is_constant(args[0].value) else ALL
+                    self.read_back(receiver, key)
+                else:
+                    self._guard_keys(receiver)
         if name == "append" and len(args) == 1 and not kwargs:
             # The element may be a number read from tensor data: it is stored,
             # not decided on, so it stays a Var the compiled call rebuilds.
@@ -334,6 +397,19 @@ class CallsMixin:
 
 # The autograd entry points: after them, `.grad` is the trace's own.
 _BACKWARDS = (Tensor.backward, autograd.backward)
+
+
+def _tensors_in(value, depth: int = 2) -> list:
+    """The tensors in `value` and its containers, `depth` levels down."""
+    if isinstance(value, Tensor):
+        return [value]
+    if depth == 0:
+        return []
+    if type(value) in (list, tuple, set, frozenset):
+        return [t for v in value for t in _tensors_in(v, depth - 1)]
+    if type(value) is dict:
+        return [t for v in value.values() for t in _tensors_in(v, depth - 1)]
+    return []
 
 
 def _holds_array(values) -> bool:

@@ -95,6 +95,8 @@ class _Builder:
                 return ("method", self.template(var.self_var), name)
         if type(value) in (tuple, list):
             return (type(value), [self.template(Var(v)) for v in value])
+        if type(value) is dict and all(is_constant(k) for k in value):
+            return (dict, [(k, self.template(Var(v))) for k, v in value.items()])
         raise NotCompilable(f"a {type(value).__name__} object made inside the frame escapes it")
 
 

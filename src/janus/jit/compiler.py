@@ -25,6 +25,7 @@ from .record import _Recorder
 from .resume import data_parameters
 from .sources import Local
 from .split import Split, why_not_split
+from .tracebacks import with_user_frames
 from .translator import Frame, Translator
 from .values import OUTSIDE_PYTHON, GraphBreak, UserException, Var
 
@@ -89,7 +90,7 @@ def translate(function, locals_: dict) -> Translation:
             if stopped is None:  # no split after all: the rest of the call, traced
                 result = tr.run_frame(frame)
     except UserException as raised:
-        raise raised.exc from None
+        raise with_user_frames(raised) from None
     finally:
         registry.observers.remove(recorder)
     if stopped is not None:

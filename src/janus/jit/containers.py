@@ -6,6 +6,8 @@ its length, so a loop over it unrolls with a guard on the trip count."""
 
 from __future__ import annotations
 
+import operator
+
 from ..tensor import Tensor
 from .sources import Item
 from .values import EXHAUSTED, UserException, Var, VirtualIterator, do, is_constant
@@ -122,6 +124,23 @@ class ContainersMixin:
             for k, v in do(dict, value).items()
         }
 
+    def slice_of(self, container: Var, s: slice) -> Var:
+        """`container[s]`. A slice of a list or tuple keeps its elements'
+        tracking: from outside the frame, each element gets its source (a
+        compiled call must read the call's own elements, not hold the ones
+        this trace saw), and the length the slice depended on is guarded."""
+        value = do(operator.getitem, self.value(container, "sliced"), s)
+        if type(container.value) not in (list, tuple):
+            return Var(value)
+        if container.items is not None and isinstance(container.items, list):
+            return Var(value, items=container.items[s])
+        if container.source is None or self.is_mutated(container.value):
+            return Var(value)
+        self.guard_len(container)
+        positions = range(len(container.value))[s]
+        items = [self.read(container.value[k], Item(container.source, k)) for k in positions]
+        return Var(value, items=items)
+
     def UNPACK_SEQUENCE(self, f, ins):
         var = f.stack.pop()
         if isinstance(var.value, Tensor):
@@ -155,6 +174,8 @@ class ContainersMixin:
         if isinstance(items, list):
             return VirtualIterator(list(items))
         if isinstance(value, (list, tuple)) and var.source is not None:
+            if self.is_mutated(value):
+                self.read_back(var)
             self.guard_len(var)
             source = var.source if not self.is_mutated(value) else None
             return VirtualIterator(

@@ -72,6 +72,18 @@ class _Recorder:
             if grad is not None and id(grad) not in self.sources:
                 self.sources[id(grad)] = (grad, source.attr("grad"))
 
+    def locates(self, tensor: Tensor) -> bool:
+        """Can a compiled call find `tensor` again: an op of the trace made it,
+        or it was read through a source?"""
+        known = self.sources.get(id(tensor))
+        if known is not None and known[0] is tensor:
+            return True
+        entry = self.values.get(id(tensor))
+        if entry is not None and entry[0] is tensor and id(tensor) not in self.external:
+            return True
+        entry = self.arrays.get(id(tensor._data))
+        return entry is not None and entry[0] is tensor._data
+
     def watch_grad(self, tensor: Tensor) -> None:
         self.grad_watch.setdefault(id(tensor), (tensor, tensor._grad))
 

@@ -24,8 +24,10 @@ from ..autograd import grad_mode
 from ..tensor import Tensor
 from .calls import CallsMixin
 from .containers import ContainersMixin
+from .generators import GeneratorsMixin
 from .instructions import Code
 from .sources import Builtin, Fixed, FreeVar, Global
+from .tracebacks import note_frame
 from .values import NULL, OUTSIDE_PYTHON, GraphBreak, UserException, Var, do, is_constant  # noqa: F401
 
 BINARY_OPERATORS = {
@@ -116,8 +118,9 @@ class Frame:
     def global_source(self, name: str, builtin: bool):
         if self.top_globals is None or self.top_globals is self.globals:
             return (Builtin if builtin else Global)(name)
-        table = self.builtins if builtin else self.globals
-        return Fixed(table, f"{self.function.__module__}.__dict__").item(name)
+        # The two tables need distinct names: guard nodes are shared by name.
+        table, label = (self.builtins, "__builtins__") if builtin else (self.globals, "__dict__")
+        return Fixed(table, f"{self.function.__module__}.{label}").item(name)
 
     def cell_source(self, name: str, cell):
         """A free variable's contents: the translated frame's own cell (the
@@ -141,7 +144,7 @@ class Frame:
         return out
 
 
-class Translator(CallsMixin, ContainersMixin):
+class Translator(CallsMixin, ContainersMixin, GeneratorsMixin):
     """Runs one call concolically. `run_top` returns the result Var; then
     `breaks`, `guards`, the recorder and the effects describe the trace."""
 
@@ -161,6 +164,7 @@ class Translator(CallsMixin, ContainersMixin):
         self.mutated: dict = {}
         self.created: dict = {}  # id -> object the trace constructed (stores into it are local)
         self.cell_vars: dict = {}  # id(cell) -> (cell, Var) for cells the trace wrote
+        self.entry_lengths: dict = {}  # id -> (container, length before the trace changed it)
         self.grads_dirty = False  # a backward/zero_grad/step ran: .grad is the trace's own
         self.ran_backward = False  # the frame ran backward itself (a training step)
         self.depth = 0
@@ -196,6 +200,13 @@ class Translator(CallsMixin, ContainersMixin):
                 self.guard(source, "equals", value)
         elif isinstance(value, Tensor):
             self.guard(source, "tensor", value)
+            seen = self.recorder.sources.get(id(value))
+            if seen is not None and seen[0] is value and seen[1].name != source.name:
+                # One tensor under two sources (`f(a, a)`): the graph reads it
+                # once, so the aliasing is what the trace assumes. No native
+                # check relates two sources; pinning both to the object does.
+                self.guard(seen[1], "is", value)
+                self.guard(source, "is", value)
             self.recorder.add_source(value, source)
         elif _is_bound_method(value):
             # Made afresh at each lookup, so not guarded by identity: its
@@ -223,8 +234,21 @@ class Translator(CallsMixin, ContainersMixin):
     def guard_len(self, var: Var) -> None:
         """The trace relies on the length of a container (it iterated it,
         unpacked it, took its len or its truth)."""
-        if var.source is not None and not self.is_mutated(var.value):
+        if var.source is None:
+            return
+        if not self.is_mutated(var.value):
             self.guard(var.source, "len", len(var.value))
+            return
+        entry = self.entry_lengths.get(id(var.value))
+        if entry is not None and entry[0] is var.value:  # changed by the trace: its
+            self.guard(var.source, "len", entry[1])  # length follows from the entry's
+
+    def remember_length(self, container: Var) -> None:
+        """Before the trace first changes an outside container: its entry
+        length, which a later len() of it depends on (guarded only then)."""
+        value = container.value
+        if type(value) in (list, dict) and id(value) not in self.entry_lengths:
+            self.entry_lengths[id(value)] = (value, len(value))
 
     def value(self, var: Var, use: str):
         """The concrete value of `var` for a use that bakes it into the trace."""
@@ -263,6 +287,19 @@ class Translator(CallsMixin, ContainersMixin):
             return False
         return key is ALL or ALL in entry[1] or key in entry[1]
 
+    def read_back(self, container: Var, key=ALL) -> None:
+        """A read of an outside container the trace changed: an item the
+        trace stored is its own value, but the rest has no source left (its
+        entry state is gone), so a compiled call could not read it again."""
+        entry = self.mutated.get(id(container.value))
+        if entry is not None and entry[0] is container.value and key in entry[1]:
+            return
+        self.graph_break(
+            "effect",
+            f"reads a {type(container.value).__name__} from outside the frame after changing it",
+            "read what you need before changing it, or build a new container",
+        )
+
     def mark_mutated(self, obj, key=ALL) -> None:
         entry = self.mutated.setdefault(id(obj), (obj, set()))
         try:
@@ -290,6 +327,7 @@ class Translator(CallsMixin, ContainersMixin):
                 except UserException as raised:
                     handler = frame.code.handler_for(frame.index)
                     if handler is None:
+                        note_frame(raised, frame)
                         raise
                     self._enter_handler(frame, handler, raised.exc)
                     continue
@@ -425,7 +463,13 @@ class Translator(CallsMixin, ContainersMixin):
                 "build a new container instead",
             )
         fn = BINARY_OPERATORS[symbol]
-        f.stack.append(Var(do(fn, self.value(a, "an operand"), self.value(b, "an operand"))))
+        result = do(fn, self.value(a, "an operand"), self.value(b, "an operand"))
+        if type(result) in (list, dict, set):
+            if result is a.value:  # `xs += ...` grew it: its element Vars are stale
+                a.items = None
+            else:  # `[None] * n`, `xs + ys`, `d | e`: a new container the trace owns
+                self.created[id(result)] = result
+        f.stack.append(Var(result))
 
     def COMPARE_OP(self, f, ins):
         a, b = f.pop(2)
@@ -434,7 +478,12 @@ class Translator(CallsMixin, ContainersMixin):
 
     def IS_OP(self, f, ins):
         a, b = f.pop(2)
+        same_source = (
+            a.source is not None and b.source is not None and a.source.name == b.source.name
+        )
         for var in (a, b):  # identity between two objects rests on both identities
+            if same_source:  # `x is x`: true whatever x is
+                break
             if a.value is not None and b.value is not None and var.source is not None:
                 self.guard(var.source, "is", var.value)
         result = (a.value is b.value) != bool(ins.arg)
@@ -582,16 +631,21 @@ class Translator(CallsMixin, ContainersMixin):
             if isinstance(items, list) and isinstance(k, int) and -len(items) <= k < len(items):
                 f.stack.append(items[k])
                 return
+        if isinstance(k, slice):
+            f.stack.append(self.slice_of(container, k))
+            return
         value = do(operator.getitem, self.value(container, "indexed"), k)
         source = None
         if is_constant(k) and not isinstance(container.value, Tensor):
             source = self.child_source(container, lambda s: s.item(k), k)
+            if source is None and container.source is not None:
+                self.read_back(container, k)
         f.stack.append(self.read(value, source))
 
     def BINARY_SLICE(self, f, ins):
         container, start, stop = f.pop(3)
         s = slice(self.value(start, "a slice bound"), self.value(stop, "a slice bound"))
-        f.stack.append(Var(do(operator.getitem, self.value(container, "sliced"), s)))
+        f.stack.append(self.slice_of(container, s))
 
     def STORE_SUBSCR(self, f, ins):
         value, container, key = f.pop(3)
@@ -601,8 +655,9 @@ class Translator(CallsMixin, ContainersMixin):
             do(operator.setitem, target, k, self.value(value, "stored into a tensor"))
             return
         if container.source is not None:
+            self.remember_length(container)
             self.effects.append(("setitem", container, k, value))
-        elif container.items is None:
+        elif container.items is None and id(target) not in self.created:
             self.graph_break(
                 "effect",
                 f"an item store into a {type(target).__name__} the frame did not receive",

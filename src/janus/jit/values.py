@@ -16,6 +16,7 @@ class UserException(Exception):
     def __init__(self, exc: BaseException):
         super().__init__(exc)
         self.exc = exc
+        self.frames: list = []  # (code, line) of the interpreted frames it left, innermost first
 
 
 def do(fn, *args, **kwargs):
@@ -23,6 +24,8 @@ def do(fn, *args, **kwargs):
     are the program's, not the translator's."""
     try:
         return fn(*args, **kwargs)
+    except UserException:  # from a VirtualIterator the call pulled: already the program's
+        raise
     except Exception as exc:  # noqa: BLE001 - re-raised as the program's own
         raise UserException(exc) from None
 

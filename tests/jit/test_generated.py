@@ -1,0 +1,132 @@
+"""Random programs through the translator: hypothesis builds the source of a
+small function from a grammar of straight-line code, branches and loops over
+tensors and Python ints, execs it, and runs it eagerly and compiled. Every
+construct in the grammar is one the translator compiles, so beyond agreeing
+with eager, the repeated calls must have run a graph."""
+
+from __future__ import annotations
+
+import textwrap
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from tests.jit.differential import compiled_calls, run_both
+
+import janus
+
+TENSORS = ("x", "y", "z")
+UNARY = ("relu()", "tanh()", "sigmoid()", "abs()", "neg()")
+BINARY = ("+", "-", "*")
+
+
+@st.composite
+def tensor_expr(draw, depth=0):
+    """An expression over the tensor variables, the int `k` and constants."""
+    if depth >= 2 or draw(st.booleans()):
+        return draw(st.sampled_from(TENSORS))
+    kind = draw(st.sampled_from(("binary", "scalar", "unary", "k")))
+    a = draw(tensor_expr(depth + 1))
+    if kind == "binary":
+        return f"({a} {draw(st.sampled_from(BINARY))} {draw(tensor_expr(depth + 1))})"
+    if kind == "scalar":
+        return (
+            f"({a} {draw(st.sampled_from(BINARY))} {draw(st.sampled_from(('0.5', '2', '-1.5')))})"
+        )
+    if kind == "k":
+        return f"({a} * k)"
+    return f"{a}.{draw(st.sampled_from(UNARY))}"
+
+
+@st.composite
+def statement(draw, depth=0):
+    """One statement (possibly compound), as a list of source lines."""
+    target = draw(st.sampled_from(TENSORS))
+    kinds = ["assign", "assign", "int", "list", "genexpr", "tuple", "xs"]
+    if depth < 2:
+        kinds += ["if", "for", "while"]
+    kind = draw(st.sampled_from(kinds))
+    if kind == "assign":
+        return [f"{target} = ({draw(tensor_expr())}).tanh()"]
+    if kind == "int":
+        return [f"k = (k * {draw(st.integers(1, 3))} + {draw(st.integers(0, 4))}) % 5"]
+    if kind == "list":
+        m = draw(st.integers(1, 3))
+        return [
+            f"ts = [{draw(tensor_expr())} * i for i in range({m})]",
+            f"ts.append({draw(st.sampled_from(TENSORS))})",
+            f"{target} = janus.stack(ts).mean(0) + ts[-1] * len(ts)",
+        ]
+    if kind == "genexpr":
+        return [f"{target} = sum(t * 0.5 for t in ({', '.join(TENSORS)})).tanh()"]
+    if kind == "xs":  # the list argument: index, slice, iterate
+        use = draw(
+            st.sampled_from(
+                (
+                    "xs[0] * {t}",
+                    "xs[-1] + {t}",
+                    "sum(xs[1:], {t})",
+                    "janus.stack(xs[::-1]).sum(0) - {t}",
+                    "sum(t * i for i, t in enumerate(xs)) + {t}",
+                    "max(len(xs), 2) * {t}",
+                )
+            )
+        )
+        return [f"{target} = ({use.format(t=draw(tensor_expr()))}).tanh()"]
+    if kind == "tuple":
+        a, b = draw(st.permutations(TENSORS))[:2]
+        return [f"{a}, {b} = {b}, ({a} + {b}) * 0.5"]
+    body = draw(st.lists(statement(depth + 1), min_size=1, max_size=2))
+    inner = ["    " + line for stmt in body for line in stmt]
+    if kind == "if":
+        other = ["    " + line for line in draw(statement(depth + 1))]
+        cond = draw(st.sampled_from(("k > 2", "n % 2 == 0", "k == n", "flag")))
+        return [f"if {cond}:", *inner, "else:", *other]
+    if kind == "for":
+        source = draw(st.sampled_from(("range(n)", "range(k)", "enumerate((x, y))", "(0.5, 2.0)")))
+        loop_var = "i, _t" if source.startswith("enumerate") else "i"
+        return [f"for {loop_var} in {source}:", *inner]
+    return ["j = 0", "while j < n and j < 3:", *inner, "    j += 1"]
+
+
+@st.composite
+def program(draw):
+    body = [line for stmt in draw(st.lists(statement(), min_size=1, max_size=5)) for line in stmt]
+    lines = ["def generated(x, y, xs, n, flag):", "    k = n % 3", "    z = x * y"]
+    lines += ["    " + line for line in body]
+    lines.append("    return x, y, z, k")
+    return "\n".join(lines) + "\n"
+
+
+def _function(source: str):
+    namespace = {"janus": janus}
+    exec(compile(source, "<generated>", "exec"), namespace)
+    return namespace["generated"]
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+    derandomize=True,
+)
+@given(source=program(), n=st.integers(0, 3), flag=st.booleans())
+def test_generated_programs_agree_and_compile(source, n, flag):
+    fn = _function(source)
+    janus.manual_seed(0)
+    x, y = janus.randn(3), janus.randn(3)
+    xs_a, xs_b, xs_long = ([janus.randn(3) for _ in range(k)] for k in (3, 3, 4))
+    calls = [
+        (x, x, xs_a, n, flag),  # aliased arguments
+        (x, x, xs_a, n, flag),  # compiled
+        (y, x, xs_b, n, flag),  # distinct arguments and new list elements: not that entry
+        (x, y, xs_a, n + 1, not flag),  # other decisions
+        (x, y, xs_a, n + 1, not flag),  # compiled
+        (x, y, xs_long, n, flag),  # a longer list
+    ]
+    try:
+        jf = run_both(lambda: (fn, dict), calls, rtol=1e-4, atol=1e-5)
+    except AssertionError as failure:
+        raise AssertionError(f"{failure}\n{textwrap.indent(source, '  ')}") from None
+    breaks = [b for t in jf.report.compiles for b in t.breaks]
+    assert not breaks, f"{breaks}\n{source}"
+    assert compiled_calls(jf) >= 2, f"{jf.explain()}\n{source}"
