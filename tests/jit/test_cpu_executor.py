@@ -144,3 +144,19 @@ def test_bad_indices_and_mask_counts_raise():
         compiled(x.numpy(), np.array([0, 3]), mask.numpy())
     with pytest.raises(janus.jit.ShapeSpeculationError, match="data-dependent shape"):
         compiled(x.numpy(), idx.numpy(), np.array([True, True, True]))
+
+
+def test_max_pool_windows_with_nan_answer_as_eager():
+    # PyTorch's rule, in both: the first maximum, or the last NaN of a window.
+    x = np.array([[[[1, 3, np.nan, 2], [3, 0, 9, np.nan]]]], np.float32)
+
+    def pool(t):
+        return janus.nn.functional.max_pool2d(t, 2, 2, return_indices=True)
+
+    graph, (values, indices) = janus.jit.record(pool, janus.tensor(x))
+    program = janus.jit.compile_graph(graph)
+    assert program.fallback_ops() == []
+    got_values, got_indices = program(x)
+    np.testing.assert_array_equal(got_values, values.numpy())
+    np.testing.assert_array_equal(got_indices, indices.numpy())
+    assert got_indices.tolist() == [[[[1, 7]]]]

@@ -87,17 +87,18 @@ Kernel lower_max_pool(const LowerContext& ctx) {
       for (int64_t plane = 0; plane < pool.planes; ++plane, x += r.in * c.in) {
         for (int64_t oy = 0; oy < r.out; ++oy) {
           for (int64_t ox = 0; ox < c.out; ++ox, ++values, ++indices) {
-            // The first maximum in window order; a NaN wins and stays (numpy's argmax).
+            // PyTorch's scan: the first tap inside the input, then any tap
+            // that is greater or NaN (the first maximum, or the last NaN).
             int64_t best = -1;
             for (int64_t i = r.taps[oy].lo; i < r.taps[oy].hi; ++i) {
               const int64_t row = (r.start(oy) + i * r.dilation) * c.in;
               for (int64_t j = c.taps[ox].lo; j < c.taps[ox].hi; ++j) {
                 const int64_t at = row + c.start(ox) + j * c.dilation;
                 const T v = x[at];
-                if (best < 0 || v > x[best] || (v != v && !(x[best] != x[best]))) best = at;
+                if (best < 0 || v > x[best] || v != v) best = at;
               }
             }
-            *values = x[best];
+            *values = x[best];  // every window has a tap inside (make_axis)
             *indices = best;
           }
         }
