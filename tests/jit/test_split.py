@@ -277,3 +277,19 @@ def test_resume_function_continues_a_frame_mid_way():
     assert resumed.__code__.co_filename == f.__code__.co_filename
     again = resume_function(f, after.offset, ("value",), ("a", "b", "rest", "k", "s"))
     assert again.__code__ is resumed.__code__  # cached: the frame hook's per-code state applies
+
+
+def test_one_list_seen_twice_at_the_split_stays_one_list():
+    def make():
+        def fn(x):
+            notes = []
+            h = x * 2
+            notes.append(json.dumps({"n": len(notes)}))  # split inside the append's argument
+            notes.append("after")
+            return h, notes
+
+        return fn, lambda: {}
+
+    jf = run_both(make, [(janus.ones(2),)] * 5)
+    assert compiled_calls(jf) >= 3
+    assert _splits(jf)[0].instruction.op == "CALL"

@@ -34,6 +34,7 @@ class _Builder:
         self.tr, self.recorder = tr, tr.recorder
         self.outputs: list = []  # IR values
         self.positions: dict = {}  # id(tensor) -> output index
+        self.containers: dict = {}  # id(list or dict) -> (it, its template)
 
     def output(self, tensor: Tensor) -> int:
         at = self.positions.get(id(tensor))
@@ -78,11 +79,17 @@ class _Builder:
                 return ("host", self.tensor(tensor_var.value, data_only=True), kind)
             return ("host", self.template(tensor_var), kind)
         value = var.value
+        if type(value) in (list, dict):  # one object: one template (see _build)
+            known = self.containers.get(id(value))
+            if known is not None and known[0] is value:
+                return known[1]
         items = var.tracked_items()
-        if items is not None and type(value) in (tuple, list):
-            return (type(value), [self.template(v) for v in items])
+        if items is not None and type(value) is tuple:
+            return (tuple, [self.template(v) for v in items])
+        if items is not None and type(value) is list:
+            return self._container(value, lambda: [self.template(v) for v in items])
         if items is not None and type(value) is dict:
-            return (dict, [(k, self.template(v)) for k, v in items.items()])
+            return self._container(value, lambda: [(k, self.template(v)) for k, v in items.items()])
         if isinstance(value, Tensor):
             return self.tensor(value)
         if is_constant(value) or type(value) in _IMMUTABLE:
@@ -93,11 +100,23 @@ class _Builder:
             name = getattr(value, "__name__", None)
             if name is not None and getattr(var.self_var.value, name, None) == value:
                 return ("method", self.template(var.self_var), name)
-        if type(value) in (tuple, list):
-            return (type(value), [self.template(Var(v)) for v in value])
+        if type(value) is tuple:
+            return (tuple, [self.template(Var(v)) for v in value])
+        if type(value) is list:
+            return self._container(value, lambda: [self.template(Var(v)) for v in value])
         if type(value) is dict and all(is_constant(k) for k in value):
-            return (dict, [(k, self.template(Var(v))) for k, v in value.items()])
+            return self._container(
+                value, lambda: [(k, self.template(Var(v))) for k, v in value.items()]
+            )
         raise NotCompilable(f"a {type(value).__name__} object made inside the frame escapes it")
+
+    def _container(self, value, parts):
+        """The template of a list or dict, registered before its parts are
+        made (a list that holds itself stays one object)."""
+        template = (type(value), [])
+        self.containers[id(value)] = (value, template)
+        template[1].extend(parts())
+        return template
 
 
 # janus values that never change once made: a compiled call may hand out the
@@ -112,7 +131,10 @@ _HOST_READS = {
 }
 
 
-def _build(template, outs, env):
+def _build(template, outs, env, made: dict):
+    """The value `template` describes, on this call. `made` (one per call)
+    holds the lists and dicts built so far: one object the trace saw twice
+    (a list in a local and its bound `append` on the stack) is one object."""
     kind = template[0]
     if kind == "out":
         return _make(outs[template[1]])
@@ -121,18 +143,26 @@ def _build(template, outs, env):
     if kind == "source":
         return template[1].evaluate(env)
     if kind == "host":
-        tensor = _build(template[1], outs, env)
+        tensor = _build(template[1], outs, env, made)
         return _HOST_READS[template[2]](tensor)
     if kind == "method":
-        return getattr(_build(template[1], outs, env), template[2])
+        return getattr(_build(template[1], outs, env, made), template[2])
     if kind == "detached":
-        return _build(template[1], outs, env).detach()
+        return _build(template[1], outs, env, made).detach()
     if kind == "null":
         return MATERIALIZED_NULL
+    if kind is tuple:
+        return tuple(_build(t, outs, env, made) for t in template[1])
+    found = made.get(id(template))
+    if found is not None:
+        return found
     if kind is dict:
-        return {k: _build(t, outs, env) for k, t in template[1]}
-    items = [_build(t, outs, env) for t in template[1]]
-    return tuple(items) if kind is tuple else items
+        value = made[id(template)] = {}
+        value.update((k, _build(t, outs, env, made)) for k, t in template[1])
+        return value
+    value = made[id(template)] = []
+    value.extend(_build(t, outs, env, made) for t in template[1])
+    return value
 
 
 def _where(rec, tensor):
@@ -218,14 +248,15 @@ class CompiledFrame:
         if self.result_out is not None:
             return _make(outs[self.result_out])
         env = Env(dict(zip(self.names, values)), self.globals, self.builtins)
+        made: dict = {}
         if self.commits:
-            self._commit(outs, env)
+            self._commit(outs, env, made)
         if self.split is not None:
-            stack = [_build(t, outs, env) for t in self.stack]
-            return self.split.run(stack, [_build(t, outs, env) for t in self.locals])
-        return _build(self.result, outs, env)
+            stack = [_build(t, outs, env, made) for t in self.stack]
+            return self.split.run(stack, [_build(t, outs, env, made) for t in self.locals])
+        return _build(self.result, outs, env, made)
 
-    def _commit(self, outs: list, env) -> None:
+    def _commit(self, outs: list, env, made: dict) -> None:
         """Effects, in program order; nothing before this changed any tensor,
         object or the generator."""
         for target, at in self.tensor_effects:
@@ -233,9 +264,9 @@ class CompiledFrame:
             tensor._data[...] = outs[at]
             tensor._bump_version()
         for target, grad in self.grads:
-            target.evaluate(env)._grad = None if grad is None else _build(grad, outs, env)
+            target.evaluate(env)._grad = None if grad is None else _build(grad, outs, env, made)
         for kind, target, key, value in self.heap_effects:
-            value = _build(value, outs, env)
+            value = _build(value, outs, env, made)
             if kind == "setglobal":
                 target[key] = value
             elif kind == "setattr":
