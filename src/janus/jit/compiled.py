@@ -15,7 +15,7 @@ from .. import _C
 from ..autograd import grad_mode
 from ..random import default_generator
 from ..tensor import Tensor, _make
-from .program import ShapeSpeculationError, compile_graph
+from .program import AssertionFailed, ShapeSpeculationError, compile_graph
 from .sources import Env, Fixed
 from .values import Var, is_constant
 
@@ -162,9 +162,10 @@ class CompiledFrame:
         shift = default_generator._offset - self.rng_offset
         try:
             outs = self.program(*arrays, rng_shift=shift)
-        except ShapeSpeculationError:
-            # A data-dependent shape differed from the recorded one: nothing
-            # is committed yet, so the frame simply runs as usual.
+        except (ShapeSpeculationError, AssertionFailed):
+            # A data-dependent shape differed from the recorded one, or an
+            # in-graph speculation check failed: nothing is committed yet, so
+            # the frame simply runs as usual.
             return _C.capture.FALLBACK
         # Commit: nothing above changed any tensor, object or the generator.
         default_generator._offset += self.rng_words
