@@ -14,6 +14,7 @@
 #include "capture/capture.h"
 #include "ir/graph.h"
 #include "passes/passes.h"
+#include "runtime/cpu/control.h"
 #include "runtime/cpu/dtype.h"
 #include "runtime/cpu/eager_kernels.h"
 #include "runtime/cpu/gemm.h"
@@ -192,7 +193,7 @@ void bind_ir(py::module_& m) {
         }
         return kinds;
       },
-      "The op kinds the compiler adds (fused, constant), not in the op table.");
+      "The op kinds the compiler adds (fused, constant, control ops), not in the op table.");
   // Values are owned by their graph; Python references keep the graph alive.
   py::class_<ir::Value>(sub, "Value")
       .def_property_readonly("name", [](const ir::Value& v) { return v.name; })
@@ -215,9 +216,19 @@ void bind_ir(py::module_& m) {
       .def(
           "add_node",
           [](ir::Graph& g, const std::string& op, const py::sequence& operands,
-             const py::dict& attrs, const py::sequence& outputs) {
+             const py::dict& attrs, const py::sequence& outputs, const py::sequence& regions) {
             const auto kind = ir::op_from_name(op);
             if (!kind) throw py::value_error("unknown op '" + op + "'");
+            // Regions are copied in (through the text form): the node owns its
+            // subgraphs, the caller's graphs stay theirs.
+            std::vector<std::unique_ptr<ir::Graph>> copies;
+            for (const py::handle& region : regions) {
+              copies.push_back(ir::parse(ir::print(region.cast<const ir::Graph&>())));
+              if (!copies.back()->functions().empty()) {
+                throw py::value_error(
+                    "a region cannot hold functions; add them to the outermost graph");
+              }
+            }
             std::vector<ir::Operand> ops;
             for (const py::handle& operand : operands) {
               if (py::isinstance<ir::Value>(operand)) {
@@ -242,6 +253,7 @@ void bind_ir(py::module_& m) {
             }
             ir::Node* node =
                 g.add_node(*kind, std::move(ops), std::move(attr_map), std::move(types));
+            for (auto& region : copies) g.add_region(node, std::move(region));
             py::list results;
             for (ir::Value* value : node->outputs) {
               results.append(py::cast(value, py::return_value_policy::reference_internal,
@@ -250,7 +262,23 @@ void bind_ir(py::module_& m) {
             return results;
           },
           py::arg("op"), py::arg("operands"), py::arg("attrs"), py::arg("outputs"),
-          "Appends op(operands, **attrs); outputs are (dtype, shape[, device]) tuples.")
+          py::arg("regions") = py::list(),
+          "Appends op(operands, **attrs); outputs are (dtype, shape[, device]) tuples; "
+          "regions (cond: then, else; loop: body) are graphs, copied into the node.")
+      .def(
+          "add_function",
+          [](ir::Graph& g, const std::string& name, const ir::Graph& function) {
+            g.add_function(name, ir::parse(ir::print(function)));
+          },
+          py::arg("name"), py::arg("graph"),
+          "Adds a copy of `graph` to this module's functions, for `call` nodes "
+          "(callee=name) anywhere in it, recursion included.")
+      .def("function_names",
+           [](const ir::Graph& g) {
+             std::vector<std::string> names;
+             for (const auto& [name, function] : g.functions()) names.push_back(name);
+             return names;
+           })
       .def("set_outputs",
            [](ir::Graph& g, std::vector<ir::Value*> outputs) {
              for (const ir::Value* value : outputs) {
@@ -346,6 +374,59 @@ py::array array_over(const ir::TensorType& type, void* data, const py::handle& o
   return py::array(py::dtype(numpy_dtype(type.dtype)), shape, data, owner);
 }
 
+// A callback node's runner: calls callables[target] with a numpy copy of each
+// operand (the callable may keep them) and checks that it returns one array
+// of the declared type per result (None for none). Runs with the GIL, which
+// the executor holds only here; a Python exception raised by the callable
+// propagates unchanged (error_already_set) and aborts the run.
+janus::cpu::Program::Callback host_callback(py::dict callables) {
+  return [callables](const ir::Node& node, const std::vector<void*>& ins,
+                     const std::vector<void*>& outs) {
+    py::gil_scoped_acquire gil;
+    const std::string target = node.attrs.at("target").s;
+    if (!callables.contains(target)) {
+      throw py::key_error("callback target '" + target + "' has no callable in this program");
+    }
+    const py::capsule owner(&node, [](void*) {});
+    py::list args;
+    for (size_t k = 0; k < node.operands.size(); ++k) {
+      const ir::Value* v = std::get<ir::Value*>(node.operands[k]);
+      args.append(array_over(v->type, ins[k], owner).attr("copy")());
+    }
+    const py::object result = callables[target.c_str()](*args);
+    std::vector<py::object> results;
+    if (node.outputs.size() == 1 && !py::isinstance<py::tuple>(result) &&
+        !py::isinstance<py::list>(result)) {
+      results.push_back(result);
+    } else if (!result.is_none()) {
+      for (const py::handle& item : py::iter(result)) {
+        results.push_back(py::reinterpret_borrow<py::object>(item));
+      }
+    }
+    if (results.size() != node.outputs.size()) {
+      throw py::type_error("callback " + target + " returned " + std::to_string(results.size()) +
+                           " values, its node declares " + std::to_string(node.outputs.size()));
+    }
+    const py::module_ np = py::module_::import("numpy");
+    for (size_t k = 0; k < results.size(); ++k) {
+      const ir::TensorType& type = node.outputs[k]->type;
+      const py::array got = np.attr("asarray")(results[k]);
+      bool ok = got.dtype().is(py::dtype(numpy_dtype(type.dtype))) &&
+                static_cast<size_t>(got.ndim()) == type.shape.size();
+      for (size_t d = 0; ok && d < type.shape.size(); ++d) {
+        ok = got.shape(static_cast<py::ssize_t>(d)) == type.shape[d].size;
+      }
+      if (!ok) {
+        throw py::type_error("callback " + target + ": result " + std::to_string(k) + " is " +
+                             std::string(py::str(got.dtype())) +
+                             std::string(py::str(py::tuple(got.attr("shape")))) +
+                             ", the node declares " + ir::to_string(type));
+      }
+      np.attr("copyto")(array_over(type, outs[k], owner), got);
+    }
+  };
+}
+
 // The CPU executor. The fallback runs nodes that have no native kernel:
 // fallback(op, args, attrs, outs) computes op(*args, **attrs) with the eager
 // kernel and writes the results into the arrays `outs`.
@@ -360,10 +441,13 @@ void bind_cpu(py::module_& m) {
       // is loaded (it made the program).
       const py::object cls = py::module_::import("janus.jit.program").attr("ShapeSpeculationError");
       PyErr_SetString(cls.ptr(), e.what());
+    } catch (const janus::cpu::AssertionFailed& e) {
+      const py::object cls = py::module_::import("janus.jit.program").attr("AssertionFailed");
+      PyErr_SetObject(cls.ptr(), cls(e.id, e.message).ptr());
     }
   });
   py::class_<Program>(sub, "Program")
-      .def(py::init([](const ir::Graph& graph, py::object fallback) {
+      .def(py::init([](const ir::Graph& graph, py::object fallback, py::object callbacks) {
              Program::Fallback call;
              if (!fallback.is_none()) {
                call = [fallback](const ir::Node& node, const std::vector<void*>& ins,
@@ -388,10 +472,13 @@ void bind_cpu(py::module_& m) {
                  fallback(ir::op_name(node.kind), args, attrs, results);
                };
              }
+             Program::Callback callback;
+             if (!callbacks.is_none()) callback = host_callback(callbacks.cast<py::dict>());
              // The program keeps its own copy: later passes on `graph` do not touch it.
-             return std::make_unique<Program>(ir::parse(ir::print(graph)), std::move(call));
+             return std::make_unique<Program>(ir::parse(ir::print(graph)), std::move(call),
+                                              std::move(callback));
            }),
-           py::arg("graph"), py::arg("fallback") = py::none())
+           py::arg("graph"), py::arg("fallback") = py::none(), py::arg("callbacks") = py::none())
       .def(
           "run",
           [](Program& p, const py::sequence& inputs, const py::sequence& outputs,

@@ -26,6 +26,7 @@ Node* Graph::add_node(OpKind kind, std::vector<Operand> operands, std::map<std::
                       std::vector<TensorType> output_types, std::vector<std::string> names) {
   auto node = std::make_unique<Node>();
   node->kind = kind;
+  node->graph = this;
   node->operands = std::move(operands);
   node->attrs = std::move(attrs);
   for (size_t k = 0; k < output_types.size(); ++k) {
@@ -36,6 +37,31 @@ Node* Graph::add_node(OpKind kind, std::vector<Operand> operands, std::map<std::
   }
   nodes_.push_back(std::move(node));
   return nodes_.back().get();
+}
+
+Graph* Graph::add_region(Node* node, std::unique_ptr<Graph> region) {
+  if (!region->functions_.empty()) {
+    throw std::invalid_argument("a region cannot hold functions (the module holds them)");
+  }
+  region->parent_ = this;
+  node->regions.push_back(std::move(region));
+  return node->regions.back().get();
+}
+
+Graph* Graph::add_function(const std::string& name, std::unique_ptr<Graph> function) {
+  if (parent_ != nullptr) throw std::invalid_argument("functions belong to the outermost graph");
+  if (!function->functions_.empty()) {
+    throw std::invalid_argument("function " + name + " cannot hold functions of its own");
+  }
+  if (functions_.count(name)) throw std::invalid_argument("function " + name + " is defined twice");
+  function->parent_ = this;
+  return functions_.emplace(name, std::move(function)).first->second.get();
+}
+
+const Graph* Graph::function(const std::string& name) const {
+  const auto& table = module().functions_;
+  const auto found = table.find(name);
+  return found == table.end() ? nullptr : found->second.get();
 }
 
 bool Graph::owns(const Value* value) const {
@@ -129,21 +155,25 @@ int Graph::erase_nodes_if(const std::function<bool(const Node&)>& remove) {
   return static_cast<int>(before - nodes_.size());
 }
 
-std::vector<std::string> verify(const Graph& graph) {
-  std::vector<std::string> problems;
+namespace {
+
+// Appends the problems of `graph` to `problems`, each prefixed with `where`
+// (empty for the module, "cond (node 2), then: " for a region).
+void verify_into(const Graph& graph, const std::string& prefix,
+                 std::vector<std::string>& problems) {
   std::set<const Value*> defined;
   std::set<std::string> names;
   auto define = [&](const Value* value) {
     defined.insert(value);
     if (!names.insert(value->name).second) {
-      problems.push_back("value name %" + value->name + " is defined twice");
+      problems.push_back(prefix + "value name %" + value->name + " is defined twice");
     }
   };
   for (const Value* input : graph.inputs()) define(input);
   int position = 0;
   for (const auto& node : graph.nodes()) {
     const std::string where =
-        std::string(op_name(node->kind)) + " (node " + std::to_string(position++) + ")";
+        prefix + op_name(node->kind) + " (node " + std::to_string(position++) + ")";
     for (size_t k = 0; k < node->operands.size(); ++k) {
       const auto* value = std::get_if<Value*>(&node->operands[k]);
       if (value == nullptr) continue;
@@ -160,18 +190,35 @@ std::vector<std::string> verify(const Graph& graph) {
       problems.push_back(where + ": has " + std::to_string(node->outputs.size()) +
                          " results, the op has " + std::to_string(expected));
     }
-    if (node->outputs.empty()) problems.push_back(where + ": has no results");
+    // Only effect ops (assert, callback) exist for something besides results.
+    if (node->outputs.empty() && expected != 0 && node->kind != OpKind::callback) {
+      problems.push_back(where + ": has no results");
+    }
     for (const std::string& problem : verify_structural(*node)) {
       problems.push_back(where + ": " + problem);
+    }
+    const std::vector<std::string> region_names = ir::region_names(node->kind);
+    for (size_t r = 0; r < node->regions.size() && r < region_names.size(); ++r) {
+      verify_into(*node->regions[r], where + ", " + region_names[r] + ": ", problems);
     }
     for (const Value* out : node->outputs) define(out);
   }
   for (const Value* out : graph.outputs()) {
     if (out == nullptr || !defined.count(out)) {
-      problems.push_back("graph output " + (out ? "%" + out->name : std::string("null")) +
+      problems.push_back(prefix + "graph output " + (out ? "%" + out->name : std::string("null")) +
                          " is not defined in the graph");
     }
   }
+  for (const auto& [name, function] : graph.functions()) {
+    verify_into(*function, prefix + "function " + name + ": ", problems);
+  }
+}
+
+}  // namespace
+
+std::vector<std::string> verify(const Graph& graph) {
+  std::vector<std::string> problems;
+  verify_into(graph, "", problems);
   return problems;
 }
 

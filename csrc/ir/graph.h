@@ -7,6 +7,13 @@
 //
 // Ownership: the Graph owns every Value and Node; the raw pointers handed out
 // stay valid for the Graph's lifetime.
+//
+// Subgraphs: a control node (cond, loop) owns its regions, each a Graph of its
+// own whose inputs receive the node's operands; values cross into a region
+// only that way, never by reference (a region's nodes may use only its own
+// values). The outermost graph (the module) also owns a table of named
+// functions, graphs that `call` nodes anywhere in the module run by name,
+// recursion included.
 #pragma once
 
 #include <functional>
@@ -23,6 +30,7 @@
 namespace janus::ir {
 
 struct Node;
+class Graph;
 
 struct Value {
   std::string name;  // unique in its graph; printed as %name
@@ -39,6 +47,9 @@ struct Node {
   std::vector<Operand> operands;
   std::map<std::string, Attr> attrs;
   std::vector<Value*> outputs;
+  // The subgraphs it owns, in the order ir::region_names(kind) names them.
+  std::vector<std::unique_ptr<Graph>> regions;
+  Graph* graph = nullptr;  // the graph the node belongs to
 };
 
 class Graph {
@@ -58,6 +69,22 @@ class Graph {
   const std::vector<std::unique_ptr<Node>>& nodes() const { return nodes_; }
   // Whether `value` was created by this graph.
   bool owns(const Value* value) const;
+
+  // Makes `region` (empty by default) the next region of `node`, a node of
+  // this graph. Throws std::invalid_argument if `region` has functions (only
+  // the module holds them).
+  Graph* add_region(Node* node, std::unique_ptr<Graph> region = std::make_unique<Graph>());
+  // Adds a function to the module's table; throws std::invalid_argument when
+  // this graph is not the module, the name is taken, or `function` has
+  // functions of its own.
+  Graph* add_function(const std::string& name, std::unique_ptr<Graph> function);
+  // The module's function called `name` (nullptr if none), from any graph in it.
+  const Graph* function(const std::string& name) const;
+  const std::map<std::string, std::unique_ptr<Graph>>& functions() const { return functions_; }
+  // The graph whose node owns this region, or the module for a function
+  // (nullptr for the module itself).
+  const Graph* parent() const { return parent_; }
+  const Graph& module() const { return parent_ ? parent_->module() : *this; }
 
   // Rewriting (used by passes). Every operand and graph output that is `from`
   // becomes `to`.
@@ -81,13 +108,16 @@ class Graph {
   std::vector<std::unique_ptr<Node>> dead_nodes_;  // erased, kept so no pointer dangles
   std::vector<Value*> inputs_;
   std::vector<Value*> outputs_;
+  std::map<std::string, std::unique_ptr<Graph>> functions_;  // the module's only
+  Graph* parent_ = nullptr;
   int next_id_ = 0;
 };
 
 // The problems that make a graph malformed (empty when it is well formed):
 // operands used before they are defined or from another graph, result counts
 // that do not match the op, repeated names, undefined graph outputs, and
-// malformed attributes of structural ops (ir/structural.h).
+// malformed structural ops (ir/structural.h); regions and functions are
+// verified the same way, their problems prefixed with where they are.
 std::vector<std::string> verify(const Graph& graph);
 // Throws std::invalid_argument listing every problem `verify` finds.
 void check(const Graph& graph);

@@ -1,5 +1,6 @@
 #include "ir/structural.h"
 
+#include <set>
 #include <stdexcept>
 
 namespace janus::ir {
@@ -176,10 +177,183 @@ void check_constant(const Node& node) {
   }
 }
 
+AssertSpec assert_spec(const Node& node) {
+  if (node.operands.size() != 1) fail("assert: takes one operand (the condition)");
+  const auto* condition = std::get_if<Value*>(&node.operands[0]);
+  if (condition == nullptr) fail("assert: the condition must be a value, not a constant");
+  if (*condition && (*condition)->type.dtype != DType::kBool) {
+    fail("assert: the condition %" + (*condition)->name + " is " +
+         dtype_name((*condition)->type.dtype) + ", not bool");
+  }
+  if (!node.outputs.empty()) fail("assert: has no results");
+  return {attr_of(node, "id", Attr::Kind::kInt).i, attr_of(node, "message", Attr::Kind::kString).s};
+}
+
+bool is_control(OpKind kind) {
+  return kind == OpKind::assert || kind == OpKind::cond || kind == OpKind::loop ||
+         kind == OpKind::call || kind == OpKind::callback;
+}
+
+std::vector<std::string> region_names(OpKind kind) {
+  if (kind == OpKind::cond) return {"then", "else"};
+  if (kind == OpKind::loop) return {"body"};
+  return {};
+}
+
+std::string callee_of(const Node& node) { return attr_of(node, "callee", Attr::Kind::kString).s; }
+std::string target_of(const Node& node) { return attr_of(node, "target", Attr::Kind::kString).s; }
+
+namespace {
+
+// `visited`: the functions already looked into (a recursive call adds nothing
+// new, so the walk ends).
+bool has_effects(const Graph& graph, std::set<const Graph*>& visited);
+
+bool has_effects(const Node& node, std::set<const Graph*>& visited) {
+  if (node.kind == OpKind::assert || node.kind == OpKind::callback) return true;
+  for (const auto& region : node.regions) {
+    if (has_effects(*region, visited)) return true;
+  }
+  if (node.kind == OpKind::call && node.graph != nullptr) {
+    const auto callee = node.attrs.find("callee");
+    if (callee == node.attrs.end()) return false;
+    const Graph* function = node.graph->function(callee->second.s);
+    if (function != nullptr && visited.insert(function).second) {
+      return has_effects(*function, visited);
+    }
+  }
+  return false;
+}
+
+bool has_effects(const Graph& graph, std::set<const Graph*>& visited) {
+  for (const auto& node : graph.nodes()) {
+    if (has_effects(*node, visited)) return true;
+  }
+  return false;
+}
+
+// The types of a node's operands from `first` on; each must be a value.
+std::vector<TensorType> value_types(const Node& node, size_t first) {
+  std::vector<TensorType> types;
+  for (size_t k = first; k < node.operands.size(); ++k) {
+    const auto* value = std::get_if<Value*>(&node.operands[k]);
+    if (value == nullptr || *value == nullptr) {
+      fail(std::string(op_name(node.kind)) + ": operand " + std::to_string(k) +
+           " must be a value, not a constant");
+    }
+    types.push_back((*value)->type);
+  }
+  return types;
+}
+
+std::vector<TensorType> types_of(const std::vector<Value*>& values) {
+  std::vector<TensorType> types;
+  for (const Value* value : values) types.push_back(value ? value->type : TensorType{});
+  return types;
+}
+
+std::string list_text(const std::vector<TensorType>& types) {
+  std::string text = "(";
+  for (size_t k = 0; k < types.size(); ++k) text += (k ? ", " : "") + to_string(types[k]);
+  return text + ")";
+}
+
+// `what` (a region or function) takes `inputs` and returns `outputs`.
+void check_signature(const std::string& what, const Graph& graph,
+                     const std::vector<TensorType>& inputs,
+                     const std::vector<TensorType>& outputs) {
+  if (types_of(graph.inputs()) != inputs) {
+    fail(what + " takes " + list_text(types_of(graph.inputs())) + ", the node passes " +
+         list_text(inputs));
+  }
+  if (types_of(graph.outputs()) != outputs) {
+    fail(what + " returns " + list_text(types_of(graph.outputs())) + ", the node expects " +
+         list_text(outputs));
+  }
+}
+
+const TensorType kIndex{DType::kInt64, {}, "cpu"};
+const TensorType kFlag{DType::kBool, {}, "cpu"};
+
+void check_cond(const Node& node) {
+  if (node.operands.empty()) fail("cond: needs a predicate operand");
+  const std::vector<TensorType> types = value_types(node, 0);
+  if (types[0] != kFlag) fail("cond: the predicate is " + to_string(types[0]) + ", not bool[]");
+  const std::vector<TensorType> args(types.begin() + 1, types.end());
+  check_signature("cond: then", *node.regions[0], args, types_of(node.outputs));
+  check_signature("cond: else", *node.regions[1], args, types_of(node.outputs));
+}
+
+// A loop operand that is a scalar value of `type` or a constant `allowed` accepts.
+void check_loop_control(const Node& node, size_t k, const TensorType& type, const char* what,
+                        bool (*allowed)(const Attr&)) {
+  if (const auto* value = std::get_if<Value*>(&node.operands[k])) {
+    if (*value && (*value)->type != type) {
+      fail(std::string("loop: the ") + what + " is " + to_string((*value)->type) + ", not " +
+           to_string(type));
+    }
+  } else if (!allowed(std::get<Attr>(node.operands[k]))) {
+    fail(std::string("loop: the ") + what + " constant " +
+         to_string(std::get<Attr>(node.operands[k])) + " is not allowed");
+  }
+}
+
+void check_loop(const Node& node) {
+  if (node.operands.size() < 2) fail("loop: needs a trip count and a condition operand");
+  check_loop_control(node, 0, kIndex, "trip count", [](const Attr& a) {
+    return a.kind == Attr::Kind::kNone || (a.kind == Attr::Kind::kInt && a.i >= 0);
+  });
+  check_loop_control(node, 1, kFlag, "condition",
+                     [](const Attr& a) { return a.kind == Attr::Kind::kBool; });
+  const std::vector<TensorType> carried = value_types(node, 2);
+  if (types_of(node.outputs) != carried) {
+    fail("loop: the results " + list_text(types_of(node.outputs)) + " are not the carried values " +
+         list_text(carried));
+  }
+  std::vector<TensorType> inputs{kIndex}, outputs{kFlag};
+  inputs.insert(inputs.end(), carried.begin(), carried.end());
+  outputs.insert(outputs.end(), carried.begin(), carried.end());
+  check_signature("loop: body", *node.regions[0], inputs, outputs);
+}
+
+void check_call(const Node& node) {
+  const std::string name = callee_of(node);
+  const Graph* function = node.graph ? node.graph->function(name) : nullptr;
+  if (function == nullptr) fail("call: no function named " + name);
+  check_signature("call: function " + name, *function, value_types(node, 0),
+                  types_of(node.outputs));
+}
+
+void check_callback(const Node& node) {
+  target_of(node);
+  value_types(node, 0);
+}
+
+}  // namespace
+
+bool has_effects(const Node& node) {
+  std::set<const Graph*> visited;
+  return has_effects(node, visited);
+}
+
+bool has_effects(const Graph& graph) {
+  std::set<const Graph*> visited;
+  return has_effects(graph, visited);
+}
+
 std::vector<std::string> verify_structural(const Node& node) {
   try {
     if (node.kind == OpKind::fused && !node.outputs.empty()) fused_body(node);
     if (node.kind == OpKind::constant && node.outputs.size() == 1) check_constant(node);
+    if (node.regions.size() != region_names(node.kind).size()) {
+      fail(std::string(op_name(node.kind)) + ": has " + std::to_string(node.regions.size()) +
+           " regions, expected " + std::to_string(region_names(node.kind).size()));
+    }
+    if (node.kind == OpKind::assert) assert_spec(node);
+    if (node.kind == OpKind::cond) check_cond(node);
+    if (node.kind == OpKind::loop) check_loop(node);
+    if (node.kind == OpKind::call) check_call(node);
+    if (node.kind == OpKind::callback) check_callback(node);
   } catch (const std::invalid_argument& error) {
     return {error.what()};
   }

@@ -1,6 +1,7 @@
 // The attributes of the structural ops (structural_ops.def), decoded and
-// checked: the body of a `fused` node and the data of a `constant` node. Both
-// are ordinary attributes, so the text form prints and parses them as is:
+// checked: the body of a `fused` node, the data of a `constant` node, the
+// check of an `assert`. They are ordinary attributes, so the text form prints and parses them as
+// is:
 //
 //   %y: f32[4,3], %m: bool[4,3] = fused(%x, %b) {body=[["mul", "f32", ["in0", "in1"], []],
 //       ["add", "f32", ["t0", 1.0], [["alpha", 2]]], ["gt", "bool", ["t1", 0.0], []]],
@@ -54,8 +55,38 @@ FusedBody fused_body(const Node& node);
 // float for floats). Throws std::invalid_argument.
 void check_constant(const Node& node);
 
+// An assert node's check: which one it is and what it says when it fails.
+struct AssertSpec {
+  int64_t id = 0;
+  std::string message;
+};
+// Decodes and checks an assert node: one bool tensor operand, attributes id
+// (int) and message (string), no results. Throws std::invalid_argument.
+AssertSpec assert_spec(const Node& node);
+
+// The control kinds (assert, cond, loop, call, callback): run by the
+// executor's control lowering, never folded.
+bool is_control(OpKind kind);
+// The regions a node of `kind` owns, by name (cond: then, else; loop: body).
+std::vector<std::string> region_names(OpKind kind);
+// The function a call node runs (its `callee`), or the host callable a
+// callback names (its `target`). Throws std::invalid_argument.
+std::string callee_of(const Node& node);
+std::string target_of(const Node& node);
+
+// Whether running `node` does more than compute its results: an assert may
+// abort the run, a callback runs Python, and so does a cond, loop or call
+// whose regions or callee (transitively) hold one. DCE keeps such nodes
+// although nothing uses their results, CSE never merges them, and the
+// executor stages a graph's outputs when one is present (so an abort leaves
+// caller-owned buffers untouched).
+bool has_effects(const Node& node);
+bool has_effects(const Graph& graph);  // any node of `graph`
+
 // What is wrong with a structural node (empty when nothing is, or when `node`
-// is a table op): used by the verifier.
+// is a table op): used by the verifier. For cond, loop and call it checks the
+// operand and result types against the regions' or callee's signatures (the
+// regions themselves are verified by ir::verify).
 std::vector<std::string> verify_structural(const Node& node);
 
 }  // namespace janus::ir

@@ -4,17 +4,37 @@
 //     %0: f32[2,4] = matmul(%x, %w)
 //     %1: f32[2,4], %2: i64[2] = max_dim(%0) {dim=1, keepdim=false, largest=true}
 //     %3: f32[2,4] = add(%1, 2.0)
+//     %4: bool[] = all(%3)
+//     assert(%4) {id=0, message="x > -2"}
 //     return %3, %2
 //   }
 //
 // Operands are values (%name) or constants (the attribute syntax); attributes
-// follow in braces, sorted by name.
+// follow in braces, sorted by name. A control node's regions follow it, each
+// named (then, else, body) with its inputs and statements, in a scope of its
+// own; the module's functions follow the graph:
+//
+//   graph(%p: bool[], %x: f32[3]) {
+//     %r: f32[3] = cond(%p, %x) then(%a: f32[3]) {
+//       %0: f32[3] = mul(%a, 2.0)
+//       return %0
+//     } else(%a: f32[3]) {
+//       return %a
+//     }
+//     %s: f32[3] = call(%r) {callee="twice"}
+//     return %s
+//   }
+//   function twice(%a: f32[3]) {
+//     %0: f32[3] = add(%a, %a)
+//     return %0
+//   }
 #include <cctype>
 #include <cstdlib>
 #include <map>
 #include <stdexcept>
 
 #include "ir/graph.h"
+#include "ir/structural.h"
 
 namespace janus::ir {
 
@@ -24,22 +44,27 @@ namespace {
 
 std::string typed(const Value* value) { return "%" + value->name + ": " + to_string(value->type); }
 
-}  // namespace
-
-std::string print(const Graph& graph) {
-  std::string text = "graph(";
+std::string signature(const Graph& graph) {
+  std::string text = "(";
   for (size_t k = 0; k < graph.inputs().size(); ++k) {
     if (k) text += ", ";
     text += typed(graph.inputs()[k]);
   }
-  text += ") {\n";
+  return text + ") {\n";
+}
+
+// The statements of `graph` and its return, each line indented by `indent`,
+// then the closing brace indented by `indent` minus one level.
+std::string print_body(const Graph& graph, const std::string& indent) {
+  std::string text;
   for (const auto& node : graph.nodes()) {
-    text += "  ";
+    text += indent;
     for (size_t k = 0; k < node->outputs.size(); ++k) {
       if (k) text += ", ";
       text += typed(node->outputs[k]);
     }
-    text += std::string(" = ") + op_name(node->kind) + "(";
+    if (!node->outputs.empty()) text += " = ";  // an assert has no results
+    text += std::string(op_name(node->kind)) + "(";
     for (size_t k = 0; k < node->operands.size(); ++k) {
       if (k) text += ", ";
       const Operand& operand = node->operands[k];
@@ -60,13 +85,28 @@ std::string print(const Graph& graph) {
       }
       text += "}";
     }
+    const std::vector<std::string> names = region_names(node->kind);
+    for (size_t r = 0; r < node->regions.size(); ++r) {
+      text += " " + (r < names.size() ? names[r] : "region") + signature(*node->regions[r]);
+      text += print_body(*node->regions[r], indent + "  ");
+    }
     text += "\n";
   }
-  text += "  return";
+  text += indent + "return";
   for (size_t k = 0; k < graph.outputs().size(); ++k) {
     text += (k ? ", %" : " %") + graph.outputs()[k]->name;
   }
-  return text + "\n}\n";
+  return text + "\n" + indent.substr(2) + "}";
+}
+
+}  // namespace
+
+std::string print(const Graph& graph) {
+  std::string text = "graph" + signature(graph) + print_body(graph, "  ") + "\n";
+  for (const auto& [name, function] : graph.functions()) {
+    text += "function " + name + signature(*function) + print_body(*function, "  ") + "\n";
+  }
+  return text;
 }
 
 // ----- parsing -----
@@ -161,9 +201,31 @@ class Parser {
  public:
   explicit Parser(const std::string& text) : tokens_(tokenize(text)) {}
 
+  std::unique_ptr<Graph> module() {
+    expect_ident("graph");
+    std::unique_ptr<Graph> g = graph();
+    while (peek().kind == Token::kIdent && peek().text == "function") {
+      next();
+      const Token name = next();
+      if (name.kind != Token::kIdent) fail("expected a function name", name);
+      std::unique_ptr<Graph> function = graph();
+      try {
+        g->add_function(name.text, std::move(function));
+      } catch (const std::invalid_argument& error) {
+        fail(error.what(), name);
+      }
+    }
+    if (peek().kind != Token::kEnd) fail("text after the end of the graph");
+    return g;
+  }
+
+ private:
+  // "(inputs) { statements return ... }", in a scope of its own: the values
+  // of enclosing graphs are not visible.
   std::unique_ptr<Graph> graph() {
     auto g = std::make_unique<Graph>();
-    expect_ident("graph");
+    std::map<std::string, Value*> outer;
+    outer.swap(values_);
     expect("(");
     if (!accept(")")) {
       do {
@@ -182,21 +244,23 @@ class Parser {
       while (accept(","));
     }
     expect("}");
-    if (peek().kind != Token::kEnd) fail("text after the end of the graph");
     g->set_outputs(std::move(outputs));
+    values_.swap(outer);
     return g;
   }
 
- private:
   void statement(Graph& g) {
     std::vector<std::string> names;
     std::vector<TensorType> types;
-    do {
-      names.push_back(value_name());
-      expect(":");
-      types.push_back(type());
-    } while (accept(","));
-    expect("=");
+    // A statement without results (an assert) starts with its op name.
+    if (peek().kind == Token::kValue) {
+      do {
+        names.push_back(value_name());
+        expect(":");
+        types.push_back(type());
+      } while (accept(","));
+      expect("=");
+    }
     const Token op = next();
     if (op.kind != Token::kIdent) fail("expected an op name", op);
     const std::optional<OpKind> kind = op_from_name(op.text);
@@ -224,6 +288,14 @@ class Parser {
       expect("}");
     }
     Node* node = g.add_node(*kind, std::move(operands), std::move(attrs), types, names);
+    // Regions: every one its kind has, by name, in order.
+    for (const std::string& region : ir::region_names(*kind)) {
+      const Token name = next();
+      if (name.kind != Token::kIdent || name.text != region) {
+        fail("expected the region '" + region + "' of " + op.text, name);
+      }
+      g.add_region(node, graph());
+    }
     for (size_t k = 0; k < names.size(); ++k) define(names[k], node->outputs[k]);
   }
 
@@ -306,7 +378,9 @@ class Parser {
     if (token.kind != Token::kValue) fail("expected a %value", token);
     auto found = values_.find(token.text);
     if (found == values_.end()) {
-      fail("value %" + token.text + " is used before it is defined", token);
+      fail("value %" + token.text +
+               " is used before it is defined (values enter a region only as its inputs)",
+           token);
     }
     return found->second;
   }
@@ -347,6 +421,6 @@ class Parser {
 
 }  // namespace
 
-std::unique_ptr<Graph> parse(const std::string& text) { return Parser(text).graph(); }
+std::unique_ptr<Graph> parse(const std::string& text) { return Parser(text).module(); }
 
 }  // namespace janus::ir

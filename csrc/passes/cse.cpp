@@ -1,9 +1,11 @@
 // Common-subexpression elimination: a node computing what an earlier node
 // already computed (same op, same operands, same attributes) is replaced by it.
+// Nodes with effects (ir::has_effects) are never merged.
 #include <map>
 #include <set>
 #include <string>
 
+#include "ir/structural.h"
 #include "passes/passes.h"
 
 namespace janus::passes {
@@ -26,6 +28,8 @@ std::string signature(const ir::Node& node) {
   for (const auto& [name, attr] : node.attrs) key += name + "=" + ir::to_string(attr) + ",";
   key += "}";
   for (const ir::Value* out : node.outputs) key += ir::to_string(out->type);
+  // A cond or loop is what its regions compute: equal text, equal node.
+  for (const auto& region : node.regions) key += ir::print(*region);
   return key;
 }
 
@@ -35,6 +39,7 @@ int eliminate_common_subexpressions(ir::Graph& graph) {
   std::map<std::string, const ir::Node*> seen;
   std::set<const ir::Node*> duplicates;
   for (const auto& node : graph.nodes()) {
+    if (ir::has_effects(*node)) continue;      // each check or effect runs as written
     const std::string key = signature(*node);  // operands already point at survivors
     auto [first, inserted] = seen.emplace(key, node.get());
     if (inserted) continue;

@@ -1,7 +1,9 @@
 // Dead-code elimination: removes every node none of whose results is needed,
-// directly or through other nodes, by a graph output.
+// directly or through other nodes, by a graph output or a node with effects
+// (ir::has_effects: asserts), which always stays.
 #include <set>
 
+#include "ir/structural.h"
 #include "passes/passes.h"
 
 namespace janus::passes {
@@ -13,7 +15,7 @@ int eliminate_dead_code(ir::Graph& graph) {
   // Nodes are in execution order, so one backwards sweep sees every use first.
   for (auto it = nodes.rbegin(); it != nodes.rend(); ++it) {
     const ir::Node& node = **it;
-    bool used = false;
+    bool used = ir::has_effects(node);  // an assert is kept for its check
     for (const ir::Value* out : node.outputs) used = used || live.count(out);
     if (!used) continue;
     needed.insert(&node);

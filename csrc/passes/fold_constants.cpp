@@ -5,10 +5,12 @@
 // fold in one sweep; the constants no longer used are left to DCE.
 //
 // Removes: work that gives the same result on every run.
-// Leaves alone: nodes without tensor operands (random ops, whose stream
-// position moves at run time, and constants themselves); nodes with no native
-// kernel; nodes whose evaluation fails (an index out of range, say: the error
-// then happens at run time, as it would without folding); symbolic shapes.
+// Leaves alone: control ops (asserts stay checks; cond, loop, call and
+// callback are not evaluated at compile time); nodes without tensor operands
+// (random ops, whose stream position moves at run time, and constants
+// themselves); nodes with no native kernel; nodes whose evaluation fails (an
+// index out of range, say: the error then happens at run time, as it would
+// without folding); symbolic shapes.
 #include <map>
 #include <set>
 
@@ -35,7 +37,7 @@ int64_t static_numel(const ir::TensorType& type) {
 }
 
 bool foldable(const Node& node) {
-  if (node.kind == ir::OpKind::constant) return false;
+  if (node.kind == ir::OpKind::constant || ir::is_control(node.kind)) return false;
   bool any_value = false;
   for (const ir::Operand& operand : node.operands) {
     const auto* value = std::get_if<Value*>(&operand);

@@ -1,6 +1,6 @@
 // Graph passes: each one file, each doing one thing, each returning how many
-// rewrites it made. `run_pass` runs one by name and, in debug builds, verifies
-// the graph afterwards.
+// rewrites it made. `run_pass` runs one by name on the graph and every subgraph
+// in it (regions, functions) and, in debug builds, verifies the graph afterwards.
 #pragma once
 
 #include <map>
@@ -13,10 +13,12 @@
 namespace janus::passes {
 
 // Removes nodes none of whose results reach a graph output (every op in the
-// table is pure: random ops take their stream position as attributes).
+// table is pure: random ops take their stream position as attributes); nodes
+// with effects (ir::has_effects: asserts) always stay.
 int eliminate_dead_code(ir::Graph& graph);
 
-// Replaces a node by an earlier one with the same op, operands and attributes.
+// Replaces a node by an earlier one with the same op, operands and attributes
+// (never one with effects).
 int eliminate_common_subexpressions(ir::Graph& graph);
 
 // Local algebraic rewrites that remove work: x + 0, x * 1, x / 1, x ** 1,

@@ -1,4 +1,5 @@
-// Passes by name, and the debug-build verification after each one.
+// Passes by name, run on a graph and every subgraph in it (regions of control
+// nodes, the module's functions), and the debug-build verification after each.
 #include <stdexcept>
 
 #include "passes/passes.h"
@@ -23,6 +24,18 @@ constexpr NamedPass kPasses[] = {
     {"fuse", fuse_elementwise},
 };
 
+// Runs `run` on `graph`, then on every region and function inside it: each
+// subgraph is a graph of its own (values enter only as its inputs), so a pass
+// treats it like any graph.
+int run_everywhere(ir::Graph& graph, int (*run)(ir::Graph&)) {
+  int rewrites = run(graph);
+  for (const auto& node : graph.nodes()) {
+    for (const auto& region : node->regions) rewrites += run_everywhere(*region, run);
+  }
+  for (const auto& [name, function] : graph.functions()) rewrites += run_everywhere(*function, run);
+  return rewrites;
+}
+
 }  // namespace
 
 std::vector<std::string> pass_names() {
@@ -34,7 +47,7 @@ std::vector<std::string> pass_names() {
 int run_pass(ir::Graph& graph, const std::string& name) {
   for (const NamedPass& pass : kPasses) {
     if (name != pass.name) continue;
-    const int rewrites = pass.run(graph);
+    const int rewrites = run_everywhere(graph, pass.run);
 #ifndef NDEBUG
     ir::check(graph);  // a pass must never leave a malformed graph
 #endif

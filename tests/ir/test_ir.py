@@ -16,7 +16,15 @@ def test_ir_op_kinds_are_the_op_table():
 def test_structural_kinds_are_apart_from_the_op_table():
     """The compiler's own kinds (csrc/ir/structural_ops.def) are not table ops,
     so op_kinds() leaves them out; they still build, print and parse."""
-    assert _C.ir.structural_kinds() == [("fused", -1), ("constant", 1)]
+    assert _C.ir.structural_kinds() == [
+        ("fused", -1),
+        ("constant", 1),
+        ("assert", 0),
+        ("cond", -1),
+        ("loop", -1),
+        ("call", -1),
+        ("callback", -1),
+    ]
     assert not {name for name, _ in _C.ir.structural_kinds()} & set(OPS)
     g = _C.ir.Graph()
     x = g.add_input("x", "f32", [2])

@@ -106,6 +106,7 @@ Kernel lower_node(const LowerContext& ctx) {
   if (is_elementwise(op)) return lower_elementwise(ctx);
   if (ctx.node.kind == ir::OpKind::fused) return lower_fused(ctx);
   if (ctx.node.kind == ir::OpKind::constant) return lower_constant(ctx);
+  if (ir::is_structural(ctx.node.kind)) return lower_control(ctx);
   const auto it = families.find(op);
   if (it == families.end()) throw Unsupported("no native kernel for " + op);
   return it->second(ctx);

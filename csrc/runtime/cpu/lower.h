@@ -17,11 +17,14 @@
 
 namespace janus::cpu {
 
+struct ControlEnv;  // control.h
+
 struct LowerContext {
   const ir::Node& node;
   std::vector<int> operand_slots;  // per operand: its slot, or -1 for a constant
   std::vector<int> output_slots;
-  const int64_t* rng_shift;  // added to the stream offsets of random ops at run time
+  const int64_t* rng_shift;       // added to the stream offsets of random ops at run time
+  ControlEnv* control = nullptr;  // for control ops (regions, functions, callbacks)
 
   const ir::Value* value(size_t k) const;  // operand k (throws if it is a constant)
   const ir::Attr& constant(size_t k) const;
@@ -46,6 +49,7 @@ Kernel lower_pool(const LowerContext& ctx);            // max_pool2d, avg_pool2d
 Kernel lower_sort(const LowerContext& ctx);            // sort, topk
 Kernel lower_advanced_index(const LowerContext& ctx);  // index, index_put (numpy's rules)
 Kernel lower_einsum(const LowerContext& ctx);          // einsum: permutes and batched GEMM
+Kernel lower_control(const LowerContext& ctx);         // assert, cond, loop, call, callback
 
 // Adds elementwise op `op` (an op-table name) to `b`; to_dtype and clone are
 // casts, overwrite(old, src) a cast of src. Returns the result register.

@@ -4,7 +4,9 @@
 #include <map>
 #include <stdexcept>
 
+#include "ir/structural.h"
 #include "passes/passes.h"
+#include "runtime/cpu/control.h"
 #include "runtime/cpu/dtype.h"
 #include "runtime/cpu/lower.h"
 
@@ -23,9 +25,15 @@ size_t bytes(const ir::TensorType& type) { return passes::bytes_of(type); }
 
 }  // namespace
 
-Program::Program(std::unique_ptr<ir::Graph> graph, Fallback fallback)
-    : graph_(std::move(graph)), fallback_(std::move(fallback)) {
+Program::Program(std::unique_ptr<ir::Graph> graph, Fallback fallback, Callback callback)
+    : graph_(std::move(graph)),
+      fallback_(std::move(fallback)),
+      callback_(std::move(callback)),
+      control_(std::make_shared<ControlEnv>()) {
   ir::check(*graph_);
+  control_->fallback = &fallback_;
+  control_->callback = &callback_;
+  control_->rng_shift = &rng_shift_;
   std::map<const ir::Value*, int> slot;
   auto slot_of = [&](const ir::Value* v) {
     auto [it, added] = slot.emplace(v, static_cast<int>(slot.size()));
@@ -54,10 +62,12 @@ Program::Program(std::unique_ptr<ir::Graph> graph, Fallback fallback)
 
   // Outputs a node computes are written straight into the caller's buffer
   // (the first time a value appears); inputs and repeats are copied at the end.
+  // A graph with effects stages every output in the arena instead (control.h).
+  const bool staged = ir::has_effects(*graph_);
   std::map<const ir::Value*, int> bound;
   for (size_t k = 0; k < graph_->outputs().size(); ++k) {
     const ir::Value* out = graph_->outputs()[k];
-    if (out->producer != nullptr && !bound.count(out)) {
+    if (!staged && out->producer != nullptr && !bound.count(out)) {
       bound[out] = static_cast<int>(k);
       output_slots_.push_back(slot.at(out));
     } else {
@@ -67,7 +77,7 @@ Program::Program(std::unique_ptr<ir::Graph> graph, Fallback fallback)
   }
 
   for (const auto& node : graph_->nodes()) {
-    LowerContext ctx{*node, {}, {}, &rng_shift_};
+    LowerContext ctx{*node, {}, {}, &rng_shift_, control_.get()};
     for (const ir::Operand& operand : node->operands) {
       const auto* value = std::get_if<ir::Value*>(&operand);
       ctx.operand_slots.push_back(value ? slot.at(*value) : -1);

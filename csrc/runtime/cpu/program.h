@@ -16,6 +16,8 @@
 
 namespace janus::cpu {
 
+struct ControlEnv;
+
 class Program {
  public:
   // Runs `node` on operand buffers (nullptr for constant operands) and writes
@@ -23,9 +25,13 @@ class Program {
   using Fallback = std::function<void(const ir::Node& node, const std::vector<void*>& operands,
                                       const std::vector<void*>& outputs)>;
 
+  // Runs a callback node's host callable (the node's `target`) on its operand
+  // buffers, writing its results into `outputs` (control.h).
+  using Callback = Fallback;
+
   // Takes the graph (its own copy: later passes on the caller's graph do not
   // affect the program).
-  Program(std::unique_ptr<ir::Graph> graph, Fallback fallback);
+  Program(std::unique_ptr<ir::Graph> graph, Fallback fallback, Callback callback = {});
 
   // `inputs` and `outputs`: one C-contiguous buffer per graph input/output, of
   // its type. `rng_shift` moves the stream offset of every random op (the
@@ -50,6 +56,8 @@ class Program {
 
   std::unique_ptr<ir::Graph> graph_;
   Fallback fallback_;
+  Callback callback_;
+  std::shared_ptr<ControlEnv> control_;  // regions and functions (control.h)
   std::vector<char> arena_;
   std::vector<void*> slots_;
   std::vector<int> input_slots_;

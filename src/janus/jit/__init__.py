@@ -23,7 +23,7 @@ from .frontend import (
     jit,
     to_dot,
 )
-from .program import CompiledGraph, ShapeSpeculationError, compile_graph
+from .program import AssertionFailed, CompiledGraph, ShapeSpeculationError, compile_graph
 from .record import Recording, record, recording
 from .trace import TracedFunction, trace
 
@@ -33,6 +33,7 @@ __all__ = [
     "JitFunction",
     "Recording",
     "ShapeSpeculationError",
+    "AssertionFailed",
     "TracedFunction",
     "compile_graph",
     "config",

@@ -17,7 +17,7 @@ from ..device import device
 from ..dtypes import dtype
 from ..random import default_generator
 from ..tensor import Size, Tensor, _make
-from .program import ShapeSpeculationError, compile_graph
+from .program import AssertionFailed, ShapeSpeculationError, compile_graph
 from .sources import Env, Fixed, fast_reader
 from .split import MATERIALIZED_NULL
 from .values import NULL, OUTSIDE_PYTHON, Var, is_constant
@@ -238,9 +238,10 @@ class CompiledFrame:
         shift = default_generator._offset - self.rng_offset
         try:
             outs = [] if self.run is None else self.run(arrays, shift)
-        except ShapeSpeculationError:
-            # A data-dependent shape differed from the recorded one: nothing
-            # is committed yet, so the frame simply runs as usual.
+        except (ShapeSpeculationError, AssertionFailed):
+            # A data-dependent shape differed from the recorded one, or an
+            # in-graph speculation check failed: nothing is committed yet, so
+            # the frame simply runs as usual.
             return _C.capture.FALLBACK
         self.calls += 1
         if self.rng_words:

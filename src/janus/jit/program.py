@@ -1,5 +1,10 @@
 """Compiling IR graphs for the CPU executor, and running them on arrays.
 
+Graphs may hold the control ops (csrc/ir/structural_ops.def): `assert` (a
+failed one raises `AssertionFailed`), `cond`, `loop`, `call` (functions added
+with `Graph.add_function`) and `callback` (a Python callable from the
+`callbacks` table, run with the GIL while the rest runs without it).
+
 `compile_graph(graph)` runs the default passes on a copy of the graph
 (`_C.ir.pass_names()`: simplification, constant folding, CSE, DCE, then
 elementwise fusion) and builds a `janus._C.cpu.Program`: a flat schedule of
@@ -32,6 +37,21 @@ _NUMPY = {
 class ShapeSpeculationError(RuntimeError):
     """A node's result did not have the type the graph was compiled for
     (data-dependent shapes: nonzero, unique, boolean masks)."""
+
+
+class AssertionFailed(RuntimeError):
+    """An `assert` node of the graph found its condition false: the speculation
+    the graph was compiled under does not hold for these inputs. The run was
+    aborted before any output buffer was written. `assert_id` and `message`
+    are the node's attributes."""
+
+    def __init__(self, assert_id: int, message: str):
+        super().__init__(assert_id, message)  # args as given: it pickles
+        self.assert_id = assert_id
+        self.message = message
+
+    def __str__(self) -> str:
+        return f"assertion {self.assert_id} failed: {self.message}"
 
 
 def _run_fused(args: list, attrs: dict) -> tuple:
@@ -87,12 +107,12 @@ class CompiledGraph:
     """A graph compiled for the CPU: call it with one array per graph input;
     it returns a list with one new array per graph output."""
 
-    def __init__(self, graph, passes=None):
+    def __init__(self, graph, passes=None, callbacks=None):
         graph = _copy(graph)
         for name in _C.ir.pass_names() if passes is None else passes:
             graph.run_pass(name)
         self.graph = graph
-        self.program = _C.cpu.Program(graph, _fallback)
+        self.program = _C.cpu.Program(graph, _fallback, callbacks)
         self._inputs = [(_NUMPY[v.dtype], tuple(v.shape)) for v in graph.inputs()]
         self._outputs = [(_NUMPY[v.dtype], tuple(v.shape)) for v in graph.outputs()]
 
@@ -111,12 +131,16 @@ class CompiledGraph:
         return self.program.fallback_ops()
 
 
-def compile_graph(graph, passes=None) -> CompiledGraph:
+def compile_graph(graph, passes=None, callbacks=None) -> CompiledGraph:
     """Compiles an IR graph (e.g. from `janus.jit.record`) for the CPU executor.
+
+    `callbacks` maps the `target` of each `callback` node to a Python callable;
+    it gets numpy arrays and returns one array per declared result (checked).
+    A failed `assert` node raises `AssertionFailed` before any output is written.
 
     >>> import janus, numpy as np
     >>> graph, _ = janus.jit.record(lambda x: (x * 2).relu().sum(), janus.ones(3))
     >>> janus.jit.compile_graph(graph)(np.array([1.0, -2.0, 3.0], np.float32))
     [array(8., dtype=float32)]
     """
-    return CompiledGraph(graph, passes)
+    return CompiledGraph(graph, passes, callbacks)
