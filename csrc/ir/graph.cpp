@@ -164,7 +164,10 @@ std::vector<std::string> verify(const Graph& graph) {
     for (const std::string& problem : verify_structural(*node)) {
       problems.push_back(where + ": " + problem);
     }
-    for (const Value* out : node->outputs) define(out);
+    for (const Value* out : node->outputs) {
+      if (!out->typed) problems.push_back(where + ": result %" + out->name + " has no type");
+      define(out);
+    }
   }
   for (const Value* out : graph.outputs()) {
     if (out == nullptr || !defined.count(out)) {
