@@ -11,6 +11,7 @@
 #include <random>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "ir/graph.h"
@@ -234,6 +235,26 @@ TEST(ThreadPool, AnErrorOnAWorkerNamesItsNodeAndLeavesTheProgramUsable) {
     EXPECT_FLOAT_EQ(b[2], 1.0f);
     EXPECT_FLOAT_EQ(d[0], -std::sin(1.0f));
   }
+}
+
+// Programs share one pool per worker count: two programs run at once from two
+// threads (one gets the pool, the other runs serially) and still agree.
+TEST(ThreadPool, ProgramsRunningAtOnceShareThePool) {
+  Program serial(ir::parse(kBranchy), {}, 1);
+  Program first(ir::parse(kBranchy), {}, 2), second(ir::parse(kBranchy), {}, 2);
+  auto inputs = random_inputs(serial.graph(), 7);
+  const auto want = run(serial, inputs);
+  std::atomic<int> mismatches{0};
+  auto hammer = [&](Program* program) {
+    auto mine = inputs;
+    for (int k = 0; k < 40; ++k) {
+      if (!same_bits(run(*program, mine), want)) ++mismatches;
+    }
+  };
+  std::thread a(hammer, &first), b(hammer, &second);
+  a.join();
+  b.join();
+  EXPECT_EQ(mismatches.load(), 0);
 }
 
 TEST(ThreadPool, ThreadCountSetting) {

@@ -48,6 +48,17 @@ class SharedBlasThreads {
   }
 };
 
+// The pool for `workers`, made on first use and kept for the process (never
+// destroyed: joining threads during static destruction at exit is fragile).
+WorkerPool& shared_pool(int workers) {
+  static std::mutex mutex;
+  static auto* pools = new std::map<int, std::unique_ptr<WorkerPool>>();
+  std::lock_guard<std::mutex> lock(mutex);
+  auto& pool = (*pools)[workers];
+  if (!pool) pool = std::make_unique<WorkerPool>(workers);
+  return *pool;
+}
+
 }  // namespace
 
 int program_threads() {
@@ -166,7 +177,7 @@ ParallelSchedule::ParallelSchedule(const ir::Graph& graph, const passes::StreamA
   done_ = std::make_unique<std::atomic<uint64_t>[]>(n);
   for (size_t v = 0; v < n; ++v) done_[v] = 0;
   blas_threads_ = std::max(1, cores() / static_cast<int>(workers));
-  if (workers > 1) pool_ = std::make_unique<WorkerPool>(static_cast<int>(workers));
+  if (workers > 1) pool_ = &shared_pool(static_cast<int>(workers));
 }
 
 bool ParallelSchedule::wait_for(size_t node, uint64_t generation) {
@@ -210,11 +221,16 @@ void ParallelSchedule::run(const std::function<void(size_t)>& step) {
       }
     }
   };
-  if (pool_) {
-    pool_->run(work);
-  } else {
-    work(0);
+  if (pool_ != nullptr) {
+    std::unique_lock<std::mutex> pool(pool_->busy(), std::try_to_lock);
+    if (pool.owns_lock()) {
+      pool_->run(work);
+      return;
+    }
   }
+  // One worker, or the pool is running another program: every node in graph
+  // order on this thread (no waits needed; the arena plan allows this order).
+  for (size_t v = 0; v < waits_.size(); ++v) step(v);
 }
 
 }  // namespace janus::cpu

@@ -14,6 +14,10 @@
 //
 // Threads: `WorkerPool` keeps its threads between runs (starting threads per
 // run would cost more than a small program); the calling thread is worker 0.
+// Programs share one pool per worker count (the JIT makes many programs, and
+// idle threads per program would add up); a program that finds its pool busy
+// with another program's run runs its own schedule serially, in graph order,
+// which its arena plan allows too.
 // While the workers run, OpenBLAS is limited to one worker's share of the
 // cores (cpu/gemm.h), so that GEMMs in parallel branches do not
 // oversubscribe them (on 2 cores with 2 workers: one BLAS thread each).
@@ -49,6 +53,8 @@ class WorkerPool {
   WorkerPool& operator=(const WorkerPool&) = delete;
 
   int workers() const { return static_cast<int>(threads_.size()) + 1; }
+  // Held by whoever runs on the pool (ParallelSchedule takes it with try_lock).
+  std::mutex& busy() { return busy_; }
   // Returns when every worker's task has returned; then rethrows the
   // exception of the lowest worker whose task threw, if any.
   void run(const std::function<void(int)>& task);
@@ -57,6 +63,7 @@ class WorkerPool {
   void loop(int worker);
 
   std::vector<std::thread> threads_;
+  std::mutex busy_;
   std::mutex mutex_;
   std::condition_variable start_, finished_;
   const std::function<void(int)>* task_ = nullptr;  // guarded by mutex_
@@ -87,8 +94,8 @@ class ParallelSchedule {
   std::vector<std::vector<size_t>> chains_;  // per worker: node indices, ascending
   std::vector<std::vector<size_t>> waits_;   // per node: nodes of other workers it reads
   std::vector<bool> awaited_;                // per node: some other worker waits for it
-  std::unique_ptr<WorkerPool> pool_;
-  int blas_threads_ = 1;  // per worker while running
+  WorkerPool* pool_ = nullptr;               // shared, lives for the process; null for one worker
+  int blas_threads_ = 1;                     // per worker while running
   // done_[i] == generation_: node i finished in the current run.
   std::unique_ptr<std::atomic<uint64_t>[]> done_;
   uint64_t generation_ = 0;
