@@ -339,8 +339,14 @@ void bind_ir(py::module_& m) {
            })
       .def("__str__", [](const ir::Graph& g) { return ir::print(g); })
       .def_static(
-          "parse", [](const std::string& text) { return ir::parse(text); },
-          "Parses the text form (ValueError with a line number when malformed).");
+          "parse",
+          [](const std::string& text) {
+            std::unique_ptr<ir::Graph> graph = ir::parse(text);
+            janus::passes::infer_types(*graph);  // fills results written without a type
+            return graph;
+          },
+          "Parses the text form (ValueError with a line number when malformed); results "
+          "written without a type get the inferred one, typed results are checked.");
 }
 
 const char* numpy_dtype(ir::DType dtype) {
@@ -446,8 +452,16 @@ void bind_cpu(py::module_& m) {
       PyErr_SetObject(cls.ptr(), cls(e.id, e.message).ptr());
     }
   });
+  sub.def("get_threads", &janus::cpu::program_threads,
+          "Workers new programs use for independent branches (default: one per core).");
+  sub.def("set_threads", &janus::cpu::set_program_threads, py::arg("threads"),
+          "Sets the workers for programs built from now on (0: one per core, 1: serial).");
+  sub.def("get_blas_threads", &janus::cpu::blas_threads, "OpenBLAS's thread count.");
+  sub.def("set_blas_threads", &janus::cpu::set_blas_threads, py::arg("threads"),
+          "Sets OpenBLAS's process-wide thread count (parallel program workers use a share).");
   py::class_<Program>(sub, "Program")
-      .def(py::init([](const ir::Graph& graph, py::object fallback, py::object callbacks) {
+      .def(py::init([](const ir::Graph& graph, py::object fallback, py::object callbacks,
+                       int threads) {
              Program::Fallback call;
              if (!fallback.is_none()) {
                call = [fallback](const ir::Node& node, const std::vector<void*>& ins,
@@ -476,9 +490,11 @@ void bind_cpu(py::module_& m) {
              if (!callbacks.is_none()) callback = host_callback(callbacks.cast<py::dict>());
              // The program keeps its own copy: later passes on `graph` do not touch it.
              return std::make_unique<Program>(ir::parse(ir::print(graph)), std::move(call),
-                                              std::move(callback));
+                                              std::move(callback), threads);
            }),
-           py::arg("graph"), py::arg("fallback") = py::none(), py::arg("callbacks") = py::none())
+           py::arg("graph"), py::arg("fallback") = py::none(), py::arg("callbacks") = py::none(),
+           py::arg("threads") = 0,
+           "threads: workers for independent branches (0: get_threads(), 1: serial).")
       .def(
           "run",
           [](Program& p, const py::sequence& inputs, const py::sequence& outputs,
@@ -573,6 +589,7 @@ void bind_cpu(py::module_& m) {
       .def("fallback_ops", &Program::fallback_ops)
       .def_property_readonly("arena_bytes", &Program::arena_bytes)
       .def_property_readonly("steps", &Program::steps)
+      .def_property_readonly("workers", &Program::workers)
       .def("__str__", [](const Program& p) { return ir::print(p.graph()); });
 }
 

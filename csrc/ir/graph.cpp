@@ -201,7 +201,10 @@ void verify_into(const Graph& graph, const std::string& prefix,
     for (size_t r = 0; r < node->regions.size() && r < region_names.size(); ++r) {
       verify_into(*node->regions[r], where + ", " + region_names[r] + ": ", problems);
     }
-    for (const Value* out : node->outputs) define(out);
+    for (const Value* out : node->outputs) {
+      if (!out->typed) problems.push_back(where + ": result %" + out->name + " has no type");
+      define(out);
+    }
   }
   for (const Value* out : graph.outputs()) {
     if (out == nullptr || !defined.count(out)) {

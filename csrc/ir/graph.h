@@ -35,6 +35,9 @@ class Graph;
 struct Value {
   std::string name;  // unique in its graph; printed as %name
   TensorType type;
+  // False when the type is not known yet (IR text that left it out): only
+  // passes::infer_types fills it in; every other pass and the executor need it.
+  bool typed = true;
   Node* producer = nullptr;  // nullptr for a graph input
   int index = 0;             // which output of the producer
 };
@@ -116,14 +119,17 @@ class Graph {
 // The problems that make a graph malformed (empty when it is well formed):
 // operands used before they are defined or from another graph, result counts
 // that do not match the op, repeated names, undefined graph outputs, and
-// malformed structural ops (ir/structural.h); regions and functions are
-// verified the same way, their problems prefixed with where they are.
+// malformed structural ops (ir/structural.h), values without a type (run
+// passes::infer_types first); regions and functions are verified the same
+// way, their problems prefixed with where they are.
 std::vector<std::string> verify(const Graph& graph);
 // Throws std::invalid_argument listing every problem `verify` finds.
 void check(const Graph& graph);
 
 // The text form (see text.cpp) and its parser, which throws
-// std::invalid_argument with a line number on malformed text.
+// std::invalid_argument with a line number on malformed text. A node result
+// may leave out its type (`%y = relu(%x)`); it is then parsed with
+// typed = false, for passes::infer_types to fill in.
 std::string print(const Graph& graph);
 std::unique_ptr<Graph> parse(const std::string& text);
 

@@ -42,7 +42,10 @@ namespace janus::ir {
 
 namespace {
 
-std::string typed(const Value* value) { return "%" + value->name + ": " + to_string(value->type); }
+std::string typed(const Value* value) {
+  if (!value->typed) return "%" + value->name;
+  return "%" + value->name + ": " + to_string(value->type);
+}
 
 std::string signature(const Graph& graph) {
   std::string text = "(";
@@ -186,7 +189,7 @@ std::vector<Token> tokenize(const std::string& source) {
       if (j >= source.size()) fail("unterminated string");
       tokens.push_back({Token::kString, text, line});
       i = j + 1;
-    } else if (std::string("()[]{},:=@?").find(c) != std::string::npos) {
+    } else if (std::string("()[]{},:=@?*").find(c) != std::string::npos) {
       tokens.push_back({Token::kPunct, std::string(1, c), line});
       ++i;
     } else {
@@ -252,12 +255,13 @@ class Parser {
   void statement(Graph& g) {
     std::vector<std::string> names;
     std::vector<TensorType> types;
+    std::vector<bool> typed;
     // A statement without results (an assert) starts with its op name.
     if (peek().kind == Token::kValue) {
       do {
         names.push_back(value_name());
-        expect(":");
-        types.push_back(type());
+        typed.push_back(accept(":"));
+        types.push_back(typed.back() ? type() : TensorType{});
       } while (accept(","));
       expect("=");
     }
@@ -296,7 +300,10 @@ class Parser {
       }
       g.add_region(node, graph());
     }
-    for (size_t k = 0; k < names.size(); ++k) define(names[k], node->outputs[k]);
+    for (size_t k = 0; k < names.size(); ++k) {
+      node->outputs[k]->typed = typed[k];
+      define(names[k], node->outputs[k]);
+    }
   }
 
   TensorType type() {
@@ -311,9 +318,19 @@ class Parser {
     if (!accept("]")) {
       do {
         if (accept("?")) {
-          const Token symbol = next();
-          if (symbol.kind != Token::kIdent) fail("expected a dimension symbol", symbol);
-          t.shape.push_back(Dim::symbolic(symbol.text));
+          // A symbol, or a product of symbols and sizes such as ?B*T (infer_types).
+          std::string text;
+          do {
+            const Token factor = next();
+            if (factor.kind != Token::kIdent && factor.kind != Token::kInt) {
+              fail("expected a dimension symbol", factor);
+            }
+            text += (text.empty() ? "" : "*") + factor.text;
+          } while (accept("*"));
+          if (std::isdigit(static_cast<unsigned char>(text[0]))) {
+            fail("a dimension symbol starts with a letter", peek());
+          }
+          t.shape.push_back(Dim::symbolic(text));
         } else {
           const Token size = next();
           if (size.kind != Token::kInt) fail("expected a dimension size", size);

@@ -12,6 +12,16 @@
 
 namespace janus::passes {
 
+// Shape and dtype inference: each node's result types from its operands'
+// types by its op's rule (passes/type_rules.h: PyTorch's promotion and
+// broadcasting, reductions, matmul, reshape with -1, indexing, window
+// arithmetic, ...), with symbolic dims carried through (?B stays ?B, a
+// reshape of [B, T, C] to [-1, C] gives [B*T, C], a size that cannot be
+// expressed gets a fresh symbol ?s0). Results without a type get the inferred
+// one; typed results are checked against it. Returns how many types it filled
+// in; throws std::invalid_argument naming the node whose type is wrong.
+int infer_types(ir::Graph& graph);
+
 // Removes nodes none of whose results reach a graph output (every op in the
 // table is pure: random ops take their stream position as attributes); nodes
 // with effects (ir::has_effects: asserts) always stay.
@@ -56,6 +66,13 @@ StreamAssignment assign_streams(const ir::Graph& graph);
 // the end for graph outputs); a node's inputs and outputs never share memory.
 // Placement is greedy by size (largest first, lowest fitting offset).
 // Results with symbolic dims are left to run-time allocation (`dynamic`).
+//
+// With `parallel` (a stream assignment whose streams run concurrently, as the
+// CPU thread pool runs them), "alive at the same time" is judged by the order
+// the streams guarantee rather than by graph order: two results may share
+// memory only when every node touching one (its producer and its readers)
+// is ordered, by data dependences and by each stream's own sequence, before
+// the producer of the other. Graph outputs then share with nothing.
 struct MemoryPlan {
   std::map<const ir::Value*, size_t> offset;  // bytes, aligned to kAlignment
   size_t arena_bytes = 0;                     // peak with reuse
@@ -64,7 +81,7 @@ struct MemoryPlan {
   static constexpr size_t kAlignment = 64;
 };
 size_t bytes_of(const ir::TensorType& type);  // 0 when a dim is symbolic
-MemoryPlan plan_memory(const ir::Graph& graph);
+MemoryPlan plan_memory(const ir::Graph& graph, const StreamAssignment* parallel = nullptr);
 
 // The names `run_pass` accepts, in the order a default pipeline runs them.
 std::vector<std::string> pass_names();

@@ -2,6 +2,7 @@
 // the same time (see passes.h).
 #include <algorithm>
 #include <map>
+#include <optional>
 
 #include "passes/passes.h"
 
@@ -34,6 +35,44 @@ struct Interval {
   int first, last;  // node indices, inclusive
 };
 
+// Which nodes are sure to finish before which start when the streams of
+// `streams` run concurrently: reachability over data edges plus each
+// stream's own sequence (as 64-bit words per node).
+class StreamOrder {
+ public:
+  StreamOrder(const ir::Graph& graph, const StreamAssignment& streams)
+      : n_(graph.nodes().size()), words_((n_ + 63) / 64), reach_(n_ * words_, 0) {
+    std::map<const ir::Node*, size_t> index;
+    for (size_t k = 0; k < n_; ++k) index[graph.nodes()[k].get()] = k;
+    std::vector<std::vector<size_t>> next(n_);
+    std::map<int, size_t> last_in_stream;
+    for (size_t v = 0; v < n_; ++v) {
+      for (const ir::Operand& operand : graph.nodes()[v]->operands) {
+        const auto* value = std::get_if<ir::Value*>(&operand);
+        if (value != nullptr && (*value)->producer != nullptr) {
+          next[index.at((*value)->producer)].push_back(v);
+        }
+      }
+      const auto [previous, first] = last_in_stream.emplace(streams.stream.at(v), v);
+      if (!first) {
+        next[previous->second].push_back(v);
+        previous->second = v;
+      }
+    }
+    for (size_t u = n_; u-- > 0;) {  // edges go forward in graph order
+      for (size_t v : next[u]) {
+        reach_[u * words_ + v / 64] |= uint64_t(1) << (v % 64);
+        for (size_t w = 0; w < words_; ++w) reach_[u * words_ + w] |= reach_[v * words_ + w];
+      }
+    }
+  }
+  bool before(size_t u, size_t v) const { return reach_[u * words_ + v / 64] >> (v % 64) & 1; }
+
+ private:
+  size_t n_, words_;
+  std::vector<uint64_t> reach_;
+};
+
 }  // namespace
 
 size_t bytes_of(const ir::TensorType& type) {
@@ -45,16 +84,36 @@ size_t bytes_of(const ir::TensorType& type) {
   return count * itemsize(type.dtype);
 }
 
-MemoryPlan plan_memory(const ir::Graph& graph) {
+MemoryPlan plan_memory(const ir::Graph& graph, const StreamAssignment* parallel) {
   const auto& nodes = graph.nodes();
   const int end = static_cast<int>(nodes.size());
   std::map<const ir::Value*, int> last_use;
+  std::map<const ir::Value*, std::vector<int>> readers;
   for (int i = 0; i < end; ++i) {
     for (const ir::Operand& operand : nodes[i]->operands) {
-      if (const auto* value = std::get_if<ir::Value*>(&operand)) last_use[*value] = i;
+      if (const auto* value = std::get_if<ir::Value*>(&operand)) {
+        last_use[*value] = i;
+        readers[*value].push_back(i);
+      }
     }
   }
   for (const ir::Value* out : graph.outputs()) last_use[out] = end;
+
+  // Whether two results' lifetimes may overlap at run time.
+  std::optional<StreamOrder> order;
+  if (parallel != nullptr) order.emplace(graph, *parallel);
+  auto done_before = [&](const Interval& a, const Interval& b) {
+    if (a.last == end) return false;  // a graph output lives to the end
+    if (!order->before(a.first, b.first)) return false;
+    for (int reader : readers[a.value]) {
+      if (!order->before(reader, b.first)) return false;
+    }
+    return true;
+  };
+  auto overlap = [&](const Interval& a, const Interval& b) {
+    if (!order) return a.first <= b.last && b.first <= a.last;
+    return !done_before(a, b) && !done_before(b, a);
+  };
 
   MemoryPlan plan;
   std::vector<Interval> intervals;
@@ -81,7 +140,7 @@ MemoryPlan plan_memory(const ir::Graph& graph) {
     // Blocks already placed whose lifetimes overlap this one, by offset.
     std::vector<std::pair<size_t, size_t>> busy;
     for (const Interval* other : placed) {
-      if (other->first <= item.last && item.first <= other->last) {
+      if (overlap(*other, item)) {
         const size_t start = plan.offset.at(other->value);
         busy.emplace_back(start, start + other->bytes);
       }

@@ -12,11 +12,14 @@ struct NamedPass {
   int (*run)(ir::Graph&);
 };
 
-// In the order a default pipeline runs them: simplify and fold first so that
+// In the order a default pipeline runs them: type inference first, so a graph
+// whose recorded types disagree with the op rules is rejected before any
+// rewrite (and IR text without types gets them); simplify and fold so that
 // the duplicates and dead values they expose are removed after them; fusion
 // last, on the graph that will run (it hides the ops it merges from the
 // passes before it).
 constexpr NamedPass kPasses[] = {
+    {"infer_types", infer_types},  // fills in or checks every result's type
     {"simplify", simplify_algebra},
     {"fold", fold_constants},
     {"cse", eliminate_common_subexpressions},
@@ -49,7 +52,8 @@ int run_pass(ir::Graph& graph, const std::string& name) {
     if (name != pass.name) continue;
     const int rewrites = run_everywhere(graph, pass.run);
 #ifndef NDEBUG
-    ir::check(graph);  // a pass must never leave a malformed graph
+    ir::check(graph);    // a pass must never leave a malformed graph,
+    infer_types(graph);  // nor one whose types its ops contradict
 #endif
     return rewrites;
   }

@@ -14,6 +14,22 @@ bool has_blas() {
 #endif
 }
 
+int blas_threads() {
+#if defined(JANUS_HAS_BLAS)
+  return scipy_openblas_get_num_threads64_();
+#else
+  return 1;
+#endif
+}
+
+void set_blas_threads(int threads) {
+#if defined(JANUS_HAS_BLAS)
+  scipy_openblas_set_num_threads64_(threads);
+#else
+  (void)threads;
+#endif
+}
+
 namespace {
 
 // Reference product, used only where no BLAS was found at build time.

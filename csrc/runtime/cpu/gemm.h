@@ -9,6 +9,13 @@ namespace janus::cpu {
 
 bool has_blas();
 
+// OpenBLAS's own thread count, process-wide (this OpenBLAS exports no
+// per-thread setting). While a program runs branches in parallel, its
+// workers share the cores with it (runtime/cpu/thread_pool.cpp). Without
+// BLAS these do nothing and report 1.
+int blas_threads();
+void set_blas_threads(int threads);
+
 template <typename T>
 void gemm(bool transpose_a, bool transpose_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a,
           int64_t lda, const T* b, int64_t ldb, T beta, T* c, int64_t ldc);

@@ -2,6 +2,7 @@
 
 #include <cstring>
 #include <map>
+#include <optional>
 #include <stdexcept>
 
 #include "ir/structural.h"
@@ -25,7 +26,8 @@ size_t bytes(const ir::TensorType& type) { return passes::bytes_of(type); }
 
 }  // namespace
 
-Program::Program(std::unique_ptr<ir::Graph> graph, Fallback fallback, Callback callback)
+Program::Program(std::unique_ptr<ir::Graph> graph, Fallback fallback, Callback callback,
+                 int threads)
     : graph_(std::move(graph)),
       fallback_(std::move(fallback)),
       callback_(std::move(callback)),
@@ -45,7 +47,15 @@ Program::Program(std::unique_ptr<ir::Graph> graph, Fallback fallback, Callback c
     }
     input_slots_.push_back(slot_of(in));
   }
-  const passes::MemoryPlan plan = passes::plan_memory(*graph_);
+  // Branches run in parallel when there are threads and branches for it; the
+  // arena is then planned for that schedule (see thread_pool.h).
+  if (threads < 0) throw std::invalid_argument("the thread count must be >= 0");
+  if (threads == 0) threads = program_threads();
+  std::optional<passes::StreamAssignment> streams;
+  if (threads > 1) streams = passes::assign_streams(*graph_);
+  if (streams && streams->streams < 2) streams.reset();
+  const passes::MemoryPlan plan = passes::plan_memory(*graph_, streams ? &*streams : nullptr);
+  if (streams) parallel_ = std::make_unique<ParallelSchedule>(*graph_, *streams, threads);
   if (!plan.dynamic.empty()) {
     throw std::invalid_argument("the CPU executor needs static shapes (%" +
                                 plan.dynamic.front()->name + " has a symbolic dim)");
@@ -101,6 +111,20 @@ Program::Program(std::unique_ptr<ir::Graph> graph, Fallback fallback, Callback c
   }
 }
 
+void Program::run_step(const Step& step) {
+  try {
+    step.kernel(slots_.data());
+  } catch (const std::out_of_range& e) {
+    throw std::out_of_range(std::string(e.what()) + " (in " + describe(*step.node) + ")");
+  } catch (const Unsupported& e) {
+    throw std::runtime_error(std::string(e.what()) + " (in " + describe(*step.node) + ")");
+  } catch (const std::invalid_argument& e) {
+    throw std::invalid_argument(std::string(e.what()) + " (in " + describe(*step.node) + ")");
+  } catch (const ShapeSpeculationFailed& e) {
+    throw ShapeSpeculationFailed(std::string(e.what()) + " (in " + describe(*step.node) + ")");
+  }
+}
+
 std::vector<std::string> Program::fallback_ops() const {
   std::vector<std::string> ops;
   for (const Step& step : steps_) {
@@ -127,18 +151,10 @@ void Program::run(const std::vector<void*>& inputs, const std::vector<void*>& ou
     if (output_slots_[k] >= 0) slots_[output_slots_[k]] = outputs[k];
   }
   rng_shift_ = rng_shift;
-  for (const Step& step : steps_) {
-    try {
-      step.kernel(slots_.data());
-    } catch (const std::out_of_range& e) {
-      throw std::out_of_range(std::string(e.what()) + " (in " + describe(*step.node) + ")");
-    } catch (const Unsupported& e) {
-      throw std::runtime_error(std::string(e.what()) + " (in " + describe(*step.node) + ")");
-    } catch (const std::invalid_argument& e) {
-      throw std::invalid_argument(std::string(e.what()) + " (in " + describe(*step.node) + ")");
-    } catch (const ShapeSpeculationFailed& e) {
-      throw ShapeSpeculationFailed(std::string(e.what()) + " (in " + describe(*step.node) + ")");
-    }
+  if (parallel_) {
+    parallel_->run([this](size_t i) { run_step(steps_[i]); });
+  } else {
+    for (const Step& step : steps_) run_step(step);
   }
   for (const auto& [k, source] : copies_) {
     std::memcpy(outputs[k], slots_[source], bytes(graph_->outputs()[k]->type));

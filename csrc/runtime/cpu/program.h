@@ -13,6 +13,7 @@
 
 #include "ir/graph.h"
 #include "runtime/cpu/elementwise.h"
+#include "runtime/cpu/thread_pool.h"
 
 namespace janus::cpu {
 
@@ -30,8 +31,12 @@ class Program {
   using Callback = Fallback;
 
   // Takes the graph (its own copy: later passes on the caller's graph do not
-  // affect the program).
-  Program(std::unique_ptr<ir::Graph> graph, Fallback fallback, Callback callback = {});
+  // affect the program). `callback` runs callback nodes. `threads`: how many
+  // workers may run independent branches at once (thread_pool.h); 0 takes
+  // program_threads(), 1 is the serial schedule. Results are the same either
+  // way, bit for bit.
+  Program(std::unique_ptr<ir::Graph> graph, Fallback fallback, Callback callback = {},
+          int threads = 0);
 
   // `inputs` and `outputs`: one C-contiguous buffer per graph input/output, of
   // its type. `rng_shift` moves the stream offset of every random op (the
@@ -44,6 +49,8 @@ class Program {
   const ir::Graph& graph() const { return *graph_; }
   size_t arena_bytes() const { return arena_.size(); }
   size_t steps() const { return steps_.size(); }
+  // Threads that run the schedule: 1 unless branches run in parallel.
+  int workers() const { return parallel_ ? parallel_->workers() : 1; }
   // The ops run through the fallback, one entry per node, in schedule order.
   std::vector<std::string> fallback_ops() const;
 
@@ -53,6 +60,8 @@ class Program {
     const ir::Node* node;
     bool native;
   };
+
+  void run_step(const Step& step);
 
   std::unique_ptr<ir::Graph> graph_;
   Fallback fallback_;
@@ -64,6 +73,7 @@ class Program {
   std::vector<int> output_slots_;            // -1: copied at the end (see copies_)
   std::vector<std::pair<int, int>> copies_;  // (output index, source slot)
   std::vector<Step> steps_;
+  std::unique_ptr<ParallelSchedule> parallel_;  // null: the serial schedule
   int64_t rng_shift_ = 0;
   std::atomic<bool> running_{false};
 };

@@ -11,7 +11,8 @@ elementwise fusion) and builds a `janus._C.cpu.Program`: a flat schedule of
 native kernels over one planned arena, a fused group being one kernel. Nodes
 without a native kernel run their eager (numpy) kernel through `_fallback`,
 on the program's own buffers: co-execution, so every graph runs, and
-`Program.fallback_ops()` says which nodes did not run natively.
+`Program.fallback_ops()` says which nodes did not run natively. Independent
+branches run on a small thread pool (`threads`; csrc/runtime/cpu/thread_pool.h).
 """
 
 from __future__ import annotations
@@ -107,12 +108,12 @@ class CompiledGraph:
     """A graph compiled for the CPU: call it with one array per graph input;
     it returns a list with one new array per graph output."""
 
-    def __init__(self, graph, passes=None, callbacks=None):
+    def __init__(self, graph, passes=None, callbacks=None, threads: int = 0):
         graph = _copy(graph)
         for name in _C.ir.pass_names() if passes is None else passes:
             graph.run_pass(name)
         self.graph = graph
-        self.program = _C.cpu.Program(graph, _fallback, callbacks)
+        self.program = _C.cpu.Program(graph, _fallback, callbacks, threads)
         self._inputs = [(_NUMPY[v.dtype], tuple(v.shape)) for v in graph.inputs()]
         self._outputs = [(_NUMPY[v.dtype], tuple(v.shape)) for v in graph.outputs()]
 
@@ -131,16 +132,19 @@ class CompiledGraph:
         return self.program.fallback_ops()
 
 
-def compile_graph(graph, passes=None, callbacks=None) -> CompiledGraph:
+def compile_graph(graph, passes=None, callbacks=None, threads: int = 0) -> CompiledGraph:
     """Compiles an IR graph (e.g. from `janus.jit.record`) for the CPU executor.
 
     `callbacks` maps the `target` of each `callback` node to a Python callable;
     it gets numpy arrays and returns one array per declared result (checked).
     A failed `assert` node raises `AssertionFailed` before any output is written.
+    `threads` caps the workers that run independent branches at once (0:
+    `janus._C.cpu.get_threads()`, one per core unless set; 1: one after the
+    other); the results are the same, bit for bit.
 
     >>> import janus, numpy as np
     >>> graph, _ = janus.jit.record(lambda x: (x * 2).relu().sum(), janus.ones(3))
     >>> janus.jit.compile_graph(graph)(np.array([1.0, -2.0, 3.0], np.float32))
     [array(8., dtype=float32)]
     """
-    return CompiledGraph(graph, passes, callbacks)
+    return CompiledGraph(graph, passes, callbacks, threads)
