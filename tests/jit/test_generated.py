@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import textwrap
 
+import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tests.jit.differential import compiled_calls, run_both
@@ -130,3 +131,50 @@ def test_generated_programs_agree_and_compile(source, n, flag):
     breaks = [b for t in jf.report.compiles for b in t.breaks]
     assert not breaks, f"{breaks}\n{source}"
     assert compiled_calls(jf) >= 2, f"{jf.explain()}\n{source}"
+
+
+BREAKS = (
+    ["if float(z.sum()) > 0:", "    z = z + 1", "else:", "    z = z - 1"],  # data-dependent
+    ["v = y.sum().item()", "z = z * v"],  # a number read from tensor data, used
+    ["x = x + float(np.float32(k))"],  # a call with no graph form
+    ["print_sink.append(int(k))", "y = y * len(print_sink) % 3"],  # an outside list, read back
+)
+
+
+@st.composite
+def program_with_breaks(draw):
+    """A generated program with graph breaks at its top level, where the
+    frame is split: the part before runs as a graph, the break in Python,
+    and the rest as a resume function."""
+    lines = draw(program()).splitlines()
+    body, ret = lines[1:-1], lines[-1]
+    for _ in range(draw(st.integers(1, 2))):
+        # after `k` and `z` are set, between top-level statements
+        tops = [k for k in range(2, len(body) + 1) if k == len(body) or body[k][4] != " "]
+        at = draw(st.sampled_from(tops))
+        body[at:at] = ["    " + line for line in draw(st.sampled_from(BREAKS))]
+    return "\n".join([lines[0], *body, ret]) + "\n"
+
+
+@settings(
+    max_examples=20,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+    derandomize=True,
+)
+@given(source=program_with_breaks(), n=st.integers(0, 3), flag=st.booleans())
+def test_generated_programs_with_graph_breaks_agree(source, n, flag):
+    janus.manual_seed(0)
+    x, y = janus.randn(3), janus.randn(3)
+    xs_a, xs_b = ([janus.randn(3) for _ in range(3)] for _ in range(2))
+    calls = [(x, y, xs_a, n, flag)] * 3 + [(y, x, xs_b, n + 1, not flag)] * 3
+
+    def make():
+        namespace = {"janus": janus, "np": np, "print_sink": []}
+        exec(compile(source, "<generated>", "exec"), namespace)
+        return namespace["generated"], lambda: {"sink": namespace["print_sink"]}
+
+    try:
+        run_both(make, calls, rtol=1e-4, atol=1e-5)
+    except AssertionError as failure:
+        raise AssertionError(f"{failure}\n{textwrap.indent(source, '  ')}") from None

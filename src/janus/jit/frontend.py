@@ -229,6 +229,12 @@ class JitFunction:
                 return self.fn(*args, **kwargs)
             if self.entries:
                 self.misses.append(self.entries[0][0].first_failure(plain, g, b))
+            translated = len(self.report.compiles)
+            if translated >= config.unprofitable_after and not any(
+                entry.calls for _, entry in self.entries
+            ):  # as the hook does: a new structure every call (a new tree) stays eager
+                self.report.skipped = f"{translated} translations and no compiled call used"
+                return self.fn(*args, **kwargs)
             try:
                 t = translate(self.fn, plain)
             except NotTranslatable as why:
