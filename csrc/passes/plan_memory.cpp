@@ -1,7 +1,8 @@
 // Memory planning: offsets in one arena for results that are never alive at
-// the same time (see passes.h).
+// the same time; graph outputs live in the caller's buffers (see passes.h).
 #include <algorithm>
 #include <map>
+#include <set>
 
 #include "passes/passes.h"
 
@@ -54,7 +55,7 @@ MemoryPlan plan_memory(const ir::Graph& graph) {
       if (const auto* value = std::get_if<ir::Value*>(&operand)) last_use[*value] = i;
     }
   }
-  for (const ir::Value* out : graph.outputs()) last_use[out] = end;
+  const std::set<const ir::Value*> graph_outputs(graph.outputs().begin(), graph.outputs().end());
 
   MemoryPlan plan;
   std::vector<Interval> intervals;
@@ -65,6 +66,10 @@ MemoryPlan plan_memory(const ir::Graph& graph) {
                                         [](const ir::Dim& d) { return !d.is_known(); });
       if (symbolic) {
         plan.dynamic.push_back(out);
+        continue;
+      }
+      if (graph_outputs.count(out)) {
+        plan.caller_owned.push_back(out);
         continue;
       }
       const auto used = last_use.find(out);
