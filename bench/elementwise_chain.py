@@ -9,8 +9,9 @@ Three chains of 10 ops: "epilogue" (scale and shift, relu, products with the
 input, abs, maximum, clamp: cheap ops, where the cost is memory traffic),
 "sqrt_div" (the same kind with a square root and a division, whose vector
 throughput on this CPU dominates the fused loop and numpy alike) and
-"transcendental" (tanh and exp, which the fused loop computes with the C
-library's scalar functions while numpy has SIMD versions).
+"transcendental" (tanh and exp, which the fused loop computes with its AVX2 +
+FMA vector functions where the CPU has them, else with the C library's
+scalar ones).
 Target: fused >= 3x numpy.
 """
 

@@ -321,14 +321,18 @@ void bind_ir(py::module_& m) {
             for (const auto& [value, offset] : plan.offset) offsets[py::str(value->name)] = offset;
             py::list dynamic;
             for (const ir::Value* value : plan.dynamic) dynamic.append(value->name);
+            py::list caller_owned;
+            for (const ir::Value* value : plan.caller_owned) caller_owned.append(value->name);
             py::dict result;
             result["offsets"] = offsets;
             result["arena_bytes"] = plan.arena_bytes;
             result["unshared_bytes"] = plan.unshared_bytes;
             result["dynamic"] = dynamic;
+            result["caller_owned"] = caller_owned;
             return result;
           },
-          "Liveness-based arena plan: offsets by value name, arena and unshared sizes.")
+          "Liveness-based arena plan: offsets by value name, arena and unshared sizes, "
+          "the outputs left to the caller's buffers.")
       .def("node_attrs",
            [](const ir::Graph& g, size_t index) {
              if (index >= g.nodes().size()) throw py::index_error("node index out of range");

@@ -63,21 +63,26 @@ StreamAssignment assign_streams(const ir::Graph& graph);
 // Liveness-based memory planning (an analysis): every node result with a
 // static shape gets an offset in one arena, shared with results whose
 // lifetimes do not overlap. A result lives from its node to its last use (to
-// the end for graph outputs); a node's inputs and outputs never share memory.
-// Placement is greedy by size (largest first, lowest fitting offset).
-// Results with symbolic dims are left to run-time allocation (`dynamic`).
+// its last use); a node's inputs and outputs never share memory. Placement is
+// greedy by size (largest first, lowest fitting offset). Results with symbolic
+// dims are left to run-time allocation (`dynamic`). Graph outputs computed by
+// a node take no arena space (`caller_owned`): executors write them straight
+// into the buffers the caller hands in, as graph inputs are read from the
+// caller's buffers, so reserving arena for them would only inflate the peak
+// (an executor that stages outputs places them after `arena_bytes` itself).
 //
 // With `parallel` (a stream assignment whose streams run concurrently, as the
 // CPU thread pool runs them), "alive at the same time" is judged by the order
 // the streams guarantee rather than by graph order: two results may share
 // memory only when every node touching one (its producer and its readers)
 // is ordered, by data dependences and by each stream's own sequence, before
-// the producer of the other. Graph outputs then share with nothing.
+// the producer of the other.
 struct MemoryPlan {
   std::map<const ir::Value*, size_t> offset;  // bytes, aligned to kAlignment
   size_t arena_bytes = 0;                     // peak with reuse
   size_t unshared_bytes = 0;                  // every planned result in its own buffer
   std::vector<const ir::Value*> dynamic;
+  std::vector<const ir::Value*> caller_owned;  // graph outputs, in definition order
   static constexpr size_t kAlignment = 64;
 };
 size_t bytes_of(const ir::TensorType& type);  // 0 when a dim is symbolic

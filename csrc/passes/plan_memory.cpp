@@ -1,8 +1,9 @@
 // Memory planning: offsets in one arena for results that are never alive at
-// the same time (see passes.h).
+// the same time; graph outputs live in the caller's buffers (see passes.h).
 #include <algorithm>
 #include <map>
 #include <optional>
+#include <set>
 
 #include "passes/passes.h"
 
@@ -97,13 +98,12 @@ MemoryPlan plan_memory(const ir::Graph& graph, const StreamAssignment* parallel)
       }
     }
   }
-  for (const ir::Value* out : graph.outputs()) last_use[out] = end;
+  const std::set<const ir::Value*> graph_outputs(graph.outputs().begin(), graph.outputs().end());
 
   // Whether two results' lifetimes may overlap at run time.
   std::optional<StreamOrder> order;
   if (parallel != nullptr) order.emplace(graph, *parallel);
   auto done_before = [&](const Interval& a, const Interval& b) {
-    if (a.last == end) return false;  // a graph output lives to the end
     if (!order->before(a.first, b.first)) return false;
     for (int reader : readers[a.value]) {
       if (!order->before(reader, b.first)) return false;
@@ -124,6 +124,10 @@ MemoryPlan plan_memory(const ir::Graph& graph, const StreamAssignment* parallel)
                                         [](const ir::Dim& d) { return !d.is_known(); });
       if (symbolic) {
         plan.dynamic.push_back(out);
+        continue;
+      }
+      if (graph_outputs.count(out)) {
+        plan.caller_owned.push_back(out);
         continue;
       }
       const auto used = last_use.find(out);

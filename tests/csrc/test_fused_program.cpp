@@ -79,16 +79,38 @@ void expect_fused_equals_unfused(const std::string& text, int groups) {
 }
 
 TEST(FusedProgram, LongChainAcrossManyChunks) {
-  // 1000 elements: two full chunks of the engine and a partial one.
-  expect_fused_equals_unfused(R"(graph(%x: f32[1000]) {
-  %a: f32[1000] = mul(%x, 1.5)
-  %b: f32[1000] = add(%a, 0.25)
-  %c: f32[1000] = tanh(%b)
-  %d: f32[1000] = sub(%c, %x) {alpha=2}
-  %e: f32[1000] = relu(%d)
-  %f: f32[1000] = sqrt(%e)
-  %g: f32[1000] = div(%f, 3.0)
+  // 2500 float32: two full 1024-element chunks of the engine and a partial one.
+  expect_fused_equals_unfused(R"(graph(%x: f32[2500]) {
+  %a: f32[2500] = mul(%x, 1.5)
+  %b: f32[2500] = add(%a, 0.25)
+  %c: f32[2500] = tanh(%b)
+  %d: f32[2500] = sub(%c, %x) {alpha=2}
+  %e: f32[2500] = relu(%d)
+  %f: f32[2500] = sqrt(%e)
+  %g: f32[2500] = div(%f, 3.0)
   return %g
+})",
+                              1);
+}
+
+// Scratch blocks of dead intermediates are reused: values read long after
+// they are made (%a, %b) keep theirs, constants on either side of a binary op
+// are broadcast, and a float64 register halves the chunk.
+TEST(FusedProgram, ReusedBlocksKeepLongLivedValues) {
+  expect_fused_equals_unfused(R"(graph(%x: f32[3000], %y: f32[3000]) {
+  %a: f32[3000] = sub(0.5, %x)
+  %b: f32[3000] = mul(%a, %y)
+  %c: f32[3000] = div(2.0, %b)
+  %d: f32[3000] = exp(%c)
+  %e: f32[3000] = minimum(%d, 4.0)
+  %f: f32[3000] = add(%e, %a)
+  %g: f64[3000] = to_dtype(%f) {dtype="float64"}
+  %h: f64[3000] = mul(%g, 0.1)
+  %i: f32[3000] = to_dtype(%h) {dtype="float32"}
+  %j: f32[3000] = maximum(%i, %b)
+  %k: bool[3000] = gt(1.0, %j)
+  %l: f32[3000] = where(%k, %a, %j)
+  return %l, %e
 })",
                               1);
 }

@@ -26,29 +26,55 @@ TEST(PlanMemory, AChainReusesTwoBuffers) {
   %b: f32[1000] = neg(%a)
   %c: f32[1000] = sin(%b)
   %d: f32[1000] = cos(%c)
-  return %d
+  %e: f32[1000] = tanh(%d)
+  return %e
 }
 )");
   const MemoryPlan plan = plan_memory(*g);
-  EXPECT_EQ(plan.unshared_bytes, 4u * 4032u);
+  EXPECT_EQ(plan.unshared_bytes, 4u * 4032u);  // %e is the caller's
   EXPECT_EQ(plan.arena_bytes, 2u * 4032u);
   EXPECT_NE(plan.offset.at(named(*g, "a")), plan.offset.at(named(*g, "b")));
   EXPECT_EQ(plan.offset.at(named(*g, "a")), plan.offset.at(named(*g, "c")));
 }
 
-TEST(PlanMemory, OutputsLiveToTheEndAndSymbolicShapesAreLeftDynamic) {
+TEST(PlanMemory, OutputsTakeNoArenaAndSymbolicShapesAreLeftDynamic) {
   auto g = ir::parse(R"(graph(%x: f32[16], %y: f32[?n]) {
   %a: f32[16] = exp(%x)
   %b: f32[16] = neg(%a)
   %c: f32[16] = sin(%b)
   %d: f32[?n] = exp(%y)
-  return %a, %c, %d
+  return %a, %c, %d, %a, %x
 }
 )");
   const MemoryPlan plan = plan_memory(*g);
   ASSERT_EQ(plan.dynamic.size(), 1u);
   EXPECT_EQ(plan.dynamic[0]->name, "d");
-  EXPECT_EQ(plan.arena_bytes, 3u * 64u);  // a is an output: c cannot reuse it
+  // %a and %c are written into the caller's buffers (%a once, though returned
+  // twice); %x is the caller's input. Only %b needs the arena.
+  ASSERT_EQ(plan.caller_owned.size(), 2u);
+  EXPECT_EQ(plan.caller_owned[0]->name, "a");
+  EXPECT_EQ(plan.caller_owned[1]->name, "c");
+  EXPECT_EQ(plan.offset.size(), 1u);
+  EXPECT_EQ(plan.offset.count(named(*g, "b")), 1u);
+  EXPECT_EQ(plan.arena_bytes, 64u);
+  EXPECT_EQ(plan.unshared_bytes, 64u);
+}
+
+// A graph whose output dominates: the 64 KiB result is the caller's, so the
+// arena holds only the intermediates.
+TEST(PlanMemory, LargeOutputsDoNotInflateTheArena) {
+  auto g = ir::parse(R"(graph(%x: f32[1]) {
+  %a: f32[1] = exp(%x)
+  %big: f32[16384] = expand(%a) {shape=[16384]}
+  %big2: f32[16384] = neg(%big)
+  %s: f32[1] = neg(%a)
+  return %big2, %s
+}
+)");
+  const MemoryPlan plan = plan_memory(*g);
+  EXPECT_EQ(plan.arena_bytes, 65536u + 64u);  // %big beside %a, which %s reads later
+  EXPECT_EQ(plan.offset.count(named(*g, "big2")), 0u);
+  EXPECT_EQ(plan.offset.count(named(*g, "s")), 0u);
 }
 
 // On random DAGs: blocks alive at the same time never overlap in memory.
@@ -78,7 +104,10 @@ TEST(PlanMemory, RandomGraphsNeverOverlapLiveBlocks) {
         if (life.count(v)) life[v].second = i;
       }
     }
-    for (const ir::Value* out : g.outputs()) life[out].second = static_cast<int>(nodes.size());
+    for (const ir::Value* out : g.outputs()) {
+      EXPECT_EQ(plan.offset.count(out), 0u) << "trial " << trial;
+      life.erase(out);  // the caller's buffer, not the arena
+    }
     for (const auto& [v, lv] : life) {
       for (const auto& [w, lw] : life) {
         if (v >= w || lv.first > lw.second || lw.first > lv.second) continue;

@@ -136,5 +136,7 @@ def test_memory_plan_from_python():
         "  return %c\n}\n"
     )
     plan = g.plan_memory()
-    assert plan["unshared_bytes"] == 3 * 1024 and plan["arena_bytes"] == 2 * 1024
-    assert plan["offsets"]["a"] == plan["offsets"]["c"] and plan["dynamic"] == []
+    # %c, the output, is written into the caller's buffer: only %a and %b are planned
+    assert plan["unshared_bytes"] == 2 * 1024 and plan["arena_bytes"] == 2 * 1024
+    assert plan["offsets"]["a"] != plan["offsets"]["b"] and "c" not in plan["offsets"]
+    assert plan["dynamic"] == [] and plan["caller_owned"] == ["c"]

@@ -9,6 +9,7 @@
 #include <type_traits>
 
 #include "runtime/cpu/dtype.h"
+#include "runtime/cpu/vector_math.h"
 
 namespace janus::cpu {
 namespace {
@@ -16,7 +17,12 @@ namespace {
 using Instr = ElementwiseBuilder::Instr;
 using InstrFn = ElementwiseBuilder::InstrFn;
 
-constexpr int64_t kChunk = 512;  // elements per register: intermediates stay in L1/L2
+// Bytes per register block: a chunk is this many bytes of the program's widest
+// dtype. Registers whose values are dead share blocks, so a chain keeps two or
+// three blocks busy and they stay in L1 beside the streamed inputs and outputs,
+// while each instruction call still covers enough elements (1024 float32) to
+// make its dispatch negligible.
+constexpr int64_t kBlockBytes = 4096;
 
 // ----- the operations, one functor each (numpy's semantics, which the eager
 // layer has) -----
@@ -181,10 +187,29 @@ struct BitXor {
       return expr;                        \
     }                                     \
   };
-UNARY(Exp, std::exp(x))
+// Ops with an AVX2 + FMA array function (vector_math.h) name it: kernels
+// built for AVX2 on a CPU with FMA run it on float32 and float64 instead of
+// the C library's scalar function in a loop (see unary_fn).
+#define UNARY_ARRAY(Name, expr, array_fn)            \
+  struct Name {                                      \
+    template <typename T>                            \
+    static auto f(T x, const Instr&) {               \
+      return expr;                                   \
+    }                                                \
+    template <typename T>                            \
+    static void array(const T* x, T* y, int64_t n) { \
+      array_fn(x, y, n);                             \
+    }                                                \
+  };
+UNARY_ARRAY(Exp, std::exp(x), vmath::exp)
+UNARY_ARRAY(Expm1, std::expm1(x), vmath::expm1)
+UNARY_ARRAY(Log, std::log(x), vmath::log)
+UNARY_ARRAY(Tanh, std::tanh(x), vmath::tanh)
+UNARY_ARRAY(Sigmoid, stable_sigmoid(x), vmath::sigmoid)
+UNARY_ARRAY(Silu, x* stable_sigmoid(x), vmath::silu)
+#undef UNARY_ARRAY
+
 UNARY(Exp2, std::exp2(x))
-UNARY(Expm1, std::expm1(x))
-UNARY(Log, std::log(x))
 UNARY(Log2, std::log2(x))
 UNARY(Log10, std::log10(x))
 UNARY(Log1p, std::log1p(x))
@@ -199,10 +224,7 @@ UNARY(Acos, std::acos(x))
 UNARY(Atan, std::atan(x))
 UNARY(Sinh, std::sinh(x))
 UNARY(Cosh, std::cosh(x))
-UNARY(Tanh, std::tanh(x))
-UNARY(Sigmoid, stable_sigmoid(x))
 UNARY(Erf, std::erf(x))
-UNARY(Silu, x* stable_sigmoid(x))
 UNARY(LeakyRelu, x > 0 ? x : static_cast<T>(x * static_cast<T>(in.p0)))
 UNARY(Elu, x > 0 ? x : static_cast<T>(static_cast<T>(in.p0) * std::expm1(x)))
 UNARY(IsNan, static_cast<bool>(std::isnan(x)))
@@ -297,7 +319,10 @@ struct BitNot {
 // translation unit built with -mavx2: an inline function that such a unit
 // shares with baseline code could be linked in its AVX2 form and crash older
 // CPUs. Neither copy may contract a * b + c into an FMA (baseline x86-64 has
-// none; AVX2 without FMA has none either), so both give the same bits.
+// none; AVX2 without FMA has none either), so both give the same bits. The
+// exceptions are the ops with an array function (exp, expm1, log, tanh,
+// sigmoid, silu): their AVX2 kernels use vector_math.h, within a few ulp of
+// the baseline's C library calls.
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define JANUS_HAS_AVX2_KERNELS 1
@@ -312,12 +337,40 @@ inline void run_unary(const Instr& in, void* const* r, int64_t n) {
 }
 
 template <typename T, typename Op>
+void run_array(const Instr& in, void* const* r, int64_t n) {
+  Op::array(static_cast<const T*>(r[in.a]), static_cast<T*>(r[in.out]), n);
+}
+
+// Which operands of a binary instruction are constants: those are read once
+// and broadcast (x * 1.5 then loads only x), rather than streamed from a
+// filled block.
+enum class Operands { kVectors, kScalarA, kScalarB };
+
+template <typename T, typename Op>
 inline void run_binary(const Instr& in, void* const* r, int64_t n) {
   const T* __restrict a = static_cast<const T*>(r[in.a]);
   const T* __restrict b = static_cast<const T*>(r[in.b]);
   using R = decltype(Op::f(T{}, T{}, in));
   R* __restrict o = static_cast<R*>(r[in.out]);
   for (int64_t i = 0; i < n; ++i) o[i] = Op::f(a[i], b[i], in);
+}
+
+template <typename T, typename Op>
+inline void run_binary_scalar_a(const Instr& in, void* const* r, int64_t n) {
+  const T a = *static_cast<const T*>(r[in.a]);
+  const T* __restrict b = static_cast<const T*>(r[in.b]);
+  using R = decltype(Op::f(T{}, T{}, in));
+  R* __restrict o = static_cast<R*>(r[in.out]);
+  for (int64_t i = 0; i < n; ++i) o[i] = Op::f(a, b[i], in);
+}
+
+template <typename T, typename Op>
+inline void run_binary_scalar_b(const Instr& in, void* const* r, int64_t n) {
+  const T* __restrict a = static_cast<const T*>(r[in.a]);
+  const T b = *static_cast<const T*>(r[in.b]);
+  using R = decltype(Op::f(T{}, T{}, in));
+  R* __restrict o = static_cast<R*>(r[in.out]);
+  for (int64_t i = 0; i < n; ++i) o[i] = Op::f(a[i], b, in);
 }
 
 template <typename T>
@@ -390,10 +443,20 @@ constexpr bool admits(Types types) {
   }
 }
 
+template <typename Op, typename = void>
+struct has_array : std::false_type {};
+template <typename Op>
+struct has_array<Op, std::void_t<decltype(&Op::template array<float>)>> : std::true_type {};
+
 template <typename Op, Types kTypes>
-InstrFn unary_fn(ir::DType dtype) {
+InstrFn unary_fn(ir::DType dtype, Operands) {
   return visit(dtype, [&](auto tag) -> InstrFn {
     using T = typename decltype(tag)::type;
+    if constexpr ((std::is_same_v<T, float> || std::is_same_v<T, double>)&&has_array<Op>::value) {
+      if (g_isa.load(std::memory_order_relaxed) == Isa::kAvx2 && vector_math_available()) {
+        return &run_array<T, Op>;
+      }
+    }
     if constexpr (admits<T>(kTypes)) {
       return for_isa<&run_unary<T, Op>>();
     } else {
@@ -403,10 +466,12 @@ InstrFn unary_fn(ir::DType dtype) {
 }
 
 template <typename Op, Types kTypes>
-InstrFn binary_fn(ir::DType dtype) {
+InstrFn binary_fn(ir::DType dtype, Operands operands) {
   return visit(dtype, [&](auto tag) -> InstrFn {
     using T = typename decltype(tag)::type;
     if constexpr (admits<T>(kTypes)) {
+      if (operands == Operands::kScalarA) return for_isa<&run_binary_scalar_a<T, Op>>();
+      if (operands == Operands::kScalarB) return for_isa<&run_binary_scalar_b<T, Op>>();
       return for_isa<&run_binary<T, Op>>();
     } else {
       throw Unsupported(std::string("no kernel for this op on ") + ir::dtype_name(dtype));
@@ -442,7 +507,7 @@ enum class Shape_ { kUnary, kBinary, kCompare, kLogical, kPredicate };
 
 struct OpEntry {
   Shape_ shape;
-  InstrFn (*make)(ir::DType);
+  InstrFn (*make)(ir::DType, Operands);
 };
 
 template <typename Op, Types kTypes>
@@ -620,7 +685,10 @@ int ElementwiseBuilder::instr(const std::string& op, const std::map<std::string,
     if (out_dtype != (to_bool ? ir::DType::kBool : *compute)) {
       throw Unsupported(op + ": result dtype differs from the compute dtype");
     }
-    in.fn = entry.make(*compute);
+    Operands shape = Operands::kVectors;
+    if (two && regs_.at(regs[1]).constant) shape = Operands::kScalarB;
+    if (two && regs_.at(regs[0]).constant) shape = Operands::kScalarA;
+    in.fn = entry.make(*compute, shape);
     if ((op == "add" || op == "sub") && has_number(attrs, "alpha")) {
       const ir::Attr& alpha = attrs.at("alpha");
       if (!is_float(*compute) && alpha.kind == ir::Attr::Kind::kFloat) {
@@ -680,6 +748,7 @@ Kernel ElementwiseBuilder::build() const {
     std::vector<Register> regs;
     std::vector<Instr> instrs;
     int64_t total = 0;
+    int64_t chunk = 0;            // elements per register block
     std::vector<size_t> size;     // itemsize per register
     std::vector<int> gathered;    // registers filled by a strided gather per chunk
     std::vector<int> pointed;     // registers pointing into a dense source or an output
@@ -692,12 +761,27 @@ Kernel ElementwiseBuilder::build() const {
   p.regs = regs_;
   p.instrs = instrs_;
   p.total = numel(shape_);
-  const int64_t chunk = std::max<int64_t>(1, std::min(kChunk, p.total));
+  size_t widest = 1;
+  for (const Register& r : regs_) widest = std::max(widest, itemsize(r.dtype));
+  p.chunk = std::max<int64_t>(1, std::min(kBlockBytes / static_cast<int64_t>(widest), p.total));
   // Register blocks start on cache lines, so vector loads never straddle two.
   constexpr size_t kLine = 64;
-  const size_t block = (static_cast<size_t>(chunk) * 8 + kLine - 1) / kLine * kLine;
+  const size_t block = (static_cast<size_t>(p.chunk) * widest + kLine - 1) / kLine * kLine;
+
+  // Which registers need a scratch block: gathered sources (filled at the
+  // start of each chunk) and intermediate results. A block is handed back
+  // after its register's last reader and reused by a later result, never by
+  // the result of an instruction reading it (so loops do not alias).
   std::vector<bool> written(regs_.size(), false);
-  for (const Instr& in : instrs_) written[in.out] = true;
+  std::vector<int> last_read(regs_.size(), -1);
+  for (size_t i = 0; i < instrs_.size(); ++i) {
+    const Instr& in = instrs_[i];
+    written[in.out] = true;
+    for (int operand : {in.a, in.b, in.c}) {
+      if (operand >= 0) last_read[operand] = static_cast<int>(i);
+    }
+  }
+  std::vector<bool> in_scratch(regs_.size(), false);
   std::vector<std::ptrdiff_t> scratch_at(regs_.size(), -1), constant_at(regs_.size(), -1);
   for (size_t k = 0; k < regs_.size(); ++k) {
     const Register& r = regs_[k];
@@ -706,13 +790,34 @@ Kernel ElementwiseBuilder::build() const {
       constant_at[k] = static_cast<std::ptrdiff_t>(p.constants.size());
       p.constants.resize(p.constants.size() + block);
     } else if (written[k] ? r.slot < 0 : !r.dense) {
-      scratch_at[k] = static_cast<std::ptrdiff_t>(p.scratch.size());
-      p.scratch.resize(p.scratch.size() + block);
+      in_scratch[k] = true;
       if (!written[k]) p.gathered.push_back(static_cast<int>(k));
     } else {
       p.pointed.push_back(static_cast<int>(k));
     }
   }
+  std::vector<std::ptrdiff_t> free_blocks;
+  std::ptrdiff_t blocks = 0;
+  auto take_block = [&] {
+    if (free_blocks.empty()) return static_cast<std::ptrdiff_t>(block) * blocks++;
+    const std::ptrdiff_t at = free_blocks.back();
+    free_blocks.pop_back();
+    return at;
+  };
+  for (int k : p.gathered) scratch_at[k] = take_block();
+  for (size_t i = 0; i < instrs_.size(); ++i) {
+    const Instr& in = instrs_[i];
+    if (in_scratch[in.out]) scratch_at[in.out] = take_block();
+    // Operands read for the last time, and a result nobody reads.
+    for (int k : {in.a, in.b, in.c, in.out}) {
+      if (k < 0 || !in_scratch[k] || last_read[k] > static_cast<int>(i)) continue;
+      if (std::find(free_blocks.begin(), free_blocks.end(), scratch_at[k]) == free_blocks.end()) {
+        free_blocks.push_back(scratch_at[k]);  // once, for an operand named twice
+      }
+    }
+  }
+  p.scratch.resize(static_cast<size_t>(blocks) * block);
+
   p.reg.assign(regs_.size(), nullptr);
   auto aligned = [](std::vector<char>& bytes) {
     bytes.resize(bytes.size() + kLine);  // room to move the start to a line
@@ -725,15 +830,15 @@ Kernel ElementwiseBuilder::build() const {
     if (constant_at[k] >= 0) {
       p.reg[k] = constants + constant_at[k];
       visit(regs_[k].dtype, [&](auto tag) {
-        fill_constant<typename decltype(tag)::type>(p.reg[k], regs_[k].value, chunk);
+        fill_constant<typename decltype(tag)::type>(p.reg[k], regs_[k].value, p.chunk);
       });
     }
     if (scratch_at[k] >= 0) p.reg[k] = scratch + scratch_at[k];
   }
   return [plan](void* const* slots) {
     Plan& p = *plan;
-    for (int64_t start = 0; start < p.total; start += kChunk) {
-      const int64_t n = std::min(kChunk, p.total - start);
+    for (int64_t start = 0; start < p.total; start += p.chunk) {
+      const int64_t n = std::min(p.chunk, p.total - start);
       for (int k : p.pointed) {
         p.reg[k] = static_cast<char*>(slots[p.regs[k].slot]) +
                    static_cast<size_t>(p.regs[k].view.offset + start) * p.size[k];

@@ -1,5 +1,6 @@
 #include "runtime/cpu/program.h"
 
+#include <algorithm>
 #include <cstring>
 #include <map>
 #include <optional>
@@ -61,19 +62,28 @@ Program::Program(std::unique_ptr<ir::Graph> graph, Fallback fallback, Callback c
                                 plan.dynamic.front()->name + " has a symbolic dim)");
   }
   constexpr size_t kAlign = passes::MemoryPlan::kAlignment;
-  arena_.resize(plan.arena_bytes + kAlign);
+  // Outputs a node computes are written straight into the caller's buffer
+  // (the first time a value appears); inputs and repeats are copied at the end.
+  // A graph with effects stages every output in the arena instead (control.h),
+  // after the planned blocks (the plan leaves outputs to the caller).
+  const bool staged = ir::has_effects(*graph_);
+  std::map<const ir::Value*, size_t> offsets = plan.offset;
+  size_t arena_bytes = plan.arena_bytes;
+  if (staged) {
+    for (const ir::Value* out : plan.caller_owned) {
+      offsets[out] = arena_bytes;
+      arena_bytes += (std::max<size_t>(bytes(out->type), 1) + kAlign - 1) / kAlign * kAlign;
+    }
+  }
+  arena_.resize(arena_bytes + kAlign);
   char* base = arena_.data();
   base += (kAlign - reinterpret_cast<uintptr_t>(base) % kAlign) % kAlign;
   for (const auto& node : graph_->nodes()) {
     for (const ir::Value* out : node->outputs) slot_of(out);
   }
   slots_.assign(slot.size(), nullptr);
-  for (const auto& [value, offset] : plan.offset) slots_[slot.at(value)] = base + offset;
+  for (const auto& [value, offset] : offsets) slots_[slot.at(value)] = base + offset;
 
-  // Outputs a node computes are written straight into the caller's buffer
-  // (the first time a value appears); inputs and repeats are copied at the end.
-  // A graph with effects stages every output in the arena instead (control.h).
-  const bool staged = ir::has_effects(*graph_);
   std::map<const ir::Value*, int> bound;
   for (size_t k = 0; k < graph_->outputs().size(); ++k) {
     const ir::Value* out = graph_->outputs()[k];
