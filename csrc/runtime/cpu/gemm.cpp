@@ -1,5 +1,8 @@
 #include "runtime/cpu/gemm.h"
 
+#include <algorithm>
+#include <atomic>
+
 #if defined(JANUS_HAS_BLAS)
 #include <cblas.h>
 #endif
@@ -14,9 +17,28 @@ bool has_blas() {
 #endif
 }
 
+#if defined(JANUS_HAS_BLAS)
+namespace {
+
+// The most threads one product may use (blas_threads()); starts at the
+// library's own count.
+std::atomic<int>& thread_cap() {
+  static std::atomic<int> cap{std::max(1, static_cast<int>(scipy_openblas_get_num_threads64_()))};
+  return cap;
+}
+
+// The count last handed to the library (it is process-wide; set only on change).
+std::atomic<int>& library_threads() {
+  static std::atomic<int> current{thread_cap().load()};
+  return current;
+}
+
+}  // namespace
+#endif
+
 int blas_threads() {
 #if defined(JANUS_HAS_BLAS)
-  return scipy_openblas_get_num_threads64_();
+  return thread_cap().load(std::memory_order_relaxed);
 #else
   return 1;
 #endif
@@ -24,7 +46,7 @@ int blas_threads() {
 
 void set_blas_threads(int threads) {
 #if defined(JANUS_HAS_BLAS)
-  scipy_openblas_set_num_threads64_(threads);
+  thread_cap().store(std::max(1, threads), std::memory_order_relaxed);
 #else
   (void)threads;
 #endif
@@ -49,6 +71,29 @@ void gemm_loops(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, cons
   }
 }
 
+#if defined(JANUS_HAS_BLAS)
+// OpenBLAS splits every product past a tiny size across all its threads. On
+// the products of an LSTM step or an MLP layer the hand-off costs more than
+// it saves, and where the cores are shared (threads spinning while they wait
+// for one) many times more: 20x256x1024 took 1.6 ms on 2 threads of a loaded
+// 2-core machine against 0.18 ms on one. So each product asks for one thread
+// per kWorkPerThread multiply-adds (about 50 us of one core's work), at most
+// the cap (blas_threads()); the library's setting changes only when that
+// number does.
+// Concurrent products may see each other's setting: that changes how a
+// product is split, never its result.
+constexpr int64_t kWorkPerThread = int64_t{1} << 23;
+
+void use_threads_for(int64_t m, int64_t n, int64_t k) {
+  const int64_t work = m * n * k;
+  const int want = static_cast<int>(std::min<int64_t>(
+      thread_cap().load(std::memory_order_relaxed), std::max<int64_t>(1, work / kWorkPerThread)));
+  if (library_threads().exchange(want, std::memory_order_relaxed) != want) {
+    scipy_openblas_set_num_threads64_(want);
+  }
+}
+#endif
+
 // Empty products: BLAS rejects leading dimensions of 0, and C = beta * C.
 template <typename T>
 bool empty_product(int64_t m, int64_t n, int64_t k, T beta, T* c, int64_t ldc) {
@@ -66,6 +111,7 @@ void gemm<float>(bool ta, bool tb, int64_t m, int64_t n, int64_t k, float alpha,
                  int64_t lda, const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
   if (empty_product(m, n, k, beta, c, ldc)) return;
 #if defined(JANUS_HAS_BLAS)
+  use_threads_for(m, n, k);
   scipy_cblas_sgemm64_(CblasRowMajor, ta ? CblasTrans : CblasNoTrans,
                        tb ? CblasTrans : CblasNoTrans, m, n, k, alpha, a, lda, b, ldb, beta, c,
                        ldc);
@@ -79,6 +125,7 @@ void gemm<double>(bool ta, bool tb, int64_t m, int64_t n, int64_t k, double alph
                   int64_t lda, const double* b, int64_t ldb, double beta, double* c, int64_t ldc) {
   if (empty_product(m, n, k, beta, c, ldc)) return;
 #if defined(JANUS_HAS_BLAS)
+  use_threads_for(m, n, k);
   scipy_cblas_dgemm64_(CblasRowMajor, ta ? CblasTrans : CblasNoTrans,
                        tb ? CblasTrans : CblasNoTrans, m, n, k, alpha, a, lda, b, ldb, beta, c,
                        ldc);

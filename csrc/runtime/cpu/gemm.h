@@ -9,10 +9,11 @@ namespace janus::cpu {
 
 bool has_blas();
 
-// OpenBLAS's own thread count, process-wide (this OpenBLAS exports no
-// per-thread setting). While a program runs branches in parallel, its
-// workers share the cores with it (runtime/cpu/thread_pool.cpp). Without
-// BLAS these do nothing and report 1.
+// The most OpenBLAS threads one product may use, process-wide (this OpenBLAS
+// exports no per-thread setting); each product asks for fewer when it is too
+// small to gain from more (gemm.cpp). It starts at the library's own count.
+// While a program runs branches in parallel, its workers share the cores
+// (runtime/cpu/thread_pool.cpp). Without BLAS these do nothing and report 1.
 int blas_threads();
 void set_blas_threads(int threads);
 
