@@ -464,38 +464,39 @@ void bind_cpu(py::module_& m) {
   sub.def("set_blas_threads", &janus::cpu::set_blas_threads, py::arg("threads"),
           "Sets OpenBLAS's process-wide thread count (parallel program workers use a share).");
   py::class_<Program>(sub, "Program")
-      .def(py::init([](const ir::Graph& graph, py::object fallback, py::object callbacks,
-                       int threads) {
-             Program::Fallback call;
-             if (!fallback.is_none()) {
-               call = [fallback](const ir::Node& node, const std::vector<void*>& ins,
-                                 const std::vector<void*>& outs) {
-                 py::gil_scoped_acquire gil;
-                 // A no-op owner (any non-null pointer: `ins` is empty for nodes
-                 // without operands, and a capsule of nullptr is an error).
-                 py::capsule owner(&node, [](void*) {});
-                 py::list args, results;
-                 for (size_t k = 0; k < node.operands.size(); ++k) {
-                   if (const auto* v = std::get_if<ir::Value*>(&node.operands[k])) {
-                     args.append(array_over((*v)->type, ins[k], owner));
-                   } else {
-                     args.append(from_attr(std::get<ir::Attr>(node.operands[k])));
-                   }
+      .def(py::init(
+               [](const ir::Graph& graph, py::object fallback, py::object callbacks, int threads) {
+                 Program::Fallback call;
+                 if (!fallback.is_none()) {
+                   call = [fallback](const ir::Node& node, const std::vector<void*>& ins,
+                                     const std::vector<void*>& outs) {
+                     py::gil_scoped_acquire gil;
+                     // A no-op owner (any non-null pointer: `ins` is empty for nodes
+                     // without operands, and a capsule of nullptr is an error).
+                     py::capsule owner(&node, [](void*) {});
+                     py::list args, results;
+                     for (size_t k = 0; k < node.operands.size(); ++k) {
+                       if (const auto* v = std::get_if<ir::Value*>(&node.operands[k])) {
+                         args.append(array_over((*v)->type, ins[k], owner));
+                       } else {
+                         args.append(from_attr(std::get<ir::Attr>(node.operands[k])));
+                       }
+                     }
+                     py::dict attrs;
+                     for (const auto& [key, attr] : node.attrs)
+                       attrs[py::str(key)] = from_attr(attr);
+                     for (size_t k = 0; k < outs.size(); ++k) {
+                       results.append(array_over(node.outputs[k]->type, outs[k], owner));
+                     }
+                     fallback(ir::op_name(node.kind), args, attrs, results);
+                   };
                  }
-                 py::dict attrs;
-                 for (const auto& [key, attr] : node.attrs) attrs[py::str(key)] = from_attr(attr);
-                 for (size_t k = 0; k < outs.size(); ++k) {
-                   results.append(array_over(node.outputs[k]->type, outs[k], owner));
-                 }
-                 fallback(ir::op_name(node.kind), args, attrs, results);
-               };
-             }
-             Program::Callback callback;
-             if (!callbacks.is_none()) callback = host_callback(callbacks.cast<py::dict>());
-             // The program keeps its own copy: later passes on `graph` do not touch it.
-             return std::make_unique<Program>(ir::parse(ir::print(graph)), std::move(call),
-                                              std::move(callback), threads);
-           }),
+                 Program::Callback callback;
+                 if (!callbacks.is_none()) callback = host_callback(callbacks.cast<py::dict>());
+                 // The program keeps its own copy: later passes on `graph` do not touch it.
+                 return std::make_unique<Program>(ir::parse(ir::print(graph)), std::move(call),
+                                                  std::move(callback), threads);
+               }),
            py::arg("graph"), py::arg("fallback") = py::none(), py::arg("callbacks") = py::none(),
            py::arg("threads") = 0,
            "threads: workers for independent branches (0: get_threads(), 1: serial).")

@@ -145,7 +145,9 @@ TEST(ThreadPool, ParallelMemoryPlanNeverSharesBetweenConcurrentBranches) {
   std::map<const ir::Node*, size_t> position;
   for (size_t v = 0; v < graph->nodes().size(); ++v) {
     position[graph->nodes()[v].get()] = v;
-    for (const ir::Value* out : graph->nodes()[v]->outputs) index[out] = v;
+    for (const ir::Value* out : graph->nodes()[v]->outputs) {
+      if (serial.offset.count(out)) index[out] = v;  // graph outputs are the caller's
+    }
   }
   auto shares = [](const passes::MemoryPlan& plan, const ir::Value* a, const ir::Value* b) {
     const size_t ea = plan.offset.at(a) + passes::bytes_of(a->type);

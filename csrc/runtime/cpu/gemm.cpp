@@ -86,8 +86,8 @@ constexpr int64_t kWorkPerThread = int64_t{1} << 23;
 
 void use_threads_for(int64_t m, int64_t n, int64_t k) {
   const int64_t work = m * n * k;
-  const int want = static_cast<int>(std::min<int64_t>(
-      thread_cap().load(std::memory_order_relaxed), std::max<int64_t>(1, work / kWorkPerThread)));
+  const int want = static_cast<int>(std::min<int64_t>(thread_cap().load(std::memory_order_relaxed),
+                                                      std::max<int64_t>(1, work / kWorkPerThread)));
   if (library_threads().exchange(want, std::memory_order_relaxed) != want) {
     scipy_openblas_set_num_threads64_(want);
   }
