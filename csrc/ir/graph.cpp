@@ -10,7 +10,14 @@ namespace janus::ir {
 
 Value* Graph::new_value(const std::string& name, TensorType type) {
   auto value = std::make_unique<Value>();
-  value->name = name.empty() ? std::to_string(next_id_++) : name;
+  // A fresh name skips names given explicitly (a parsed or built graph names
+  // its values itself; a pass adding nodes later must not reuse them).
+  std::string chosen = name;
+  while (chosen.empty() || (name.empty() && names_.count(chosen))) {
+    chosen = std::to_string(next_id_++);
+  }
+  names_.insert(chosen);
+  value->name = std::move(chosen);
   value->type = std::move(type);
   values_.push_back(std::move(value));
   return values_.back().get();

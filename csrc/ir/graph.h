@@ -19,6 +19,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <variant>
 #include <vector>
@@ -107,6 +108,7 @@ class Graph {
   Value* new_value(const std::string& name, TensorType type);
 
   std::vector<std::unique_ptr<Value>> values_;
+  std::set<std::string> names_;  // of values_
   std::vector<std::unique_ptr<Node>> nodes_;
   std::vector<std::unique_ptr<Node>> dead_nodes_;  // erased, kept so no pointer dangles
   std::vector<Value*> inputs_;

@@ -378,6 +378,26 @@ def test_explain_reports_graphs_guards_and_breaks(capsys):
     assert e.breaks[0].kind == "unsupported-call" and "print" in e.breaks[0].explanation
 
 
+def test_a_graph_compiler_failure_is_a_reported_break(monkeypatch):
+    from janus.jit import compiled
+
+    def failing(graph, *args, **kwargs):
+        raise ValueError("IR text, line 3: something the compiler got wrong")
+
+    monkeypatch.setattr(compiled, "compile_graph", failing)
+
+    def fn(x):
+        return (x * 2).relu()
+
+    jf = janus.jit(fn)
+    x = janus.randn(4)
+    for _ in range(3):  # the user's program runs on, eagerly
+        assert np.array_equal(jf(x).numpy(), (x * 2).relu().numpy())
+    why = jf.report.compiles[0].breaks[0]
+    assert why.kind == "not-compilable" and "graph compiler failed" in why.explanation
+    assert "something the compiler got wrong" in why.explanation and "janus bug" in why.hint
+
+
 def test_the_frame_hook_compiles_hot_frames():
     from janus import _C
 

@@ -218,7 +218,12 @@ class CompiledFrame:
         ]
         rec.graph.set_outputs(b.outputs)
         # A split at the frame's first tensor op leaves nothing to run before it.
-        self.program = compile_graph(rec.graph) if rec.graph.node_count() else None
+        try:
+            self.program = compile_graph(rec.graph) if rec.graph.node_count() else None
+        except Exception as error:  # a compiler bug must not stop the user's program
+            raise NotCompilable(
+                f"the graph compiler failed ({type(error).__name__}: {error}); please report this"
+            ) from error
         self.inputs = [_where(rec, t) for t in rec.captured_tensors]
         self.read_inputs = fast_reader(self.inputs, names)
         self.run = None if self.program is None else self.program.program.call

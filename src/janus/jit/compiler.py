@@ -166,6 +166,8 @@ def _hint(reason: str) -> str:
         return "compile the function that calls backward()"
     if "loop" in reason:
         return "move the Python-only part out of the loop, or into a function of its own"
+    if "graph compiler failed" in reason:
+        return "a janus bug: the frame runs as usual meanwhile"
     if "try or with" in reason:
         return "move the Python-only part out of the try/with block"
     return "return tensors, numbers and containers of them"
