@@ -592,6 +592,25 @@ void bind_cpu(py::module_& m) {
           "Runs the program on `inputs` (array-likes, one per graph input) and\n"
           "returns a list with a new array per graph output.")
       .def("fallback_ops", &Program::fallback_ops)
+      .def("set_profiling", &Program::set_profiling, py::arg("on"),
+           "While on, runs are serial and time each step (see profile()).")
+      .def(
+          "profile",
+          [](const Program& p) {
+            py::list rows;
+            const auto& seconds = p.step_seconds();
+            for (size_t i = 0; i < seconds.size(); ++i) {
+              const ir::Node& node = p.step_node(i);
+              py::list outputs;
+              for (const ir::Value* out : node.outputs) {
+                outputs.append("%" + out->name + ": " + ir::to_string(out->type));
+              }
+              rows.append(py::make_tuple(ir::op_name(node.kind), outputs, seconds[i]));
+            }
+            return rows;
+          },
+          "Per step, in schedule order: (op, its results with types, seconds summed\n"
+          "over the runs since set_profiling(True)).")
       .def_property_readonly("arena_bytes", &Program::arena_bytes)
       .def_property_readonly("steps", &Program::steps)
       .def_property_readonly("workers", &Program::workers)

@@ -1,6 +1,7 @@
 #include "runtime/cpu/program.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <map>
 #include <optional>
@@ -135,6 +136,11 @@ void Program::run_step(const Step& step) {
   }
 }
 
+void Program::set_profiling(bool on) {
+  profiling_ = on;
+  step_seconds_.assign(on ? steps_.size() : 0, 0.0);
+}
+
 std::vector<std::string> Program::fallback_ops() const {
   std::vector<std::string> ops;
   for (const Step& step : steps_) {
@@ -161,7 +167,14 @@ void Program::run(const std::vector<void*>& inputs, const std::vector<void*>& ou
     if (output_slots_[k] >= 0) slots_[output_slots_[k]] = outputs[k];
   }
   rng_shift_ = rng_shift;
-  if (parallel_) {
+  if (profiling_) {
+    for (size_t i = 0; i < steps_.size(); ++i) {
+      const auto start = std::chrono::steady_clock::now();
+      run_step(steps_[i]);
+      step_seconds_[i] +=
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    }
+  } else if (parallel_) {
     parallel_->run([this](size_t i) { run_step(steps_[i]); });
   } else {
     for (const Step& step : steps_) run_step(step);

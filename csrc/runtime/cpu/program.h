@@ -54,6 +54,13 @@ class Program {
   // The ops run through the fallback, one entry per node, in schedule order.
   std::vector<std::string> fallback_ops() const;
 
+  // Profiling: while on, runs take the serial schedule and add each step's
+  // wall time to `step_seconds()` (one entry per step, in schedule order;
+  // `step_node(i)` is the node of step i). Turning it on clears the totals.
+  void set_profiling(bool on);
+  const std::vector<double>& step_seconds() const { return step_seconds_; }
+  const ir::Node& step_node(size_t i) const { return *steps_.at(i).node; }
+
  private:
   struct Step {
     Kernel kernel;
@@ -76,6 +83,8 @@ class Program {
   std::unique_ptr<ParallelSchedule> parallel_;  // null: the serial schedule
   int64_t rng_shift_ = 0;
   std::atomic<bool> running_{false};
+  bool profiling_ = false;
+  std::vector<double> step_seconds_;
 };
 
 }  // namespace janus::cpu

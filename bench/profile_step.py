@@ -1,0 +1,78 @@
+"""Where a compiled training step spends its time: each compiled program of a
+bench/jit_step.py workload run with per-step timing on, totals by op kind
+and the slowest nodes, against the step's wall time.
+
+    python bench/profile_step.py [--workload lstm_lm] [--steps 20] [--top 15]
+
+Profiled runs take the serial schedule; the wall-time line is measured in the
+same run with profiling off, so "outside the programs" is guards, input
+reads, commits and the Python pieces of split frames.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import time
+
+from jit_step import WORKLOADS, _weights
+
+
+def compiled_programs():
+    from janus.jit import frontend
+
+    for report in frontend.reports.values():
+        for translation in report.compiles:
+            entry = translation.entry
+            if entry is not None and getattr(entry, "program", None) is not None:
+                yield report.name, entry.program.program
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workload", default="lstm_lm", choices=sorted(WORKLOADS))
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--top", type=int, default=15)
+    args = parser.parse_args()
+    import janus
+
+    build = WORKLOADS[args.workload]
+    weights = _weights(janus, build)
+    model, step, inputs = build(janus)
+    model.load_state_dict({k: janus.tensor(v) for k, v in weights.items()})
+    make_args = inputs if callable(inputs) else (lambda: inputs)
+    for _ in range(5):  # compiles on the second call
+        step(*make_args())
+
+    start = time.perf_counter()
+    for _ in range(args.steps):
+        step(*make_args())
+    wall = (time.perf_counter() - start) / args.steps
+
+    programs = list(compiled_programs())
+    for _, program in programs:
+        program.set_profiling(True)
+    for _ in range(args.steps):
+        step(*make_args())
+    by_op, nodes, inside = collections.Counter(), [], 0.0
+    for name, program in programs:
+        for op, outputs, seconds in program.profile():
+            per_step = seconds / args.steps
+            by_op[op] += per_step
+            nodes.append((per_step, name, op, outputs))
+            inside += per_step
+        program.set_profiling(False)
+
+    print(f"{args.workload}: {len(programs)} compiled programs, {wall * 1e3:.2f} ms/step wall")
+    print(f"  inside programs (serial, profiled): {inside * 1e3:.2f} ms/step")
+    print(f"  outside programs: {(wall - inside) * 1e3:.2f} ms/step (or overlap if negative)")
+    print("\nby op kind (ms/step, share of time inside programs):")
+    for op, seconds in by_op.most_common(args.top):
+        print(f"  {op:28s} {seconds * 1e3:8.3f}  {seconds / inside:6.1%}")
+    print("\nslowest nodes (ms/step):")
+    for seconds, _name, op, outputs in sorted(nodes, reverse=True)[: args.top]:
+        print(f"  {seconds * 1e3:8.3f}  {op:24s} {', '.join(outputs)[:70]}")
+
+
+if __name__ == "__main__":
+    main()
