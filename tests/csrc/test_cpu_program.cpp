@@ -93,6 +93,40 @@ TEST(CpuProgram, LayoutOps) {
   EXPECT_EQ(e, (std::vector<float>{1, 2, 3, 4, 5, 6, 1, 2, 3, 4, 5, 6}));
 }
 
+// Transposes (the last two dims swapped) take a tiled kernel: sizes across
+// tile edges, a batch, and every element size, against the strided path.
+TEST(CpuProgram, TransposesAcrossTilesAndElementSizes) {
+  auto p = compile(R"(graph(%x: f32[3,37,70], %i: i64[33,5], %b: bool[2,40]) {
+  %0: f32[3,70,37] = permute(%x) {dims=[0, 2, 1]}
+  %1: f32[70,37,3] = permute(%x) {dims=[2, 1, 0]}
+  %2: i64[5,33] = permute(%i) {dims=[-1, -2]}
+  %3: bool[40,2] = permute(%b) {dims=[1, 0]}
+  return %0, %1, %2, %3
+})");
+  std::vector<float> x(3 * 37 * 70), t(x.size()), u(x.size());
+  std::vector<int64_t> i(33 * 5), ti(i.size());
+  std::vector<uint8_t> b(80), tb(80);  // bool: one byte each
+  for (size_t k = 0; k < x.size(); ++k) x[k] = static_cast<float>(k);
+  for (size_t k = 0; k < i.size(); ++k) i[k] = static_cast<int64_t>(k) * 1000003;
+  for (size_t k = 0; k < b.size(); ++k) b[k] = k % 3 == 0;
+  p->run({x.data(), i.data(), b.data()}, {t.data(), u.data(), ti.data(), tb.data()});
+  for (int64_t n = 0; n < 3; ++n) {
+    for (int64_t r = 0; r < 37; ++r) {
+      for (int64_t c = 0; c < 70; ++c) {
+        const float want = x[(n * 37 + r) * 70 + c];
+        ASSERT_EQ(t[(n * 70 + c) * 37 + r], want);
+        ASSERT_EQ(u[(c * 37 + r) * 3 + n], want);  // the strided path
+      }
+    }
+  }
+  for (int64_t r = 0; r < 33; ++r) {
+    for (int64_t c = 0; c < 5; ++c) ASSERT_EQ(ti[c * 33 + r], i[r * 5 + c]);
+  }
+  for (int64_t r = 0; r < 2; ++r) {
+    for (int64_t c = 0; c < 40; ++c) ASSERT_EQ(tb[c * 2 + r], b[r * 40 + c]);
+  }
+}
+
 TEST(CpuProgram, MatmulAndLinear) {
   auto p = compile(R"(graph(%a: f32[2,2,3], %b: f32[3,2], %w: f32[2,3], %bias: f32[2]) {
   %0: f32[2,2,2] = matmul(%a, %b)
