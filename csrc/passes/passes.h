@@ -41,6 +41,13 @@ int simplify_algebra(ir::Graph& graph);
 // become `constant` nodes.
 int fold_constants(ir::Graph& graph);
 
+// Batches small matrix products into large ones (batch_matmuls.cpp): products
+// sharing their right operand and independent of each other become one
+// product of the stacked rows, split back; a sum of products becomes one
+// product over the concatenated inner dimension. Graphs with effects are left
+// as they are.
+int batch_matmuls(ir::Graph& graph);
+
 // Merges groups of elementwise ops over one shape into `fused` nodes that run
 // as one pass over memory; only values used outside a group stay materialized.
 int fuse_elementwise(ir::Graph& graph);

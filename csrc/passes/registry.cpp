@@ -23,6 +23,7 @@ constexpr NamedPass kPasses[] = {
     {"simplify", simplify_algebra},
     {"fold", fold_constants},
     {"cse", eliminate_common_subexpressions},
+    {"batch_matmuls", batch_matmuls},  // before dce: it leaves the products it replaced
     {"dce", eliminate_dead_code},
     {"fuse", fuse_elementwise},
 };

@@ -160,3 +160,44 @@ def test_max_pool_windows_with_nan_answer_as_eager():
     np.testing.assert_array_equal(got_values, values.numpy())
     np.testing.assert_array_equal(got_indices, indices.numpy())
     assert got_indices.tolist() == [[[[1, 7]]]]
+
+
+def test_rnn_steps_batch_their_products_and_agree_with_eager():
+    """A Python time loop records one small product per step and weight; the
+    default passes batch the independent ones (input projections, their
+    gradients, the weight gradients summed over the steps) into a few large
+    ones, and the compiled step still computes what eager did."""
+    janus.manual_seed(0)
+    cell, head = janus.nn.LSTMCell(8, 16), janus.nn.Linear(16, 10)
+    embed = janus.nn.Embedding(10, 8)
+    tokens = janus.tensor(np.random.default_rng(0).integers(0, 10, (7, 4)))
+    params = [*cell.parameters(), *head.parameters(), *embed.parameters()]
+
+    def step(tokens):
+        h = c = janus.zeros(4, 16)
+        logits = []
+        for t in range(6):
+            h, c = cell(embed(tokens[t]), (h, c))
+            logits.append(head(h))
+        loss = janus.nn.functional.cross_entropy(
+            janus.stack(logits).reshape(-1, 10), tokens[1:].reshape(-1)
+        )
+        loss.backward()
+        return (loss, *(p.grad for p in params))
+
+    rec = janus.jit.recording(step, tokens)
+    want = [t._data for t in rec.result]
+
+    def products(compiled):
+        text = str(compiled.graph)
+        return text.count("= matmul(") + text.count("= linear(")
+
+    unbatched = janus.jit.compile_graph(rec.graph, passes=["infer_types", "cse", "dce"])
+    batched = janus.jit.compile_graph(rec.graph)
+    # 53 -> 18 products: what remains is the recurrence (each needs the last)
+    assert products(batched) < products(unbatched) / 2
+    for compiled in (unbatched, batched):
+        got = compiled(*rec.input_arrays)  # fn's results, then the .grad effects
+        assert len(got) >= len(want)
+        for g, w in zip(got, want):
+            np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-6)

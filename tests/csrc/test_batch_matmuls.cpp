@@ -1,0 +1,144 @@
+// The matmul batching pass: which products it merges (IR before and after)
+// and that the rewritten graph computes what the original did.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "ir/graph.h"
+#include "passes/passes.h"
+#include "runtime/cpu/program.h"
+
+namespace janus::passes {
+namespace {
+
+// An RNN-like graph: input projections of two steps (independent: merged),
+// a recurrent product (each needs the one before: not merged), and a weight
+// gradient summed over the steps through transposes (one product).
+const char* kSteps =
+    R"(graph(%x0: f32[2,3], %x1: f32[2,3], %w: f32[4,3], %b: f32[4], %u: f32[4,4], %g0: f32[2,4], %g1: f32[2,4]) {
+  %p0: f32[2,4] = linear(%x0, %w, %b)
+  %h0: f32[2,4] = tanh(%p0)
+  %r0: f32[2,4] = matmul(%h0, %u)
+  %p1: f32[2,4] = linear(%x1, %w, %b)
+  %a1: f32[2,4] = add(%p1, %r0)
+  %h1: f32[2,4] = tanh(%a1)
+  %r1: f32[2,4] = matmul(%h1, %u)
+  %t0: f32[4,2] = permute(%g0) {dims=[1, 0]}
+  %t1: f32[4,2] = permute(%g1) {dims=[1, 0]}
+  %d0: f32[4,4] = matmul(%t0, %h0)
+  %d1: f32[4,4] = matmul(%t1, %h1)
+  %dw: f32[4,4] = add(%d0, %d1)
+  return %r1, %dw
+}
+)";
+
+std::map<std::string, int> op_counts(const ir::Graph& graph) {
+  std::map<std::string, int> counts;
+  for (const auto& node : graph.nodes()) ++counts[ir::op_name(node->kind)];
+  return counts;
+}
+
+std::vector<std::vector<float>> run(const std::string& text, bool batched) {
+  auto graph = ir::parse(text);
+  if (batched) {
+    EXPECT_GT(run_pass(*graph, "batch_matmuls"), 0);
+    run_pass(*graph, "dce");
+  }
+  cpu::Program program(std::move(graph), {}, {}, 1);
+  std::mt19937 rng(3);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<std::vector<float>> inputs;
+  std::vector<void*> ins, outs;
+  for (const ir::Value* in : program.graph().inputs()) {
+    inputs.emplace_back(bytes_of(in->type) / sizeof(float));
+    for (float& v : inputs.back()) v = normal(rng);
+    ins.push_back(inputs.back().data());
+  }
+  std::vector<std::vector<float>> results;
+  for (const ir::Value* out : program.graph().outputs()) {
+    results.emplace_back(bytes_of(out->type) / sizeof(float));
+  }
+  for (auto& r : results) outs.push_back(r.data());
+  program.run(ins, outs);
+  return results;
+}
+
+TEST(BatchMatmuls, IndependentRowsAndSumsMergeRecurrenceDoesNot) {
+  auto graph = ir::parse(kSteps);
+  EXPECT_EQ(run_pass(*graph, "batch_matmuls"), 2);  // one row batch, one sum
+  run_pass(*graph, "dce");
+  EXPECT_TRUE(ir::verify(*graph).empty());
+  const auto counts = op_counts(*graph);
+  EXPECT_EQ(counts.at("linear"), 1);   // both projections, stacked
+  EXPECT_EQ(counts.at("split"), 1);    // and split back
+  EXPECT_EQ(counts.at("matmul"), 3);   // two recurrent, one for the gradient
+  EXPECT_EQ(counts.at("permute"), 1);  // one transpose of the stacked g
+  EXPECT_EQ(counts.count("add"), 1);   // the recurrence's; the sum is gone
+  EXPECT_EQ(counts.at("cat"), 3);      // rows x; g; h
+}
+
+TEST(BatchMatmuls, TheRewrittenGraphComputesTheSame) {
+  const auto want = run(kSteps, false);
+  const auto got = run(kSteps, true);
+  ASSERT_EQ(want.size(), got.size());
+  for (size_t k = 0; k < want.size(); ++k) {
+    ASSERT_EQ(want[k].size(), got[k].size());
+    for (size_t i = 0; i < want[k].size(); ++i) EXPECT_NEAR(want[k][i], got[k][i], 1e-5);
+  }
+}
+
+// Merging one row batch must not make another batch's members depend on each
+// other: here b1 feeds a2's rows and a1 feeds b2's, so once a1 and a2 are one
+// product, b2 needs b1 and the pair must stay apart.
+TEST(BatchMatmuls, ABatchNeverDependsOnItself) {
+  const char* text = R"(graph(%x: f32[2,3], %y: f32[2,3], %w: f32[3,3], %v: f32[3,3]) {
+  %a1: f32[2,3] = matmul(%x, %w)
+  %b1: f32[2,3] = matmul(%y, %v)
+  %e1: f32[2,3] = exp(%b1)
+  %a2: f32[2,3] = matmul(%e1, %w)
+  %e2: f32[2,3] = exp(%a1)
+  %b2: f32[2,3] = matmul(%e2, %v)
+  %s: f32[2,3] = mul(%a2, %b2)
+  return %s
+}
+)";
+  auto graph = ir::parse(text);
+  EXPECT_EQ(run_pass(*graph, "batch_matmuls"), 1);
+  EXPECT_TRUE(ir::verify(*graph).empty());
+  const auto want = run(text, false);
+  const auto got = run(text, true);
+  for (size_t i = 0; i < want[0].size(); ++i) {
+    EXPECT_NEAR(want[0][i], got[0][i], 1e-5 * std::max(1.0f, std::abs(want[0][i])));
+  }
+}
+
+TEST(BatchMatmuls, LeavesGraphsWithEffectsAndSharedRightOperandsInSums) {
+  // An assert: nodes may not move.
+  auto checked = ir::parse(R"(graph(%x0: f32[2,3], %x1: f32[2,3], %w: f32[3,3], %ok: bool[]) {
+  %p0: f32[2,3] = matmul(%x0, %w)
+  assert(%ok) {id=1, message="m"}
+  %p1: f32[2,3] = matmul(%x1, %w)
+  %s: f32[2,3] = sub(%p0, %p1)
+  return %s
+}
+)");
+  EXPECT_EQ(run_pass(*checked, "batch_matmuls"), 0);
+  // sum_i g_i @ W: a row batch (W shared), not a sum over W repeated.
+  auto shared = ir::parse(R"(graph(%g0: f32[2,3], %g1: f32[2,3], %w: f32[3,3]) {
+  %p0: f32[2,3] = matmul(%g0, %w)
+  %p1: f32[2,3] = matmul(%g1, %w)
+  %s: f32[2,3] = add(%p0, %p1)
+  return %s
+}
+)");
+  EXPECT_EQ(run_pass(*shared, "batch_matmuls"), 1);
+  EXPECT_EQ(op_counts(*shared).at("split"), 1);
+}
+
+}  // namespace
+}  // namespace janus::passes
