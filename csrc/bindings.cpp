@@ -464,42 +464,42 @@ void bind_cpu(py::module_& m) {
   sub.def("set_blas_threads", &janus::cpu::set_blas_threads, py::arg("threads"),
           "Sets OpenBLAS's process-wide thread count (parallel program workers use a share).");
   py::class_<Program>(sub, "Program")
-      .def(py::init(
-               [](const ir::Graph& graph, py::object fallback, py::object callbacks, int threads) {
-                 Program::Fallback call;
-                 if (!fallback.is_none()) {
-                   call = [fallback](const ir::Node& node, const std::vector<void*>& ins,
-                                     const std::vector<void*>& outs) {
-                     py::gil_scoped_acquire gil;
-                     // A no-op owner (any non-null pointer: `ins` is empty for nodes
-                     // without operands, and a capsule of nullptr is an error).
-                     py::capsule owner(&node, [](void*) {});
-                     py::list args, results;
-                     for (size_t k = 0; k < node.operands.size(); ++k) {
-                       if (const auto* v = std::get_if<ir::Value*>(&node.operands[k])) {
-                         args.append(array_over((*v)->type, ins[k], owner));
-                       } else {
-                         args.append(from_attr(std::get<ir::Attr>(node.operands[k])));
-                       }
-                     }
-                     py::dict attrs;
-                     for (const auto& [key, attr] : node.attrs)
-                       attrs[py::str(key)] = from_attr(attr);
-                     for (size_t k = 0; k < outs.size(); ++k) {
-                       results.append(array_over(node.outputs[k]->type, outs[k], owner));
-                     }
-                     fallback(ir::op_name(node.kind), args, attrs, results);
-                   };
+      .def(py::init([](const ir::Graph& graph, py::object fallback, py::object callbacks,
+                       int threads, const std::vector<int>& staged_outputs) {
+             Program::Fallback call;
+             if (!fallback.is_none()) {
+               call = [fallback](const ir::Node& node, const std::vector<void*>& ins,
+                                 const std::vector<void*>& outs) {
+                 py::gil_scoped_acquire gil;
+                 // A no-op owner (any non-null pointer: `ins` is empty for nodes
+                 // without operands, and a capsule of nullptr is an error).
+                 py::capsule owner(&node, [](void*) {});
+                 py::list args, results;
+                 for (size_t k = 0; k < node.operands.size(); ++k) {
+                   if (const auto* v = std::get_if<ir::Value*>(&node.operands[k])) {
+                     args.append(array_over((*v)->type, ins[k], owner));
+                   } else {
+                     args.append(from_attr(std::get<ir::Attr>(node.operands[k])));
+                   }
                  }
-                 Program::Callback callback;
-                 if (!callbacks.is_none()) callback = host_callback(callbacks.cast<py::dict>());
-                 // The program keeps its own copy: later passes on `graph` do not touch it.
-                 return std::make_unique<Program>(ir::parse(ir::print(graph)), std::move(call),
-                                                  std::move(callback), threads);
-               }),
+                 py::dict attrs;
+                 for (const auto& [key, attr] : node.attrs) attrs[py::str(key)] = from_attr(attr);
+                 for (size_t k = 0; k < outs.size(); ++k) {
+                   results.append(array_over(node.outputs[k]->type, outs[k], owner));
+                 }
+                 fallback(ir::op_name(node.kind), args, attrs, results);
+               };
+             }
+             Program::Callback callback;
+             if (!callbacks.is_none()) callback = host_callback(callbacks.cast<py::dict>());
+             // The program keeps its own copy: later passes on `graph` do not touch it.
+             return std::make_unique<Program>(ir::parse(ir::print(graph)), std::move(call),
+                                              std::move(callback), threads, staged_outputs);
+           }),
            py::arg("graph"), py::arg("fallback") = py::none(), py::arg("callbacks") = py::none(),
-           py::arg("threads") = 0,
-           "threads: workers for independent branches (0: get_threads(), 1: serial).")
+           py::arg("threads") = 0, py::arg("staged_outputs") = std::vector<int>{},
+           "threads: workers for independent branches (0: get_threads(), 1: serial).\n"
+           "staged_outputs: output indices written only after the last step (call's `into`).")
       .def(
           "run",
           [](Program& p, const py::sequence& inputs, const py::sequence& outputs,
@@ -544,7 +544,7 @@ void bind_cpu(py::module_& m) {
           "Runs the program on C-contiguous arrays, writing its results into `outputs`.")
       .def(
           "call",
-          [](Program& p, const py::sequence& inputs, int64_t rng_shift) {
+          [](Program& p, const py::sequence& inputs, int64_t rng_shift, const py::dict& into) {
             // The compiled-call path: inputs as they come (converted only
             // when not already C-contiguous arrays of the input's type),
             // fresh output arrays, and no Python in between.
@@ -575,10 +575,32 @@ void bind_cpu(py::module_& m) {
               held.push_back(std::move(a));
             }
             py::list results;
-            for (const ir::Value* v : g.outputs()) {
+            for (size_t k = 0; k < g.outputs().size(); ++k) {
+              const ir::Value* v = g.outputs()[k];
+              const py::dtype want(numpy_dtype(v->type.dtype));
+              // A staged output may go into a buffer of the caller's (`into`),
+              // when it fits exactly; otherwise it gets a new array.
+              // (Not an output that is a graph input: those are copied before
+              // the others, from caller buffers that `into` may name.)
+              const py::object given = p.staged(k) && v->producer != nullptr
+                                           ? into.attr("get")(py::int_(k))
+                                           : py::object(py::none());
+              if (py::isinstance<py::array>(given)) {
+                const auto a = py::reinterpret_borrow<py::array>(given);
+                bool fits = a.dtype().is(want) && (a.flags() & py::array::c_style) &&
+                            a.writeable() && static_cast<size_t>(a.ndim()) == v->type.shape.size();
+                for (size_t d = 0; fits && d < v->type.shape.size(); ++d) {
+                  fits = a.shape(static_cast<py::ssize_t>(d)) == v->type.shape[d].size;
+                }
+                if (fits) {
+                  outs.push_back(const_cast<void*>(a.data()));
+                  results.append(a);
+                  continue;
+                }
+              }
               std::vector<py::ssize_t> shape;
               for (const auto& d : v->type.shape) shape.push_back(d.size);
-              py::array out(py::dtype(numpy_dtype(v->type.dtype)), shape);
+              py::array out(want, shape);
               outs.push_back(out.mutable_data());
               results.append(std::move(out));
             }
@@ -588,9 +610,11 @@ void bind_cpu(py::module_& m) {
             }
             return results;
           },
-          py::arg("inputs"), py::arg("rng_shift") = 0,
+          py::arg("inputs"), py::arg("rng_shift") = 0, py::arg("into") = py::dict(),
           "Runs the program on `inputs` (array-likes, one per graph input) and\n"
-          "returns a list with a new array per graph output.")
+          "returns a list with an array per graph output: a new one, or for a\n"
+          "staged output k, into[k] when it is a C-contiguous writable array of\n"
+          "the output's type (written only once every step has run).")
       .def("fallback_ops", &Program::fallback_ops)
       .def("set_profiling", &Program::set_profiling, py::arg("on"),
            "While on, runs are serial and time each step (see profile()).")
@@ -614,6 +638,8 @@ void bind_cpu(py::module_& m) {
       .def_property_readonly("arena_bytes", &Program::arena_bytes)
       .def_property_readonly("steps", &Program::steps)
       .def_property_readonly("workers", &Program::workers)
+      .def("staged", &Program::staged, py::arg("output"),
+           "Whether output k is written to the caller's buffer only after the last step.")
       .def("__str__", [](const Program& p) { return ir::print(p.graph()); });
 }
 

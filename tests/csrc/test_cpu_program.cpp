@@ -127,6 +127,29 @@ TEST(CpuProgram, TransposesAcrossTilesAndElementSizes) {
   }
 }
 
+// A staged output goes to the caller's buffer after the last step, so that
+// buffer may be an input the program still reads (a parameter updated in
+// place): %b must see the old %w, and a failing run leaves %w alone.
+TEST(CpuProgram, StagedOutputsMayOverwriteAnInput) {
+  const char* text = R"(graph(%w: f32[3], %i: i64[1]) {
+  %a: f32[3] = mul(%w, 2.0)
+  %b: f32[3] = add(%a, %w)
+  %e: f32[1] = embedding(%w, %i) {padding_idx=none}
+  return %a, %b, %e
+})";
+  Program p(ir::parse(text), {}, {}, 1, {0});
+  EXPECT_TRUE(p.staged(0));
+  EXPECT_FALSE(p.staged(1));
+  std::vector<float> w = {1, 2, 3}, b(3), e(1);
+  std::vector<int64_t> good = {2}, bad = {5};
+  p.run({w.data(), good.data()}, {w.data(), b.data(), e.data()});
+  EXPECT_EQ(w, (std::vector<float>{2, 4, 6}));
+  EXPECT_EQ(b, (std::vector<float>{3, 6, 9}));
+  EXPECT_THROW(p.run({w.data(), bad.data()}, {w.data(), b.data(), e.data()}), std::out_of_range);
+  EXPECT_EQ(w, (std::vector<float>{2, 4, 6}));
+  EXPECT_THROW(Program(ir::parse(text), {}, {}, 1, {3}), std::invalid_argument);
+}
+
 TEST(CpuProgram, MatmulAndLinear) {
   auto p = compile(R"(graph(%a: f32[2,2,3], %b: f32[3,2], %w: f32[2,3], %bias: f32[2]) {
   %0: f32[2,2,2] = matmul(%a, %b)

@@ -529,3 +529,29 @@ def test_a_permanent_break_stops_translating():
     jf = janus.jit(fn)
     assert [jf(janus.ones(3)) for _ in range(4)] == [4] * 4
     assert len(jf.report.compiles) == 1 and jf.report.skipped
+
+
+def test_a_step_failing_inside_the_program_leaves_parameters_unchanged():
+    """Parameters updated in place are written by the program only after its
+    last step: an error in a kernel before that leaves them as they were."""
+    janus.manual_seed(0)
+    emb = nn.Embedding(5, 3)
+    opt = janus.optim.SGD(emb.parameters(), lr=0.1)
+
+    def step(i):
+        opt.zero_grad()
+        loss = emb(i).sum()
+        loss.backward()
+        opt.step()
+        return loss
+
+    jf = janus.jit(step)
+    for _ in range(3):
+        jf(janus.tensor([1, 2]))
+    assert compiled_calls(jf) >= 1
+    before = emb.weight.detach().clone()
+    with pytest.raises(IndexError):
+        jf(janus.tensor([1, 7]))
+    assert np.array_equal(emb.weight.detach().numpy(), before.numpy())
+    jf(janus.tensor([0, 4]))  # and the next call runs compiled as before
+    assert not np.array_equal(emb.weight.detach().numpy(), before.numpy())

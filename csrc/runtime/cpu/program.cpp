@@ -5,6 +5,7 @@
 #include <cstring>
 #include <map>
 #include <optional>
+#include <set>
 #include <stdexcept>
 
 #include "ir/structural.h"
@@ -29,7 +30,7 @@ size_t bytes(const ir::TensorType& type) { return passes::bytes_of(type); }
 }  // namespace
 
 Program::Program(std::unique_ptr<ir::Graph> graph, Fallback fallback, Callback callback,
-                 int threads)
+                 int threads, const std::vector<int>& staged_outputs)
     : graph_(std::move(graph)),
       fallback_(std::move(fallback)),
       callback_(std::move(callback)),
@@ -65,16 +66,30 @@ Program::Program(std::unique_ptr<ir::Graph> graph, Fallback fallback, Callback c
   constexpr size_t kAlign = passes::MemoryPlan::kAlignment;
   // Outputs a node computes are written straight into the caller's buffer
   // (the first time a value appears); inputs and repeats are copied at the end.
-  // A graph with effects stages every output in the arena instead (control.h),
-  // after the planned blocks (the plan leaves outputs to the caller).
-  const bool staged = ir::has_effects(*graph_);
+  // Staged outputs live in the arena, after the planned blocks (the plan
+  // leaves outputs to the caller), and are copied out after the last step: all
+  // of them in a graph with effects (control.h), else those `staged_outputs`
+  // names (a caller's buffer that some step may still read, such as a
+  // parameter updated in place, is written only once every step has run).
+  const bool stage_all = ir::has_effects(*graph_);
+  std::set<const ir::Value*> in_arena;
+  for (size_t k = 0; k < graph_->outputs().size(); ++k) {
+    const bool late = std::find(staged_outputs.begin(), staged_outputs.end(),
+                                static_cast<int>(k)) != staged_outputs.end();
+    if (stage_all || late) in_arena.insert(graph_->outputs()[k]);
+    staged_.push_back(stage_all || late);
+  }
+  for (int k : staged_outputs) {
+    if (k < 0 || static_cast<size_t>(k) >= graph_->outputs().size()) {
+      throw std::invalid_argument("staged output " + std::to_string(k) + " out of range");
+    }
+  }
   std::map<const ir::Value*, size_t> offsets = plan.offset;
   size_t arena_bytes = plan.arena_bytes;
-  if (staged) {
-    for (const ir::Value* out : plan.caller_owned) {
-      offsets[out] = arena_bytes;
-      arena_bytes += (std::max<size_t>(bytes(out->type), 1) + kAlign - 1) / kAlign * kAlign;
-    }
+  for (const ir::Value* out : plan.caller_owned) {
+    if (!in_arena.count(out)) continue;
+    offsets[out] = arena_bytes;
+    arena_bytes += (std::max<size_t>(bytes(out->type), 1) + kAlign - 1) / kAlign * kAlign;
   }
   arena_.resize(arena_bytes + kAlign);
   char* base = arena_.data();
@@ -88,7 +103,7 @@ Program::Program(std::unique_ptr<ir::Graph> graph, Fallback fallback, Callback c
   std::map<const ir::Value*, int> bound;
   for (size_t k = 0; k < graph_->outputs().size(); ++k) {
     const ir::Value* out = graph_->outputs()[k];
-    if (!staged && out->producer != nullptr && !bound.count(out)) {
+    if (!in_arena.count(out) && out->producer != nullptr && !bound.count(out)) {
       bound[out] = static_cast<int>(k);
       output_slots_.push_back(slot.at(out));
     } else {
@@ -96,6 +111,11 @@ Program::Program(std::unique_ptr<ir::Graph> graph, Fallback fallback, Callback c
       copies_.emplace_back(static_cast<int>(k), slot.at(out));
     }
   }
+  // Copies that read a caller's input buffer go first: a later copy may
+  // write a caller's buffer that is also an input (a staged output).
+  std::stable_partition(copies_.begin(), copies_.end(), [this](const std::pair<int, int>& c) {
+    return graph_->outputs()[c.first]->producer == nullptr;
+  });
 
   for (const auto& node : graph_->nodes()) {
     LowerContext ctx{*node, {}, {}, &rng_shift_, control_.get()};

@@ -34,9 +34,11 @@ class Program {
   // affect the program). `callback` runs callback nodes. `threads`: how many
   // workers may run independent branches at once (thread_pool.h); 0 takes
   // program_threads(), 1 is the serial schedule. Results are the same either
-  // way, bit for bit.
+  // way, bit for bit. `staged_outputs`: output indices computed in the arena
+  // and copied to the caller's buffer only after the last step (see
+  // `staged`), so that buffer may also be one of the inputs.
   Program(std::unique_ptr<ir::Graph> graph, Fallback fallback, Callback callback = {},
-          int threads = 0);
+          int threads = 0, const std::vector<int>& staged_outputs = {});
 
   // `inputs` and `outputs`: one C-contiguous buffer per graph input/output, of
   // its type. `rng_shift` moves the stream offset of every random op (the
@@ -51,6 +53,10 @@ class Program {
   size_t steps() const { return steps_.size(); }
   // Threads that run the schedule: 1 unless branches run in parallel.
   int workers() const { return parallel_ ? parallel_->workers() : 1; }
+  // Whether output k is written to the caller's buffer only after every step
+  // has run (a staged output, or every output of a graph with effects): a run
+  // that fails leaves that buffer as it was.
+  bool staged(size_t k) const { return staged_.at(k); }
   // The ops run through the fallback, one entry per node, in schedule order.
   std::vector<std::string> fallback_ops() const;
 
@@ -79,6 +85,7 @@ class Program {
   std::vector<int> input_slots_;
   std::vector<int> output_slots_;            // -1: copied at the end (see copies_)
   std::vector<std::pair<int, int>> copies_;  // (output index, source slot)
+  std::vector<bool> staged_;                 // per output
   std::vector<Step> steps_;
   std::unique_ptr<ParallelSchedule> parallel_;  // null: the serial schedule
   int64_t rng_shift_ = 0;

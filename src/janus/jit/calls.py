@@ -270,7 +270,8 @@ class CallsMixin:
     # ----- janus's tensor library -----
     def opaque(self, fn: Var, args: list, kwargs: dict) -> Var:
         """Runs a janus library call as it is: the recorder sees its ops."""
-        name = getattr(fn.value, "__qualname__", repr(fn.value))
+        # (Not repr(): a bound method's repr prints its tensor's data.)
+        name = getattr(fn.value, "__qualname__", None) or type(fn.value).__qualname__
         values = [self.value(a, f"passed to {name}") for a in args]
         kwvalues = {k: self.value(v, f"passed to {name}") for k, v in kwargs.items()}
         if _holds_array(values) or _holds_array(list(kwargs.values())):

@@ -219,7 +219,10 @@ class CompiledFrame:
         rec.graph.set_outputs(b.outputs)
         # A split at the frame's first tensor op leaves nothing to run before it.
         try:
-            self.program = compile_graph(rec.graph) if rec.graph.node_count() else None
+            staged = [at for _, at in self.tensor_effects]
+            self.program = (
+                compile_graph(rec.graph, staged_outputs=staged) if rec.graph.node_count() else None
+            )
         except Exception as error:  # a compiler bug must not stop the user's program
             raise NotCompilable(
                 f"the graph compiler failed ({type(error).__name__}: {error}); please report this"
@@ -241,8 +244,19 @@ class CompiledFrame:
     def __call__(self, *values):
         arrays = self.read_inputs(values, self.globals, self.builtins)
         shift = default_generator._offset - self.rng_offset
+        env = targets = None
+        if self.tensor_effects:
+            # Tensors updated in place get their new values straight from the
+            # program, which writes them after its last step (staged outputs).
+            env = Env(dict(zip(self.names, values)), self.globals, self.builtins)
+            targets = [(target.evaluate(env), at) for target, at in self.tensor_effects]
         try:
-            outs = [] if self.run is None else self.run(arrays, shift)
+            if self.run is None:
+                outs = []
+            elif targets:
+                outs = self.run(arrays, shift, {at: t._data for t, at in targets})
+            else:
+                outs = self.run(arrays, shift)
         except (ShapeSpeculationError, AssertionFailed):
             # A data-dependent shape differed from the recorded one, or an
             # in-graph speculation check failed: nothing is committed yet, so
@@ -253,21 +267,23 @@ class CompiledFrame:
             default_generator._offset += self.rng_words
         if self.result_out is not None:
             return _make(outs[self.result_out])
-        env = Env(dict(zip(self.names, values)), self.globals, self.builtins)
+        if env is None:
+            env = Env(dict(zip(self.names, values)), self.globals, self.builtins)
         made: dict = {}
         if self.commits:
-            self._commit(outs, env, made)
+            self._commit(outs, env, made, targets or ())
         if self.split is not None:
             stack = [_build(t, outs, env, made) for t in self.stack]
             return self.split.run(stack, [_build(t, outs, env, made) for t in self.locals])
         return _build(self.result, outs, env, made)
 
-    def _commit(self, outs: list, env, made: dict) -> None:
-        """Effects, in program order; nothing before this changed any tensor,
-        object or the generator."""
-        for target, at in self.tensor_effects:
-            tensor = target.evaluate(env)
-            tensor._data[...] = outs[at]
+    def _commit(self, outs: list, env, made: dict, targets) -> None:
+        """Effects, in program order; before this, only the program's staged
+        outputs changed tensors (the `targets` updated in place, each after
+        the program's last step, so a failed run changed nothing)."""
+        for tensor, at in targets:
+            if outs[at] is not tensor._data:  # its buffer did not fit: copy
+                tensor._data[...] = outs[at]
             tensor._bump_version()
         for target, grad in self.grads:
             target.evaluate(env)._grad = None if grad is None else _build(grad, outs, env, made)

@@ -108,12 +108,12 @@ class CompiledGraph:
     """A graph compiled for the CPU: call it with one array per graph input;
     it returns a list with one new array per graph output."""
 
-    def __init__(self, graph, passes=None, callbacks=None, threads: int = 0):
+    def __init__(self, graph, passes=None, callbacks=None, threads: int = 0, staged_outputs=()):
         graph = _copy(graph)
         for name in _C.ir.pass_names() if passes is None else passes:
             graph.run_pass(name)
         self.graph = graph
-        self.program = _C.cpu.Program(graph, _fallback, callbacks, threads)
+        self.program = _C.cpu.Program(graph, _fallback, callbacks, threads, list(staged_outputs))
         self._inputs = [(_NUMPY[v.dtype], tuple(v.shape)) for v in graph.inputs()]
         self._outputs = [(_NUMPY[v.dtype], tuple(v.shape)) for v in graph.outputs()]
 
@@ -132,7 +132,9 @@ class CompiledGraph:
         return self.program.fallback_ops()
 
 
-def compile_graph(graph, passes=None, callbacks=None, threads: int = 0) -> CompiledGraph:
+def compile_graph(
+    graph, passes=None, callbacks=None, threads: int = 0, staged_outputs=()
+) -> CompiledGraph:
     """Compiles an IR graph (e.g. from `janus.jit.record`) for the CPU executor.
 
     `callbacks` maps the `target` of each `callback` node to a Python callable;
@@ -140,11 +142,13 @@ def compile_graph(graph, passes=None, callbacks=None, threads: int = 0) -> Compi
     A failed `assert` node raises `AssertionFailed` before any output is written.
     `threads` caps the workers that run independent branches at once (0:
     `janus._C.cpu.get_threads()`, one per core unless set; 1: one after the
-    other); the results are the same, bit for bit.
+    other); the results are the same, bit for bit. `staged_outputs` (output
+    indices) are written to the caller's buffers only after the last step, so
+    `program.call(inputs, into={k: array})` may update an input in place.
 
     >>> import janus, numpy as np
     >>> graph, _ = janus.jit.record(lambda x: (x * 2).relu().sum(), janus.ones(3))
     >>> janus.jit.compile_graph(graph)(np.array([1.0, -2.0, 3.0], np.float32))
     [array(8., dtype=float32)]
     """
-    return CompiledGraph(graph, passes, callbacks, threads)
+    return CompiledGraph(graph, passes, callbacks, threads, staged_outputs)
