@@ -19,6 +19,7 @@ import time
 import numpy as np
 
 VOCAB, SEQ, BATCH, HIDDEN = 50, 35, 20, 128
+WARM_UP = 12  # calls before timing, in every mode
 
 
 def mlp(torch):
@@ -144,18 +145,33 @@ def run(torch, build, weights, repeat):
     model, step, args = build(torch)
     model.load_state_dict({k: torch.tensor(v) for k, v in weights.items()})
     make_args = args if callable(args) else (lambda: args)
-    first = time.perf_counter()
+    start = time.perf_counter()
     step(*make_args())
-    first = time.perf_counter() - first
-    for _ in range(3):  # the JIT compiles on its second call, after state exists
+    first = time.perf_counter() - start
+    # Warm-up: the hook compiles a frame on its second call, and a frame whose
+    # structure changes every call (TreeLSTM) is retranslated a few times
+    # before it is left to run as usual. Every mode runs the same calls (so
+    # the losses compare), enough for the JIT to settle; the steady state is
+    # timed, and the warm-up column shows what settling cost.
+    for _ in range(WARM_UP - 1):
         step(*make_args())
+    warm_up = time.perf_counter() - start
+    translations = _translations()
     times, loss = [], None
     for _ in range(repeat):
         a = make_args()
         start = time.perf_counter()
         loss = step(*a)
         times.append(time.perf_counter() - start)
-    return statistics.median(times), first, loss
+    if _translations() != translations:
+        print(f"(warning: the JIT still translated during the timed steps of {build.__name__})")
+    return statistics.median(times), first, warm_up, loss
+
+
+def _translations() -> int:
+    from janus.jit import frontend
+
+    return sum(len(r.compiles) for r in frontend.reports.values())
 
 
 def overhead(janus, calls=20000, repeat=5):
@@ -225,7 +241,10 @@ def main() -> None:
         torch = None
         print("(PyTorch is not installed: janus modes only)")
     print(f"python {sys.version.split()[0]}; median of {args.repeat} steps after warm-up")
-    print(f"{'workload':10s} {'mode':14s} {'ms/step':>9s} {'first call ms':>14s} {'loss':>9s}")
+    print(
+        f"{'workload':10s} {'mode':14s} {'ms/step':>9s} {'first call ms':>14s} "
+        f"{'warm-up ms':>11s} {'loss':>9s}"
+    )
     for name in args.workloads.split(","):
         build = WORKLOADS[name]
         weights = _weights(janus, build)
@@ -239,8 +258,11 @@ def main() -> None:
         if torch is not None:
             torch.manual_seed(1)
             results["torch eager"] = run(torch, build, weights, args.repeat)
-        for mode, (median, first, loss) in results.items():
-            print(f"{name:10s} {mode:14s} {median * 1e3:9.2f} {first * 1e3:14.1f} {loss:9.4f}")
+        for mode, (median, first, warm, loss) in results.items():
+            print(
+                f"{name:10s} {mode:14s} {median * 1e3:9.2f} {first * 1e3:14.1f} "
+                f"{warm * 1e3:11.0f} {loss:9.4f}"
+            )
         jit = results["janus JIT"][0]
         ratios = ", ".join(
             f"{results[m][0] / jit:.2f}x vs {m}" for m in results if m != "janus JIT"
