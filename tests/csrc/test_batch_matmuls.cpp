@@ -117,17 +117,23 @@ TEST(BatchMatmuls, ABatchNeverDependsOnItself) {
   }
 }
 
-TEST(BatchMatmuls, LeavesGraphsWithEffectsAndSharedRightOperandsInSums) {
-  // An assert: nodes may not move.
-  auto checked = ir::parse(R"(graph(%x0: f32[2,3], %x1: f32[2,3], %w: f32[3,3], %ok: bool[]) {
+TEST(BatchMatmuls, LeavesGraphsWithCallbacksAndSharedRightOperandsInSums) {
+  // An assert may move (any failed one aborts the run); a callback may not.
+  const char* text = R"(graph(%x0: f32[2,3], %x1: f32[2,3], %w: f32[3,3], %ok: bool[]) {
   %p0: f32[2,3] = matmul(%x0, %w)
   assert(%ok) {id=1, message="m"}
   %p1: f32[2,3] = matmul(%x1, %w)
   %s: f32[2,3] = sub(%p0, %p1)
   return %s
 }
-)");
-  EXPECT_EQ(run_pass(*checked, "batch_matmuls"), 0);
+)";
+  auto checked = ir::parse(text);
+  EXPECT_EQ(run_pass(*checked, "batch_matmuls"), 1);
+  std::string with_callback = text;
+  with_callback.replace(with_callback.find("assert(%ok) {id=1, message=\"m\"}"), 31,
+                        "callback(%ok) {target=\"print\"}");
+  auto called = ir::parse(with_callback);
+  EXPECT_EQ(run_pass(*called, "batch_matmuls"), 0);
   // sum_i g_i @ W: a row batch (W shared), not a sum over W repeated.
   auto shared = ir::parse(R"(graph(%g0: f32[2,3], %g1: f32[2,3], %w: f32[3,3]) {
   %p0: f32[2,3] = matmul(%g0, %w)

@@ -555,3 +555,36 @@ def test_a_step_failing_inside_the_program_leaves_parameters_unchanged():
     assert np.array_equal(emb.weight.detach().numpy(), before.numpy())
     jf(janus.tensor([0, 4]))  # and the next call runs compiled as before
     assert not np.array_equal(emb.weight.detach().numpy(), before.numpy())
+
+
+def test_data_checks_of_eager_code_are_asserts_in_the_graph():
+    """binary_cross_entropy checks that its input is in [0, 1] by reading the
+    data: traced, that is an assert node, so a compiled call whose data fails
+    it falls back and raises exactly as eager does (no state changed)."""
+    janus.manual_seed(0)
+    model = nn.Linear(3, 1)
+    opt = janus.optim.SGD(model.parameters(), lr=0.1)
+
+    def step(x, y, scale):
+        opt.zero_grad()
+        p = model(x).sigmoid() * scale  # scale 2.0 can leave [0, 1]
+        loss = F.binary_cross_entropy(p, y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    x, y = janus.randn(4, 3), janus.rand(4, 1)
+    graph, _ = janus.jit.record(step, x, y, janus.tensor(1.0))
+    assert "assert(" in str(graph) and "between 0 and 1" in str(graph)
+
+    jf = janus.jit(step)
+    for _ in range(3):
+        jf(x, y, janus.tensor(1.0))
+    assert compiled_calls(jf) >= 1
+    before = [p.detach().clone() for p in model.parameters()]
+    with pytest.raises(RuntimeError, match="between 0 and 1"):
+        jf(x, y, janus.tensor(2.0))
+    for p, b in zip(model.parameters(), before):
+        assert np.array_equal(p.detach().numpy(), b.numpy())
+    with pytest.raises(RuntimeError, match="between 0 and 1"):
+        F.binary_cross_entropy(janus.tensor([0.5, float("nan")]), janus.tensor([1.0, 0.0]))

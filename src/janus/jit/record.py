@@ -50,6 +50,7 @@ class _Recorder:
         # id(tensor) -> (tensor, value): the tensor is kept so ids are not reused.
         self.values: dict = {}
         self.captured = 0
+        self.checks = 0  # assert nodes so far (their ids)
         self.arrays: dict = {}  # id(array) -> (array, value), for op results
         self.captured_tensors: list = []  # graph inputs %c0, %c1, ... in order
         self.snapshots: list = []  # every graph input's value when it was first read
@@ -139,6 +140,14 @@ class _Recorder:
             self.effects.setdefault(id(target), target)
         self.values[id(target)] = (target, value)
         self.arrays[id(target._data)] = (target._data, value)
+
+    def on_check(self, condition: Tensor, message: str) -> None:
+        """A data check of eager code (registry.check): an assert node, so a
+        compiled call checks each call's data (and falls back when it fails)."""
+        self.checks += 1
+        self.graph.add_node(
+            "assert", [self.value_of(condition)], {"id": self.checks, "message": message}, []
+        )
 
     def __call__(self, op, args, attrs, result) -> None:
         operands = [self.value_of(a) if isinstance(a, Tensor) else a for a in args]

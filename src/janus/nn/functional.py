@@ -18,6 +18,7 @@ from ..ops import elementwise as E
 from ..ops import indexing as I
 from ..ops import pooling as P
 from ..ops import reduction as R
+from ..ops.registry import check
 from ..ops import resize as Z
 from ..ops import shape as S
 from ..ops import softmax as N
@@ -289,8 +290,9 @@ def binary_cross_entropy(
     input, target, weight=None, size_average=None, reduce=None, reduction: str = "mean"
 ) -> Tensor:
     _check_same_size(input, target, "bce")
-    if input._data.size and (float(input._data.min()) < 0 or float(input._data.max()) > 1):
-        raise RuntimeError("all elements of input should be between 0 and 1")
+    with no_grad():  # (NaN fails, as in PyTorch)
+        in_range = E.logical_and(E.ge(input, 0.0), E.le(input, 1.0))
+    check(in_range, "all elements of input should be between 0 and 1")
     # PyTorch clamps the logs at -100 so that 0 and 1 inputs give finite losses.
     log_p = A.clamp(E.log(input), min=-100.0)
     log_q = A.clamp(E.log(1 - input), min=-100.0)

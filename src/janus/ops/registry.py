@@ -263,6 +263,19 @@ def notify_write(target: Tensor, source) -> None:
             on_write(target, source)
 
 
+def check(condition: Tensor, message: str, error: type = RuntimeError) -> None:
+    """A check eager code makes on tensor data: raises `error(message)` unless
+    every element of the bool tensor `condition` is true. Observers are told
+    first (`on_check`), so a trace records it as an in-graph assert: a
+    compiled program checks it on each call's data instead of skipping it."""
+    for observer in observers:
+        on_check = getattr(observer, "on_check", None)
+        if on_check is not None:
+            on_check(condition, message)
+    if not bool(condition._data.all()):
+        raise error(message)
+
+
 def check_meta(op: OpDef, args, attrs, result) -> None:
     """An observer asserting that `op.meta` predicts the kernel's result."""
     from .meta import meta_of
