@@ -18,12 +18,11 @@ from ..ops import elementwise as E
 from ..ops import indexing as I
 from ..ops import pooling as P
 from ..ops import reduction as R
-from ..ops.registry import check
 from ..ops import resize as Z
 from ..ops import shape as S
 from ..ops import softmax as N
 from ..ops.linalg import linear, matmul  # noqa: F401 - linear is re-exported
-from ..ops.registry import apply
+from ..ops.registry import apply, check
 from ..tensor import Tensor
 
 # Primitives, re-exported under their PyTorch names.
