@@ -9,6 +9,7 @@ import numpy as np
 
 from . import backend, dtypes
 from .device import device as Device
+from .ops import registry
 from .tensor import Tensor, _make
 
 
@@ -87,6 +88,12 @@ def tensor(
             arr = np.array(_to_numpy_data(data), dtype=target.np)
         except (ValueError, OverflowError) as exc:
             raise ValueError(f"janus.tensor(): could not convert data: {exc}") from None
+        if dtype is not None:
+            arr = arr.astype(dtypes.to_dtype(dtype).np, copy=False)
+        out = _finish(arr if arr.flags.c_contiguous else arr.copy(), device, requires_grad)
+        if registry.observers and not requires_grad:
+            registry.notify_created(out)
+        return out
     if dtype is not None:
         arr = arr.astype(dtypes.to_dtype(dtype).np, copy=False)
     return _finish(arr if arr.flags.c_contiguous else arr.copy(), device, requires_grad)

@@ -21,12 +21,14 @@ _TYPED = re.compile(r"(%[\w.]+): \w+\[[^\]]*\](?:@[\w:]+)?")
 
 
 def erase_result_types(text: str) -> str:
-    """The text form with every node result's type left out (inputs keep theirs)."""
+    """The text form with every node result's type left out (inputs keep
+    theirs, and constants, whose type no rule gives)."""
     lines = text.splitlines()
     body = []
     for line in lines[1:]:
         results, eq, rest = line.partition(" = ")
-        body.append(_TYPED.sub(r"\1", results) + eq + rest if eq else line)
+        erase = eq and not rest.startswith("constant(")
+        body.append(_TYPED.sub(r"\1", results) + eq + rest if erase else line)
     return "\n".join(lines[:1] + body) + "\n"
 
 

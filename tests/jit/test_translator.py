@@ -588,3 +588,23 @@ def test_data_checks_of_eager_code_are_asserts_in_the_graph():
         assert np.array_equal(p.detach().numpy(), b.numpy())
     with pytest.raises(RuntimeError, match="between 0 and 1"):
         F.binary_cross_entropy(janus.tensor([0.5, float("nan")]), janus.tensor([1.0, 0.0]))
+
+
+def test_tensors_made_from_python_data_are_made_afresh_each_call():
+    """janus.tensor([...]) inside the frame is a constant of the graph: an
+    in-place update of it must not carry over to the next call (it did when
+    such tensors were read as outside inputs and the update committed)."""
+
+    def step(x, n):
+        acc = janus.tensor([0.0, float(n), 0.0])
+        acc.add_(x)
+        return acc * 2
+
+    jf = janus.jit(step)
+    x = janus.ones(3)
+    for n in (1, 1, 1, 2, 2):
+        assert jf(x, n).tolist() == [2.0, 2.0 * (n + 1), 2.0]
+    assert compiled_calls(jf) >= 3
+    graph = jf.report.compiles[0].entry.graph
+    signature = str(graph).split("{")[0]
+    assert "constant()" in str(graph) and signature.count("%") == 1  # x alone is read

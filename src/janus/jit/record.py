@@ -13,6 +13,8 @@ This is a trace of one execution, with no guards: the bytecode translator
 
 from __future__ import annotations
 
+import numpy as np
+
 from .. import _C
 from ..ops import registry
 from ..tensor import Tensor
@@ -42,6 +44,11 @@ def _flatten(value) -> list:
     if isinstance(value, dict):
         return [t for item in value.values() for t in _flatten(item)]
     return []
+
+
+# The most elements a tensor made from Python data may have to become a
+# constant node (its data is spelled out in the graph).
+CONSTANT_ELEMENTS = 1 << 16
 
 
 class _Recorder:
@@ -140,6 +147,20 @@ class _Recorder:
             self.effects.setdefault(id(target), target)
         self.values[id(target)] = (target, value)
         self.arrays[id(target._data)] = (target._data, value)
+
+    def on_create(self, tensor: Tensor) -> None:
+        """A tensor made from Python data inside fn: a constant node (each run
+        makes it afresh, as eager does), unless it is too large to spell out
+        in the graph, in which case it stays an input read from the tensor.
+        The translator guards the Python values it was made from."""
+        data = tensor._data
+        if type(data) is not np.ndarray or data.size > CONSTANT_ELEMENTS:
+            return
+        [value] = self.graph.add_node(
+            "constant", [], {"value": data.ravel().tolist()}, [_type(tensor)]
+        )
+        self.values[id(tensor)] = (tensor, value)
+        self.arrays[id(data)] = (data, value)
 
     def on_check(self, condition: Tensor, message: str) -> None:
         """A data check of eager code (registry.check): an assert node, so a

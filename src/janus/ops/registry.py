@@ -263,6 +263,16 @@ def notify_write(target: Tensor, source) -> None:
             on_write(target, source)
 
 
+def notify_created(tensor: Tensor) -> None:
+    """Tells observers that `tensor` was just made from Python data
+    (`janus.tensor([...])`): a trace holds it as a constant that each run
+    makes afresh, not as an outside tensor it reads (and would update)."""
+    for observer in observers:
+        on_create = getattr(observer, "on_create", None)
+        if on_create is not None:
+            on_create(tensor)
+
+
 def check(condition: Tensor, message: str, error: type = RuntimeError) -> None:
     """A check eager code makes on tensor data: raises `error(message)` unless
     every element of the bool tensor `condition` is true. Observers are told
