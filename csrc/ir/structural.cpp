@@ -205,32 +205,39 @@ std::string target_of(const Node& node) { return attr_of(node, "target", Attr::K
 
 namespace {
 
-// `visited`: the functions already looked into (a recursive call adds nothing
-// new, so the walk ends).
-bool has_effects(const Graph& graph, std::set<const Graph*>& visited);
+// Whether `node` is, or (through its regions or callee) runs, a node whose
+// kind `pick` accepts. `visited`: the functions already looked into (a
+// recursive call adds nothing new, so the walk ends).
+template <typename Pick>
+bool runs_any(const Graph& graph, Pick pick, std::set<const Graph*>& visited);
 
-bool has_effects(const Node& node, std::set<const Graph*>& visited) {
-  if (node.kind == OpKind::assert || node.kind == OpKind::callback) return true;
+template <typename Pick>
+bool runs_any(const Node& node, Pick pick, std::set<const Graph*>& visited) {
+  if (pick(node.kind)) return true;
   for (const auto& region : node.regions) {
-    if (has_effects(*region, visited)) return true;
+    if (runs_any(*region, pick, visited)) return true;
   }
   if (node.kind == OpKind::call && node.graph != nullptr) {
     const auto callee = node.attrs.find("callee");
     if (callee == node.attrs.end()) return false;
     const Graph* function = node.graph->function(callee->second.s);
     if (function != nullptr && visited.insert(function).second) {
-      return has_effects(*function, visited);
+      return runs_any(*function, pick, visited);
     }
   }
   return false;
 }
 
-bool has_effects(const Graph& graph, std::set<const Graph*>& visited) {
+template <typename Pick>
+bool runs_any(const Graph& graph, Pick pick, std::set<const Graph*>& visited) {
   for (const auto& node : graph.nodes()) {
-    if (has_effects(*node, visited)) return true;
+    if (runs_any(*node, pick, visited)) return true;
   }
   return false;
 }
+
+bool effect_kind(OpKind kind) { return kind == OpKind::assert || kind == OpKind::callback; }
+bool callback_kind(OpKind kind) { return kind == OpKind::callback; }
 
 // The types of a node's operands from `first` on; each must be a value.
 std::vector<TensorType> value_types(const Node& node, size_t first) {
@@ -333,12 +340,22 @@ void check_callback(const Node& node) {
 
 bool has_effects(const Node& node) {
   std::set<const Graph*> visited;
-  return has_effects(node, visited);
+  return runs_any(node, effect_kind, visited);
 }
 
 bool has_effects(const Graph& graph) {
   std::set<const Graph*> visited;
-  return has_effects(graph, visited);
+  return runs_any(graph, effect_kind, visited);
+}
+
+bool has_callbacks(const Node& node) {
+  std::set<const Graph*> visited;
+  return runs_any(node, callback_kind, visited);
+}
+
+bool has_callbacks(const Graph& graph) {
+  std::set<const Graph*> visited;
+  return runs_any(graph, callback_kind, visited);
 }
 
 std::vector<std::string> verify_structural(const Node& node) {

@@ -82,6 +82,11 @@ std::string target_of(const Node& node);
 // caller-owned buffers untouched).
 bool has_effects(const Node& node);
 bool has_effects(const Graph& graph);  // any node of `graph`
+// Whether `node` (or any node of `graph`) is or runs a callback: Python sees
+// those run, in program order, so nothing may reorder them or run them
+// concurrently with other nodes (asserts only abort).
+bool has_callbacks(const Node& node);
+bool has_callbacks(const Graph& graph);
 
 // What is wrong with a structural node (empty when nothing is, or when `node`
 // is a table op): used by the verifier. For cond, loop and call it checks the

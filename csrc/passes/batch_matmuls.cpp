@@ -311,11 +311,9 @@ class Batcher {
 }  // namespace
 
 int batch_matmuls(ir::Graph& graph) {
-  // Asserts may move (a failed one aborts the run, whichever it is); effects
-  // seen from Python (callbacks, and control nodes holding them) may not.
-  for (const auto& node : graph.nodes()) {
-    if (node->kind != OpKind::assert && ir::has_effects(*node)) return 0;
-  }
+  // Asserts may move (a failed one aborts the run, whichever it is);
+  // callbacks may not (Python sees them run).
+  if (ir::has_callbacks(graph)) return 0;
   Batcher batcher(graph);
   // Sums first: merging one adds no ordering the graph did not have (every
   // A_i and B_i was already before the root). A row batch does (all of its

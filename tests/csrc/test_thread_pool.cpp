@@ -259,6 +259,23 @@ TEST(ThreadPool, ProgramsRunningAtOnceShareThePool) {
   EXPECT_EQ(mismatches.load(), 0);
 }
 
+// A callback runs Python in program order: a program holding one runs
+// serially, whatever its branches (an assert on another worker must not
+// abort the run before a callback that precedes it).
+TEST(ThreadPool, ProgramsWithCallbacksRunSerially) {
+  std::string text = kBranchy;
+  text.replace(text.find("  %j0:"), 0, "  callback(%a2) {target=\"log\"}\n");
+  int calls = 0;
+  Program::Callback log = [&calls](const ir::Node&, const std::vector<void*>&,
+                                   const std::vector<void*>&) { ++calls; };
+  Program with_callback(ir::parse(text), {}, log, 4);
+  EXPECT_EQ(with_callback.workers(), 1);
+  EXPECT_EQ(Program(ir::parse(kBranchy), {}, {}, 4).workers() > 1, true);
+  auto inputs = random_inputs(with_callback.graph(), 5);
+  run(with_callback, inputs);
+  EXPECT_EQ(calls, 1);
+}
+
 TEST(ThreadPool, ThreadCountSetting) {
   const int before = program_threads();
   EXPECT_GE(before, 1);

@@ -54,6 +54,10 @@ Program::Program(std::unique_ptr<ir::Graph> graph, Fallback fallback, Callback c
   // arena is then planned for that schedule (see thread_pool.h).
   if (threads < 0) throw std::invalid_argument("the thread count must be >= 0");
   if (threads == 0) threads = program_threads();
+  // Callbacks run Python in program order: never beside another node (an
+  // assert on another worker could abort the run before a callback that
+  // precedes it in the program).
+  if (ir::has_callbacks(*graph_)) threads = 1;
   std::optional<passes::StreamAssignment> streams;
   if (threads > 1) streams = passes::assign_streams(*graph_);
   if (streams && streams->streams < 2) streams.reset();
