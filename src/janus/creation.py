@@ -163,7 +163,10 @@ def _filled(shape, value, dtype, device, requires_grad) -> Tensor:
     dev = Device(device) if device is not None else None
     xp = _xp_for(dev)
     if xp is np:
-        return _finish(np.full(shape, value, dtype=dtype.np), None, requires_grad)
+        out = _finish(np.full(shape, value, dtype=dtype.np), None, requires_grad)
+        if registry.observers and not requires_grad:
+            registry.notify_created(out)  # a trace makes it afresh each run
+        return out
     with xp.cuda.Device(dev.index):
         return _finish(xp.full(shape, value, dtype=dtype.np), None, requires_grad)
 

@@ -608,3 +608,41 @@ def test_tensors_made_from_python_data_are_made_afresh_each_call():
     graph = jf.report.compiles[0].entry.graph
     signature = str(graph).split("{")[0]
     assert "constant()" in str(graph) and signature.count("%") == 1  # x alone is read
+
+
+def test_filled_tensors_made_inside_are_fresh_and_large_ones_updated_in_place_stay_eager():
+    def small(x):
+        acc = janus.zeros(3)
+        acc.add_(x)
+        return acc * 2
+
+    def large(x):
+        acc = janus.zeros(300, 300)  # too large to spell out as a constant
+        acc.add_(x)
+        return acc.sum()
+
+    x = janus.ones(3)
+    jf = janus.jit(small)
+    assert [jf(x).tolist() for _ in range(4)] == [[2.0, 2.0, 2.0]] * 4
+    assert compiled_calls(jf) >= 2
+    jl = janus.jit(large)
+    big = janus.ones(300)
+    assert [jl(big).item() for _ in range(4)] == [90000.0] * 4
+    assert any("updated in place" in b.explanation for b in jl.report.compiles[0].breaks)
+
+
+def test_a_jitted_function_called_from_traced_code_is_traced_through():
+    """janus.jit(f) called inside a compiled frame: its ops join the caller's
+    graph (its compiled entry ran outside the trace, and its results were
+    frozen into the caller's graph)."""
+    policy = janus.jit(lambda x: (x * 2).softmax(-1))
+
+    def act(x):
+        probs = policy(x)
+        return probs[0] + 0
+
+    ja = janus.jit(act)
+    for k in range(5):
+        x = janus.tensor([float(k), 0.0])
+        assert np.allclose(ja(x).item(), (x * 2).softmax(-1)[0].item())
+    assert compiled_calls(ja) >= 2

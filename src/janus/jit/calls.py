@@ -100,6 +100,13 @@ def _is_janus(obj) -> bool:
     return module == "janus" or module.startswith("janus.")
 
 
+def _jit_function_of(obj):
+    """The plain function a `janus.jit` wrapper compiles, or None."""
+    from .frontend import JitFunction  # (frontend imports this module)
+
+    return obj.fn if type(obj) is JitFunction else None
+
+
 def _inlinable_janus(func) -> bool:
     return func.__code__.co_filename.startswith(_INLINED_JANUS)
 
@@ -175,6 +182,11 @@ class CallsMixin:
             target.__self__, (list, dict, tuple, str)
         ):
             return self.call_container_method(fn, target, args, kwargs)
+        jitted = _jit_function_of(target)
+        if jitted is not None and self.inlinable(jitted):
+            # janus.jit(f) called from traced code: trace through f itself
+            # (running its compiled entry here would hide its ops).
+            return self.inline(jitted, args, kwargs)
         if _is_janus(target) and getattr(target, "__name__", "") not in _STATEFUL_JANUS:
             if not isinstance(target, type):
                 return self.opaque(fn, args, kwargs)

@@ -210,6 +210,12 @@ class CompiledFrame:
                 self.heap_effects.append((kind, target.source, effect[2], b.template(effect[3])))
         # Outside tensors updated in place, and .grad changes: committed
         # after the run, to the tensor found through its source (or held).
+        for t in rec.effects.values():
+            if id(t) in tr.created and id(t) not in rec.sources:
+                # Made by a janus call the trace holds as a fixed tensor (too
+                # large for a constant): updated in place, it would carry the
+                # update into the next call.
+                raise NotCompilable("a tensor made inside the frame is updated in place")
         self.tensor_effects = [(_where(rec, t), b.output(t)) for t in rec.effects.values()]
         self.grads = [
             (_where(rec, t), None if t._grad is None else b.tensor(t._grad))
