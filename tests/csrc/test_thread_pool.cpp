@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <map>
 #include <random>
@@ -286,6 +287,18 @@ TEST(ThreadPool, ThreadCountSetting) {
   set_program_threads(0);
   EXPECT_EQ(program_threads(), before);
   EXPECT_THROW(set_program_threads(-1), std::invalid_argument);
+  // The default follows OMP_NUM_THREADS, as PyTorch's threads do.
+  const char* was = std::getenv("OMP_NUM_THREADS");
+  const std::string saved = was ? was : "";
+  setenv("OMP_NUM_THREADS", "1", 1);
+  EXPECT_EQ(program_threads(), 1);
+  setenv("OMP_NUM_THREADS", "5", 1);
+  EXPECT_EQ(program_threads(), 5);
+  if (was) {
+    setenv("OMP_NUM_THREADS", saved.c_str(), 1);
+  } else {
+    unsetenv("OMP_NUM_THREADS");
+  }
 }
 
 }  // namespace

@@ -293,3 +293,40 @@ def test_one_list_seen_twice_at_the_split_stays_one_list():
     jf = run_both(make, [(janus.ones(2),)] * 5)
     assert compiled_calls(jf) >= 3
     assert _splits(jf)[0].instruction.op == "CALL"
+
+
+def test_a_skipped_function_is_a_break_and_runs_in_python():
+    calls = []
+
+    @janus.jit.skip
+    def log_norm(t):
+        calls.append(float(t.norm()))  # would otherwise be a data-dependent break
+        return t * 2
+
+    def make():
+        w = janus.randn(3, 3)
+
+        def fn(x):
+            return (log_norm(x @ w) + 1).sum()
+
+        return fn, lambda: {"w": w}
+
+    jf = run_both(make, [(janus.randn(2, 3),) for _ in range(5)])
+    assert len(calls) == 10  # every call, eager and compiled, ran it in Python
+    first = jf.report.compiles[0]
+    assert [b.kind for b in first.breaks] == ["skipped-call"]
+    assert _splits(jf)[0].instruction.op == "CALL"
+    assert compiled_calls(jf) >= 3
+
+
+def test_the_hook_never_compiles_a_skipped_function(hook_on):
+    @janus.jit.skip
+    def step(x):
+        return (x * 2).sum()
+
+    for _ in range(janus.jit.config.hot_calls + 3):
+        step(janus.ones(3))
+    assert capture.stats(step.__code__)["hits"] == 0
+    assert frontend._report(step.__code__).compiles == []
+    with pytest.raises(TypeError, match="Python function"):
+        janus.jit.skip(len)

@@ -1,6 +1,7 @@
 #include "runtime/cpu/thread_pool.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <map>
 #include <set>
 
@@ -61,9 +62,17 @@ WorkerPool& shared_pool(int workers) {
 
 }  // namespace
 
+// The default worker count: OMP_NUM_THREADS when set to a positive number
+// (as PyTorch takes its intra-op threads from it), else one per core.
+int default_threads() {
+  const char* text = std::getenv("OMP_NUM_THREADS");
+  const int threads = text != nullptr ? std::atoi(text) : 0;
+  return threads > 0 ? threads : cores();
+}
+
 int program_threads() {
   const int threads = g_program_threads.load();
-  return threads > 0 ? threads : cores();
+  return threads > 0 ? threads : default_threads();
 }
 
 void set_program_threads(int threads) {

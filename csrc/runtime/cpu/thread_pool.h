@@ -39,7 +39,8 @@
 namespace janus::cpu {
 
 // The thread count programs built from now on use (janus._C.cpu.set_threads):
-// 0 means the number of cores (the default); 1 is the serial schedule.
+// 0 means the default, OMP_NUM_THREADS when set (as for PyTorch's intra-op
+// threads) or else the number of cores; 1 is the serial schedule.
 int program_threads();  // resolved: at least 1
 void set_program_threads(int threads);
 

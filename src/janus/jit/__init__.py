@@ -21,6 +21,7 @@ from .frontend import (
     explain,
     is_enabled,
     jit,
+    skip,
     to_dot,
 )
 from .program import AssertionFailed, CompiledGraph, ShapeSpeculationError, compile_graph
@@ -44,6 +45,7 @@ __all__ = [
     "jit",
     "record",
     "recording",
+    "skip",
     "to_dot",
     "trace",
 ]

@@ -100,6 +100,9 @@ def _is_janus(obj) -> bool:
     return module == "janus" or module.startswith("janus.")
 
 
+skipped_codes: set = set()  # marked by janus.jit.skip: calls to them are breaks
+
+
 def _jit_function_of(obj):
     """The plain function a `janus.jit` wrapper compiles, or None."""
     from .frontend import JitFunction  # (frontend imports this module)
@@ -195,6 +198,13 @@ class CallsMixin:
                 self.created[id(made.value)] = made.value
                 return made
         name = getattr(target, "__qualname__", type(target).__name__)
+        if getattr(target, "__code__", None) in skipped_codes:
+            self.graph_break(
+                "skipped-call",
+                f"a call to {name}, which is marked janus.jit.skip",
+                "it runs in Python between compiled parts, as asked",
+            )
+            return self.concrete(target, args, kwargs)
         self.graph_break(
             "unsupported-call",
             f"a call to {name} (no graph form: third-party code, I/O, or object creation)",
@@ -203,6 +213,8 @@ class CallsMixin:
         return self.concrete(target, args, kwargs)
 
     def inlinable(self, func) -> bool:
+        if func.__code__ in skipped_codes:  # janus.jit.skip: a graph break
+            return False
         if _is_janus(func) and not _inlinable_janus(func):
             return False
         return translatable(func.__code__) is not None

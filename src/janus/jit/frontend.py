@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from .. import _C
 from ..tensor import Tensor
+from .calls import skipped_codes
 from .compiler import NotTranslatable, translate
 
 log = logging.getLogger("janus.jit")
@@ -259,6 +260,19 @@ class JitFunction:
 def _builtins(fn) -> dict:
     b = fn.__globals__.get("__builtins__", __builtins__)
     return b.__dict__ if isinstance(b, types.ModuleType) else b
+
+
+def skip(fn):
+    """Marks `fn` to always run in the interpreter, as `torch.compiler.disable`
+    does: the frame hook never compiles its frames, and a traced caller does
+    not trace into it (the call is a graph break). Returns `fn`, so it works
+    as a decorator."""
+    code = getattr(fn, "__code__", None)
+    if not isinstance(code, types.CodeType):
+        raise TypeError(f"janus.jit.skip takes a Python function, not {type(fn).__name__}")
+    skipped_codes.add(code)
+    _never.add(code)
+    return fn
 
 
 def jit(fn=None, *, budget: int | None = None):
