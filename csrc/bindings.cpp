@@ -315,8 +315,21 @@ void bind_ir(py::module_& m) {
           "Nimble's stream assignment: {'stream': per node, 'streams': n, 'syncs': [(u, v)]}.")
       .def(
           "plan_memory",
-          [](const ir::Graph& g) {
-            const janus::passes::MemoryPlan plan = janus::passes::plan_memory(g);
+          [](const ir::Graph& g, const std::vector<std::pair<std::string, std::string>>& in_place) {
+            std::map<std::string, const ir::Value*> named;
+            for (const ir::Value* in : g.inputs()) named[in->name] = in;
+            for (const auto& node : g.nodes()) {
+              for (const ir::Value* out : node->outputs) named[out->name] = out;
+            }
+            janus::passes::InPlacePairs pairs;
+            for (const auto& [operand, result] : in_place) {
+              if (!named.count(operand) || !named.count(result)) {
+                throw py::key_error("in_place names a value the graph lacks: %" +
+                                    (named.count(operand) ? result : operand));
+              }
+              pairs.emplace_back(named.at(operand), named.at(result));
+            }
+            const janus::passes::MemoryPlan plan = janus::passes::plan_memory(g, nullptr, pairs);
             py::dict offsets;
             for (const auto& [value, offset] : plan.offset) offsets[py::str(value->name)] = offset;
             py::list dynamic;
@@ -329,10 +342,16 @@ void bind_ir(py::module_& m) {
             result["unshared_bytes"] = plan.unshared_bytes;
             result["dynamic"] = dynamic;
             result["caller_owned"] = caller_owned;
+            py::dict reused;
+            for (const auto& [value, over] : plan.reused) reused[py::str(value->name)] = over->name;
+            result["reused"] = reused;
             return result;
           },
+          py::arg("in_place") = std::vector<std::pair<std::string, std::string>>{},
           "Liveness-based arena plan: offsets by value name, arena and unshared sizes, "
-          "the outputs left to the caller's buffers.")
+          "the outputs left to the caller's buffers. `in_place`: (operand, result) name "
+          "pairs whose result may be written over the operand; `reused` maps each result "
+          "that was to the operand.")
       .def("node_attrs",
            [](const ir::Graph& g, size_t index) {
              if (index >= g.nodes().size()) throw py::index_error("node index out of range");
@@ -636,6 +655,8 @@ void bind_cpu(py::module_& m) {
           "Per step, in schedule order: (op, its results with types, seconds summed\n"
           "over the runs since set_profiling(True)).")
       .def_property_readonly("arena_bytes", &Program::arena_bytes)
+      .def_property_readonly("in_place_count", &Program::in_place_count,
+                             "Results written over a dead operand's buffer.")
       .def_property_readonly("steps", &Program::steps)
       .def_property_readonly("workers", &Program::workers)
       .def("staged", &Program::staged, py::arg("output"),

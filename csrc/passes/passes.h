@@ -69,8 +69,8 @@ StreamAssignment assign_streams(const ir::Graph& graph);
 
 // Liveness-based memory planning (an analysis): every node result with a
 // static shape gets an offset in one arena, shared with results whose
-// lifetimes do not overlap. A result lives from its node to its last use (to
-// its last use); a node's inputs and outputs never share memory. Placement is
+// lifetimes do not overlap. A result lives from its node to its last use; a
+// node's inputs and outputs share memory only by in-place reuse (below). Placement is
 // greedy by size (largest first, lowest fitting offset). Results with symbolic
 // dims are left to run-time allocation (`dynamic`). Graph outputs computed by
 // a node take no arena space (`caller_owned`): executors write them straight
@@ -84,16 +84,28 @@ StreamAssignment assign_streams(const ir::Graph& graph);
 // memory only when every node touching one (its producer and its readers)
 // is ordered, by data dependences and by each stream's own sequence, before
 // the producer of the other.
+//
+// In-place reuse: `in_place` lists (operand, result) pairs where the result's
+// node may write the result over the operand's buffer (its kernel reads each
+// part of the operand before writing that part of the result; the executor's
+// lowering knows which kernels do). The result then takes the operand's block
+// when both are planned, have the same size, and the node is the operand's
+// last reader (with `parallel`: every other reader is ordered before it). A
+// chain of such pairs shares one block.
 struct MemoryPlan {
   std::map<const ir::Value*, size_t> offset;  // bytes, aligned to kAlignment
   size_t arena_bytes = 0;                     // peak with reuse
   size_t unshared_bytes = 0;                  // every planned result in its own buffer
   std::vector<const ir::Value*> dynamic;
   std::vector<const ir::Value*> caller_owned;  // graph outputs, in definition order
+  // Results written over an operand: result -> the operand whose block it took.
+  std::map<const ir::Value*, const ir::Value*> reused;
   static constexpr size_t kAlignment = 64;
 };
+using InPlacePairs = std::vector<std::pair<const ir::Value*, const ir::Value*>>;
 size_t bytes_of(const ir::TensorType& type);  // 0 when a dim is symbolic
-MemoryPlan plan_memory(const ir::Graph& graph, const StreamAssignment* parallel = nullptr);
+MemoryPlan plan_memory(const ir::Graph& graph, const StreamAssignment* parallel = nullptr,
+                       const InPlacePairs& in_place = {});
 
 // The names `run_pass` accepts, in the order a default pipeline runs them.
 std::vector<std::string> pass_names();

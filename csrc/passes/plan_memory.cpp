@@ -30,10 +30,13 @@ size_t align(size_t bytes) {
   return (bytes + MemoryPlan::kAlignment - 1) / MemoryPlan::kAlignment * MemoryPlan::kAlignment;
 }
 
-struct Interval {
-  const ir::Value* value;
+// One arena block: a planned result, or a chain of results each written
+// in place over the one before.
+struct Block {
+  std::vector<const ir::Value*> values;  // in definition order
   size_t bytes;
-  int first, last;  // node indices, inclusive
+  int first, last;           // node indices, inclusive: the first producer, the last reader
+  std::vector<int> readers;  // of every value (so every producer but the first)
 };
 
 // Which nodes are sure to finish before which start when the streams of
@@ -85,7 +88,8 @@ size_t bytes_of(const ir::TensorType& type) {
   return count * itemsize(type.dtype);
 }
 
-MemoryPlan plan_memory(const ir::Graph& graph, const StreamAssignment* parallel) {
+MemoryPlan plan_memory(const ir::Graph& graph, const StreamAssignment* parallel,
+                       const InPlacePairs& in_place) {
   const auto& nodes = graph.nodes();
   const int end = static_cast<int>(nodes.size());
   std::map<const ir::Value*, int> last_use;
@@ -99,27 +103,38 @@ MemoryPlan plan_memory(const ir::Graph& graph, const StreamAssignment* parallel)
     }
   }
   const std::set<const ir::Value*> graph_outputs(graph.outputs().begin(), graph.outputs().end());
+  std::map<const ir::Value*, std::vector<const ir::Value*>> reusable;  // result -> operands
+  for (const auto& [operand, result] : in_place) reusable[result].push_back(operand);
 
-  // Whether two results' lifetimes may overlap at run time.
+  // Whether two blocks' lifetimes may overlap at run time.
   std::optional<StreamOrder> order;
   if (parallel != nullptr) order.emplace(graph, *parallel);
-  auto done_before = [&](const Interval& a, const Interval& b) {
+  auto done_before = [&](const Block& a, const Block& b) {
     if (!order->before(a.first, b.first)) return false;
-    for (int reader : readers[a.value]) {
+    for (int reader : a.readers) {
       if (!order->before(reader, b.first)) return false;
     }
     return true;
   };
-  auto overlap = [&](const Interval& a, const Interval& b) {
+  auto overlap = [&](const Block& a, const Block& b) {
     if (!order) return a.first <= b.last && b.first <= a.last;
     return !done_before(a, b) && !done_before(b, a);
   };
 
   MemoryPlan plan;
-  std::vector<Interval> intervals;
+  std::vector<Block> blocks;
+  std::map<const ir::Value*, size_t> block_of;
+  // Whether node `i` may write over `operand`'s block: it is the operand's
+  // last reader, and with parallel streams every other reader finishes first.
+  auto last_reader = [&](const ir::Value* operand, int i) {
+    if (last_use.at(operand) != i) return false;
+    for (int reader : readers.at(operand)) {
+      if (order && reader != i && !order->before(reader, i)) return false;
+    }
+    return true;
+  };
   for (int i = 0; i < end; ++i) {
     for (const ir::Value* out : nodes[i]->outputs) {
-      const size_t bytes = bytes_of(out->type);
       const bool symbolic = std::any_of(out->type.shape.begin(), out->type.shape.end(),
                                         [](const ir::Dim& d) { return !d.is_known(); });
       if (symbolic) {
@@ -130,34 +145,57 @@ MemoryPlan plan_memory(const ir::Graph& graph, const StreamAssignment* parallel)
         plan.caller_owned.push_back(out);
         continue;
       }
+      const size_t bytes = align(std::max<size_t>(bytes_of(out->type), 1));
       const auto used = last_use.find(out);
-      intervals.push_back({out, align(std::max<size_t>(bytes, 1)), i,
-                           used == last_use.end() ? i : std::max(i, used->second)});
-      plan.unshared_bytes += intervals.back().bytes;
+      const int last = used == last_use.end() ? i : std::max(i, used->second);
+      const std::vector<int>& read_by = readers[out];  // (empty for a result nobody reads)
+      plan.unshared_bytes += bytes;
+      const ir::Value* over = nullptr;  // the operand whose block `out` takes
+      for (const ir::Value* operand : reusable[out]) {
+        const auto b = block_of.find(operand);
+        if (b == block_of.end()) continue;  // not planned: a caller's buffer
+        const Block& block = blocks[b->second];
+        // The block still holds the operand (no other result of this node
+        // took it), is the same size, and the operand dies here.
+        if (block.values.back() == operand && block.bytes == bytes && last_reader(operand, i)) {
+          over = operand;
+          break;
+        }
+      }
+      if (over != nullptr) {
+        Block& block = blocks[block_of.at(over)];
+        block.values.push_back(out);
+        block.last = std::max(block.last, last);
+        block.readers.insert(block.readers.end(), read_by.begin(), read_by.end());
+        block_of[out] = block_of.at(over);
+        plan.reused[out] = over;
+      } else {
+        block_of[out] = blocks.size();
+        blocks.push_back({{out}, bytes, i, last, read_by});
+      }
     }
   }
   // Largest first; ties in definition order, so plans are deterministic.
-  std::stable_sort(intervals.begin(), intervals.end(),
-                   [](const Interval& a, const Interval& b) { return a.bytes > b.bytes; });
-  std::vector<const Interval*> placed;
-  for (const Interval& item : intervals) {
+  std::vector<const Block*> by_size;
+  for (const Block& block : blocks) by_size.push_back(&block);
+  std::stable_sort(by_size.begin(), by_size.end(),
+                   [](const Block* a, const Block* b) { return a->bytes > b->bytes; });
+  std::vector<std::pair<const Block*, size_t>> placed;  // with offsets
+  for (const Block* item : by_size) {
     // Blocks already placed whose lifetimes overlap this one, by offset.
     std::vector<std::pair<size_t, size_t>> busy;
-    for (const Interval* other : placed) {
-      if (overlap(*other, item)) {
-        const size_t start = plan.offset.at(other->value);
-        busy.emplace_back(start, start + other->bytes);
-      }
+    for (const auto& [other, start] : placed) {
+      if (overlap(*other, *item)) busy.emplace_back(start, start + other->bytes);
     }
     std::sort(busy.begin(), busy.end());
     size_t offset = 0;
     for (const auto& [start, stop] : busy) {
-      if (offset + item.bytes <= start) break;  // fits in the gap before this block
+      if (offset + item->bytes <= start) break;  // fits in the gap before this block
       offset = std::max(offset, stop);
     }
-    plan.offset[item.value] = offset;
-    plan.arena_bytes = std::max(plan.arena_bytes, offset + item.bytes);
-    placed.push_back(&item);
+    for (const ir::Value* value : item->values) plan.offset[value] = offset;
+    plan.arena_bytes = std::max(plan.arena_bytes, offset + item->bytes);
+    placed.emplace_back(item, offset);
   }
   return plan;
 }

@@ -77,11 +77,78 @@ TEST(PlanMemory, LargeOutputsDoNotInflateTheArena) {
   EXPECT_EQ(plan.offset.count(named(*g, "s")), 0u);
 }
 
-// On random DAGs: blocks alive at the same time never overlap in memory.
+// In-place reuse: a chain of results, each allowed over the one before,
+// lives in one block.
+TEST(PlanMemory, AChainWrittenInPlaceTakesOneBlock) {
+  auto g = ir::parse(R"(graph(%x: f32[1000]) {
+  %a: f32[1000] = exp(%x)
+  %b: f32[1000] = neg(%a)
+  %c: f32[1000] = sin(%b)
+  %d: f32[1000] = cos(%c)
+  return %d
+}
+)");
+  const auto* a = named(*g, "a");
+  const auto* b = named(*g, "b");
+  const auto* c = named(*g, "c");
+  const MemoryPlan plan = plan_memory(*g, nullptr, {{a, b}, {b, c}, {c, named(*g, "d")}});
+  EXPECT_EQ(plan.arena_bytes, 4032u);  // %d is the caller's: nothing takes over %c
+  EXPECT_EQ(plan.offset.at(a), plan.offset.at(b));
+  EXPECT_EQ(plan.offset.at(b), plan.offset.at(c));
+  EXPECT_EQ(plan.reused.size(), 2u);
+  EXPECT_EQ(plan.reused.at(c), b);
+}
+
+TEST(PlanMemory, InPlaceOnlyOverAnOperandThatDiesThereAndFits) {
+  auto g = ir::parse(R"(graph(%x: f32[1000]) {
+  %a: f32[1000] = exp(%x)
+  %b: f32[1000] = neg(%a)
+  %c: f32[1000] = sin(%a)
+  %d: f32[500] = index_basic(%c) {spec=[["s", 0, 500, none]]}
+  %e: f32[1000] = exp(%x)
+  %f: f32[1000] = add(%b, %c)
+  return %d, %e, %f
+}
+)");
+  const auto* a = named(*g, "a");
+  const auto* b = named(*g, "b");
+  const auto* c = named(*g, "c");
+  const MemoryPlan plan = plan_memory(
+      *g, nullptr, {{a, b}, {a, c}, {c, named(*g, "d")}, {g->inputs()[0], named(*g, "e")}});
+  // %b: %a is still read by %c; %c: takes %a (its last reader); %d: outputs
+  // are the caller's; %e over %x: an input is the caller's buffer.
+  EXPECT_EQ(plan.reused.size(), 1u);
+  EXPECT_EQ(plan.reused.at(c), a);
+  EXPECT_NE(plan.offset.at(a), plan.offset.at(b));
+}
+
+TEST(PlanMemory, InPlaceWithParallelStreamsWaitsForEveryReader) {
+  // %b and %c read %a on two streams; %c may not write over %a while %b,
+  // unordered with it, may still be reading.
+  auto g = ir::parse(R"(graph(%x: f32[1000]) {
+  %a: f32[1000] = exp(%x)
+  %b: f32[1000] = neg(%a)
+  %c: f32[1000] = sin(%a)
+  %d: f32[1000] = add(%b, %c)
+  return %d
+}
+)");
+  const auto* a = named(*g, "a");
+  const auto* c = named(*g, "c");
+  const StreamAssignment streams = assign_streams(*g);
+  ASSERT_EQ(streams.streams, 2);
+  EXPECT_TRUE(plan_memory(*g, &streams, {{a, c}}).reused.empty());
+  EXPECT_EQ(plan_memory(*g, nullptr, {{a, c}}).reused.size(), 1u);  // serial: %b ran first
+}
+
+// On random DAGs: blocks alive at the same time never overlap in memory,
+// except a result written in place over the operand that dies at its node.
 TEST(PlanMemory, RandomGraphsNeverOverlapLiveBlocks) {
   std::mt19937 rng(7);
+  size_t reused = 0;
   for (int trial = 0; trial < 50; ++trial) {
     ir::Graph g;
+    InPlacePairs in_place;
     std::vector<ir::Value*> values = {
         g.add_input("x", ir::TensorType{ir::DType::kFloat32, {ir::Dim::known(8)}})};
     for (int k = 0; k < 30; ++k) {
@@ -91,9 +158,10 @@ TEST(PlanMemory, RandomGraphsNeverOverlapLiveBlocks) {
       ir::Node* node = g.add_node(ir::OpKind::add, {a, b}, {},
                                   {ir::TensorType{ir::DType::kFloat32, {ir::Dim::known(size)}}});
       values.push_back(node->outputs[0]);
+      if (rng() % 2) in_place.emplace_back(rng() % 2 ? a : b, node->outputs[0]);
     }
     g.set_outputs({values.back(), values[values.size() / 2]});
-    const MemoryPlan plan = plan_memory(g);
+    const MemoryPlan plan = plan_memory(g, nullptr, in_place);
     // Recompute lifetimes and check every pair.
     const auto& nodes = g.nodes();
     std::map<const ir::Value*, std::pair<int, int>> life;
@@ -111,13 +179,26 @@ TEST(PlanMemory, RandomGraphsNeverOverlapLiveBlocks) {
     for (const auto& [v, lv] : life) {
       for (const auto& [w, lw] : life) {
         if (v >= w || lv.first > lw.second || lw.first > lv.second) continue;
+        const auto over = [&](const ir::Value* result, const ir::Value* operand) {
+          const auto it = plan.reused.find(result);
+          return it != plan.reused.end() && it->second == operand;
+        };
+        if (over(w, v) || over(v, w)) {
+          // Only where the operand dies: the result's first node is its last.
+          const auto& [first, last] = over(w, v) ? std::pair{lw, lv} : std::pair{lv, lw};
+          EXPECT_EQ(first.first, last.second) << "trial " << trial;
+          EXPECT_EQ(plan.offset.at(v), plan.offset.at(w));
+          continue;
+        }
         const size_t a0 = plan.offset.at(v), a1 = a0 + bytes_of(v->type);
         const size_t b0 = plan.offset.at(w), b1 = b0 + bytes_of(w->type);
         EXPECT_TRUE(a1 <= b0 || b1 <= a0) << "trial " << trial;
       }
     }
     EXPECT_LE(plan.arena_bytes, plan.unshared_bytes);
+    reused += plan.reused.size();
   }
+  EXPECT_GT(reused, 10u);  // the trials did exercise in-place reuse
 }
 
 }  // namespace

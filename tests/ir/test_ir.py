@@ -148,3 +148,8 @@ def test_memory_plan_from_python():
     assert plan["unshared_bytes"] == 2 * 1024 and plan["arena_bytes"] == 2 * 1024
     assert plan["offsets"]["a"] != plan["offsets"]["b"] and "c" not in plan["offsets"]
     assert plan["dynamic"] == [] and plan["caller_owned"] == ["c"]
+    # In place: %b may be written over %a, which dies at %b's node.
+    plan = g.plan_memory(in_place=[("a", "b")])
+    assert plan["arena_bytes"] == 1024 and plan["reused"] == {"b": "a"}
+    with pytest.raises(KeyError, match="%nope"):
+        g.plan_memory(in_place=[("a", "nope")])

@@ -196,6 +196,8 @@ def test_rnn_steps_batch_their_products_and_agree_with_eager():
     batched = janus.jit.compile_graph(rec.graph)
     # 53 -> 18 products: what remains is the recurrence (each needs the last)
     assert products(batched) < products(unbatched) / 2
+    # Fused gate groups write their results over the GEMM outputs they read.
+    assert batched.program.in_place_count > 0
     for compiled in (unbatched, batched):
         got = compiled(*rec.input_arrays)  # fn's results, then the .grad effects
         assert len(got) >= len(want)

@@ -9,6 +9,46 @@
 
 namespace janus::cpu {
 
+std::vector<LoweredNode> lower_nodes(const ir::Graph& graph,
+                                     const std::map<const ir::Value*, int>& slot, ControlEnv& env,
+                                     passes::InPlacePairs& in_place) {
+  for (const auto& node : graph.nodes()) {
+    for (const ir::Value* out : node->outputs) {
+      for (const ir::Dim& d : out->type.shape) {
+        if (!d.is_known()) {
+          throw std::invalid_argument("the CPU executor needs static shapes (%" + out->name +
+                                      " has a symbolic dim)");
+        }
+      }
+    }
+  }
+  std::vector<LoweredNode> lowered;
+  for (const auto& node : graph.nodes()) {
+    LowerContext ctx{*node, {}, {}, env.rng_shift, &env, {}};
+    for (const ir::Operand& operand : node->operands) {
+      const auto* value = std::get_if<ir::Value*>(&operand);
+      ctx.operand_slots.push_back(value ? slot.at(*value) : -1);
+    }
+    for (const ir::Value* out : node->outputs) ctx.output_slots.push_back(slot.at(out));
+    try {
+      lowered.push_back({lower_node(ctx), true});
+      const passes::InPlacePairs pairs = in_place_values(ctx);
+      in_place.insert(in_place.end(), pairs.begin(), pairs.end());
+    } catch (const Unsupported&) {
+      if (env.fallback == nullptr || !*env.fallback) throw;
+      lowered.push_back({[n = node.get(), fallback = env.fallback, ins = ctx.operand_slots,
+                          outs = ctx.output_slots](void* const* slots) {
+                           std::vector<void*> operands, results;
+                           for (int s : ins) operands.push_back(s >= 0 ? slots[s] : nullptr);
+                           for (int s : outs) results.push_back(slots[s]);
+                           (*fallback)(*n, operands, results);
+                         },
+                         false});
+    }
+  }
+  return lowered;
+}
+
 Subprogram& ControlEnv::function(const ir::Graph& graph, const std::string& name) {
   const auto found = functions_.find(name);
   if (found != functions_.end()) return *found->second;
@@ -26,14 +66,14 @@ void Subprogram::compile(ControlEnv& env) {
     return slot.emplace(v, static_cast<int>(slot.size())).first->second;
   };
   for (const ir::Value* in : graph_.inputs()) input_slots_.push_back(slot_of(in));
-  const passes::MemoryPlan plan = passes::plan_memory(graph_);
-  if (!plan.dynamic.empty()) {
-    throw std::invalid_argument("the CPU executor needs static shapes (%" +
-                                plan.dynamic.front()->name + " has a symbolic dim)");
-  }
   for (const auto& node : graph_.nodes()) {
     for (const ir::Value* out : node->outputs) slot_of(out);
   }
+  passes::InPlacePairs in_place;
+  for (LoweredNode& lowered : lower_nodes(graph_, slot, env, in_place)) {
+    steps_.push_back(std::move(lowered.kernel));
+  }
+  const passes::MemoryPlan plan = passes::plan_memory(graph_, nullptr, in_place);
   slot_count_ = slot.size();
   arena_bytes_ = plan.arena_bytes;
   for (const auto& [value, offset] : plan.offset) planned_.emplace_back(slot.at(value), offset);
@@ -48,26 +88,6 @@ void Subprogram::compile(ControlEnv& env) {
     } else {
       output_slots_.push_back(-1);
       copies_.emplace_back(static_cast<int>(k), slot.at(out));
-    }
-  }
-  for (const auto& node : graph_.nodes()) {
-    LowerContext ctx{*node, {}, {}, env.rng_shift, &env};
-    for (const ir::Operand& operand : node->operands) {
-      const auto* value = std::get_if<ir::Value*>(&operand);
-      ctx.operand_slots.push_back(value ? slot.at(*value) : -1);
-    }
-    for (const ir::Value* out : node->outputs) ctx.output_slots.push_back(slot.at(out));
-    try {
-      steps_.push_back(lower_node(ctx));
-    } catch (const Unsupported&) {
-      if (env.fallback == nullptr || !*env.fallback) throw;
-      steps_.push_back([n = node.get(), fallback = env.fallback, ins = ctx.operand_slots,
-                        outs = ctx.output_slots](void* const* slots) {
-        std::vector<void*> operands, results;
-        for (int s : ins) operands.push_back(s >= 0 ? slots[s] : nullptr);
-        for (int s : outs) results.push_back(slots[s]);
-        (*fallback)(*n, operands, results);
-      });
     }
   }
 }

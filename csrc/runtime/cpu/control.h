@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "ir/graph.h"
+#include "passes/passes.h"
 #include "runtime/cpu/elementwise.h"
 
 namespace janus::cpu {
@@ -51,6 +52,20 @@ class AssertionFailed : public std::runtime_error {
 // binding acquires the GIL inside it, and only there.
 using HostCall = std::function<void(const ir::Node& node, const std::vector<void*>& operands,
                                     const std::vector<void*>& outputs)>;
+
+// One kernel per node of `graph` (every value has a slot in `slot`): its
+// native kernel, else a call of env.fallback (Unsupported is rethrown when
+// there is none). Kernels that may write a result over a dead operand add the
+// pair to `in_place` for the memory plan. Throws std::invalid_argument for a
+// result with a symbolic dim.
+struct LoweredNode {
+  Kernel kernel;
+  bool native;
+};
+struct ControlEnv;
+std::vector<LoweredNode> lower_nodes(const ir::Graph& graph,
+                                     const std::map<const ir::Value*, int>& slot, ControlEnv& env,
+                                     passes::InPlacePairs& in_place);
 
 class Subprogram;
 

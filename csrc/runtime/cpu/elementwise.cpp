@@ -728,6 +728,46 @@ void ElementwiseBuilder::output(int reg, int slot) {
   r.slot = slot;
 }
 
+std::vector<std::pair<int, int>> ElementwiseBuilder::in_place_pairs() const {
+  std::vector<int> writer(regs_.size(), -1), last_read(regs_.size(), -1);
+  for (size_t i = 0; i < instrs_.size(); ++i) {
+    const Instr& in = instrs_[i];
+    writer[in.out] = static_cast<int>(i);
+    for (int operand : {in.a, in.b, in.c}) {
+      if (operand >= 0) last_read[operand] = static_cast<int>(i);
+    }
+  }
+  // Per source slot: whether every register on it is a plain dense read, the
+  // last instruction reading any of them, and their itemsize.
+  struct Source {
+    bool plain = true;
+    int last_read = -1;
+    size_t itemsize = 0;
+  };
+  std::map<int, Source> sources;
+  for (size_t k = 0; k < regs_.size(); ++k) {
+    const Register& r = regs_[k];
+    if (r.constant || writer[k] >= 0 || r.slot < 0) continue;
+    Source& source = sources[r.slot];
+    const size_t size = itemsize(r.dtype);
+    source.plain = source.plain && r.dense && r.view.offset == 0 &&
+                   (source.itemsize == 0 || source.itemsize == size);
+    source.itemsize = size;
+    source.last_read = std::max(source.last_read, last_read[k]);
+  }
+  std::vector<std::pair<int, int>> pairs;
+  for (size_t k = 0; k < regs_.size(); ++k) {
+    const Register& out = regs_[k];
+    if (writer[k] < 0 || out.slot < 0) continue;  // not an output
+    for (const auto& [slot, source] : sources) {
+      if (source.plain && source.itemsize == itemsize(out.dtype) && source.last_read < writer[k]) {
+        pairs.emplace_back(slot, out.slot);
+      }
+    }
+  }
+  return pairs;
+}
+
 namespace {
 
 template <typename T>

@@ -45,6 +45,15 @@ class ElementwiseBuilder {
   ir::DType dtype_of(int reg) const { return regs_.at(reg).dtype; }
   Kernel build() const;
 
+  // (source slot, output slot) pairs whose buffers may be one and the same
+  // buffer (in-place reuse by the memory plan): every register reading the
+  // source is dense from its first element (chunk k of the register is chunk
+  // k of the buffer), of the output's itemsize, and every instruction reading
+  // it comes strictly before the one writing the output. A chunk of the
+  // source is then read completely before that chunk of the output is written,
+  // and no instruction's operand aliases its own result.
+  std::vector<std::pair<int, int>> in_place_pairs() const;
+
   struct Register {
     ir::DType dtype;
     int slot = -1;  // source or output slot

@@ -40,6 +40,22 @@ std::vector<int64_t> int_list(const ir::Attr& attr) {
   return out;
 }
 
+passes::InPlacePairs in_place_values(const LowerContext& ctx) {
+  passes::InPlacePairs pairs;
+  for (const auto& [operand_slot, output_slot] : ctx.in_place) {
+    const ir::Value* operand = nullptr;
+    for (size_t k = 0; k < ctx.operand_slots.size(); ++k) {
+      if (ctx.operand_slots[k] == operand_slot) operand = ctx.value(k);
+    }
+    for (size_t k = 0; k < ctx.output_slots.size(); ++k) {
+      if (ctx.output_slots[k] == output_slot && operand != nullptr) {
+        pairs.emplace_back(operand, ctx.node.outputs[k]);
+      }
+    }
+  }
+  return pairs;
+}
+
 int emit_elementwise(ElementwiseBuilder& b, const std::string& op,
                      const std::map<std::string, ir::Attr>& attrs,
                      const std::vector<std::variant<int, ir::Attr>>& operands,
@@ -67,7 +83,7 @@ Kernel lower_elementwise(const LowerContext& ctx) {
   return b.build();
 }
 
-Kernel lower_node(const LowerContext& ctx) {
+Kernel lower_node(LowerContext& ctx) {
   using Lowering = Kernel (*)(const LowerContext&);
   static const std::map<std::string, Lowering> families = [] {
     std::map<std::string, Lowering> m;

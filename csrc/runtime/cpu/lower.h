@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "ir/graph.h"
+#include "passes/passes.h"
 #include "runtime/cpu/elementwise.h"
 
 namespace janus::cpu {
@@ -25,6 +26,9 @@ struct LowerContext {
   std::vector<int> output_slots;
   const int64_t* rng_shift;       // added to the stream offsets of random ops at run time
   ControlEnv* control = nullptr;  // for control ops (regions, functions, callbacks)
+  // Filled by lowerings whose kernel may write an output over an operand's
+  // buffer: (operand slot, output slot) pairs (ElementwiseBuilder::in_place_pairs).
+  std::vector<std::pair<int, int>> in_place;
 
   const ir::Value* value(size_t k) const;  // operand k (throws if it is a constant)
   const ir::Attr& constant(size_t k) const;
@@ -35,9 +39,9 @@ struct LowerContext {
 };
 
 // The kernel for ctx.node (throws Unsupported). One function per op family:
-Kernel lower_node(const LowerContext& ctx);
+Kernel lower_node(LowerContext& ctx);
 Kernel lower_elementwise(const LowerContext& ctx);     // one op of elementwise.h
-Kernel lower_fused(const LowerContext& ctx);           // a fused group: one ElementwiseBuilder
+Kernel lower_fused(LowerContext& ctx);                 // a fused group: one ElementwiseBuilder
 Kernel lower_constant(const LowerContext& ctx);        // a copy of the decoded value
 Kernel lower_layout(const LowerContext& ctx);          // reshape, views, cat, split, pads
 Kernel lower_reduction(const LowerContext& ctx);       // sum ... logsumexp, max_dim, cumsum
@@ -50,6 +54,9 @@ Kernel lower_sort(const LowerContext& ctx);            // sort, topk
 Kernel lower_advanced_index(const LowerContext& ctx);  // index, index_put (numpy's rules)
 Kernel lower_einsum(const LowerContext& ctx);          // einsum: permutes and batched GEMM
 Kernel lower_control(const LowerContext& ctx);         // assert, cond, loop, call, callback
+
+// ctx.in_place as values: (operand, result) pairs for passes::plan_memory.
+passes::InPlacePairs in_place_values(const LowerContext& ctx);
 
 // Adds elementwise op `op` (an op-table name) to `b`; to_dtype and clone are
 // casts, overwrite(old, src) a cast of src. Returns the result register.

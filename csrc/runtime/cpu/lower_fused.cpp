@@ -10,7 +10,7 @@
 
 namespace janus::cpu {
 
-Kernel lower_fused(const LowerContext& ctx) {
+Kernel lower_fused(LowerContext& ctx) {
   const ir::FusedBody body = ir::fused_body(ctx.node);  // the verifier has checked it
   ElementwiseBuilder b(shape_of(ctx.out_type(0)));
   std::vector<int> inputs(ctx.node.operands.size(), -1);  // source registers, made on first use
@@ -35,6 +35,7 @@ Kernel lower_fused(const LowerContext& ctx) {
   for (size_t k = 0; k < body.results.size(); ++k) {
     b.output(temps.at(body.results[k]), ctx.output_slots.at(k));
   }
+  ctx.in_place = b.in_place_pairs();
   return b.build();
 }
 

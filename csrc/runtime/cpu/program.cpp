@@ -61,12 +61,22 @@ Program::Program(std::unique_ptr<ir::Graph> graph, Fallback fallback, Callback c
   std::optional<passes::StreamAssignment> streams;
   if (threads > 1) streams = passes::assign_streams(*graph_);
   if (streams && streams->streams < 2) streams.reset();
-  const passes::MemoryPlan plan = passes::plan_memory(*graph_, streams ? &*streams : nullptr);
   if (streams) parallel_ = std::make_unique<ParallelSchedule>(*graph_, *streams, threads);
-  if (!plan.dynamic.empty()) {
-    throw std::invalid_argument("the CPU executor needs static shapes (%" +
-                                plan.dynamic.front()->name + " has a symbolic dim)");
+
+  // Kernels first: they bind slots, not addresses, and say which of their
+  // results may be written over an operand (in-place reuse in the plan).
+  for (const auto& node : graph_->nodes()) {
+    for (const ir::Value* out : node->outputs) slot_of(out);
   }
+  passes::InPlacePairs in_place;
+  std::vector<LoweredNode> lowered = lower_nodes(*graph_, slot, *control_, in_place);
+  for (size_t i = 0; i < lowered.size(); ++i) {
+    steps_.push_back({std::move(lowered[i].kernel), graph_->nodes()[i].get(), lowered[i].native});
+  }
+
+  const passes::MemoryPlan plan =
+      passes::plan_memory(*graph_, streams ? &*streams : nullptr, in_place);
+  in_place_count_ = plan.reused.size();
   constexpr size_t kAlign = passes::MemoryPlan::kAlignment;
   // Outputs a node computes are written straight into the caller's buffer
   // (the first time a value appears); inputs and repeats are copied at the end.
@@ -98,9 +108,6 @@ Program::Program(std::unique_ptr<ir::Graph> graph, Fallback fallback, Callback c
   arena_.resize(arena_bytes + kAlign);
   char* base = arena_.data();
   base += (kAlign - reinterpret_cast<uintptr_t>(base) % kAlign) % kAlign;
-  for (const auto& node : graph_->nodes()) {
-    for (const ir::Value* out : node->outputs) slot_of(out);
-  }
   slots_.assign(slot.size(), nullptr);
   for (const auto& [value, offset] : offsets) slots_[slot.at(value)] = base + offset;
 
@@ -120,30 +127,6 @@ Program::Program(std::unique_ptr<ir::Graph> graph, Fallback fallback, Callback c
   std::stable_partition(copies_.begin(), copies_.end(), [this](const std::pair<int, int>& c) {
     return graph_->outputs()[c.first]->producer == nullptr;
   });
-
-  for (const auto& node : graph_->nodes()) {
-    LowerContext ctx{*node, {}, {}, &rng_shift_, control_.get()};
-    for (const ir::Operand& operand : node->operands) {
-      const auto* value = std::get_if<ir::Value*>(&operand);
-      ctx.operand_slots.push_back(value ? slot.at(*value) : -1);
-    }
-    for (const ir::Value* out : node->outputs) ctx.output_slots.push_back(slot.at(out));
-    try {
-      steps_.push_back({lower_node(ctx), node.get(), true});
-    } catch (const Unsupported&) {
-      if (!fallback_) throw;
-      const ir::Node* n = node.get();
-      Fallback* fallback = &fallback_;
-      steps_.push_back({[n, fallback, ctx_in = ctx.operand_slots,
-                         ctx_out = ctx.output_slots](void* const* slots) {
-                          std::vector<void*> ins, outs;
-                          for (int s : ctx_in) ins.push_back(s >= 0 ? slots[s] : nullptr);
-                          for (int s : ctx_out) outs.push_back(slots[s]);
-                          (*fallback)(*n, ins, outs);
-                        },
-                        n, false});
-    }
-  }
 }
 
 void Program::run_step(const Step& step) {

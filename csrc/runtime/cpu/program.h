@@ -50,6 +50,8 @@ class Program {
 
   const ir::Graph& graph() const { return *graph_; }
   size_t arena_bytes() const { return arena_.size(); }
+  // Results the memory plan wrote over a dead operand's buffer (in-place reuse).
+  size_t in_place_count() const { return in_place_count_; }
   size_t steps() const { return steps_.size(); }
   // Threads that run the schedule: 1 unless branches run in parallel.
   int workers() const { return parallel_ ? parallel_->workers() : 1; }
@@ -81,6 +83,7 @@ class Program {
   Callback callback_;
   std::shared_ptr<ControlEnv> control_;  // regions and functions (control.h)
   std::vector<char> arena_;
+  size_t in_place_count_ = 0;
   std::vector<void*> slots_;
   std::vector<int> input_slots_;
   std::vector<int> output_slots_;            // -1: copied at the end (see copies_)
