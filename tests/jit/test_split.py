@@ -214,24 +214,60 @@ def test_break_in_a_loop_is_not_split_and_the_frame_stays_right(capsys):
     assert any("inside a loop" in r for r in reasons)
 
 
-def test_break_between_forward_and_backward_is_not_split():
-    def make():
-        model = nn.Linear(4, 1)
-        seen = []
+def test_break_between_forward_and_backward_splits_and_trains_the_same(hook_on, capsys):
+    """`print(loss.item())` between forward and backward: the forward runs as a
+    graph whose loss carries a compiled backward node, the print in Python,
+    and the rest (zero_grad, backward through that node, the update) resumes
+    compiled around the backward call."""
 
-        def step(x):
-            loss = model(x).pow(2).mean()
-            seen.append(loss.item() > 0)
-            print(loss.item())
+    def make():
+        model = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 1))
+        opt = janus.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+
+        def step(x, y):
+            loss = ((model(x) - y) ** 2).mean()
+            print("loss", loss.item())
+            opt.zero_grad()
             loss.backward()
+            opt.step()
             return loss.detach()
 
-        return step, lambda: {"model": model, "seen": seen}
+        return step, lambda: {"model": model, "opt": opt}
 
-    jf = run_both(make, [(janus.randn(5, 4),) for _ in range(4)])
-    assert compiled_calls(jf) == 0
-    reasons = " ".join(b.explanation for t in jf.report.compiles for b in t.breaks)
-    assert "cannot split the frame here" in reasons and "autograd" in reasons
+    janus.manual_seed(5)
+    calls = [(janus.randn(5, 4), janus.randn(5, 1)) for _ in range(8)]
+    jf = run_both(make, calls)
+    printed = [float(line.split()[1]) for line in capsys.readouterr().out.splitlines()]
+    np.testing.assert_allclose(printed[:8], printed[8:], rtol=1e-5)
+    assert compiled_calls(jf) >= 6
+    [entry] = [e for _, e in jf.entries]
+    assert entry.backward is not None  # the loss leaves the graph tracked
+    assert _resume_hits(jf) > 0
+
+
+def test_a_resumed_step_reads_the_gradients_of_each_call(hook_on):
+    """A break after backward: the resumed frame's optimizer step reads
+    gradients that its own graph did not make (new tensors on every call);
+    it must read them through the parameters, not keep the first ones."""
+
+    def make():
+        model = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 1))
+        opt = janus.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+
+        def step(x, y):
+            loss = ((model(x) - y) ** 2).mean()
+            opt.zero_grad()
+            loss.backward()
+            print(loss.item())
+            opt.step()
+            return loss.detach()
+
+        return step, lambda: {"model": model, "opt": opt}
+
+    janus.manual_seed(6)
+    jf = run_both(make, [(janus.randn(5, 4), janus.randn(5, 1)) for _ in range(8)])
+    assert compiled_calls(jf) >= 6
+    assert _resume_hits(jf) >= 4
 
 
 def test_an_exception_in_the_python_piece_is_the_programs_own():

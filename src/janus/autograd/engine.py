@@ -139,14 +139,16 @@ def _discover(root_nodes):
 
 
 def _needed(nodes, target_nodes) -> set:
-    """The nodes from which some target is reachable (only those must run)."""
+    """The nodes from which some target is reachable below them (only those
+    must run: a target's own rule runs only when another target lies beyond
+    it, as in PyTorch; its incoming gradient is what is asked for)."""
     parents: dict = {}
     for node in nodes:
         for edge in node.next_edges:
             if edge is not None:
                 parents.setdefault(edge[0], []).append(node)
     needed = set()
-    stack = [n for n in target_nodes if n in nodes]
+    stack = [p for n in target_nodes if n in nodes for p in parents.get(n, ())]
     while stack:
         node = stack.pop()
         if node in needed:

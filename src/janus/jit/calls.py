@@ -308,6 +308,8 @@ class CallsMixin:
             )
         reads = []
         data_readers.append(reads.append)
+        hidden = self.recorder.unrecordable
+        hidden_before = len(hidden)
         try:
             result = do(fn.value, *values, **kwvalues)
         finally:
@@ -317,6 +319,12 @@ class CallsMixin:
                 "data-dependent",
                 f"{name} reads tensor data into Python",
                 "keep the computation in tensor ops",
+            )
+        if len(hidden) > hidden_before:
+            self.graph_break(
+                "compiled-autograd",
+                f"{name} runs {hidden[hidden_before]}",
+                "the call runs in Python; the compiled backward itself runs natively",
             )
         if getattr(fn.value, "__func__", fn.value) in _BACKWARDS:
             self.grads_dirty = self.ran_backward = True
@@ -345,6 +353,19 @@ class CallsMixin:
                     if isinstance(value, (bool, int, float, str, type(None))):
                         self.guard(groups.item(k).item(key), "equals", value)
             self.guard(optimizer.source.attr("state"), "len", len(opt.state))
+            # A step reads the parameters and their gradients: through their
+            # sources, since a gradient made outside the frame (by a backward
+            # that ran before a resumed frame's step) is a new tensor on every
+            # call, and a parameter without one is skipped (`.grad is None`).
+            # (zero_grad reads no gradient's value; after a backward, zero_grad
+            # or step in this frame, the gradients are the trace's own.)
+            stepping = getattr(fn.value, "__name__", "") == "step" and not self.grads_dirty
+            for k, group in enumerate(opt.param_groups if stepping else ()):
+                params = groups.item(k).item("params")
+                self.guard(params, "len", len(group["params"]))
+                for i, p in enumerate(group["params"]):
+                    self.read(p, params.item(i))
+                    self.read(p._grad, params.item(i).attr("grad"))
         for group in opt.param_groups:
             for p in group["params"]:
                 self.recorder.watch_grad(p)

@@ -17,6 +17,7 @@ from ..device import device
 from ..dtypes import dtype
 from ..random import default_generator
 from ..tensor import Size, Tensor, _make
+from .backward import FrameBackward, NotDifferentiable
 from .program import AssertionFailed, ShapeSpeculationError, compile_graph
 from .sources import Env, Fixed, fast_reader
 from .split import MATERIALIZED_NULL
@@ -35,6 +36,8 @@ class _Builder:
         self.outputs: list = []  # IR values
         self.positions: dict = {}  # id(tensor) -> output index
         self.containers: dict = {}  # id(list or dict) -> (it, its template)
+        self.tracked: list = []  # results autograd must track (backward.py)
+        self.tracked_at: dict = {}  # id(tensor) -> index in `tracked`
 
     def output(self, tensor: Tensor) -> int:
         at = self.positions.get(id(tensor))
@@ -43,22 +46,28 @@ class _Builder:
             self.outputs.append(self.recorder.value_of(tensor))
         return at
 
+    def output_value(self, value) -> int:
+        """Makes the IR value a graph output (once); returns its index."""
+        for k, known in enumerate(self.outputs):
+            if known.name == value.name:
+                return k
+        self.outputs.append(value)
+        return len(self.outputs) - 1
+
     def tensor(self, t: Tensor, data_only: bool = False):
         rec = self.recorder
         produced = id(t) not in rec.external and (id(t) in rec.values or id(t._data) in rec.arrays)
         if produced:
             # A training step (it ran backward itself) may return its loss:
-            # the compiled call returns it without the consumed autograd graph.
-            if (
-                t.requires_grad
-                and grad_mode.state.enabled
-                and not data_only
-                and not self.tr.ran_backward
-            ):
-                raise NotCompilable(
-                    "the frame returns or stores a tensor that autograd must track "
-                    "(compile the whole training step: forward, backward and update)"
-                )
+            # the compiled call returns it without the consumed autograd
+            # graph. Otherwise a result that requires grad is tracked: each
+            # call attaches a node whose rule runs the compiled backward.
+            if t._rg and grad_mode.state.enabled and not data_only and not self.tr.ran_backward:
+                at = self.tracked_at.get(id(t))
+                if at is None:
+                    at = self.tracked_at[id(t)] = len(self.tracked)
+                    self.tracked.append(t)
+                return ("tracked", at)
             return ("out", self.output(t))
         known = rec.sources.get(id(t))
         shared = rec.sourced_arrays.get(id(t._data))
@@ -138,6 +147,8 @@ def _build(template, outs, env, made: dict):
     kind = template[0]
     if kind == "out":
         return _make(outs[template[1]])
+    if kind == "tracked":  # one object per call, however often it appears
+        return made[_TRACKED][template[1]]
     if kind == "const":
         return template[1]
     if kind == "source":
@@ -163,6 +174,9 @@ def _build(template, outs, env, made: dict):
     value = made[id(template)] = []
     value.extend(_build(t, outs, env, made) for t in template[1])
     return value
+
+
+_TRACKED = "tracked"  # the key of a call's tracked results in `made`
 
 
 def _where(rec, tensor):
@@ -222,6 +236,19 @@ class CompiledFrame:
             for t, before in rec.grad_watch.values()
             if t._grad is not before
         ]
+        self.backward = None
+        if b.tracked:
+            self.tracked_at = [b.output(t) for t in b.tracked]
+            try:
+                if any(t._rg and id(t) in tr.created for t in rec.captured_tensors):
+                    # (janus.ones(3, requires_grad=True): a leaf each call makes anew)
+                    raise NotDifferentiable("a tensor made inside it requires grad")
+                self.backward = FrameBackward(rec, b.tracked, b.output_value)
+            except NotDifferentiable as why:
+                raise NotCompilable(
+                    f"the frame returns or stores a tensor that autograd must track, and {why}"
+                ) from None
+            self.backward_inputs = [_where(rec, t) for t in rec.captured_tensors if t._rg]
         rec.graph.set_outputs(b.outputs)
         # A split at the frame's first tensor op leaves nothing to run before it.
         try:
@@ -276,6 +303,9 @@ class CompiledFrame:
         if env is None:
             env = Env(dict(zip(self.names, values)), self.globals, self.builtins)
         made: dict = {}
+        if self.backward is not None:
+            inputs = [source.evaluate(env) for source in self.backward_inputs]
+            made[_TRACKED] = self.backward.attach(outs, arrays, inputs, self.tracked_at)
         if self.commits:
             self._commit(outs, env, made, targets or ())
         if self.split is not None:

@@ -65,6 +65,7 @@ def translate(function, locals_: dict) -> Translation:
         )
     start = time.perf_counter()
     recorder = _Recorder()
+    recorder.unrecordable = []  # breaks at a compiled frame's backward (opaque calls)
     split_at, split_break = _split_at.get(code_obj, (None, None))
     tr = Translator(recorder, function.__globals__, stop_at=split_at)
     rng_start = (default_generator._seed, default_generator._offset)

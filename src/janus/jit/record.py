@@ -71,6 +71,9 @@ class _Recorder:
         # id -> (tensor, source): tensors the translator read from the heap
         self.sources: dict = {}
         self.sourced_arrays: dict = {}  # id(array) -> (array, tensor) for those tensors
+        # Work no op records (registry.notify_unrecordable): the translator
+        # collects the reasons and breaks there; a plain recording fails.
+        self.unrecordable: list | None = None
 
     def add_source(self, tensor: Tensor, source) -> None:
         if id(tensor) not in self.sources:
@@ -161,6 +164,11 @@ class _Recorder:
         )
         self.values[id(tensor)] = (tensor, value)
         self.arrays[id(data)] = (data, value)
+
+    def on_unrecordable(self, reason: str) -> None:
+        if self.unrecordable is None:
+            raise RuntimeError(f"janus.jit.record cannot record this run: {reason}")
+        self.unrecordable.append(reason)
 
     def on_check(self, condition: Tensor, message: str) -> None:
         """A data check of eager code (registry.check): an assert node, so a

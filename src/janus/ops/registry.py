@@ -273,6 +273,16 @@ def notify_created(tensor: Tensor) -> None:
             on_create(tensor)
 
 
+def notify_unrecordable(reason: str) -> None:
+    """Tells observers that eager code is about to do work that is no op of
+    the table (a compiled frame's backward, which runs a native program):
+    a recording cannot hold it, so an observer must stop or break there."""
+    for observer in observers:
+        on_unrecordable = getattr(observer, "on_unrecordable", None)
+        if on_unrecordable is not None:
+            on_unrecordable(reason)
+
+
 def check(condition: Tensor, message: str, error: type = RuntimeError) -> None:
     """A check eager code makes on tensor data: raises `error(message)` unless
     every element of the bool tensor `condition` is true. Observers are told
