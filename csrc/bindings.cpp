@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,7 @@
 
 #if defined(JANUS_HAS_CUDA)
 #include "philox_cuda.h"
+#include "runtime/cuda/blas.h"
 #endif
 
 namespace py = pybind11;
@@ -315,7 +317,8 @@ void bind_ir(py::module_& m) {
           "Nimble's stream assignment: {'stream': per node, 'streams': n, 'syncs': [(u, v)]}.")
       .def(
           "plan_memory",
-          [](const ir::Graph& g, const std::vector<std::pair<std::string, std::string>>& in_place) {
+          [](const ir::Graph& g, const std::vector<std::pair<std::string, std::string>>& in_place,
+             bool streams) {
             std::map<std::string, const ir::Value*> named;
             for (const ir::Value* in : g.inputs()) named[in->name] = in;
             for (const auto& node : g.nodes()) {
@@ -329,7 +332,10 @@ void bind_ir(py::module_& m) {
               }
               pairs.emplace_back(named.at(operand), named.at(result));
             }
-            const janus::passes::MemoryPlan plan = janus::passes::plan_memory(g, nullptr, pairs);
+            std::optional<janus::passes::StreamAssignment> parallel;
+            if (streams) parallel = janus::passes::assign_streams(g);
+            const janus::passes::MemoryPlan plan =
+                janus::passes::plan_memory(g, parallel ? &*parallel : nullptr, pairs);
             py::dict offsets;
             for (const auto& [value, offset] : plan.offset) offsets[py::str(value->name)] = offset;
             py::list dynamic;
@@ -348,10 +354,40 @@ void bind_ir(py::module_& m) {
             return result;
           },
           py::arg("in_place") = std::vector<std::pair<std::string, std::string>>{},
-          "Liveness-based arena plan: offsets by value name, arena and unshared sizes, "
+          py::arg("streams") = false,
+          "Liveness-based arena plan (with `streams`, safe for the streams of "
+          "`assign_streams` running concurrently): offsets by value name, arena and unshared "
+          "sizes, "
           "the outputs left to the caller's buffers. `in_place`: (operand, result) name "
           "pairs whose result may be written over the operand; `reused` maps each result "
           "that was to the operand.")
+      .def(
+          "node_list",
+          [](const ir::Graph& g) {
+            py::list nodes;
+            for (const auto& node : g.nodes()) {
+              py::list operands;
+              for (const ir::Operand& operand : node->operands) {
+                if (const auto* value = std::get_if<ir::Value*>(&operand)) {
+                  operands.append((*value)->name);
+                } else {
+                  operands.append(py::make_tuple("const", from_attr(std::get<ir::Attr>(operand))));
+                }
+              }
+              py::dict attrs;
+              for (const auto& [key, attr] : node->attrs) attrs[py::str(key)] = from_attr(attr);
+              py::list outputs;
+              for (const ir::Value* out : node->outputs) {
+                outputs.append(py::make_tuple(out->name, ir::dtype_name(out->type.dtype),
+                                              shape_of(out->type)));
+              }
+              nodes.append(py::make_tuple(ir::op_name(node->kind), operands, attrs, outputs,
+                                          node->regions.size()));
+            }
+            return nodes;
+          },
+          "The nodes in order, as (op, operands, attrs, outputs, region count): an operand "
+          "is a value name or ('const', constant), an output (name, dtype, shape).")
       .def("node_attrs",
            [](const ir::Graph& g, size_t index) {
              if (index >= g.nodes().size()) throw py::index_error("node index out of range");
@@ -794,6 +830,38 @@ PYBIND11_MODULE(_C, m) {
         py::arg("seed"), py::arg("offset"), py::arg("stream"));
   m.def("cuda_philox_normal_", cuda_fill(true), py::arg("ptr"), py::arg("n"), py::arg("dtype"),
         py::arg("seed"), py::arg("offset"), py::arg("stream"));
+  m.def(
+      "cuda_gemm",
+      [](bool trans_a, bool trans_b, int64_t m_, int64_t n, int64_t k, int64_t batch,
+         int64_t stride_a, int64_t stride_b, int64_t stride_c, double alpha, double beta,
+         const std::string& dtype, uintptr_t a, uintptr_t b, uintptr_t c, uintptr_t stream,
+         uintptr_t workspace, size_t workspace_bytes) {
+        if (dtype != "float32" && dtype != "float64") {
+          throw py::value_error("cuda_gemm: dtype must be 'float32' or 'float64', got '" + dtype +
+                                "'");
+        }
+        janus::cuda::Gemm g{
+            trans_a,
+            trans_b,
+            m_,
+            n,
+            k,
+            batch,
+            stride_a,
+            stride_b,
+            stride_c,
+            alpha,
+            beta,
+            dtype == "float64" ? janus::cuda::GemmType::kFloat64 : janus::cuda::GemmType::kFloat32};
+        janus::cuda::gemm(g, a, b, c, stream, workspace, workspace_bytes);
+      },
+      py::arg("trans_a"), py::arg("trans_b"), py::arg("m"), py::arg("n"), py::arg("k"),
+      py::arg("batch"), py::arg("stride_a"), py::arg("stride_b"), py::arg("stride_c"),
+      py::arg("alpha"), py::arg("beta"), py::arg("dtype"), py::arg("a"), py::arg("b"), py::arg("c"),
+      py::arg("stream"), py::arg("workspace"), py::arg("workspace_bytes"),
+      "Row-major C = alpha * op(A) op(B) + beta * C (strided batches) through janus's own "
+      "cuBLAS handle on `stream`; usable while the stream is being captured.");
+  m.def("cublas_path", &janus::cuda::cublas_path);
 #else
   m.attr("has_cuda") = false;
 #endif

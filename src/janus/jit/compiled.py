@@ -18,6 +18,7 @@ from ..dtypes import dtype
 from ..random import default_generator
 from ..tensor import Size, Tensor, _make
 from .backward import FrameBackward, NotDifferentiable
+from .cuda_codegen import NoKernel
 from .program import AssertionFailed, ShapeSpeculationError, compile_graph
 from .sources import Env, Fixed, fast_reader
 from .split import MATERIALIZED_NULL
@@ -201,9 +202,10 @@ class CompiledFrame:
         rec = tr.recorder
         if rec.graph.node_count() == 0 and not tr.effects and split is None:
             raise NotCompilable("the frame does no tensor work")
-        for t in rec.captured_tensors:
-            if str(t.device) != "cpu":
-                raise NotCompilable("CUDA tensors: compiled CUDA graphs come with the CUDA runtime")
+        devices = {t.device.type for t in rec.captured_tensors}
+        if len(devices) > 1:
+            raise NotCompilable(f"it mixes tensors on {' and '.join(sorted(devices))}")
+        device = devices.pop() if devices else "cpu"
         b = _Builder(tr)
         self.split = split
         if split is None:
@@ -237,6 +239,11 @@ class CompiledFrame:
             if t._grad is not before
         ]
         self.backward = None
+        if b.tracked and device != "cpu":
+            raise NotCompilable(
+                "the frame returns or stores a tensor that autograd must track, and a compiled "
+                "backward runs on the CPU only (yet)"
+            )
         if b.tracked:
             self.tracked_at = [b.output(t) for t in b.tracked]
             try:
@@ -254,8 +261,12 @@ class CompiledFrame:
         try:
             staged = [at for _, at in self.tensor_effects]
             self.program = (
-                compile_graph(rec.graph, staged_outputs=staged) if rec.graph.node_count() else None
+                compile_graph(rec.graph, staged_outputs=staged, device=device)
+                if rec.graph.node_count()
+                else None
             )
+        except NoKernel as why:
+            raise NotCompilable(f"the CUDA runtime has no kernel for {why} (yet)") from None
         except Exception as error:  # a compiler bug must not stop the user's program
             raise NotCompilable(
                 f"the graph compiler failed ({type(error).__name__}: {error}); please report this"

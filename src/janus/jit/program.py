@@ -133,7 +133,7 @@ class CompiledGraph:
 
 
 def compile_graph(
-    graph, passes=None, callbacks=None, threads: int = 0, staged_outputs=()
+    graph, passes=None, callbacks=None, threads: int = 0, staged_outputs=(), device: str = "cpu"
 ) -> CompiledGraph:
     """Compiles an IR graph (e.g. from `janus.jit.record`) for the CPU executor.
 
@@ -145,10 +145,21 @@ def compile_graph(
     other); the results are the same, bit for bit. `staged_outputs` (output
     indices) are written to the caller's buffers only after the last step, so
     `program.call(inputs, into={k: array})` may update an input in place.
+    `device="cuda"` compiles it for the GPU instead (cuda_program.py: cupy
+    arrays in and out, a CUDA graph replayed); `NoKernel` says which node the
+    GPU runtime cannot run yet.
 
     >>> import janus, numpy as np
     >>> graph, _ = janus.jit.record(lambda x: (x * 2).relu().sum(), janus.ones(3))
     >>> janus.jit.compile_graph(graph)(np.array([1.0, -2.0, 3.0], np.float32))
     [array(8., dtype=float32)]
     """
+    if device != "cpu":
+        if callbacks:
+            from .cuda_codegen import NoKernel
+
+            raise NoKernel("Python callbacks")
+        from .cuda_program import CudaCompiledGraph
+
+        return CudaCompiledGraph(graph, passes, staged_outputs)
     return CompiledGraph(graph, passes, callbacks, threads, staged_outputs)

@@ -1,0 +1,855 @@
+"""CUDA source for a compiled graph: one kernel per node, its shapes baked in.
+
+A graph's shapes are static, so every kernel is specialized to them: index
+arithmetic is on constants, broadcasting is a stride of 0, a permute or a
+slice is a strided read. `lower(graph)` turns each node into steps:
+`Launch` (a kernel of the generated source) or `Gemm` (cuBLAS); the CUDA
+program (cuda_program.py) compiles the source once with NVRTC and captures
+the steps into a CUDA graph.
+
+Every node writes its own contiguous buffer (views are materialized), so a
+kernel's arguments never alias each other.
+
+The source compiles as CUDA (NVRTC) and, through the prelude's host branch,
+as plain C++ running one thread: the tests run the generated kernels that way
+on the CPU against the eager ops, so a machine with no GPU checks the code
+generator too.
+
+A node this module has no kernel for raises `NoKernel`; the caller keeps the
+graph off the GPU runtime (the frame runs eagerly on cupy).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+CTYPE = {
+    "f32": "float",
+    "f64": "double",
+    "i64": "long long",
+    "i32": "int",
+    "i16": "short",
+    "i8": "signed char",
+    "u8": "unsigned char",
+    "bool": "bool",
+}
+ITEMSIZE = {"f32": 4, "f64": 8, "i64": 8, "i32": 4, "i16": 2, "i8": 1, "u8": 1, "bool": 1}
+
+PRELUDE = r"""
+#if defined(__CUDACC__) || defined(__CUDACC_RTC__)
+#define JANUS_KERNEL extern "C" __global__
+#define JANUS_SHARED __shared__
+#define JANUS_SYNC() __syncthreads()
+#define JANUS_ATOMIC_ADD(p, v) atomicAdd((p), (v))
+#define JANUS_INF __int_as_float(0x7f800000)
+#else  // host emulation (tests): one block of one thread
+#include <cmath>
+using namespace std;
+#define JANUS_KERNEL extern "C"
+#define JANUS_SHARED static
+#define JANUS_SYNC() ((void)0)
+#define JANUS_ATOMIC_ADD(p, v) (*(p) += (v))
+#define JANUS_INF INFINITY
+struct JanusDim { unsigned x; };
+static const JanusDim threadIdx = {0}, blockIdx = {0}, blockDim = {1}, gridDim = {1};
+#endif
+typedef long long i64;
+#define JANUS_FOR(i, n) \
+  for (i64 i = (i64)blockIdx.x * blockDim.x + threadIdx.x; i < (n); \
+       i += (i64)gridDim.x * blockDim.x)
+// NaN-propagating max and min, as numpy's maximum and minimum.
+template <typename T> __device_or_host__ inline T janus_max(T a, T b) {
+  return (a > b || a != a) ? a : b;
+}
+template <typename T> __device_or_host__ inline T janus_min(T a, T b) {
+  return (a < b || a != a) ? a : b;
+}
+"""
+# `__device_or_host__`: both, in CUDA; nothing on the host.
+PRELUDE = (
+    "#if defined(__CUDACC__) || defined(__CUDACC_RTC__)\n"
+    "#define __device_or_host__ __device__\n#else\n#define __device_or_host__\n#endif\n" + PRELUDE
+)
+
+BLOCK = 256  # threads per block of every kernel
+MAX_BLOCKS = 4096  # grid-stride loops cover the rest
+
+
+class NoKernel(Exception):
+    """The CUDA runtime has no kernel for this node (yet)."""
+
+
+@dataclass
+class Launch:
+    kernel: str
+    blocks: int
+    args: list  # value names (buffers), or ("flag",) for the assert flag
+
+
+@dataclass
+class Gemm:
+    trans_a: bool
+    trans_b: bool
+    m: int
+    n: int
+    k: int
+    batch: int
+    stride_a: int
+    stride_b: int
+    stride_c: int
+    beta: float
+    dtype: str
+    args: list  # value names: a, b, c
+
+
+@dataclass
+class Lowered:
+    source: str
+    steps: list  # per node: its list of Launch / Gemm
+    types: dict  # value name -> (dtype, shape)
+    kernels: list = field(default_factory=list)  # kernel names, in the source
+    asserts: dict = field(default_factory=dict)  # assert id -> message
+    scratch: list = field(default_factory=list)  # value names of temporaries no node outputs
+
+
+def contiguous_strides(shape) -> list:
+    strides, step = [], 1
+    for size in reversed(shape):
+        strides.append(step)
+        step *= size
+    return strides[::-1]
+
+
+def broadcast_strides(shape, out_shape) -> list:
+    """Element strides that read a contiguous `shape` at each index of
+    `out_shape` (numpy broadcasting: right-aligned, size-1 dims repeat)."""
+    lead = len(out_shape) - len(shape)
+    own = contiguous_strides(shape)
+    return [0 if d < lead or shape[d - lead] == 1 else own[d - lead] for d in range(len(out_shape))]
+
+
+def _index_code(shape, operand_strides, bases=None, var="i", prefix="o") -> tuple[list, list]:
+    """Code that turns the flat index `var` over `shape` into one element
+    offset per operand (strides per operand, one per dim of `shape`; offset
+    variables are named `prefix`0, `prefix`1, ...)."""
+    bases = bases or [0] * len(operand_strides)
+    plain = contiguous_strides(shape)
+    offsets = []
+    for strides, base in zip(operand_strides, bases):
+        # A contiguous read of the whole shape is the flat index itself.
+        same = all(s == p or size == 1 for s, p, size in zip(strides, plain, shape))
+        offsets.append((f"({base} + {var})" if base else var) if same else None)
+    lines = []
+    if any(o is None for o in offsets):
+        names = [f"{prefix}{k}" for k in range(len(offsets))]
+        q = f"q{prefix}"
+        lines.append(
+            f"i64 {q} = {var}; "
+            + " ".join(f"i64 {names[k]} = {bases[k]};" for k, o in enumerate(offsets) if o is None)
+        )
+        for d in reversed(range(len(shape))):
+            if shape[d] == 1:
+                continue
+            adds = [
+                f"{names[k]} += d * {operand_strides[k][d]};"
+                for k, o in enumerate(offsets)
+                if o is None and operand_strides[k][d]
+            ]
+            if adds:
+                lines.append(f"{{ i64 d = {q} % {shape[d]}; {q} /= {shape[d]}; {' '.join(adds)} }}")
+            else:
+                lines.append(f"{q} /= {shape[d]};")
+        offsets = [names[k] if o is None else o for k, o in enumerate(offsets)]
+    return lines, offsets
+
+
+def _literal(value, ctype: str) -> str:
+    if isinstance(value, bool) or ctype == "bool":
+        return "true" if value else "false"
+    if ctype in ("float", "double"):
+        value = float(value)
+        if math.isnan(value):
+            return f"(({ctype})NAN)" if ctype == "double" else "((float)NAN)"
+        if math.isinf(value):
+            return f"(({ctype}){'-' if value < 0 else ''}JANUS_INF)"
+        text = repr(value)
+        return f"{text}f" if ctype == "float" else text
+    return f"(({ctype}){int(value)}LL)"
+
+
+# Elementwise ops: (C expression over operands a, b, c (already in the
+# computation type) and attributes, computation type rule). "result": compute
+# in the result's type; "common": in the operands' common type (comparisons).
+def _unary(expr):
+    return lambda ops, at: expr.format(a=ops[0])
+
+
+_UNARY = {
+    "neg": "(-{a})",
+    "abs": "({a} < 0 ? -{a} : {a})",
+    "sign": "(({a} > 0) - ({a} < 0))",
+    "exp": "exp({a})",
+    "exp2": "exp2({a})",
+    "expm1": "expm1({a})",
+    "log": "log({a})",
+    "log2": "log2({a})",
+    "log10": "log10({a})",
+    "log1p": "log1p({a})",
+    "sqrt": "sqrt({a})",
+    "rsqrt": "(1 / sqrt({a}))",
+    "reciprocal": "(1 / {a})",
+    "sin": "sin({a})",
+    "cos": "cos({a})",
+    "tan": "tan({a})",
+    "asin": "asin({a})",
+    "acos": "acos({a})",
+    "atan": "atan({a})",
+    "sinh": "sinh({a})",
+    "cosh": "cosh({a})",
+    "tanh": "tanh({a})",
+    "sigmoid": "(1 / (1 + exp(-{a})))",
+    "erf": "erf({a})",
+    "relu": "janus_max({a}, ({T})0)",
+    "floor": "floor({a})",
+    "ceil": "ceil({a})",
+    "trunc": "trunc({a})",
+    "round": "rint({a})",
+    "silu": "({a} / (1 + exp(-{a})))",
+    "logical_not": "(!{a})",
+    "bitwise_not": "(~{a})",
+}
+_BINARY = {
+    "mul": "({a} * {b})",
+    "div": "({a} / {b})",
+    "pow": "pow({a}, {b})",
+    "maximum": "janus_max({a}, {b})",
+    "minimum": "janus_min({a}, {b})",
+    "fmod": "fmod({a}, {b})",
+    "bitwise_and": "({a} & {b})",
+    "bitwise_or": "({a} | {b})",
+    "bitwise_xor": "({a} ^ {b})",
+    "tanh_backward": "({b} * (1 - {a} * {a}))",
+    "sigmoid_backward": "({b} * {a} * (1 - {a}))",
+}
+_COMPARE = {"eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
+_LOGICAL = {"logical_and": "&&", "logical_or": "||", "logical_xor": "!="}
+ELEMENTWISE = (
+    set(_UNARY) | set(_BINARY) | set(_COMPARE) | set(_LOGICAL)
+    | {"add", "sub", "where", "to_dtype", "clamp", "leaky_relu", "remainder", "floor_divide"}
+)  # fmt: skip
+
+
+def _is_float(ctype: str) -> bool:
+    return ctype in ("float", "double")
+
+
+def elementwise_expr(op: str, operands: list, types: list, out: str, attrs: dict) -> str:
+    """C expression of one elementwise op: `operands` are C expressions of
+    C types `types`; the result has C type `out`."""
+
+    def as_(k, ctype):
+        return operands[k] if types[k] == ctype else f"(({ctype}){operands[k]})"
+
+    if op in _COMPARE or op in _LOGICAL:
+        if op in _LOGICAL:
+            return f"((bool){operands[0]} {_LOGICAL[op]} (bool){operands[1]})"
+        common = "double" if "double" in types else "float" if "float" in types else "long long"
+        if all(t == "bool" for t in types):
+            common = "bool"
+        return f"({as_(0, common)} {_COMPARE[op]} {as_(1, common)})"
+    if op == "to_dtype":
+        if out == "bool":
+            return f"({operands[0]} != 0)"
+        return as_(0, out)
+    if op == "where":
+        return f"({as_(0, 'bool')} ? {as_(1, out)} : {as_(2, out)})"
+    ops = [as_(k, out) for k in range(len(operands))]
+    if op in ("add", "sub"):
+        alpha = attrs.get("alpha", 1)
+        b = ops[1] if alpha == 1 else f"({_literal(alpha, out)} * {ops[1]})"
+        return f"({ops[0]} {'+' if op == 'add' else '-'} {b})"
+    if op == "clamp":  # bounds are attributes (tensor bounds record maximum/minimum)
+        expr = ops[0]
+        if attrs.get("min") is not None:
+            expr = f"janus_max({expr}, {_literal(attrs['min'], out)})"
+        if attrs.get("max") is not None:
+            expr = f"janus_min({expr}, {_literal(attrs['max'], out)})"
+        return expr
+    if op == "leaky_relu":
+        slope = _literal(attrs["negative_slope"], out)
+        return f"({ops[0]} > 0 ? {ops[0]} : {ops[0]} * {slope})"
+    if op in ("remainder", "floor_divide"):
+        if not _is_float(out):
+            raise NoKernel(f"integer {op}")
+        q = f"floor({ops[0]} / {ops[1]})"
+        return q if op == "floor_divide" else f"({ops[0]} - {q} * {ops[1]})"
+    if op in _UNARY:
+        if op in ("sqrt", "rsqrt", "exp", "log", "tanh", "sigmoid", "erf") and not _is_float(out):
+            raise NoKernel(f"{op} on {out}")
+        return _UNARY[op].format(a=ops[0], T=out)
+    if op in _BINARY:
+        return _BINARY[op].format(a=ops[0], b=ops[1])
+    raise NoKernel(op)
+
+
+class _Source:
+    """The kernels of one program, named k0, k1, ...; a kernel the program
+    already has (the same step of an unrolled loop) is reused, which keeps
+    NVRTC's work proportional to the distinct kernels."""
+
+    def __init__(self):
+        self.parts = [PRELUDE]
+        self.names = []
+        self.known: dict = {}
+
+    def add(self, params: list, body: list) -> str:
+        key = (tuple(params), tuple(body))
+        if key in self.known:
+            return self.known[key]
+        name = f"k{len(self.names)}"
+        self.names.append(name)
+        self.known[key] = name
+        self.parts.append(
+            f"JANUS_KERNEL void {name}({', '.join(params)}) {{\n  " + "\n  ".join(body) + "\n}\n"
+        )
+        return name
+
+    def text(self) -> str:
+        return "\n".join(self.parts)
+
+
+def blocks_for(work: int) -> int:
+    return max(1, min(MAX_BLOCKS, -(-work // BLOCK)))
+
+
+class _Lowering:
+    def __init__(self, graph):
+        self.types = {v.name: (v.dtype, tuple(v.shape)) for v in graph.inputs()}
+        self.src = _Source()
+        self.asserts = {}
+        self.scratch_values = []  # per-program temporaries beside the node results
+        self.nodes = graph.node_list()
+        for _, _, _, outs, _ in self.nodes:
+            for name, dtype, shape in outs:
+                if any(d is None for d in shape):
+                    raise NoKernel(f"%{name} has a data-dependent shape")
+                self.types[name] = (dtype, tuple(shape))
+
+    def ctype(self, name: str) -> str:
+        dtype = self.types[name][0]
+        if dtype not in CTYPE:
+            raise NoKernel(f"dtype {dtype}")
+        return CTYPE[dtype]
+
+    def shape(self, name: str) -> tuple:
+        return self.types[name][1]
+
+    def numel(self, name: str) -> int:
+        return math.prod(self.shape(name))
+
+    def scratch(self, name: str, dtype: str, shape=()) -> str:
+        self.types[name] = (dtype, tuple(shape))
+        self.scratch_values.append(name)
+        return name
+
+    # ----- kernels -----
+
+    def map_kernel(self, out_names, shape, reads, expr_lines, results) -> Launch:
+        """A kernel over the flat index of `shape`: `reads` are (value name,
+        element strides, base offset); `expr_lines(loads)` gives the body's
+        statements from one C expression per read; `results` are the C
+        expressions stored to each output, in order."""
+        params, args = [], []
+        for k, (name, _, _) in enumerate(reads):
+            params.append(f"const {self.ctype(name)}* a{k}")
+            args.append(name)
+        for k, name in enumerate(out_names):
+            params.append(f"{self.ctype(name)}* r{k}")
+            args.append(name)
+        index, offsets = _index_code(shape, [s for _, s, _ in reads], [b for _, _, b in reads])
+        loads = [f"a{k}[{off}]" for k, off in enumerate(offsets)]
+        body_lines = index + expr_lines(loads)
+        stores = [f"r{k}[i] = {value};" for k, value in enumerate(results)]
+        work = math.prod(shape)
+        body = [f"JANUS_FOR(i, {work}LL) {{", *("  " + line for line in body_lines + stores), "}"]
+        return Launch(self.src.add(params, body), blocks_for(work), args)
+
+    def copy(self, src: str, out: str, strides, base=0, shape=None, out_strides=None) -> Launch:
+        """out (contiguous, or at `out_strides` when writing a slice of it)
+        gets src read at `strides` from `base`, over `shape`."""
+        shape = self.shape(out) if shape is None else shape
+        ct = self.ctype(out)
+        if out_strides is None:
+            return self.map_kernel(
+                [out],
+                shape,
+                [(src, strides, base)],
+                lambda loads: [f"{ct} v = ({ct}){loads[0]};"],
+                ["v"],
+            )
+        # Writing into a strided region of `out`: both sides need offsets.
+        index, (src_off, dst_off) = _index_code(shape, [strides, out_strides], [base, 0])
+        work = math.prod(shape)
+        body = [
+            f"JANUS_FOR(i, {work}LL) {{",
+            *("  " + line for line in index),
+            f"  r0[{dst_off}] = ({ct})a0[{src_off}];",
+            "}",
+        ]
+        params = [f"const {self.ctype(src)}* a0", f"{ct}* r0"]
+        return Launch(self.src.add(params, body), blocks_for(work), [src, out])
+
+    def operand_read(self, operand, out_shape):
+        """(value name, strides) for a tensor operand, or a C literal."""
+        if isinstance(operand, tuple):
+            return None
+        return (operand, broadcast_strides(self.shape(operand), out_shape), 0)
+
+    def elementwise(self, op, operands, attrs, out) -> list:
+        shape, out_ct = self.shape(out), self.ctype(out)
+        reads, exprs = [], []
+        for operand in operands:
+            if isinstance(operand, tuple):
+                value = operand[1]
+                if value is None:
+                    continue  # clamp's missing bound
+                ct = (
+                    "double"
+                    if isinstance(value, float)
+                    else "bool"
+                    if isinstance(value, bool)
+                    else "long long"
+                )
+                exprs.append((_literal(value, ct), ct))
+            else:
+                exprs.append((len(reads), self.ctype(operand)))
+                reads.append(self.operand_read(operand, shape))
+
+        def body(loads):
+            cexprs = [loads[e] if isinstance(e, int) else e for e, _ in exprs]
+            value = elementwise_expr(op, cexprs, [t for _, t in exprs], out_ct, attrs)
+            return [f"{out_ct} v = ({out_ct}){value};"]
+
+        return [self.map_kernel([out], shape, reads, body, ["v"])]
+
+    def fused(self, operands, attrs, outs) -> list:
+        shape = self.shape(outs[0])
+        if any(self.shape(o) != shape for o in outs):
+            raise NoKernel("a fused group with results of different shapes")
+        reads = []
+        for operand in operands:
+            in_shape = self.shape(operand)
+            if np.broadcast_shapes(in_shape, shape) != shape:
+                raise NoKernel("a fused input larger than the group's results")
+            reads.append(self.operand_read(operand, shape))
+        body_ops = attrs["body"]
+
+        def body(loads):
+            lines, temps = [], []
+            for k, (op, dtype, args, pairs) in enumerate(body_ops):
+                if op not in ELEMENTWISE:
+                    raise NoKernel(f"{op} in a fused group")
+                exprs, types = [], []
+                for a in args:
+                    if isinstance(a, str) and a.startswith("in"):
+                        j = int(a[2:])
+                        exprs.append(loads[j])
+                        types.append(self.ctype(operands[j]))
+                    elif isinstance(a, str):
+                        j = int(a[1:])
+                        exprs.append(f"t{j}")
+                        types.append(temps[j])
+                    elif a is None:
+                        continue
+                    else:
+                        ct = (
+                            "double"
+                            if isinstance(a, float)
+                            else "bool"
+                            if isinstance(a, bool)
+                            else "long long"
+                        )
+                        exprs.append(_literal(a, ct))
+                        types.append(ct)
+                ct = CTYPE[dtype]
+                value = elementwise_expr(op, exprs, types, ct, dict(pairs))
+                lines.append(f"{ct} t{k} = ({ct}){value};")
+                temps.append(ct)
+            return lines
+
+        results = [f"({self.ctype(o)})t{r}" for o, r in zip(outs, attrs["results"])]
+        return [self.map_kernel(outs, shape, reads, body, results)]
+
+    def view_copy(self, src: str, out: str, view) -> Launch:
+        """out = view(src) where `view` maps a numpy array to a view of it:
+        the strides and offset come from applying it to a stand-in array."""
+        shape = self.shape(src)
+        item = 8
+        stand_in = np.lib.stride_tricks.as_strided(
+            np.zeros(1, np.int64),
+            shape=shape,
+            strides=[s * item for s in contiguous_strides(shape)],
+        )
+        base_ptr = stand_in.__array_interface__["data"][0]
+        v = view(stand_in)
+        if tuple(v.shape) != self.shape(out):
+            raise NoKernel(f"view shape {v.shape} differs from the graph's {self.shape(out)}")
+        offset = (v.__array_interface__["data"][0] - base_ptr) // item
+        strides = [s // item for s in v.strides]
+        return self.copy(src, out, strides, offset)
+
+    def reduction(self, x, out, dims, keepdim, kind) -> list:
+        shape = self.shape(x)
+        nd = len(shape)
+        dims = (
+            list(range(nd))
+            if dims is None
+            else [d % nd for d in (dims if isinstance(dims, (list, tuple)) else [dims])]
+        )
+        kept = [d for d in range(nd) if d not in dims]
+        strides = contiguous_strides(shape)
+        kept_shape = [shape[d] for d in kept]
+        red_shape = [shape[d] for d in dims]
+        n_out, n_red = math.prod(kept_shape), math.prod(red_shape)
+        ct = self.ctype(out)
+        acc = "double" if _is_float(ct) or kind in ("mean", "norm2") else ct
+        if kind in ("all", "any"):
+            acc = "bool"
+        lowest = "-JANUS_INF" if _is_float(acc) else "(-9223372036854775807LL - 1)"
+        highest = "JANUS_INF" if _is_float(acc) else "9223372036854775807LL"
+        # (initial value, fold an element v into acc, merge two partials a and
+        # b, final value from acc)
+        init, fold, merge, finish = {
+            "sum": ("0", "acc + v", "a + b", "acc"),
+            "mean": ("0", "acc + v", "a + b", f"acc / {n_red}"),
+            "norm2": ("0", "acc + v * v", "a + b", "sqrt(acc)"),
+            "prod": ("1", "acc * v", "a * b", "acc"),
+            "amax": (lowest, "janus_max(acc, v)", "janus_max(a, b)", "acc"),
+            "amin": (highest, "janus_min(acc, v)", "janus_min(a, b)", "acc"),
+            "all": ("true", "acc && v", "a && b", "acc"),
+            "any": ("false", "acc || v", "a || b", "acc"),
+        }[kind]
+        out_index, (out_off,) = _index_code(
+            kept_shape, [[strides[d] for d in kept]], var="o", prefix="ko"
+        )
+        red_index, (red_off,) = _index_code(
+            red_shape, [[strides[d] for d in dims]], var="r", prefix="ro"
+        )
+        body = [
+            f"JANUS_SHARED {acc} partial[{BLOCK}];",
+            f"for (i64 o = blockIdx.x; o < {n_out}LL; o += gridDim.x) {{",
+            *("  " + line for line in out_index),
+            f"  {acc} acc = ({acc}){init};",
+            f"  for (i64 r = threadIdx.x; r < {n_red}LL; r += blockDim.x) {{",
+            *("    " + line for line in red_index),
+            f"    {acc} v = ({acc})a0[{out_off} + {red_off}];",
+            f"    acc = {fold};",
+            "  }",
+            "  partial[threadIdx.x] = acc;",
+            "  JANUS_SYNC();",
+            "  for (unsigned s = blockDim.x / 2; s > 0; s >>= 1) {",
+            "    if (threadIdx.x < s) {",
+            f"      {acc} a = partial[threadIdx.x], b = partial[threadIdx.x + s];",
+            f"      partial[threadIdx.x] = {merge};",
+            "    }",
+            "    JANUS_SYNC();",
+            "  }",
+            f"  if (threadIdx.x == 0) {{ acc = partial[0]; r0[o] = ({ct})({finish}); }}",
+            "  JANUS_SYNC();",
+            "}",
+        ]
+        params = [f"const {self.ctype(x)}* a0", f"{ct}* r0"]
+        return [Launch(self.src.add(params, body), max(1, min(MAX_BLOCKS, n_out)), [x, out])]
+
+    def softmax(self, x, out, dim, log) -> list:
+        shape = self.shape(x)
+        dim %= len(shape)
+        n, inner = shape[dim], math.prod(shape[dim + 1 :])
+        rows = math.prod(shape) // n
+        ct = self.ctype(out)
+        store = "(v - m) - log(s)" if log else "exp(v - m) / s"
+        body = [
+            f"JANUS_FOR(row, {rows}LL) {{",
+            f"  i64 base = (row / {inner}) * {n * inner} + row % {inner};",
+            "  double m = -JANUS_INF, s = 0;",
+            f"  for (i64 j = 0; j < {n}; ++j) m = janus_max(m, (double)a0[base + j * {inner}]);",
+            f"  for (i64 j = 0; j < {n}; ++j) s += exp((double)a0[base + j * {inner}] - m);",
+            f"  for (i64 j = 0; j < {n}; ++j) {{",
+            f"    double v = a0[base + j * {inner}];",
+            f"    r0[base + j * {inner}] = ({ct})({store});",
+            "  }",
+            "}",
+        ]
+        params = [f"const {self.ctype(x)}* a0", f"{ct}* r0"]
+        return [Launch(self.src.add(params, body), blocks_for(rows), [x, out])]
+
+    def nll_loss(self, operands, attrs, out) -> list:
+        logp, target, weight = operands
+        if not isinstance(weight, tuple):
+            raise NoKernel("nll_loss with class weights")
+        if len(self.shape(logp)) != 2:
+            raise NoKernel("nll_loss over more than 2 dims")
+        rows, classes = self.shape(logp)
+        ct = self.ctype(out)
+        ignore = int(attrs["ignore_index"])
+        reduction = attrs["reduction"]
+        if reduction == "none":
+            body = [
+                f"JANUS_FOR(i, {rows}LL) {{",
+                "  i64 t = a1[i];",
+                f"  r0[i] = t == {ignore} ? ({ct})0 : ({ct})(-a0[i * {classes} + t]);",
+                "}",
+            ]
+        else:
+            # One thread: losses are summed in a fixed order, as eagerly.
+            body = [
+                "if (blockIdx.x == 0 && threadIdx.x == 0) {",
+                "  double total = 0, count = 0;",
+                f"  for (i64 i = 0; i < {rows}; ++i) {{",
+                f"    i64 t = a1[i]; if (t == {ignore}) continue;",
+                f"    total -= a0[i * {classes} + t]; count += 1; }}",
+                f"  r0[0] = ({ct})({'total / count' if reduction == 'mean' else 'total'});",
+                "}",
+            ]
+        params = [f"const {self.ctype(logp)}* a0", f"const {self.ctype(target)}* a1", f"{ct}* r0"]
+        return [
+            Launch(
+                self.src.add(params, body),
+                1 if reduction != "none" else blocks_for(rows),
+                [logp, target, out],
+            )
+        ]
+
+    def nll_loss_backward(self, operands, attrs, out) -> list:
+        g, target, weight = operands
+        if not isinstance(weight, tuple):
+            raise NoKernel("nll_loss_backward with class weights")
+        rows, classes = self.shape(out)
+        ct = self.ctype(out)
+        ignore = int(attrs["ignore_index"])
+        reduction = attrs["reduction"]
+        grad = f"a0[i / {classes}]" if reduction == "none" else "a0[0]"
+        steps, scale, args = [], "", [g, target, out]
+        params = [f"const {self.ctype(g)}* a0", f"const {self.ctype(target)}* a1", f"{ct}* r0"]
+        if reduction == "mean":  # the count of targets not ignored, once
+            count = self.scratch(f"{out}.count", "f64")
+            body = [
+                "if (blockIdx.x == 0 && threadIdx.x == 0) {",
+                f"  double n = 0; for (i64 j = 0; j < {rows}; ++j) n += a0[j] != {ignore};",
+                "  r0[0] = n;",
+                "}",
+            ]
+            kernel = self.src.add([f"const {self.ctype(target)}* a0", "double* r0"], body)
+            steps.append(Launch(kernel, 1, [target, count]))
+            scale, args = " / a2[0]", [g, target, count, out]
+            params.insert(2, "const double* a2")
+        body = [
+            f"JANUS_FOR(i, {rows * classes}LL) {{",
+            f"  i64 t = a1[i / {classes}];",
+            f"  bool hit = t != {ignore} && t == i % {classes};",
+            f"  r0[i] = hit ? ({ct})(-(double){grad}{scale}) : ({ct})0;",
+            "}",
+        ]
+        steps.append(Launch(self.src.add(params, body), blocks_for(rows * classes), args))
+        return steps
+
+    def embedding(self, weight, indices, out) -> list:
+        rows, width = self.shape(weight)
+        n = self.numel(indices)
+        ct = self.ctype(out)
+        body = [
+            f"JANUS_FOR(i, {n * width}LL) {{",
+            f"  i64 row = a1[i / {width}]; if (row < 0) row += {rows};",
+            f"  r0[i] = a0[row * {width} + i % {width}];",
+            "}",
+        ]
+        params = [f"const {ct}* a0", f"const {self.ctype(indices)}* a1", f"{ct}* r0"]
+        return [Launch(self.src.add(params, body), blocks_for(n * width), [weight, indices, out])]
+
+    def index_add(self, operands, attrs, out) -> list:
+        x, index, src = operands
+        dim = attrs["dim"] % max(1, len(self.shape(x)))
+        alpha = attrs.get("alpha", 1)
+        shape = self.shape(x)
+        outer, size, inner = math.prod(shape[:dim]), shape[dim], math.prod(shape[dim + 1 :])
+        n = self.numel(index)
+        ct = self.ctype(out)
+        if ct not in ("float", "double"):
+            raise NoKernel("index_add on integers")
+        steps = [self.copy(x, out, contiguous_strides(shape))]
+        scale = "" if alpha == 1 else f"{_literal(alpha, ct)} * "
+        body = [
+            f"JANUS_FOR(i, {outer * n * inner}LL) {{",
+            f"  i64 o = i / {n * inner}, j = (i / {inner}) % {n}, k = i % {inner};",
+            f"  i64 at = a1[j]; if (at < 0) at += {size};",
+            f"  JANUS_ATOMIC_ADD(&r0[(o * {size} + at) * {inner} + k], {scale}a0[i]);",
+            "}",
+        ]
+        params = [f"const {self.ctype(src)}* a0", f"const {self.ctype(index)}* a1", f"{ct}* r0"]
+        steps.append(
+            Launch(self.src.add(params, body), blocks_for(outer * n * inner), [src, index, out])
+        )
+        return steps
+
+    def cat(self, operands, attrs, out) -> list:
+        shape = self.shape(out)
+        dim = attrs["dim"] % len(shape)
+        out_strides = contiguous_strides(shape)
+        steps, start = [], 0
+        for operand in operands:
+            in_shape = self.shape(operand)
+            if math.prod(in_shape):
+                steps.append(self.copy_into(operand, out, start * out_strides[dim], out_strides))
+            start += in_shape[dim]
+        return steps
+
+    def copy_into(self, src, out, base, out_strides) -> Launch:
+        shape = self.shape(src)
+        ct = self.ctype(out)
+        index, (dst_off,) = _index_code(shape, [out_strides], [base])
+        work = math.prod(shape)
+        body = [
+            f"JANUS_FOR(i, {work}LL) {{",
+            *("  " + line for line in index),
+            f"  r0[{dst_off}] = ({ct})a0[i];",
+            "}",
+        ]
+        params = [f"const {self.ctype(src)}* a0", f"{ct}* r0"]
+        return Launch(self.src.add(params, body), blocks_for(work), [src, out])
+
+    def constant(self, attrs, out) -> list:
+        values = np.asarray(attrs["value"]).ravel()
+        ct = self.ctype(out)
+        n = self.numel(out)
+        if values.size not in (1, n) or n > 4096:
+            raise NoKernel("a large constant")
+        table = ", ".join(_literal(v.item(), ct) for v in values)
+        pick = "0" if values.size == 1 else "i"
+        body = [
+            f"const {ct} table[{values.size}] = {{{table}}};",
+            f"JANUS_FOR(i, {n}LL) r0[i] = table[{pick}];",
+        ]
+        return [Launch(self.src.add([f"{ct}* r0"], body), blocks_for(n), [out])]
+
+    def gemm(self, a, b, out, trans_b=False, beta=0.0) -> Gemm:
+        """out (+)= a @ b (b transposed: a @ b.T), numpy matmul semantics for
+        2-D and batched operands; vectors and broadcast batches are refused."""
+        sa, sb = self.shape(a), self.shape(b)
+        dtype = self.types[out][0]
+        if dtype not in ("f32", "f64") or self.types[a][0] != dtype or self.types[b][0] != dtype:
+            raise NoKernel(f"matmul of {self.types[a][0]} and {self.types[b][0]}")
+        if len(sa) < 2 or len(sb) < 2:
+            raise NoKernel("matmul with a vector operand")
+        k = sa[-1]
+        n = sb[-2] if trans_b else sb[-1]
+        if len(sb) == 2:  # fold a's batch dims into its rows
+            m, batch, stride_a, stride_b = math.prod(sa[:-1]), 1, 0, 0
+        elif sa[:-2] == sb[:-2]:
+            m, batch = sa[-2], math.prod(sa[:-2])
+            stride_a, stride_b = sa[-2] * k, sb[-2] * sb[-1]
+        else:
+            raise NoKernel("matmul with broadcast batch dims")
+        dt = "float32" if dtype == "f32" else "float64"
+        return Gemm(
+            False, trans_b, m, n, k, batch, stride_a, stride_b, m * n, beta, dt, [a, b, out]
+        )
+
+    # ----- dispatch -----
+
+    def node(self, op, operands, attrs, outs) -> list:
+        out = outs[0] if outs else None
+        values = [o for o in operands if not isinstance(o, tuple)]
+        if op == "fused":
+            return self.fused(values, attrs, outs)
+        if op in ELEMENTWISE:
+            return self.elementwise(op, operands, attrs, out)
+        if op in ("clone", "overwrite"):
+            src = values[-1]
+            return [self.copy(src, out, broadcast_strides(self.shape(src), self.shape(out)))]
+        if op == "expand":
+            return [
+                self.copy(values[0], out, broadcast_strides(self.shape(values[0]), self.shape(out)))
+            ]
+        if op == "reshape":
+            return [self.copy(values[0], out, contiguous_strides(self.shape(out)))]
+        if op == "permute":
+            dims = attrs["dims"]
+            return [self.view_copy(values[0], out, lambda v: v.transpose(dims))]
+        if op == "index_basic":
+            from ..ops.indexing import _decode
+
+            spec = attrs["spec"]
+            return [self.view_copy(values[0], out, lambda v: v[_decode(spec, ())])]
+        if op == "split":
+            dim, steps, start = attrs["dim"] % len(self.shape(values[0])), [], 0
+            for o, size in zip(outs, attrs["sizes"]):
+                key = (slice(None),) * dim + (slice(start, start + size),)
+                steps.append(self.view_copy(values[0], o, lambda v, key=key: v[key]))
+                start += size
+            return steps
+        if op == "cat":
+            return self.cat(values, attrs, out)
+        if op in ("sum", "mean", "norm2", "prod", "amax", "amin", "all", "any"):
+            return self.reduction(
+                values[0], out, attrs.get("dims"), attrs.get("keepdim", False), op
+            )
+        if op in ("softmax", "log_softmax"):
+            return self.softmax(values[0], out, attrs["dim"], op == "log_softmax")
+        if op == "nll_loss":
+            return self.nll_loss(_with_none(operands, 3), attrs, out)
+        if op == "nll_loss_backward":
+            return self.nll_loss_backward(_with_none(operands, 3), attrs, out)
+        if op == "embedding":  # (padding_idx only changes the gradient)
+            return self.embedding(values[0], values[1], out)
+        if op == "index_add":
+            return self.index_add(values, attrs, out)
+        if op == "constant":
+            return self.constant(attrs, out)
+        if op == "matmul":
+            return [self.gemm(values[0], values[1], out)]
+        if op == "linear":
+            x, w = values[0], values[1]
+            if len(values) == 3:  # out = bias, then out += x @ w.T
+                b = values[2]
+                bias = self.copy(b, out, broadcast_strides(self.shape(b), self.shape(out)))
+                return [bias, self.gemm(x, w, out, trans_b=True, beta=1.0)]
+            return [self.gemm(x, w, out, trans_b=True)]
+        if op == "assert":
+            cond = values[0]
+            if self.numel(cond) != 1:
+                raise NoKernel("an assert on more than one element")
+            ident = int(attrs["id"])
+            self.asserts[ident] = attrs.get("message", "")
+            # The flag keeps a failed assert's id; the host reads it once after
+            # the run (any failure discards the run, so which id wins a race
+            # between streams does not matter).
+            body = [f"if (blockIdx.x == 0 && threadIdx.x == 0 && !a0[0]) r0[0] = {ident};"]
+            params = [f"const {self.ctype(cond)}* a0", "int* r0"]
+            return [Launch(self.src.add(params, body), 1, [cond, ("flag",)])]
+        raise NoKernel(op)
+
+
+def _is_none(operand) -> bool:
+    return isinstance(operand, tuple) and operand[1] is None
+
+
+def _with_none(operands, n) -> list:
+    return list(operands) + [("const", None)] * (n - len(operands))
+
+
+def lower(graph) -> Lowered:
+    """The kernels and steps of `graph` (after the default passes). Raises
+    NoKernel naming the first node the CUDA runtime cannot run."""
+    low = _Lowering(graph)
+    steps = []
+    for op, operands, attrs, outs, regions in low.nodes:
+        if regions:
+            raise NoKernel(f"{op} (control flow)")
+        try:
+            steps.append(low.node(op, operands, attrs, [o[0] for o in outs]))
+        except NoKernel as why:
+            raise NoKernel(f"{op}: {why}") from None
+    return Lowered(low.src.text(), steps, low.types, low.src.names, low.asserts, low.scratch_values)

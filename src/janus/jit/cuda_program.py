@@ -1,0 +1,318 @@
+"""Compiled graphs on an NVIDIA GPU: generated kernels and cuBLAS, captured
+once into a CUDA graph over several streams and replayed (Nimble's
+ahead-of-time scheduling).
+
+`CudaProgram(graph)` runs the default passes, generates one kernel per node
+(cuda_codegen.py; compiled with NVRTC by cupy, which caches the binary on
+disk by source hash), plans one arena for every intermediate result
+(`plan_memory` with the streams' concurrency taken into account; the arena
+comes from cupy's memory pool, so eager tensors and programs share one
+cache), and assigns nodes to streams (`assign_streams`: chains of the
+transitive reduction, synchronized by events only across chains).
+
+A call records nothing new when it can replay:
+- the first call captures every step into a CUDA graph, reading each input
+  and writing each in-place target (`into`) at the address it has in that
+  call, then launches it;
+- later calls launch the same graph. An input that came at another address
+  than at capture is from then on copied into a slot of the program's own
+  (staged) and the graph is captured again, once per such input: in a
+  training loop the parameters stay where they are (read in place, never
+  copied) and only the batch is copied in;
+- results go to new cupy arrays, copied from the program's output area
+  after the replay; in-place targets are written by the graph's last
+  kernels.
+
+Speculation asserts set a flag in device memory. The commit kernels read it
+and write nothing when it is set, so a failed run changes no caller buffer;
+the host reads the flag once after the replay (only graphs with asserts
+synchronize) and raises `AssertionFailed`.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from .. import _C, backend
+from .cuda_codegen import BLOCK, NoKernel, lower
+from .program import AssertionFailed, _copy
+
+_NUMPY = {
+    "f32": np.float32,
+    "f64": np.float64,
+    "i64": np.int64,
+    "i32": np.int32,
+    "i16": np.int16,
+    "i8": np.int8,
+    "u8": np.uint8,
+    "bool": np.bool_,
+}
+_ALIGN = 256
+_WORKSPACE = 8 << 20  # cuBLAS scratch: graph capture needs one given up front
+
+# Copies a staged output to the caller's buffer unless an assert failed.
+_COMMIT = r"""
+JANUS_KERNEL void janus_commit4(const unsigned* a0, unsigned* r0, i64 n, const int* flag) {
+  if (flag[0] != 0) return;
+  JANUS_FOR(i, n) r0[i] = a0[i];
+}
+JANUS_KERNEL void janus_commit1(const unsigned char* a0, unsigned char* r0, i64 n,
+                               const int* flag) {
+  if (flag[0] != 0) return;
+  JANUS_FOR(i, n) r0[i] = a0[i];
+}
+"""
+
+
+def _align(n: int) -> int:
+    return -(-n // _ALIGN) * _ALIGN
+
+
+def _ptr(array) -> int:
+    return array.data.ptr
+
+
+class CudaProgram:
+    """A graph compiled for the GPU. `call(arrays, rng_shift=0, into=None)`
+    takes one cupy array per graph input and returns one per output; `into`
+    maps output indices to caller arrays updated in place (after the last
+    step, and only when no assert failed). Raises `NoKernel` at
+    construction when a node has no CUDA kernel yet."""
+
+    def __init__(self, graph, passes=None, staged_outputs=(), streams: bool | None = None):
+        cp = backend.cupy()
+        if streams is None:  # JANUS_CUDA_STREAMS=0: one stream (for comparisons)
+            streams = os.environ.get("JANUS_CUDA_STREAMS", "1") != "0"
+        graph = _copy(graph)
+        for name in _C.ir.pass_names() if passes is None else passes:
+            graph.run_pass(name)
+        if not getattr(_C, "has_cuda", False):
+            raise NoKernel("janus was built without its CUDA part (cuBLAS)")
+        self.graph = graph
+        self.lowered = low = lower(graph)
+        self.staged_outputs = set(staged_outputs)
+        self.inputs = [(v.name, _NUMPY[v.dtype], tuple(v.shape)) for v in graph.inputs()]
+        self.outputs = [v.name for v in graph.outputs()]
+        input_names = {name for name, _, _ in self.inputs}
+
+        # Streams: node -> stream, and the events that order chains.
+        n_nodes = len(low.steps)
+        if streams:
+            assignment = graph.assign_streams()
+            self.node_stream = list(assignment["stream"])
+            self.n_streams = max(1, assignment["streams"])
+            self.syncs = [tuple(s) for s in assignment["syncs"]]
+        else:
+            self.node_stream, self.n_streams, self.syncs = [0] * n_nodes, 1, []
+        self.waits: dict = {}
+        for u, v in self.syncs:
+            self.waits.setdefault(v, []).append(u)
+        self.signals = {u for u, _ in self.syncs}
+
+        # Memory: planned intermediates, then the outputs, scratch values,
+        # the assert flag and cuBLAS's workspace, each aligned.
+        plan = graph.plan_memory(streams=streams)
+        self.arena_bytes_planned = plan["arena_bytes"]
+        self.unshared_bytes = plan["unshared_bytes"]
+        offsets = dict(plan["offsets"])
+        top = _align(plan["arena_bytes"])
+        for name in list(dict.fromkeys(self.outputs)) + low.scratch:
+            if name in input_names or name in offsets:
+                continue
+            offsets[name] = top
+            top = _align(top + self._nbytes(name))
+        self.flag_offset = top
+        # One cuBLAS workspace per stream: GEMMs on different streams run at
+        # once, and sharing one scratch area between them corrupts results.
+        self.workspace_offset = top = _align(top + 4)
+        self.arena_bytes = top + _WORKSPACE * self.n_streams
+        self.offsets = offsets
+        self.arena = cp.cuda.alloc(self.arena_bytes)
+        self.base = self.arena.ptr
+
+        self.module = cp.RawModule(code=low.source + _COMMIT, options=("--std=c++17",))
+        self.functions = {name: self.module.get_function(name) for name in low.kernels}
+        self.commit4 = self.module.get_function("janus_commit4")
+        self.commit1 = self.module.get_function("janus_commit1")
+        self.streams = [cp.cuda.Stream(non_blocking=True) for _ in range(self.n_streams)]
+        _C.cuda_gemm(False, False, 1, 1, 1, 1, 0, 0, 0, 0.0, 0.0, "float32",  # creates the handle
+                     self.base, self.base, self.base, self.streams[0].ptr,
+                     self._workspace(0), _WORKSPACE)  # fmt: skip
+
+        # Events are made here: creating them while capturing is not allowed.
+        self.start_event = cp.cuda.Event(disable_timing=True)
+        self.node_events = {u: cp.cuda.Event(disable_timing=True) for u in self.signals}
+        self.join_events = [cp.cuda.Event(disable_timing=True) for _ in self.streams[1:]]
+        self.cuda_graph = None
+        self.direct: dict = {}  # input index -> array read in place by the captured graph
+        self.staged_inputs: dict = {}  # input index -> the program's own copy
+        self.targets: dict = {}  # output index -> caller array the graph commits into
+        self.captures = 0
+        self.replays = 0
+
+    # ----- layout -----
+
+    def _nbytes(self, name: str) -> int:
+        dtype, shape = self.lowered.types[name]
+        return int(np.prod(shape, dtype=np.int64)) * np.dtype(_NUMPY[dtype]).itemsize
+
+    def _workspace(self, stream: int) -> int:
+        return self.base + self.workspace_offset + stream * _WORKSPACE
+
+    def _address(self, name, inputs) -> int:
+        if name == ("flag",):
+            return self.base + self.flag_offset
+        if name in self.offsets:
+            return self.base + self.offsets[name]
+        return inputs[name]
+
+    # ----- capture -----
+
+    def _launch_steps(self, inputs: dict, targets: dict) -> None:
+        """Enqueues every step on its stream (captured or not): forks from
+        stream 0, waits on the events of cross-chain edges, joins back, then
+        commits the in-place targets on stream 0."""
+        cp = backend.cupy()
+        main = self.streams[0]
+        cp.cuda.runtime.memsetAsync(self.base + self.flag_offset, 0, 4, main.ptr)
+        self.start_event.record(main)
+        for s in self.streams[1:]:
+            s.wait_event(self.start_event)
+        events = self.node_events
+        for index, steps in enumerate(self.lowered.steps):
+            stream = self.streams[self.node_stream[index]]
+            for u in self.waits.get(index, ()):
+                stream.wait_event(events[u])
+            for step in steps:
+                ptrs = [self._address(a, inputs) for a in step.args]
+                if hasattr(step, "kernel"):
+                    args = tuple(np.uint64(p) for p in ptrs)
+                    with stream:
+                        self.functions[step.kernel]((step.blocks,), (BLOCK,), args)
+                else:
+                    _C.cuda_gemm(
+                        step.trans_a, step.trans_b, step.m, step.n, step.k, step.batch,
+                        step.stride_a, step.stride_b, step.stride_c, 1.0, step.beta, step.dtype,
+                        *ptrs, stream.ptr, self._workspace(self.node_stream[index]), _WORKSPACE,
+                    )  # fmt: skip
+            if index in self.signals:
+                events[index].record(stream)
+        for s, done in zip(self.streams[1:], self.join_events):
+            done.record(s)
+            main.wait_event(done)
+        flag = np.uint64(self.base + self.flag_offset)
+        for at, target in targets.items():
+            src = self._address(self.outputs[at], inputs)
+            nbytes = target.nbytes
+            kernel, n = (self.commit4, nbytes // 4) if nbytes % 4 == 0 else (self.commit1, nbytes)
+            blocks = max(1, min(4096, -(-n // BLOCK)))
+            with main:
+                kernel(
+                    (blocks,),
+                    (BLOCK,),
+                    (np.uint64(src), np.uint64(_ptr(target)), np.int64(n), flag),
+                )
+
+    def _capture(self, inputs: dict, targets: dict) -> None:
+        main = self.streams[0]
+        main.synchronize()
+        main.begin_capture()
+        try:
+            self._launch_steps(inputs, targets)
+        finally:
+            graph = main.end_capture()
+        self.cuda_graph = graph
+        self.captures += 1
+
+    # ----- calls -----
+
+    def call(self, arrays, rng_shift: int = 0, into=None) -> list:
+        cp = backend.cupy()
+        if len(arrays) != len(self.inputs):
+            raise TypeError(f"the graph takes {len(self.inputs)} inputs, got {len(arrays)}")
+        into = dict(into or {})
+        current = cp.cuda.get_current_stream()
+        arrays = [
+            cp.ascontiguousarray(cp.asarray(a, dtype=dtype)).reshape(shape)
+            for a, (_, dtype, shape) in zip(arrays, self.inputs)
+        ]
+        recapture = self.cuda_graph is None
+        if self.cuda_graph is not None:
+            for k, a in enumerate(arrays):
+                if k in self.direct and _ptr(self.direct[k]) != _ptr(a):
+                    # Moved since the capture: read through a slot of our own.
+                    del self.direct[k]
+                    self.staged_inputs[k] = cp.empty_like(a)
+                    recapture = True
+            if set(into) != set(self.targets) or any(
+                _ptr(into[at]) != _ptr(self.targets[at]) for at in into
+            ):
+                recapture = True
+        if recapture:
+            for k, a in enumerate(arrays):
+                if k not in self.staged_inputs:
+                    self.direct[k] = a
+            self.targets = dict(into)
+            addresses = {}
+            for k, (name, _, _) in enumerate(self.inputs):
+                held = self.staged_inputs.get(k, self.direct.get(k))
+                addresses[name] = _ptr(held)
+            self._capture(addresses, self.targets)
+        # The replay reads what the caller's stream wrote, and vice versa.
+        ready = cp.cuda.Event(disable_timing=True)
+        ready.record(current)
+        main = self.streams[0]
+        main.wait_event(ready)
+        for k, slot in self.staged_inputs.items():
+            cp.cuda.runtime.memcpyAsync(_ptr(slot), _ptr(arrays[k]), slot.nbytes, 3, main.ptr)
+        self.cuda_graph.launch(main)
+        self.replays += 1
+        outs = []
+        input_index = {name: k for k, (name, _, _) in enumerate(self.inputs)}
+        for at, name in enumerate(self.outputs):
+            if at in into:
+                outs.append(into[at])
+                continue
+            dtype, shape = self.lowered.types[name]
+            out = cp.empty(shape, dtype=_NUMPY[dtype])
+            if out.nbytes:
+                src = (
+                    _ptr(arrays[input_index[name]])
+                    if name in input_index
+                    else self.base + self.offsets[name]
+                )
+                cp.cuda.runtime.memcpyAsync(_ptr(out), src, out.nbytes, 3, main.ptr)
+            outs.append(out)
+        done = cp.cuda.Event(disable_timing=True)
+        done.record(main)
+        current.wait_event(done)
+        if self.lowered.asserts:
+            flag = np.empty(1, np.int32)
+            cp.cuda.runtime.memcpyAsync(
+                flag.ctypes.data, self.base + self.flag_offset, 4, 2, main.ptr
+            )
+            main.synchronize()
+            if flag[0]:
+                ident = int(flag[0])
+                raise AssertionFailed(ident, self.lowered.asserts.get(ident, ""))
+        return outs
+
+    def __call__(self, *arrays) -> list:
+        return self.call(list(arrays))
+
+
+class CudaCompiledGraph:
+    """`compile_graph(..., device="cuda")`: the CudaProgram as `program` and
+    the optimized graph, called like the CPU's CompiledGraph."""
+
+    def __init__(self, graph, passes=None, staged_outputs=()):
+        self.program = CudaProgram(graph, passes, staged_outputs)
+        self.graph = self.program.graph
+
+    def __call__(self, *arrays) -> list:
+        return self.program.call(list(arrays))
+
+    def fallback_ops(self) -> list:
+        return []

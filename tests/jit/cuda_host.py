@@ -1,0 +1,75 @@
+"""Runs the CUDA code generator's output on the CPU: the generated source
+compiled as C++ (the prelude's host branch: one block of one thread), its
+steps run in order over one numpy buffer per value, GEMMs by numpy. It checks
+what the kernels compute, not how the GPU schedules them."""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+
+import numpy as np
+
+from janus import _C
+from janus.jit.cuda_codegen import lower
+from janus.jit.program import _NUMPY, _copy
+
+_CACHE = os.path.join(tempfile.gettempdir(), "janus-cuda-host")
+
+
+def have_compiler() -> bool:
+    return shutil.which("g++") is not None
+
+
+def _library(source: str):
+    os.makedirs(_CACHE, exist_ok=True)
+    digest = hashlib.sha256(source.encode()).hexdigest()[:24]
+    path = os.path.join(_CACHE, f"{digest}.so")
+    if not os.path.exists(path):
+        src = os.path.join(_CACHE, f"{digest}.cpp")
+        with open(src, "w") as f:
+            f.write(source)
+        subprocess.run(
+            ["g++", "-std=c++17", "-O1", "-shared", "-fPIC", "-w", src, "-o", path + ".tmp"],
+            check=True,
+            capture_output=True,
+        )
+        os.replace(path + ".tmp", path)
+    return ctypes.CDLL(path)
+
+
+def run_on_host(graph, *arrays, passes=None):
+    """(outputs, lowered) of `graph` on `arrays`, through the generated kernels."""
+    graph = _copy(graph)
+    for name in _C.ir.pass_names() if passes is None else passes:
+        graph.run_pass(name)
+    low = lower(graph)
+    lib = _library(low.source)
+    buffers = {}
+    for value, array in zip(graph.inputs(), arrays):
+        buffers[value.name] = np.ascontiguousarray(array, dtype=_NUMPY[value.dtype])
+    for name, (dtype, shape) in low.types.items():
+        if name not in buffers:
+            buffers[name] = np.zeros(shape, dtype=_NUMPY[dtype])
+    flag = np.zeros(1, np.int32)
+
+    def ptr(name):
+        return (flag if name == ("flag",) else buffers[name]).ctypes.data
+
+    for steps in low.steps:
+        for step in steps:
+            if hasattr(step, "kernel"):
+                fn = getattr(lib, step.kernel)
+                fn(*[ctypes.c_void_p(ptr(a)) for a in step.args])
+            else:
+                a, b, c = (buffers[n] for n in step.args)
+                a2 = a.reshape(step.batch, step.m, step.k)
+                b2 = b.reshape(step.batch if step.stride_b else 1, *(b.shape[-2:]))
+                product = a2 @ (np.swapaxes(b2, -1, -2) if step.trans_b else b2)
+                c[...] = (product + step.beta * c.reshape(product.shape)).reshape(c.shape)
+    outs = [buffers[v.name].copy() for v in graph.outputs()]
+    return outs, low, int(flag[0])
