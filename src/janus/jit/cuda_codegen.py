@@ -26,17 +26,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-CTYPE = {
-    "f32": "float",
-    "f64": "double",
-    "i64": "long long",
-    "i32": "int",
-    "i16": "short",
-    "i8": "signed char",
-    "u8": "unsigned char",
-    "bool": "bool",
-}
-ITEMSIZE = {"f32": 4, "f64": 8, "i64": 8, "i32": 4, "i16": 2, "i8": 1, "u8": 1, "bool": 1}
+from .cuda_elementwise import (
+    CTYPE,
+    ELEMENTWISE,
+    NoKernel,
+    elementwise_expr,
+    is_float,
+    literal,
+    literal_type,
+)
 
 PRELUDE = r"""
 #if defined(__CUDACC__) || defined(__CUDACC_RTC__)
@@ -76,10 +74,6 @@ PRELUDE = (
 
 BLOCK = 256  # threads per block of every kernel
 MAX_BLOCKS = 4096  # grid-stride loops cover the rest
-
-
-class NoKernel(Exception):
-    """The CUDA runtime has no kernel for this node (yet)."""
 
 
 @dataclass
@@ -166,135 +160,6 @@ def _index_code(shape, operand_strides, bases=None, var="i", prefix="o") -> tupl
     return lines, offsets
 
 
-def _literal(value, ctype: str) -> str:
-    if isinstance(value, bool) or ctype == "bool":
-        return "true" if value else "false"
-    if ctype in ("float", "double"):
-        value = float(value)
-        if math.isnan(value):
-            return f"(({ctype})NAN)" if ctype == "double" else "((float)NAN)"
-        if math.isinf(value):
-            return f"(({ctype}){'-' if value < 0 else ''}JANUS_INF)"
-        text = repr(value)
-        return f"{text}f" if ctype == "float" else text
-    return f"(({ctype}){int(value)}LL)"
-
-
-# Elementwise ops: (C expression over operands a, b, c (already in the
-# computation type) and attributes, computation type rule). "result": compute
-# in the result's type; "common": in the operands' common type (comparisons).
-def _unary(expr):
-    return lambda ops, at: expr.format(a=ops[0])
-
-
-_UNARY = {
-    "neg": "(-{a})",
-    "abs": "({a} < 0 ? -{a} : {a})",
-    "sign": "(({a} > 0) - ({a} < 0))",
-    "exp": "exp({a})",
-    "exp2": "exp2({a})",
-    "expm1": "expm1({a})",
-    "log": "log({a})",
-    "log2": "log2({a})",
-    "log10": "log10({a})",
-    "log1p": "log1p({a})",
-    "sqrt": "sqrt({a})",
-    "rsqrt": "(1 / sqrt({a}))",
-    "reciprocal": "(1 / {a})",
-    "sin": "sin({a})",
-    "cos": "cos({a})",
-    "tan": "tan({a})",
-    "asin": "asin({a})",
-    "acos": "acos({a})",
-    "atan": "atan({a})",
-    "sinh": "sinh({a})",
-    "cosh": "cosh({a})",
-    "tanh": "tanh({a})",
-    "sigmoid": "(1 / (1 + exp(-{a})))",
-    "erf": "erf({a})",
-    "relu": "janus_max({a}, ({T})0)",
-    "floor": "floor({a})",
-    "ceil": "ceil({a})",
-    "trunc": "trunc({a})",
-    "round": "rint({a})",
-    "silu": "({a} / (1 + exp(-{a})))",
-    "logical_not": "(!{a})",
-    "bitwise_not": "(~{a})",
-}
-_BINARY = {
-    "mul": "({a} * {b})",
-    "div": "({a} / {b})",
-    "pow": "pow({a}, {b})",
-    "maximum": "janus_max({a}, {b})",
-    "minimum": "janus_min({a}, {b})",
-    "fmod": "fmod({a}, {b})",
-    "bitwise_and": "({a} & {b})",
-    "bitwise_or": "({a} | {b})",
-    "bitwise_xor": "({a} ^ {b})",
-    "tanh_backward": "({b} * (1 - {a} * {a}))",
-    "sigmoid_backward": "({b} * {a} * (1 - {a}))",
-}
-_COMPARE = {"eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
-_LOGICAL = {"logical_and": "&&", "logical_or": "||", "logical_xor": "!="}
-ELEMENTWISE = (
-    set(_UNARY) | set(_BINARY) | set(_COMPARE) | set(_LOGICAL)
-    | {"add", "sub", "where", "to_dtype", "clamp", "leaky_relu", "remainder", "floor_divide"}
-)  # fmt: skip
-
-
-def _is_float(ctype: str) -> bool:
-    return ctype in ("float", "double")
-
-
-def elementwise_expr(op: str, operands: list, types: list, out: str, attrs: dict) -> str:
-    """C expression of one elementwise op: `operands` are C expressions of
-    C types `types`; the result has C type `out`."""
-
-    def as_(k, ctype):
-        return operands[k] if types[k] == ctype else f"(({ctype}){operands[k]})"
-
-    if op in _COMPARE or op in _LOGICAL:
-        if op in _LOGICAL:
-            return f"((bool){operands[0]} {_LOGICAL[op]} (bool){operands[1]})"
-        common = "double" if "double" in types else "float" if "float" in types else "long long"
-        if all(t == "bool" for t in types):
-            common = "bool"
-        return f"({as_(0, common)} {_COMPARE[op]} {as_(1, common)})"
-    if op == "to_dtype":
-        if out == "bool":
-            return f"({operands[0]} != 0)"
-        return as_(0, out)
-    if op == "where":
-        return f"({as_(0, 'bool')} ? {as_(1, out)} : {as_(2, out)})"
-    ops = [as_(k, out) for k in range(len(operands))]
-    if op in ("add", "sub"):
-        alpha = attrs.get("alpha", 1)
-        b = ops[1] if alpha == 1 else f"({_literal(alpha, out)} * {ops[1]})"
-        return f"({ops[0]} {'+' if op == 'add' else '-'} {b})"
-    if op == "clamp":  # bounds are attributes (tensor bounds record maximum/minimum)
-        expr = ops[0]
-        if attrs.get("min") is not None:
-            expr = f"janus_max({expr}, {_literal(attrs['min'], out)})"
-        if attrs.get("max") is not None:
-            expr = f"janus_min({expr}, {_literal(attrs['max'], out)})"
-        return expr
-    if op == "leaky_relu":
-        slope = _literal(attrs["negative_slope"], out)
-        return f"({ops[0]} > 0 ? {ops[0]} : {ops[0]} * {slope})"
-    if op in ("remainder", "floor_divide"):
-        if not _is_float(out):
-            raise NoKernel(f"integer {op}")
-        q = f"floor({ops[0]} / {ops[1]})"
-        return q if op == "floor_divide" else f"({ops[0]} - {q} * {ops[1]})"
-    if op in _UNARY:
-        if op in ("sqrt", "rsqrt", "exp", "log", "tanh", "sigmoid", "erf") and not _is_float(out):
-            raise NoKernel(f"{op} on {out}")
-        return _UNARY[op].format(a=ops[0], T=out)
-    if op in _BINARY:
-        return _BINARY[op].format(a=ops[0], b=ops[1])
-    raise NoKernel(op)
-
-
 class _Source:
     """The kernels of one program, named k0, k1, ...; a kernel the program
     already has (the same step of an unrolled loop) is reused, which keeps
@@ -377,35 +242,19 @@ class _Lowering:
         body = [f"JANUS_FOR(i, {work}LL) {{", *("  " + line for line in body_lines + stores), "}"]
         return Launch(self.src.add(params, body), blocks_for(work), args)
 
-    def copy(self, src: str, out: str, strides, base=0, shape=None, out_strides=None) -> Launch:
-        """out (contiguous, or at `out_strides` when writing a slice of it)
-        gets src read at `strides` from `base`, over `shape`."""
-        shape = self.shape(out) if shape is None else shape
+    def copy(self, src: str, out: str, strides, base=0) -> Launch:
+        """out (contiguous) gets src read at element `strides` from `base`."""
         ct = self.ctype(out)
-        if out_strides is None:
-            return self.map_kernel(
-                [out],
-                shape,
-                [(src, strides, base)],
-                lambda loads: [f"{ct} v = ({ct}){loads[0]};"],
-                ["v"],
-            )
-        # Writing into a strided region of `out`: both sides need offsets.
-        index, (src_off, dst_off) = _index_code(shape, [strides, out_strides], [base, 0])
-        work = math.prod(shape)
-        body = [
-            f"JANUS_FOR(i, {work}LL) {{",
-            *("  " + line for line in index),
-            f"  r0[{dst_off}] = ({ct})a0[{src_off}];",
-            "}",
-        ]
-        params = [f"const {self.ctype(src)}* a0", f"{ct}* r0"]
-        return Launch(self.src.add(params, body), blocks_for(work), [src, out])
+        return self.map_kernel(
+            [out],
+            self.shape(out),
+            [(src, strides, base)],
+            lambda loads: [f"{ct} v = ({ct}){loads[0]};"],
+            ["v"],
+        )
 
-    def operand_read(self, operand, out_shape):
-        """(value name, strides) for a tensor operand, or a C literal."""
-        if isinstance(operand, tuple):
-            return None
+    def operand_read(self, operand: str, out_shape):
+        """(value name, strides broadcasting it to `out_shape`, base 0)."""
         return (operand, broadcast_strides(self.shape(operand), out_shape), 0)
 
     def elementwise(self, op, operands, attrs, out) -> list:
@@ -414,16 +263,8 @@ class _Lowering:
         for operand in operands:
             if isinstance(operand, tuple):
                 value = operand[1]
-                if value is None:
-                    continue  # clamp's missing bound
-                ct = (
-                    "double"
-                    if isinstance(value, float)
-                    else "bool"
-                    if isinstance(value, bool)
-                    else "long long"
-                )
-                exprs.append((_literal(value, ct), ct))
+                ct = literal_type(value)
+                exprs.append((literal(value, ct), ct))
             else:
                 exprs.append((len(reads), self.ctype(operand)))
                 reads.append(self.operand_read(operand, shape))
@@ -465,14 +306,8 @@ class _Lowering:
                     elif a is None:
                         continue
                     else:
-                        ct = (
-                            "double"
-                            if isinstance(a, float)
-                            else "bool"
-                            if isinstance(a, bool)
-                            else "long long"
-                        )
-                        exprs.append(_literal(a, ct))
+                        ct = literal_type(a)
+                        exprs.append(literal(a, ct))
                         types.append(ct)
                 ct = CTYPE[dtype]
                 value = elementwise_expr(op, exprs, types, ct, dict(pairs))
@@ -515,11 +350,11 @@ class _Lowering:
         red_shape = [shape[d] for d in dims]
         n_out, n_red = math.prod(kept_shape), math.prod(red_shape)
         ct = self.ctype(out)
-        acc = "double" if _is_float(ct) or kind in ("mean", "norm2") else ct
+        acc = "double" if is_float(ct) or kind in ("mean", "norm2") else ct
         if kind in ("all", "any"):
             acc = "bool"
-        lowest = "-JANUS_INF" if _is_float(acc) else "(-9223372036854775807LL - 1)"
-        highest = "JANUS_INF" if _is_float(acc) else "9223372036854775807LL"
+        lowest = "-JANUS_INF" if is_float(acc) else "(-9223372036854775807LL - 1)"
+        highest = "JANUS_INF" if is_float(acc) else "9223372036854775807LL"
         # (initial value, fold an element v into acc, merge two partials a and
         # b, final value from acc)
         init, fold, merge, finish = {
@@ -680,7 +515,7 @@ class _Lowering:
         if ct not in ("float", "double"):
             raise NoKernel("index_add on integers")
         steps = [self.copy(x, out, contiguous_strides(shape))]
-        scale = "" if alpha == 1 else f"{_literal(alpha, ct)} * "
+        scale = "" if alpha == 1 else f"{literal(alpha, ct)} * "
         body = [
             f"JANUS_FOR(i, {outer * n * inner}LL) {{",
             f"  i64 o = i / {n * inner}, j = (i / {inner}) % {n}, k = i % {inner};",
@@ -726,7 +561,7 @@ class _Lowering:
         n = self.numel(out)
         if values.size not in (1, n) or n > 4096:
             raise NoKernel("a large constant")
-        table = ", ".join(_literal(v.item(), ct) for v in values)
+        table = ", ".join(literal(v.item(), ct) for v in values)
         pick = "0" if values.size == 1 else "i"
         body = [
             f"const {ct} table[{values.size}] = {{{table}}};",
@@ -830,10 +665,6 @@ class _Lowering:
             params = [f"const {self.ctype(cond)}* a0", "int* r0"]
             return [Launch(self.src.add(params, body), 1, [cond, ("flag",)])]
         raise NoKernel(op)
-
-
-def _is_none(operand) -> bool:
-    return isinstance(operand, tuple) and operand[1] is None
 
 
 def _with_none(operands, n) -> list:

@@ -37,18 +37,8 @@ import numpy as np
 
 from .. import _C, backend
 from .cuda_codegen import BLOCK, NoKernel, lower
-from .program import AssertionFailed, _copy
+from .program import _NUMPY, AssertionFailed, _copy
 
-_NUMPY = {
-    "f32": np.float32,
-    "f64": np.float64,
-    "i64": np.int64,
-    "i32": np.int32,
-    "i16": np.int16,
-    "i8": np.int8,
-    "u8": np.uint8,
-    "bool": np.bool_,
-}
 _ALIGN = 256
 _WORKSPACE = 8 << 20  # cuBLAS scratch: graph capture needs one given up front
 
@@ -95,7 +85,8 @@ class CudaProgram:
         self.staged_outputs = set(staged_outputs)
         self.inputs = [(v.name, _NUMPY[v.dtype], tuple(v.shape)) for v in graph.inputs()]
         self.outputs = [v.name for v in graph.outputs()]
-        input_names = {name for name, _, _ in self.inputs}
+        self.input_index = {name: k for k, (name, _, _) in enumerate(self.inputs)}
+        input_names = set(self.input_index)
 
         # Streams: node -> stream, and the events that order chains.
         n_nodes = len(low.steps)
@@ -145,6 +136,8 @@ class CudaProgram:
         self.start_event = cp.cuda.Event(disable_timing=True)
         self.node_events = {u: cp.cuda.Event(disable_timing=True) for u in self.signals}
         self.join_events = [cp.cuda.Event(disable_timing=True) for _ in self.streams[1:]]
+        self.ready_event = cp.cuda.Event(disable_timing=True)  # caller's stream -> replay
+        self.done_event = cp.cuda.Event(disable_timing=True)  # replay -> caller's stream
         self.cuda_graph = None
         self.direct: dict = {}  # input index -> array read in place by the captured graph
         self.staged_inputs: dict = {}  # input index -> the program's own copy
@@ -261,16 +254,14 @@ class CudaProgram:
                 addresses[name] = _ptr(held)
             self._capture(addresses, self.targets)
         # The replay reads what the caller's stream wrote, and vice versa.
-        ready = cp.cuda.Event(disable_timing=True)
-        ready.record(current)
         main = self.streams[0]
-        main.wait_event(ready)
+        self.ready_event.record(current)
+        main.wait_event(self.ready_event)
         for k, slot in self.staged_inputs.items():
             cp.cuda.runtime.memcpyAsync(_ptr(slot), _ptr(arrays[k]), slot.nbytes, 3, main.ptr)
         self.cuda_graph.launch(main)
         self.replays += 1
         outs = []
-        input_index = {name: k for k, (name, _, _) in enumerate(self.inputs)}
         for at, name in enumerate(self.outputs):
             if at in into:
                 outs.append(into[at])
@@ -279,15 +270,14 @@ class CudaProgram:
             out = cp.empty(shape, dtype=_NUMPY[dtype])
             if out.nbytes:
                 src = (
-                    _ptr(arrays[input_index[name]])
-                    if name in input_index
+                    _ptr(arrays[self.input_index[name]])
+                    if name in self.input_index
                     else self.base + self.offsets[name]
                 )
                 cp.cuda.runtime.memcpyAsync(_ptr(out), src, out.nbytes, 3, main.ptr)
             outs.append(out)
-        done = cp.cuda.Event(disable_timing=True)
-        done.record(main)
-        current.wait_event(done)
+        self.done_event.record(main)
+        current.wait_event(self.done_event)
         if self.lowered.asserts:
             flag = np.empty(1, np.int32)
             cp.cuda.runtime.memcpyAsync(
