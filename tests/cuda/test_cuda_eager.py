@@ -113,6 +113,24 @@ def test_training_step_on_gpu_matches_cpu():
         assert_close(q.cpu(), p, rtol=1e-4, atol=1e-5, what=name)
 
 
+@pytest.mark.parametrize("name", ["Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta"])
+def test_optimizers_with_a_step_count_train_on_gpu_like_on_cpu(name):
+    """Their step counts once lived on the CPU whatever the parameters'
+    device, and every step on the GPU raised a device mismatch."""
+    janus.manual_seed(0)
+    p = janus.randn(5, 3, requires_grad=True)
+    q = p.detach().to("cuda").requires_grad_()
+    target = janus.randn(5, 3)
+    for param, dev in ((p, "cpu"), (q, "cuda")):
+        opt = getattr(janus.optim, name)([param], lr=0.1)
+        for _ in range(3):
+            opt.zero_grad()
+            ((param - target.to(dev)) ** 2).sum().backward()
+            opt.step()
+        assert opt.state[param]["step"].device.type == dev
+    assert_close(q.detach().cpu(), p.detach(), rtol=1e-5, atol=1e-6, what=name)
+
+
 def test_dlpack_and_cuda_array_interface_share_memory():
     cp = pytest.importorskip("cupy")
     t = janus.arange(6, device="cuda").float()

@@ -190,3 +190,86 @@ def test_a_multi_stream_lstm_step_trains_like_eager(monkeypatch):
     compiled = _lstm_losses(True)
     assert made and max(p.n_streams for p in made) > 1
     np.testing.assert_allclose(compiled, eager, rtol=2e-6)
+
+
+def _cnn_losses(compiled, steps=5):
+    """A small branchy CNN (convolutions, pooling, concatenation) trained on
+    the GPU: every op of its step has a CUDA kernel."""
+    janus.manual_seed(0)
+    nn = janus.nn
+    stem = nn.Conv2d(3, 8, 3, padding=1)
+    left = nn.Sequential(nn.Conv2d(8, 8, 1), nn.ReLU(), nn.Conv2d(8, 8, 3, padding=1, groups=2))
+    right = nn.Sequential(nn.MaxPool2d(3, 1, 1), nn.Conv2d(8, 8, 1))
+    head = nn.Linear(16, 5)
+    modules = (stem, left, right, head)
+    for m in modules:
+        m.to("cuda")
+    opt = janus.optim.SGD([p for m in modules for p in m.parameters()], lr=0.05, momentum=0.9)
+    rng = np.random.default_rng(0)
+    x = janus.tensor(rng.standard_normal((2, 3, 12, 12), dtype=np.float32)).to("cuda")
+    y = janus.tensor(rng.integers(0, 5, 2)).to("cuda")
+
+    def step(x, y):
+        opt.zero_grad()
+        h = janus.nn.functional.avg_pool2d(stem(x).relu(), 2)
+        h = janus.cat([left(h), right(h)], 1).relu()
+        loss = janus.nn.functional.cross_entropy(head(h.mean((2, 3))), y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    fn = janus.jit(step) if compiled else step
+    losses = np.array([float(fn(x, y)) for _ in range(steps)])
+    return losses, [p.detach().cpu().numpy() for m in modules for p in m.parameters()]
+
+
+def test_a_compiled_cnn_step_on_cuda_trains_like_eager(monkeypatch):
+    from janus.jit import cuda_program
+
+    calls = []
+    original = cuda_program.CudaProgram.call
+    monkeypatch.setattr(
+        cuda_program.CudaProgram,
+        "call",
+        lambda self, *a, **k: calls.append(1) or original(self, *a, **k),
+    )
+    eager, eager_params = _cnn_losses(False)
+    compiled, params = _cnn_losses(True)
+    assert len(calls) >= 3  # the step ran as a CUDA program
+    np.testing.assert_allclose(compiled, eager, rtol=1e-4)
+    for p, q in zip(params, eager_params):
+        np.testing.assert_allclose(p, q, rtol=1e-3, atol=1e-5)
+
+
+def test_an_index_out_of_range_falls_back_to_the_eager_error():
+    import cupy as cp
+
+    table = janus.nn.Embedding(10, 4).to("cuda")
+    opt = janus.optim.SGD(table.parameters(), lr=0.1)
+
+    @janus.jit
+    def step(i):
+        opt.zero_grad()
+        loss = table(i).sum()
+        loss.backward()
+        opt.step()
+        return loss
+
+    good = janus.tensor([1, 2, 3]).to("cuda")
+    for _ in range(4):
+        step(good)
+    before = cp.asnumpy(table.weight.detach()._data).copy()
+    with pytest.raises(IndexError):
+        step(janus.tensor([1, 12, 3]).to("cuda"))
+    np.testing.assert_array_equal(cp.asnumpy(table.weight.detach()._data), before)
+
+
+def test_replay_and_kernel_times_are_measured():
+    import cupy as cp
+
+    graph, arrays = recorded(CASES[4])
+    program = _program(graph)
+    program.call([cp.asarray(a) for a in arrays])
+    times = program.kernel_ms(repeat=3)
+    assert len(times) == len(program.lowered.steps) and all(t > 0 for t in times)
+    assert program.replay_ms(repeat=3) > 0

@@ -9,6 +9,7 @@ import numpy as np
 
 import janus
 import janus.nn.functional as F
+from janus.jit.record import recording
 
 _rng = np.random.default_rng(0)
 
@@ -45,7 +46,8 @@ def layout(x, y):
     a = x.permute(2, 0, 1).reshape(4, -1)
     b = janus.cat([x, y], 1)
     c, d = janus.split(x, [1, 2], dim=1)
-    return a, b, c.squeeze(1) + d.sum(1), x[1:, ::2, -1], y.expand(2, 4, 4) * 1
+    e = x[1, 2, 3] * x[0, ..., 1]  # one element, and a view of one element
+    return a, b, c.squeeze(1) + d.sum(1), x[1:, ::2, -1], y.expand(2, 4, 4) * 1, e
 
 
 def linear_algebra(x, w, b, v):
@@ -64,6 +66,42 @@ def mlp_grads(x, t, w1, b1, w2, b2, seed):
     return (loss, *janus.autograd.grad(loss, [w1, b1, w2, b2], seed))
 
 
+def convolutions(x, w, w1, wg, wd, seed):
+    x, w, w1, wg, wd = (p.detach().requires_grad_() for p in (x, w, w1, wg, wd))
+    y = F.conv2d(x, w, stride=2, padding=1)  # im2col + GEMM
+    z = F.conv2d(x, w1)  # 1x1: the image is its own cols matrix
+    g = F.conv2d(x, wg, padding=(1, 0), groups=2)  # grouped: direct kernels
+    d = F.conv2d(x, wd, padding=2, dilation=2, groups=4)  # depthwise, dilated
+    loss = (y * y).sum() + z.tanh().sum() + (g * 0.5).sum() + d.sigmoid().sum()
+    return (y, z, g, d, *janus.autograd.grad(loss, [x, w, w1, wg, wd], seed))
+
+
+def pooling(x, seed):
+    x = x.detach().requires_grad_()
+    m = F.max_pool2d(x, 3, stride=2, padding=1)
+    c = F.max_pool2d(x, 2, ceil_mode=True)
+    a = F.avg_pool2d(x, 3, stride=2, padding=1, count_include_pad=False, ceil_mode=True)
+    b = F.avg_pool2d(x, 2, padding=1)
+    loss = (m * m).sum() + c.sum() + (a * 3).sum() + b.exp().sum()
+    return (m, c, a, b, *janus.autograd.grad(loss, [x], seed))
+
+
+def basic_index_grads(x, seed):
+    x = x.detach().requires_grad_()
+    loss = (x[1] * 2).sum() + x[:, ::2, 1:].exp().sum() + x[..., None, -1].sum()
+    return janus.autograd.grad(loss, [x], seed)
+
+
+def gathers(x, idx, row_idx, src):
+    return (
+        x.gather(1, idx),
+        x.index_select(0, row_idx),
+        x.scatter_add(1, idx, src),
+        x.scatter(1, idx, 2.5),
+        F.pad(x, (1, 2, -1, 0), value=-3.0),
+    )
+
+
 CASES = [
     (elementwise_broadcast, lambda: (_f(3, 4), _f(4))),
     (reductions, lambda: (_f(3, 5, 7),)),
@@ -72,11 +110,25 @@ CASES = [
     (linear_algebra, lambda: (_f(5, 6), _f(7, 6), _f(7), _f(3, 4, 6))),
     (embedding_and_index_add, lambda: (_f(9, 4), _i(9, 2, 3), _f(6, 4))),
     (mlp_grads, lambda: (_f(8, 6), _i(3, 8), _f(5, 6), _f(5), _f(3, 5), _f(3), janus.ones(()))),
+    (
+        convolutions,
+        lambda: (
+            _f(3, 4, 9, 8),
+            _f(5, 4, 3, 3),
+            _f(6, 4, 1, 1),
+            _f(6, 2, 3, 2),
+            _f(4, 1, 3, 3),
+            janus.ones(()),
+        ),
+    ),  # fmt: skip
+    (pooling, lambda: (_f(2, 3, 9, 7), janus.ones(()))),
+    (basic_index_grads, lambda: (_f(3, 5, 4), janus.ones(()))),
+    (gathers, lambda: (_f(4, 6), _i(6, 4, 3), _i(4, 5), _f(4, 3))),
 ]
 
 
 def recorded(case):
     fn, make = case
-    args = make()
-    graph, _ = janus.jit.record(fn, *args)
-    return graph, [a.numpy() for a in args]
+    # The graph's inputs: the arguments, then tensors the function captured.
+    r = recording(fn, *make())
+    return r.graph, [np.asarray(a) for a in r.input_arrays]

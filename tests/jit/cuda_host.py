@@ -66,10 +66,30 @@ def run_on_host(graph, *arrays, passes=None):
                 fn = getattr(lib, step.kernel)
                 fn(*[ctypes.c_void_p(ptr(a)) for a in step.args])
             else:
-                a, b, c = (buffers[n] for n in step.args)
-                a2 = a.reshape(step.batch, step.m, step.k)
-                b2 = b.reshape(step.batch if step.stride_b else 1, *(b.shape[-2:]))
-                product = a2 @ (np.swapaxes(b2, -1, -2) if step.trans_b else b2)
-                c[...] = (product + step.beta * c.reshape(product.shape)).reshape(c.shape)
+                _gemm_on_host(step, *(buffers[n] for n in step.args))
     outs = [buffers[v.name].copy() for v in graph.outputs()]
     return outs, low, int(flag[0])
+
+
+def _matrices(buffer, offset, stride, batch, rows, cols, transposed):
+    """The `batch` row-major matrices a GEMM step reads from `buffer`."""
+    flat = buffer.reshape(-1)
+    shape = (cols, rows) if transposed else (rows, cols)
+    out = [
+        flat[offset + b * stride : offset + b * stride + rows * cols].reshape(shape)
+        for b in range(batch)
+    ]
+    return [m.T if transposed else m for m in out]
+
+
+def _gemm_on_host(step, a, b, c):
+    m, n, k = step.m, step.n, step.k
+    oa, ob, oc = step.offsets
+    As = _matrices(a, oa, step.stride_a, step.batch, m, k, step.trans_a)
+    Bs = _matrices(b, ob, step.stride_b, step.batch, k, n, step.trans_b)
+    flat = c.reshape(-1)
+    for at, (x, y) in enumerate(zip(As, Bs)):
+        start = oc + at * step.stride_c
+        view = flat[start : start + m * n]
+        product = (x @ y).reshape(-1)
+        view[...] = product + step.beta * view if step.beta else product  # beta 0: C unread

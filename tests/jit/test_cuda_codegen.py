@@ -44,3 +44,37 @@ def test_a_node_without_a_kernel_is_named():
     graph, _ = janus.jit.record(lambda x: x.sort()[0], janus.ones(4))
     with pytest.raises(NoKernel, match="sort"):
         lower(graph)
+
+
+def test_convolutions_cut_into_chunks_of_images_match(monkeypatch):
+    """A small im2col budget cuts the batch into several chunks (GEMMs at
+    offsets, the weight gradient accumulated over chunks)."""
+    from janus.jit import cuda_windows
+
+    case = next(c for c in CASES if c[0].__name__ == "convolutions")
+    graph, arrays = recorded(case)
+    monkeypatch.setattr(cuda_windows, "_COLS_BUDGET", 1)  # one image per chunk
+    outs, low, _ = run_on_host(graph, *arrays)
+    chunked = sum(len(s) for s in low.steps)
+    monkeypatch.undo()
+    _, whole, _ = run_on_host(graph, *arrays)
+    assert chunked > sum(len(s) for s in whole.steps)
+    for got, want in zip(outs, compile_graph(graph)(*arrays)):
+        np.testing.assert_allclose(got, want, rtol=2e-5, atol=2e-5)
+
+
+def test_an_index_out_of_range_sets_the_flag_and_is_never_read():
+    from janus.jit.cuda_steps import INDEX_ASSERT
+
+    graph, _ = janus.jit.record(
+        lambda x, i: x.gather(1, i) * 2, janus.ones(3, 4), janus.zeros(3, 2, dtype=janus.int64)
+    )
+    x = np.ones((3, 4), np.float32)
+    ok = np.array([[0, 3], [1, -4], [2, 2]])
+    outs, low, flag = run_on_host(graph, x, ok)
+    assert flag == 0 and low.asserts[INDEX_ASSERT]
+    np.testing.assert_array_equal(outs[0], np.full((3, 2), 2.0))
+    for bad in (4, -5, 1 << 40):
+        index = ok.copy()
+        index[1, 1] = bad
+        assert run_on_host(graph, x, index)[2] == INDEX_ASSERT

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import cuda_gather, cuda_windows
 from .cuda_elementwise import (
     CTYPE,
     ELEMENTWISE,
@@ -34,6 +35,14 @@ from .cuda_elementwise import (
     is_float,
     literal,
     literal_type,
+)
+from .cuda_steps import (
+    BLOCK,
+    MAX_BLOCKS,
+    Gemm,
+    Launch,
+    blocks_for,
+    contiguous_strides,
 )
 
 PRELUDE = r"""
@@ -72,32 +81,6 @@ PRELUDE = (
     "#define __device_or_host__ __device__\n#else\n#define __device_or_host__\n#endif\n" + PRELUDE
 )
 
-BLOCK = 256  # threads per block of every kernel
-MAX_BLOCKS = 4096  # grid-stride loops cover the rest
-
-
-@dataclass
-class Launch:
-    kernel: str
-    blocks: int
-    args: list  # value names (buffers), or ("flag",) for the assert flag
-
-
-@dataclass
-class Gemm:
-    trans_a: bool
-    trans_b: bool
-    m: int
-    n: int
-    k: int
-    batch: int
-    stride_a: int
-    stride_b: int
-    stride_c: int
-    beta: float
-    dtype: str
-    args: list  # value names: a, b, c
-
 
 @dataclass
 class Lowered:
@@ -107,14 +90,6 @@ class Lowered:
     kernels: list = field(default_factory=list)  # kernel names, in the source
     asserts: dict = field(default_factory=dict)  # assert id -> message
     scratch: list = field(default_factory=list)  # value names of temporaries no node outputs
-
-
-def contiguous_strides(shape) -> list:
-    strides, step = [], 1
-    for size in reversed(shape):
-        strides.append(step)
-        step *= size
-    return strides[::-1]
 
 
 def broadcast_strides(shape, out_shape) -> list:
@@ -184,10 +159,6 @@ class _Source:
 
     def text(self) -> str:
         return "\n".join(self.parts)
-
-
-def blocks_for(work: int) -> int:
-    return max(1, min(MAX_BLOCKS, -(-work // BLOCK)))
 
 
 class _Lowering:
@@ -318,23 +289,50 @@ class _Lowering:
         results = [f"({self.ctype(o)})t{r}" for o, r in zip(outs, attrs["results"])]
         return [self.map_kernel(outs, shape, reads, body, results)]
 
-    def view_copy(self, src: str, out: str, view) -> Launch:
-        """out = view(src) where `view` maps a numpy array to a view of it:
-        the strides and offset come from applying it to a stand-in array."""
-        shape = self.shape(src)
-        item = 8
-        stand_in = np.lib.stride_tricks.as_strided(
-            np.zeros(1, np.int64),
-            shape=shape,
-            strides=[s * item for s in contiguous_strides(shape)],
-        )
-        base_ptr = stand_in.__array_interface__["data"][0]
+    @staticmethod
+    def view_geometry(shape, view) -> tuple:
+        """(shape, element strides, element offset) of `view` (a function of a
+        numpy array returning a view of it, or one element) applied to a
+        contiguous `shape`. The stand-in array holds each element's own flat
+        index, so the view's first element is its offset, and numpy's
+        indexing rules decide the rest."""
+        stand_in = np.arange(max(1, math.prod(shape)), dtype=np.int64)[: math.prod(shape)]
+        stand_in = stand_in.reshape(shape)
         v = view(stand_in)
-        if tuple(v.shape) != self.shape(out):
-            raise NoKernel(f"view shape {v.shape} differs from the graph's {self.shape(out)}")
-        offset = (v.__array_interface__["data"][0] - base_ptr) // item
-        strides = [s // item for s in v.strides]
+        if not isinstance(v, np.ndarray):  # one element (every dim indexed): a number
+            return (), [], int(v)
+        if v.ndim and not np.shares_memory(v, stand_in):
+            raise NoKernel("an index that copies")
+        offset = int(v.reshape(-1)[0]) if v.size else 0
+        return tuple(v.shape), [s // 8 for s in v.strides], offset
+
+    def view_copy(self, src: str, out: str, view) -> Launch:
+        """out = view(src), a strided read of src."""
+        shape, strides, offset = self.view_geometry(self.shape(src), view)
+        if shape != self.shape(out):
+            raise NoKernel(f"view shape {shape} differs from the graph's {self.shape(out)}")
         return self.copy(src, out, strides, offset)
+
+    def index_basic_backward(self, g: str, out: str, spec) -> list:
+        """out = zeros, then out[spec] = g (broadcast to the view)."""
+        from ..ops.indexing import _decode
+
+        shape, ct = self.shape(out), self.ctype(out)
+        n = math.prod(shape)
+        fill = self.src.add([f"{ct}* r0"], [f"JANUS_FOR(i, {n}LL) r0[i] = ({ct})0;"])
+        view_shape, strides, offset = self.view_geometry(shape, lambda v: v[_decode(spec, ())])
+        index, (dst, src) = _index_code(
+            view_shape, [strides, broadcast_strides(self.shape(g), view_shape)], [offset, 0]
+        )
+        work = math.prod(view_shape)
+        body = [
+            f"JANUS_FOR(i, {work}LL) {{",
+            *("  " + line for line in index),
+            f"  r0[{dst}] = ({ct})a0[{src}];",
+            "}",
+        ]
+        write = self.src.add([f"const {self.ctype(g)}* a0", f"{ct}* r0"], body)
+        return [Launch(fill, blocks_for(n), [out]), Launch(write, blocks_for(work), [g, out])]
 
     def reduction(self, x, out, dims, keepdim, kind) -> list:
         shape = self.shape(x)
@@ -491,19 +489,6 @@ class _Lowering:
         steps.append(Launch(self.src.add(params, body), blocks_for(rows * classes), args))
         return steps
 
-    def embedding(self, weight, indices, out) -> list:
-        rows, width = self.shape(weight)
-        n = self.numel(indices)
-        ct = self.ctype(out)
-        body = [
-            f"JANUS_FOR(i, {n * width}LL) {{",
-            f"  i64 row = a1[i / {width}]; if (row < 0) row += {rows};",
-            f"  r0[i] = a0[row * {width} + i % {width}];",
-            "}",
-        ]
-        params = [f"const {ct}* a0", f"const {self.ctype(indices)}* a1", f"{ct}* r0"]
-        return [Launch(self.src.add(params, body), blocks_for(n * width), [weight, indices, out])]
-
     def index_add(self, operands, attrs, out) -> list:
         x, index, src = operands
         dim = attrs["dim"] % max(1, len(self.shape(x)))
@@ -559,7 +544,7 @@ class _Lowering:
         values = np.asarray(attrs["value"]).ravel()
         ct = self.ctype(out)
         n = self.numel(out)
-        if values.size not in (1, n) or n > 4096:
+        if values.size not in (1, n) or values.size > 4096:
             raise NoKernel("a large constant")
         table = ", ".join(literal(v.item(), ct) for v in values)
         pick = "0" if values.size == 1 else "i"
@@ -618,6 +603,8 @@ class _Lowering:
 
             spec = attrs["spec"]
             return [self.view_copy(values[0], out, lambda v: v[_decode(spec, ())])]
+        if op == "index_basic_backward":
+            return self.index_basic_backward(values[0], out, attrs["spec"])
         if op == "split":
             dim, steps, start = attrs["dim"] % len(self.shape(values[0])), [], 0
             for o, size in zip(outs, attrs["sizes"]):
@@ -638,7 +625,13 @@ class _Lowering:
         if op == "nll_loss_backward":
             return self.nll_loss_backward(_with_none(operands, 3), attrs, out)
         if op == "embedding":  # (padding_idx only changes the gradient)
-            return self.embedding(values[0], values[1], out)
+            return cuda_gather.embedding(self, values[0], values[1], out)
+        if op in cuda_gather.GATHER_OPS:
+            return cuda_gather.lower_gather(self, op, operands, values, attrs, out)
+        if op in cuda_windows.CONV_OPS:
+            return cuda_windows.lower_conv(self, op, values, attrs, out)
+        if op in cuda_windows.POOL_OPS:
+            return cuda_windows.lower_pool(self, op, values, attrs, outs)
         if op == "index_add":
             return self.index_add(values, attrs, out)
         if op == "constant":

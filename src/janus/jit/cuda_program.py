@@ -32,11 +32,13 @@ synchronize) and raises `AssertionFailed`.
 from __future__ import annotations
 
 import os
+import weakref
 
 import numpy as np
 
 from .. import _C, backend
-from .cuda_codegen import BLOCK, NoKernel, lower
+from .cuda_codegen import NoKernel, lower
+from .cuda_steps import BLOCK
 from .program import _NUMPY, AssertionFailed, _copy
 
 _ALIGN = 256
@@ -144,6 +146,8 @@ class CudaProgram:
         self.targets: dict = {}  # output index -> caller array the graph commits into
         self.captures = 0
         self.replays = 0
+        self.addresses: dict = {}  # graph input name -> address read at the last capture
+        PROGRAMS.add(self)
 
     # ----- layout -----
 
@@ -174,22 +178,11 @@ class CudaProgram:
         for s in self.streams[1:]:
             s.wait_event(self.start_event)
         events = self.node_events
-        for index, steps in enumerate(self.lowered.steps):
+        for index in range(len(self.lowered.steps)):
             stream = self.streams[self.node_stream[index]]
             for u in self.waits.get(index, ()):
                 stream.wait_event(events[u])
-            for step in steps:
-                ptrs = [self._address(a, inputs) for a in step.args]
-                if hasattr(step, "kernel"):
-                    args = tuple(np.uint64(p) for p in ptrs)
-                    with stream:
-                        self.functions[step.kernel]((step.blocks,), (BLOCK,), args)
-                else:
-                    _C.cuda_gemm(
-                        step.trans_a, step.trans_b, step.m, step.n, step.k, step.batch,
-                        step.stride_a, step.stride_b, step.stride_c, 1.0, step.beta, step.dtype,
-                        *ptrs, stream.ptr, self._workspace(self.node_stream[index]), _WORKSPACE,
-                    )  # fmt: skip
+            self._launch_node(index, inputs, stream)
             if index in self.signals:
                 events[index].record(stream)
         for s, done in zip(self.streams[1:], self.join_events):
@@ -207,6 +200,23 @@ class CudaProgram:
                     (BLOCK,),
                     (np.uint64(src), np.uint64(_ptr(target)), np.int64(n), flag),
                 )
+
+    def _launch_node(self, index: int, inputs: dict, stream) -> None:
+        """Enqueues node `index`'s steps on `stream`."""
+        for step in self.lowered.steps[index]:
+            ptrs = [self._address(a, inputs) for a in step.args]
+            if hasattr(step, "kernel"):
+                args = tuple(np.uint64(p) for p in ptrs)
+                with stream:
+                    self.functions[step.kernel]((step.blocks,), (BLOCK,), args)
+            else:
+                item = 4 if step.dtype == "float32" else 8
+                ptrs = [p + off * item for p, off in zip(ptrs, step.offsets)]
+                _C.cuda_gemm(
+                    step.trans_a, step.trans_b, step.m, step.n, step.k, step.batch,
+                    step.stride_a, step.stride_b, step.stride_c, 1.0, step.beta, step.dtype,
+                    *ptrs, stream.ptr, self._workspace(self.node_stream[index]), _WORKSPACE,
+                )  # fmt: skip
 
     def _capture(self, inputs: dict, targets: dict) -> None:
         main = self.streams[0]
@@ -252,6 +262,7 @@ class CudaProgram:
             for k, (name, _, _) in enumerate(self.inputs):
                 held = self.staged_inputs.get(k, self.direct.get(k))
                 addresses[name] = _ptr(held)
+            self.addresses = addresses
             self._capture(addresses, self.targets)
         # The replay reads what the caller's stream wrote, and vice versa.
         main = self.streams[0]
@@ -291,6 +302,48 @@ class CudaProgram:
 
     def __call__(self, *arrays) -> list:
         return self.call(list(arrays))
+
+    # ----- profiling (bench/cuda_replay.py) -----
+
+    def replay_ms(self, repeat: int = 50) -> float:
+        """GPU time of one replay of the captured graph, from events around
+        `repeat` back-to-back replays (after a call has captured it)."""
+        return self._timed(lambda stream: self.cuda_graph.launch(stream), repeat)
+
+    def kernel_ms(self, repeat: int = 20) -> list:
+        """Per node: the GPU time of its steps alone. Each node's steps are
+        captured `repeat` times over into a CUDA graph of their own, on one
+        stream, and one launch of it is timed, so neither host launches nor
+        other nodes are counted (the gaps between kernels inside a graph
+        are). Their sum is what a replay would take if the program's
+        scheduling cost nothing and no two nodes overlapped. Steps write
+        only the arena, never a caller's buffer."""
+        main, times = self.streams[0], []
+        for at in range(len(self.lowered.steps)):
+            main.begin_capture()
+            try:
+                for _ in range(repeat):
+                    self._launch_node(at, self.addresses, main)
+            finally:
+                graph = main.end_capture()
+            times.append(self._timed(graph.launch, 3) / repeat)
+        return times
+
+    def _timed(self, enqueue, repeat: int) -> float:
+        cp = backend.cupy()
+        main = self.streams[0]
+        enqueue(main)  # warm
+        start, stop = cp.cuda.Event(), cp.cuda.Event()
+        start.record(main)
+        for _ in range(repeat):
+            enqueue(main)
+        stop.record(main)
+        stop.synchronize()
+        return cp.cuda.get_elapsed_time(start, stop) / repeat
+
+
+# Live programs, for benchmarks and diagnostics that look into what the JIT built.
+PROGRAMS: weakref.WeakSet[CudaProgram] = weakref.WeakSet()
 
 
 class CudaCompiledGraph:

@@ -562,11 +562,16 @@ def scatter_add(input, dim: int, index, src):
     return apply(SCATTER_ADD, input, index, cast(src, input.dtype), dim=d)
 
 
+def _in_range(index, size) -> bool:
+    """Whether every index lies in [0, size), PyTorch's range for
+    index_select and embedding (checked here: cupy's take wraps instead of
+    raising, and numpy's wraps negative indices)."""
+    return not index.size or (int(index.min()) >= 0 and int(index.max()) < size)
+
+
 def _index_select_impl(xp, x, index, dim):
-    # take() raises for indices >= size; negative ones, which it would wrap, are
-    # an error in PyTorch.
-    if index.size and index.min() < 0:
-        _check_index_range(xp, index, 0, dim, IndexError)
+    if not _in_range(index, x.shape[dim] if x.ndim else 1):
+        raise IndexError("index out of range in self")
     return xp.take(x, index, axis=dim)
 
 
@@ -708,12 +713,9 @@ def embedding(
 
 
 def _embedding_impl(xp, weight, indices, padding_idx):
-    if indices.size and indices.min() < 0:
+    if not _in_range(indices, weight.shape[0]):
         raise IndexError("index out of range in self")
-    try:
-        return xp.take(weight, indices, axis=0)
-    except IndexError:
-        raise IndexError("index out of range in self") from None
+    return xp.take(weight, indices, axis=0)
 
 
 def _embedding_grad(n, g):

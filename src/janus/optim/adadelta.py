@@ -40,7 +40,7 @@ class Adadelta(Optimizer):
             g = -p.grad if group["maximize"] else p.grad
             state = self.state[p]
             if not state:
-                state["step"] = tensor(0.0)
+                state["step"] = tensor(0.0, device=p.device)  # beside p: no host-device mix
                 state["square_avg"] = zeros_like(p)
                 state["acc_delta"] = zeros_like(p)
             state["step"].add_(1)

@@ -41,7 +41,7 @@ class Adagrad(Optimizer):
         for group in self.param_groups:
             for p in group["params"]:
                 state = self.state[p]
-                state["step"] = tensor(0.0)
+                state["step"] = tensor(0.0, device=p.device)  # beside p: no host-device mix
                 state["sum"] = full_like(p, group["initial_accumulator_value"])
 
     def _update(self, group: dict) -> None:

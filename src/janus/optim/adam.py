@@ -54,7 +54,7 @@ class Adam(Optimizer):
             g = -p.grad if group["maximize"] else p.grad
             state = self.state[p]
             if not state:
-                state["step"] = tensor(0.0)
+                state["step"] = tensor(0.0, device=p.device)  # beside p: no host-device mix
                 state["exp_avg"] = zeros_like(p)
                 state["exp_avg_sq"] = zeros_like(p)
                 if group["amsgrad"]:

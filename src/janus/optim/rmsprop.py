@@ -48,7 +48,7 @@ class RMSprop(Optimizer):
             g = -p.grad if group["maximize"] else p.grad
             state = self.state[p]
             if not state:
-                state["step"] = tensor(0.0)
+                state["step"] = tensor(0.0, device=p.device)  # beside p: no host-device mix
                 state["square_avg"] = zeros_like(p)
                 if group["momentum"] > 0:
                     state["momentum_buffer"] = zeros_like(p)
