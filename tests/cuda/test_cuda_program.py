@@ -273,3 +273,48 @@ def test_replay_and_kernel_times_are_measured():
     times = program.kernel_ms(repeat=3)
     assert len(times) == len(program.lowered.steps) and all(t > 0 for t in times)
     assert program.replay_ms(repeat=3) > 0
+
+
+def _split_step_losses(compiled, steps=5):
+    """A frame that returns the loss; the caller runs backward and the
+    optimizer: the frame's tracked result gets a compiled backward."""
+    janus.manual_seed(0)
+    model = janus.nn.Sequential(janus.nn.Linear(12, 32), janus.nn.Tanh(), janus.nn.Linear(32, 4))
+    model.to("cuda")
+    opt = janus.optim.Adam(model.parameters(), lr=0.01)
+    rng = np.random.default_rng(0)
+    x = janus.tensor(rng.standard_normal((8, 12), dtype=np.float32)).to("cuda")
+    y = janus.tensor(rng.integers(0, 4, 8)).to("cuda")
+
+    def forward(x, y):
+        return janus.nn.functional.cross_entropy(model(x), y)
+
+    fn = janus.jit(forward) if compiled else forward
+    losses = []
+    for _ in range(steps):
+        opt.zero_grad()
+        loss = fn(x, y)
+        loss.backward()
+        opt.step()
+        losses.append(float(loss))
+    return np.array(losses), [p.detach().cpu().numpy() for p in model.parameters()]
+
+
+def test_a_frame_returning_a_loss_gets_a_compiled_backward_on_cuda(monkeypatch):
+    from janus.jit import cuda_program
+
+    made = []
+    original = cuda_program.CudaProgram.__init__
+
+    def spy(self, *a, **k):
+        original(self, *a, **k)
+        made.append(self)
+
+    monkeypatch.setattr(cuda_program.CudaProgram, "__init__", spy)
+    eager, eager_params = _split_step_losses(False)
+    compiled, params = _split_step_losses(True)
+    # The forward and its backward, both CUDA programs, both replayed.
+    assert len(made) >= 2 and all(p.replays >= 2 for p in made[:2])
+    np.testing.assert_allclose(compiled, eager, rtol=1e-5)
+    for p, q in zip(params, eager_params):
+        np.testing.assert_allclose(p, q, rtol=1e-4, atol=1e-6)

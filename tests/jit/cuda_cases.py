@@ -86,6 +86,16 @@ def pooling(x, seed):
     return (m, c, a, b, *janus.autograd.grad(loss, [x], seed))
 
 
+def activations(x, seed):
+    x = x.detach().requires_grad_()
+    big = x * 30
+    outs = (F.elu(x, 0.7), F.softplus(big, beta=0.5, threshold=5), F.gelu(x),
+            F.gelu(x, approximate="tanh"), F.softplus(x))  # fmt: skip
+    loss = sum((o * o).sum() for o in outs)
+    tests = (x.log().isnan(), (x / 0).isinf(), (x / 0).isfinite())
+    return (*outs, *tests, *janus.autograd.grad(loss, [x], seed))
+
+
 def basic_index_grads(x, seed):
     x = x.detach().requires_grad_()
     loss = (x[1] * 2).sum() + x[:, ::2, 1:].exp().sum() + x[..., None, -1].sum()
@@ -122,6 +132,7 @@ CASES = [
         ),
     ),  # fmt: skip
     (pooling, lambda: (_f(2, 3, 9, 7), janus.ones(()))),
+    (activations, lambda: (_f(4, 7), janus.ones(()))),
     (basic_index_grads, lambda: (_f(3, 5, 4), janus.ones(()))),
     (gathers, lambda: (_f(4, 6), _i(6, 4, 3), _i(4, 5), _f(4, 3))),
 ]

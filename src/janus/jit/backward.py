@@ -23,11 +23,10 @@ Python (`registry.notify_unrecordable`). Second derivatives through the node
 
 from __future__ import annotations
 
-import numpy as np
-
 from ..autograd import grad as autograd_grad
 from ..autograd import grad_mode
 from ..autograd.node import FREED_MESSAGE, AccumulateGrad, Node, accumulator_of
+from ..backend import xp_of
 from ..ops import registry
 from ..random import default_generator
 from ..tensor import Tensor, _make
@@ -73,12 +72,14 @@ class FrameBackward:
     its inputs comes from on a call (an incoming gradient, a forward input,
     or a value the forward graph outputs for it)."""
 
-    def __init__(self, rec, outputs: list, add_output):
+    def __init__(self, rec, outputs: list, add_output, device: str = "cpu"):
         """`rec`: the frame's recorder; `outputs`: its tracked result tensors;
-        `add_output(value)`: makes an IR value a forward output, returns its index."""
+        `add_output(value)`: makes an IR value a forward output, returns its
+        index; `device`: where the frame's tensors live (the backward program
+        runs there too)."""
         inputs = [t for t in rec.captured_tensors if t._rg]
         _check_graph(outputs, inputs)
-        placeholders = [_make(np.ones_like(t._data)) for t in outputs]
+        placeholders = [_make(xp_of(t._data).ones_like(t._data)) for t in outputs]
 
         def vjp(*grads):
             return autograd_grad(
@@ -109,7 +110,7 @@ class FrameBackward:
                 self.sources.append(("out", add_output(value)))
         self.input_count = len(inputs)
         self.grad_types = [t._data.dtype for t in outputs]
-        self.program = compile_graph(back.graph).program
+        self.program = compile_graph(back.graph, device=device).program
         self.op = _FrameOp(len(outputs), self._rule)
 
     def attach(self, outs: list, arrays: list, inputs: list, at: list) -> list:
@@ -139,7 +140,9 @@ class FrameBackward:
         if registry.observers:
             registry.notify_unrecordable(UNRECORDABLE)
         grads = grads if isinstance(grads, tuple) else (grads,)
-        arrays = [np.asarray(g._data, dtype=dtype) for g, dtype in zip(grads, self.grad_types)]
+        arrays = [
+            xp_of(g._data).asarray(g._data, dtype=dtype) for g, dtype in zip(grads, self.grad_types)
+        ]
         arrays = [a if a.flags.c_contiguous else a.copy() for a in arrays]  # (keeps 0-d arrays)
         results = self.program.call(arrays + node.saved_arrays, 0)
         input_grads = [None] * self.input_count

@@ -239,18 +239,15 @@ class CompiledFrame:
             if t._grad is not before
         ]
         self.backward = None
-        if b.tracked and device != "cpu":
-            raise NotCompilable(
-                "the frame returns or stores a tensor that autograd must track, and a compiled "
-                "backward runs on the CPU only (yet)"
-            )
         if b.tracked:
             self.tracked_at = [b.output(t) for t in b.tracked]
             try:
                 if any(t._rg and id(t) in tr.created for t in rec.captured_tensors):
                     # (janus.ones(3, requires_grad=True): a leaf each call makes anew)
                     raise NotDifferentiable("a tensor made inside it requires grad")
-                self.backward = FrameBackward(rec, b.tracked, b.output_value)
+                self.backward = FrameBackward(rec, b.tracked, b.output_value, device)
+            except NoKernel as why:
+                raise NotCompilable(f"the CUDA runtime has no kernel for {why} (yet)") from None
             except NotDifferentiable as why:
                 raise NotCompilable(
                     f"the frame returns or stores a tensor that autograd must track, and {why}"

@@ -96,8 +96,12 @@ _BINARY = {
 }
 _COMPARE = {"eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="}
 _LOGICAL = {"logical_and": "&&", "logical_or": "||", "logical_xor": "!="}
+# Float tests (their result is bool, their operand any type).
+_TESTS = {"isnan": "({a} != {a})", "isinf": "(isinf({a}))", "isfinite": "(isfinite({a}))"}
+# Activations with attributes, as the eager ops compute them (ops/activation.py).
+_ACTIVATIONS = {"elu", "softplus", "gelu"}
 ELEMENTWISE = (
-    set(_UNARY) | set(_BINARY) | set(_COMPARE) | set(_LOGICAL)
+    set(_UNARY) | set(_BINARY) | set(_COMPARE) | set(_LOGICAL) | set(_TESTS) | _ACTIVATIONS
     | {"add", "sub", "where", "to_dtype", "clamp", "leaky_relu", "remainder", "floor_divide"}
 )  # fmt: skip
 
@@ -124,6 +128,10 @@ def elementwise_expr(op: str, operands: list, types: list, out: str, attrs: dict
         if out == "bool":
             return f"({operands[0]} != 0)"
         return as_(0, out)
+    if op in _TESTS:
+        if not is_float(types[0]):  # integers are never NaN or infinite
+            return "true" if op == "isfinite" else "false"
+        return _TESTS[op].format(a=operands[0])
     if op == "where":
         return f"({as_(0, 'bool')} ? {as_(1, out)} : {as_(2, out)})"
     ops = [as_(k, out) for k in range(len(operands))]
@@ -141,6 +149,10 @@ def elementwise_expr(op: str, operands: list, types: list, out: str, attrs: dict
     if op == "leaky_relu":
         slope = literal(attrs["negative_slope"], out)
         return f"({ops[0]} > 0 ? {ops[0]} : {ops[0]} * {slope})"
+    if op in _ACTIVATIONS:
+        if not is_float(out):
+            raise NoKernel(f"{op} on {out}")
+        return _activation(op, ops[0], out, attrs)
     if op in ("remainder", "floor_divide"):
         if not is_float(out):
             raise NoKernel(f"integer {op}")
@@ -153,3 +165,17 @@ def elementwise_expr(op: str, operands: list, types: list, out: str, attrs: dict
     if op in _BINARY:
         return _BINARY[op].format(a=ops[0], b=ops[1])
     raise NoKernel(op)
+
+
+def _activation(op: str, x: str, out: str, attrs: dict) -> str:
+    if op == "elu":  # x > 0 ? x : alpha * expm1(x)
+        return f"({x} > 0 ? {x} : {literal(attrs['alpha'], out)} * expm1({x}))"
+    if op == "softplus":  # log(1 + exp(beta x)) / beta, x itself past the threshold
+        beta, threshold = literal(attrs["beta"], out), literal(attrs["threshold"], out)
+        scaled = f"({x} * {beta})"
+        soft = f"((janus_max({scaled}, ({out})0) + log1p(exp(-fabs({scaled})))) / {beta})"
+        return f"({scaled} > {threshold} ? {x} : {soft})"
+    if attrs.get("approximate", "none") == "tanh":  # gelu
+        inner = f"(({out})0.7978845608028654 * ({x} + ({out})0.044715 * {x} * {x} * {x}))"
+        return f"(({out})0.5 * {x} * (1 + tanh({inner})))"
+    return f"(({out})0.5 * {x} * (1 + erf({x} * ({out})0.7071067811865476)))"
