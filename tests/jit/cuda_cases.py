@@ -96,6 +96,21 @@ def activations(x, seed):
     return (*outs, *tests, *janus.autograd.grad(loss, [x], seed))
 
 
+def along_lines(x, labels):
+    values, at = x.max(1)
+    return (
+        x.argmax(), x.argmin(0, keepdim=True), values, at, x.min(0)[1], x.cumsum(1),
+        x.cumprod(0), x.var(1), x.var((0, 1), correction=0), x.logsumexp(1),
+        janus.tril(x), x.flip(0, 1), F.one_hot(labels, 6),
+    )  # fmt: skip
+
+
+def random_draws(x):
+    noisy = x + janus.randn(x.shape) * 0.1
+    return (F.dropout(x, 0.3, training=True), noisy, janus.rand(5, dtype=janus.float64),
+            janus.randn(3, dtype=janus.float64), janus.rand(7))  # fmt: skip
+
+
 def basic_index_grads(x, seed):
     x = x.detach().requires_grad_()
     loss = (x[1] * 2).sum() + x[:, ::2, 1:].exp().sum() + x[..., None, -1].sum()
@@ -133,6 +148,8 @@ CASES = [
     ),  # fmt: skip
     (pooling, lambda: (_f(2, 3, 9, 7), janus.ones(()))),
     (activations, lambda: (_f(4, 7), janus.ones(()))),
+    (along_lines, lambda: (_f(5, 6), _i(6, 7))),
+    (random_draws, lambda: (_f(6, 5),)),
     (basic_index_grads, lambda: (_f(3, 5, 4), janus.ones(()))),
     (gathers, lambda: (_f(4, 6), _i(6, 4, 3), _i(4, 5), _f(4, 3))),
 ]

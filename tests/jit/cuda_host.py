@@ -42,7 +42,7 @@ def _library(source: str):
     return ctypes.CDLL(path)
 
 
-def run_on_host(graph, *arrays, passes=None):
+def run_on_host(graph, *arrays, passes=None, rng_shift=0):
     """(outputs, lowered) of `graph` on `arrays`, through the generated kernels."""
     graph = _copy(graph)
     for name in _C.ir.pass_names() if passes is None else passes:
@@ -56,9 +56,10 @@ def run_on_host(graph, *arrays, passes=None):
         if name not in buffers:
             buffers[name] = np.zeros(shape, dtype=_NUMPY[dtype])
     flag = np.zeros(1, np.int32)
+    slots = {("flag",): flag, ("rng",): np.array([rng_shift], np.int64)}
 
     def ptr(name):
-        return (flag if name == ("flag",) else buffers[name]).ctypes.data
+        return (slots[name] if isinstance(name, tuple) else buffers[name]).ctypes.data
 
     for steps in low.steps:
         for step in steps:

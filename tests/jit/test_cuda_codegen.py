@@ -78,3 +78,19 @@ def test_an_index_out_of_range_sets_the_flag_and_is_never_read():
         index = ok.copy()
         index[1, 1] = bad
         assert run_on_host(graph, x, index)[2] == INDEX_ASSERT
+
+
+def test_random_ops_read_the_calls_stream_shift():
+    """A replayed graph draws new numbers each call: the shift comes from
+    device memory, as the CPU runtime's rng_shift."""
+    case = next(c for c in CASES if c[0].__name__ == "random_draws")
+    graph, arrays = recorded(case)
+    for shift in (0, 8, 1 << 20):
+        outs, low, _ = run_on_host(graph, *arrays, rng_shift=shift)
+        assert low.uses_rng
+        want = compile_graph(graph)(*arrays, rng_shift=shift)
+        for got, expected in zip(outs, want):
+            np.testing.assert_allclose(got, expected, rtol=2e-6, atol=1e-6)
+    first, _, _ = run_on_host(graph, *arrays, rng_shift=0)
+    moved, _, _ = run_on_host(graph, *arrays, rng_shift=8)
+    assert not np.array_equal(first[2], moved[2])

@@ -206,6 +206,13 @@ class CompiledFrame:
         if len(devices) > 1:
             raise NotCompilable(f"it mixes tensors on {' and '.join(sorted(devices))}")
         device = devices.pop() if devices else "cpu"
+        if device != "cpu" and any(node[0].startswith("philox_") for node in rec.graph.node_list()):
+            # The call's stream shift comes from the CPU generator (see
+            # __call__); a CUDA frame draws from its device's generator.
+            raise NotCompilable(
+                "it draws random numbers on CUDA, and compiled frames follow the CPU "
+                "generator only (yet)"
+            )
         b = _Builder(tr)
         self.split = split
         if split is None:

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import cuda_gather, cuda_windows
+from . import cuda_gather, cuda_lines, cuda_windows
 from .cuda_elementwise import (
     CTYPE,
     ELEMENTWISE,
@@ -43,6 +43,7 @@ from .cuda_steps import (
     Launch,
     blocks_for,
     contiguous_strides,
+    index_code,
 )
 
 PRELUDE = r"""
@@ -74,6 +75,23 @@ template <typename T> __device_or_host__ inline T janus_max(T a, T b) {
 template <typename T> __device_or_host__ inline T janus_min(T a, T b) {
   return (a < b || a != a) ? a : b;
 }
+// Philox4x32-10 block `index` of the stream of `seed`: the stream
+// csrc/runtime/rng/philox.h defines (the CPU runtime and eager kernels draw
+// from it too), so a graph's random numbers equal the eager ones.
+struct JanusBlock { unsigned v[4]; };
+__device_or_host__ inline JanusBlock janus_philox(unsigned long long seed,
+                                                  unsigned long long index) {
+  unsigned c0 = (unsigned)index, c1 = (unsigned)(index >> 32), c2 = 0, c3 = 0;
+  unsigned k0 = (unsigned)seed, k1 = (unsigned)(seed >> 32);
+  for (int round = 0; round < 10; ++round) {
+    if (round > 0) { k0 += 0x9E3779B9u; k1 += 0xBB67AE85u; }
+    unsigned long long p0 = 0xD2511F53ull * c0, p1 = 0xCD9E8D57ull * c2;
+    unsigned n0 = (unsigned)(p1 >> 32) ^ c1 ^ k0, n2 = (unsigned)(p0 >> 32) ^ c3 ^ k1;
+    c1 = (unsigned)p1; c3 = (unsigned)p0; c0 = n0; c2 = n2;
+  }
+  JanusBlock b = {{c0, c1, c2, c3}};
+  return b;
+}
 """
 # `__device_or_host__`: both, in CUDA; nothing on the host.
 PRELUDE = (
@@ -90,6 +108,7 @@ class Lowered:
     kernels: list = field(default_factory=list)  # kernel names, in the source
     asserts: dict = field(default_factory=dict)  # assert id -> message
     scratch: list = field(default_factory=list)  # value names of temporaries no node outputs
+    uses_rng: bool = False  # kernels read the call's random-stream shift from ("rng",)
 
 
 def broadcast_strides(shape, out_shape) -> list:
@@ -98,41 +117,6 @@ def broadcast_strides(shape, out_shape) -> list:
     lead = len(out_shape) - len(shape)
     own = contiguous_strides(shape)
     return [0 if d < lead or shape[d - lead] == 1 else own[d - lead] for d in range(len(out_shape))]
-
-
-def _index_code(shape, operand_strides, bases=None, var="i", prefix="o") -> tuple[list, list]:
-    """Code that turns the flat index `var` over `shape` into one element
-    offset per operand (strides per operand, one per dim of `shape`; offset
-    variables are named `prefix`0, `prefix`1, ...)."""
-    bases = bases or [0] * len(operand_strides)
-    plain = contiguous_strides(shape)
-    offsets = []
-    for strides, base in zip(operand_strides, bases):
-        # A contiguous read of the whole shape is the flat index itself.
-        same = all(s == p or size == 1 for s, p, size in zip(strides, plain, shape))
-        offsets.append((f"({base} + {var})" if base else var) if same else None)
-    lines = []
-    if any(o is None for o in offsets):
-        names = [f"{prefix}{k}" for k in range(len(offsets))]
-        q = f"q{prefix}"
-        lines.append(
-            f"i64 {q} = {var}; "
-            + " ".join(f"i64 {names[k]} = {bases[k]};" for k, o in enumerate(offsets) if o is None)
-        )
-        for d in reversed(range(len(shape))):
-            if shape[d] == 1:
-                continue
-            adds = [
-                f"{names[k]} += d * {operand_strides[k][d]};"
-                for k, o in enumerate(offsets)
-                if o is None and operand_strides[k][d]
-            ]
-            if adds:
-                lines.append(f"{{ i64 d = {q} % {shape[d]}; {q} /= {shape[d]}; {' '.join(adds)} }}")
-            else:
-                lines.append(f"{q} /= {shape[d]};")
-        offsets = [names[k] if o is None else o for k, o in enumerate(offsets)]
-    return lines, offsets
 
 
 class _Source:
@@ -167,6 +151,7 @@ class _Lowering:
         self.src = _Source()
         self.asserts = {}
         self.scratch_values = []  # per-program temporaries beside the node results
+        self.uses_rng = False  # whether a kernel reads the ("rng",) slot
         self.nodes = graph.node_list()
         for _, _, _, outs, _ in self.nodes:
             for name, dtype, shape in outs:
@@ -205,7 +190,7 @@ class _Lowering:
         for k, name in enumerate(out_names):
             params.append(f"{self.ctype(name)}* r{k}")
             args.append(name)
-        index, offsets = _index_code(shape, [s for _, s, _ in reads], [b for _, _, b in reads])
+        index, offsets = index_code(shape, [s for _, s, _ in reads], [b for _, _, b in reads])
         loads = [f"a{k}[{off}]" for k, off in enumerate(offsets)]
         body_lines = index + expr_lines(loads)
         stores = [f"r{k}[i] = {value};" for k, value in enumerate(results)]
@@ -321,7 +306,7 @@ class _Lowering:
         n = math.prod(shape)
         fill = self.src.add([f"{ct}* r0"], [f"JANUS_FOR(i, {n}LL) r0[i] = ({ct})0;"])
         view_shape, strides, offset = self.view_geometry(shape, lambda v: v[_decode(spec, ())])
-        index, (dst, src) = _index_code(
+        index, (dst, src) = index_code(
             view_shape, [strides, broadcast_strides(self.shape(g), view_shape)], [offset, 0]
         )
         work = math.prod(view_shape)
@@ -365,10 +350,10 @@ class _Lowering:
             "all": ("true", "acc && v", "a && b", "acc"),
             "any": ("false", "acc || v", "a || b", "acc"),
         }[kind]
-        out_index, (out_off,) = _index_code(
+        out_index, (out_off,) = index_code(
             kept_shape, [[strides[d] for d in kept]], var="o", prefix="ko"
         )
-        red_index, (red_off,) = _index_code(
+        red_index, (red_off,) = index_code(
             red_shape, [[strides[d] for d in dims]], var="r", prefix="ro"
         )
         body = [
@@ -529,7 +514,7 @@ class _Lowering:
     def copy_into(self, src, out, base, out_strides) -> Launch:
         shape = self.shape(src)
         ct = self.ctype(out)
-        index, (dst_off,) = _index_code(shape, [out_strides], [base])
+        index, (dst_off,) = index_code(shape, [out_strides], [base])
         work = math.prod(shape)
         body = [
             f"JANUS_FOR(i, {work}LL) {{",
@@ -553,6 +538,52 @@ class _Lowering:
             f"JANUS_FOR(i, {n}LL) r0[i] = table[{pick}];",
         ]
         return [Launch(self.src.add([f"{ct}* r0"], body), blocks_for(n), [out])]
+
+    def philox(self, out: str, attrs: dict, normal: bool) -> list:
+        """Random numbers from word `offset` + the call's shift (a value the
+        program writes to the ("rng",) slot before each replay) of the
+        stream of `seed`: one thread per 4-word block, as the eager kernels
+        (kernels/philox.cu) draw them."""
+        ct, n = self.ctype(out), self.numel(out)
+        if ct not in ("float", "double"):
+            raise NoKernel(f"random {ct}")
+        seed = int(attrs["seed"]) & (2**64 - 1)
+        first = f"(unsigned long long)({int(attrs['offset'])}LL + rng[0]) / 4"  # first block
+        block = f"JanusBlock b = janus_philox({seed}ull, {first} + t);"
+        scale = f"({ct})(1.0 / 16777216.0)"
+        if normal:  # Box-Muller on word pairs, in the element type
+            per, lines = 4, [
+                "  for (int pair = 0; pair < 2; ++pair) {",
+                "    i64 i = 4 * t + 2 * pair; if (i >= n) break;",
+                f"    {ct} u1 = ({ct})((b.v[2 * pair] >> 8) + 1) * {scale};",
+                f"    {ct} u2 = ({ct})(b.v[2 * pair + 1] >> 8) * {scale};",
+                f"    {ct} radius = sqrt(({ct})-2 * log(u1));",
+                f"    {ct} angle = ({ct})6.283185307179586476925286766559 * u2;",
+                "    r0[i] = radius * cos(angle);",
+                "    if (i + 1 < n) r0[i + 1] = radius * sin(angle);",
+                "  }",
+            ]  # fmt: skip
+        elif ct == "float":
+            per, lines = 4, [
+                "  for (int lane = 0; lane < 4; ++lane) {",
+                "    i64 i = 4 * t + lane;",
+                f"    if (i < n) r0[i] = (float)(b.v[lane] >> 8) * {scale};",
+                "  }",
+            ]  # fmt: skip
+        else:  # two doubles per block, 53 bits from two words each
+            per, lines = 2, [
+                "  for (int half = 0; half < 2; ++half) {",
+                "    i64 i = 2 * t + half; if (i >= n) break;",
+                "    unsigned long long bits = ((unsigned long long)(b.v[2 * half] >> 5) << 26)"
+                " + (b.v[2 * half + 1] >> 6);",
+                "    r0[i] = (double)bits * (1.0 / 9007199254740992.0);",
+                "  }",
+            ]  # fmt: skip
+        threads = -(-n // per)
+        body = [f"const i64 n = {n};", f"JANUS_FOR(t, {threads}LL) {{", "  " + block, *lines, "}"]
+        self.uses_rng = True
+        kernel = self.src.add([f"{ct}* r0", "const long long* rng"], body)
+        return [Launch(kernel, blocks_for(threads), [out, ("rng",)])]
 
     def gemm(self, a, b, out, trans_b=False, beta=0.0) -> Gemm:
         """out (+)= a @ b (b transposed: a @ b.T), numpy matmul semantics for
@@ -630,6 +661,11 @@ class _Lowering:
             return cuda_gather.lower_gather(self, op, operands, values, attrs, out)
         if op in cuda_windows.CONV_OPS:
             return cuda_windows.lower_conv(self, op, values, attrs, out)
+        if op in cuda_lines.LINE_OPS:
+            return cuda_lines.lower_line_op(self, op, values, attrs, outs)
+        if op == "flip":
+            dims = attrs["dims"]
+            return [self.view_copy(values[0], out, lambda v: np.flip(v, dims))]
         if op in cuda_windows.POOL_OPS:
             return cuda_windows.lower_pool(self, op, values, attrs, outs)
         if op == "index_add":
@@ -645,6 +681,8 @@ class _Lowering:
                 bias = self.copy(b, out, broadcast_strides(self.shape(b), self.shape(out)))
                 return [bias, self.gemm(x, w, out, trans_b=True, beta=1.0)]
             return [self.gemm(x, w, out, trans_b=True)]
+        if op in ("philox_uniform", "philox_normal"):
+            return self.philox(out, attrs, op == "philox_normal")
         if op == "assert":
             cond = values[0]
             if self.numel(cond) != 1:
@@ -676,4 +714,12 @@ def lower(graph) -> Lowered:
             steps.append(low.node(op, operands, attrs, [o[0] for o in outs]))
         except NoKernel as why:
             raise NoKernel(f"{op}: {why}") from None
-    return Lowered(low.src.text(), steps, low.types, low.src.names, low.asserts, low.scratch_values)
+    return Lowered(
+        low.src.text(),
+        steps,
+        low.types,
+        low.src.names,
+        low.asserts,
+        low.scratch_values,
+        low.uses_rng,
+    )

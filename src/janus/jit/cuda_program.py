@@ -117,9 +117,10 @@ class CudaProgram:
             offsets[name] = top
             top = _align(top + self._nbytes(name))
         self.flag_offset = top
+        self.rng_offset = top = _align(top + 4)  # the call's random-stream shift (int64)
         # One cuBLAS workspace per stream: GEMMs on different streams run at
         # once, and sharing one scratch area between them corrupts results.
-        self.workspace_offset = top = _align(top + 4)
+        self.workspace_offset = top = _align(top + 8)
         self.arena_bytes = top + _WORKSPACE * self.n_streams
         self.offsets = offsets
         self.arena = cp.cuda.alloc(self.arena_bytes)
@@ -147,6 +148,8 @@ class CudaProgram:
         self.captures = 0
         self.replays = 0
         self.addresses: dict = {}  # graph input name -> address read at the last capture
+        self.rng_shift = np.zeros(1, np.int64)  # the shift in the ("rng",) slot
+        cp.cuda.runtime.memset(self.base + self.rng_offset, 0, 8)
         PROGRAMS.add(self)
 
     # ----- layout -----
@@ -161,6 +164,8 @@ class CudaProgram:
     def _address(self, name, inputs) -> int:
         if name == ("flag",):
             return self.base + self.flag_offset
+        if name == ("rng",):
+            return self.base + self.rng_offset
         if name in self.offsets:
             return self.base + self.offsets[name]
         return inputs[name]
@@ -268,6 +273,13 @@ class CudaProgram:
         main = self.streams[0]
         self.ready_event.record(current)
         main.wait_event(self.ready_event)
+        if self.lowered.uses_rng and rng_shift != self.rng_shift[0]:
+            # Random ops read the shift from device memory, so the captured
+            # graph stays valid; the copy is ordered before the replay.
+            self.rng_shift[0] = rng_shift
+            cp.cuda.runtime.memcpyAsync(
+                self.base + self.rng_offset, self.rng_shift.ctypes.data, 8, 1, main.ptr
+            )
         for k, slot in self.staged_inputs.items():
             cp.cuda.runtime.memcpyAsync(_ptr(slot), _ptr(arrays[k]), slot.nbytes, 3, main.ptr)
         self.cuda_graph.launch(main)

@@ -1,7 +1,8 @@
 """What a lowered CUDA node is made of: `Launch` (a kernel of the generated
 source) and `Gemm` (cuBLAS), and the launch geometry every kernel shares.
 Kept apart so the code generator's modules (cuda_codegen.py, cuda_windows.py,
-cuda_gather.py) and the program that runs them (cuda_program.py) agree on it."""
+cuda_gather.py, cuda_lines.py) and the program that runs them
+(cuda_program.py) agree on it; also the index arithmetic they share."""
 
 from __future__ import annotations
 
@@ -55,3 +56,38 @@ def contiguous_strides(shape) -> list:
         strides.append(step)
         step *= size
     return strides[::-1]
+
+
+def index_code(shape, operand_strides, bases=None, var="i", prefix="o") -> tuple[list, list]:
+    """Code that turns the flat index `var` over `shape` into one element
+    offset per operand (strides per operand, one per dim of `shape`; offset
+    variables are named `prefix`0, `prefix`1, ...)."""
+    bases = bases or [0] * len(operand_strides)
+    plain = contiguous_strides(shape)
+    offsets = []
+    for strides, base in zip(operand_strides, bases):
+        # A contiguous read of the whole shape is the flat index itself.
+        same = all(s == p or size == 1 for s, p, size in zip(strides, plain, shape))
+        offsets.append((f"({base} + {var})" if base else var) if same else None)
+    lines = []
+    if any(o is None for o in offsets):
+        names = [f"{prefix}{k}" for k in range(len(offsets))]
+        q = f"q{prefix}"
+        lines.append(
+            f"i64 {q} = {var}; "
+            + " ".join(f"i64 {names[k]} = {bases[k]};" for k, o in enumerate(offsets) if o is None)
+        )
+        for d in reversed(range(len(shape))):
+            if shape[d] == 1:
+                continue
+            adds = [
+                f"{names[k]} += d * {operand_strides[k][d]};"
+                for k, o in enumerate(offsets)
+                if o is None and operand_strides[k][d]
+            ]
+            if adds:
+                lines.append(f"{{ i64 d = {q} % {shape[d]}; {q} /= {shape[d]}; {' '.join(adds)} }}")
+            else:
+                lines.append(f"{q} /= {shape[d]};")
+        offsets = [names[k] if o is None else o for k, o in enumerate(offsets)]
+    return lines, offsets
