@@ -23,6 +23,21 @@ pytestmark = [
 ]
 
 
+def _programs_made(monkeypatch) -> list:
+    """The list every CudaProgram made from now on (in this test) joins."""
+    from janus.jit import cuda_program
+
+    made = []
+    original = cuda_program.CudaProgram.__init__
+
+    def spy(self, *a, **k):
+        original(self, *a, **k)
+        made.append(self)
+
+    monkeypatch.setattr(cuda_program.CudaProgram, "__init__", spy)
+    return made
+
+
 def _program(graph, **kw):
     from janus.jit.cuda_program import CudaProgram
 
@@ -176,16 +191,7 @@ def _lstm_losses(compiled, steps=8):
 def test_a_multi_stream_lstm_step_trains_like_eager(monkeypatch):
     """GEMMs on concurrent streams once shared cuBLAS's workspace: the
     losses drifted from the third step on."""
-    from janus.jit import cuda_program
-
-    made = []
-    original = cuda_program.CudaProgram.__init__
-
-    def spy(self, *a, **k):
-        original(self, *a, **k)
-        made.append(self)
-
-    monkeypatch.setattr(cuda_program.CudaProgram, "__init__", spy)
+    made = _programs_made(monkeypatch)
     eager = _lstm_losses(False)
     compiled = _lstm_losses(True)
     assert made and max(p.n_streams for p in made) > 1
@@ -301,16 +307,7 @@ def _split_step_losses(compiled, steps=5):
 
 
 def test_a_frame_returning_a_loss_gets_a_compiled_backward_on_cuda(monkeypatch):
-    from janus.jit import cuda_program
-
-    made = []
-    original = cuda_program.CudaProgram.__init__
-
-    def spy(self, *a, **k):
-        original(self, *a, **k)
-        made.append(self)
-
-    monkeypatch.setattr(cuda_program.CudaProgram, "__init__", spy)
+    made = _programs_made(monkeypatch)
     eager, eager_params = _split_step_losses(False)
     compiled, params = _split_step_losses(True)
     # The forward and its backward, both CUDA programs, both replayed.
@@ -349,16 +346,7 @@ def test_a_cuda_frame_with_dropout_stays_eager_and_trains_like_eager(monkeypatch
     kernels themselves are checked against the CPU runtime, shifts
     included, in tests/jit/test_cuda_codegen.py and by the random_draws
     case above."""
-    from janus.jit import cuda_program
-
-    made = []
-    original = cuda_program.CudaProgram.__init__
-
-    def spy(self, *a, **k):
-        original(self, *a, **k)
-        made.append(self)
-
-    monkeypatch.setattr(cuda_program.CudaProgram, "__init__", spy)
+    made = _programs_made(monkeypatch)
     eager = _dropout_losses(False)
     compiled = _dropout_losses(True)
     assert not any(p.lowered.uses_rng for p in made)

@@ -13,7 +13,15 @@ from __future__ import annotations
 import math
 
 from .cuda_elementwise import NoKernel, is_float
-from .cuda_steps import BLOCK, MAX_BLOCKS, Launch, blocks_for, contiguous_strides, index_code
+from .cuda_steps import (
+    BLOCK,
+    MAX_BLOCKS,
+    Launch,
+    block_fold_lines,
+    blocks_for,
+    contiguous_strides,
+    index_code,
+)
 
 
 def _lines(shape, dim):
@@ -108,15 +116,7 @@ def two_pass(low, x: str, out: str, dims, kind: str, correction: int = 1) -> lis
             f"    double v = (double)a0[{out_off} + {red_off}];",
             f"    acc = {fold};",
             "  }",
-            "  partial[threadIdx.x] = acc;",
-            "  JANUS_SYNC();",
-            "  for (unsigned s = blockDim.x / 2; s > 0; s >>= 1) {",
-            "    if (threadIdx.x < s) {",
-            "      double a = partial[threadIdx.x], b = partial[threadIdx.x + s];",
-            f"      partial[threadIdx.x] = {merge};",
-            "    }",
-            "    JANUS_SYNC();",
-            "  }",
+            *block_fold_lines("acc", "double", merge),
         ]
 
     if kind == "var":

@@ -91,3 +91,21 @@ def index_code(shape, operand_strides, bases=None, var="i", prefix="o") -> tuple
                 lines.append(f"{q} /= {shape[d]};")
         offsets = [names[k] if o is None else o for k, o in enumerate(offsets)]
     return lines, offsets
+
+
+def block_fold_lines(value: str, acc: str, merge: str) -> list:
+    """Kernel lines (indented for a loop body) that store each thread's
+    `value` in the shared array `partial` and fold the block's values into
+    partial[0], `merge` combining two of them named a and b (of C type
+    `acc`). Every thread of the block must run them."""
+    return [
+        f"  partial[threadIdx.x] = {value};",
+        "  JANUS_SYNC();",
+        "  for (unsigned s = blockDim.x / 2; s > 0; s >>= 1) {",
+        "    if (threadIdx.x < s) {",
+        f"      {acc} a = partial[threadIdx.x], b = partial[threadIdx.x + s];",
+        f"      partial[threadIdx.x] = {merge};",
+        "    }",
+        "    JANUS_SYNC();",
+        "  }",
+    ]

@@ -24,7 +24,7 @@ skipped by max.
 from __future__ import annotations
 
 from .cuda_elementwise import NoKernel
-from .cuda_steps import BLOCK, MAX_BLOCKS, Gemm, Launch, blocks_for
+from .cuda_steps import BLOCK, MAX_BLOCKS, Gemm, Launch, block_fold_lines, blocks_for
 
 _COLS_BUDGET = 16 << 20  # elements of im2col scratch per convolution node
 
@@ -283,24 +283,13 @@ def _direct_weight_grad(low, x: str, gy: str, dw: str, g: _Conv) -> list:
         f"    if (inside) sum += ({acc})a0[((n * {g.c} + ci) * {g.h} + iy) * {g.w} + ix]"
         f" * a1[(n * {g.o} + o) * {P} + oy * {g.ow} + ox];",
         "  }",
-        *_block_sum_lines("sum"),
+        *block_fold_lines("sum", acc, "a + b"),
         f"  if (threadIdx.x == 0) r0[e] = ({ct})partial[0];",
         "  JANUS_SYNC();",
         "}",
     ]
     params = [f"const {ct}* a0", f"const {ct}* a1", f"{ct}* r0"]
     return [Launch(low.src.add(params, body), max(1, min(MAX_BLOCKS, count)), [x, gy, dw])]
-
-
-def _block_sum_lines(value: str) -> list:
-    return [
-        f"  partial[threadIdx.x] = {value};",
-        "  JANUS_SYNC();",
-        "  for (unsigned s = blockDim.x / 2; s > 0; s >>= 1) {",
-        "    if (threadIdx.x < s) partial[threadIdx.x] += partial[threadIdx.x + s];",
-        "    JANUS_SYNC();",
-        "  }",
-    ]
 
 
 def lower_conv(low, op: str, values: list, attrs: dict, out: str) -> list:
