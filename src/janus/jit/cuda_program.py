@@ -315,7 +315,7 @@ class CudaProgram:
     def __call__(self, *arrays) -> list:
         return self.call(list(arrays))
 
-    # ----- profiling (bench/cuda_replay.py) -----
+    # ----- profiling (bench/cuda_step.py, bench/cuda_streams.py) -----
 
     def replay_ms(self, repeat: int = 50) -> float:
         """GPU time of one replay of the captured graph, from events around
