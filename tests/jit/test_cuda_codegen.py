@@ -94,3 +94,19 @@ def test_random_ops_read_the_calls_stream_shift():
     first, _, _ = run_on_host(graph, *arrays, rng_shift=0)
     moved, _, _ = run_on_host(graph, *arrays, rng_shift=8)
     assert not np.array_equal(first[2], moved[2])
+
+
+def test_view_geometry_of_huge_tensors_allocates_nothing_large():
+    """Strides and offsets of views and of single elements, on a shape whose
+    elements would take 80 GB as an index array."""
+    from janus.jit.cuda_codegen import _Lowering
+
+    geometry = _Lowering.view_geometry
+    big = (100_000, 100_000)
+    assert geometry(big, lambda v: v[7, 9]) == ((), [], 700_009)
+    assert geometry(big, lambda v: v[7, 9:]) == ((99_991,), [1], 700_009)
+    assert geometry((3, 4, 5), lambda v: v[1, 2, 3]) == ((), [], 33)
+    assert geometry((3, 4, 5), lambda v: v[1:, ::2, -1]) == ((2, 2), [20, 10], 24)
+    assert geometry((3, 4, 5), lambda v: np.flip(v, (0, 1))) == ((3, 4, 5), [-20, -5, 1], 55)
+    with pytest.raises(NoKernel, match="copies"):
+        geometry((3, 4), lambda v: v[[0, 2]])

@@ -109,7 +109,11 @@ class Lowered:
     kernels: list = field(default_factory=list)  # kernel names, in the source
     asserts: dict = field(default_factory=dict)  # assert id -> message
     scratch: list = field(default_factory=list)  # value names of temporaries no node outputs
-    uses_rng: bool = False  # kernels read the call's random-stream shift from ("rng",)
+
+    @property
+    def uses_rng(self) -> bool:
+        """Whether a kernel reads the call's random-stream shift, ("rng",)."""
+        return any(("rng",) in step.args for steps in self.steps for step in steps)
 
 
 def broadcast_strides(shape, out_shape) -> list:
@@ -152,7 +156,6 @@ class _Lowering:
         self.src = _Source()
         self.asserts = {}
         self.scratch_values = []  # per-program temporaries beside the node results
-        self.uses_rng = False  # whether a kernel reads the ("rng",) slot
         self.nodes = graph.node_list()
         for _, _, _, outs, _ in self.nodes:
             for name, dtype, shape in outs:
@@ -279,18 +282,41 @@ class _Lowering:
     def view_geometry(shape, view) -> tuple:
         """(shape, element strides, element offset) of `view` (a function of a
         numpy array returning a view of it, or one element) applied to a
-        contiguous `shape`. The stand-in array holds each element's own flat
-        index, so the view's first element is its offset, and numpy's
-        indexing rules decide the rest."""
-        stand_in = np.arange(max(1, math.prod(shape)), dtype=np.int64)[: math.prod(shape)]
-        stand_in = stand_in.reshape(shape)
+        contiguous `shape`; numpy's indexing rules decide. No stand-in holds
+        more than one dim's worth of elements, so large tensors cost nothing."""
+        nd = len(shape)
+        # Every element of `probe` aliases one: reading it is safe, and it
+        # tells a view from one element, which numpy returns as a number.
+        probe = np.broadcast_to(np.zeros((), np.int64), shape)
+        if not isinstance(view(probe), np.ndarray):
+            # The element's coordinate along dim d, read through the same
+            # indexing from a grid of that dim's indices.
+            coords = [
+                int(
+                    view(
+                        np.broadcast_to(
+                            np.arange(n).reshape([-1 if k == d else 1 for k in range(nd)]), shape
+                        )
+                    )
+                )
+                for d, n in enumerate(shape)
+            ]
+            return (), [], sum(c * st for c, st in zip(coords, contiguous_strides(shape)))
+        # A view's strides and offset are pointer arithmetic on a stand-in
+        # that is never read.
+        item = 8
+        stand_in = np.lib.stride_tricks.as_strided(
+            np.zeros(1, np.int64),
+            shape=shape,
+            strides=[st * item for st in contiguous_strides(shape)],
+        )
         v = view(stand_in)
-        if not isinstance(v, np.ndarray):  # one element (every dim indexed): a number
-            return (), [], int(v)
-        if v.ndim and not np.shares_memory(v, stand_in):
+        if not np.may_share_memory(v, stand_in):
             raise NoKernel("an index that copies")
-        offset = int(v.reshape(-1)[0]) if v.size else 0
-        return tuple(v.shape), [s // 8 for s in v.strides], offset
+        offset = (
+            v.__array_interface__["data"][0] - stand_in.__array_interface__["data"][0]
+        ) // item
+        return tuple(v.shape), [st // item for st in v.strides], offset
 
     def view_copy(self, src: str, out: str, view) -> Launch:
         """out = view(src), a strided read of src."""
@@ -574,7 +600,6 @@ class _Lowering:
             ]  # fmt: skip
         threads = -(-n // per)
         body = [f"const i64 n = {n};", f"JANUS_FOR(t, {threads}LL) {{", "  " + block, *lines, "}"]
-        self.uses_rng = True
         kernel = self.src.add([f"{ct}* r0", "const long long* rng"], body)
         return [Launch(kernel, blocks_for(threads), [out, ("rng",)])]
 
@@ -707,12 +732,4 @@ def lower(graph) -> Lowered:
             steps.append(low.node(op, operands, attrs, [o[0] for o in outs]))
         except NoKernel as why:
             raise NoKernel(f"{op}: {why}") from None
-    return Lowered(
-        low.src.text(),
-        steps,
-        low.types,
-        low.src.names,
-        low.asserts,
-        low.scratch_values,
-        low.uses_rng,
-    )
+    return Lowered(low.src.text(), steps, low.types, low.src.names, low.asserts, low.scratch_values)

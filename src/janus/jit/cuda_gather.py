@@ -16,7 +16,7 @@ from .cuda_elementwise import NoKernel, literal, literal_type
 from .cuda_steps import INDEX_ASSERT, INDEX_ASSERT_MESSAGE, Launch, blocks_for, contiguous_strides
 
 
-def _checked_index(low, load: str, size: int, var: str = "at", wrap: bool = True) -> list:
+def checked_index(low, load: str, size: int, var: str = "at", wrap: bool = True) -> list:
     """C lines that set `var` from `load` (a negative one wrapped once when
     `wrap`, as gather and scatter do; index_select and embedding refuse
     it), or flag it and skip the element."""
@@ -48,7 +48,7 @@ def embedding(low, weight: str, indices: str, out: str) -> list:
     ct = low.ctype(out)
     body = [
         f"JANUS_FOR(i, {n * width}LL) {{",
-        *("  " + line for line in _checked_index(low, f"a1[i / {width}]", rows, "row", wrap=False)),
+        *("  " + line for line in checked_index(low, f"a1[i / {width}]", rows, "row", wrap=False)),
         f"  r0[i] = a0[row * {width} + i % {width}];",
         "}",
     ]
@@ -58,46 +58,39 @@ def embedding(low, weight: str, indices: str, out: str) -> list:
     ]
 
 
-def gather(low, x: str, index: str, out: str, dim: int) -> list:
-    """out[c] = x[c with c[dim] = index[c]] over the index's shape."""
-    shape, x_shape = low.shape(index), low.shape(x)
+def _take(low, x: str, index: str, out: str, dim: int, load: str, wrap: bool) -> list:
+    """out[c] = x[c with c[dim] = the index at `load`] over out's shape;
+    `load` reads the index from a1 at the output coordinates c0, c1, ..."""
+    shape, x_shape = low.shape(out), low.shape(x)
     nd = len(shape)
-    if nd != len(x_shape) or nd == 0:
-        raise NoKernel("gather with an index of another rank, or of none")
-    dim %= nd
     coords = [f"c{d}" if d != dim else "at" for d in range(nd)]
     work = math.prod(shape)
     body = [
         f"JANUS_FOR(i, {work}LL) {{",
-        *("  " + line for line in _checked_index(low, "a1[i]", x_shape[dim])),
         *("  " + line for line in _coordinates(shape)),
+        *("  " + line for line in checked_index(low, load, x_shape[dim], wrap=wrap)),
         f"  r0[i] = a0[{_offset(coords, contiguous_strides(x_shape))}];",
         "}",
     ]
     ct = low.ctype(out)
     params = [f"const {low.ctype(x)}* a0", f"const {low.ctype(index)}* a1", f"{ct}* r0", "int* fl"]
     return [Launch(low.src.add(params, body), blocks_for(work), [x, index, out, ("flag",)])]
+
+
+def gather(low, x: str, index: str, out: str, dim: int) -> list:
+    """out[c] = x[c with c[dim] = index[c]] over the index's shape."""
+    nd = len(low.shape(index))
+    if nd != len(low.shape(x)) or nd == 0:
+        raise NoKernel("gather with an index of another rank, or of none")
+    return _take(low, x, index, out, dim % nd, "a1[i]", wrap=True)
 
 
 def index_select(low, x: str, index: str, out: str, dim: int) -> list:
     """out[..., j, ...] = x[..., index[j], ...] along `dim`."""
-    shape, x_shape = low.shape(out), low.shape(x)
-    nd = len(shape)
+    nd = len(low.shape(out))
     if nd == 0:
         raise NoKernel("index_select of a 0-d tensor")
-    dim %= nd
-    coords = [f"c{d}" if d != dim else "at" for d in range(nd)]
-    work = math.prod(shape)
-    body = [
-        f"JANUS_FOR(i, {work}LL) {{",
-        *("  " + line for line in _coordinates(shape)),
-        *("  " + line for line in _checked_index(low, f"a1[c{dim}]", x_shape[dim], wrap=False)),
-        f"  r0[i] = a0[{_offset(coords, contiguous_strides(x_shape))}];",
-        "}",
-    ]
-    ct = low.ctype(out)
-    params = [f"const {low.ctype(x)}* a0", f"const {low.ctype(index)}* a1", f"{ct}* r0", "int* fl"]
-    return [Launch(low.src.add(params, body), blocks_for(work), [x, index, out, ("flag",)])]
+    return _take(low, x, index, out, dim % nd, f"a1[c{dim % nd}]", wrap=False)
 
 
 def scatter(low, operands: list, out: str, dim: int, add: bool) -> list:
@@ -131,7 +124,7 @@ def scatter(low, operands: list, out: str, dim: int, add: bool) -> list:
     body = [
         f"JANUS_FOR(i, {work}LL) {{",
         *("  " + line for line in _coordinates(shape)),
-        *("  " + line for line in _checked_index(low, "a1[i]", x_shape[dim])),
+        *("  " + line for line in checked_index(low, "a1[i]", x_shape[dim])),
         "  " + store,
         "}",
     ]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 
 from .cuda_elementwise import NoKernel, is_float
+from .cuda_gather import checked_index
 from .cuda_steps import (
     BLOCK,
     MAX_BLOCKS,
@@ -151,13 +152,11 @@ def two_pass(low, x: str, out: str, dims, kind: str, correction: int = 1) -> lis
 def one_hot(low, x: str, out: str, classes: int) -> list:
     """Zeros, then a one at each index; an index outside [0, classes)
     flags the run (the eager op raises)."""
-    from .cuda_gather import _checked_index
-
     n, ct = low.numel(x), low.ctype(out)
     zero = low.src.add([f"{ct}* r0"], [f"JANUS_FOR(i, {n * classes}LL) r0[i] = 0;"])
     body = [
         f"JANUS_FOR(i, {n}LL) {{",
-        *("  " + line for line in _checked_index(low, "a0[i]", classes, wrap=False)),
+        *("  " + line for line in checked_index(low, "a0[i]", classes, wrap=False)),
         f"  r0[i * {classes} + at] = 1;",
         "}",
     ]

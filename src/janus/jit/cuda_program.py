@@ -148,6 +148,7 @@ class CudaProgram:
         self.captures = 0
         self.replays = 0
         self.addresses: dict = {}  # graph input name -> address read at the last capture
+        self.uses_rng = low.uses_rng  # (a scan of the steps: once, not per call)
         self.rng_shift = np.zeros(1, np.int64)  # the shift in the ("rng",) slot
         cp.cuda.runtime.memset(self.base + self.rng_offset, 0, 8)
         PROGRAMS.add(self)
@@ -273,7 +274,7 @@ class CudaProgram:
         main = self.streams[0]
         self.ready_event.record(current)
         main.wait_event(self.ready_event)
-        if self.lowered.uses_rng and rng_shift != self.rng_shift[0]:
+        if self.uses_rng and rng_shift != self.rng_shift[0]:
             # Random ops read the shift from device memory, so the captured
             # graph stays valid; the copy is ordered before the replay.
             self.rng_shift[0] = rng_shift
