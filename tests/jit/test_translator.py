@@ -701,3 +701,37 @@ def test_a_jitted_function_called_from_traced_code_is_traced_through():
         x = janus.tensor([float(k), 0.0])
         assert np.allclose(ja(x).item(), (x * 2).softmax(-1)[0].item())
     assert compiled_calls(ja) >= 2
+
+
+def test_in_place_writes_under_autograd_read_each_calls_values():
+    """An in-place op under autograd keeps a copy of the old value for its
+    gradient (no op makes it). The trace used to hold that copy as an outside
+    tensor, so compiled calls wrote into the first call's values, and the
+    copy's stale graph node made backward fail ("a second time")."""
+
+    def fn(a, v):
+        out = a * 1.0
+        out[1] = v
+        out[0, 1:3] = 7.0
+        out[:, 0] = out[:, 1] * 2
+        h = a.sin()
+        h.mul_(v)
+        return out, h
+
+    def calls(k):
+        janus.manual_seed(k)
+        return janus.randn(3, 4, requires_grad=True), janus.randn(4, requires_grad=True)
+
+    calls.count = 5
+    jf = run_both(lambda: (fn, lambda: {}), calls)
+    assert compiled_calls(jf) >= 2
+    for k in range(3):  # and each call's backward reaches that call's inputs
+        a, v = calls(10 + k)
+        out, h = jf(a, v)
+        ((out * 2).sum() + (h * 3).sum()).backward()
+        with janus._C.capture.disabled():
+            ea, ev = a.detach().requires_grad_(), v.detach().requires_grad_()
+            eout, eh = fn(ea, ev)
+            ((eout * 2).sum() + (eh * 3).sum()).backward()
+        assert np.allclose(a.grad.numpy(), ea.grad.numpy())
+        assert np.allclose(v.grad.numpy(), ev.grad.numpy())

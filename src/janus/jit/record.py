@@ -151,6 +151,13 @@ class _Recorder:
         self.values[id(target)] = (target, value)
         self.arrays[id(target._data)] = (target._data, value)
 
+    def on_copy(self, copy: Tensor, original: Tensor) -> None:
+        """`copy` holds `original`'s current value: the same graph value (a
+        compiled call computes it, never reads the recorded call's copy)."""
+        value = self.value_of(original)
+        self.values[id(copy)] = (copy, value)
+        self.arrays[id(copy._data)] = (copy._data, value)
+
     def on_create(self, tensor: Tensor) -> None:
         """A tensor made from Python data inside fn: a constant node (each run
         makes it afresh, as eager does), unless it is too large to spell out

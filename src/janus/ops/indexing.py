@@ -388,6 +388,8 @@ def _snapshot_for_inplace(x: Tensor) -> Tensor:
 
         accumulator_of(x)
         snap._accumulator = x._accumulator
+    if registry.observers:
+        registry.notify_copied(snap, x)
     return snap
 
 

@@ -273,6 +273,17 @@ def notify_created(tensor: Tensor) -> None:
             on_create(tensor)
 
 
+def notify_copied(copy: Tensor, original: Tensor) -> None:
+    """Tells observers that `copy` was just made, by no op, as a copy of
+    `original`'s current value (the snapshot an in-place op under autograd
+    keeps): a trace computes it as that value, never reads the recorded
+    call's copy as an outside tensor."""
+    for observer in observers:
+        on_copy = getattr(observer, "on_copy", None)
+        if on_copy is not None:
+            on_copy(copy, original)
+
+
 def notify_unrecordable(reason: str) -> None:
     """Tells observers that eager code is about to do work that is no op of
     the table (a compiled frame's backward, which runs a native program):
