@@ -16,16 +16,23 @@ Which callee is which:
   `enumerate`, `zip`, `reversed`, `list`, `tuple`, `getattr`;
 - anything else (third-party calls, `print`, I/O) still runs, but the frame
   gets no compiled entry this time (a graph break with its reason).
+
+Once a translation has broken it compiles nothing, so from then on user
+functions, modules and `janus.jit` functions are called, not traced through
+(`native`): a driver loop around a compiled training step would otherwise run
+every step at recording speed while it is translated.
 """
 
 from __future__ import annotations
 
 import builtins
+import functools
 import inspect
 import os
 import types
 
-from .. import autograd
+from .. import _C, autograd
+from ..ops import registry
 from ..tensor import Tensor, data_readers
 from .generators import generator_code
 from .instructions import Code
@@ -158,6 +165,8 @@ class CallsMixin:
         from ..optim.optimizer import Optimizer
 
         target = fn.value
+        if self.breaks and self._user_callable(target):
+            return self.native(fn, args, kwargs)
         if isinstance(target, Module) and type(target).__call__ is Module.__call__:
             return self.call_module(fn, args, kwargs)
         if isinstance(target, types.MethodType):
@@ -211,6 +220,31 @@ class CallsMixin:
             "the frame is split there: the call runs in Python between compiled parts",
         )
         return self.concrete(target, args, kwargs)
+
+    def _user_callable(self, target) -> bool:
+        """A call the translator would trace through: a user function or
+        method, a module, a `janus.jit` function."""
+        from ..nn.modules.module import Module
+
+        func = getattr(target, "__func__", target)
+        if isinstance(target, Module) or _jit_function_of(target) is not None:
+            return True
+        return isinstance(func, types.FunctionType) and not _is_janus(func)
+
+    def native(self, fn: Var, args: list, kwargs: dict) -> Var:
+        """The call, run as plain Python with the frame hook on (a compiled
+        callee runs its entry) and unrecorded. Only for a translation that has
+        broken: the frame gets no entry from it, so nothing needs the call's
+        ops; its own instructions are still walked for the rest of its breaks."""
+        values = [self.value(a, "passed to a Python call") for a in args]
+        kwvalues = {k: self.value(v, "passed to a Python call") for k, v in kwargs.items()}
+        call = functools.partial(fn.value, *values, **kwvalues)
+        registry.observers.remove(self.recorder)
+        try:
+            result = do(_C.capture.call_with_hook, call)
+        finally:
+            registry.observers.append(self.recorder)
+        return Var(result)
 
     def inlinable(self, func) -> bool:
         if func.__code__ in skipped_codes:  # janus.jit.skip: a graph break
