@@ -132,10 +132,13 @@ void bind_guards(py::module_& sub) {
           py::arg("name"), "getattr(value, name).")
       .def(
           "item",
-          [](const NodeHandle& h, py::object key) {
-            return NodeHandle{h.tree, h.tree->add_child(h.node, Access::kItem, std::move(key))};
+          [](const NodeHandle& h, py::object key, const std::string& name) {
+            return NodeHandle{h.tree,
+                              h.tree->add_child(h.node, Access::kItem, std::move(key), name)};
           },
-          py::arg("key"), "value[key] for a constant key (fast for exact tuple, list and dict).")
+          py::arg("key"), py::arg("name") = "",
+          "value[key] for a constant key (fast for exact tuple, list and dict), or an object\n"
+          "hashed by identity (then compared by `is`); `name` stands for the key in the source.")
       .def(
           "len",
           [](const NodeHandle& h) {

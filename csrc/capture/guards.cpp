@@ -46,6 +46,12 @@ bool is_value_constant(py::handle value) {
   return true;
 }
 
+// An object hashed by identity (object.__hash__): as an item key it is the
+// object itself (a parameter keying an optimizer's state), compared by `is`.
+bool is_identity_key(py::handle value) {
+  return Py_TYPE(value.ptr())->tp_hash == PyBaseObject_Type.tp_hash;
+}
+
 // 1 equal, 0 not, -1 error. Types must match exactly (so 1, 1.0 and True
 // differ); for the builtin types allowed in constants `==` runs no Python code.
 int values_equal(PyObject* value, PyObject* expected) {
@@ -65,6 +71,7 @@ int values_equal(PyObject* value, PyObject* expected) {
 
 // Keys for item accessors must be the same kind of constant, compared the same way.
 bool same_key(py::handle a, py::handle b) {
+  if (!is_value_constant(a) || !is_value_constant(b)) return a.ptr() == b.ptr();
   const int same = values_equal(a.ptr(), b.ptr());
   if (same < 0) PyErr_Clear();
   return same == 1;
@@ -101,7 +108,12 @@ PyObject* read_item(const GuardNode& node, PyObject* container) {
     return Py_NewRef(PyList_CheckExact(container) ? PyList_GET_ITEM(container, i)
                                                   : PyTuple_GET_ITEM(container, i));
   }
-  if (PyDict_CheckExact(container)) return dict_read(container, node.key.ptr());
+  // A dict subclass that keeps dict's lookup (defaultdict, OrderedDict) is read
+  // as a dict: a guard must not call __missing__, which would insert the key.
+  if (PyDict_Check(container) &&
+      Py_TYPE(container)->tp_as_mapping->mp_subscript == PyDict_Type.tp_as_mapping->mp_subscript) {
+    return dict_read(container, node.key.ptr());
+  }
   return PyObject_GetItem(container, node.key.ptr());
 }
 
@@ -342,7 +354,8 @@ GuardNode* GuardTree::add_root(Access access, py::object key, py::handle object,
   return root_.children.back().get();
 }
 
-GuardNode* GuardTree::add_child(GuardNode* parent, Access access, py::object key) {
+GuardNode* GuardTree::add_child(GuardNode* parent, Access access, py::object key,
+                                const std::string& key_name) {
   check_mutable();
   for (const auto& child : parent->children) {
     if (same_accessor(*child, access, key, py::handle())) return child.get();
@@ -354,14 +367,17 @@ GuardNode* GuardTree::add_child(GuardNode* parent, Access access, py::object key
       node->source = parent->source + "." + std::string(py::str(key));
       break;
     case Access::kItem:
-      if (!is_value_constant(key)) {
-        throw py::type_error("item keys must be None, bool, int, float, str or tuples of them");
+      if (!is_value_constant(key) && !is_identity_key(key)) {
+        throw py::type_error(
+            "item keys must be None, bool, int, float, str, tuples of them, or objects hashed "
+            "by identity");
       }
       if (PyLong_CheckExact(key.ptr())) {
         node->int_key = true;
         node->index = key.cast<Py_ssize_t>();
       }
-      node->source = parent->source + "[" + std::string(py::repr(key)) + "]";
+      node->source =
+          parent->source + "[" + (key_name.empty() ? std::string(py::repr(key)) : key_name) + "]";
       break;
     case Access::kLen:
       node->source = "len(" + parent->source + ")";

@@ -132,7 +132,9 @@ class GuardTree {
 
   // Builders (Python-facing; raise when frozen). The returned node is owned by the tree.
   GuardNode* add_root(Access access, py::object key, py::handle object, const std::string& source);
-  GuardNode* add_child(GuardNode* parent, Access access, py::object key);
+  // `key_name` names an item key in the source text (default: its repr).
+  GuardNode* add_child(GuardNode* parent, Access access, py::object key,
+                       const std::string& key_name = "");
   void add_leaf(GuardNode* node, Leaf leaf);
 
   // The code object whose parameters `local(index)` counts (weakly held; may be empty).

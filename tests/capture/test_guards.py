@@ -104,6 +104,26 @@ def test_attributes_items_and_lengths():
     ]
 
 
+def test_items_keyed_by_objects_hashed_by_identity():
+    """An optimizer's state is keyed by parameter tensors: the guard holds the
+    key object, compares keys by `is`, names it as told, and reads a
+    defaultdict without calling __missing__ (which would insert the key)."""
+    from collections import defaultdict
+
+    w, other = janus.ones(2), janus.ones(2)
+    g = guard()
+    state = g.local("state")
+    state.item(w, "<param 0>").len().equals(1)
+    assert state.item(w, "<param 0>") is not None  # asked twice: the same node
+    assert g.check({"state": {w: {"step": 1}}})
+    table = defaultdict(dict)
+    table[other] = {"step": 1}
+    assert g.first_failure({"state": table}) == "L['state'][<param 0>] can be read"
+    assert w not in table and len(table) == 1
+    with pytest.raises(TypeError, match="hashed by identity"):
+        state.item([1, 2])
+
+
 def test_items_of_other_containers_use_getitem():
     class Table:
         def __getitem__(self, key):

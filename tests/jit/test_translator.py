@@ -5,6 +5,7 @@ then the compiled entries must actually have been used."""
 from __future__ import annotations
 
 import contextlib
+import copy
 import math
 
 import numpy as np
@@ -735,3 +736,48 @@ def test_in_place_writes_under_autograd_read_each_calls_values():
             ((eout * 2).sum() + (eh * 3).sum()).backward()
         assert np.allclose(a.grad.numpy(), ea.grad.numpy())
         assert np.allclose(v.grad.numpy(), ev.grad.numpy())
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_a_compiled_step_uses_the_state_the_optimizer_holds_at_each_call(optimizer):
+    """`opt.load_state_dict` replaces the optimizer's state tensors. A compiled
+    step used to hold the tensors it first saw (guarded by the state's length
+    only): after a reload it read and updated the old ones."""
+
+    def make():
+        janus.manual_seed(5)
+        model = nn.Linear(4, 3)
+        if optimizer == "sgd":
+            opt = janus.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        else:
+            opt = janus.optim.Adam(model.parameters(), lr=0.05)
+
+        def step(x, y):
+            opt.zero_grad()
+            loss = ((model(x) - y) ** 2).mean()
+            loss.backward()
+            opt.step()
+            return loss
+
+        return step, model, opt
+
+    janus.manual_seed(9)
+    data = [(janus.randn(6, 4), janus.randn(6, 3)) for _ in range(10)]
+    runs = {}
+    for mode in ("eager", "jit"):
+        step, model, opt = make()
+        if mode == "jit":
+            step = jf = janus.jit(step)
+        losses, saved = [], None
+        with contextlib.nullcontext() if mode == "jit" else janus._C.capture.disabled():
+            for k, (x, y) in enumerate(data):
+                if k == 3:
+                    saved = copy.deepcopy(opt.state_dict())
+                if k == 6:
+                    opt.load_state_dict(saved)
+                losses.append(step(x, y).item())
+        runs[mode] = losses, [p.detach().numpy().copy() for p in model.parameters()]
+    np.testing.assert_allclose(runs["jit"][0], runs["eager"][0], rtol=1e-5)
+    for p, q in zip(runs["jit"][1], runs["eager"][1]):
+        np.testing.assert_allclose(p, q, rtol=1e-5, atol=1e-7)
+    assert compiled_calls(jf) >= 6, jf.explain()

@@ -400,6 +400,8 @@ class CallsMixin:
                 for i, p in enumerate(group["params"]):
                     self.read(p, params.item(i))
                     self.read(p._grad, params.item(i).attr("grad"))
+            if getattr(fn.value, "__name__", "") == "step":
+                self.read_optimizer_state(opt, optimizer.source)
         for group in opt.param_groups:
             for p in group["params"]:
                 self.recorder.watch_grad(p)
@@ -414,6 +416,23 @@ class CallsMixin:
                 transient=True,
             )
         return result
+
+    def read_optimizer_state(self, opt, source) -> None:
+        """The state tensors a step reads and updates, through their sources
+        (`opt.state[p][key]`, `p` keyed by its own object): a compiled step
+        then uses the state the optimizer holds at that call, which
+        `load_state_dict` replaces with new tensors."""
+        state = source.attr("state")
+        for k, group in enumerate(opt.param_groups):
+            for i, p in enumerate(group["params"]):
+                entries = dict.get(opt.state, p)  # (a defaultdict: never insert)
+                if not entries:
+                    continue
+                at = state.item(p, f"<param_groups[{k}]['params'][{i}]>")
+                self.guard(at, "len", len(entries))
+                for key, value in entries.items():
+                    if isinstance(value, Tensor):
+                        self.read(value, at.item(key))
 
     # ----- containers -----
     def call_container_method(self, fn: Var, method, args, kwargs) -> Var:

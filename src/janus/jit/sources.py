@@ -18,8 +18,8 @@ class Source:
     def attr(self, name: str) -> Source:
         return Attr(self, name)
 
-    def item(self, key) -> Source:
-        return Item(self, key)
+    def item(self, key, key_name: str | None = None) -> Source:
+        return Item(self, key, key_name)
 
     def cell_contents(self) -> Source:
         return Attr(self, "cell_contents")
@@ -155,14 +155,17 @@ class Attr(Source):
 
 
 class Item(Source):
-    __slots__ = ("base", "key")
+    """`base[key]`. `key_name` names a key whose repr says nothing useful
+    (a parameter tensor keying `opt.state`); a guard holds the key itself."""
 
-    def __init__(self, base: Source, key):
-        self.base, self.key = base, key
-        self.name = f"{base.name}[{key!r}]"
+    __slots__ = ("base", "key", "key_name")
+
+    def __init__(self, base: Source, key, key_name: str | None = None):
+        self.base, self.key, self.key_name = base, key, key_name
+        self.name = f"{base.name}[{key_name or repr(key)}]"
 
     def _node(self, guard, nodes):
-        return self.base.node(guard, nodes).item(self.key)
+        return self.base.node(guard, nodes).item(self.key, self.key_name or "")
 
     def evaluate(self, env):
         return self.base.evaluate(env)[self.key]
