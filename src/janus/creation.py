@@ -165,7 +165,7 @@ def _filled(shape, value, dtype, device, requires_grad) -> Tensor:
     if xp is np:
         out = _finish(np.full(shape, value, dtype=dtype.np), None, requires_grad)
         if registry.observers and not requires_grad:
-            registry.notify_created(out)  # a trace makes it afresh each run
+            registry.notify_created(out, fill=value)  # a trace makes it afresh each run
         return out
     with xp.cuda.Device(dev.index):
         return _finish(xp.full(shape, value, dtype=dtype.np), None, requires_grad)
@@ -235,7 +235,16 @@ def arange(start, end=None, step=1, *, dtype=None, device=None, requires_grad=Fa
     values = (
         start + np.arange(count, dtype=np.float64 if dtype.is_floating_point else np.int64) * step
     )
-    return _finish(values.astype(dtype.np), device, requires_grad)
+    return _created(values.astype(dtype.np), device, requires_grad)
+
+
+def _created(values: np.ndarray, device, requires_grad: bool) -> Tensor:
+    """A tensor of values computed from Python numbers: a trace makes it
+    afresh each run (a constant), as for `tensor([...])`."""
+    out = _finish(values, device, requires_grad)
+    if registry.observers and not requires_grad and type(out._data) is np.ndarray:
+        registry.notify_created(out)
+    return out
 
 
 def linspace(start, end, steps: int, *, dtype=None, device=None, requires_grad=False) -> Tensor:
@@ -243,7 +252,7 @@ def linspace(start, end, steps: int, *, dtype=None, device=None, requires_grad=F
     if steps < 0:
         raise RuntimeError("number of steps must be non-negative")
     values = np.linspace(float(start), float(end), int(steps), dtype=np.float64)
-    return _finish(values.astype(dtype.np), device, requires_grad)
+    return _created(values.astype(dtype.np), device, requires_grad)
 
 
 def logspace(
@@ -251,12 +260,12 @@ def logspace(
 ) -> Tensor:
     dtype = _dtype_or_default(dtype)
     values = np.power(base, np.linspace(float(start), float(end), int(steps)))
-    return _finish(values.astype(dtype.np), device, requires_grad)
+    return _created(values.astype(dtype.np), device, requires_grad)
 
 
 def eye(n: int, m: int | None = None, *, dtype=None, device=None, requires_grad=False) -> Tensor:
     dtype = _dtype_or_default(dtype)
-    return _finish(np.eye(n, n if m is None else m, dtype=dtype.np), device, requires_grad)
+    return _created(np.eye(n, n if m is None else m, dtype=dtype.np), device, requires_grad)
 
 
 # ----- random -----

@@ -673,7 +673,12 @@ def test_filled_tensors_made_inside_are_fresh_and_large_ones_updated_in_place_st
         return acc * 2
 
     def large(x):
-        acc = janus.zeros(300, 300)  # too large to spell out as a constant
+        acc = janus.zeros(300, 300)  # one value expanded: a graph value however large
+        acc.add_(x)
+        return acc.sum()
+
+    def spelled_out(x):
+        acc = janus.eye(300)  # too large to spell out as a constant
         acc.add_(x)
         return acc.sum()
 
@@ -684,7 +689,34 @@ def test_filled_tensors_made_inside_are_fresh_and_large_ones_updated_in_place_st
     jl = janus.jit(large)
     big = janus.ones(300)
     assert [jl(big).item() for _ in range(4)] == [90000.0] * 4
-    assert any("updated in place" in b.explanation for b in jl.report.compiles[0].breaks)
+    assert compiled_calls(jl) >= 2
+    je = janus.jit(spelled_out)
+    assert [je(big).item() for _ in range(4)] == [90300.0] * 4
+    assert any("updated in place" in b.explanation for b in je.report.compiles[0].breaks)
+
+
+def test_tensors_the_frame_creates_are_new_objects_on_every_call():
+    """zeros/full/arange/eye made inside a compiled frame and handed out (kept
+    in a list, returned) are new tensors on every call, as eagerly; a large
+    filled one used to be the recorded call's tensor, handed out again."""
+    kept = []
+
+    def make():
+        def fn(x, n):
+            buf = janus.zeros(300, 300)  # (not spelled out: one value, expanded)
+            kept.append(buf)
+            ids = janus.arange(n)
+            return x * 2 + ids, janus.full((2, 2), 7.0), janus.eye(3)
+
+        return fn, lambda: {}
+
+    jf = run_both(make, [(janus.ones(4), 4)] * 4)
+    assert compiled_calls(jf) >= 2
+    assert len({id(t) for t in kept}) == len(kept) == 8
+    kept[-2].add_(1)  # no call's tensor is another's
+    assert kept[-1].sum().item() == 0.0
+    (_, filled, eye), (_, filled2, eye2) = jf(janus.ones(4), 4), jf(janus.ones(4), 4)
+    assert filled is not filled2 and eye is not eye2 and compiled_calls(jf) >= 4
 
 
 def test_a_jitted_function_called_from_traced_code_is_traced_through():

@@ -158,17 +158,29 @@ class _Recorder:
         self.values[id(copy)] = (copy, value)
         self.arrays[id(copy._data)] = (copy._data, value)
 
-    def on_create(self, tensor: Tensor) -> None:
+    def on_create(self, tensor: Tensor, fill=None) -> None:
         """A tensor made from Python data inside fn: a constant node (each run
-        makes it afresh, as eager does), unless it is too large to spell out
-        in the graph, in which case it stays an input read from the tensor.
-        The translator guards the Python values it was made from."""
+        makes it afresh, as eager does); a filled one (`fill`) is one value
+        expanded, then copied. One too large to spell out in the graph stays
+        an input read from the tensor. The translator guards the Python
+        values it was made from."""
         data = tensor._data
-        if type(data) is not np.ndarray or data.size > CONSTANT_ELEMENTS:
+        if type(data) is not np.ndarray:
             return
-        [value] = self.graph.add_node(
-            "constant", [], {"value": data.ravel().tolist()}, [_type(tensor)]
-        )
+        if fill is not None and data.ndim > 0:
+            [one] = self.graph.add_node(
+                "constant", [], {"value": [data.dtype.type(fill).item()]},
+                [(_SHORT[tensor.dtype.name], [], str(tensor.device))],
+            )  # fmt: skip
+            [value] = self.graph.add_node(
+                "expand", [one], {"shape": list(data.shape)}, [_type(tensor)]
+            )
+        elif data.size <= CONSTANT_ELEMENTS:
+            [value] = self.graph.add_node(
+                "constant", [], {"value": data.ravel().tolist()}, [_type(tensor)]
+            )
+        else:
+            return
         self.values[id(tensor)] = (tensor, value)
         self.arrays[id(data)] = (data, value)
 

@@ -263,14 +263,15 @@ def notify_write(target: Tensor, source) -> None:
             on_write(target, source)
 
 
-def notify_created(tensor: Tensor) -> None:
+def notify_created(tensor: Tensor, fill=None) -> None:
     """Tells observers that `tensor` was just made from Python data
-    (`janus.tensor([...])`): a trace holds it as a constant that each run
-    makes afresh, not as an outside tensor it reads (and would update)."""
+    (`janus.tensor([...])`, `zeros`, `arange`; `fill`: the one value every
+    element has): a trace holds it as a constant that each run makes afresh,
+    not as an outside tensor it reads (and would update, or hand out)."""
     for observer in observers:
         on_create = getattr(observer, "on_create", None)
         if on_create is not None:
-            on_create(tensor)
+            on_create(tensor, fill)
 
 
 def notify_copied(copy: Tensor, original: Tensor) -> None:
