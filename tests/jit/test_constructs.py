@@ -421,7 +421,9 @@ def test_tensors_returned_by_builtins_from_outside_containers_are_not_frozen():
     for fn in (via_copy, via_sorted):
         calls = [([one],)] * 2 + [([one * 5],)] * 2
         jf = run_both(_fn(fn), calls)  # agreeing with eager is the point
-        assert any("no source" in b.explanation for t in jf.report.compiles for b in t.breaks)
+        # The list is passed whole to a builtin: its elements are read through
+        # their sources (L['xs'][0]), so the result is found again each call.
+        assert compiled_calls(jf) >= 1, jf.explain()
 
 
 def test_module_parameters_are_read_from_the_module_passed_in():

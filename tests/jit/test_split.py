@@ -401,3 +401,37 @@ def test_a_driver_that_broke_calls_its_compiled_step_instead_of_tracing_it():
     mine, theirs = observed()["model"], eager_observed()["model"]
     for p, q in zip(mine.parameters(), theirs.parameters()):
         np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), rtol=1e-5)
+
+
+def test_a_number_argument_that_changes_is_read_as_data_not_guarded(capsys):
+    """A step counter passed to a step: guarded equal to its value, every call
+    recompiled until the budget ran out and the step ran eagerly. Once guards
+    on a number argument have missed with `config.number_values` values, the
+    argument is read unguarded (as a resume function's data): uses that would
+    bake it into the graph break there, and the rest keeps compiling."""
+
+    def make():
+        model = nn.Linear(4, 3)
+        opt = janus.optim.SGD(model.parameters(), lr=0.1)
+
+        def step(x, y, k):
+            loss = ((model(x) - y) ** 2).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            print(f"step {k}")
+            scale = 0.5 if k % 3 == 0 else 2.0  # a decision on the counter
+            return loss * scale + k
+
+        return step, lambda: {"model": model, "opt": opt}
+
+    def calls(k):
+        return (*_data(k), k)
+
+    calls.count = 12
+    jf = run_both(make, calls)
+    out = capsys.readouterr().out.split("\n")
+    assert out[:12] == out[12:24] == [f"step {k}" for k in range(12)]
+    # k = 0, 1, 2 each got a translation; from then on k is data
+    assert compiled_calls(jf) >= 6, jf.explain()
+    assert len(jf.report.compiles) <= 5, jf.explain()

@@ -813,3 +813,22 @@ def test_a_compiled_step_uses_the_state_the_optimizer_holds_at_each_call(optimiz
     for p, q in zip(runs["jit"][1], runs["eager"][1]):
         np.testing.assert_allclose(p, q, rtol=1e-5, atol=1e-7)
     assert compiled_calls(jf) >= 6, jf.explain()
+
+
+def test_numbers_inside_containers_are_not_frozen_into_the_graph():
+    """`tensor(vals)` bakes the numbers in `vals` into the graph. They used to
+    be baked with nothing guarding them: an argument list guarded by its type
+    only, and `.item()` values inside a list the frame built, so every
+    compiled call returned the first call's numbers."""
+
+    def from_argument(x, vals):
+        return janus.tensor(vals) * x + sum(vals)
+
+    def from_data(x):
+        v = x.sum().item()
+        pair = [v, 1.0]
+        return janus.tensor(pair) * 2, janus.tensor({"v": v}["v"])
+
+    jf = run_both(lambda: (from_argument, dict), [(janus.ones(2), [float(k), 1.0]) for k in (1, 1, 2, 2)])
+    assert compiled_calls(jf) >= 2, jf.explain()
+    run_both(lambda: (from_data, dict), [(janus.ones(2) * k,) for k in range(5)])

@@ -254,6 +254,8 @@ class CallsMixin:
         return translatable(func.__code__) is not None
 
     def concrete(self, target, args, kwargs) -> Var:
+        for a in (*args, *kwargs.values()):  # what the result is computed from
+            self.guard_contents(a)
         values = [self.value(a, "passed to a Python call") for a in args]
         kwvalues = {k: self.value(v, "passed to a Python call") for k, v in kwargs.items()}
         result = do(target, *values, **kwvalues)
@@ -330,6 +332,8 @@ class CallsMixin:
         """Runs a janus library call as it is: the recorder sees its ops."""
         # (Not repr(): a bound method's repr prints its tensor's data.)
         name = getattr(fn.value, "__qualname__", None) or type(fn.value).__qualname__
+        for a in (*args, *kwargs.values()):  # `tensor(xs)` bakes the numbers in xs
+            self.guard_contents(a)
         values = [self.value(a, f"passed to {name}") for a in args]
         kwvalues = {k: self.value(v, f"passed to {name}") for k, v in kwargs.items()}
         if _holds_array(values) or _holds_array(list(kwargs.values())):

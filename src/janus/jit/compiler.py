@@ -35,6 +35,11 @@ from .values import OUTSIDE_PYTHON, GraphBreak, UserException, Var
 # `_unsplittable` (they run as before: eagerly, callees compiled on their own).
 _split_at: dict = {}
 _unsplittable: set = set()
+# code -> names of parameters whose int or float value kept changing between
+# calls (a step counter): later translations read them unguarded, as data, so
+# a new value does not recompile; a use that would bake one in breaks there.
+changing_numbers: dict = {}
+_numbers_seen: dict = {}  # (code, name) -> the values its guards missed with
 
 
 @dataclass
@@ -46,6 +51,26 @@ class Translation:
     seconds: float = 0.0
     permanent: bool = False  # no later call can compile either (e.g. unsupported bytecode)
     split: Split | None = None  # where the entry hands the call over to Python
+    numbers: dict = field(default_factory=dict)  # parameter -> the int/float it was guarded equal to
+
+
+def learn_changing_numbers(code_obj, last: Translation, values: dict, limit: int) -> bool:
+    """After a guard miss: a parameter guarded equal to a number that now
+    holds another number of the same type has changed; once it has held
+    `limit` values, it is data from then on (a few values, e.g. a flag-like
+    int, stay specialized: each gets its own entry, with no break). True if
+    a parameter just became data (the next translation is worth making)."""
+    promoted = False
+    for name, was in last.numbers.items():
+        now = values.get(name)
+        if type(now) is type(was) and now != was:
+            seen = _numbers_seen.setdefault((code_obj, name), set())
+            seen.update((was, now))
+            data = changing_numbers.setdefault(code_obj, set())
+            if len(seen) >= limit and name not in data:
+                data.add(name)
+                promoted = True
+    return promoted
 
 
 def translate(function, locals_: dict) -> Translation:
@@ -72,7 +97,8 @@ def translate(function, locals_: dict) -> Translation:
     names = _C.capture.entry_signature(code_obj)
     params = names[: len(names) - len(code_obj.co_freevars)]
     frame = Frame(code, function, {}, {}, None)
-    data = data_parameters.get(code_obj, ())  # a resume function's unguarded values
+    # a resume function's unguarded values, and numbers that changed
+    data = data_parameters.get(code_obj, frozenset()) | changing_numbers.get(code_obj, set())
     frame.locals = {
         name: Var(locals_[name], Local(name), host=OUTSIDE_PYTHON)
         if name in data
@@ -101,7 +127,7 @@ def translate(function, locals_: dict) -> Translation:
         stopped.result = stopped.split.run_concretely()
         stopped.seconds = time.perf_counter() - start
         return stopped
-    out = Translation(result.value, breaks=tr.breaks)
+    out = Translation(result.value, breaks=tr.breaks, numbers=_number_guards(tr))
     _learn_split(code_obj, tr.breaks)
     if not tr.breaks:
         try:
@@ -139,13 +165,23 @@ def _split(tr, frame, function, names, rng_start, at: GraphBreak) -> Translation
         except NotCompilable as reason:
             why = f"the state there cannot be rebuilt: {reason}"
         else:
-            return Translation(None, entry=entry, guard=guard, breaks=[at], split=split)
+            return Translation(
+                None, entry=entry, guard=guard, breaks=[at], split=split, numbers=_number_guards(tr)
+            )
     _unsplittable.add(code_obj)
     _split_at.pop(code_obj, None)
     tr.breaks.append(
         GraphBreak("no-split", frame.location(), f"cannot split the frame here: {why}", _hint(why))
     )
     return None
+
+
+def _number_guards(tr) -> dict:
+    return {
+        source.key: arg
+        for source, kind, arg in tr.guards.values()
+        if kind == "equals" and type(source) is Local and type(arg) in (int, float)
+    }
 
 
 def _learn_split(code_obj, breaks: list) -> None:

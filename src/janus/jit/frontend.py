@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from .. import _C
 from ..tensor import Tensor
 from .calls import skipped_codes
-from .compiler import NotTranslatable, translate
+from .compiler import NotTranslatable, learn_changing_numbers, translate
 
 log = logging.getLogger("janus.jit")
 capture = _C.capture
@@ -36,6 +36,9 @@ class Config:
     # every call, e.g. a recursive model on a new tree) stops translating
     # after this many: it then runs at eager speed.
     unprofitable_after: int = 3
+    # An int or float argument seen with this many values (a step counter) is
+    # read as data from then on: new values no longer recompile.
+    number_values: int = 3
 
 
 config = Config()
@@ -48,6 +51,15 @@ class CodeReport:
     name: str
     compiles: list = field(default_factory=list)  # Translations, in order
     skipped: str | None = None
+    # Translations before this one do not count against `unprofitable_after`:
+    # they were made before an argument became data (a new start).
+    counted_from: int = 0
+
+    def unprofitable(self, promoted: bool) -> bool:
+        """Enough translations since the last new start that none may pay off?"""
+        if promoted:
+            self.counted_from = len(self.compiles)
+        return len(self.compiles) - self.counted_from >= config.unprofitable_after
 
     def __str__(self) -> str:
         lines = [f"{self.name}: {len(self.compiles)} translation(s)"]
@@ -137,7 +149,10 @@ def _callback(view):
     if not touches:
         return capture.SKIP
     report = _report(code)
-    if len(report.compiles) >= config.unprofitable_after:
+    promoted = bool(report.compiles) and learn_changing_numbers(
+        code, report.compiles[-1], view.locals, config.number_values
+    )  # (after a guard miss, or a translation that broke)
+    if report.unprofitable(promoted):
         if sum(e.hits for e in capture.entries(code)) == 0:
             report.skipped = f"{len(report.compiles)} translations and no compiled call used"
             _never.add(code)
@@ -230,10 +245,13 @@ class JitFunction:
                 return self.fn(*args, **kwargs)
             if self.entries:
                 self.misses.append(self.entries[0][0].first_failure(plain, g, b))
-            translated = len(self.report.compiles)
-            if translated >= config.unprofitable_after and not any(
+            promoted = bool(self.report.compiles) and learn_changing_numbers(
+                self.fn.__code__, self.report.compiles[-1], plain, config.number_values
+            )
+            if self.report.unprofitable(promoted) and not any(
                 entry.calls for _, entry in self.entries
             ):  # as the hook does: a new structure every call (a new tree) stays eager
+                translated = len(self.report.compiles)
                 self.report.skipped = f"{translated} translations and no compiled call used"
                 return self.fn(*args, **kwargs)
             try:

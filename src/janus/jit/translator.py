@@ -231,6 +231,27 @@ class Translator(CallsMixin, ContainersMixin, GeneratorsMixin):
             self.guard(source, "type", type(value))
         return Var(value, source)
 
+    def guard_contents(self, var: Var, depth: int = 4) -> None:
+        """A container baked into the trace whole (`tensor(xs)`, `f(*xs)` run
+        concretely): every element it holds from outside the frame is read
+        through its source (numbers guarded equal, tensors read each call),
+        not just the container's type."""
+        if depth == 0 or type(var.value) not in (list, tuple, dict):
+            return
+        if var.source is not None and not self.is_mutated(var.value):
+            self.guard_len(var)
+            value, source = var.value, var.source
+            keys = value.keys() if type(value) is dict else range(len(value))
+            for key in keys:
+                if type(value) is dict and not is_constant(key):
+                    continue
+                element = self.read(value[key], source.item(key))
+                self.guard_contents(element, depth - 1)
+            return
+        items = var.tracked_items()
+        for item in (items.values() if isinstance(items, dict) else items) or ():
+            self.guard_contents(item, depth - 1)
+
     def guard_len(self, var: Var) -> None:
         """The trace relies on the length of a container (it iterated it,
         unpacked it, took its len or its truth)."""
@@ -251,17 +272,21 @@ class Translator(CallsMixin, ContainersMixin, GeneratorsMixin):
             self.entry_lengths[id(value)] = (value, len(value))
 
     def value(self, var: Var, use: str):
-        """The concrete value of `var` for a use that bakes it into the trace."""
-        if var.host is OUTSIDE_PYTHON:
+        """The concrete value of `var` for a use that bakes it into the trace
+        (a container the trace built counts as its elements: `tensor([v])`
+        bakes `v`)."""
+        host = _host_within(var)
+        if host is OUTSIDE_PYTHON:
             self.graph_break(
                 "data-dependent",
-                f"a value computed by Python outside the graph is {use}",
+                f"a value computed by Python outside the graph (or a number argument that "
+                f"changes from call to call) is {use}",
                 "keep the value a tensor, or the decision outside the compiled function",
             )
-        elif var.host is not None:
+        elif host is not None:
             self.graph_break(
                 "data-dependent",
-                f"a Python number read from tensor data ({var.host[1]}()) is {use}",
+                f"a Python number read from tensor data ({host[1]}()) is {use}",
                 "keep the value a tensor (no .item()), or return it from the step",
             )
         return var.value
@@ -748,3 +773,17 @@ class Translator(CallsMixin, ContainersMixin, GeneratorsMixin):
 
 # The opcodes of the normalized form the translator has a handler for.
 SUPPORTED = frozenset(name for name in dir(Translator) if name.isupper())
+
+
+def _host_within(var: Var, depth: int = 4):
+    """`var.host`, or that of an element of a container the trace built."""
+    if var.host is not None or depth == 0:
+        return var.host
+    items = var.tracked_items()
+    if not items:
+        return None
+    for item in items.values() if isinstance(items, dict) else items:
+        host = _host_within(item, depth - 1)
+        if host is not None:
+            return host
+    return None
