@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import math
+import types
 
 import numpy as np
 import pytest
@@ -832,3 +833,25 @@ def test_numbers_inside_containers_are_not_frozen_into_the_graph():
     jf = run_both(lambda: (from_argument, dict), [(janus.ones(2), [float(k), 1.0]) for k in (1, 1, 2, 2)])
     assert compiled_calls(jf) >= 2, jf.explain()
     run_both(lambda: (from_data, dict), [(janus.ones(2) * k,) for k in range(5)])
+
+
+def test_a_long_outside_list_baked_into_the_graph_is_a_break_not_thousands_of_guards():
+    def fn(x, vals):
+        if isinstance(vals, list):  # (no element decides isinstance: no guards)
+            return janus.tensor(vals).sum() * x
+        return x
+
+    def make(name):  # a code object of its own: what the JIT learns is kept per code
+        return types.FunctionType(fn.__code__.replace(co_name=name), fn.__globals__)
+
+    jf = janus.jit(make("long"))
+    vals = [1.0] * 1000
+    for _ in range(3):
+        assert jf(janus.ones(2), vals).tolist() == [1000.0, 1000.0]
+    reasons = [b.explanation for t in jf.report.compiles for b in t.breaks]
+    assert any("of 1000 elements" in r for r in reasons), jf.explain()
+    short = janus.jit(make("short"))
+    for _ in range(3):
+        short(janus.ones(2), [1.0, 2.0])
+    guards = short.report.compiles[0].guard.describe()
+    assert "L['vals'][1] == 2.0" in guards and compiled_calls(short) == 2

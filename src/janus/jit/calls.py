@@ -74,6 +74,9 @@ _PURE_BUILTINS = {
     chr,
 }  # fmt: skip
 
+# Pure builtins whose result does not depend on a container's elements.
+_SHALLOW_BUILTINS = {callable, hasattr, isinstance, issubclass, type}
+
 # Builtins whose result is always a new container.
 _CONSTRUCTORS = {dict, set, list, sorted}
 
@@ -254,8 +257,9 @@ class CallsMixin:
         return translatable(func.__code__) is not None
 
     def concrete(self, target, args, kwargs) -> Var:
-        for a in (*args, *kwargs.values()):  # what the result is computed from
-            self.guard_contents(a)
+        if not _lookup(_SHALLOW_BUILTINS, target):
+            for a in (*args, *kwargs.values()):  # what the result is computed from
+                self.guard_contents(a)
         values = [self.value(a, "passed to a Python call") for a in args]
         kwvalues = {k: self.value(v, "passed to a Python call") for k, v in kwargs.items()}
         result = do(target, *values, **kwvalues)

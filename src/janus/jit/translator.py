@@ -69,6 +69,9 @@ COMPARISONS = {
 }
 
 MAX_INLINE_DEPTH = 48
+# The most elements an outside container baked into the graph whole (`tensor(xs)`)
+# may have: each is guarded, so a longer one is a graph break instead.
+MAX_GUARDED_ELEMENTS = 256
 ALL = object()  # every attribute or item of an object
 
 
@@ -239,6 +242,15 @@ class Translator(CallsMixin, ContainersMixin, GeneratorsMixin):
         if depth == 0 or type(var.value) not in (list, tuple, dict):
             return
         if var.source is not None and not self.is_mutated(var.value):
+            if len(var.value) > MAX_GUARDED_ELEMENTS:
+                self.graph_break(
+                    "unsupported",
+                    f"a {type(var.value).__name__} of {len(var.value)} elements from "
+                    f"{var.source.name} is baked into the graph (its elements would each "
+                    "be guarded)",
+                    "pass a tensor instead",
+                )
+                return
             self.guard_len(var)
             value, source = var.value, var.source
             keys = value.keys() if type(value) is dict else range(len(value))
