@@ -719,6 +719,14 @@ def test_tensors_the_frame_creates_are_new_objects_on_every_call():
     (_, filled, eye), (_, filled2, eye2) = jf(janus.ones(4), 4), jf(janus.ones(4), 4)
     assert filled is not filled2 and eye is not eye2 and compiled_calls(jf) >= 4
 
+    def large(x):  # too large to spell out: held, so it may not escape
+        return x * 2, janus.eye(300)
+
+    jl = janus.jit(large)
+    eyes = [jl(janus.ones(2))[1] for _ in range(4)]
+    assert len({id(e) for e in eyes}) == 4 and compiled_calls(jl) == 0
+    assert any("escapes" in b.explanation for b in jl.report.compiles[0].breaks)
+
 
 def test_a_jitted_function_called_from_traced_code_is_traced_through():
     """janus.jit(f) called inside a compiled frame: its ops join the caller's

@@ -71,6 +71,9 @@ class _Recorder:
         # id -> (tensor, source): tensors the translator read from the heap
         self.sources: dict = {}
         self.sourced_arrays: dict = {}  # id(array) -> (array, tensor) for those tensors
+        # id -> tensor made from Python data but too large to be a constant:
+        # read as this call's tensor, so it must not escape the frame.
+        self.held_created: dict = {}
         # Work no op records (registry.notify_unrecordable): the translator
         # collects the reasons and breaks there; a plain recording fails.
         self.unrecordable: list | None = None
@@ -180,6 +183,7 @@ class _Recorder:
                 "constant", [], {"value": data.ravel().tolist()}, [_type(tensor)]
             )
         else:
+            self.held_created[id(tensor)] = tensor
             return
         self.values[id(tensor)] = (tensor, value)
         self.arrays[id(data)] = (data, value)
