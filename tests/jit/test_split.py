@@ -388,7 +388,7 @@ def test_a_driver_that_broke_calls_its_compiled_step_instead_of_tracing_it():
         return losses
 
     jd = janus.jit(drive)
-    for call in range(3):
+    for _ in range(3):
         before = compiled_calls(step)
         losses = jd(6)
         with capture.disabled():

@@ -838,7 +838,9 @@ def test_numbers_inside_containers_are_not_frozen_into_the_graph():
         pair = [v, 1.0]
         return janus.tensor(pair) * 2, janus.tensor({"v": v}["v"])
 
-    jf = run_both(lambda: (from_argument, dict), [(janus.ones(2), [float(k), 1.0]) for k in (1, 1, 2, 2)])
+    jf = run_both(
+        lambda: (from_argument, dict), [(janus.ones(2), [float(k), 1.0]) for k in (1, 1, 2, 2)]
+    )
     assert compiled_calls(jf) >= 2, jf.explain()
     run_both(lambda: (from_data, dict), [(janus.ones(2) * k,) for k in range(5)])
 

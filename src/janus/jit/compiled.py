@@ -75,7 +75,9 @@ class _Builder:
         if held is not None and held is t and not data_only:
             # Made by a janus call, but too large to be a constant: held as
             # this call's tensor, every compiled call would hand out that one.
-            raise NotCompilable("a tensor made inside the frame (too large for a constant) escapes it")
+            raise NotCompilable(
+                "a tensor made inside the frame (too large for a constant) escapes it"
+            )
         shared = rec.sourced_arrays.get(id(t._data))
         if (known is None or known[0] is not t) and shared is not None and shared[0] is t._data:
             # `x.detach()` of a tensor read from the heap, which no op used:

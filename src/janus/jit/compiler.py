@@ -51,7 +51,8 @@ class Translation:
     seconds: float = 0.0
     permanent: bool = False  # no later call can compile either (e.g. unsupported bytecode)
     split: Split | None = None  # where the entry hands the call over to Python
-    numbers: dict = field(default_factory=dict)  # parameter -> the int/float it was guarded equal to
+    # parameter -> the int or float it was guarded equal to
+    numbers: dict = field(default_factory=dict)
 
 
 def learn_changing_numbers(code_obj, last: Translation, values: dict, limit: int) -> bool:
