@@ -480,7 +480,7 @@ class CallsMixin:
                 # Whether the key is there is a decision on the dict: guarded
                 # as for `key in d`, or impossible to guard once it changed.
                 if self.is_mutated(container):
-                    from .translator import ALL
+                    from .reads import ALL
 
                     key = args[0].value if args and is_constant(args[0].value) else ALL
                     self.read_back(receiver, key)

@@ -1,0 +1,214 @@
+"""How the translator reads values and what it assumes about them.
+
+A value read from the frame's entry state gets a `Var` with its source, and
+the trace's assumptions about it become guards on that source: a number's
+value, a tensor's type, dtype, shape and device, a container's length, a
+function's identity. Values the graph does not compute (`loss.item()`, a
+resume function's data) may be passed on but not baked into the graph. The
+trace's own writes to outside objects are tracked, so a later read knows
+whether a source still shows the entry state.
+"""
+
+from __future__ import annotations
+
+import types
+
+from ..tensor import Tensor
+from .values import OUTSIDE_PYTHON, Var, is_constant
+
+# The most elements an outside container baked into the graph whole (`tensor(xs)`)
+# may have: each is guarded, so a longer one is a graph break instead.
+MAX_GUARDED_ELEMENTS = 256
+ALL = object()  # every attribute or item of an object
+
+
+def _equatable(value) -> bool:
+    """What `GuardNode.equals` accepts: None, bool, int, float, str, tuples of them."""
+    if type(value) in (type(None), bool, int, float, str):
+        return True
+    return type(value) is tuple and all(_equatable(v) for v in value)
+
+
+def _is_bound_method(value) -> bool:
+    if isinstance(value, types.MethodType):
+        return True
+    receiver = getattr(value, "__self__", None) if type(value) is types.BuiltinMethodType else None
+    return receiver is not None and not isinstance(receiver, types.ModuleType)
+
+
+class ReadsMixin:
+    def guard(self, source, kind: str, arg=None) -> None:
+        self.guards.setdefault((source.name, kind), (source, kind, arg))
+
+    def read(self, value, source) -> Var:
+        """A Var for `value` read from `source` (None: computed), guarding what
+        the trace will assume about it."""
+        if source is None:
+            return Var(value)
+        if value is Ellipsis:
+            self.guard(source, "is", value)
+        elif is_constant(value):
+            if not _equatable(value):  # the native check compares these types only
+                self.graph_break(
+                    "unsupported",
+                    f"a {type(value).__name__} constant read from {source.name}",
+                    "pass it as an int, float or str",
+                )
+            else:
+                self.guard(source, "equals", value)
+        elif isinstance(value, Tensor):
+            self.guard(source, "tensor", value)
+            seen = self.recorder.sources.get(id(value))
+            if seen is not None and seen[0] is value and seen[1].name != source.name:
+                # One tensor under two sources (`f(a, a)`): the graph reads it
+                # once, so the aliasing is what the trace assumes. No native
+                # check relates two sources; pinning both to the object does.
+                self.guard(seen[1], "is", value)
+                self.guard(source, "is", value)
+            self.recorder.add_source(value, source)
+        elif _is_bound_method(value):
+            # Made afresh at each lookup, so not guarded by identity: its
+            # receiver is read (and guarded) as a value of its own, and the
+            # method it binds by its function or name.
+            receiver = self.read(value.__self__, source.attr("__self__"))
+            self.guard(source, "type", type(value))
+            if isinstance(value, types.MethodType):
+                self.guard(source.attr("__func__"), "is", value.__func__)
+            else:
+                self.guard(source.attr("__name__"), "equals", value.__name__)
+            return Var(value, source, self_var=receiver)
+        elif isinstance(value, (types.FunctionType, types.BuiltinFunctionType, type)):
+            self.guard(source, "is", value)
+        elif isinstance(value, types.ModuleType):
+            self.guard(source, "is", value)
+        elif isinstance(value, (list, tuple, dict)):
+            self.guard(source, "type", type(value))  # its length: see `guard_len`
+        elif type(value) is types.CellType:
+            pass  # a free variable's cell: what is read is its contents
+        else:
+            self.guard(source, "type", type(value))
+        return Var(value, source)
+
+    def guard_contents(self, var: Var, depth: int = 4) -> None:
+        """A container baked into the trace whole (`tensor(xs)`, `f(*xs)` run
+        concretely): every element it holds from outside the frame is read
+        through its source (numbers guarded equal, tensors read each call),
+        not just the container's type."""
+        if depth == 0 or type(var.value) not in (list, tuple, dict):
+            return
+        if var.source is not None and not self.is_mutated(var.value):
+            if len(var.value) > MAX_GUARDED_ELEMENTS:
+                self.graph_break(
+                    "unsupported",
+                    f"a {type(var.value).__name__} of {len(var.value)} elements from "
+                    f"{var.source.name} is baked into the graph (its elements would each "
+                    "be guarded)",
+                    "pass a tensor instead",
+                )
+                return
+            self.guard_len(var)
+            value, source = var.value, var.source
+            keys = value.keys() if type(value) is dict else range(len(value))
+            for key in keys:
+                if type(value) is dict and not is_constant(key):
+                    continue
+                element = self.read(value[key], source.item(key))
+                self.guard_contents(element, depth - 1)
+            return
+        items = var.tracked_items()
+        for item in (items.values() if isinstance(items, dict) else items) or ():
+            self.guard_contents(item, depth - 1)
+
+    def guard_len(self, var: Var) -> None:
+        """The trace relies on the length of a container (it iterated it,
+        unpacked it, took its len or its truth)."""
+        if var.source is None:
+            return
+        if not self.is_mutated(var.value):
+            self.guard(var.source, "len", len(var.value))
+            return
+        entry = self.entry_lengths.get(id(var.value))
+        if entry is not None and entry[0] is var.value:  # changed by the trace: its
+            self.guard(var.source, "len", entry[1])  # length follows from the entry's
+
+    def remember_length(self, container: Var) -> None:
+        """Before the trace first changes an outside container: its entry
+        length, which a later len() of it depends on (guarded only then)."""
+        value = container.value
+        if type(value) in (list, dict) and id(value) not in self.entry_lengths:
+            self.entry_lengths[id(value)] = (value, len(value))
+
+    def value(self, var: Var, use: str):
+        """The concrete value of `var` for a use that bakes it into the trace
+        (a container the trace built counts as its elements: `tensor([v])`
+        bakes `v`)."""
+        host = _host_within(var)
+        if host is OUTSIDE_PYTHON:
+            self.graph_break(
+                "data-dependent",
+                f"a value computed by Python outside the graph (or a number argument that "
+                f"changes from call to call) is {use}",
+                "keep the value a tensor, or the decision outside the compiled function",
+            )
+        elif host is not None:
+            self.graph_break(
+                "data-dependent",
+                f"a Python number read from tensor data ({host[1]}()) is {use}",
+                "keep the value a tensor (no .item()), or return it from the step",
+            )
+        return var.value
+
+    def child_source(self, var: Var, make, key=ALL):
+        """The source of attribute or item `key` of `var`, if it still shows
+        the entry state (the trace has not written to it)."""
+        if var.source is None or self.is_mutated(var.value, key):
+            return None
+        return make(var.source)
+
+    def attr_source(self, obj: Var, name: str):
+        """The source of `obj.name`. Tensor metadata follows from the tensor's
+        own guard; only .grad is state of its own, until a backward ran."""
+        if isinstance(obj.value, Tensor):
+            if name != "grad" or self.grads_dirty:
+                return None
+        return self.child_source(obj, lambda s: s.attr(name), name)
+
+    def is_mutated(self, obj, key=ALL) -> bool:
+        entry = self.mutated.get(id(obj))
+        if entry is None or entry[0] is not obj:
+            return False
+        return key is ALL or ALL in entry[1] or key in entry[1]
+
+    def read_back(self, container: Var, key=ALL) -> None:
+        """A read of an outside container the trace changed: an item the
+        trace stored is its own value, but the rest has no source left (its
+        entry state is gone), so a compiled call could not read it again."""
+        entry = self.mutated.get(id(container.value))
+        if entry is not None and entry[0] is container.value and key in entry[1]:
+            return
+        self.graph_break(
+            "effect",
+            f"reads a {type(container.value).__name__} from outside the frame after changing it",
+            "read what you need before changing it, or build a new container",
+        )
+
+    def mark_mutated(self, obj, key=ALL) -> None:
+        entry = self.mutated.setdefault(id(obj), (obj, set()))
+        try:
+            entry[1].add(key)
+        except TypeError:  # an unhashable key
+            entry[1].add(ALL)
+
+
+def _host_within(var: Var, depth: int = 4):
+    """`var.host`, or that of an element of a container the trace built."""
+    if var.host is not None or depth == 0:
+        return var.host
+    items = var.tracked_items()
+    if not items:
+        return None
+    for item in items.values() if isinstance(items, dict) else items:
+        host = _host_within(item, depth - 1)
+        if host is not None:
+            return host
+    return None
