@@ -1,0 +1,220 @@
+"""Values a compiled call must take afresh at each call, differentially:
+tensors the frame makes (constants, filled and ranged tensors), the old
+value an in-place op keeps for its gradient, an optimizer's state, and the
+numbers inside containers that a janus call bakes into the graph."""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import types
+
+import numpy as np
+import pytest
+from tests.jit.differential import compiled_calls, run_both
+
+import janus
+import janus.nn as nn
+
+
+def test_tensors_made_from_python_data_are_made_afresh_each_call():
+    """janus.tensor([...]) inside the frame is a constant of the graph: an
+    in-place update of it must not carry over to the next call (it did when
+    such tensors were read as outside inputs and the update committed)."""
+
+    def step(x, n):
+        acc = janus.tensor([0.0, float(n), 0.0])
+        acc.add_(x)
+        return acc * 2
+
+    jf = janus.jit(step)
+    x = janus.ones(3)
+    for n in (1, 1, 1, 2, 2):
+        assert jf(x, n).tolist() == [2.0, 2.0 * (n + 1), 2.0]
+    assert compiled_calls(jf) >= 3
+    graph = jf.report.compiles[0].entry.graph
+    signature = str(graph).split("{")[0]
+    assert "constant()" in str(graph) and signature.count("%") == 1  # x alone is read
+
+
+def test_filled_tensors_made_inside_are_fresh_and_large_ones_updated_in_place_stay_eager():
+    def small(x):
+        acc = janus.zeros(3)
+        acc.add_(x)
+        return acc * 2
+
+    def large(x):
+        acc = janus.zeros(300, 300)  # one value expanded: a graph value however large
+        acc.add_(x)
+        return acc.sum()
+
+    def spelled_out(x):
+        acc = janus.eye(300)  # too large to spell out as a constant
+        acc.add_(x)
+        return acc.sum()
+
+    x = janus.ones(3)
+    jf = janus.jit(small)
+    assert [jf(x).tolist() for _ in range(4)] == [[2.0, 2.0, 2.0]] * 4
+    assert compiled_calls(jf) >= 2
+    jl = janus.jit(large)
+    big = janus.ones(300)
+    assert [jl(big).item() for _ in range(4)] == [90000.0] * 4
+    assert compiled_calls(jl) >= 2
+    je = janus.jit(spelled_out)
+    assert [je(big).item() for _ in range(4)] == [90300.0] * 4
+    assert any("updated in place" in b.explanation for b in je.report.compiles[0].breaks)
+
+
+def test_tensors_the_frame_creates_are_new_objects_on_every_call():
+    """zeros/full/arange/eye made inside a compiled frame and handed out (kept
+    in a list, returned) are new tensors on every call, as eagerly; a large
+    filled one used to be the recorded call's tensor, handed out again."""
+    kept = []
+
+    def make():
+        def fn(x, n):
+            buf = janus.zeros(300, 300)  # (not spelled out: one value, expanded)
+            kept.append(buf)
+            ids = janus.arange(n)
+            return x * 2 + ids, janus.full((2, 2), 7.0), janus.eye(3)
+
+        return fn, lambda: {}
+
+    jf = run_both(make, [(janus.ones(4), 4)] * 4)
+    assert compiled_calls(jf) >= 2
+    assert len({id(t) for t in kept}) == len(kept) == 8
+    kept[-2].add_(1)  # no call's tensor is another's
+    assert kept[-1].sum().item() == 0.0
+    (_, filled, eye), (_, filled2, eye2) = jf(janus.ones(4), 4), jf(janus.ones(4), 4)
+    assert filled is not filled2 and eye is not eye2 and compiled_calls(jf) >= 4
+
+    def large(x):  # too large to spell out: held, so it may not escape
+        return x * 2, janus.eye(300)
+
+    jl = janus.jit(large)
+    eyes = [jl(janus.ones(2))[1] for _ in range(4)]
+    assert len({id(e) for e in eyes}) == 4 and compiled_calls(jl) == 0
+    assert any("escapes" in b.explanation for b in jl.report.compiles[0].breaks)
+
+
+def test_in_place_writes_under_autograd_read_each_calls_values():
+    """An in-place op under autograd keeps a copy of the old value for its
+    gradient (no op makes it). The trace used to hold that copy as an outside
+    tensor, so compiled calls wrote into the first call's values, and the
+    copy's stale graph node made backward fail ("a second time")."""
+
+    def fn(a, v):
+        out = a * 1.0
+        out[1] = v
+        out[0, 1:3] = 7.0
+        out[:, 0] = out[:, 1] * 2
+        h = a.sin()
+        h.mul_(v)
+        return out, h
+
+    def calls(k):
+        janus.manual_seed(k)
+        return janus.randn(3, 4, requires_grad=True), janus.randn(4, requires_grad=True)
+
+    calls.count = 5
+    jf = run_both(lambda: (fn, lambda: {}), calls)
+    assert compiled_calls(jf) >= 2
+    for k in range(3):  # and each call's backward reaches that call's inputs
+        a, v = calls(10 + k)
+        out, h = jf(a, v)
+        ((out * 2).sum() + (h * 3).sum()).backward()
+        with janus._C.capture.disabled():
+            ea, ev = a.detach().requires_grad_(), v.detach().requires_grad_()
+            eout, eh = fn(ea, ev)
+            ((eout * 2).sum() + (eh * 3).sum()).backward()
+        assert np.allclose(a.grad.numpy(), ea.grad.numpy())
+        assert np.allclose(v.grad.numpy(), ev.grad.numpy())
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_a_compiled_step_uses_the_state_the_optimizer_holds_at_each_call(optimizer):
+    """`opt.load_state_dict` replaces the optimizer's state tensors. A compiled
+    step used to hold the tensors it first saw (guarded by the state's length
+    only): after a reload it read and updated the old ones."""
+
+    def make():
+        janus.manual_seed(5)
+        model = nn.Linear(4, 3)
+        if optimizer == "sgd":
+            opt = janus.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        else:
+            opt = janus.optim.Adam(model.parameters(), lr=0.05)
+
+        def step(x, y):
+            opt.zero_grad()
+            loss = ((model(x) - y) ** 2).mean()
+            loss.backward()
+            opt.step()
+            return loss
+
+        return step, model, opt
+
+    janus.manual_seed(9)
+    data = [(janus.randn(6, 4), janus.randn(6, 3)) for _ in range(10)]
+    runs = {}
+    for mode in ("eager", "jit"):
+        step, model, opt = make()
+        if mode == "jit":
+            step = jf = janus.jit(step)
+        losses, saved = [], None
+        with contextlib.nullcontext() if mode == "jit" else janus._C.capture.disabled():
+            for k, (x, y) in enumerate(data):
+                if k == 3:
+                    saved = copy.deepcopy(opt.state_dict())
+                if k == 6:
+                    opt.load_state_dict(saved)
+                losses.append(step(x, y).item())
+        runs[mode] = losses, [p.detach().numpy().copy() for p in model.parameters()]
+    np.testing.assert_allclose(runs["jit"][0], runs["eager"][0], rtol=1e-5)
+    for p, q in zip(runs["jit"][1], runs["eager"][1]):
+        np.testing.assert_allclose(p, q, rtol=1e-5, atol=1e-7)
+    assert compiled_calls(jf) >= 6, jf.explain()
+
+
+def test_numbers_inside_containers_are_not_frozen_into_the_graph():
+    """`tensor(vals)` bakes the numbers in `vals` into the graph. They used to
+    be baked with nothing guarding them: an argument list guarded by its type
+    only, and `.item()` values inside a list the frame built, so every
+    compiled call returned the first call's numbers."""
+
+    def from_argument(x, vals):
+        return janus.tensor(vals) * x + sum(vals)
+
+    def from_data(x):
+        v = x.sum().item()
+        pair = [v, 1.0]
+        return janus.tensor(pair) * 2, janus.tensor({"v": v}["v"])
+
+    jf = run_both(
+        lambda: (from_argument, dict), [(janus.ones(2), [float(k), 1.0]) for k in (1, 1, 2, 2)]
+    )
+    assert compiled_calls(jf) >= 2, jf.explain()
+    run_both(lambda: (from_data, dict), [(janus.ones(2) * k,) for k in range(5)])
+
+
+def test_a_long_outside_list_baked_into_the_graph_is_a_break_not_thousands_of_guards():
+    def fn(x, vals):
+        if isinstance(vals, list):  # (no element decides isinstance: no guards)
+            return janus.tensor(vals).sum() * x
+        return x
+
+    def make(name):  # a code object of its own: what the JIT learns is kept per code
+        return types.FunctionType(fn.__code__.replace(co_name=name), fn.__globals__)
+
+    jf = janus.jit(make("long"))
+    vals = [1.0] * 1000
+    for _ in range(3):
+        assert jf(janus.ones(2), vals).tolist() == [1000.0, 1000.0]
+    reasons = [b.explanation for t in jf.report.compiles for b in t.breaks]
+    assert any("of 1000 elements" in r for r in reasons), jf.explain()
+    short = janus.jit(make("short"))
+    for _ in range(3):
+        short(janus.ones(2), [1.0, 2.0])
+    guards = short.report.compiles[0].guard.describe()
+    assert "L['vals'][1] == 2.0" in guards and compiled_calls(short) == 2
