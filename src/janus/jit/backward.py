@@ -17,8 +17,9 @@ program on the incoming gradients and the saved values.
 
 The node's rule is native work no op records: a trace that reaches it (a
 resumed frame calling `loss.backward()`) breaks there, so that call runs in
-Python (`registry.notify_unrecordable`). Second derivatives through the node
-(`create_graph=True`) are not supported and raise.
+Python (`registry.notify_unrecordable`). Under `create_graph=True` (a second
+derivative) the rule instead computes the results again as eager ops from
+the node's inputs (rematerialize.py) and differentiates those.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from ..random import default_generator
 from ..tensor import Tensor, _make
 from .program import compile_graph
 from .record import recording
+from .rematerialize import CannotReplay, Replay
 
 UNRECORDABLE = "the backward of a compiled frame (a native program)"
 
@@ -41,9 +43,12 @@ class NotDifferentiable(Exception):
 
 
 class _FrameOp:
-    """What the engine reads of an op declaration, for a compiled frame's node."""
+    """What the engine reads of an op declaration, for a compiled frame's node.
+    It saves its inputs, version-checked, for a replay (rematerialize.py)."""
 
-    save_inputs = save_output = broadcast = False
+    save_inputs = True
+    save_output = broadcast = False
+    saves = None
     name = "compiled_frame"
 
     def __init__(self, outputs: int, rule):
@@ -55,16 +60,18 @@ class CompiledFrameBackward(Node):
     """The autograd node of one compiled call's tracked results: its edges
     lead to the frame's inputs that require grad; it holds the saved values."""
 
-    def __init__(self, op, inputs, out_arrays, saved):
+    def __init__(self, op, inputs, out_arrays, saved, replay_arrays, shift):
         super().__init__(op, inputs, {}, out_arrays)
         self.saved_arrays = saved
+        # For a replay: the call's input arrays it reads, its random stream shift.
+        self.replay_arrays, self.shift = replay_arrays, shift
 
     def name(self) -> str:
         return "CompiledFrameBackward"
 
     def release(self) -> None:
         super().release()
-        self.saved_arrays = None
+        self.saved_arrays = self.replay_arrays = None
 
 
 class FrameBackward:
@@ -110,15 +117,21 @@ class FrameBackward:
                 self.sources.append(("out", add_output(value)))
         self.input_count = len(inputs)
         self.grad_types = [t._data.dtype for t in outputs]
+        try:
+            self.replay = Replay(rec, [_known_value(rec, t).name for t in outputs], inputs)
+        except CannotReplay as why:
+            self.replay, self.no_replay = None, str(why)
         self.program = compile_graph(back.graph, device=device).program
         self.op = _FrameOp(len(outputs), self._rule)
 
-    def attach(self, outs: list, arrays: list, inputs: list, at: list) -> list:
+    def attach(self, outs: list, arrays: list, inputs: list, at: list, shift: int) -> list:
         """This call's tracked results (the forward outputs at indices `at`),
-        with one node whose edges lead to `inputs` (this call's tensors)."""
+        with one node whose edges lead to `inputs` (this call's tensors);
+        `arrays` are the call's input arrays, `shift` its random stream shift."""
         saved = [arrays[k] if kind == "in" else outs[k] for kind, k in self.sources]
         out_arrays = [outs[k] for k in at]
-        node = CompiledFrameBackward(self.op, inputs, out_arrays, saved)
+        replay = None if self.replay is None else [arrays[k] for k in self.replay.array_inputs]
+        node = CompiledFrameBackward(self.op, inputs, out_arrays, saved, replay, shift)
         results = []
         for k, data in enumerate(out_arrays):
             t = _make(data)
@@ -131,14 +144,10 @@ class FrameBackward:
     def _rule(self, node, grads):
         if node.saved_arrays is None:
             raise RuntimeError(FREED_MESSAGE)
-        if grad_mode.state.enabled:
-            raise RuntimeError(
-                "janus.jit: a second derivative (create_graph=True) through a compiled frame is "
-                "not supported yet; mark the function that computes the result with "
-                "janus.jit.skip to run it eagerly"
-            )
         if registry.observers:
             registry.notify_unrecordable(UNRECORDABLE)
+        if grad_mode.state.enabled:  # create_graph: the gradient must be differentiable
+            return self._replayed_grads(node, grads)
         grads = grads if isinstance(grads, tuple) else (grads,)
         arrays = [
             xp_of(g._data).asarray(g._data, dtype=dtype) for g, dtype in zip(grads, self.grad_types)
@@ -149,6 +158,26 @@ class FrameBackward:
         for k, at in enumerate(self.positions):
             input_grads[at] = _make(results[k])
         return tuple(input_grads)
+
+    def _replayed_grads(self, node, grads) -> tuple:
+        """The input gradients as eager ops: the frame's results computed
+        again from the node's inputs, differentiated with create_graph."""
+        if self.replay is None:
+            raise RuntimeError(
+                "janus.jit: a second derivative (create_graph=True) through this compiled frame "
+                f"is not supported ({self.no_replay}); mark the function that computes the "
+                "result with janus.jit.skip to run it eagerly"
+            )
+        inputs = node.inputs  # raises if one was changed in place since the call
+        results = self.replay.run(inputs, node.replay_arrays, node.shift)
+        grads = grads if isinstance(grads, tuple) else (grads,)
+        pairs = [(r, g) for r, g in zip(results, grads) if r._rg and g is not None]
+        if not pairs:
+            return (None,) * self.input_count
+        outputs, grad_outputs = zip(*pairs)
+        return autograd_grad(
+            outputs, inputs, grad_outputs=grad_outputs, create_graph=True, allow_unused=True
+        )
 
 
 def _known_value(rec, tensor: Tensor):

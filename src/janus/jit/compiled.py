@@ -327,7 +327,7 @@ class CompiledFrame:
         made: dict = {}
         if self.backward is not None:
             inputs = [source.evaluate(env) for source in self.backward_inputs]
-            made[_TRACKED] = self.backward.attach(outs, arrays, inputs, self.tracked_at)
+            made[_TRACKED] = self.backward.attach(outs, arrays, inputs, self.tracked_at, shift)
         if self.commits:
             self._commit(outs, env, made, targets or ())
         if self.split is not None:

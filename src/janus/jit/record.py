@@ -46,6 +46,15 @@ def _flatten(value) -> list:
     return []
 
 
+class Ref:
+    """A tensor operand on the recorder's tape: the name of its IR value."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str):
+        self.name = name
+
+
 # The most elements a tensor made from Python data may have to become a
 # constant node (its data is spelled out in the graph).
 CONSTANT_ELEMENTS = 1 << 16
@@ -77,6 +86,11 @@ class _Recorder:
         # Work no op records (registry.notify_unrecordable): the translator
         # collects the reasons and breaks there; a plain recording fails.
         self.unrecordable: list | None = None
+        # What eager ran, in order, by IR value name, for running a slice of
+        # the graph again as eager ops (rematerialize.py): ("op", op, operands
+        # (a tensor as its value's name in a Ref), attrs, result names),
+        # ("write", name, source, dtype, shape) and ("fill"/"constant", name, ...).
+        self.tape: list = []
 
     def add_source(self, tensor: Tensor, source) -> None:
         if id(tensor) not in self.sources:
@@ -144,6 +158,8 @@ class _Recorder:
             self.value_of(source) if isinstance(source, Tensor) else source,
         ]
         [value] = self.graph.add_node("overwrite", operands, {}, [_type(target)])
+        written = Ref(operands[1].name) if isinstance(source, Tensor) else source
+        self.tape.append(("write", value.name, written, target.dtype, tuple(target.shape)))
         shared = self.external_arrays.get(id(target._data))
         if shared is not None and shared[0] is target._data and shared[1] is not target:
             # Written through a view of an outside tensor: that tensor changes.
@@ -178,10 +194,12 @@ class _Recorder:
             [value] = self.graph.add_node(
                 "expand", [one], {"shape": list(data.shape)}, [_type(tensor)]
             )
+            self.tape.append(("fill", value.name, fill, data.shape, data.dtype))
         elif data.size <= CONSTANT_ELEMENTS:
             [value] = self.graph.add_node(
                 "constant", [], {"value": data.ravel().tolist()}, [_type(tensor)]
             )
+            self.tape.append(("constant", value.name, data.copy()))
         else:
             self.held_created[id(tensor)] = tensor
             return
@@ -205,6 +223,8 @@ class _Recorder:
         operands = [self.value_of(a) if isinstance(a, Tensor) else a for a in args]
         outputs = result if isinstance(result, tuple) else (result,)
         values = self.graph.add_node(op.name, operands, attrs, [_type(t) for t in outputs])
+        refs = [Ref(v.name) if isinstance(a, Tensor) else a for a, v in zip(args, operands)]
+        self.tape.append(("op", op, refs, attrs, [v.name for v in values]))
         for tensor, value in zip(outputs, values):
             self.values[id(tensor)] = (tensor, value)
             self.arrays[id(tensor._data)] = (tensor._data, value)
