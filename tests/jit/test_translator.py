@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import sys
 
 import numpy as np
 import pytest
@@ -389,6 +390,33 @@ def test_a_result_autograd_must_track_gets_a_compiled_backward():
     # Second derivatives through the node: tests/jit/test_second_derivatives.py
 
 
+def test_backward_through_history_made_before_the_frame_is_not_compiled():
+    """A frame that gets a tensor with autograd history and runs backward
+    through it: a trace would record the backward of this call's history
+    (and hold its saved tensors), which the next call does not share."""
+
+    def make():
+        model = nn.Linear(3, 3)
+
+        def loss_of(out, y):
+            loss = ((out - y) ** 2).mean()
+            loss.backward()
+            return loss.detach()
+
+        def step(k, x, y):
+            model.zero_grad()
+            out = model(x).tanh() if k % 2 else model(x) * 2  # a new structure
+            return janus.jit.skip(lambda: loss_of(out, y))()
+
+        return (
+            lambda k, x, y: [step(k, x, y), model.weight.grad.clone()],
+            lambda: {"model": model},
+        )
+
+    calls = [(k, janus.randn(4, 3), janus.randn(4, 3)) for k in range(6)]
+    run_both(make, calls)
+
+
 def test_a_frame_whose_result_depends_on_a_leaf_it_made_stays_eager():
     w_seen = []
 
@@ -419,7 +447,7 @@ def test_explain_reports_graphs_guards_and_breaks(capsys):
     assert "->" in janus.jit.to_dot(e.graphs[0])
 
     def broken(x):
-        print("hi")
+        print("hi", file=sys.stderr)
         return x
 
     e = janus.jit.explain(broken, janus.ones(1))

@@ -20,6 +20,28 @@ from ..tensor import Tensor, _make
 
 _sequence = itertools.count()
 
+
+def next_sequence() -> int:
+    """A number below the `seq` of every node made after this call."""
+    return next(_sequence)
+
+
+def history_before(tensors, first: int) -> bool:
+    """Whether the autograd graph behind `tensors` has an op node made before
+    sequence number `first` (leaves' gradient sinks do not count)."""
+    seen: set = set()
+    stack = [t.grad_fn for t in tensors if isinstance(t, Tensor)]
+    while stack:
+        node = stack.pop()
+        if node is None or id(node) in seen or type(node) is AccumulateGrad:
+            continue
+        seen.add(id(node))
+        if node.seq < first:
+            return True
+        stack.extend(edge[0] for edge in node.next_edges if edge is not None)
+    return False
+
+
 FREED_MESSAGE = (
     "Trying to backward through the graph a second time (or directly access saved tensors "
     "after they have already been freed). Saved intermediate values of the graph are freed "

@@ -32,11 +32,12 @@ import os
 import types
 
 from .. import _C, autograd
+from ..autograd.node import history_before
 from ..ops import registry
 from ..tensor import Tensor, data_readers
 from .generators import generator_code
 from .instructions import Code
-from .values import NULL, UserException, Var, VirtualIterator, do, is_constant
+from .values import NULL, SCALARS, UserException, Var, VirtualIterator, do, is_constant
 
 _JANUS_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 # janus code that is interpreted rather than run opaquely: module forwards
@@ -192,7 +193,7 @@ class CallsMixin:
         if special is not None:
             return special(self, args, kwargs)
         if _lookup(_PURE_BUILTINS, target) or getattr(target, "__module__", None) == "math":
-            return self.concrete(target, args, kwargs)
+            return self.pure(target, args, kwargs)
         if isinstance(target, types.BuiltinMethodType) and isinstance(
             target.__self__, (list, dict, tuple, str)
         ):
@@ -239,9 +240,9 @@ class CallsMixin:
         callee runs its entry) and unrecorded. Only for a translation that has
         broken: the frame gets no entry from it, so nothing needs the call's
         ops; its own instructions are still walked for the rest of its breaks."""
-        values = [self.value(a, "passed to a Python call") for a in args]
-        kwvalues = {k: self.value(v, "passed to a Python call") for k, v in kwargs.items()}
-        call = functools.partial(fn.value, *values, **kwvalues)
+        # (Data passed in is no break: a full trace would inline the callee.)
+        values = [a.value for a in args]
+        call = functools.partial(fn.value, *values, **{k: v.value for k, v in kwargs.items()})
         registry.observers.remove(self.recorder)
         try:
             result = do(_C.capture.call_with_hook, call)
@@ -255,6 +256,14 @@ class CallsMixin:
         if _is_janus(func) and not _inlinable_janus(func):
             return False
         return translatable(func.__code__) is not None
+
+    def pure(self, target, args, kwargs) -> Var:
+        """A call of a pure builtin or `math` function: on host values
+        (`round(loss.item(), 3)`) its result is a host value too."""
+        shallow = _lookup(_SHALLOW_BUILTINS, target)  # (type checks: no host result)
+        if not kwargs and not shallow and any(a.host is not None for a in args):
+            return self.compute(target, args, "passed to a Python call")
+        return self.concrete(target, args, kwargs)
 
     def concrete(self, target, args, kwargs) -> Var:
         if not _lookup(_SHALLOW_BUILTINS, target):
@@ -348,6 +357,17 @@ class CallsMixin:
                 f"{name} receives a numpy array (its data would be frozen into the graph)",
                 "convert the array to a tensor outside the compiled function",
             )
+        entry = getattr(fn.value, "__func__", fn.value)
+        if entry in _AUTOGRAD_ENTRIES:
+            roots = fn.value.__self__ if entry is Tensor.backward else values[:1]
+            if history_before(_tensors_in(roots), self.first_node):
+                # Its backward would be recorded for this call's history only,
+                # and read tensors no later call has.
+                self.graph_break(
+                    "unsupported",
+                    f"{name} runs backward through autograd history made before the frame",
+                    "compute the loss and call backward in the same function",
+                )
         reads = []
         data_readers.append(reads.append)
         hidden = self.recorder.unrecordable
@@ -504,6 +524,7 @@ class CallsMixin:
 
 # The autograd entry points: after them, `.grad` is the trace's own.
 _BACKWARDS = (Tensor.backward, autograd.backward)
+_AUTOGRAD_ENTRIES = (*_BACKWARDS, autograd.grad)
 
 
 def _tensors_in(value, depth: int = 2) -> list:
@@ -679,17 +700,23 @@ def _float_of(kind):
     def convert(tr, args, kwargs):
         if len(args) == 1 and isinstance(args[0].value, Tensor) and not kwargs:
             return Var(do(kind, args[0].value), host=(args[0], kind.__name__))
-        return tr.concrete(kind, args, kwargs)
+        return tr.pure(kind, args, kwargs)
 
     return convert
 
 
 def _print(tr, args, kwargs):
-    tr.graph_break(
-        "unsupported-call",
-        "print() (Python I/O)",
-        "the frame is split there: it prints in Python between compiled parts",
-    )
+    scalars = all(type(a.value) in SCALARS for a in (*args, *kwargs.values()))
+    if scalars and kwargs.keys() <= {"sep", "end", "flush"}:
+        # Text and numbers (host values among them) print to sys.stdout: an
+        # effect a compiled call commits after its graph, in program order.
+        tr.effects.append(("print", args, kwargs))
+    else:
+        tr.graph_break(
+            "unsupported-call",
+            "print() of an object, or to a file (Python I/O)",
+            "print numbers and text (loss.item(), f-strings of it); the frame is split there",
+        )
     return Var(builtins.print(*[a.value for a in args], **{k: v.value for k, v in kwargs.items()}))
 
 

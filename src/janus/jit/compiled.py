@@ -22,7 +22,7 @@ from .cuda_codegen import NoKernel
 from .program import AssertionFailed, ShapeSpeculationError, compile_graph
 from .sources import Env, Fixed, fast_reader
 from .split import MATERIALIZED_NULL
-from .values import NULL, OUTSIDE_PYTHON, Var, is_constant
+from .values import NULL, OUTSIDE_PYTHON, HostOp, Var, is_constant
 
 
 class NotCompilable(Exception):
@@ -39,6 +39,9 @@ class _Builder:
         self.containers: dict = {}  # id(list or dict) -> (it, its template)
         self.tracked: list = []  # results autograd must track (backward.py)
         self.tracked_at: dict = {}  # id(tensor) -> index in `tracked`
+        # Sources of numbers read as data: each call reads them on entry,
+        # before its effects change any (source name -> source).
+        self.entry_reads: dict = {}
 
     def output(self, tensor: Tensor) -> int:
         at = self.positions.get(id(tensor))
@@ -88,8 +91,11 @@ class _Builder:
     def template(self, var):
         if var is NULL:
             return ("null",)
-        if var.host is OUTSIDE_PYTHON:  # a resume function's argument
-            return ("source", var.source)
+        if var.host is OUTSIDE_PYTHON:  # a resume function's argument, a changing number
+            self.entry_reads.setdefault(var.source.name, var.source)
+            return ("entry", var.source.name)
+        if isinstance(var.host, HostOp):  # computed again from this call's values
+            return ("compute", var.host.fn, [self.template(a) for a in var.host.args])
         if var.host is not None:
             tensor_var, kind = var.host
             if isinstance(tensor_var.value, Tensor):
@@ -161,9 +167,13 @@ def _build(template, outs, env, made: dict):
         return template[1]
     if kind == "source":
         return template[1].evaluate(env)
+    if kind == "entry":
+        return made[_ENTRY][template[1]]
     if kind == "host":
         tensor = _build(template[1], outs, env, made)
         return _HOST_READS[template[2]](tensor)
+    if kind == "compute":
+        return template[1](*[_build(t, outs, env, made) for t in template[2]])
     if kind == "method":
         return getattr(_build(template[1], outs, env, made), template[2])
     if kind == "detached":
@@ -185,6 +195,7 @@ def _build(template, outs, env, made: dict):
 
 
 _TRACKED = "tracked"  # the key of a call's tracked results in `made`
+_ENTRY = "entry"  # the key of a call's entry reads (name -> value) in `made`
 
 
 def _where(rec, tensor):
@@ -227,11 +238,15 @@ class CompiledFrame:
         else:
             self.stack = [b.template(v) for v in split.stack]
             self.locals = [b.template(v) for v in split.locals]
+        self.entry_reads = b.entry_reads  # (filled as the templates below are made)
         self.heap_effects = []
         for effect in tr.effects:
             kind, target = effect[0], effect[1]
             if kind == "setglobal":
                 self.heap_effects.append((kind, target, effect[2], b.template(effect[3])))
+            elif kind == "print":  # ("print", args, kwargs): their templates, keywords last
+                values = (tuple, [b.template(v) for v in (*target, *effect[2].values())])
+                self.heap_effects.append((kind, None, tuple(effect[2]), values))
             elif target.source is None:
                 raise NotCompilable(f"a {kind} on an object with no source")
             elif kind == "append":
@@ -325,6 +340,8 @@ class CompiledFrame:
         if env is None:
             env = Env(dict(zip(self.names, values)), self.globals, self.builtins)
         made: dict = {}
+        if self.entry_reads:
+            made[_ENTRY] = {name: s.evaluate(env) for name, s in self.entry_reads.items()}
         if self.backward is not None:
             inputs = [source.evaluate(env) for source in self.backward_inputs]
             made[_TRACKED] = self.backward.attach(outs, arrays, inputs, self.tracked_at, shift)
@@ -349,6 +366,9 @@ class CompiledFrame:
             value = _build(value, outs, env, made)
             if kind == "setglobal":
                 target[key] = value
+            elif kind == "print":
+                split = len(value) - len(key)
+                print(*value[:split], **dict(zip(key, value[split:])))
             elif kind == "setattr":
                 setattr(target.evaluate(env), key, value)
             elif kind == "setitem":

@@ -23,7 +23,7 @@ from .calls import translatable, unsupported_ops
 from .compiled import CompiledFrame, NotCompilable, build_guard
 from .record import _Recorder
 from .resume import data_parameters
-from .sources import Local
+from .sources import Env, Local
 from .split import Split, why_not_split
 from .tracebacks import with_user_frames
 from .translator import Frame, Translator
@@ -35,11 +35,12 @@ from .values import OUTSIDE_PYTHON, GraphBreak, UserException, Var
 # `_unsplittable` (they run as before: eagerly, callees compiled on their own).
 _split_at: dict = {}
 _unsplittable: set = set()
-# code -> names of parameters whose int or float value kept changing between
-# calls (a step counter): later translations read them unguarded, as data, so
-# a new value does not recompile; a use that would bake one in breaks there.
+# code -> names of the sources (a parameter, an attribute) whose int or float
+# value kept changing between calls (a step counter, a running average the
+# frame updates): later translations read them unguarded, as data, so a new
+# value does not recompile; a use that would bake one in breaks there.
 changing_numbers: dict = {}
-_numbers_seen: dict = {}  # (code, name) -> the values its guards missed with
+_numbers_seen: dict = {}  # (code, source name) -> the values its guards missed with
 
 
 @dataclass
@@ -51,19 +52,27 @@ class Translation:
     seconds: float = 0.0
     permanent: bool = False  # no later call can compile either (e.g. unsupported bytecode)
     split: Split | None = None  # where the entry hands the call over to Python
-    # parameter -> the int or float it was guarded equal to
+    # source name -> (source, the int or float it was guarded equal to)
     numbers: dict = field(default_factory=dict)
 
 
-def learn_changing_numbers(code_obj, last: Translation, values: dict, limit: int) -> bool:
-    """After a guard miss: a parameter guarded equal to a number that now
-    holds another number of the same type has changed; once it has held
-    `limit` values, it is data from then on (a few values, e.g. a flag-like
-    int, stay specialized: each gets its own entry, with no break). True if
-    a parameter just became data (the next translation is worth making)."""
+def learn_changing_numbers(function, last: Translation, values: dict, limit: int) -> bool:
+    """After a guard miss (the call's parameters are `values`): a source
+    guarded equal to a number that now holds another number of the same type
+    has changed; once it has held `limit` values, it is data from then on (a
+    few values, e.g. a flag-like int, stay specialized: each gets its own
+    entry, with no break). True if a source just became data (the next
+    translation is worth making)."""
+    code_obj = function.__code__
+    locals_ = dict(values)  # free variables as their cells, as sources read them
+    locals_.update(zip(code_obj.co_freevars, function.__closure__ or ()))
+    env = Env(locals_, function.__globals__, builtins_of(function))
     promoted = False
-    for name, was in last.numbers.items():
-        now = values.get(name)
+    for name, (source, was) in last.numbers.items():
+        try:
+            now = source.evaluate(env)
+        except Exception:  # noqa: BLE001 - gone (an attribute deleted): not a number now
+            continue
         if type(now) is type(was) and now != was:
             seen = _numbers_seen.setdefault((code_obj, name), set())
             seen.update((was, now))
@@ -98,8 +107,9 @@ def translate(function, locals_: dict) -> Translation:
     names = _C.capture.entry_signature(code_obj)
     params = names[: len(names) - len(code_obj.co_freevars)]
     frame = Frame(code, function, {}, {}, None)
-    # a resume function's unguarded values, and numbers that changed
-    data = data_parameters.get(code_obj, frozenset()) | changing_numbers.get(code_obj, set())
+    # numbers that changed from call to call, and a resume function's data
+    tr.data_sources = changing_numbers.get(code_obj, frozenset())
+    data = data_parameters.get(code_obj, frozenset())
     frame.locals = {
         name: Var(locals_[name], Local(name), host=OUTSIDE_PYTHON)
         if name in data
@@ -179,22 +189,28 @@ def _split(tr, frame, function, names, rng_start, at: GraphBreak) -> Translation
 
 def _number_guards(tr) -> dict:
     return {
-        source.key: arg
+        source.name: (source, arg)
         for source, kind, arg in tr.guards.values()
-        if kind == "equals" and type(source) is Local and type(arg) in (int, float)
+        if kind == "equals" and type(arg) in (int, float)
     }
 
 
+def builtins_of(function) -> dict:
+    """The builtins a function's frames see."""
+    b = function.__globals__.get("__builtins__", __builtins__)
+    return b if isinstance(b, dict) else b.__dict__
+
+
 def _learn_split(code_obj, breaks: list) -> None:
-    """After a translation that broke, the next one splits at the first break
-    that will happen again (one with no `top_index` will not: e.g. the first
-    optimizer step, which creates its state)."""
-    if code_obj in _unsplittable:
+    """After a translation that broke, the next one splits at its first
+    break, if that will happen again (one with no `top_index` will not: e.g.
+    the first optimizer step, which creates its state). Later breaks are no
+    guide: after a break, the translator calls user functions natively, and
+    passing them data breaks where a full trace would not."""
+    if code_obj in _unsplittable or not breaks:
         return
-    for b in breaks:
-        if b.top_index is not None:
-            _split_at[code_obj] = (b.top_index, b)
-            return
+    if breaks[0].top_index is not None:
+        _split_at[code_obj] = (breaks[0].top_index, breaks[0])
 
 
 def _hint(reason: str) -> str:

@@ -43,19 +43,15 @@ class ContainersMixin:
         f.stack.append(Var(slice(*parts)))
 
     def BUILD_STRING(self, f, ins):
-        parts = [self.value(v, "formatted") for v in f.pop(ins.arg)]
-        f.stack.append(Var("".join(parts)))
+        f.stack.append(self.compute(_joined, f.pop(ins.arg), "formatted"))
 
     def FORMAT_VALUE(self, f, ins):
-        spec = f.stack.pop().value if ins.arg & 0x04 else ""
+        spec = f.stack.pop() if ins.arg & 0x04 else Var("")
         var = f.stack.pop()
-        value = self.value(var, "formatted")
-        if isinstance(value, Tensor):
+        if isinstance(var.value, Tensor):
             self.graph_break("data-dependent", "a tensor formatted as text", "format outside")
-        convert = {1: str, 2: repr, 3: ascii}.get(ins.arg & 0x03)
-        if convert is not None:
-            value = do(convert, value)
-        f.stack.append(Var(do(format, value, spec)))
+        convert = _CONVERSIONS[ins.arg & 0x03]
+        f.stack.append(self.compute(convert, [var, spec], "formatted"))
 
     def LIST_APPEND(self, f, ins):
         var = f.stack.pop()
@@ -217,3 +213,23 @@ class ContainersMixin:
             f.ip = ins.target
         else:
             f.stack.append(var)
+
+
+def _joined(*parts: str) -> str:
+    return "".join(parts)
+
+
+def _str_formatted(value, spec: str) -> str:
+    return format(str(value), spec)
+
+
+def _repr_formatted(value, spec: str) -> str:
+    return format(repr(value), spec)
+
+
+def _ascii_formatted(value, spec: str) -> str:
+    return format(ascii(value), spec)
+
+
+# FORMAT_VALUE's conversion (its arg's low bits: none, !s, !r, !a) and spec.
+_CONVERSIONS = {0: format, 1: _str_formatted, 2: _repr_formatted, 3: _ascii_formatted}

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from .. import _C
 from ..tensor import Tensor
 from .calls import skipped_codes
-from .compiler import NotTranslatable, learn_changing_numbers, translate
+from .compiler import NotTranslatable, builtins_of, learn_changing_numbers, translate
 
 log = logging.getLogger("janus.jit")
 capture = _C.capture
@@ -150,7 +150,7 @@ def _callback(view):
         return capture.SKIP
     report = _report(code)
     promoted = bool(report.compiles) and learn_changing_numbers(
-        code, report.compiles[-1], view.locals, config.number_values
+        view.function, report.compiles[-1], view.locals, config.number_values
     )  # (after a guard miss, or a translation that broke)
     if report.unprofitable(promoted):
         if sum(e.hits for e in capture.entries(code)) == 0:
@@ -232,7 +232,7 @@ class JitFunction:
         with capture.disabled():
             values = self._locals(args, kwargs)
             plain = self._plain(values)  # guards read free variables' contents
-            g, b = self.fn.__globals__, _builtins(self.fn)
+            g, b = self.fn.__globals__, builtins_of(self.fn)
             for k, (guard, entry) in enumerate(self.entries):
                 if guard.check(plain, g, b):
                     if k:
@@ -246,7 +246,7 @@ class JitFunction:
             if self.entries:
                 self.misses.append(self.entries[0][0].first_failure(plain, g, b))
             promoted = bool(self.report.compiles) and learn_changing_numbers(
-                self.fn.__code__, self.report.compiles[-1], plain, config.number_values
+                self.fn, self.report.compiles[-1], plain, config.number_values
             )
             if self.report.unprofitable(promoted) and not any(
                 entry.calls for _, entry in self.entries
@@ -273,11 +273,6 @@ class JitFunction:
                 f"    {m}" for m in self.misses
             )
         return text
-
-
-def _builtins(fn) -> dict:
-    b = fn.__globals__.get("__builtins__", __builtins__)
-    return b.__dict__ if isinstance(b, types.ModuleType) else b
 
 
 def skip(fn):

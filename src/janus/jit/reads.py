@@ -14,7 +14,7 @@ from __future__ import annotations
 import types
 
 from ..tensor import Tensor
-from .values import OUTSIDE_PYTHON, Var, is_constant
+from .values import OUTSIDE_PYTHON, SCALARS, HostOp, Var, do, is_constant
 
 # The most elements an outside container baked into the graph whole (`tensor(xs)`)
 # may have: each is guarded, so a longer one is a graph break instead.
@@ -45,6 +45,8 @@ class ReadsMixin:
         the trace will assume about it."""
         if source is None:
             return Var(value)
+        if type(value) in (int, float) and source.name in self.data_sources:
+            return Var(value, source, host=OUTSIDE_PYTHON)  # a number that keeps changing
         if value is Ellipsis:
             self.guard(source, "is", value)
         elif is_constant(value):
@@ -138,11 +140,24 @@ class ReadsMixin:
         if type(value) in (list, dict) and id(value) not in self.entry_lengths:
             self.entry_lengths[id(value)] = (value, len(value))
 
+    def compute(self, fn, args: list, use: str) -> Var:
+        """`fn(*args)`, a pure operation on Python values (`use` says which,
+        for a break). On host values, scalar operands giving a scalar result,
+        the result is a host value too: a compiled call computes it after its
+        graph. Otherwise the operands are baked into the trace."""
+        if any(a.host is not None for a in args) and all(type(a.value) in SCALARS for a in args):
+            result = do(fn, *[a.value for a in args])
+            if type(result) in SCALARS:
+                return Var(result, host=HostOp(fn, tuple(args)))
+        return Var(do(fn, *[self.value(a, use) for a in args]))
+
     def value(self, var: Var, use: str):
         """The concrete value of `var` for a use that bakes it into the trace
         (a container the trace built counts as its elements: `tensor([v])`
         bakes `v`)."""
         host = _host_within(var)
+        if isinstance(host, HostOp):
+            host = host.origin
         if host is OUTSIDE_PYTHON:
             self.graph_break(
                 "data-dependent",
@@ -191,6 +206,24 @@ class ReadsMixin:
             f"reads a {type(container.value).__name__} from outside the frame after changing it",
             "read what you need before changing it, or build a new container",
         )
+
+    def remember_store(self, obj, key, var: Var) -> None:
+        """The trace stored `var` into attribute or item `key` of `obj`."""
+        try:
+            self.stored[(id(obj), key)] = (obj, var)
+        except TypeError:  # an unhashable key
+            pass
+
+    def stored_var(self, obj, key, value) -> Var | None:
+        """The Var the trace stored at `key` of `obj`, if `value`, read there
+        now, is still it."""
+        try:
+            entry = self.stored.get((id(obj), key))
+        except TypeError:
+            return None
+        if entry is None or entry[0] is not obj or entry[1].value is not value:
+            return None
+        return entry[1]
 
     def mark_mutated(self, obj, key=ALL) -> None:
         entry = self.mutated.setdefault(id(obj), (obj, set()))

@@ -22,6 +22,7 @@ import operator
 import types
 
 from ..autograd import grad_mode
+from ..autograd.node import next_sequence
 from ..tensor import Tensor
 from .calls import CallsMixin
 from .containers import ContainersMixin
@@ -146,6 +147,12 @@ class Translator(ReadsMixin, CallsMixin, ContainersMixin, GeneratorsMixin):
         self.breaks: list[GraphBreak] = []
         self.guards: dict = {}  # (source name, kind) -> (source, kind, arg)
         self.effects: list = []  # heap effects, in program order
+        self.first_node = next_sequence()  # autograd nodes from here on are the trace's
+        # Names of sources whose numbers are read as data, unguarded (compiler.py)
+        self.data_sources: frozenset = frozenset()
+        # (id(object), attribute or key) -> (object, Var): what the trace stored
+        # there, read back as the same Var (a host value stays one).
+        self.stored: dict = {}
         # id -> (object, keys) the trace wrote to: reads of those attributes or
         # items no longer show the entry state (ALL: any of them).
         self.mutated: dict = {}
@@ -322,6 +329,9 @@ class Translator(ReadsMixin, CallsMixin, ContainersMixin, GeneratorsMixin):
                 "build a new container instead",
             )
         fn = BINARY_OPERATORS[symbol]
+        if a.host is not None or b.host is not None:  # `total += loss.item()`
+            f.stack.append(self.compute(fn, [a, b], "an operand"))
+            return
         result = do(fn, self.value(a, "an operand"), self.value(b, "an operand"))
         if type(result) in (list, dict, set):
             if result is a.value:  # `xs += ...` grew it: its element Vars are stale
@@ -332,8 +342,7 @@ class Translator(ReadsMixin, CallsMixin, ContainersMixin, GeneratorsMixin):
 
     def COMPARE_OP(self, f, ins):
         a, b = f.pop(2)
-        fn = COMPARISONS[ins.argval]
-        f.stack.append(Var(do(fn, self.value(a, "compared"), self.value(b, "compared"))))
+        f.stack.append(self.compute(COMPARISONS[ins.argval], [a, b], "compared"))
 
     def IS_OP(self, f, ins):
         a, b = f.pop(2)
@@ -377,13 +386,13 @@ class Translator(ReadsMixin, CallsMixin, ContainersMixin, GeneratorsMixin):
                 self.read(container.value[k], container.source.item(k))
 
     def UNARY_NEGATIVE(self, f, ins):
-        f.stack.append(Var(do(operator.neg, self.value(f.stack.pop(), "negated"))))
+        f.stack.append(self.compute(operator.neg, [f.stack.pop()], "negated"))
 
     def UNARY_POSITIVE(self, f, ins):
-        f.stack.append(Var(do(operator.pos, self.value(f.stack.pop(), "an operand"))))
+        f.stack.append(self.compute(operator.pos, [f.stack.pop()], "an operand"))
 
     def UNARY_INVERT(self, f, ins):
-        f.stack.append(Var(do(operator.invert, self.value(f.stack.pop(), "an operand"))))
+        f.stack.append(self.compute(operator.invert, [f.stack.pop()], "an operand"))
 
     def UNARY_NOT(self, f, ins):
         f.stack.append(Var(not self.truth(f.stack.pop())))
@@ -446,7 +455,8 @@ class Translator(ReadsMixin, CallsMixin, ContainersMixin, GeneratorsMixin):
             # is its receiver (guarded by type) and the class's function.
             f.stack.append(Var(value, self_var=receiver))
             return
-        f.stack.append(self.read(value, source))
+        stored = self.stored_var(obj.value, name, value) if source is None else None
+        f.stack.append(stored or self.read(value, source))
 
     def LOAD_SUPER_ATTR(self, f, ins):
         _, cls, obj = f.pop(3)
@@ -477,6 +487,7 @@ class Translator(ReadsMixin, CallsMixin, ContainersMixin, GeneratorsMixin):
             )
         do(setattr, obj.value, ins.argval, value.value)
         self.mark_mutated(obj.value, ins.argval)
+        self.remember_store(obj.value, ins.argval, value)
 
     def BINARY_SUBSCR(self, f, ins):
         container, key = f.pop(2)
@@ -499,6 +510,10 @@ class Translator(ReadsMixin, CallsMixin, ContainersMixin, GeneratorsMixin):
             source = self.child_source(container, lambda s: s.item(k), k)
             if source is None and container.source is not None:
                 self.read_back(container, k)
+                stored = self.stored_var(container.value, k, value)
+                if stored is not None:
+                    f.stack.append(stored)
+                    return
         f.stack.append(self.read(value, source))
 
     def BINARY_SLICE(self, f, ins):
@@ -531,6 +546,8 @@ class Translator(ReadsMixin, CallsMixin, ContainersMixin, GeneratorsMixin):
                 container.items = None
         do(operator.setitem, target, k, value.value)
         self.mark_mutated(target, k if is_constant(k) else ALL)
+        if is_constant(k):
+            self.remember_store(target, k, value)
 
     def STORE_SLICE(self, f, ins):
         value, container, start, stop = f.pop(4)

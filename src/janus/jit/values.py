@@ -44,10 +44,11 @@ class Var:
     a value the trace computed; `items` holds the element Vars of a tuple,
     list or dict the trace built (so a rebuilt result keeps their tracking);
     `host` marks a Python number read from tensor data (`loss.item()`:
-    (tensor Var, reader name)), or a value Python computed outside the
-    graph that a resume function received ((None, "python"), split.py): the
-    trace may return, store or pass it on, but a decision on it, or baking
-    it into the graph, is a graph break;
+    (tensor Var, reader name)), a value Python computed outside the
+    graph that a resume function received ((None, "python"), split.py), or
+    one computed from those (a `HostOp`): the trace may return, store, print
+    or compute with it, but a decision on it, or baking it into the graph,
+    is a graph break;
     `self_var` is the receiver of a bound method loaded by `LOAD_ATTR`.
     """
 
@@ -77,6 +78,25 @@ class Var:
     def __repr__(self) -> str:
         where = f" from {self.source.name}" if self.source is not None else ""
         return f"Var({type(self.value).__name__}{where})"
+
+
+# The types of Python values the trace may compute from host values.
+SCALARS = (type(None), bool, int, float, complex, str)
+
+
+class HostOp:
+    """`Var.host` of a value that a pure Python operation computes from host
+    values (`total + loss.item()`, an f-string of it, `round(lr, 3)`): a
+    compiled call computes it again after its graph, from that call's
+    values. `origin` is the host value it derives from (for messages)."""
+
+    __slots__ = ("fn", "args", "origin")
+
+    def __init__(self, fn, args: tuple):
+        self.fn, self.args = fn, args
+        hosts = [a.host for a in args if a.host is not None]
+        first = hosts[0]
+        self.origin = first.origin if isinstance(first, HostOp) else first
 
 
 NULL = Var(None)  # CPython's NULL stack entry (before a callable, after LOAD_GLOBAL etc.)
