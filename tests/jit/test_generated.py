@@ -42,7 +42,7 @@ def tensor_expr(draw, depth=0):
 def statement(draw, depth=0):
     """One statement (possibly compound), as a list of source lines."""
     target = draw(st.sampled_from(TENSORS))
-    kinds = ["assign", "assign", "int", "list", "genexpr", "tuple", "xs"]
+    kinds = ["assign", "assign", "int", "list", "genexpr", "tuple", "xs", "host"]
     if depth < 2:
         kinds += ["if", "for", "while"]
     kind = draw(st.sampled_from(kinds))
@@ -73,6 +73,10 @@ def statement(draw, depth=0):
             )
         )
         return [f"{target} = ({use.format(t=draw(tensor_expr()))}).tanh()"]
+    if kind == "host":  # a Python number from tensor data, computed after the graph
+        update = draw(st.sampled_from(("total * 0.5 + {v}", "max(total, {v}) - k", "-abs({v})")))
+        value = f"{draw(tensor_expr())}.sum().item()"
+        return [f"total = {update.format(v=value)}"]
     if kind == "tuple":
         a, b = draw(st.permutations(TENSORS))[:2]
         return [f"{a}, {b} = {b}, ({a} + {b}) * 0.5"]
@@ -93,8 +97,8 @@ def statement(draw, depth=0):
 def program(draw):
     body = [line for stmt in draw(st.lists(statement(), min_size=1, max_size=5)) for line in stmt]
     lines = ["def generated(x, y, xs, n, flag):", "    k = n % 3", "    z = x * y"]
-    lines += ["    " + line for line in body]
-    lines.append("    return x, y, z, k")
+    lines += ["    total = 0.0", *["    " + line for line in body]]
+    lines.append("    return x, y, z, k, total")
     return "\n".join(lines) + "\n"
 
 
@@ -141,6 +145,11 @@ BREAKS = (
 )
 
 
+def _top_level(line: str) -> bool:
+    """Whether a body line starts a top-level statement (an `else:` does not)."""
+    return line[4] != " " and not line.strip().startswith("else")
+
+
 @st.composite
 def program_with_breaks(draw):
     """A generated program with graph breaks at its top level, where the
@@ -150,7 +159,7 @@ def program_with_breaks(draw):
     body, ret = lines[1:-1], lines[-1]
     for _ in range(draw(st.integers(1, 2))):
         # after `k` and `z` are set, between top-level statements
-        tops = [k for k in range(2, len(body) + 1) if k == len(body) or body[k][4] != " "]
+        tops = [k for k in range(2, len(body) + 1) if k == len(body) or _top_level(body[k])]
         at = draw(st.sampled_from(tops))
         body[at:at] = ["    " + line for line in draw(st.sampled_from(BREAKS))]
     return "\n".join([lines[0], *body, ret]) + "\n"
