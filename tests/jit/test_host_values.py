@@ -152,3 +152,38 @@ def test_prints_and_other_effects_keep_their_order(capsys):
     out = capsys.readouterr().out.splitlines()
     assert out[:10] == out[10:]
     assert out[2:4] == ["before t", "after 3.0"]
+
+
+def test_a_division_by_a_host_value_raises_where_eager_does():
+    """`a / b.item()` could raise on a later call (b = 0): a compiled call
+    computes host values after its graph has updated the parameters, too late
+    to raise where eager does. So such a division is baked (a break), and the
+    program sees ZeroDivisionError with the parameters eager leaves."""
+
+    def run(jit: bool):
+        janus.manual_seed(0)
+        model = nn.Linear(2, 1)
+        opt = janus.optim.SGD(model.parameters(), lr=0.1)
+
+        def step(x, d):
+            loss = model(x).pow(2).mean()
+            ratio = loss.item() / d.sum().item()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            return ratio
+
+        f = janus.jit(step) if jit else janus.jit.skip(step)
+        seen = []
+        for k in range(6):
+            try:
+                seen.append(f(janus.ones(3, 2) * k, janus.tensor([float(k != 4)])))
+            except ZeroDivisionError:
+                seen.append("ZeroDivisionError")
+        return seen, [p.detach().numpy().copy() for p in model.parameters()]
+
+    (got, params), (want, eager_params) = run(True), run(False)
+    assert got[4] == want[4] == "ZeroDivisionError"
+    np.testing.assert_allclose(got[:4] + got[5:], want[:4] + want[5:], rtol=1e-5)
+    for p, q in zip(params, eager_params):
+        np.testing.assert_allclose(p, q, rtol=1e-5)

@@ -10,7 +10,16 @@ import operator
 
 from ..tensor import Tensor
 from .sources import Item
-from .values import EXHAUSTED, UserException, Var, VirtualIterator, do, is_constant
+from .values import (
+    CONVERSIONS,
+    EXHAUSTED,
+    UserException,
+    Var,
+    VirtualIterator,
+    do,
+    is_constant,
+    joined,
+)
 
 
 class ContainersMixin:
@@ -43,14 +52,14 @@ class ContainersMixin:
         f.stack.append(Var(slice(*parts)))
 
     def BUILD_STRING(self, f, ins):
-        f.stack.append(self.compute(_joined, f.pop(ins.arg), "formatted"))
+        f.stack.append(self.compute(joined, f.pop(ins.arg), "formatted"))
 
     def FORMAT_VALUE(self, f, ins):
         spec = f.stack.pop() if ins.arg & 0x04 else Var("")
         var = f.stack.pop()
         if isinstance(var.value, Tensor):
             self.graph_break("data-dependent", "a tensor formatted as text", "format outside")
-        convert = _CONVERSIONS[ins.arg & 0x03]
+        convert = CONVERSIONS[ins.arg & 0x03]
         f.stack.append(self.compute(convert, [var, spec], "formatted"))
 
     def LIST_APPEND(self, f, ins):
@@ -213,23 +222,3 @@ class ContainersMixin:
             f.ip = ins.target
         else:
             f.stack.append(var)
-
-
-def _joined(*parts: str) -> str:
-    return "".join(parts)
-
-
-def _str_formatted(value, spec: str) -> str:
-    return format(str(value), spec)
-
-
-def _repr_formatted(value, spec: str) -> str:
-    return format(repr(value), spec)
-
-
-def _ascii_formatted(value, spec: str) -> str:
-    return format(ascii(value), spec)
-
-
-# FORMAT_VALUE's conversion (its arg's low bits: none, !s, !r, !a) and spec.
-_CONVERSIONS = {0: format, 1: _str_formatted, 2: _repr_formatted, 3: _ascii_formatted}

@@ -14,7 +14,7 @@ from __future__ import annotations
 import types
 
 from ..tensor import Tensor
-from .values import OUTSIDE_PYTHON, SCALARS, HostOp, Var, do, is_constant
+from .values import OUTSIDE_PYTHON, SCALARS, HostOp, Var, deferrable, do, is_constant
 
 # The most elements an outside container baked into the graph whole (`tensor(xs)`)
 # may have: each is guarded, so a longer one is a graph break instead.
@@ -46,7 +46,8 @@ class ReadsMixin:
         if source is None:
             return Var(value)
         if type(value) in (int, float) and source.name in self.data_sources:
-            return Var(value, source, host=OUTSIDE_PYTHON)  # a number that keeps changing
+            self.guard(source, "type", type(value))  # a number that keeps changing: data
+            return Var(value, source, host=OUTSIDE_PYTHON)
         if value is Ellipsis:
             self.guard(source, "is", value)
         elif is_constant(value):
@@ -142,10 +143,12 @@ class ReadsMixin:
 
     def compute(self, fn, args: list, use: str) -> Var:
         """`fn(*args)`, a pure operation on Python values (`use` says which,
-        for a break). On host values, scalar operands giving a scalar result,
-        the result is a host value too: a compiled call computes it after its
-        graph. Otherwise the operands are baked into the trace."""
-        if any(a.host is not None for a in args) and all(type(a.value) in SCALARS for a in args):
+        for a break). On host values, scalar operands of an operation that
+        cannot raise on them (`deferrable`) giving a scalar result, the result
+        is a host value too: a compiled call computes it after its graph.
+        Otherwise the operands are baked into the trace."""
+        hosts = any(a.host is not None for a in args)
+        if hosts and all(type(a.value) in SCALARS for a in args) and deferrable(fn, args):
             result = do(fn, *[a.value for a in args])
             if type(result) in SCALARS:
                 return Var(result, host=HostOp(fn, tuple(args)))

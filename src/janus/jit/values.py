@@ -4,6 +4,7 @@ program's)."""
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass
 
 _CONSTANT_TYPES = (type(None), bool, int, float, str, complex, bytes, type(Ellipsis))
@@ -82,6 +83,55 @@ class Var:
 
 # The types of Python values the trace may compute from host values.
 SCALARS = (type(None), bool, int, float, complex, str)
+_NUMBERS = (bool, int, float, complex)
+
+
+def joined(*parts: str) -> str:
+    return "".join(parts)
+
+
+def _str_formatted(value, spec: str) -> str:
+    return format(str(value), spec)
+
+
+def _repr_formatted(value, spec: str) -> str:
+    return format(repr(value), spec)
+
+
+def _ascii_formatted(value, spec: str) -> str:
+    return format(ascii(value), spec)
+
+
+# FORMAT_VALUE's conversion (its arg's low bits: none, !s, !r, !a), then its spec.
+CONVERSIONS = {0: format, 1: _str_formatted, 2: _repr_formatted, 3: _ascii_formatted}
+
+# Operations a compiled call may compute after its graph: none of them can
+# raise on operands of the types the trace saw (a compiled call has already
+# updated tensors when it computes them, so an exception would come too late).
+_NEVER_RAISE = {
+    operator.add, operator.sub, operator.mul, operator.iadd, operator.isub, operator.imul,
+    operator.neg, operator.pos, operator.lt, operator.le, operator.eq, operator.ne,
+    operator.gt, operator.ge, abs, min, max, bool,
+}  # fmt: skip
+_TEXT = {joined, format, _str_formatted, _repr_formatted, _ascii_formatted, str, repr}
+# Divisions never raise by a divisor that is no host value and not zero.
+_DIVISIONS = {
+    operator.truediv, operator.floordiv, operator.mod,
+    operator.itruediv, operator.ifloordiv, operator.imod,
+}  # fmt: skip
+
+
+def deferrable(fn, args: list) -> bool:
+    """Whether `fn(*args)` on host values may be computed after the graph."""
+    if fn in _TEXT:
+        return True
+    if not all(type(a.value) in _NUMBERS for a in args):
+        return False
+    if fn in _NEVER_RAISE:
+        return True
+    if fn in _DIVISIONS:
+        return args[1].host is None and args[1].value != 0
+    return fn is round and len(args) == 2  # round(x, digits) never raises
 
 
 class HostOp:
