@@ -28,10 +28,15 @@ def _run(fn, step, jit: bool, calls: int = 5):
     return (f if jit else None), out
 
 
-def _assert_close(got, want):
-    for g, w in zip(got, want):
-        for a, b in zip(g, w):
+def _agree(make):
+    """Runs `step(f)` from a fresh `make()` = (fn, step) compiled and eagerly;
+    asserts the results agree and returns the jitted function."""
+    jf, jitted = _run(*make(), jit=True)
+    _, eager = _run(*make(), jit=False)
+    for got, want in zip(jitted, eager):
+        for a, b in zip(got, want):
             np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    return jf
 
 
 def test_a_gradient_penalty_trains_the_same_through_a_compiled_critic():
@@ -61,10 +66,7 @@ def test_a_gradient_penalty_trains_the_same_through_a_compiled_critic():
 
         return score, step
 
-    jf, jitted = _run(*make(), jit=True)
-    _, eager = _run(*make(), jit=False)
-    _assert_close(jitted, eager)
-    assert compiled_calls(jf) >= 3
+    assert compiled_calls(_agree(make)) >= 3
 
 
 def test_a_hessian_vector_product_through_a_compiled_frame():
@@ -80,10 +82,7 @@ def test_a_hessian_vector_product_through_a_compiled_frame():
         (hv,) = janus.autograd.grad((g * v).sum(), x)
         return [g.detach().numpy(), hv.numpy()]
 
-    jf, jitted = _run(energy, step, jit=True)
-    _, eager = _run(energy, step, jit=False)
-    _assert_close(jitted, eager)
-    assert compiled_calls(jf) >= 3
+    assert compiled_calls(_agree(lambda: (energy, step))) >= 3
 
 
 def test_the_replay_draws_the_calls_random_numbers_and_applies_its_in_place_updates():
@@ -103,10 +102,7 @@ def test_the_replay_draws_the_calls_random_numbers_and_applies_its_in_place_upda
         (gg,) = janus.autograd.grad(g.sum(), x)
         return [g.detach().numpy(), gg.numpy()]
 
-    jf, jitted = _run(fn, step, jit=True)
-    _, eager = _run(fn, step, jit=False)
-    _assert_close(jitted, eager)
-    assert compiled_calls(jf) >= 3
+    assert compiled_calls(_agree(lambda: (fn, step))) >= 3
 
 
 def test_an_input_changed_in_place_after_the_call_is_reported_as_eager_reports_it():
