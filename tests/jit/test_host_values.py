@@ -73,6 +73,7 @@ def test_host_values_stored_on_objects_are_computed_after_the_graph():
         def __init__(self):
             self.ema = 0.0
             self.best = float("inf")
+            self.text = ""
 
     def make():
         model = nn.Linear(3, 1)
@@ -83,15 +84,17 @@ def test_host_values_stored_on_objects_are_computed_after_the_graph():
             tracker.ema = 0.9 * tracker.ema + 0.1 * loss.item()
             tracker.best = min(tracker.best, -abs(loss.item()))
             tracker.ema = tracker.ema * 0.5 + 0.01  # reads the value just stored
+            tracker.text = "%.4f" % tracker.ema + str(int((x > 0).sum().item()))  # noqa: UP031
             return loss.detach()
 
-        return step, lambda: {"ema": tracker.ema, "best": tracker.best}
+        return step, lambda: {"ema": tracker.ema, "best": tracker.best, "text": tracker.text}
 
     calls = [(janus.randn(4, 3),) for _ in range(10)]
     jf = run_both(make, calls)
     # Each attribute is guarded until it has held `config.number_values`
     # values, then read as data on entry: no more recompiles.
     assert len(jf.report.compiles) <= 4 and compiled_calls(jf) >= 6, jf.explain()
+    assert not [b for t in jf.report.compiles for b in t.breaks], jf.explain()
 
 
 def test_a_decision_on_a_computed_host_value_splits_there():

@@ -125,8 +125,14 @@ def deferrable(fn, args: list) -> bool:
     """Whether `fn(*args)` on host values may be computed after the graph."""
     if fn in _TEXT:
         return True
+    if fn in (operator.mod, operator.imod) and type(args[0].value) is str:
+        return True  # "%.3f" % loss.item(): the format is fixed, the types guarded
+    if fn in (operator.add, operator.iadd) and all(type(a.value) is str for a in args):
+        return True
     if not all(type(a.value) in _NUMBERS for a in args):
         return False
+    if fn is float or fn is int:  # float(x) of a float or an int from a tensor, int(n)
+        return len(args) == 1 and (fn is float or type(args[0].value) in (int, bool))
     if fn in _NEVER_RAISE:
         return True
     if fn in _DIVISIONS:
