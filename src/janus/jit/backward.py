@@ -1,7 +1,7 @@
 """Results of a compiled frame that autograd must track (AOT autograd).
 
 A frame that computes a loss and returns it, or a frame split between its
-forward and its `loss.backward()` (a `print(loss.item())` in a training
+forward and its `loss.backward()` (a third-party call in a training
 step), hands tensors that require grad to eager code, which will call
 backward on them. Their autograd graph must exist even though the compiled
 call ran no eager op.

@@ -14,8 +14,9 @@ Which callee is which:
   first one) is a break, so compiled steps always find the state in place;
 - builtins are run concretely, keeping sources through `len`, `range`,
   `enumerate`, `zip`, `reversed`, `list`, `tuple`, `getattr`;
-- anything else (third-party calls, `print`, I/O) still runs, but the frame
-  gets no compiled entry this time (a graph break with its reason).
+- `print` of numbers and text is an effect, committed after the graph;
+- anything else (third-party calls, printing a tensor, I/O) still runs, but
+  the frame gets no compiled entry this time (a graph break with its reason).
 
 Once a translation has broken it compiles nothing, so from then on user
 functions, modules and `janus.jit` functions are called, not traced through

@@ -1,6 +1,6 @@
 """Co-execution at a graph break: the frame is split where it breaks.
 
-A frame that breaks (a `print`, a third-party call, a decision on tensor
+A frame that breaks (a third-party call, printing a tensor, a decision on tensor
 data) is not left to run eagerly as a whole. Its next translation stops
 right before the instruction that broke (in the translated frame itself: a
 break inside an inlined callee stops at the call of that callee), and the
