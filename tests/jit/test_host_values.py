@@ -112,7 +112,11 @@ def test_a_decision_on_a_computed_host_value_splits_there():
         return fn, lambda: {"log": list(log)}
 
     signs = [1, -1, 1, 1, -1, 1, -1]
-    run_both(make, [(janus.full((3,), float(s)),) for s in signs])
+    jf = run_both(make, [(janus.full((3,), float(s)),) for s in signs])
+    # `ratio` and `ratio > 1` are host values; the branch on it is the split.
+    splits = [t.split.instruction.op for t in jf.report.compiles if t.split is not None]
+    assert splits and splits[0].startswith("POP_JUMP"), jf.explain()
+    assert compiled_calls(jf) >= 3, jf.explain()
 
 
 @pytest.mark.parametrize(
