@@ -8,7 +8,10 @@ Which callee is which:
 - `nn.Module.__call__` without hooks inlines `forward`;
 - janus's tensor library (ops, `nn.functional`, Tensor methods, creation,
   `backward`) runs as it is while the recorder turns its ops into graph
-  nodes; one that reads tensor data into Python is a graph break;
+  nodes; one that reads tensor data into Python is a graph break; janus
+  code that keeps Python state (a learning-rate scheduler's `step`, data
+  loaders, saving) is not run so, as a compiled call would skip its
+  effects: it is a break like a third-party call;
 - an optimizer's `step`/`zero_grad` run the same way, with guards on the
   hyperparameters of its groups; a step that creates optimizer state (the
   first one) is a break, so compiled steps always find the state in place;
@@ -68,6 +71,15 @@ _TENSOR_GETTERS = {
     "buffers": "named_buffers",
     "named_buffers": "named_buffers",
 }
+# The janus modules whose functions and methods only compute tensors (their
+# only effects are in-place tensor updates, which the recorder sees): they
+# run as they are. Other janus code keeps Python state (a scheduler's epoch
+# count, a loader's position) that a compiled call would not update.
+_TENSOR_LIBRARY = (
+    "janus.tensor", "janus.ops", "janus.creation", "janus.functions", "janus.random",
+    "janus.dtypes", "janus.device", "janus.nn.functional", "janus.nn.init", "janus.nn.utils",
+    "janus.autograd", "janus.distributions",
+)  # fmt: skip
 # Calls that mutate global state the guards assume fixed.
 _STATEFUL_JANUS = {"manual_seed", "seed", "set_rng_state", "set_default_dtype", "set_grad_enabled"}
 _PURE_BUILTINS = {
@@ -110,6 +122,22 @@ def unsupported_ops(code) -> list:
 def _is_janus(obj) -> bool:
     module = getattr(obj, "__module__", None) or ""
     return module == "janus" or module.startswith("janus.")
+
+
+def _why_no_graph(target) -> str:
+    if _is_janus(target):
+        return "janus code that keeps Python state a compiled call would not update"
+    return "no graph form: third-party code, I/O, or object creation"
+
+
+def _tensor_library(obj) -> bool:
+    """janus code that a trace may run as it is (see `_TENSOR_LIBRARY`)."""
+    module = getattr(obj, "__module__", None) or ""
+    if getattr(obj, "__name__", "") in _STATEFUL_JANUS:
+        return False
+    return module == "janus" or any(
+        module == lib or module.startswith(lib + ".") for lib in _TENSOR_LIBRARY
+    )
 
 
 skipped_codes: set = set()  # marked by janus.jit.skip: calls to them are breaks
@@ -204,7 +232,7 @@ class CallsMixin:
             # janus.jit(f) called from traced code: trace through f itself
             # (running its compiled entry here would hide its ops).
             return self.inline(jitted, args, kwargs)
-        if _is_janus(target) and getattr(target, "__name__", "") not in _STATEFUL_JANUS:
+        if _tensor_library(target):
             if not isinstance(target, type):
                 return self.opaque(fn, args, kwargs)
             if target.__module__.startswith("janus.autograd"):  # no_grad(), enable_grad()
@@ -221,7 +249,7 @@ class CallsMixin:
             return self.concrete(target, args, kwargs)
         self.graph_break(
             "unsupported-call",
-            f"a call to {name} (no graph form: third-party code, I/O, or object creation)",
+            f"a call to {name} ({_why_no_graph(target)})",
             "the frame is split there: the call runs in Python between compiled parts",
         )
         return self.concrete(target, args, kwargs)
