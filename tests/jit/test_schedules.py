@@ -4,8 +4,11 @@ and hyperparameters that are data of each call."""
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
-from tests.jit.differential import compiled_calls, run_both
+import pytest
+from tests.jit.differential import assert_same, compiled_calls, run_both, snapshot, state_of
 
 import janus
 import janus.nn as nn
@@ -54,3 +57,145 @@ def test_a_scheduler_stepped_inside_the_step_runs_every_call():
     assert compiled_calls(jf) >= 6
     kinds = {b.kind for t in jf.report.compiles for b in t.breaks}
     assert "unsupported-call" in kinds and jf.report.compiles[-1].split is not None
+
+
+def _train(make, steps: int, compiled: bool):
+    """Runs `steps` training steps of a fresh program with its scheduler
+    stepped between them (outside the step); returns what a user sees and
+    the JitFunction."""
+    janus.manual_seed(7)
+    step, sched, observed = make()
+    jf = janus.jit(step) if compiled else step
+    seen = []
+    with contextlib.nullcontext() if compiled else janus._C.capture.disabled():
+        for k in range(steps):
+            seen.append(snapshot(jf(*_batch(k % 3))))
+            sched.step()
+            seen.append(state_of(observed()))
+    return seen, jf
+
+
+@pytest.mark.parametrize("optimizer", ["SGD", "Adam", "RMSprop", "Adagrad", "Adadelta"])
+def test_a_learning_rate_a_schedule_changes_is_a_graph_input(optimizer):
+    """An lr that changes every step used to recompile every call (the
+    groups' numbers were guarded equal) until the budget ran out. After three
+    values it is data: a float64 graph input each compiled call reads."""
+
+    def make():
+        model = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 2))
+        kwargs = {"momentum": 0.9} if optimizer in ("SGD", "RMSprop") else {}
+        opt = getattr(janus.optim, optimizer)(model.parameters(), lr=0.05, **kwargs)
+        sched = janus.optim.lr_scheduler.ExponentialLR(opt, gamma=0.8)
+
+        def step(x, y):
+            opt.zero_grad()
+            loss = ((model(x) - y) ** 2).mean()
+            loss.backward()
+            opt.step()
+            return loss
+
+        return step, sched, _observed(model, opt)
+
+    eager, _ = _train(make, 10, compiled=False)
+    jit, jf = _train(make, 10, compiled=True)
+    for k, (a, b) in enumerate(zip(eager, jit)):
+        assert_same(a, b, 1e-4, 1e-5, f"step {k // 2} {'state' if k % 2 else 'loss'}")
+    assert len(jf.report.compiles) <= 3, jf.report
+    assert compiled_calls(jf) >= 7
+    graph = jf.entries[0][1].graph
+    assert "f64[]" in str(graph).splitlines()[0]  # the lr input
+
+
+def test_numbers_that_change_are_tensor_operands_not_constants():
+    """`x * scale`, `scale - x`, comparisons, division by it, in-place
+    `y *= scale`, `y.mul(scale)` and a hand-written SGD update `p.add_(g,
+    alpha=-lr)`: each call's values, from one graph."""
+    x = _batch()[0]
+
+    def make():
+        w = nn.Parameter(janus.ones(4, 3) * 0.1)
+
+        def step(x, scale, lr, offset):
+            y = (x @ w) * scale
+            y = 2 * scale - y
+            y *= scale / 2
+            y = y.mul(scale) + (y > scale).float() + offset
+            loss = (y / scale).pow(2).mean()
+            loss.backward()
+            with janus.no_grad():
+                w.add_(w.grad, alpha=-lr)
+                w.grad = None
+            return loss, y.sum(dim=0)
+
+        return step, lambda: {"w": w}
+
+    calls = [(x, 0.5 + k / 4, 0.01 * (k + 1), k) for k in range(8)]
+    jf = run_both(make, calls, rtol=1e-5)
+    assert len(jf.report.compiles) <= 3 and compiled_calls(jf) >= 5, jf.report
+    inputs = str(jf.entries[0][1].graph).splitlines()[0]
+    assert inputs.count("f32[]") >= 3, inputs
+
+
+def test_an_int_number_input_keeps_int_arithmetic_and_its_type_is_guarded():
+    """`t + offset` on an int tensor: an int64 input. A float offset later
+    must not be cut to an int by that input: its type is guarded."""
+    t = janus.arange(6)
+
+    def make():
+        def shifted(t, offset):
+            return t + offset, (t * offset).sum()
+
+        return shifted, dict
+
+    calls = [(t, k) for k in range(5)] + [(t, 2.5), (t, 7)]
+    jf = run_both(make, calls)
+    assert compiled_calls(jf) >= 2
+    inputs = [str(entry.graph).splitlines()[0] for _, entry in jf.entries]
+    assert any("i64[]" in line for line in inputs) and any("f32[]" in line for line in inputs)
+
+
+def test_a_number_too_large_for_its_input_runs_the_frame_as_usual():
+    """An int beyond int64 cannot become the input: the compiled call falls
+    back, and the frame raises what eager raises."""
+    t = janus.arange(3)
+
+    def shifted(t, offset):
+        return t + offset
+
+    jf = janus.jit(shifted)
+    for k in range(5):
+        jf(t, k)
+    assert compiled_calls(jf) >= 1
+    with pytest.raises(OverflowError):
+        shifted(t, 2**70)
+    with pytest.raises(OverflowError):
+        jf(t, 2**70)
+
+
+def test_a_number_read_from_tensor_data_is_still_a_break_as_an_operand():
+    """`x * loss.item()`: the number comes from this call's graph, so it
+    cannot be an input read on entry; it stays a graph break."""
+
+    def f(x):
+        return x * x.sum().item()
+
+    explained = janus.jit.explain(f, janus.ones(3))
+    assert [b.kind for b in explained.breaks] == ["data-dependent"]
+
+
+def test_a_number_updated_by_a_tensor_is_rebound_not_the_input_changed():
+    """`acc += x` with `acc` a changing number: Python rebinds `acc` to a
+    new tensor (a number has no in-place add); the number input stays as
+    it was, so the next call's value is read afresh."""
+    x = janus.arange(4.0)
+
+    def make():
+        def f(x, acc):
+            acc += x
+            acc *= 2
+            return acc
+
+        return f, dict
+
+    jf = run_both(make, [(x, 0.5 * k) for k in range(7)])
+    assert compiled_calls(jf) >= 3

@@ -81,6 +81,18 @@ def test_steps_read_no_tensor_data_and_still_match_pytorch(config):
     assert_close(jb, tb, rtol=1e-5, atol=1e-6, what="bias")
 
 
+@pytest.mark.parametrize("config", list(CONFIGS))
+def test_a_tensor_learning_rate_steps_like_the_float(config):
+    """lr may be a 0-d tensor, as in PyTorch (the JIT passes a changing lr to
+    a traced step so): the same updates, with no read of its data."""
+    name, kwargs = CONFIGS[config]
+    fw, fb, _ = run(janus, name, kwargs)
+    as_tensor = dict(kwargs, lr=janus.tensor(kwargs["lr"], dtype=janus.float64))
+    tw, tb, _ = run(janus, name, as_tensor, guard=no_host_reads)
+    assert_close(tw, fw, rtol=1e-6, atol=1e-7, what="weight")
+    assert_close(tb, fb, rtol=1e-6, atol=1e-7, what="bias")
+
+
 @pytest.mark.parametrize("config", ["sgd_momentum_dampening", "adam_amsgrad_decay", "rmsprop"])
 def test_state_dict_round_trip_continues_identically(config):
     name, kwargs = CONFIGS[config]

@@ -13,8 +13,9 @@ Which callee is which:
   loaders, saving) is not run so, as a compiled call would skip its
   effects: it is a break like a third-party call;
 - an optimizer's `step`/`zero_grad` run the same way, with guards on the
-  hyperparameters of its groups; a step that creates optimizer state (the
-  first one) is a break, so compiled steps always find the state in place;
+  hyperparameters of its groups (a learning rate that keeps changing is a
+  graph input instead); a step that creates optimizer state (the first
+  one) is a break, so compiled steps always find the state in place;
 - builtins are run concretely, keeping sources through `len`, `range`,
   `enumerate`, `zip`, `reversed`, `list`, `tuple`, `getattr`;
 - `print` of numbers and text is an effect, committed after the graph;
@@ -32,16 +33,28 @@ from __future__ import annotations
 import builtins
 import functools
 import inspect
+import operator
 import os
 import types
 
 from .. import _C, autograd
 from ..autograd.node import history_before
+from ..dtypes import float64
 from ..ops import registry
 from ..tensor import Tensor, data_readers
 from .generators import generator_code
 from .instructions import Code
-from .values import NULL, SCALARS, UserException, Var, VirtualIterator, do, is_constant
+from .reads import equatable
+from .values import (
+    NULL,
+    OUTSIDE_PYTHON,
+    SCALARS,
+    UserException,
+    Var,
+    VirtualIterator,
+    do,
+    is_constant,
+)
 
 _JANUS_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 # janus code that is interpreted rather than run opaquely: module forwards
@@ -80,6 +93,12 @@ _TENSOR_LIBRARY = (
     "janus.dtypes", "janus.device", "janus.nn.functional", "janus.nn.init", "janus.nn.utils",
     "janus.autograd", "janus.distributions",
 )  # fmt: skip
+# Tensor methods whose number operands may be 0-d tensors of the result's
+# dtype (a number that changes from call to call becomes a graph input).
+_ARITHMETIC_METHODS = {
+    "add", "sub", "mul", "div", "true_divide", "add_", "sub_", "mul_", "div_",
+    "pow", "pow_", "lt", "le", "gt", "ge", "eq", "ne",
+}  # fmt: skip
 # Calls that mutate global state the guards assume fixed.
 _STATEFUL_JANUS = {"manual_seed", "seed", "set_rng_state", "set_default_dtype", "set_grad_enabled"}
 _PURE_BUILTINS = {
@@ -426,6 +445,11 @@ class CallsMixin:
     def call_tensor_method(self, fn, receiver, name, args, kwargs) -> Var:
         if name in ("item", "tolist") and not args and not kwargs:
             return Var(do(fn.value), host=(receiver, name))
+        hosts = any(v.host is not None for v in (*args, *kwargs.values()))
+        if hosts and name in _ARITHMETIC_METHODS:  # `p.add_(g, alpha=-lr)`, lr data
+            operands = self.number_operands(receiver.value, args, kwargs)
+            if operands is not None:
+                return self.opaque(fn, *operands)
         if name in ("requires_grad_", "retain_grad", "register_hook"):
             self.graph_break(
                 "unsupported-call",
@@ -434,15 +458,41 @@ class CallsMixin:
             )
         return self.opaque(fn, args, kwargs)
 
+    def number_operands(self, tensor: Tensor, args: list, kwargs: dict):
+        """The arguments of `tensor.mul_(scale)` or `p.add_(g, alpha=-lr)`
+        with their host numbers as number inputs (`alpha` multiplied into
+        the other operand), or None where one cannot be."""
+        operands = self.tensor_operands([Var(tensor), *args])
+        alpha = kwargs.get("alpha")
+        if operands is None or any(v.host is not None for k, v in kwargs.items() if k != "alpha"):
+            return None
+        operands = [a if a.host is None else Var(v) for a, v in zip(args, operands[1:])]
+        kwargs = dict(kwargs)
+        if alpha is not None and alpha.host is not None:
+            other = operands[0].value if len(operands) == 1 else None
+            if not isinstance(other, Tensor) or not other.is_floating_point():
+                return None
+            scaled = self.tensor_operands([Var(other), alpha])
+            if scaled is None:
+                return None
+            del kwargs["alpha"]
+            operands = [Var(do(operator.mul, *scaled))]
+        return operands, kwargs
+
     def call_optimizer(self, fn: Var, optimizer: Var, args, kwargs) -> Var:
         opt = optimizer.value
+        data = []  # (group, key, Var): hyperparameters read as data
         if optimizer.source is not None:
             groups = optimizer.source.attr("param_groups")
             self.guard(groups, "len", len(opt.param_groups))
             for k, group in enumerate(opt.param_groups):
                 for key, value in group.items():
-                    if isinstance(value, (bool, int, float, str, type(None))):
-                        self.guard(groups.item(k).item(key), "equals", value)
+                    source = groups.item(k).item(key)
+                    if type(value) is float and source.name in self.data_sources:
+                        # A learning rate a schedule changes: a graph input.
+                        data.append((group, key, Var(value, source, host=OUTSIDE_PYTHON)))
+                    elif equatable(value):
+                        self.guard(source, "equals", value)
             self.guard(optimizer.source.attr("state"), "len", len(opt.state))
             # A step reads the parameters and their gradients: through their
             # sources, since a gradient made outside the frame (by a backward
@@ -463,7 +513,7 @@ class CallsMixin:
             for p in group["params"]:
                 self.recorder.watch_grad(p)
         before = _state_shape(opt)
-        result = self.opaque(fn, args, kwargs)
+        result = self.step_with_data(opt, data, lambda: self.opaque(fn, args, kwargs))
         self.grads_dirty = True
         if _state_shape(opt) != before:
             self.graph_break(
@@ -473,6 +523,27 @@ class CallsMixin:
                 transient=True,
             )
         return result
+
+    def step_with_data(self, opt, data: list, step):
+        """Runs `step()` with the hyperparameters in `data` swapped for number
+        inputs (float64, as exact as the floats), so the recorded update
+        reads each call's value; janus's optimizers take tensor
+        hyperparameters as PyTorch's do. Where one cannot be an input, it is
+        guarded equal instead (the step recompiles when it changes)."""
+        devices = {p.device for group in opt.param_groups for p in group["params"]}
+        swapped = []
+        for group, key, var in data:
+            made = self.number_input(var, float64, *devices) if len(devices) == 1 else None
+            if made is None:
+                self.guard(var.source, "equals", var.value)
+            else:
+                swapped.append((group, key, var.value))
+                group[key] = made
+        try:
+            return step()
+        finally:
+            for group, key, value in swapped:
+                group[key] = value
 
     def read_optimizer_state(self, opt, source) -> None:
         """The state tensors a step reads and updates, through their sources

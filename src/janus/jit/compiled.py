@@ -312,7 +312,13 @@ class CompiledFrame:
         self.result_out = self.result[1] if plain else None
 
     def __call__(self, *values):
-        arrays = self.read_inputs(values, self.globals, self.builtins)
+        try:
+            arrays = self.read_inputs(values, self.globals, self.builtins)
+        except (ArithmeticError, TypeError, ValueError):
+            # A number input (sources.NumberInput) that does not fit its
+            # dtype (an int too large): the frame runs as usual, and raises
+            # there if eager does.
+            return _C.capture.FALLBACK
         shift = default_generator._offset - self.rng_offset
         env = targets = None
         if self.tensor_effects:

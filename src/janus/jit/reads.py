@@ -4,16 +4,24 @@ A value read from the frame's entry state gets a `Var` with its source, and
 the trace's assumptions about it become guards on that source: a number's
 value, a tensor's type, dtype, shape and device, a container's length, a
 function's identity. Values the graph does not compute (`loss.item()`, a
-resume function's data) may be passed on but not baked into the graph. The
-trace's own writes to outside objects are tracked, so a later read knows
-whether a source still shows the entry state.
+resume function's data) may be passed on but not baked into the graph; a
+number read on entry as data (one that changes from call to call), or
+computed from such numbers, becomes a 0-d tensor graph input where it is a
+tensor operand (`x * scale`, an optimizer's lr). The trace's own writes to
+outside objects are tracked, so a later read knows whether a source still
+shows the entry state.
 """
 
 from __future__ import annotations
 
+import operator
 import types
 
-from ..tensor import Tensor
+import numpy as np
+
+from ..dtypes import result_type
+from ..tensor import Tensor, _make
+from .sources import Computed, Fixed, NumberInput
 from .values import OUTSIDE_PYTHON, SCALARS, HostOp, Var, deferrable, do, is_constant
 
 # The most elements an outside container baked into the graph whole (`tensor(xs)`)
@@ -21,12 +29,24 @@ from .values import OUTSIDE_PYTHON, SCALARS, HostOp, Var, deferrable, do, is_con
 MAX_GUARDED_ELEMENTS = 256
 ALL = object()  # every attribute or item of an object
 
+# Operators for which a Python number and a 0-d tensor of the result's dtype
+# are the same operand (PyTorch's promotion gives that dtype either way).
+TENSOR_OPERATORS = {
+    operator.add, operator.sub, operator.mul, operator.truediv, operator.pow,
+    operator.iadd, operator.isub, operator.imul, operator.itruediv, operator.ipow,
+    operator.lt, operator.le, operator.gt, operator.ge, operator.eq, operator.ne,
+}  # fmt: skip
+_NOT_IN_PLACE = {
+    operator.iadd: operator.add, operator.isub: operator.sub, operator.imul: operator.mul,
+    operator.itruediv: operator.truediv, operator.ipow: operator.pow,
+}  # fmt: skip
 
-def _equatable(value) -> bool:
+
+def equatable(value) -> bool:
     """What `GuardNode.equals` accepts: None, bool, int, float, str, tuples of them."""
     if type(value) in (type(None), bool, int, float, str):
         return True
-    return type(value) is tuple and all(_equatable(v) for v in value)
+    return type(value) is tuple and all(equatable(v) for v in value)
 
 
 def _is_bound_method(value) -> bool:
@@ -51,7 +71,7 @@ class ReadsMixin:
         if value is Ellipsis:
             self.guard(source, "is", value)
         elif is_constant(value):
-            if not _equatable(value):  # the native check compares these types only
+            if not equatable(value):  # the native check compares these types only
                 self.graph_break(
                     "unsupported",
                     f"a {type(value).__name__} constant read from {source.name}",
@@ -152,7 +172,67 @@ class ReadsMixin:
             result = do(fn, *[a.value for a in args])
             if type(result) in SCALARS:
                 return Var(result, host=HostOp(fn, tuple(args)))
+        if hosts and fn in TENSOR_OPERATORS:  # `x * scale`, scale a changing number
+            operands = self.tensor_operands(args)
+            if operands is not None:
+                if args[0].host is not None:  # `total += x`: a number is rebound, not updated
+                    fn = _NOT_IN_PLACE.get(fn, fn)
+                return Var(do(fn, *operands))
         return Var(do(fn, *[self.value(a, use) for a in args]))
+
+    def tensor_operands(self, args: list) -> list | None:
+        """The operands of an operation on a tensor, each host number among
+        them a number input (None if one cannot be: it comes from tensor data)."""
+        like = next((a.value for a in args if isinstance(a.value, Tensor)), None)
+        if like is None:
+            return None
+        operands = []
+        for a in args:
+            if a.host is not None:
+                if type(a.value) not in (int, float):
+                    return None
+                a = self.number_input(a, result_type(like, a.value), like.device)
+                if a is None:
+                    return None
+            operands.append(a if isinstance(a, Tensor) else a.value)
+        return operands
+
+    def number_input(self, var: Var, dtype, device) -> Tensor | None:
+        """Host number `var` as a tensor operand: a 0-d graph input of `dtype`
+        that each compiled call makes from its entry state (a number read as
+        data, or a pure operation on such numbers: `-lr`), so a new value
+        needs no new graph. None for a number computed from this call's
+        tensor data (`loss.item()`), or on a device other than the CPU."""
+        source = self.number_source(var)
+        if source is None or device.type != "cpu":
+            return None
+        key = (source.name, dtype.name)
+        made = self.number_inputs.get(key)
+        if made is None:
+            self.guard_number_types(var)  # (the input's dtype assumes them)
+            made = self.number_inputs[key] = _make(np.asarray(var.value, dtype.np))
+            self.recorder.add_source(made, NumberInput(source, dtype))
+        return made
+
+    def number_source(self, var: Var):
+        """Where a compiled call reads host number `var` on entry (None: it
+        depends on tensor data the call computes)."""
+        host = var.host
+        if host is None:  # a constant of the trace
+            return Fixed(var.value, repr(var.value)) if type(var.value) in SCALARS else None
+        if host is OUTSIDE_PYTHON:
+            return var.source
+        if not isinstance(host, HostOp):
+            return None
+        parts = [self.number_source(a) for a in host.args]
+        return None if any(p is None for p in parts) else Computed(host.fn, parts)
+
+    def guard_number_types(self, var: Var) -> None:
+        if var.host is OUTSIDE_PYTHON:
+            self.guard(var.source, "type", type(var.value))
+        elif isinstance(var.host, HostOp):
+            for a in var.host.args:
+                self.guard_number_types(a)
 
     def value(self, var: Var, use: str):
         """The concrete value of `var` for a use that bakes it into the trace

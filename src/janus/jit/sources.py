@@ -9,7 +9,12 @@ its inputs through them at each call.
 
 from __future__ import annotations
 
+import functools
 import keyword
+
+import numpy as np
+
+from ..tensor import _make
 
 
 class Source:
@@ -30,6 +35,10 @@ class Source:
         builtins); objects it needs go into `consts` by name. Compiled
         calls read their inputs through one generated function (fast_reader)."""
         raise NotImplementedError(type(self).__name__)
+
+    def array_expression(self, params: dict, consts: dict) -> str:
+        """The expression of the array of the tensor at this source."""
+        return f"{self.expression(params, consts)}._data"
 
     def node(self, guard, nodes: dict):
         """The guard tree node reading this source (one per source and guard)."""
@@ -181,6 +190,47 @@ class Item(Source):
         return f"{self.base.expression(params, consts)}[{key}]"
 
 
+class Computed(Source):
+    """A Python number a pure operation computes from numbers at other
+    sources (`-lr`, `lr * decay`): `fn(*parts)`, each part a source (a
+    constant is `Fixed`). Never guarded: what it is computed from is."""
+
+    __slots__ = ("fn", "parts")
+
+    def __init__(self, fn, parts: list):
+        self.fn, self.parts = fn, parts
+        label = getattr(fn, "__name__", type(fn).__name__)
+        self.name = f"{label}({', '.join(p.name for p in parts)})"
+
+    def evaluate(self, env):
+        return self.fn(*[p.evaluate(env) for p in self.parts])
+
+    def expression(self, params, consts):
+        name = f"c{len(consts)}"
+        consts[name] = self.fn
+        return f"{name}({', '.join(p.expression(params, consts) for p in self.parts)})"
+
+
+class NumberInput(Source):
+    """A graph input: the number at `number` as a 0-d tensor of `dtype`
+    (a number that changes from call to call, used as a tensor operand:
+    `x * scale`, an optimizer's lr), made afresh by each compiled call."""
+
+    __slots__ = ("number", "dtype")
+
+    def __init__(self, number: Source, dtype):
+        self.number, self.dtype = number, dtype
+        self.name = f"tensor({number.name}, dtype={dtype.name})"
+
+    def evaluate(self, env):
+        return _make(np.asarray(self.number.evaluate(env), self.dtype.np))
+
+    def array_expression(self, params, consts):
+        name = f"c{len(consts)}"
+        consts[name] = functools.partial(np.asarray, dtype=self.dtype.np)
+        return f"{name}({self.number.expression(params, consts)})"
+
+
 class Env:
     """What sources are read from at a call: the frame's entry values by name."""
 
@@ -196,7 +246,7 @@ def fast_reader(sources: list, names: list):
     compiled call does first, without walking source objects each time."""
     params = {name: k for k, name in enumerate(names)}
     consts: dict = {}
-    items = ", ".join(f"{s.expression(params, consts)}._data" for s in sources)
+    items = ", ".join(s.array_expression(params, consts) for s in sources)
     namespace = dict(consts)
     exec(f"def read(v, g, b):\n    return [{items}]\n", namespace)  # noqa: S102
     return namespace["read"]

@@ -150,6 +150,9 @@ class Translator(ReadsMixin, CallsMixin, ContainersMixin, GeneratorsMixin):
         self.first_node = next_sequence()  # autograd nodes from here on are the trace's
         # Names of sources whose numbers are read as data, unguarded (compiler.py)
         self.data_sources: frozenset = frozenset()
+        # (source name, dtype name) -> the 0-d tensor a host number became as
+        # a tensor operand (reads.number_input): one graph input per number.
+        self.number_inputs: dict = {}
         # (id(object), attribute or key) -> (object, Var): what the trace stored
         # there, read back as the same Var (a host value stays one).
         self.stored: dict = {}

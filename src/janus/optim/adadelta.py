@@ -50,4 +50,4 @@ class Adadelta(Optimizer):
             square_avg.mul_(rho).addcmul_(g, g, value=1 - rho)
             delta = (acc_delta + eps).sqrt() / (square_avg + eps).sqrt() * g
             acc_delta.mul_(rho).addcmul_(delta, delta, value=1 - rho)
-            p.add_(delta, alpha=-lr)
+            p.sub_(delta * lr)

@@ -56,7 +56,7 @@ class Adagrad(Optimizer):
             state["sum"].addcmul_(g, g, value=1)
             std = state["sum"].sqrt() + group["eps"]
             if not group["lr_decay"]:
-                p.addcdiv_(g, std, value=-group["lr"])
+                p.sub_(g / std * group["lr"])
                 continue
             # The decayed rate is float64 tensor math on the step count (as
             # exact as PyTorch's Python float), not `.item()`: no read of

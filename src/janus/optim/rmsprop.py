@@ -68,6 +68,6 @@ class RMSprop(Optimizer):
             if group["momentum"] > 0:
                 buf = state["momentum_buffer"]
                 buf.mul_(group["momentum"]).addcdiv_(g, avg)
-                p.add_(buf, alpha=-lr)
+                p.sub_(buf * lr)
             else:
-                p.addcdiv_(g, avg, value=-lr)
+                p.sub_(g / avg * lr)

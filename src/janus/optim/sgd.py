@@ -66,4 +66,4 @@ class SGD(Optimizer):
                 else:
                     buf.mul_(momentum).add_(g, alpha=1 - dampening)
                 g = g + buf * momentum if group["nesterov"] else buf
-            p.add_(g, alpha=-lr)
+            p.sub_(g * lr)  # (not alpha=-lr: lr may be a tensor)
