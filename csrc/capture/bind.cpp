@@ -360,16 +360,19 @@ void bind_cache(py::module_& sub) {
 void bind_hook(py::module_& sub) {
   sub.def(
       "install",
-      [](py::object callback, uint64_t hot_calls, uint64_t budget, py::object skip_prefixes) {
+      [](py::object callback, uint64_t hot_calls, uint64_t budget, py::object skip_prefixes,
+         std::vector<std::string> hidden_prefixes) {
         if (!PyCallable_Check(callback.ptr())) throw py::type_error("callback must be callable");
         if (hot_calls < 1) throw py::value_error("hot_calls must be >= 1");
         std::vector<std::string> prefixes = skip_prefixes.is_none()
                                                 ? default_skip_prefixes()
                                                 : skip_prefixes.cast<std::vector<std::string>>();
-        install_hook(std::move(callback), hot_calls, budget, std::move(prefixes));
+        install_hook(std::move(callback), hot_calls, budget, std::move(prefixes),
+                     std::move(hidden_prefixes));
       },
       py::arg("callback"), py::kw_only(), py::arg("hot_calls") = 2, py::arg("budget") = 8,
       py::arg("skip_prefixes") = py::none(),
+      py::arg("hidden_prefixes") = std::vector<std::string>{},
       "Installs the frame hook for this interpreter and resets every cache.\n\n"
       "On the call where a code object's call count reaches `hot_calls` and no\n"
       "cached entry's guard passes, callback(frame_view) runs, with the hook off\n"
@@ -382,7 +385,9 @@ void bind_hook(py::module_& sub) {
       "An exception from the callback propagates out of the call. The callback runs\n"
       "at most `budget` times per code; after that the code runs as usual.\n"
       "Generators, coroutines, module and class bodies, and files under\n"
-      "`skip_prefixes` (default: janus's own package folder) are never captured.");
+      "`skip_prefixes` (default: janus's own package folder) are never captured.\n"
+      "An exception leaving the callback or an entry loses the traceback entries of\n"
+      "frames in files under `hidden_prefixes` (default: none).");
   sub.def("uninstall", &uninstall_hook,
           "Removes the hook (restoring the evaluator it replaced) and drops every cache.");
   sub.def("is_installed", &hook_installed);

@@ -74,6 +74,9 @@ struct Settings {
   uint64_t hot_calls = 2;
   uint64_t budget = 8;
   std::vector<std::string> skip_prefixes;
+  // An exception leaving the callback or an entry loses the traceback
+  // entries of frames in files under these (the translator's own code).
+  std::vector<std::string> hidden_prefixes;
   uint64_t epoch = 0;  // bumped by every install, uninstall and reset
 };
 // Process-wide; leaked on purpose (no destructor runs after Python is finalized).

@@ -22,7 +22,9 @@
 #include "capture/cache.h"
 #include "capture/hook.h"
 
+#include <cstring>
 #include <stdexcept>
+#include <vector>
 
 namespace janus::capture {
 
@@ -70,6 +72,71 @@ void set_python_error_from_current_exception() {
   } catch (...) {
     PyErr_SetString(PyExc_RuntimeError, "janus capture: unknown C++ exception");
   }
+}
+
+bool in_hidden_file(PyTracebackObject* entry) {
+  PyCodeObject* code = PyFrame_GetCode(entry->tb_frame);  // new reference
+  const char* file = PyUnicode_AsUTF8(code->co_filename);
+  Py_DECREF(code);
+  if (file == nullptr) {
+    PyErr_Clear();
+    return false;
+  }
+  for (const std::string& prefix : settings().hidden_prefixes) {
+    if (std::strncmp(file, prefix.c_str(), prefix.size()) == 0) return true;
+  }
+  return false;
+}
+
+// `tb` without the entries of frames in hidden files, relinked in place (as
+// assigning `tb_next` from Python does). Steals `tb`; returns a new reference.
+PyObject* without_hidden_entries(PyObject* tb) {
+  std::vector<PyTracebackObject*> kept;
+  size_t total = 0;
+  for (PyObject* at = tb; at != nullptr && PyTraceBack_Check(at);
+       at = reinterpret_cast<PyObject*>(reinterpret_cast<PyTracebackObject*>(at)->tb_next)) {
+    ++total;
+    auto* entry = reinterpret_cast<PyTracebackObject*>(at);
+    if (!in_hidden_file(entry)) kept.push_back(entry);
+  }
+  if (kept.size() == total) return tb;
+  for (size_t i = 0; i < kept.size(); ++i) {
+    // The next kept entry gains its reference before the hidden ones in
+    // between lose theirs (which may free them).
+    PyTracebackObject* next = i + 1 < kept.size() ? kept[i + 1] : nullptr;
+    Py_XINCREF(next);
+    PyTracebackObject* old = kept[i]->tb_next;
+    kept[i]->tb_next = next;
+    Py_XDECREF(old);
+  }
+  PyObject* head = kept.empty() ? nullptr : reinterpret_cast<PyObject*>(kept[0]);
+  Py_XINCREF(head);
+  Py_XDECREF(tb);
+  return head;
+}
+
+// The pending exception came out of the callback or an entry: its traceback
+// loses janus's own frames (the translator running the user's code, the
+// compiled entry handing a split frame on), so it reads as the user's code
+// run as usual, which the translator's synthetic entries stand in for.
+void hide_janus_frames() {
+  if (settings().hidden_prefixes.empty()) return;
+#if PY_VERSION_HEX >= 0x030C0000
+  PyObject* exc = PyErr_GetRaisedException();
+  if (exc == nullptr) return;
+  PyObject* tb = without_hidden_entries(PyException_GetTraceback(exc));
+  PyException_SetTraceback(exc, tb != nullptr ? tb : Py_None);
+  Py_XDECREF(tb);
+  PyErr_SetRaisedException(exc);
+#else
+  PyObject *type, *value, *tb;
+  PyErr_Fetch(&type, &value, &tb);
+  if (type == nullptr) return;
+  PyErr_NormalizeException(&type, &value, &tb);
+  tb = without_hidden_entries(tb);
+  if (value != nullptr) PyException_SetTraceback(value, tb != nullptr ? tb : Py_None);
+  PyErr_Restore(type, value, tb);
+#endif
 }
 
 // New reference to the entry's answer, or nullptr with an exception. The fn
@@ -197,6 +264,7 @@ int insert_entry_checked(CodeState* state, PyObject* entry) {
 PyObject* finish_callback(PyThreadState* tstate, Frame* frame, CodeState* state, PyObject* answer,
                           uint64_t epoch) {
   if (answer == nullptr) {
+    hide_janus_frames();
     compat::release_unevaluated_frame(tstate, frame);
     return nullptr;
   }
@@ -266,6 +334,7 @@ __attribute__((noinline)) PyObject* capture_call(PyThreadState* tstate, Frame* f
     PyObject* result = nullptr;
     switch (run_cached(frame, state, &result)) {
       case Cached::kAnswered:
+        if (result == nullptr) hide_janus_frames();
         compat::release_unevaluated_frame(tstate, frame);
         return result;
       case Cached::kFallback:
@@ -295,7 +364,8 @@ PyObject* eval_frame(PyThreadState* tstate, Frame* frame, int throw_flag) {
 }  // namespace
 
 void install_hook(py::object callback, uint64_t hot_calls, uint64_t budget,
-                  std::vector<std::string> skip_prefixes) {
+                  std::vector<std::string> skip_prefixes,
+                  std::vector<std::string> hidden_prefixes) {
   if (!init_cache()) {
     throw std::runtime_error("janus capture: CPython has no co_extra index left for the hook");
   }
@@ -305,6 +375,7 @@ void install_hook(py::object callback, uint64_t hot_calls, uint64_t budget,
   config.hot_calls = hot_calls;
   config.budget = budget;
   config.skip_prefixes = std::move(skip_prefixes);
+  config.hidden_prefixes = std::move(hidden_prefixes);
   ++config.epoch;
   PyInterpreterState* interp = PyInterpreterState_Get();
   const _PyFrameEvalFunction current = _PyInterpreterState_GetEvalFrameFunc(interp);

@@ -24,7 +24,7 @@ struct FrameView {
 
 // Replaces the callback and settings (and resets every cache) when already installed.
 void install_hook(py::object callback, uint64_t hot_calls, uint64_t budget,
-                  std::vector<std::string> skip_prefixes);
+                  std::vector<std::string> skip_prefixes, std::vector<std::string> hidden_prefixes);
 void uninstall_hook();
 bool hook_installed();
 

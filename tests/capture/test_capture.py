@@ -293,6 +293,36 @@ def test_an_exception_from_an_entry_propagates_from_the_call():
         add(1, 2)
 
 
+def test_hidden_files_leave_the_traceback_of_an_exception_from_the_callback_or_an_entry():
+    """The translator's own frames are hidden from the user's traceback;
+    the frames of files elsewhere stay (here: raising.py)."""
+    from raising import raise_value_error
+
+    def callback(view):
+        raise_value_error("from the callback")
+
+    def fail(a, b):
+        raise_value_error("from the entry")
+
+    def names(exc_info) -> list:
+        return [entry.name for entry in exc_info.traceback]
+
+    capture.install(Translator(add, answer=callback), hot_calls=1, hidden_prefixes=[__file__])
+    with pytest.raises(ValueError, match="from the callback") as info:
+        add(1, 2)
+    assert "callback" not in names(info) and names(info)[-1] == "raise_value_error"
+    answer = compile_typed(lambda view: fail)
+    capture.install(Translator(add, answer=answer), hot_calls=1, hidden_prefixes=[__file__])
+    add(1, 2)
+    with pytest.raises(ValueError, match="from the entry") as info:
+        add(1, 2)
+    assert "fail" not in names(info) and names(info)[-1] == "raise_value_error"
+    capture.install(Translator(add, answer=callback), hot_calls=1)  # (default: none hidden)
+    with pytest.raises(ValueError) as info:
+        add(1, 2)
+    assert "callback" in names(info)
+
+
 def test_reset_forgets_one_code():
     translator = Translator(add, answer=compile_typed(lambda view: lambda a, b: "entry"))
     capture.install(translator, hot_calls=1)

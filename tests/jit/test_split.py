@@ -7,6 +7,7 @@ compares everything a user can see."""
 import dis
 import json
 import sys
+import traceback
 
 import numpy as np
 import pytest
@@ -299,6 +300,49 @@ def test_an_exception_in_the_python_piece_is_the_programs_own():
     assert eager[3] == jit[3] == "JSONDecodeError"
     for a, b in zip(eager[:3] + eager[4:], jit[:3] + jit[4:]):
         np.testing.assert_allclose(a, b, rtol=1e-6)
+
+
+def _where_it_raised(fn, calls) -> list:
+    """The traceback (file, line, function) of the first call that raises."""
+    for args in calls:
+        try:
+            fn(*args)
+        except ValueError as exc:
+            return [(e.filename, e.lineno, e.name) for e in traceback.extract_tb(exc.__traceback__)]
+    raise AssertionError("no call raised")
+
+
+def _check_k(k):
+    if k == 6:
+        raise ValueError("bad k")
+
+
+def test_tracebacks_through_hooked_frames_are_the_ones_eager_shows(hook_on):
+    """An exception from the user's code, raised while the hook translates a
+    frame or while a compiled entry runs the Python piece of a split frame,
+    shows the user's frames only, as eager does: none of janus's translator
+    or entries, and a resumed frame under its own function's name."""
+    w = janus.randn(4, 2)
+
+    def while_translating(x, k):
+        y = (x @ w).sum()
+        _check_k(k)
+        return y
+
+    def after_a_split(x, k):
+        y = (x @ w).sum()
+        json.dumps([1])  # a break: the frame splits here
+        _check_k(k)
+        return y * 2
+
+    x = janus.ones(3, 4)
+    for fn, raising_at in ((while_translating, 2), (after_a_split, 6)):
+        calls = [(x, k if k < raising_at else 6) for k in range(raising_at + 1)]
+        with capture.disabled():
+            eager = _where_it_raised(fn, calls)
+        hooked = _where_it_raised(fn, calls)
+        assert hooked == eager, (fn.__name__, hooked)
+        assert [name for _, _, name in eager[-2:]] == [fn.__name__, "_check_k"]
 
 
 def test_resume_function_continues_a_frame_mid_way():

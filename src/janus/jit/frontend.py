@@ -22,6 +22,9 @@ from .calls import skipped_codes
 from .compiler import NotTranslatable, builtins_of, learn_changing_numbers, translate
 
 log = logging.getLogger("janus.jit")
+# The translator's own files: an exception from the user's code that leaves a
+# hooked call shows none of their frames, only the user's.
+_JIT_FOLDER = os.path.dirname(os.path.abspath(__file__)) + os.sep
 capture = _C.capture
 
 
@@ -184,7 +187,9 @@ def enable() -> None:
     if not config.enabled:
         disable()
         return
-    capture.install(_callback, hot_calls=config.hot_calls, budget=config.budget)
+    capture.install(
+        _callback, hot_calls=config.hot_calls, budget=config.budget, hidden_prefixes=[_JIT_FOLDER]
+    )
 
 
 def disable() -> None:

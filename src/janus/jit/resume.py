@@ -91,7 +91,7 @@ def _resume_code(code, offset: int, stack: tuple, slots: list, names: tuple):
     bc.kwonlyargcount = 0
     bc.flags = bc.flags & ~_BINDING_FLAGS
     line = location.lineno if location is not None else code.co_firstlineno
-    bc.name = f"{code.co_name}_resume_at_{line}"
+    bc.name = code.co_name  # what tracebacks show: the user's function
     bc.qualname = f"{code.co_qualname}.<resume at line {line}>"
     return bc.to_code()
 

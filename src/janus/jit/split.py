@@ -24,8 +24,9 @@ from __future__ import annotations
 
 from .. import _C
 from .resume import can_resume, resume_function
+from .tracebacks import with_user_frames
 from .translator import BINARY_OPERATORS, COMPARISONS
-from .values import NULL
+from .values import NULL, UserException
 
 SPLITTABLE = {
     "CALL",
@@ -97,7 +98,12 @@ class Split:
         # rest run with it on, so user functions they call compile as usual.
         hooked = _C.capture.is_installed()
         call = _C.capture.call_with_hook if hooked else _call
-        following, pushed = call(self._step, stack)
+        try:
+            following, pushed = call(self._step, stack)
+        except Exception as exc:  # the program's own: its traceback shows this line
+            raised = UserException(exc)
+            raised.frames.append((self.frame.code.code, self.instruction.line))
+            raise with_user_frames(raised)  # noqa: B904 - the same exception, not a new one
         resume, nulls = self._resume(following, stack, pushed)
         args = [v for k, v in enumerate(stack) if k not in nulls]
         args.extend(local_values)
