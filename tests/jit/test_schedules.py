@@ -199,3 +199,31 @@ def test_a_number_updated_by_a_tensor_is_rebound_not_the_input_changed():
 
     jf = run_both(make, [(x, 0.5 * k) for k in range(7)])
     assert compiled_calls(jf) >= 3
+
+
+def test_a_schedule_computed_inside_the_step_sets_the_lr_that_step_uses():
+    """The step sets the groups' lr from its step number, then steps: the
+    update must use the lr this call computed (the stored value), never the
+    one the group held on entry (the previous call's)."""
+    x, y = _batch()
+
+    def make():
+        model = nn.Linear(4, 2)
+        opt = janus.optim.SGD(model.parameters(), lr=0.1)
+
+        def step(x, y, k):
+            lr = 0.1 * min(1.0, (k + 1) / 4)  # warm-up
+            for group in opt.param_groups:
+                group["lr"] = lr
+            opt.zero_grad()
+            loss = ((model(x) - y) ** 2).mean()
+            loss.backward()
+            opt.step()
+            return loss
+
+        return step, _observed(model, opt)
+
+    jf = run_both(make, [(x, y, k) for k in range(10)])
+    assert compiled_calls(jf) >= 4, jf.report
+    # explain() names the input: the lr computed from the step number.
+    assert "min(1.0, truediv(add(L['k'], 1), 4))" in str(jf.report)

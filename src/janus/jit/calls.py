@@ -488,7 +488,18 @@ class CallsMixin:
             for k, group in enumerate(opt.param_groups):
                 for key, value in group.items():
                     source = groups.item(k).item(key)
-                    if type(value) is float and source.name in self.data_sources:
+                    if self.is_mutated(group, key):  # set by the trace: its value, not the entry's
+                        stored = self.stored_var(group, key, value)
+                        if stored is not None and stored.host is not None:
+                            data.append((group, key, stored))
+                        elif stored is None:
+                            self.graph_break(
+                                "effect",
+                                f"{type(opt).__name__}.step reads a group's {key!r}, which the "
+                                "frame changed where the trace could not follow",
+                                "set optimizer hyperparameters with plain assignments",
+                            )
+                    elif type(value) is float and source.name in self.data_sources:
                         # A learning rate a schedule changes: a graph input.
                         data.append((group, key, Var(value, source, host=OUTSIDE_PYTHON)))
                     elif equatable(value):
@@ -528,14 +539,16 @@ class CallsMixin:
         """Runs `step()` with the hyperparameters in `data` swapped for number
         inputs (float64, as exact as the floats), so the recorded update
         reads each call's value; janus's optimizers take tensor
-        hyperparameters as PyTorch's do. Where one cannot be an input, it is
-        guarded equal instead (the step recompiles when it changes)."""
+        hyperparameters as PyTorch's do. One that cannot be an input is a
+        graph break."""
         devices = {p.device for group in opt.param_groups for p in group["params"]}
         swapped = []
         for group, key, var in data:
-            made = self.number_input(var, float64, *devices) if len(devices) == 1 else None
-            if made is None:
-                self.guard(var.source, "equals", var.value)
+            made = None
+            if len(devices) == 1 and type(var.value) in (int, float):
+                made = self.number_input(var, float64, *devices)
+            if made is None:  # (on a GPU, or computed from tensor data)
+                self.value(var, f"a hyperparameter of {type(opt).__name__}")  # a break
             else:
                 swapped.append((group, key, var.value))
                 group[key] = made

@@ -20,6 +20,7 @@ from .. import _C
 from ..tensor import Tensor
 from .calls import skipped_codes
 from .compiler import NotTranslatable, builtins_of, learn_changing_numbers, translate
+from .sources import NumberInput
 
 log = logging.getLogger("janus.jit")
 # The translator's own files: an exception from the user's code that leaves a
@@ -94,6 +95,14 @@ def describe(t, k: int = 0) -> str:
         lines.append(
             f"  graph: {g.node_count()} nodes, {len(g.inputs())} inputs, {len(g.outputs())} outputs"
         )
+        numbers = [
+            f"    %{value.name} = {source.name}"
+            for value, source in zip(g.inputs(), t.entry.inputs)
+            if isinstance(source, NumberInput)
+        ]
+        if numbers:
+            lines.append("  numbers each call passes as 0-d tensors:")
+            lines.extend(numbers)
         lines.append("  guards:")
         lines.extend("    " + line for line in t.guard.describe())
     if t.split is not None:
