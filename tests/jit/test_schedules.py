@@ -5,6 +5,7 @@ and hyperparameters that are data of each call."""
 from __future__ import annotations
 
 import contextlib
+import math
 
 import numpy as np
 import pytest
@@ -227,3 +228,62 @@ def test_a_schedule_computed_inside_the_step_sets_the_lr_that_step_uses():
     assert compiled_calls(jf) >= 4, jf.report
     # explain() names the input: the lr computed from the step number.
     assert "min(1.0, truediv(add(L['k'], 1), 4))" in str(jf.report)
+
+
+def test_python_that_may_raise_on_changing_numbers_is_computed_before_the_graph():
+    """A cosine schedule (`math.cos`) and an exponential decay (`**`) on the
+    step number: operations that may raise, so a compiled call computes them
+    before its graph, from that call's numbers, and uses the results as
+    number inputs and in what it returns."""
+    x, y = _batch()
+
+    def make():
+        model = nn.Linear(4, 2)
+        opt = janus.optim.SGD(model.parameters(), lr=0.1)
+
+        def step(x, y, k):
+            cosine = 0.5 * (1 + math.cos(math.pi * k / 10))
+            lr = 0.1 * cosine * 0.9**k
+            for group in opt.param_groups:
+                group["lr"] = lr
+            opt.zero_grad()
+            loss = ((model(x) - y) ** 2).mean() * int(1 + k / 4)
+            loss.backward()
+            opt.step()
+            return loss, lr, f"{math.sqrt(lr):.6f}"
+
+        return step, _observed(model, opt)
+
+    jf = run_both(make, [(x, y, k) for k in range(10)])
+    last = jf.report.compiles[-1]
+    assert not last.breaks and last.split is None, jf.report  # one graph, no break
+    assert compiled_calls(jf) >= 5, jf.report
+
+
+def test_python_on_changing_numbers_that_raises_runs_the_call_as_usual():
+    """`math.log(scale)` of a negative scale: the compiled call finds it
+    before running anything and falls back; the frame raises where eager
+    does, after the effects eager made before it."""
+
+    @janus.jit.skip  # (a driver: the hook must not trace through the calls it makes)
+    def run(compiled: bool):
+        seen = []
+
+        def f(x, scale):
+            seen.append(scale)
+            return x * math.log(scale)
+
+        fn = janus.jit(f) if compiled else f
+        out = [fn(janus.ones(2), s).tolist() for s in (1.0, 2.0, 3.0, 4.0, 5.0)]
+        with pytest.raises(ValueError, match="math domain error"):
+            fn(janus.ones(2), -1.0)
+        out.append(fn(janus.ones(2), 6.0).tolist())
+        return out, seen, fn
+
+    with janus._C.capture.disabled():  # (the reference: no frame of it compiled)
+        eager, seen_eager, _ = run(False)
+    jit, seen_jit, jf = run(True)
+    assert seen_eager == seen_jit and len(seen_jit) == 7
+    np.testing.assert_allclose(np.array(eager), np.array(jit), rtol=1e-6)
+    last = jf.report.compiles[-1]
+    assert not last.breaks and last.split is None and compiled_calls(jf) >= 3, jf.report

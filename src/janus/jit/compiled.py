@@ -91,10 +91,12 @@ class _Builder:
     def template(self, var):
         if var is NULL:
             return ("null",)
-        if var.host is OUTSIDE_PYTHON:  # a resume function's argument, a changing number
-            self.entry_reads.setdefault(var.source.name, var.source)
-            return ("entry", var.source.name)
-        if isinstance(var.host, HostOp):  # computed again from this call's values
+        if var.host is OUTSIDE_PYTHON or isinstance(var.host, HostOp):
+            at_entry = self.tr.number_source(var)
+            if at_entry is not None:  # a changing number, or Python on such numbers
+                self.entry_reads.setdefault(at_entry.name, at_entry)
+                return ("entry", at_entry.name)
+            # computed again from this call's values (`total + loss.item()`)
             return ("compute", var.host.fn, [self.template(a) for a in var.host.args])
         if var.host is not None:
             tensor_var, kind = var.host
@@ -312,19 +314,25 @@ class CompiledFrame:
         self.result_out = self.result[1] if plain else None
 
     def __call__(self, *values):
+        env = targets = None
+        made: dict = {}
         try:
             arrays = self.read_inputs(values, self.globals, self.builtins)
+            if self.entry_reads:
+                env = Env(dict(zip(self.names, values)), self.globals, self.builtins)
+                made[_ENTRY] = {name: s.evaluate(env) for name, s in self.entry_reads.items()}
         except (ArithmeticError, TypeError, ValueError):
-            # A number input (sources.NumberInput) that does not fit its
-            # dtype (an int too large): the frame runs as usual, and raises
-            # there if eager does.
+            # Python on this call's numbers raised (`math.log(lr)` of a
+            # negative lr), or a number input (sources.NumberInput) does not
+            # fit its dtype (an int too large): nothing ran yet, so the frame
+            # runs as usual and raises where eager raises.
             return _C.capture.FALLBACK
         shift = default_generator._offset - self.rng_offset
-        env = targets = None
         if self.tensor_effects:
             # Tensors updated in place get their new values straight from the
             # program, which writes them after its last step (staged outputs).
-            env = Env(dict(zip(self.names, values)), self.globals, self.builtins)
+            if env is None:
+                env = Env(dict(zip(self.names, values)), self.globals, self.builtins)
             targets = [(target.evaluate(env), at) for target, at in self.tensor_effects]
         try:
             if self.run is None:
@@ -345,9 +353,6 @@ class CompiledFrame:
             return _make(outs[self.result_out])
         if env is None:
             env = Env(dict(zip(self.names, values)), self.globals, self.builtins)
-        made: dict = {}
-        if self.entry_reads:
-            made[_ENTRY] = {name: s.evaluate(env) for name, s in self.entry_reads.items()}
         if self.backward is not None:
             inputs = [source.evaluate(env) for source in self.backward_inputs]
             made[_TRACKED] = self.backward.attach(outs, arrays, inputs, self.tracked_at, shift)

@@ -163,15 +163,20 @@ class ReadsMixin:
 
     def compute(self, fn, args: list, use: str) -> Var:
         """`fn(*args)`, a pure operation on Python values (`use` says which,
-        for a break). On host values, scalar operands of an operation that
-        cannot raise on them (`deferrable`) giving a scalar result, the result
-        is a host value too: a compiled call computes it after its graph.
-        Otherwise the operands are baked into the trace."""
+        for a break). On host values, scalar operands giving a scalar result,
+        the result is a host value too: a compiled call computes it again,
+        before its graph from numbers read on entry (`lr ** k`,
+        `math.cos(k / n)`), or after it from numbers read from its tensors if
+        the operation cannot raise on them (`deferrable`). Otherwise the
+        operands are baked into the trace."""
         hosts = any(a.host is not None for a in args)
-        if hosts and all(type(a.value) in SCALARS for a in args) and deferrable(fn, args):
-            result = do(fn, *[a.value for a in args])
-            if type(result) in SCALARS:
-                return Var(result, host=HostOp(fn, tuple(args)))
+        if hosts and all(type(a.value) in SCALARS for a in args):
+            # An operation that may raise is computed before the graph, from
+            # numbers read on entry (a compiled call falls back if it raises).
+            if deferrable(fn, args) or all(self.number_source(a) is not None for a in args):
+                result = do(fn, *[a.value for a in args])
+                if type(result) in SCALARS:
+                    return Var(result, host=HostOp(fn, tuple(args)))
         if hosts and fn in TENSOR_OPERATORS:  # `x * scale`, scale a changing number
             operands = self.tensor_operands(args)
             if operands is not None:
