@@ -218,3 +218,47 @@ def test_a_long_outside_list_baked_into_the_graph_is_a_break_not_thousands_of_gu
         short(janus.ones(2), [1.0, 2.0])
     guards = short.report.compiles[0].guard.describe()
     assert "L['vals'][1] == 2.0" in guards and compiled_calls(short) == 2
+
+
+def test_what_an_outside_iterable_yields_is_taken_afresh_each_call():
+    """A loop over a custom iterable, an iterator argument or a DataLoader:
+    their elements have no source a compiled call could read again. They
+    used to be baked into the graph (every call summed the first call's
+    tensors); now the loop is a graph break and each call iterates anew."""
+
+    class Bag:
+        def __init__(self, items):
+            self.items = items
+
+        def __iter__(self):
+            return iter(self.items)
+
+    def make():
+        def total(things, scale):
+            out = janus.zeros(3)
+            for t in things:
+                out = out + t * scale
+            return out
+
+        return total, dict
+
+    def bags(k):
+        items = [janus.ones(3) * k, janus.arange(3.0) + k]
+        return [(Bag(items), 2.0), (iter(items), 2.0)][k % 2]
+
+    bags.count = 6
+    run_both(make, bags)
+
+    data = janus.utils.data.TensorDataset(janus.arange(12.0).reshape(6, 2))
+
+    def make_loader_loop():
+        def epoch(loader):
+            out = janus.zeros(2)
+            for (x,) in loader:
+                out = out + x.sum(0)
+            return out
+
+        return epoch, dict
+
+    loaders = [(janus.utils.data.DataLoader(data, batch_size=2, shuffle=True),) for _ in range(4)]
+    run_both(make_loader_loop, loaders)

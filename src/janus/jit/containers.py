@@ -189,6 +189,17 @@ class ContainersMixin:
             )
         if isinstance(value, dict) and var.source is not None:
             return VirtualIterator(Var(k) for k in self.dict_items(var))
+        if var.source is not None and not isinstance(value, Tensor) and not is_constant(value):
+            # A data loader, a custom iterable, an iterator argument: what it
+            # yields is not read through any source, so a compiled call would
+            # replay this call's elements.
+            self.graph_break(
+                "unsupported",
+                f"iterates a {type(value).__name__} from outside the frame (a compiled call "
+                "could not take its elements again)",
+                "iterate a list or tuple of the items, or keep the loop outside the compiled "
+                "function and compile its body",
+            )
         return VirtualIterator(Var(v) for v in do(iter, self.value(var, "iterated")))
 
     def next_of(self, it):
