@@ -742,7 +742,7 @@ def _enumerate(tr, args, kwargs):
             yield Var((k, var.value), items=[Var(k), var])
             k += 1
 
-    return Var(VirtualIterator(pairs()))
+    return Var(VirtualIterator(pairs(), replayable=it.replayable))
 
 
 def _zip(tr, args, kwargs):
@@ -760,7 +760,7 @@ def _zip(tr, args, kwargs):
                 row.append(var)
             yield Var(tuple(v.value for v in row), items=row)
 
-    return Var(VirtualIterator(tuples()))
+    return Var(VirtualIterator(tuples(), replayable=all(it.replayable for it in its)))
 
 
 def _reversed(tr, args, kwargs):

@@ -22,7 +22,7 @@ from .cuda_codegen import NoKernel
 from .program import AssertionFailed, ShapeSpeculationError, compile_graph
 from .sources import Env, Fixed, fast_reader
 from .split import MATERIALIZED_NULL
-from .values import NULL, OUTSIDE_PYTHON, HostOp, Var, is_constant
+from .values import NULL, OUTSIDE_PYTHON, HostOp, Var, VirtualIterator, is_constant
 
 
 class NotCompilable(Exception):
@@ -117,6 +117,9 @@ class _Builder:
             return self._container(value, lambda: [(k, self.template(v)) for k, v in items.items()])
         if isinstance(value, Tensor):
             return self.tensor(value)
+        if isinstance(value, VirtualIterator) and value.replayable:
+            # A loop under way at a split: an iterator over what is to come.
+            return ("iter", [self.template(v) for v in value.remaining()])
         if is_constant(value) or type(value) in _IMMUTABLE:
             return ("const", value)
         if var.source is not None and not self.tr.is_mutated(value):
@@ -180,6 +183,8 @@ def _build(template, outs, env, made: dict):
         return getattr(_build(template[1], outs, env, made), template[2])
     if kind == "detached":
         return _build(template[1], outs, env, made).detach()
+    if kind == "iter":
+        return iter([_build(t, outs, env, made) for t in template[1]])
     if kind == "null":
         return MATERIALIZED_NULL
     if kind is tuple:

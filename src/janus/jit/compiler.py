@@ -218,8 +218,8 @@ def _hint(reason: str) -> str:
         return "nothing to compile; the frame runs as usual"
     if "autograd" in reason:
         return "compile the function that calls backward()"
-    if "loop" in reason:
-        return "move the Python-only part out of the loop, or into a function of its own"
+    if "generator" in reason:
+        return "iterate a list, or move the Python-only part into a function of its own"
     if "graph compiler failed" in reason:
         return "a janus bug: the frame runs as usual meanwhile"
     if "try or with" in reason:

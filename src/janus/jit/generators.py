@@ -82,7 +82,7 @@ class GeneratorsMixin:
         frame.cells.update(frame.closure)
         deciding = _lookup(_DECIDING, consumer.value)
         keeping = _lookup(_KEEPING, consumer.value)
-        return Var(VirtualIterator(self._run_generator(frame, deciding, keeping)))
+        return Var(VirtualIterator(self._run_generator(frame, deciding, keeping), replayable=False))
 
     def _consumer_of_next_call(self, caller) -> Var | None:
         """The callable of the call that the caller's next instruction makes,

@@ -34,9 +34,21 @@ _STACK_PREFIX = "__janus_stack"
 # arguments only (a `*args` tuple or `**kwargs` dict arrives as one value).
 _BINDING_FLAGS = inspect.CO_VARARGS | inspect.CO_VARKEYWORDS
 
-_cache: dict = {}  # (code, offset, stack kinds, local names, data names) -> code
+_cache: dict = {}  # (code, offset, stack kinds, local names) -> code
 # A resume function's code -> its "data" parameters (see above).
 data_parameters: dict = {}
+# A resume function's code -> (the code it continues, its instruction
+# offsets -> that code's). A resume function of a resume function continues
+# the original code: a loop that splits resumes at the same points on every
+# iteration, and each point gets one function (whose compiled entries serve
+# every iteration), not a new one per iteration.
+_origins: dict = {}
+
+
+def original_code(code):
+    """The code a resume function continues (`code` itself for any other)."""
+    known = _origins.get(code)
+    return code if known is None else known[0]
 
 
 def can_resume(code) -> str | None:
@@ -53,13 +65,21 @@ def resume_function(function, offset: int, stack: tuple, names: tuple, data: tup
     byte `offset`, taking the stack slots `stack` (kinds, bottom first; "null"
     slots take no argument) and then the locals `names` as arguments."""
     code = function.__code__
-    key = (code, offset, stack, names, data)
+    if code in _origins:
+        code, offsets = _origins[code]
+        offset = offsets[offset]
+    # ("data" slots are part of the key, data locals are not: the code is the
+    # same, and its translations read every local ever passed as data so.)
+    key = (code, offset, stack, names)
     resumed = _cache.get(key)
     if resumed is None:
         slots = _slot_names(code, stack)
-        resumed = _cache[key] = _resume_code(code, offset, stack, slots, names)
+        resumed, prologue = _resume_code(code, offset, stack, slots, names)
+        _cache[key] = resumed
+        _origins[resumed] = (code, _offsets_in(resumed, code, prologue))
         stack_data = {slot for slot, kind in zip(slots, stack) if kind == "data"}
-        data_parameters[resumed] = frozenset(stack_data | set(data))
+        data_parameters[resumed] = frozenset(stack_data)
+    data_parameters[resumed] |= frozenset(data)
     return types.FunctionType(
         resumed, function.__globals__, resumed.co_name, None, function.__closure__
     )
@@ -93,7 +113,34 @@ def _resume_code(code, offset: int, stack: tuple, slots: list, names: tuple):
     line = location.lineno if location is not None else code.co_firstlineno
     bc.name = code.co_name  # what tracebacks show: the user's function
     bc.qualname = f"{code.co_qualname}.<resume at line {line}>"
-    return bc.to_code()
+    return bc.to_code(), len(prologue)
+
+
+def _offsets_in(resumed, code, prologue: int) -> dict:
+    """The resumed code's instruction offsets -> `code`'s: its instructions
+    are `code`'s with the prologue's in front (after the frame's head)."""
+    mine, theirs = _instructions(resumed), _instructions(code)
+    head = next(k for k, ins in enumerate(theirs) if ins.opname == "RESUME") + 1
+    if len(mine) != len(theirs) + prologue:
+        raise ValueError(f"resumed code of {code.co_qualname} does not follow it")
+    body = mine[head + prologue :]
+    offsets = {}
+    for ours, original in zip(mine[:head] + body, theirs):
+        if _JUMP_NAMES.get(ours.opname, ours.opname) != _JUMP_NAMES.get(
+            original.opname, original.opname
+        ):
+            raise ValueError(f"resumed code of {code.co_qualname} does not follow it")
+        offsets[ours.offset] = original.offset
+    return offsets
+
+
+def _instructions(code) -> list:
+    return [i for i in dis.get_instructions(code) if i.opname != "EXTENDED_ARG"]
+
+
+# Jumps the assembler may turn around (a forward jump becoming a backward one
+# as code moves) are the same instruction for the mapping.
+_JUMP_NAMES = {"JUMP_FORWARD": "JUMP", "JUMP_BACKWARD": "JUMP"}
 
 
 def _slot_names(code, stack: tuple) -> list:

@@ -14,19 +14,33 @@ compiled entry becomes three pieces:
    the stack and locals after that instruction; the frame hook captures it
    like any function, so the rest compiles on its own and may split again.
 
-A break whose instruction is not one of those below, inside a loop (each
-iteration would nest one more resume call), inside a try or with block, or
-in a frame whose locals are captured by cells, is not split: the frame runs
-as before (eagerly, with the functions it calls compiled on their own).
+A break inside a loop splits the same way. The resume function continues
+the loop; its own translation reaches the loop's `FOR_ITER` on an iterator
+it received, which is a break of its own (advancing the iterator is the
+Python piece, so what it yields is read afresh each iteration), and splits
+again there. Resume functions always continue the original code, so the
+loop goes round through the same two or three of them, each compiled once.
+A split that a resume function's call reaches hands its own resume call back
+to the caller (`TailCall`), so iterations follow one another instead of
+nesting one call deeper each (a loop of a thousand batches must not
+overflow the stack). A list, tuple or range the loop was iterating in the
+trace is handed on as an iterator over the elements still to come.
+
+A break whose instruction is not one of those below, inside a try or with
+block, or in a frame whose locals are captured by cells, is not split: the
+frame runs as before (eagerly, with the functions it calls compiled on their
+own).
 """
 
 from __future__ import annotations
 
+import threading
+
 from .. import _C
-from .resume import can_resume, resume_function
+from .resume import can_resume, original_code, resume_function
 from .tracebacks import with_user_frames
 from .translator import BINARY_OPERATORS, COMPARISONS
-from .values import NULL, UserException
+from .values import NULL, UserException, VirtualIterator
 
 SPLITTABLE = {
     "CALL",
@@ -37,7 +51,10 @@ SPLITTABLE = {
     "BINARY_OP",
     "UNARY_NOT",
     "FORMAT_VALUE",
+    "GET_ITER",
+    "FOR_ITER",
 }
+_EXHAUSTED = object()
 
 
 class _Null:
@@ -58,9 +75,9 @@ def why_not_split(frame) -> str | None:
         return f"the break is in a {ins.op} instruction, which has no split form"
     if code.handler_for(index) is not None:
         return "the break is inside a try or with block"
-    for k, jump in enumerate(code.instructions):
-        if jump.target is not None and jump.target <= index < k:
-            return "the break is inside a loop (the functions it calls compile on their own)"
+    for var in frame.stack:
+        if isinstance(var.value, VirtualIterator) and not var.value.replayable:
+            return "a loop over a generator the translator runs is under way"
     if frame.kw_names and ins.op != "CALL":
         return "the break is between KW_NAMES and its CALL"
     return can_resume(code.code)
@@ -76,7 +93,9 @@ class Split:
         self.instruction = frame.code.instructions[self.index]
         self.kw_names = frame.kw_names
         self.stack = list(frame.stack)  # Vars, bottom first
-        varnames = frame.code.code.co_varnames
+        # The locals of the code the frame continues (a resume function's
+        # stack parameters are dead once its prologue ran).
+        varnames = original_code(frame.code.code).co_varnames
         self.names = tuple(n for n in varnames if n in frame.locals)
         self.locals = [frame.locals[n] for n in self.names]
         self._resumes: dict = {}  # next instruction index -> (function, null slots)
@@ -98,6 +117,11 @@ class Split:
         # rest run with it on, so user functions they call compile as usual.
         hooked = _C.capture.is_installed()
         call = _C.capture.call_with_hook if hooked else _call
+        # Called as the resume function a split is calling right now: the
+        # next resume call goes back to that split's loop (see TailCall).
+        tail = _calling.code is self.function.__code__
+        if tail:
+            _calling.code = None
         try:
             following, pushed = call(self._step, stack)
         except Exception as exc:  # the program's own: its traceback shows this line
@@ -107,11 +131,22 @@ class Split:
         resume, nulls = self._resume(following, stack, pushed)
         args = [v for k, v in enumerate(stack) if k not in nulls]
         args.extend(local_values)
-        return call(resume, *args)
+        if tail:
+            return TailCall(resume, args)
+        outer = _calling.code
+        try:
+            while True:
+                _calling.code = resume.__code__
+                result = call(resume, *args)
+                if type(result) is not TailCall:
+                    return result
+                resume, args = result.function, result.args
+        finally:
+            _calling.code = outer
 
     def run_concretely(self):
         """The rest of the translated call itself, on the trace's own values."""
-        stack = [MATERIALIZED_NULL if v is NULL else v.value for v in self.stack]
+        stack = [MATERIALIZED_NULL if v is NULL else _handed_on(v.value) for v in self.stack]
         return self.run(stack, [v.value for v in self.locals])
 
     def _step(self, stack: list) -> tuple:
@@ -144,6 +179,15 @@ class Split:
             stack.append(BINARY_OPERATORS[ins.argval](a, b))
         elif op == "UNARY_NOT":
             stack.append(not stack.pop())
+        elif op == "GET_ITER":
+            stack.append(iter(stack.pop()))
+        elif op == "FOR_ITER":  # the loop's next element, or past the loop
+            value = next(stack[-1], _EXHAUSTED)
+            if value is _EXHAUSTED:
+                stack.pop()
+                following, pushed = ins.target, False
+            else:
+                stack.append(value)
         elif op == "FORMAT_VALUE":
             spec = stack.pop() if ins.arg & 0x04 else ""
             value = stack.pop()
@@ -153,6 +197,15 @@ class Split:
             raise AssertionError(op)
         return following, pushed
 
+    def _is_data(self, value) -> bool:
+        """Whether the Python piece's result is passed on unguarded: numbers
+        and text computed from data would make every call recompile, and so
+        would a loop's counter; other ints, bools and None are specialized
+        on (they are usually sizes, counts and flags)."""
+        if self.instruction.op == "FOR_ITER" and type(value) is int:
+            return True
+        return type(value) in (float, complex, str, bytes)
+
     def _resume(self, following: int, stack: list, pushed: bool):
         known = self._resumes.get(following)
         if known is None:
@@ -161,7 +214,7 @@ class Split:
             for k, value in enumerate(stack):
                 if value is MATERIALIZED_NULL:
                     kinds.append("null")
-                elif self.stack[k].host is not None if k < kept else _is_data(value):
+                elif self.stack[k].host is not None if k < kept else self._is_data(value):
                     kinds.append("data")
                 else:
                     kinds.append("value")
@@ -173,11 +226,31 @@ class Split:
         return known
 
 
-def _is_data(value) -> bool:
-    """Whether the Python piece's result is passed on unguarded: numbers and
-    text computed from data would make every call recompile; ints, bools and
-    None are specialized on (they are usually sizes, counts and flags)."""
-    return type(value) in (float, complex, str, bytes)
+class TailCall:
+    """What a split returns instead of calling its resume function, when it
+    runs as the resume function another split is calling: that split's loop
+    makes the call. Never seen outside `Split.run`."""
+
+    __slots__ = ("function", "args")
+
+    def __init__(self, function, args: list):
+        self.function, self.args = function, args
+
+
+class _Calling(threading.local):
+    code = None  # the code of the resume function this thread's innermost split is calling
+
+
+_calling = _Calling()
+
+
+def _handed_on(value):
+    """A stack value as the resume function receives it: an iterator the
+    trace was running over a list, tuple or range becomes a plain iterator
+    over the elements still to come."""
+    if isinstance(value, VirtualIterator):
+        return iter([v.value for v in value.remaining()])
+    return value
 
 
 def _call(fn, *args):

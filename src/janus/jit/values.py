@@ -165,8 +165,18 @@ class VirtualIterator:
     it from real Python (an opaque call such as `list(zip(a, b))`) yields the
     concrete values."""
 
-    def __init__(self, vars_):
+    def __init__(self, vars_, replayable: bool = True):
         self._vars = iter(vars_)
+        # False when pulling runs the program's Python (a generator the
+        # translator interprets): then the elements to come cannot be
+        # taken ahead of time (`remaining`).
+        self.replayable = replayable
+
+    def remaining(self) -> list:
+        """The element Vars still to come, without consuming them."""
+        rest = list(self._vars)
+        self._vars = iter(rest)
+        return rest
 
     def next_var(self):
         return next(self._vars, None)
