@@ -309,6 +309,70 @@ def test_training_until_the_loss_is_low_enough_splits_at_the_condition(hook_on):
     assert _compiled_resumes(jf.__wrapped__) >= 3
 
 
+def test_a_list_the_caller_passed_stays_one_list_across_a_split(hook_on):
+    """Appends before and after a split reach the caller's list: the rest of
+    the frame gets that list, not a copy rebuilt from its items (the copy
+    took the later appends, and the caller's list missed them)."""
+
+    def make():
+        def f(log, x):
+            log.append(1)
+            y = x * 2
+            json.dumps(1)  # a break: the frame splits
+            log.append(2)
+            return y
+
+        return f, lambda: {}
+
+    def calls(k):
+        return ([], janus.ones(2) * k)
+
+    calls.count = 6
+    seen = []
+
+    def observed_calls(k):
+        args = calls(k)
+        seen.append(args[0])
+        return args
+
+    observed_calls.count = 6
+    run_both(make, observed_calls)
+    assert seen == [[1, 2]] * 12  # eager, then compiled
+
+
+def test_the_rest_of_a_split_closure_reads_this_calls_free_variables(hook_on):
+    """Closures of one code share its compiled entries: the part after the
+    split must read the called closure's cells (it read the translated
+    closure's, whose `scale` was another)."""
+
+    def make_step(scale):
+        def step(x):
+            y = x * 2
+            json.dumps(1)  # a break: the frame splits
+            return y * scale  # `scale` is read only after it
+
+        return step
+
+    x = janus.ones(2)
+    got = [make_step(k)(x).tolist() for k in range(8)]
+    assert got == [[2.0 * k] * 2 for k in range(8)]
+
+
+def test_a_comprehension_that_splits_builds_the_whole_list(hook_on):
+    """A list comprehension with a third-party call per element: it splits
+    inside its loop, and the resume functions append to the list it began
+    (an effect on a list they received), not to a copy."""
+
+    def build(rng, shapes):
+        return [janus.tensor(rng.uniform(-1, 1, size=s).astype(np.float32)) for s in shapes]
+
+    for seed in range(12):
+        with capture.disabled():
+            want = build(np.random.default_rng(seed), [(2,), (3,), (4,)])
+        got = build(np.random.default_rng(seed), [(2,), (3,), (4,)])
+        assert [t.tolist() for t in got] == [t.tolist() for t in want], seed
+
+
 def test_a_long_loop_that_splits_every_iteration_does_not_nest_calls(hook_on):
     """Each iteration hands the next resume call back to the split that is
     running the loop: a loop far longer than the recursion limit runs."""

@@ -108,6 +108,12 @@ class _Builder:
             known = self.containers.get(id(value))
             if known is not None and known[0] is value:
                 return known[1]
+            if var.source is not None and id(value) not in self.tr.created:
+                # The caller's own container: the same object, which the
+                # committed effects have brought up to date (a copy rebuilt
+                # from its items would lose what the rest of a split frame
+                # appends to it).
+                return ("source", var.source)
         items = var.tracked_items()
         if items is not None and type(value) is tuple:
             return (tuple, [self.template(v) for v in items])
@@ -245,6 +251,8 @@ class CompiledFrame:
         else:
             self.stack = [b.template(v) for v in split.stack]
             self.locals = [b.template(v) for v in split.locals]
+            # The entry's last values are the frame's free variables' cells.
+            self.free_vars = len(split.function.__code__.co_freevars)
         self.entry_reads = b.entry_reads  # (filled as the templates below are made)
         self.heap_effects = []
         for effect in tr.effects:
@@ -365,7 +373,9 @@ class CompiledFrame:
             self._commit(outs, env, made, targets or ())
         if self.split is not None:
             stack = [_build(t, outs, env, made) for t in self.stack]
-            return self.split.run(stack, [_build(t, outs, env, made) for t in self.locals])
+            local_values = [_build(t, outs, env, made) for t in self.locals]
+            closure = tuple(values[len(values) - self.free_vars :]) if self.free_vars else None
+            return self.split.run(stack, local_values, closure)
         return _build(self.result, outs, env, made)
 
     def _commit(self, outs: list, env, made: dict, targets) -> None:

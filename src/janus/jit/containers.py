@@ -65,17 +65,36 @@ class ContainersMixin:
     def LIST_APPEND(self, f, ins):
         var = f.stack.pop()
         target = f.stack[-ins.arg]
+        if target.source is not None:
+            # A comprehension's list that a resume function received (the
+            # frame split inside the comprehension): an append to it is an
+            # effect on the caller's list, as `xs.append(v)` is.
+            self.remember_length(target)
+            self.effects.append(("append", target, var))
+            self.mark_mutated(target.value)
         target.value.append(var.value)
         if target.items is not None:
             target.items.append(var)
 
     def SET_ADD(self, f, ins):
         var = f.stack.pop()
+        self._building(f.stack[-ins.arg], "set")
         do(f.stack[-ins.arg].value.add, self.value(var, "a set element"))
+
+    def _building(self, target, kind: str) -> None:
+        """A comprehension's container must be the frame's own (a resume
+        function that received it has no effect form for adding to it)."""
+        if target.source is not None:
+            self.graph_break(
+                "effect",
+                f"adds to a {kind} comprehension begun before a graph break",
+                "build the container with a loop of its own, or move the break out of it",
+            )
 
     def MAP_ADD(self, f, ins):
         key, var = f.pop(2)
         target = f.stack[-ins.arg]
+        self._building(target, "dict")
         k = self.value(key, "a dict key")
         target.value[k] = var.value
         if target.items is not None:

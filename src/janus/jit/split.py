@@ -35,6 +35,7 @@ own).
 from __future__ import annotations
 
 import threading
+import types
 
 from .. import _C
 from .resume import can_resume, original_code, resume_function
@@ -109,9 +110,11 @@ class Split:
     def location(self) -> str:
         return f"{self.frame.code.code.co_filename}:{self.instruction.line}"
 
-    def run(self, stack: list, local_values: list):
+    def run(self, stack: list, local_values: list, closure: tuple | None = None):
         """Runs the breaking instruction on `stack` (materialized values,
-        NULL as MATERIALIZED_NULL) and the rest of the frame: the call's result."""
+        NULL as MATERIALIZED_NULL) and the rest of the frame: the call's
+        result. `closure`: this call's cells of the frame's free variables
+        (the rest reads them, not the translated call's)."""
         stack = list(stack)
         # The hook is off inside a compiled entry; the Python piece and the
         # rest run with it on, so user functions they call compile as usual.
@@ -129,6 +132,8 @@ class Split:
             raised.frames.append((self.frame.code.code, self.instruction.line))
             raise with_user_frames(raised)  # noqa: B904 - the same exception, not a new one
         resume, nulls = self._resume(following, stack, pushed)
+        if closure is not None:
+            resume = types.FunctionType(resume.__code__, resume.__globals__, None, None, closure)
         args = [v for k, v in enumerate(stack) if k not in nulls]
         args.extend(local_values)
         if tail:
