@@ -533,6 +533,15 @@ def test_resume_function_continues_a_frame_mid_way():
     assert resumed.__code__.co_filename == f.__code__.co_filename
     again = resume_function(f, after.offset, ("value",), ("a", "b", "rest", "k", "s"))
     assert again.__code__ is resumed.__code__  # cached: the frame hook's per-code state applies
+    # Resuming the resume function at that instruction again (a loop that
+    # comes round to it) is resuming f there: the same code, not a new one.
+    mine = max(  # (the prologue's first load has the same position: it comes first)
+        i.offset
+        for i in dis.get_instructions(resumed.__code__)
+        if i.opname == after.opname and i.positions == after.positions
+    )
+    nested = resume_function(resumed, mine, ("value",), ("a", "b", "rest", "k", "s"))
+    assert nested.__code__ is resumed.__code__
 
 
 def test_one_list_seen_twice_at_the_split_stays_one_list():

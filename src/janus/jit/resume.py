@@ -65,7 +65,7 @@ def resume_function(function, offset: int, stack: tuple, names: tuple, data: tup
     byte `offset`, taking the stack slots `stack` (kinds, bottom first; "null"
     slots take no argument) and then the locals `names` as arguments."""
     code = function.__code__
-    if code in _origins:
+    if code in _origins and offset in _origins[code][1]:
         code, offsets = _origins[code]
         offset = offsets[offset]
     # ("data" slots are part of the key, data locals are not: the code is the
@@ -76,7 +76,9 @@ def resume_function(function, offset: int, stack: tuple, names: tuple, data: tup
         slots = _slot_names(code, stack)
         resumed, prologue = _resume_code(code, offset, stack, slots, names)
         _cache[key] = resumed
-        _origins[resumed] = (code, _offsets_in(resumed, code, prologue))
+        offsets = _offsets_in(resumed, code, prologue)
+        if offsets is not None:  # (else its own resume functions continue it)
+            _origins[resumed] = (code, offsets)
         stack_data = {slot for slot, kind in zip(slots, stack) if kind == "data"}
         data_parameters[resumed] = frozenset(stack_data)
     data_parameters[resumed] |= frozenset(data)
@@ -116,20 +118,20 @@ def _resume_code(code, offset: int, stack: tuple, slots: list, names: tuple):
     return bc.to_code(), len(prologue)
 
 
-def _offsets_in(resumed, code, prologue: int) -> dict:
+def _offsets_in(resumed, code, prologue: int) -> dict | None:
     """The resumed code's instruction offsets -> `code`'s: its instructions
-    are `code`'s with the prologue's in front (after the frame's head)."""
+    are `code`'s with the prologue's in front (after the frame's head).
+    None if the assembler laid them out otherwise."""
     mine, theirs = _instructions(resumed), _instructions(code)
     head = next(k for k, ins in enumerate(theirs) if ins.opname == "RESUME") + 1
     if len(mine) != len(theirs) + prologue:
-        raise ValueError(f"resumed code of {code.co_qualname} does not follow it")
-    body = mine[head + prologue :]
+        return None
     offsets = {}
-    for ours, original in zip(mine[:head] + body, theirs):
+    for ours, original in zip(mine[:head] + mine[head + prologue :], theirs):
         if _JUMP_NAMES.get(ours.opname, ours.opname) != _JUMP_NAMES.get(
             original.opname, original.opname
         ):
-            raise ValueError(f"resumed code of {code.co_qualname} does not follow it")
+            return None
         offsets[ours.offset] = original.offset
     return offsets
 
