@@ -262,3 +262,16 @@ def test_what_an_outside_iterable_yields_is_taken_afresh_each_call():
 
     loaders = [(janus.utils.data.DataLoader(data, batch_size=2, shuffle=True),) for _ in range(4)]
     run_both(make_loader_loop, loaders)
+
+
+def test_restoring_a_generators_state_inside_a_frame_is_a_break():
+    """`Generator.set_state` changes Python state the trace cannot replay: a
+    compiled call would skip it, so it is a break, not run opaquely."""
+    g = janus.Generator()
+
+    def f(x, state):
+        g.set_state(state)
+        return x * 2
+
+    explained = janus.jit.explain(f, janus.ones(2), g.get_state())
+    assert any("Generator.set_state" in b.explanation for b in explained.breaks)

@@ -100,7 +100,9 @@ _ARITHMETIC_METHODS = {
     "pow", "pow_", "lt", "le", "gt", "ge", "eq", "ne",
 }  # fmt: skip
 # Calls that mutate global state the guards assume fixed.
-_STATEFUL_JANUS = {"manual_seed", "seed", "set_rng_state", "set_default_dtype", "set_grad_enabled"}
+_STATEFUL_JANUS = {
+    "manual_seed", "seed", "set_rng_state", "set_state", "set_default_dtype", "set_grad_enabled",
+}  # fmt: skip
 _PURE_BUILTINS = {
     abs, all, any, bool, callable, divmod, float, format, hasattr, int, isinstance, issubclass,
     max, min, pow, range, repr, round, sorted, str, sum, type, dict, set, frozenset, slice, ord,
