@@ -12,6 +12,7 @@ timed steps so every mode is seen to train the same model.
 from __future__ import annotations
 
 import argparse
+import io
 import statistics
 import sys
 import time
@@ -40,6 +41,38 @@ def mlp(torch):
         return loss.item()
 
     return model, step, (x, y)
+
+
+def mlp_epoch(torch):
+    """An epoch as users write it: a DataLoader loop with the training step
+    inline, a log line printed to a file per batch (a graph break inside the
+    loop) and a learning-rate schedule stepped after the loop."""
+    model, _, _ = mlp(torch)
+    opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=0.99)
+    rng = np.random.default_rng(1)
+    data = torch.utils.data.TensorDataset(
+        torch.tensor(rng.standard_normal((256, 64), dtype=np.float32)),
+        torch.tensor(rng.integers(0, 10, 256)),
+    )
+    loader = torch.utils.data.DataLoader(data, batch_size=32)
+    log = io.StringIO()
+
+    def epoch(loader):
+        total = 0.0
+        for x, y in loader:
+            opt.zero_grad()
+            loss = torch.nn.functional.cross_entropy(model(x), y)
+            loss.backward()
+            opt.step()
+            total += loss.item()
+            print(f"{loss.item():.4f}", file=log)
+        sched.step()
+        log.seek(0)
+        log.truncate()
+        return total / len(loader)
+
+    return model, epoch, (loader,)
 
 
 def lstm_lm(torch):
@@ -132,7 +165,7 @@ def tree_lstm(torch):
     return model, step, args
 
 
-WORKLOADS = {"mlp": mlp, "lstm_lm": lstm_lm, "tree_lstm": tree_lstm}
+WORKLOADS = {"mlp": mlp, "mlp_epoch": mlp_epoch, "lstm_lm": lstm_lm, "tree_lstm": tree_lstm}
 
 
 def _weights(janus, build):

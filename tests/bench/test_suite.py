@@ -110,3 +110,20 @@ def test_report_flags_a_disagreeing_loss():
     assert report.annotate(records, {}) == "torch-eager"
     assert [r["ratio"] for r in records] == [1.0, 0.5, 0.1]
     assert report.failures(records) == [records[2]]
+
+
+def test_the_jit_step_workloads_train_the_same_with_the_hook_as_eagerly():
+    """bench/jit_step.py's workloads (the TreeLSTM's recursion through
+    comprehensions, the epoch over a DataLoader with a break per batch) for
+    enough steps that the hook compiles and splits them, against eager."""
+    from bench import jit_step
+
+    for build in (jit_step.tree_lstm, jit_step.mlp_epoch):
+        losses = {}
+        for mode in ("eager", "jit"):
+            janus.jit.enable() if mode == "jit" else janus.jit.disable()
+            janus.manual_seed(0)
+            _, step, args = build(janus)
+            make_args = args if callable(args) else (lambda args=args: args)
+            losses[mode] = [step(*make_args()) for _ in range(16)]
+        np.testing.assert_allclose(losses["jit"], losses["eager"], rtol=1e-5)

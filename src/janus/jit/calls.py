@@ -291,8 +291,9 @@ class CallsMixin:
         broken: the frame gets no entry from it, so nothing needs the call's
         ops; its own instructions are still walked for the rest of its breaks."""
         # (Data passed in is no break: a full trace would inline the callee.)
-        values = [a.value for a in args]
-        call = functools.partial(fn.value, *values, **{k: v.value for k, v in kwargs.items()})
+        values = [_handed_to_python(a.value) for a in args]
+        kwvalues = {k: _handed_to_python(v.value) for k, v in kwargs.items()}
+        call = functools.partial(fn.value, *values, **kwvalues)
         registry.observers.remove(self.recorder)
         try:
             result = do(_C.capture.call_with_hook, call)
@@ -640,6 +641,27 @@ class CallsMixin:
 # The autograd entry points: after them, `.grad` is the trace's own.
 _BACKWARDS = (Tensor.backward, autograd.backward)
 _AUTOGRAD_ENTRIES = (*_BACKWARDS, autograd.grad)
+
+
+class _Draining:
+    """A translator's iterator handed to a callee the hook may compile (a
+    comprehension's iterator): a plain iterator to it, so its translation
+    treats it as any iterator it received, not as the caller's (whose
+    elements' sources name the caller's locals); pulling from it still
+    advances the translator's iterator."""
+
+    def __init__(self, it: VirtualIterator):
+        self._it = it
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        return next(self._it)
+
+
+def _handed_to_python(value):
+    return _Draining(value) if isinstance(value, VirtualIterator) else value
 
 
 def _tensors_in(value, depth: int = 2) -> list:
