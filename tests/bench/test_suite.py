@@ -117,6 +117,7 @@ def test_the_jit_step_workloads_train_the_same_with_the_hook_as_eagerly():
     comprehensions, the epoch over a DataLoader with a break per batch) for
     enough steps that the hook compiles and splits them, against eager."""
     from bench import jit_step
+    from janus.jit import frontend
 
     for build in (jit_step.tree_lstm, jit_step.mlp_epoch):
         losses = {}
@@ -127,3 +128,9 @@ def test_the_jit_step_workloads_train_the_same_with_the_hook_as_eagerly():
             make_args = args if callable(args) else (lambda args=args: args)
             losses[mode] = [step(*make_args()) for _ in range(16)]
         np.testing.assert_allclose(losses["jit"], losses["eager"], rtol=1e-5)
+        # The comprehension over a tree node's children splits at its loop
+        # with nothing compiled before the split, and the rest (the
+        # recursion) never compiles: it is dropped, not kept as an entry
+        # that only costs (checked before the next enable() resets entries).
+        children = [c for c in frontend.reports if "node.<locals>.<listcomp>" in c.co_qualname]
+        assert all(janus._C.capture.stats(c)["entries"] == 0 for c in children)

@@ -159,7 +159,7 @@ def _callback(view):
     except Exception:  # noqa: BLE001 - a value whose isinstance/len misbehaves
         touches = False
     if not touches:
-        return capture.SKIP
+        return _skip(code)
     report = _report(code)
     promoted = bool(report.compiles) and learn_changing_numbers(
         view.function, report.compiles[-1], view.locals, config.number_values
@@ -167,22 +167,51 @@ def _callback(view):
     if report.unprofitable(promoted):
         if sum(e.hits for e in capture.entries(code)) == 0:
             report.skipped = f"{len(report.compiles)} translations and no compiled call used"
-            _never.add(code)
-            return capture.SKIP
+            return _skip(code)
     try:
         t = translate(view.function, view.locals)
     except NotTranslatable as why:
         report.skipped = str(why.why)
         log.info("janus.jit: not translating %s: %s", report.name, why.why)
-        _never.add(code)
-        return capture.SKIP
+        return _skip(code)
     report.compiles.append(t)
     _log_translation(report, t)
+    if t.entry is not None and t.split is not None and t.entry.runs_nothing:
+        if _leads_nowhere(t.split):
+            report.skipped = "it splits before any tensor work, and the rest never compiles"
+            _skip(code)
+            return None, t.result
+        _empty_splits[code] = t.split
     if t.entry is not None:
         return capture.Entry(t.guard, t.entry), t.result
     if any(b.kind == "not-compilable" and b.permanent for b in t.breaks):
-        _never.add(code)
+        _skip(code)
     return None, t.result
+
+
+# Codes whose compiled entry runs nothing before it splits (no graph, no
+# effects) -> that Split. Such an entry pays only when the rest compiles (a
+# loop's first split hands over to resume functions that do); one that leads
+# only to code that never compiles costs a guard check and a Python piece per
+# call for nothing (a comprehension over a recursive model's children).
+_empty_splits: dict = {}
+
+
+def _skip(code):
+    """`code` never compiles: answered SKIP from now on, and so are the empty
+    splits that lead only to code like it."""
+    _never.add(code)
+    for before, split in list(_empty_splits.items()):
+        if _leads_nowhere(split):
+            del _empty_splits[before]
+            _never.add(before)
+            capture.reset(before)  # its entry goes; its next call is answered SKIP
+    return capture.SKIP
+
+
+def _leads_nowhere(split) -> bool:
+    codes = [function.__code__ for function in split.resume_functions]
+    return bool(codes) and all(c in _never or capture.stats(c)["skipped"] for c in codes)
 
 
 def _log_translation(report: CodeReport, t) -> None:
