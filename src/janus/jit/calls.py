@@ -12,13 +12,10 @@ Which callee is which:
   code that keeps Python state (a learning-rate scheduler's `step`, data
   loaders, saving) is not run so, as a compiled call would skip its
   effects: it is a break like a third-party call;
-- an optimizer's `step`/`zero_grad` run the same way, with guards on the
-  hyperparameters of its groups (a learning rate that keeps changing is a
-  graph input instead); a step that creates optimizer state (the first
-  one) is a break, so compiled steps always find the state in place;
+- an optimizer's `step`/`zero_grad` run the same way (optimizers.py);
 - builtins are run concretely, keeping sources through `len`, `range`,
-  `enumerate`, `zip`, `reversed`, `list`, `tuple`, `getattr`;
-- `print` of numbers and text is an effect, committed after the graph;
+  `enumerate`, `zip`, `reversed`, `list`, `tuple`, `getattr`; `print` of
+  numbers and text is an effect, committed after the graph (builtin_calls.py);
 - anything else (third-party calls, printing a tensor, I/O) still runs, but
   the frame gets no compiled entry this time (a graph break with its reason).
 
@@ -30,7 +27,6 @@ every step at recording speed while it is translated.
 
 from __future__ import annotations
 
-import builtins
 import functools
 import inspect
 import operator
@@ -39,16 +35,19 @@ import types
 
 from .. import _C, autograd
 from ..autograd.node import history_before
-from ..dtypes import float64
 from ..ops import registry
 from ..tensor import Tensor, data_readers
+from .builtin_calls import (
+    BUILTIN_HANDLERS,
+    CONSTRUCTORS,
+    PURE_BUILTINS,
+    SHALLOW_BUILTINS,
+    lookup,
+)
 from .generators import generator_code
 from .instructions import Code
-from .reads import equatable
 from .values import (
     NULL,
-    OUTSIDE_PYTHON,
-    SCALARS,
     UserException,
     Var,
     VirtualIterator,
@@ -103,18 +102,6 @@ _ARITHMETIC_METHODS = {
 _STATEFUL_JANUS = {
     "manual_seed", "seed", "set_rng_state", "set_state", "set_default_dtype", "set_grad_enabled",
 }  # fmt: skip
-_PURE_BUILTINS = {
-    abs, all, any, bool, callable, divmod, float, format, hasattr, int, isinstance, issubclass,
-    max, min, pow, range, repr, round, sorted, str, sum, type, dict, set, frozenset, slice, ord,
-    chr,
-}  # fmt: skip
-
-# Pure builtins whose result does not depend on a container's elements.
-_SHALLOW_BUILTINS = {callable, hasattr, isinstance, issubclass, type}
-
-# Builtins whose result is always a new container.
-_CONSTRUCTORS = {dict, set, list, sorted}
-
 _codes: dict = {}  # code object -> Code, or None when it cannot be inlined
 
 
@@ -239,10 +226,10 @@ class CallsMixin:
                 return started
         if isinstance(target, types.FunctionType) and self.inlinable(target):
             return self.inline(target, args, kwargs)
-        special = _lookup(_BUILTIN_HANDLERS, target)
+        special = lookup(BUILTIN_HANDLERS, target)
         if special is not None:
             return special(self, args, kwargs)
-        if _lookup(_PURE_BUILTINS, target) or getattr(target, "__module__", None) == "math":
+        if lookup(PURE_BUILTINS, target) or getattr(target, "__module__", None) == "math":
             return self.pure(target, args, kwargs)
         if isinstance(target, types.BuiltinMethodType) and isinstance(
             target.__self__, (list, dict, tuple, str)
@@ -311,19 +298,19 @@ class CallsMixin:
     def pure(self, target, args, kwargs) -> Var:
         """A call of a pure builtin or `math` function: on host values
         (`round(loss.item(), 3)`) its result is a host value too."""
-        shallow = _lookup(_SHALLOW_BUILTINS, target)  # (type checks: no host result)
+        shallow = lookup(SHALLOW_BUILTINS, target)  # (type checks: no host result)
         if not kwargs and not shallow and any(a.host is not None for a in args):
             return self.compute(target, args, "passed to a Python call")
         return self.concrete(target, args, kwargs)
 
     def concrete(self, target, args, kwargs) -> Var:
-        if not _lookup(_SHALLOW_BUILTINS, target):
+        if not lookup(SHALLOW_BUILTINS, target):
             for a in (*args, *kwargs.values()):  # what the result is computed from
                 self.guard_contents(a)
         values = [self.value(a, "passed to a Python call") for a in args]
         kwvalues = {k: self.value(v, "passed to a Python call") for k, v in kwargs.items()}
         result = do(target, *values, **kwvalues)
-        if _lookup(_CONSTRUCTORS, target):  # a fresh container: stores into it stay local
+        if lookup(CONSTRUCTORS, target):  # a fresh container: stores into it stay local
             self.created[id(result)] = result
         for tensor in _tensors_in(result):
             if not self.recorder.locates(tensor) and id(tensor) not in self.created:
@@ -482,102 +469,6 @@ class CallsMixin:
             operands = [Var(do(operator.mul, *scaled))]
         return operands, kwargs
 
-    def call_optimizer(self, fn: Var, optimizer: Var, args, kwargs) -> Var:
-        opt = optimizer.value
-        data = []  # (group, key, Var): hyperparameters read as data
-        if optimizer.source is not None:
-            groups = optimizer.source.attr("param_groups")
-            self.guard(groups, "len", len(opt.param_groups))
-            for k, group in enumerate(opt.param_groups):
-                for key, value in group.items():
-                    source = groups.item(k).item(key)
-                    if self.is_mutated(group, key):  # set by the trace: its value, not the entry's
-                        stored = self.stored_var(group, key, value)
-                        if stored is not None and stored.host is not None:
-                            data.append((group, key, stored))
-                        elif stored is None:
-                            self.graph_break(
-                                "effect",
-                                f"{type(opt).__name__}.step reads a group's {key!r}, which the "
-                                "frame changed where the trace could not follow",
-                                "set optimizer hyperparameters with plain assignments",
-                            )
-                    elif type(value) is float and source.name in self.data_sources:
-                        # A learning rate a schedule changes: a graph input.
-                        data.append((group, key, Var(value, source, host=OUTSIDE_PYTHON)))
-                    elif equatable(value):
-                        self.guard(source, "equals", value)
-            self.guard(optimizer.source.attr("state"), "len", len(opt.state))
-            # A step reads the parameters and their gradients: through their
-            # sources, since a gradient made outside the frame (by a backward
-            # that ran before a resumed frame's step) is a new tensor on every
-            # call, and a parameter without one is skipped (`.grad is None`).
-            # (zero_grad reads no gradient's value; after a backward, zero_grad
-            # or step in this frame, the gradients are the trace's own.)
-            stepping = getattr(fn.value, "__name__", "") == "step" and not self.grads_dirty
-            for k, group in enumerate(opt.param_groups if stepping else ()):
-                params = groups.item(k).item("params")
-                self.guard(params, "len", len(group["params"]))
-                for i, p in enumerate(group["params"]):
-                    self.read(p, params.item(i))
-                    self.read(p._grad, params.item(i).attr("grad"))
-            if getattr(fn.value, "__name__", "") == "step":
-                self.read_optimizer_state(opt, optimizer.source)
-        for group in opt.param_groups:
-            for p in group["params"]:
-                self.recorder.watch_grad(p)
-        before = _state_shape(opt)
-        result = self.step_with_data(opt, data, lambda: self.opaque(fn, args, kwargs))
-        self.grads_dirty = True
-        if _state_shape(opt) != before:
-            self.graph_break(
-                "effect",
-                f"{type(opt).__name__}.step created optimizer state",
-                "the next step compiles, with the state in place",
-                transient=True,
-            )
-        return result
-
-    def step_with_data(self, opt, data: list, step):
-        """Runs `step()` with the hyperparameters in `data` swapped for number
-        inputs (float64, as exact as the floats), so the recorded update
-        reads each call's value; janus's optimizers take tensor
-        hyperparameters as PyTorch's do. One that cannot be an input is a
-        graph break."""
-        devices = {p.device for group in opt.param_groups for p in group["params"]}
-        swapped = []
-        for group, key, var in data:
-            made = None
-            if len(devices) == 1 and type(var.value) in (int, float):
-                made = self.number_input(var, float64, *devices)
-            if made is None:  # (on a GPU, or computed from tensor data)
-                self.value(var, f"a hyperparameter of {type(opt).__name__}")  # a break
-            else:
-                swapped.append((group, key, var.value))
-                group[key] = made
-        try:
-            return step()
-        finally:
-            for group, key, value in swapped:
-                group[key] = value
-
-    def read_optimizer_state(self, opt, source) -> None:
-        """The state tensors a step reads and updates, through their sources
-        (`opt.state[p][key]`, `p` keyed by its own object): a compiled step
-        then uses the state the optimizer holds at that call, which
-        `load_state_dict` replaces with new tensors."""
-        state = source.attr("state")
-        for k, group in enumerate(opt.param_groups):
-            for i, p in enumerate(group["params"]):
-                entries = dict.get(opt.state, p)  # (a defaultdict: never insert)
-                if not entries:
-                    continue
-                at = state.item(p, f"<param_groups[{k}]['params'][{i}]>")
-                self.guard(at, "len", len(entries))
-                for key, value in entries.items():
-                    if isinstance(value, Tensor):
-                        self.read(value, at.item(key))
-
     # ----- containers -----
     def call_container_method(self, fn: Var, method, args, kwargs) -> Var:
         receiver = fn.self_var
@@ -686,10 +577,6 @@ def _holds_array(values) -> bool:
     return False
 
 
-def _state_shape(opt) -> tuple:
-    return (len(opt.state), tuple(sorted(len(s) for s in opt.state.values())))
-
-
 def bind(func, args: list, kwargs: dict) -> dict:
     """The callee's locals for a call with these argument Vars, or the
     TypeError Python would raise."""
@@ -746,150 +633,3 @@ def bind(func, args: list, kwargs: dict) -> dict:
     if has_varkw:
         bound[names[at]] = Var({k: v.value for k, v in extra_kw.items()}, items=extra_kw)
     return bound
-
-
-# ----- builtins that keep sources -----
-def _len(tr, args, kwargs):
-    (var,) = args
-    if isinstance(var.value, (list, tuple, dict)):
-        tr.guard_len(var)
-    return Var(do(len, tr.value(var, "measured")))
-
-
-def _enumerate(tr, args, kwargs):
-    it = tr.iterate(args[0])
-    start = tr.value(args[1], "a start") if len(args) > 1 else kwargs.get("start", Var(0)).value
-
-    def pairs():
-        k = start
-        while (var := tr.next_of(it)) is not None:
-            yield Var((k, var.value), items=[Var(k), var])
-            k += 1
-
-    return Var(VirtualIterator(pairs(), replayable=it.replayable))
-
-
-def _zip(tr, args, kwargs):
-    if kwargs:
-        return tr.concrete(zip, args, kwargs)
-    its = [tr.iterate(a) for a in args]
-
-    def tuples():
-        while True:
-            row = []
-            for it in its:
-                var = tr.next_of(it)
-                if var is None:
-                    return
-                row.append(var)
-            yield Var(tuple(v.value for v in row), items=row)
-
-    return Var(VirtualIterator(tuples(), replayable=all(it.replayable for it in its)))
-
-
-def _reversed(tr, args, kwargs):
-    (var,) = args
-    if isinstance(var.value, (list, tuple)) or var.items is not None:
-        return Var(VirtualIterator(list(reversed(tr.elements(var)))))
-    return tr.concrete(reversed, args, kwargs)
-
-
-def _iter(tr, args, kwargs):
-    if len(args) != 1:
-        return tr.concrete(iter, args, kwargs)
-    return Var(tr.iterate(args[0]))
-
-
-def _next(tr, args, kwargs):
-    it = args[0].value
-    if isinstance(it, VirtualIterator):
-        var = tr.next_of(it)
-        if var is not None:
-            return var
-        if len(args) > 1:
-            return args[1]
-        raise UserException(StopIteration())
-    return tr.concrete(next, args, kwargs)
-
-
-def _sequence(kind):
-    def build(tr, args, kwargs):
-        if not args:
-            return Var(kind())
-        if isinstance(args[0].value, Tensor):
-            return tr.opaque(Var(kind), args, kwargs)
-        items = tr.elements(args[0])
-        return Var(kind(v.value for v in items), items=items)
-
-    return build
-
-
-def _getattr(tr, args, kwargs):
-    obj, name = args[0], tr.value(args[1], "an attribute name")
-    if len(args) > 2 and not hasattr(obj.value, name):
-        if obj.source is not None:  # the default rests on the object's type
-            tr.guard(obj.source, "type", type(obj.value))
-        return args[2]
-    return tr.read(do(getattr, obj.value, name), tr.attr_source(obj, name))
-
-
-def _float_of(kind):
-    def convert(tr, args, kwargs):
-        if len(args) == 1 and isinstance(args[0].value, Tensor) and not kwargs:
-            return Var(do(kind, args[0].value), host=(args[0], kind.__name__))
-        return tr.pure(kind, args, kwargs)
-
-    return convert
-
-
-def _print(tr, args, kwargs):
-    scalars = all(type(a.value) in SCALARS for a in (*args, *kwargs.values()))
-    if scalars and kwargs.keys() <= {"sep", "end", "flush"}:
-        # Text and numbers (host values among them) print to sys.stdout: an
-        # effect a compiled call commits after its graph, in program order.
-        tr.effects.append(("print", args, kwargs))
-    else:
-        tr.graph_break(
-            "unsupported-call",
-            "print() of an object, or to a file (Python I/O)",
-            "print numbers and text (loss.item(), f-strings of it); the frame is split there",
-        )
-    return Var(builtins.print(*[a.value for a in args], **{k: v.value for k, v in kwargs.items()}))
-
-
-def _super(tr, args, kwargs):
-    if args or kwargs:
-        return tr.concrete(super, args, kwargs)
-    # Zero-argument super() reads the class cell and the first argument of
-    # the frame that calls it: here, the interpreted frame.
-    frame = tr.frame
-    cell = frame.cells.get("__class__")
-    first = frame.code.code.co_varnames[0] if frame.code.code.co_argcount else None
-    if cell is None or first not in frame.locals:
-        raise UserException(RuntimeError("super(): no arguments"))
-    receiver = frame.locals[first]
-    return Var(super(cell.cell_contents, receiver.value), self_var=receiver)
-
-
-_BUILTIN_HANDLERS = {
-    len: _len,
-    enumerate: _enumerate,
-    zip: _zip,
-    reversed: _reversed,
-    iter: _iter,
-    next: _next,
-    list: _sequence(list),
-    tuple: _sequence(tuple),
-    getattr: _getattr,
-    float: _float_of(float),
-    int: _float_of(int),
-    print: _print,
-    super: _super,
-}
-
-
-def _lookup(table, target):
-    try:
-        return table.get(target) if isinstance(table, dict) else target in table
-    except TypeError:  # unhashable
-        return None

@@ -28,6 +28,7 @@ import types
 
 from ..ops import shape as S
 from ..tensor import Tensor
+from .builtin_calls import lookup
 from .instructions import Code
 from .tracebacks import note_frame
 from .values import NULL, UserException, Var, VirtualIterator
@@ -80,8 +81,8 @@ class GeneratorsMixin:
             return None
         frame = Frame(code, func, bind(func, args, kwargs), {}, self.top_globals)
         frame.cells.update(frame.closure)
-        deciding = _lookup(_DECIDING, consumer.value)
-        keeping = _lookup(_KEEPING, consumer.value)
+        deciding = lookup(_DECIDING, consumer.value)
+        keeping = lookup(_KEEPING, consumer.value)
         return Var(VirtualIterator(self._run_generator(frame, deciding, keeping), replayable=False))
 
     def _consumer_of_next_call(self, caller) -> Var | None:
@@ -156,15 +157,8 @@ class GeneratorsMixin:
 
 def consumes_at_once(target) -> bool:
     """Does calling `target` with an iterable iterate it at once?"""
-    if _lookup(_CONSUMERS, target):
+    if lookup(_CONSUMERS, target):
         return True
     if isinstance(target, types.BuiltinMethodType) and isinstance(target.__self__, str):
         return target.__name__ == "join"
     return target is S.stack or target is S.cat  # janus's stack and cat take any iterable
-
-
-def _lookup(table, target) -> bool:
-    try:
-        return target in table
-    except TypeError:  # unhashable
-        return False

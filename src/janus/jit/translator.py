@@ -28,6 +28,7 @@ from .calls import CallsMixin
 from .containers import ContainersMixin
 from .generators import GeneratorsMixin
 from .instructions import Code
+from .optimizers import OptimizerMixin
 from .reads import ALL, ReadsMixin
 from .sources import Builtin, Fixed, FreeVar, Global
 from .tracebacks import note_frame
@@ -132,7 +133,7 @@ class Frame:
         return out
 
 
-class Translator(ReadsMixin, CallsMixin, ContainersMixin, GeneratorsMixin):
+class Translator(ReadsMixin, CallsMixin, OptimizerMixin, ContainersMixin, GeneratorsMixin):
     """Runs one call concolically. `run_top` returns the result Var; then
     `breaks`, `guards`, the recorder and the effects describe the trace."""
 

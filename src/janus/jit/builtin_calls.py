@@ -1,0 +1,171 @@
+"""Builtins in the translator: the ones that keep sources (`len`, `range`'s
+iteration, `enumerate`, `zip`, `reversed`, `iter`, `next`, `list`, `tuple`,
+`getattr`), `float`/`int` of a tensor (host values), `print` (an effect),
+zero-argument `super`, and the tables of builtins run concretely."""
+
+from __future__ import annotations
+
+import builtins
+
+from ..tensor import Tensor
+from .values import SCALARS, UserException, Var, VirtualIterator, do
+
+PURE_BUILTINS = {
+    abs, all, any, bool, callable, divmod, float, format, hasattr, int, isinstance, issubclass,
+    max, min, pow, range, repr, round, sorted, str, sum, type, dict, set, frozenset, slice, ord,
+    chr,
+}  # fmt: skip
+
+# Pure builtins whose result does not depend on a container's elements.
+SHALLOW_BUILTINS = {callable, hasattr, isinstance, issubclass, type}
+
+# Builtins whose result is always a new container.
+CONSTRUCTORS = {dict, set, list, sorted}
+
+
+def _len(tr, args, kwargs):
+    (var,) = args
+    if isinstance(var.value, (list, tuple, dict)):
+        tr.guard_len(var)
+    return Var(do(len, tr.value(var, "measured")))
+
+
+def _enumerate(tr, args, kwargs):
+    it = tr.iterate(args[0])
+    start = tr.value(args[1], "a start") if len(args) > 1 else kwargs.get("start", Var(0)).value
+
+    def pairs():
+        k = start
+        while (var := tr.next_of(it)) is not None:
+            yield Var((k, var.value), items=[Var(k), var])
+            k += 1
+
+    return Var(VirtualIterator(pairs(), replayable=it.replayable))
+
+
+def _zip(tr, args, kwargs):
+    if kwargs:
+        return tr.concrete(zip, args, kwargs)
+    its = [tr.iterate(a) for a in args]
+
+    def tuples():
+        while True:
+            row = []
+            for it in its:
+                var = tr.next_of(it)
+                if var is None:
+                    return
+                row.append(var)
+            yield Var(tuple(v.value for v in row), items=row)
+
+    return Var(VirtualIterator(tuples(), replayable=all(it.replayable for it in its)))
+
+
+def _reversed(tr, args, kwargs):
+    (var,) = args
+    if isinstance(var.value, (list, tuple)) or var.items is not None:
+        return Var(VirtualIterator(list(reversed(tr.elements(var)))))
+    return tr.concrete(reversed, args, kwargs)
+
+
+def _iter(tr, args, kwargs):
+    if len(args) != 1:
+        return tr.concrete(iter, args, kwargs)
+    return Var(tr.iterate(args[0]))
+
+
+def _next(tr, args, kwargs):
+    it = args[0].value
+    if isinstance(it, VirtualIterator):
+        var = tr.next_of(it)
+        if var is not None:
+            return var
+        if len(args) > 1:
+            return args[1]
+        raise UserException(StopIteration())
+    return tr.concrete(next, args, kwargs)
+
+
+def _sequence(kind):
+    def build(tr, args, kwargs):
+        if not args:
+            return Var(kind())
+        if isinstance(args[0].value, Tensor):
+            return tr.opaque(Var(kind), args, kwargs)
+        items = tr.elements(args[0])
+        return Var(kind(v.value for v in items), items=items)
+
+    return build
+
+
+def _getattr(tr, args, kwargs):
+    obj, name = args[0], tr.value(args[1], "an attribute name")
+    if len(args) > 2 and not hasattr(obj.value, name):
+        if obj.source is not None:  # the default rests on the object's type
+            tr.guard(obj.source, "type", type(obj.value))
+        return args[2]
+    return tr.read(do(getattr, obj.value, name), tr.attr_source(obj, name))
+
+
+def _float_of(kind):
+    def convert(tr, args, kwargs):
+        if len(args) == 1 and isinstance(args[0].value, Tensor) and not kwargs:
+            return Var(do(kind, args[0].value), host=(args[0], kind.__name__))
+        return tr.pure(kind, args, kwargs)
+
+    return convert
+
+
+def _print(tr, args, kwargs):
+    scalars = all(type(a.value) in SCALARS for a in (*args, *kwargs.values()))
+    if scalars and kwargs.keys() <= {"sep", "end", "flush"}:
+        # Text and numbers (host values among them) print to sys.stdout: an
+        # effect a compiled call commits after its graph, in program order.
+        tr.effects.append(("print", args, kwargs))
+    else:
+        tr.graph_break(
+            "unsupported-call",
+            "print() of an object, or to a file (Python I/O)",
+            "print numbers and text (loss.item(), f-strings of it); the frame is split there",
+        )
+    return Var(builtins.print(*[a.value for a in args], **{k: v.value for k, v in kwargs.items()}))
+
+
+def _super(tr, args, kwargs):
+    if args or kwargs:
+        return tr.concrete(super, args, kwargs)
+    # Zero-argument super() reads the class cell and the first argument of
+    # the frame that calls it: here, the interpreted frame.
+    frame = tr.frame
+    cell = frame.cells.get("__class__")
+    first = frame.code.code.co_varnames[0] if frame.code.code.co_argcount else None
+    if cell is None or first not in frame.locals:
+        raise UserException(RuntimeError("super(): no arguments"))
+    receiver = frame.locals[first]
+    return Var(super(cell.cell_contents, receiver.value), self_var=receiver)
+
+
+BUILTIN_HANDLERS = {
+    len: _len,
+    enumerate: _enumerate,
+    zip: _zip,
+    reversed: _reversed,
+    iter: _iter,
+    next: _next,
+    list: _sequence(list),
+    tuple: _sequence(tuple),
+    getattr: _getattr,
+    float: _float_of(float),
+    int: _float_of(int),
+    print: _print,
+    super: _super,
+}
+
+
+def lookup(table, target):
+    """`table.get(target)` for a dict, `target in table` for a set; None for
+    an unhashable target."""
+    try:
+        return table.get(target) if isinstance(table, dict) else target in table
+    except TypeError:  # unhashable
+        return None
