@@ -329,13 +329,12 @@ class CompiledFrame:
         self.result_out = self.result[1] if plain else None
 
     def __call__(self, *values):
-        env = targets = None
-        made: dict = {}
+        env = entry = targets = None
         try:
             arrays = self.read_inputs(values, self.globals, self.builtins)
             if self.entry_reads:
-                env = Env(dict(zip(self.names, values)), self.globals, self.builtins)
-                made[_ENTRY] = {name: s.evaluate(env) for name, s in self.entry_reads.items()}
+                env = self._env(values)
+                entry = {name: s.evaluate(env) for name, s in self.entry_reads.items()}
         except (ArithmeticError, TypeError, ValueError):
             # Python on this call's numbers raised (`math.log(lr)` of a
             # negative lr), or a number input (sources.NumberInput) does not
@@ -346,8 +345,7 @@ class CompiledFrame:
         if self.tensor_effects:
             # Tensors updated in place get their new values straight from the
             # program, which writes them after its last step (staged outputs).
-            if env is None:
-                env = Env(dict(zip(self.names, values)), self.globals, self.builtins)
+            env = env or self._env(values)
             targets = [(target.evaluate(env), at) for target, at in self.tensor_effects]
         try:
             if self.run is None:
@@ -366,8 +364,8 @@ class CompiledFrame:
             default_generator._offset += self.rng_words
         if self.result_out is not None:
             return _make(outs[self.result_out])
-        if env is None:
-            env = Env(dict(zip(self.names, values)), self.globals, self.builtins)
+        env = env or self._env(values)
+        made: dict = {} if entry is None else {_ENTRY: entry}
         if self.backward is not None:
             inputs = [source.evaluate(env) for source in self.backward_inputs]
             made[_TRACKED] = self.backward.attach(outs, arrays, inputs, self.tracked_at, shift)
@@ -379,6 +377,9 @@ class CompiledFrame:
             closure = tuple(values[len(values) - self.free_vars :]) if self.free_vars else None
             return self.split.run(stack, local_values, closure)
         return _build(self.result, outs, env, made)
+
+    def _env(self, values) -> Env:
+        return Env(dict(zip(self.names, values)), self.globals, self.builtins)
 
     def _commit(self, outs: list, env, made: dict, targets) -> None:
         """Effects, in program order; before this, only the program's staged
