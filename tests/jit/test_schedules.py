@@ -157,20 +157,25 @@ def test_an_int_number_input_keeps_int_arithmetic_and_its_type_is_guarded():
 
 def test_a_number_too_large_for_its_input_runs_the_frame_as_usual():
     """An int beyond int64 cannot become the input: the compiled call falls
-    back, and the frame raises what eager raises."""
+    back, and the frame runs as usual, so it raises where eager raises,
+    after the effects before that point (a compiled call that let the error
+    out while reading its inputs would raise before them)."""
     t = janus.arange(3)
 
-    def shifted(t, offset):
+    def shifted(t, offset, seen):
+        seen.append(offset)
         return t + offset
 
     jf = janus.jit(shifted)
     for k in range(5):
-        jf(t, k)
+        jf(t, k, [])
     assert compiled_calls(jf) >= 1
+    eager, compiled = [], []
     with pytest.raises(OverflowError):
-        shifted(t, 2**70)
+        shifted(t, 2**70, eager)
     with pytest.raises(OverflowError):
-        jf(t, 2**70)
+        jf(t, 2**70, compiled)
+    assert compiled == eager == [2**70]
 
 
 def test_a_number_read_from_tensor_data_is_still_a_break_as_an_operand():
