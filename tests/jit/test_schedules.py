@@ -292,3 +292,17 @@ def test_python_on_changing_numbers_that_raises_runs_the_call_as_usual():
     np.testing.assert_allclose(np.array(eager), np.array(jit), rtol=1e-6)
     last = jf.report.compiles[-1]
     assert not last.breaks and last.split is None and compiled_calls(jf) >= 3, jf.report
+
+
+def test_two_computations_of_a_changing_number_that_share_a_name_stay_apart():
+    """`k ** 2` and `math.pow(k, 2)` on a data number: both `pow`, but an int
+    and a float. Each call must return each as eager computes it."""
+
+    def make():
+        def f(x, k):
+            return x * k, k**2, math.pow(k, 2)
+
+        return f, dict
+
+    jf = run_both(make, [(janus.ones(2), k) for k in range(6)])
+    assert compiled_calls(jf) >= 2

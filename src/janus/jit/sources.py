@@ -200,6 +200,10 @@ class Computed(Source):
     def __init__(self, fn, parts: list):
         self.fn, self.parts = fn, parts
         label = getattr(fn, "__name__", type(fn).__name__)
+        if getattr(fn, "__module__", None) == "math":  # (math.pow is not `**`)
+            label = f"math.{label}"
+        # The name keys the value (entry reads, number inputs): equal names
+        # must mean equal values.
         self.name = f"{label}({', '.join(p.name for p in parts)})"
 
     def evaluate(self, env):
