@@ -48,6 +48,11 @@ int fold_constants(ir::Graph& graph);
 // as they are.
 int batch_matmuls(ir::Graph& graph);
 
+// Folds a permute that swaps the last two dims of a float matmul operand into
+// the product (fold_transposes.cpp): matmul(x, b) {transpose_a=true} reads x
+// through the GEMM's transpose flag instead of a transposed copy.
+int fold_transposes(ir::Graph& graph);
+
 // Merges groups of elementwise ops over one shape into `fused` nodes that run
 // as one pass over memory; only values used outside a group stay materialized.
 int fuse_elementwise(ir::Graph& graph);

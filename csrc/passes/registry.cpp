@@ -23,7 +23,8 @@ constexpr NamedPass kPasses[] = {
     {"simplify", simplify_algebra},
     {"fold", fold_constants},
     {"cse", eliminate_common_subexpressions},
-    {"batch_matmuls", batch_matmuls},  // before dce: it leaves the products it replaced
+    {"batch_matmuls", batch_matmuls},      // before dce: it leaves the products it replaced
+    {"fold_transposes", fold_transposes},  // after batch_matmuls (its permute(cat)), before dce
     {"dce", eliminate_dead_code},
     {"fuse", fuse_elementwise},
 };

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <map>
 #include <set>
+#include <utility>
 
 #include "passes/rule_helpers.h"
 
@@ -446,6 +447,14 @@ std::vector<TensorType> linalg(const RuleInput& in) {
   }
   Shape sa = a.shape, sb = in.type(1).shape;
   if (sa.empty() || sb.empty()) throw RuleError("matmul needs operands with dims");
+  // An operand the compiler marked transposed (passes/fold_transposes.cpp) is
+  // stored with its last two dims swapped.
+  for (auto [shape, flag] : {std::pair{&sa, "transpose_a"}, std::pair{&sb, "transpose_b"}}) {
+    const auto found = in.node.attrs.find(flag);
+    if (found == in.node.attrs.end() || !as_bool(&found->second)) continue;
+    if (shape->size() < 2) throw RuleError(std::string(flag) + " needs a matrix operand");
+    std::swap((*shape)[shape->size() - 2], shape->back());
+  }
   const bool vector_a = sa.size() == 1, vector_b = sb.size() == 1;
   if (vector_a) sa.insert(sa.begin(), Dim::known(1));
   if (vector_b) sb.push_back(Dim::known(1));

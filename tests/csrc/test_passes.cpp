@@ -23,7 +23,7 @@ TEST(Passes, DeadCodeEliminationKeepsOnlyWhatOutputsNeed) {
   EXPECT_EQ(after("dce", R"(graph(%x: f32[3]) {
   %a: f32[3] = exp(%x)
   %b: f32[3] = log(%a)
-  %c: f32[3], %d: i64[] = max_dim(%x) {dim=0, keepdim=false, largest=true}
+  %c: f32[], %d: i64[] = max_dim(%x) {dim=0, keepdim=false, largest=true}
   %e: f32[3] = neg(%a)
   return %e, %d
 }
@@ -31,7 +31,7 @@ TEST(Passes, DeadCodeEliminationKeepsOnlyWhatOutputsNeed) {
                   &removed),
             R"(graph(%x: f32[3]) {
   %a: f32[3] = exp(%x)
-  %c: f32[3], %d: i64[] = max_dim(%x) {dim=0, keepdim=false, largest=true}
+  %c: f32[], %d: i64[] = max_dim(%x) {dim=0, keepdim=false, largest=true}
   %e: f32[3] = neg(%a)
   return %e, %d
 }
@@ -47,8 +47,8 @@ TEST(Passes, CommonSubexpressionsAreComputedOnce) {
   %d: f32[3] = add(%a, %b)
   %e: f32[3] = add(%a, %b) {alpha=2}
   %f: f32[3] = mul(%y, %x)
-  %g: f32[3] = philox_uniform() {offset=0, seed=1}
-  %h: f32[3] = philox_uniform() {offset=4, seed=1}
+  %g: f32[3] = philox_uniform() {device="cpu", dtype="float32", offset=0, seed=1, shape=[3]}
+  %h: f32[3] = philox_uniform() {device="cpu", dtype="float32", offset=4, seed=1, shape=[3]}
   return %c, %d, %e, %f, %g, %h
 }
 )"),
@@ -57,8 +57,8 @@ TEST(Passes, CommonSubexpressionsAreComputedOnce) {
   %c: f32[3] = add(%a, %a)
   %e: f32[3] = add(%a, %a) {alpha=2}
   %f: f32[3] = mul(%y, %x)
-  %g: f32[3] = philox_uniform() {offset=0, seed=1}
-  %h: f32[3] = philox_uniform() {offset=4, seed=1}
+  %g: f32[3] = philox_uniform() {device="cpu", dtype="float32", offset=0, seed=1, shape=[3]}
+  %h: f32[3] = philox_uniform() {device="cpu", dtype="float32", offset=4, seed=1, shape=[3]}
   return %c, %c, %e, %f, %g, %h
 }
 )");

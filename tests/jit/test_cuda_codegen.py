@@ -25,6 +25,21 @@ def test_generated_kernels_match_the_cpu_runtime(case):
         np.testing.assert_allclose(got, want, rtol=2e-5, atol=2e-6)
 
 
+def test_transposed_operands_are_read_through_the_gemm_flags():
+    """fold_transposes leaves no permute before a product: cuBLAS reads the
+    stored matrices transposed, batched with a shared 2-D operand too."""
+    from janus.jit.cuda_steps import Gemm
+
+    case = next(c for c in CASES if c[0].__name__ == "linear_algebra")
+    graph, arrays = recorded(case)
+    _, low, _ = run_on_host(graph, *arrays)
+    gemms = [s for steps in low.steps for s in steps if isinstance(s, Gemm)]
+    assert any(g.trans_a and g.batch == 3 and g.stride_b == 0 for g in gemms)  # vt @ v[0]
+    assert any(g.trans_a and g.batch == 3 and g.stride_b == 24 for g in gemms)  # vt @ v
+    assert any(g.trans_b and not g.trans_a and g.batch == 3 for g in gemms)  # bmm(v, vt)
+    assert "permute(" not in str(compile_graph(graph).graph)  # the same passes as CUDA's
+
+
 def test_an_assert_sets_the_flag_to_its_id():
     g = janus._C.ir.Graph()
     x = g.add_input("x", "f32", [3])

@@ -2,6 +2,7 @@
 // linear, on GEMM (gemm.h: BLAS when the build has it).
 #include <algorithm>
 #include <cstring>
+#include <utility>
 
 #include "runtime/cpu/dtype.h"
 #include "runtime/cpu/gemm.h"
@@ -10,6 +11,11 @@
 namespace janus::cpu {
 namespace {
 
+bool flag(const LowerContext& ctx, const char* name) {
+  const ir::Attr* attr = ctx.attr_or_null(name);
+  return attr != nullptr && (attr->kind == ir::Attr::Kind::kBool ? attr->b : attr->i != 0);
+}
+
 Kernel lower_matmul(const LowerContext& ctx) {
   const ir::DType dtype = ctx.out_type().dtype;
   Shape a = shape_of(ctx.value(0)->type), b = shape_of(ctx.value(1)->type);
@@ -17,6 +23,14 @@ Kernel lower_matmul(const LowerContext& ctx) {
     throw Unsupported("matmul of mixed dtypes");
   }
   if (a.empty() || b.empty()) throw Unsupported("matmul of a scalar");
+  // A transposed operand (passes/fold_transposes.cpp) is read through BLAS's
+  // transpose flag: its matrices are stored [k, m] (a) or [n, k] (b).
+  const bool trans_a = flag(ctx, "transpose_a"), trans_b = flag(ctx, "transpose_b");
+  if ((trans_a && a.size() < 2) || (trans_b && b.size() < 2)) {
+    throw Unsupported("matmul: a transposed operand must be a matrix");
+  }
+  if (trans_a) std::swap(a[a.size() - 2], a.back());
+  if (trans_b) std::swap(b[b.size() - 2], b.back());
   if (a.size() == 1) a.insert(a.begin(), 1);
   if (b.size() == 1) b.push_back(1);
   const int64_t m = a[a.size() - 2], k = a.back(), n = b.back();
@@ -47,8 +61,10 @@ Kernel lower_matmul(const LowerContext& ctx) {
       index[d] = 0;
     }
   }
-  // b shared by every batch element, a contiguous: one GEMM with m * count rows.
-  const bool one_gemm = b_batch.empty() || numel(b_batch) == 1;
+  // b shared by every batch element, a contiguous (and not transposed): one
+  // GEMM with m * count rows.
+  const bool one_gemm = !trans_a && (b_batch.empty() || numel(b_batch) == 1);
+  const int64_t lda = trans_a ? m : k, ldb = trans_b ? k : n;
   const bool a_full = numel(a_batch) == count;
   const int sa = ctx.operand_slots[0], sb = ctx.operand_slots[1], so = ctx.output_slots[0];
   return visit_float(dtype, [&](auto tag) -> Kernel {
@@ -58,12 +74,12 @@ Kernel lower_matmul(const LowerContext& ctx) {
       const T* y = static_cast<const T*>(slots[sb]);
       T* z = static_cast<T*>(slots[so]);
       if (one_gemm && a_full) {
-        gemm<T>(false, false, m * count, n, k, T(1), x, k, y, n, T(0), z, n);
+        gemm<T>(false, trans_b, m * count, n, k, T(1), x, k, y, ldb, T(0), z, n);
         return;
       }
       for (int64_t e = 0; e < count; ++e) {
-        gemm<T>(false, false, m, n, k, T(1), x + offsets[e].first, k, y + offsets[e].second, n,
-                T(0), z + e * m * n, n);
+        gemm<T>(trans_a, trans_b, m, n, k, T(1), x + offsets[e].first, lda, y + offsets[e].second,
+                ldb, T(0), z + e * m * n, n);
       }
     };
   });

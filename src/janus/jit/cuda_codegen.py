@@ -603,27 +603,32 @@ class _Lowering:
         kernel = self.src.add([f"{ct}* r0", "const long long* rng"], body)
         return [Launch(kernel, blocks_for(threads), [out, ("rng",)])]
 
-    def gemm(self, a, b, out, trans_b=False, beta=0.0) -> Gemm:
-        """out (+)= a @ b (b transposed: a @ b.T), numpy matmul semantics for
-        2-D and batched operands; vectors and broadcast batches are refused."""
+    def gemm(self, a, b, out, trans_a=False, trans_b=False, beta=0.0) -> Gemm:
+        """out (+)= op(a) @ op(b), op(x) = x, or x with its last two dims
+        swapped when transposed (a matrix stored transposed, read through
+        cuBLAS's flag); numpy matmul semantics for 2-D and batched operands
+        (a 2-D b is shared by every batch of a); vectors and other broadcast
+        batches are refused."""
         sa, sb = self.shape(a), self.shape(b)
         dtype = self.types[out][0]
         if dtype not in ("f32", "f64") or self.types[a][0] != dtype or self.types[b][0] != dtype:
             raise NoKernel(f"matmul of {self.types[a][0]} and {self.types[b][0]}")
         if len(sa) < 2 or len(sb) < 2:
             raise NoKernel("matmul with a vector operand")
-        k = sa[-1]
+        m, k = (sa[-1], sa[-2]) if trans_a else (sa[-2], sa[-1])
         n = sb[-2] if trans_b else sb[-1]
-        if len(sb) == 2:  # fold a's batch dims into its rows
+        if len(sb) == 2 and not trans_a:  # fold a's batch dims into its rows
             m, batch, stride_a, stride_b = math.prod(sa[:-1]), 1, 0, 0
+        elif len(sb) == 2:  # a's matrices stored transposed: one product each, b shared
+            batch, stride_a, stride_b = math.prod(sa[:-2]), m * k, 0
         elif sa[:-2] == sb[:-2]:
-            m, batch = sa[-2], math.prod(sa[:-2])
-            stride_a, stride_b = sa[-2] * k, sb[-2] * sb[-1]
+            batch = math.prod(sa[:-2])
+            stride_a, stride_b = m * k, sb[-2] * sb[-1]
         else:
             raise NoKernel("matmul with broadcast batch dims")
         dt = "float32" if dtype == "f32" else "float64"
         return Gemm(
-            False, trans_b, m, n, k, batch, stride_a, stride_b, m * n, beta, dt, [a, b, out]
+            trans_a, trans_b, m, n, k, batch, stride_a, stride_b, m * n, beta, dt, [a, b, out]
         )
 
     # ----- dispatch -----
@@ -690,8 +695,9 @@ class _Lowering:
             return self.index_add(values, attrs, out)
         if op == "constant":
             return self.constant(attrs, out)
-        if op == "matmul":
-            return [self.gemm(values[0], values[1], out)]
+        if op == "matmul":  # (fold_transposes marks operands stored transposed)
+            trans_a, trans_b = bool(attrs.get("transpose_a")), bool(attrs.get("transpose_b"))
+            return [self.gemm(values[0], values[1], out, trans_a, trans_b)]
         if op == "linear":
             x, w = values[0], values[1]
             if len(values) == 3:  # out = bias, then out += x @ w.T
