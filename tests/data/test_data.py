@@ -101,3 +101,55 @@ def test_default_collate_matches_pytorch():
     batch = [(np.arange(3, dtype=np.float32), 1, 2.5), (np.ones(3, dtype=np.float32), 2, 0.5)]
     for j, t in zip(default_collate(batch), torch_collate(batch)):
         assert j.tolist() == t.tolist() and j.dtype.name == str(t.dtype).split(".")[1]
+
+
+class _PerSample(TensorDataset):
+    """A TensorDataset the loader must index one sample at a time."""
+
+
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_tensor_dataset_batches_are_the_stacked_samples(shuffle, monkeypatch):
+    """The loader indexes a TensorDataset once per tensor and batch; the
+    batches equal default_collate of the samples (values, dtypes, shapes,
+    gradients), in the same order."""
+    rng = np.random.default_rng(0)
+    x = janus.tensor(rng.standard_normal((11, 3)), dtype=janus.float32, requires_grad=True)
+    y, w = janus.arange(11), janus.tensor(rng.standard_normal(11))
+
+    def batches(dataset):
+        janus.manual_seed(5)
+        return list(DataLoader(dataset, batch_size=4, shuffle=shuffle))
+
+    want = batches(_PerSample(x, y, w))
+    # Fetching must not go through __getitem__ (one op per sample).
+    monkeypatch.setattr(TensorDataset, "__getitem__", None)
+    got = batches(TensorDataset(x, y, w))
+    monkeypatch.undo()
+    assert len(got) == len(want) == 3
+    for g, e in zip(got, want):
+        assert isinstance(g, tuple) and len(g) == 3
+        for a, b in zip(g, e):
+            assert a.dtype == b.dtype and a.shape == b.shape and a.requires_grad == b.requires_grad
+            np.testing.assert_array_equal(a.detach().numpy(), b.detach().numpy())
+    sum(g[0].sum() for g in got).backward()
+    np.testing.assert_array_equal(x.grad.numpy(), np.ones((11, 3), np.float32))
+
+
+def test_other_batches_are_fetched_sample_by_sample():
+    """Index lists of other kinds and custom collate functions see samples."""
+    ds = TensorDataset(janus.arange(6))
+    seen = []
+
+    def collate(samples):
+        seen.append(len(samples))
+        return default_collate(samples)
+
+    assert [b[0].tolist() for b in DataLoader(ds, batch_size=4, collate_fn=collate)] == [
+        [0, 1, 2, 3],
+        [4, 5],
+    ]
+    assert seen == [4, 2]
+    loader = DataLoader(ds, batch_sampler=[[np.int64(5), np.int64(-1)], [-2, 0]])
+    assert [b[0].tolist() for b in loader] == [[5, 5], [4, 0]]
+    with pytest.raises(IndexError):
+        list(DataLoader(ds, batch_sampler=[[1, 6]]))

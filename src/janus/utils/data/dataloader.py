@@ -2,11 +2,16 @@
 
 Loading runs in the calling process; `num_workers` is accepted for
 compatibility and ignored (janus's datasets are in memory).
+
+A `TensorDataset` batched by `default_collate` is fetched with one indexing
+per tensor: stacking the rows `t[i]` of a batch's indices is `t[indices]`,
+the same values, dtype and gradient, without an indexing op per sample.
 """
 
 from __future__ import annotations
 
 from .collate import default_collate
+from .dataset import TensorDataset
 from .sampler import BatchSampler, RandomSampler, SequentialSampler
 
 
@@ -72,8 +77,13 @@ class DataLoader:
             for index in self.sampler:
                 yield self.collate_fn(self.dataset[index])
             return
+        # (exactly a TensorDataset: a subclass may index differently)
+        rows = type(self.dataset) is TensorDataset and self.collate_fn is default_collate
         for indices in self.batch_sampler:
-            yield self.collate_fn([self.dataset[i] for i in indices])
+            if rows and indices and all(type(i) is int for i in indices):
+                yield _gather_rows(self.dataset.tensors, indices)
+            else:
+                yield self.collate_fn([self.dataset[i] for i in indices])
 
     def __len__(self) -> int:
         if self.batch_sampler is None:
@@ -83,3 +93,17 @@ class DataLoader:
 
 def _identity(x):
     return x
+
+
+def _gather_rows(tensors, indices) -> tuple:
+    """default_collate([dataset[i] for i in indices]) of a TensorDataset."""
+    from ...creation import tensor
+    from ...dtypes import int64
+
+    by_device = {}
+    out = []
+    for t in tensors:
+        if t.device not in by_device:
+            by_device[t.device] = tensor(list(indices), dtype=int64, device=t.device)
+        out.append(t[by_device[t.device]])
+    return tuple(out)
