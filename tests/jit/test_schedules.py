@@ -306,3 +306,28 @@ def test_two_computations_of_a_changing_number_that_share_a_name_stay_apart():
 
     jf = run_both(make, [(janus.ones(2), k) for k in range(6)])
     assert compiled_calls(jf) >= 2
+
+
+def test_an_index_a_kernel_refuses_raises_eagers_error_at_the_users_line():
+    """A compiled call whose data a kernel refuses (an embedding index out of
+    range) runs as usual instead: eager's IndexError from the user's line,
+    and nothing of the call committed. (It used to raise the program's
+    error, naming an IR node, from the caller's line.)"""
+    emb = nn.Embedding(10, 3)
+
+    def step(words):
+        x = emb(words)
+        x.sum().backward()
+
+    jf = janus.jit(step)
+    for k in range(6):
+        jf(janus.tensor([k]))
+    assert compiled_calls(jf) >= 2
+    grad = emb.weight.grad.clone()
+    with pytest.raises(IndexError, match="embedding") as info:
+        jf(janus.tensor([12]))
+    lines = [str(entry.statement).strip() for entry in info.traceback]
+    assert "x = emb(words)" in lines
+    assert bool((emb.weight.grad == grad).all())
+    jf(janus.tensor([3]))  # and the next call compiles as before
+    assert compiled_calls(jf) >= 3

@@ -359,6 +359,11 @@ class CompiledFrame:
             # in-graph speculation check failed: nothing is committed yet, so
             # the frame simply runs as usual.
             return _C.capture.FALLBACK
+        except (IndexError, ValueError, RuntimeError):
+            # A kernel refused this call's data (an index out of range): as
+            # above, nothing is committed, and the frame run as usual raises
+            # eager's error at the user's line.
+            return _C.capture.FALLBACK
         self.calls += 1
         if self.rng_words:
             default_generator._offset += self.rng_words
