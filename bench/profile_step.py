@@ -3,16 +3,21 @@ bench/jit_step.py workload run with per-step timing on, totals by op kind
 and the slowest nodes, against the step's wall time.
 
     python bench/profile_step.py [--workload lstm_lm] [--steps 20] [--top 15]
+    python bench/profile_step.py --without fold_transposes
 
 Profiled runs take the serial schedule; the wall-time line is measured in the
 same run with profiling off, so "outside the programs" is guards, input
-reads, commits and the Python pieces of split frames.
+reads, commits and the Python pieces of split frames. `--without PASS`
+instead times each compiled step graph compiled with every default pass
+against the same graph compiled without PASS, in interleaved windows on the
+same inputs (a pass's worth, measured in one run).
 """
 
 from __future__ import annotations
 
 import argparse
 import collections
+import statistics
 import time
 
 from jit_step import WORKLOADS, _weights
@@ -28,11 +33,51 @@ def compiled_programs():
                 yield report.name, entry.program.program
 
 
+def compare_without(pass_name: str, windows: int = 15, runs: int = 10) -> None:
+    import numpy as np
+
+    from janus import _C
+    from janus.jit import frontend
+    from janus.jit.program import _NUMPY, compile_graph
+
+    everything = _C.ir.pass_names()
+    if pass_name not in everything:
+        raise SystemExit(f"unknown pass {pass_name!r}: one of {everything}")
+    rng = np.random.default_rng(0)
+    for report in frontend.reports.values():
+        for translation in report.compiles:
+            entry = translation.entry
+            if entry is None or getattr(entry, "program", None) is None:
+                continue
+            with_pass = compile_graph(entry.graph)
+            without = compile_graph(entry.graph, [p for p in everything if p != pass_name])
+            arrays = []
+            for v in with_pass.graph.inputs():  # indices 0: in range for any gather
+                dtype = _NUMPY[v.dtype]
+                floats = np.issubdtype(dtype, np.floating)
+                data = rng.standard_normal(v.shape) if floats else np.zeros(v.shape)
+                arrays.append(np.asarray(data, dtype))
+            times = {"with": [], "without": []}
+            for _ in range(windows):
+                for label, program in (("with", with_pass), ("without", without)):
+                    start = time.perf_counter()
+                    for _ in range(runs):
+                        program(*arrays)
+                    times[label].append((time.perf_counter() - start) / runs)
+            a, b = (statistics.median(times[k]) for k in ("with", "without"))
+            print(
+                f"{report.name}: {a * 1e3:.2f} ms with {pass_name}, {b * 1e3:.2f} ms without "
+                f"({b / a:.2f}x), {without.graph.node_count() - with_pass.graph.node_count()} "
+                "fewer nodes"
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workload", default="lstm_lm", choices=sorted(WORKLOADS))
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--top", type=int, default=15)
+    parser.add_argument("--without", metavar="PASS", help="time the step graphs without PASS")
     args = parser.parse_args()
     import janus
 
@@ -43,6 +88,9 @@ def main() -> None:
     make_args = inputs if callable(inputs) else (lambda: inputs)
     for _ in range(5):  # compiles on the second call
         step(*make_args())
+    if args.without:
+        compare_without(args.without)
+        return
 
     start = time.perf_counter()
     for _ in range(args.steps):
