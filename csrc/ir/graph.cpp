@@ -8,6 +8,12 @@
 
 namespace janus::ir {
 
+Value* value_operand(const Node& node, size_t index) {
+  if (index >= node.operands.size()) return nullptr;
+  const auto* value = std::get_if<Value*>(&node.operands[index]);
+  return value ? *value : nullptr;
+}
+
 Value* Graph::new_value(const std::string& name, TensorType type) {
   auto value = std::make_unique<Value>();
   // A fresh name skips names given explicitly (a parsed or built graph names

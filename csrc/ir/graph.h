@@ -56,6 +56,10 @@ struct Node {
   Graph* graph = nullptr;  // the graph the node belongs to
 };
 
+// Operand `index` of `node` when it is a value; nullptr for a constant
+// operand or an index past the last one.
+Value* value_operand(const Node& node, size_t index);
+
 class Graph {
  public:
   Graph() = default;

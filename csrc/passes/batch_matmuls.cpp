@@ -36,12 +36,7 @@ using ir::Node;
 using ir::OpKind;
 using ir::TensorType;
 using ir::Value;
-
-Value* value_at(const Node& node, size_t index) {
-  if (index >= node.operands.size()) return nullptr;
-  const auto* value = std::get_if<Value*>(&node.operands[index]);
-  return value ? *value : nullptr;
-}
+using ir::value_operand;
 
 bool is_matrix(const Value* v) {
   return v != nullptr && v->type.shape.size() == 2 && v->type.shape[0].is_known() &&
@@ -79,12 +74,12 @@ class Batcher {
       Node& node = *owned;
       const bool linear = node.kind == OpKind::linear;
       if (!linear && node.kind != OpKind::matmul) continue;
-      const Value* x = value_at(node, 0);
-      const Value* w = value_at(node, 1);
+      const Value* x = value_operand(node, 0);
+      const Value* w = value_operand(node, 1);
       if (!is_matrix(x) || !is_matrix(w) || !node.attrs.empty()) continue;
       const Value* bias = nullptr;
       if (linear && node.operands.size() > 2) {
-        bias = value_at(node, 2);
+        bias = value_operand(node, 2);
         if (bias == nullptr && std::get<Attr>(node.operands[2]).kind != Attr::Kind::kNone) {
           continue;
         }
@@ -123,8 +118,8 @@ class Batcher {
       for (Value* leaf : leaves) {
         Node* p = leaf->producer;
         const bool product = p && p->kind == OpKind::matmul && p->attrs.empty() &&
-                             uses_[leaf] == 1 && is_matrix(value_at(*p, 0)) &&
-                             is_matrix(value_at(*p, 1)) && leaf->type == root.outputs[0]->type;
+                             uses_[leaf] == 1 && is_matrix(value_operand(*p, 0)) &&
+                             is_matrix(value_operand(*p, 1)) && leaf->type == root.outputs[0]->type;
         if (product) {
           products.push_back(p);
         } else {
@@ -132,7 +127,7 @@ class Batcher {
         }
       }
       std::set<const Value*> rights;
-      for (const Node* p : products) rights.insert(value_at(*p, 1));
+      for (const Node* p : products) rights.insert(value_operand(*p, 1));
       // (A shared right operand would be repeated in the concatenation.)
       if (products.size() < 2 || rights.size() < products.size()) continue;
       merge_sum(root, products, others);
@@ -188,12 +183,12 @@ class Batcher {
     std::vector<int64_t> sizes;
     int64_t total = 0;
     for (const Node* node : batch) {
-      Value* x = value_at(*node, 0);
+      Value* x = value_operand(*node, 0);
       rows.emplace_back(x);
       sizes.push_back(dim(x, 0));
       total += dim(x, 0);
     }
-    const Value* x0 = value_at(first, 0);
+    const Value* x0 = value_operand(first, 0);
     const Value* out0 = first.outputs[0];
     Node* cat = graph_.add_node(OpKind::cat, rows, {{"dim", Attr::integer(0)}},
                                 {matrix(x0->type, total, dim(x0, 1))});
@@ -218,8 +213,8 @@ class Batcher {
     const int64_t at = rank_.at(&root);
     std::vector<Value*> lefts, rights;
     for (const Node* p : products) {
-      lefts.push_back(value_at(*p, 0));
-      rights.push_back(value_at(*p, 1));
+      lefts.push_back(value_operand(*p, 0));
+      rights.push_back(value_operand(*p, 1));
     }
     Value* left = concat_inner(lefts, at);
     Value* right = concat(rights, 0, at);
@@ -235,10 +230,10 @@ class Batcher {
     for (Value* part : parts) {
       const Node* p = part->producer;
       if (!p || p->kind != OpKind::permute || !p->attrs.count("dims") ||
-          !(p->attrs.at("dims") == int_list({1, 0})) || !is_matrix(value_at(*p, 0))) {
+          !(p->attrs.at("dims") == int_list({1, 0})) || !is_matrix(value_operand(*p, 0))) {
         return concat(parts, 1, at);
       }
-      sources.push_back(value_at(*p, 0));
+      sources.push_back(value_operand(*p, 0));
     }
     const auto found = transposed_.find(sources);
     if (found != transposed_.end()) return found->second;
@@ -272,8 +267,8 @@ class Batcher {
   // add(a, b) of two values of the result's type (no broadcasting, no alpha).
   static bool is_plain_add(const Node& node) {
     if (node.kind != OpKind::add || node.operands.size() != 2 || !node.attrs.empty()) return false;
-    const Value* a = value_at(node, 0);
-    const Value* b = value_at(node, 1);
+    const Value* a = value_operand(node, 0);
+    const Value* b = value_operand(node, 1);
     const TensorType& type = node.outputs[0]->type;
     return a && b && a->type == type && b->type == type;
   }
@@ -290,7 +285,7 @@ class Batcher {
 
   void collect_leaves(const Node& node, const TensorType& type, std::vector<Value*>& leaves) {
     for (size_t k = 0; k < 2; ++k) {
-      Value* operand = value_at(node, k);
+      Value* operand = value_operand(node, k);
       const Node* p = operand->producer;
       if (p && is_plain_add(*p) && uses_[operand] == 1 && operand->type == type) {
         collect_leaves(*p, type, leaves);

@@ -17,6 +17,7 @@
 #include <map>
 
 #include "passes/passes.h"
+#include "passes/rule_helpers.h"
 
 namespace janus::passes {
 namespace {
@@ -25,20 +26,13 @@ using ir::Attr;
 using ir::Node;
 using ir::OpKind;
 using ir::Value;
+using ir::value_operand;
 
 constexpr const char* kFlags[] = {"transpose_a", "transpose_b"};
 
-Value* value_at(const Node& node, size_t index) {
-  if (index >= node.operands.size()) return nullptr;
-  const auto* value = std::get_if<Value*>(&node.operands[index]);
-  return value ? *value : nullptr;
-}
-
 bool is_set(const Node& node, const char* flag) {
   const auto found = node.attrs.find(flag);
-  if (found == node.attrs.end()) return false;
-  const Attr& attr = found->second;
-  return attr.kind == Attr::Kind::kBool ? attr.b : attr.i != 0;
+  return found != node.attrs.end() && rules::as_bool(&found->second);
 }
 
 // A permute that swaps the last two dims of a matrix or a batch of them.
@@ -73,7 +67,7 @@ bool gemm_product(const Node& node) {
   const ir::DType dtype = node.outputs[0]->type.dtype;
   if (dtype != ir::DType::kFloat32 && dtype != ir::DType::kFloat64) return false;
   for (size_t k = 0; k < 2; ++k) {
-    const Value* operand = value_at(node, k);
+    const Value* operand = value_operand(node, k);
     if (operand == nullptr || operand->type.dtype != dtype || operand->type.shape.size() < 2) {
       return false;
     }
@@ -104,23 +98,23 @@ int fold_transposes(ir::Graph& graph) {
     Node& node = *owned;
     if (gemm_product(node)) {
       for (size_t k = 0; k < 2; ++k) {
-        const Node* permute = value_at(node, k)->producer;
+        const Node* permute = value_operand(node, k)->producer;
         if (permute == nullptr || !swaps_last_two(*permute)) continue;
-        node.operands[k] = value_at(*permute, 0);
+        node.operands[k] = value_operand(*permute, 0);
         flip(node, kFlags[k]);
         ++rewrites;
       }
       continue;
     }
     if (!swaps_last_two(node)) continue;
-    const Value* product = value_at(node, 0);
+    const Value* product = value_operand(node, 0);
     if (product == nullptr || product->producer == nullptr || !gemm_product(*product->producer) ||
         uses.at(product) != 1) {
       continue;
     }
     const Node& inner = *product->producer;
-    Value* x = value_at(inner, 0);
-    Value* y = value_at(inner, 1);
+    Value* x = value_operand(inner, 0);
+    Value* y = value_operand(inner, 1);
     // matmul(y, x) broadcasts batch dims the same way; the CUDA lowering takes
     // a shared 2-D operand only on the right, so equal ranks only.
     if (x->type.shape.size() != y->type.shape.size()) continue;

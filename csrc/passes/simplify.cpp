@@ -13,12 +13,7 @@ using ir::Attr;
 using ir::Node;
 using ir::OpKind;
 using ir::Value;
-
-Value* value_operand(const Node& node, size_t index) {
-  if (index >= node.operands.size()) return nullptr;
-  const auto* value = std::get_if<Value*>(&node.operands[index]);
-  return value ? *value : nullptr;
-}
+using ir::value_operand;
 
 bool is_constant(const Node& node, size_t index, double number) {
   if (index >= node.operands.size()) return false;
