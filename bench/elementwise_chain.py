@@ -1,9 +1,9 @@
 """A chain of 10 elementwise ops on 1M float32, fused by the CPU runtime into
 one pass over memory, against the same chain in numpy (one pass and one new
 array per op), numpy with preallocated `out=` buffers, the unfused janus
-program, and PyTorch eager (one thread), all measured in the same run.
+program, and PyTorch eager, all measured in the same run.
 
-    python bench/elementwise_chain.py [--size 1000000] [--repeat 7]
+    python bench/elementwise_chain.py [--size 1000000] [--repeat 15]
 
 Three chains of 10 ops: "epilogue" (scale and shift, relu, products with the
 input, abs, maximum, clamp: cheap ops, where the cost is memory traffic),
@@ -12,18 +12,22 @@ throughput on this CPU dominates the fused loop and numpy alike) and
 "transcendental" (tanh and exp, which the fused loop computes with its AVX2 +
 FMA vector functions where the CPU has them, else with the C library's
 scalar ones).
+The fused kernel splits its chunks across the program's threads
+(`janus._C.cpu.set_threads`, by default one per core); the one-thread row
+shows what fusion alone gives. PyTorch runs with its default threads.
+Times are wall clock, the best of interleaved windows.
 Target: fused >= 3x numpy.
 """
 
 from __future__ import annotations
 
 import argparse
-import time
 import timeit
 
 import numpy as np
 
 import janus
+from janus import _C
 
 try:
     import torch
@@ -87,21 +91,30 @@ def numpy_out(chain: str, x: np.ndarray, buf: np.ndarray) -> np.ndarray:
     return np.clip(buf, -0.5, 0.5, out=buf)
 
 
-def best_ms(fn, repeat: int) -> float:
-    """The fastest of `repeat` timings, in CPU time of this thread: on a shared
-    machine wall time also counts the waits for a core (every runner here
-    computes on the calling thread)."""
-    fn()
-    number = max(3, int(0.2 / max(timeit.timeit(fn, number=1, timer=time.thread_time), 1e-7)))
-    return (
-        min(timeit.repeat(fn, number=number, repeat=repeat, timer=time.thread_time)) / number * 1e3
-    )
+def best_ms(runners: dict, repeat: int) -> dict:
+    """The fastest wall-clock ms per call of each runner, over `repeat` windows
+    of each taken in turn (so a change in the machine's speed reaches every
+    runner alike; the fused kernel splits across the cores, so the calling
+    thread's CPU time would undercount it). A runner is (fn, threads): the
+    janus program thread count it runs with."""
+    numbers = {}
+    for name, (fn, threads) in runners.items():
+        _C.cpu.set_threads(threads)
+        fn()
+        numbers[name] = max(3, int(0.1 / max(timeit.timeit(fn, number=1), 1e-7)))
+    best = dict.fromkeys(runners, float("inf"))
+    for _ in range(repeat):
+        for name, (fn, threads) in runners.items():
+            _C.cpu.set_threads(threads)
+            ms = timeit.timeit(fn, number=numbers[name]) / numbers[name] * 1e3
+            best[name] = min(best[name], ms)
+    return best
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=1_000_000)
-    parser.add_argument("--repeat", type=int, default=7)
+    parser.add_argument("--repeat", type=int, default=15)
     args = parser.parse_args()
     x = np.random.default_rng(0).uniform(-1, 1, args.size).astype(np.float32)
     buf = np.empty_like(x)
@@ -115,23 +128,24 @@ def main() -> None:
         want = chain(x, np)
         np.testing.assert_allclose(fused(x)[0], want, rtol=1e-5, atol=1e-6)
         np.testing.assert_allclose(numpy_out(name, x, buf), want, rtol=1e-5, atol=1e-6)
-        times = {
-            "janus fused (1 node)": best_ms(lambda f=fused: f(x), args.repeat),
-            f"janus unfused ({ops} nodes)": best_ms(lambda f=unfused: f(x), args.repeat),
-            "numpy": best_ms(lambda c=chain: c(x, np), args.repeat),
-            "numpy, out= buffers": best_ms(lambda n=name: numpy_out(n, x, buf), args.repeat),
+        threads = _C.cpu.get_threads()
+        runners = {
+            f"janus fused (1 node, {threads} thr)": (lambda f=fused: f(x), threads),
+            "janus fused, 1 thread": (lambda f=fused: f(x), 1),
+            f"janus unfused ({ops} nodes)": (lambda f=unfused: f(x), threads),
+            "numpy": (lambda c=chain: c(x, np), threads),
+            "numpy, out= buffers": (lambda n=name: numpy_out(n, x, buf), threads),
         }
         if torch is not None:
-            torch.set_num_threads(1)
             tx = torch.from_numpy(x)
-            times["PyTorch eager, 1 thread"] = best_ms(
-                lambda c=chain, t=tx: c(t, torch), args.repeat
-            )
-        base = times["janus fused (1 node)"]
+            runners["PyTorch eager"] = (lambda c=chain, t=tx: c(t, torch), threads)
+        times = best_ms(runners, args.repeat)
+        _C.cpu.set_threads(threads)
+        base = next(iter(times.values()))
         print(f"\nchain '{name}': {ops} ops on {args.size:,} float32")
-        print(f"{'runner':28s} {'ms':>8s} {'time / fused':>13s}")
+        print(f"{'runner':30s} {'ms':>8s} {'time / fused':>13s}")
         for runner, ms in times.items():
-            print(f"{runner:28s} {ms:8.3f} {ms / base:13.2f}")
+            print(f"{runner:30s} {ms:8.3f} {ms / base:13.2f}")
 
 
 if __name__ == "__main__":

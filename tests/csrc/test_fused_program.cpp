@@ -14,6 +14,7 @@
 #include "passes/passes.h"
 #include "runtime/cpu/dtype.h"
 #include "runtime/cpu/program.h"
+#include "runtime/cpu/thread_pool.h"
 
 namespace janus::cpu {
 namespace {
@@ -272,6 +273,50 @@ TEST(FusedProgram, BaselineAndAvx2KernelsAgreeBitwise) {
   wide->run({x.data(), y.data()}, {a.data()});
   narrow->run({x.data(), y.data()}, {b.data()});
   EXPECT_EQ(a, b);
+}
+
+// A large group splits its chunks across threads (intra-op parallelism):
+// 1000x301 float32 is 294 chunks of 1024 (the last one partial) and enough
+// work for up to 4 parts, with a broadcast row, a gathered permuted source,
+// constants, a result written over a dead GEMM operand and two outputs. Every
+// split gives the same bits as one thread.
+TEST(FusedProgram, LargeGroupsSplitAcrossThreadsGiveTheSameBits) {
+  const std::string text =
+      R"(graph(%x: f32[1000,64], %w: f32[64,301], %r: f32[301], %p: f32[301,1000]) {
+  %m: f32[1000,301] = matmul(%x, %w)
+  %q: f32[1000,301] = permute(%p) {dims=[1, 0]}
+  %a: f32[1000,301] = add(%m, %r)
+  %b: f32[1000,301] = tanh(%a)
+  %c: f32[1000,301] = mul(%b, %q)
+  %d: f32[1000,301] = sub(0.5, %c)
+  %e: f32[1000,301] = maximum(%d, %r)
+  %f: f32[1000,301] = exp(%e)
+  return %f, %c
+})";
+  auto fused = [&] {
+    auto graph = ir::parse(text);
+    passes::run_pass(*graph, "fuse");
+    return std::make_unique<Program>(std::move(graph), Program::Fallback{}, Program::Callback{}, 1);
+  };
+  auto program = fused();
+  std::mt19937 rng(11);
+  std::vector<std::vector<char>> inputs;
+  for (const ir::Value* input : program->graph().inputs()) {
+    inputs.push_back(random_buffer(input->type, rng));
+  }
+  const int before = program_threads();
+  set_program_threads(1);
+  const auto want = run(*program, inputs);
+  for (int threads : {2, 3, 4, 1}) {
+    set_program_threads(threads);
+    const auto got = run(*program, inputs);
+    ASSERT_EQ(got.size(), want.size());
+    for (size_t k = 0; k < got.size(); ++k) {
+      EXPECT_EQ(std::memcmp(got[k].data(), want[k].data(), got[k].size()), 0)
+          << "output " << k << " with " << threads << " threads";
+    }
+  }
+  set_program_threads(before);
 }
 
 }  // namespace

@@ -102,6 +102,38 @@ TEST(ThreadPool, WorkersRunEveryTaskAndReportTheFirstError) {
   EXPECT_EQ(count.load(), 3);
 }
 
+// run_parts: every part once, on as many threads as parts when the pool is
+// free; one after another on the caller when it already runs on a pool (a
+// kernel inside a parallel schedule must not split again).
+TEST(ThreadPool, RunPartsSplitsOnlyOutsideAPool) {
+  for (int round = 0; round < 20; ++round) {
+    std::vector<std::thread::id> ran(3);
+    EXPECT_TRUE(run_parts(3, [&](int p) { ran[p] = std::this_thread::get_id(); }));
+    EXPECT_EQ(ran[0], std::this_thread::get_id());
+    EXPECT_NE(ran[1], ran[0]);
+    EXPECT_NE(ran[2], ran[0]);
+    EXPECT_NE(ran[2], ran[1]);
+  }
+  EXPECT_FALSE(run_parts(1, [](int) {}));
+  WorkerPool outer(2);
+  std::atomic<int> nested_parallel{0}, parts_run{0};
+  outer.run([&](int) {
+    const std::thread::id me = std::this_thread::get_id();
+    const bool parallel = run_parts(3, [&](int) {
+      ++parts_run;
+      EXPECT_EQ(std::this_thread::get_id(), me);
+    });
+    if (parallel) ++nested_parallel;
+  });
+  EXPECT_EQ(nested_parallel.load(), 0);
+  EXPECT_EQ(parts_run.load(), 6);
+  EXPECT_THROW(run_parts(2,
+                         [](int p) {
+                           if (p == 1) throw std::runtime_error("part 1 failed");
+                         }),
+               std::runtime_error);
+}
+
 TEST(ThreadPool, StreamsGoWholeToWorkersInGraphOrder) {
   auto graph = ir::parse(kBranchy);
   const passes::StreamAssignment streams = passes::assign_streams(*graph);

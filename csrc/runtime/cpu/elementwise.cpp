@@ -10,6 +10,7 @@
 
 #include "runtime/cpu/dtype.h"
 #include "runtime/cpu/elementwise_ops.h"
+#include "runtime/cpu/thread_pool.h"
 #include "runtime/cpu/vector_math.h"
 
 namespace janus::cpu {
@@ -25,6 +26,12 @@ using namespace elementwise_ops;  // the functors: this file dispatches to them
 // while each instruction call still covers enough elements (1024 float32) to
 // make its dispatch negligible.
 constexpr int64_t kBlockBytes = 4096;
+
+// Element-instructions (elements x instructions of the program) per part
+// when a kernel splits across threads: about 100 us of one core's work at
+// the engine's speed on cheap ops, so waking a pool worker (tens of us on a
+// busy VM) costs a small share of what it saves.
+constexpr int64_t kWorkPerPart = int64_t{1} << 19;
 
 // ----- instruction bodies: plain loops the compiler vectorizes -----
 //
@@ -500,17 +507,30 @@ void fill_constant(void* dst, const ir::Attr& value, int64_t n) {
 Kernel ElementwiseBuilder::build() const {
   // The run state, built once: a kernel is not reentrant (neither is the
   // program that owns it), so registers and scratch are reused across runs.
+  // A large kernel splits its chunks into contiguous ranges, one per part
+  // (run_parts, thread_pool.h); each part has its own registers and scratch,
+  // and the constants are shared (read only). Elementwise results do not
+  // depend on the split, and each in-place pair still reads chunk k of its
+  // source before writing chunk k of its output (in_place_pairs()).
+  struct Part {
+    std::vector<void*> reg;   // per register: the current chunk
+    std::vector<char> bytes;  // this part's scratch blocks (+ alignment room)
+  };
   struct Plan {
     std::vector<Register> regs;
     std::vector<Instr> instrs;
     int64_t total = 0;
-    int64_t chunk = 0;            // elements per register block
-    std::vector<size_t> size;     // itemsize per register
-    std::vector<int> gathered;    // registers filled by a strided gather per chunk
-    std::vector<int> pointed;     // registers pointing into a dense source or an output
-    std::vector<void*> reg;       // per register: the current chunk
-    std::vector<char> scratch;    // gathered sources and intermediate results
-    std::vector<char> constants;  // one chunk per constant, filled once
+    int64_t chunk = 0;                       // elements per register block
+    int64_t work_per_chunk = 0;              // elements x instructions
+    std::vector<size_t> size;                // itemsize per register
+    std::vector<int> gathered;               // registers filled by a strided gather per chunk
+    std::vector<int> pointed;                // registers pointing into a dense source or an output
+    std::vector<std::ptrdiff_t> scratch_at;  // per register: its block's offset, or -1
+    size_t scratch_bytes = 0;
+    std::vector<char> constants_bytes;  // one chunk per constant, filled once
+    char* constants = nullptr;
+    std::vector<std::ptrdiff_t> constant_at;  // per register: its constant's offset, or -1
+    std::vector<Part> parts;                  // made on first use
   };
   auto plan = std::make_shared<Plan>();
   Plan& p = *plan;
@@ -520,6 +540,7 @@ Kernel ElementwiseBuilder::build() const {
   size_t widest = 1;
   for (const Register& r : regs_) widest = std::max(widest, itemsize(r.dtype));
   p.chunk = std::max<int64_t>(1, std::min(kBlockBytes / static_cast<int64_t>(widest), p.total));
+  p.work_per_chunk = p.chunk * std::max<int64_t>(1, static_cast<int64_t>(instrs_.size()));
   // Register blocks start on cache lines, so vector loads never straddle two.
   constexpr size_t kLine = 64;
   const size_t block = (static_cast<size_t>(p.chunk) * widest + kLine - 1) / kLine * kLine;
@@ -538,13 +559,15 @@ Kernel ElementwiseBuilder::build() const {
     }
   }
   std::vector<bool> in_scratch(regs_.size(), false);
-  std::vector<std::ptrdiff_t> scratch_at(regs_.size(), -1), constant_at(regs_.size(), -1);
+  p.scratch_at.assign(regs_.size(), -1);
+  p.constant_at.assign(regs_.size(), -1);
+  size_t constant_bytes = 0;
   for (size_t k = 0; k < regs_.size(); ++k) {
     const Register& r = regs_[k];
     p.size.push_back(itemsize(r.dtype));
     if (r.constant) {
-      constant_at[k] = static_cast<std::ptrdiff_t>(p.constants.size());
-      p.constants.resize(p.constants.size() + block);
+      p.constant_at[k] = static_cast<std::ptrdiff_t>(constant_bytes);
+      constant_bytes += block;
     } else if (written[k] ? r.slot < 0 : !r.dense) {
       in_scratch[k] = true;
       if (!written[k]) p.gathered.push_back(static_cast<int>(k));
@@ -560,55 +583,85 @@ Kernel ElementwiseBuilder::build() const {
     free_blocks.pop_back();
     return at;
   };
-  for (int k : p.gathered) scratch_at[k] = take_block();
+  for (int k : p.gathered) p.scratch_at[k] = take_block();
   for (size_t i = 0; i < instrs_.size(); ++i) {
     const Instr& in = instrs_[i];
-    if (in_scratch[in.out]) scratch_at[in.out] = take_block();
+    if (in_scratch[in.out]) p.scratch_at[in.out] = take_block();
     // Operands read for the last time, and a result nobody reads.
     for (int k : {in.a, in.b, in.c, in.out}) {
       if (k < 0 || !in_scratch[k] || last_read[k] > static_cast<int>(i)) continue;
-      if (std::find(free_blocks.begin(), free_blocks.end(), scratch_at[k]) == free_blocks.end()) {
-        free_blocks.push_back(scratch_at[k]);  // once, for an operand named twice
+      if (std::find(free_blocks.begin(), free_blocks.end(), p.scratch_at[k]) == free_blocks.end()) {
+        free_blocks.push_back(p.scratch_at[k]);  // once, for an operand named twice
       }
     }
   }
-  p.scratch.resize(static_cast<size_t>(blocks) * block);
+  p.scratch_bytes = static_cast<size_t>(blocks) * block;
 
-  p.reg.assign(regs_.size(), nullptr);
-  auto aligned = [](std::vector<char>& bytes) {
-    bytes.resize(bytes.size() + kLine);  // room to move the start to a line
+  // Pointers to `bytes` moved to the next cache line (room for it is added).
+  auto aligned = [](std::vector<char>& bytes, size_t size) {
+    bytes.resize(size + kLine);
     const auto address = reinterpret_cast<uintptr_t>(bytes.data());
     return bytes.data() + (kLine - address % kLine) % kLine;
   };
-  char* constants = aligned(p.constants);
-  char* scratch = aligned(p.scratch);
+  p.constants = aligned(p.constants_bytes, constant_bytes);
   for (size_t k = 0; k < regs_.size(); ++k) {
-    if (constant_at[k] >= 0) {
-      p.reg[k] = constants + constant_at[k];
-      visit(regs_[k].dtype, [&](auto tag) {
-        fill_constant<typename decltype(tag)::type>(p.reg[k], regs_[k].value, p.chunk);
-      });
-    }
-    if (scratch_at[k] >= 0) p.reg[k] = scratch + scratch_at[k];
+    if (p.constant_at[k] < 0) continue;
+    visit(regs_[k].dtype, [&](auto tag) {
+      fill_constant<typename decltype(tag)::type>(p.constants + p.constant_at[k], regs_[k].value,
+                                                  p.chunk);
+    });
   }
-  return [plan](void* const* slots) {
-    Plan& p = *plan;
-    for (int64_t start = 0; start < p.total; start += p.chunk) {
+  auto make_part = [aligned](Plan& p) {
+    Part part;
+    char* scratch = aligned(part.bytes, p.scratch_bytes);
+    part.reg.assign(p.regs.size(), nullptr);
+    for (size_t k = 0; k < p.regs.size(); ++k) {
+      if (p.constant_at[k] >= 0) part.reg[k] = p.constants + p.constant_at[k];
+      if (p.scratch_at[k] >= 0) part.reg[k] = scratch + p.scratch_at[k];
+    }
+    return part;
+  };
+  p.parts.push_back(make_part(p));
+
+  // Chunks [first, last) of the iteration space with part `part`'s registers.
+  auto run_chunks = [](Plan& p, Part& part, void* const* slots, int64_t first, int64_t last) {
+    for (int64_t c = first; c < last; ++c) {
+      const int64_t start = c * p.chunk;
       const int64_t n = std::min(p.chunk, p.total - start);
       for (int k : p.pointed) {
-        p.reg[k] = static_cast<char*>(slots[p.regs[k].slot]) +
-                   static_cast<size_t>(p.regs[k].view.offset + start) * p.size[k];
+        part.reg[k] = static_cast<char*>(slots[p.regs[k].slot]) +
+                      static_cast<size_t>(p.regs[k].view.offset + start) * p.size[k];
       }
       for (int k : p.gathered) {
         const Register& r = p.regs[k];
         visit(r.dtype, [&](auto tag) {
           using T = typename decltype(tag)::type;
-          gather_strided<T>(static_cast<T*>(p.reg[k]), static_cast<const T*>(slots[r.slot]), r.view,
-                            start, n);
+          gather_strided<T>(static_cast<T*>(part.reg[k]), static_cast<const T*>(slots[r.slot]),
+                            r.view, start, n);
         });
       }
-      for (const Instr& in : p.instrs) in.fn(in, p.reg.data(), n);
+      for (const Instr& in : p.instrs) in.fn(in, part.reg.data(), n);
     }
+  };
+  return [plan, make_part, run_chunks](void* const* slots) {
+    Plan& p = *plan;
+    const int64_t chunks = (p.total + p.chunk - 1) / p.chunk;
+    // One part per kWorkPerPart of element-instructions, at most one per
+    // program thread: a smaller share would not pay for waking a worker.
+    const int64_t by_work = chunks * p.work_per_chunk / kWorkPerPart;
+    const int parts = by_work < 2
+                          ? 1
+                          : static_cast<int>(std::min<int64_t>(
+                                {by_work, chunks, static_cast<int64_t>(program_threads())}));
+    if (parts == 1) {
+      run_chunks(p, p.parts[0], slots, 0, chunks);
+      return;
+    }
+    while (static_cast<int>(p.parts.size()) < parts) p.parts.push_back(make_part(p));
+    run_parts(parts, [&](int part) {
+      run_chunks(p, p.parts[static_cast<size_t>(part)], slots, chunks * part / parts,
+                 chunks * (part + 1) / parts);
+    });
   };
 }
 

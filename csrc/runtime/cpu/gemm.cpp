@@ -72,17 +72,21 @@ void gemm_loops(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, cons
 }
 
 #if defined(JANUS_HAS_BLAS)
-// OpenBLAS splits every product past a tiny size across all its threads. On
-// the products of an LSTM step or an MLP layer the hand-off costs more than
-// it saves, and where the cores are shared (threads spinning while they wait
-// for one) many times more: 20x256x1024 took 1.6 ms on 2 threads of a loaded
-// 2-core machine against 0.18 ms on one. So each product asks for one thread
-// per kWorkPerThread multiply-adds (about 50 us of one core's work), at most
-// the cap (blas_threads()); the library's setting changes only when that
-// number does.
+// OpenBLAS splits every product past a tiny size across all its threads,
+// which costs more than it saves on the smallest products, and where the
+// cores are shared (threads spinning while they wait for one) many times
+// more: 20x256x1024 took 1.6 ms on 2 threads of a loaded 2-core machine
+// against 0.18 ms on one. So each product asks for one thread per
+// kWorkPerThread multiply-adds (about 70 us of one core's work), at most the
+// cap (blas_threads()); the library's setting changes only when that number
+// does. The size is where a second thread pays on a quiet machine: with 2^23,
+// an LSTM step's 20x256x1024 and an MLP layer's 64x784x256 ran on one thread
+// at 0.8x and 0.7x numpy's matmul (two threads); with 2^21 both take two and
+// match it (bench/gemm.py). A parallel schedule's workers share the cap
+// (thread_pool.cpp), so branch-parallel programs stay at one thread each.
 // Concurrent products may see each other's setting: that changes how a
 // product is split, never its result.
-constexpr int64_t kWorkPerThread = int64_t{1} << 23;
+constexpr int64_t kWorkPerThread = int64_t{1} << 21;
 
 void use_threads_for(int64_t m, int64_t n, int64_t k) {
   const int64_t work = m * n * k;

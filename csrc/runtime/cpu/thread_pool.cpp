@@ -13,7 +13,27 @@ namespace {
 
 std::atomic<int> g_program_threads{0};
 
-int cores() { return std::max(1, static_cast<int>(std::thread::hardware_concurrency())); }
+// Whether this thread is running a task of a WorkerPool (worker 0 included).
+thread_local bool t_on_pool = false;
+
+// Sets t_on_pool for a task's duration.
+class OnPool {
+ public:
+  OnPool() : was_(t_on_pool) { t_on_pool = true; }
+  ~OnPool() { t_on_pool = was_; }
+  OnPool(const OnPool&) = delete;
+  OnPool& operator=(const OnPool&) = delete;
+
+ private:
+  bool was_;
+};
+
+// Read once: hardware_concurrency() reads /sys (microseconds), and
+// program_threads() is asked on every run of a large kernel.
+int cores() {
+  static const int count = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  return count;
+}
 
 // OpenBLAS's thread count while parallel runs are in flight: the first run
 // to start sets it to its workers' share of the cores, the last to finish
@@ -81,6 +101,19 @@ void set_program_threads(int threads) {
   g_program_threads = threads;
 }
 
+bool run_parts(int parts, const std::function<void(int)>& task) {
+  if (parts > 1 && !t_on_pool) {
+    WorkerPool& pool = shared_pool(parts);
+    std::unique_lock<std::mutex> busy(pool.busy(), std::try_to_lock);
+    if (busy.owns_lock()) {
+      pool.run(task);
+      return true;
+    }
+  }
+  for (int p = 0; p < parts; ++p) task(p);
+  return false;
+}
+
 // ----- WorkerPool -----
 
 WorkerPool::WorkerPool(int workers) : errors_(static_cast<size_t>(std::max(workers, 1))) {
@@ -108,6 +141,7 @@ void WorkerPool::loop(int worker) {
       task = task_;
     }
     try {
+      OnPool on_pool;
       (*task)(worker);
     } catch (...) {
       errors_[worker] = std::current_exception();
@@ -130,6 +164,7 @@ void WorkerPool::run(const std::function<void(int)>& task) {
   }
   start_.notify_all();
   try {
+    OnPool on_pool;
     task(0);
   } catch (...) {
     errors_[0] = std::current_exception();

@@ -44,6 +44,15 @@ namespace janus::cpu {
 int program_threads();  // resolved: at least 1
 void set_program_threads(int threads);
 
+// Runs task(p) for every part p in [0, parts) at once, on the shared pool of
+// `parts` workers (the caller being part 0), when that pool is free and the
+// caller is not itself running on a pool: a kernel inside a parallel schedule
+// already has its worker's share of the cores, and splitting it again would
+// oversubscribe them. Otherwise the parts run one after another on this
+// thread. Returns whether they ran in parallel. Intra-op parallelism: large
+// elementwise kernels split their chunks this way (elementwise.cpp).
+bool run_parts(int parts, const std::function<void(int)>& task);
+
 // Threads that run task(w) for every worker w at once, the caller being
 // worker 0. Not reentrant: one `run` at a time.
 class WorkerPool {
