@@ -11,7 +11,9 @@ input, abs, maximum, clamp: cheap ops, where the cost is memory traffic),
 throughput on this CPU dominates the fused loop and numpy alike) and
 "transcendental" (tanh and exp, which the fused loop computes with its AVX2 +
 FMA vector functions where the CPU has them, else with the C library's
-scalar ones).
+scalar ones) and "mean_of_squares" (9 cheap ops and a mean, which ends the
+fused group: the kernel folds each chunk into the mean and writes no
+array, but runs on one thread, as a split would change the summation order).
 The fused kernel splits its chunks across the program's threads
 (`janus._C.cpu.set_threads`, by default one per core); the one-thread row
 shows what fusion alone gives. PyTorch runs with its default threads.
@@ -61,10 +63,28 @@ def transcendental(x, m):
     return m.clip(y, -0.5, 0.5) if m is np else y.clamp(-0.5, 0.5)
 
 
+def mean_of_squares(x, m):
+    """9 elementwise ops and a mean: the reduction ends the fused group, so
+    the squares are never written to memory."""
+    y = x * 1.5 + 0.5
+    y = m.abs(y * x - 0.25)
+    d = m.maximum(y, x) * 0.75 - x
+    return (d * d).mean()
+
+
 def numpy_out(chain: str, x: np.ndarray, buf: np.ndarray) -> np.ndarray:
     """The same chain with every result written into one preallocated buffer."""
     np.multiply(x, 1.5, out=buf)
     np.add(buf, 0.5, out=buf)
+    if chain == "mean_of_squares":
+        np.multiply(buf, x, out=buf)
+        np.subtract(buf, 0.25, out=buf)
+        np.abs(buf, out=buf)
+        np.maximum(buf, x, out=buf)
+        np.multiply(buf, 0.75, out=buf)
+        np.subtract(buf, x, out=buf)
+        np.multiply(buf, buf, out=buf)
+        return buf.mean()
     if chain == "epilogue":
         np.maximum(buf, 0, out=buf)
         np.multiply(buf, x, out=buf)
@@ -118,7 +138,12 @@ def main() -> None:
     args = parser.parse_args()
     x = np.random.default_rng(0).uniform(-1, 1, args.size).astype(np.float32)
     buf = np.empty_like(x)
-    chains = [("epilogue", epilogue), ("sqrt_div", sqrt_div), ("transcendental", transcendental)]
+    chains = [
+        ("epilogue", epilogue),
+        ("sqrt_div", sqrt_div),
+        ("transcendental", transcendental),
+        ("mean_of_squares", mean_of_squares),
+    ]
     for name, chain in chains:
         rec = janus.jit.recording(lambda t, c=chain: c(t, janus), janus.tensor(x))
         ops = rec.graph.node_count()

@@ -107,6 +107,49 @@ std::map<std::string, Attr> fused_attrs(const FusedBody& body) {
           {"results", Attr::of_list(std::move(results))}};
 }
 
+bool is_fused_reduction(OpKind kind) {
+  return kind == OpKind::sum || kind == OpKind::mean || kind == OpKind::amax ||
+         kind == OpKind::amin;
+}
+
+size_t FusedBody::elementwise_count() const {
+  size_t count = instrs.size();
+  while (count > 0 && is_fused_reduction(instrs[count - 1].kind)) --count;
+  return count;
+}
+
+std::vector<Dim> reduced_shape(const std::vector<Dim>& shape,
+                               const std::map<std::string, Attr>& attrs) {
+  const int64_t rank = static_cast<int64_t>(shape.size());
+  std::vector<bool> reduced(shape.size(), false);
+  const auto dims = attrs.find("dims");
+  if (dims == attrs.end() || dims->second.kind == Attr::Kind::kNone) {
+    reduced.assign(shape.size(), true);
+  } else {
+    if (dims->second.kind != Attr::Kind::kList) fail("reduction: 'dims' must be a list");
+    for (const Attr& d : dims->second.list) {
+      if (d.kind != Attr::Kind::kInt || d.i < -std::max<int64_t>(rank, 1) ||
+          d.i >= std::max<int64_t>(rank, 1)) {
+        fail("reduction: dim " + to_string(d) + " is out of range for rank " +
+             std::to_string(rank));
+      }
+      if (rank > 0) reduced[static_cast<size_t>(d.i < 0 ? d.i + rank : d.i)] = true;
+    }
+  }
+  const auto keepdim = attrs.find("keepdim");
+  const bool keep =
+      keepdim != attrs.end() && keepdim->second.kind == Attr::Kind::kBool && keepdim->second.b;
+  std::vector<Dim> out;
+  for (size_t d = 0; d < shape.size(); ++d) {
+    if (!reduced[d]) {
+      out.push_back(shape[d]);
+    } else if (keep) {
+      out.push_back(Dim::known(1));
+    }
+  }
+  return out;
+}
+
 FusedBody fused_body(const Node& node) {
   FusedBody body;
   const Attr& instrs = attr_of(node, "body", Attr::Kind::kList);
@@ -135,20 +178,63 @@ FusedBody fused_body(const Node& node) {
     fail("fused: " + std::to_string(body.results.size()) + " results for " +
          std::to_string(node.outputs.size()) + " outputs");
   }
-  const std::vector<Dim>& shape = node.outputs.at(0)->type.shape;
-  for (size_t k = 0; k < node.outputs.size(); ++k) {
-    const TensorType& type = node.outputs[k]->type;
-    if (type.shape != shape) fail("fused: the outputs differ in shape");
-    if (type.dtype != body.instrs[body.results[k]].dtype) {
-      fail("fused: output " + std::to_string(k) + " is " + dtype_name(type.dtype) +
-           ", its instruction computes " + dtype_name(body.instrs[body.results[k]].dtype));
+  const size_t elementwise = body.elementwise_count();
+  for (size_t i = 0; i < elementwise; ++i) {
+    if (is_fused_reduction(body.instrs[i].kind)) {
+      fail("fused body, instruction " + std::to_string(i) + ": reductions must come last");
     }
+  }
+  for (size_t i = elementwise; i < body.instrs.size(); ++i) {
+    const FusedInstr& reduction = body.instrs[i];
+    const auto* ref =
+        reduction.operands.size() == 1 ? std::get_if<FusedRef>(&reduction.operands[0]) : nullptr;
+    if (ref == nullptr || ref->kind != FusedRef::kTemp ||
+        static_cast<size_t>(ref->index) >= elementwise) {
+      fail("fused body, instruction " + std::to_string(i) +
+           ": a reduction reads one elementwise instruction's result");
+    }
+  }
+  auto is_reduction = [&](int instr) { return static_cast<size_t>(instr) >= elementwise; };
+  // The iteration shape: the outputs of the elementwise instructions have it;
+  // with only reductions output, it is the inputs' broadcast shape.
+  std::vector<Dim>& shape = body.iteration_shape;
+  bool from_outputs = false;
+  for (size_t k = 0; k < node.outputs.size(); ++k) {
+    if (is_reduction(body.results[k])) continue;
+    if (!from_outputs) shape = node.outputs[k]->type.shape;
+    from_outputs = true;
+    if (node.outputs[k]->type.shape != shape) fail("fused: the outputs differ in shape");
   }
   for (size_t k = 0; k < node.operands.size(); ++k) {
     const auto* value = std::get_if<Value*>(&node.operands[k]);
     if (value == nullptr) fail("fused: operand " + std::to_string(k) + " is not a value");
-    if (*value && !broadcasts((*value)->type.shape, shape)) {
-      fail("fused: %" + (*value)->name + " does not broadcast to the output shape");
+    if (*value == nullptr || from_outputs) continue;
+    const std::vector<Dim>& in = (*value)->type.shape;
+    std::vector<Dim> wider(std::max(shape.size(), in.size()), Dim::known(1));
+    for (size_t d = 0; d < wider.size(); ++d) {
+      const Dim& a =
+          d + shape.size() >= wider.size() ? shape[d + shape.size() - wider.size()] : Dim::known(1);
+      const Dim& b =
+          d + in.size() >= wider.size() ? in[d + in.size() - wider.size()] : Dim::known(1);
+      wider[d] = a.size == 1 ? b : a;
+    }
+    shape = wider;
+  }
+  for (size_t k = 0; k < node.outputs.size(); ++k) {
+    const TensorType& type = node.outputs[k]->type;
+    const FusedInstr& instr = body.instrs[body.results[k]];
+    if (is_reduction(body.results[k]) && type.shape != reduced_shape(shape, instr.attrs)) {
+      fail("fused: output " + std::to_string(k) + " does not have the reduction's shape");
+    }
+    if (type.dtype != instr.dtype) {
+      fail("fused: output " + std::to_string(k) + " is " + dtype_name(type.dtype) +
+           ", its instruction computes " + dtype_name(instr.dtype));
+    }
+  }
+  for (size_t k = 0; k < node.operands.size(); ++k) {
+    const Value* value = std::get<Value*>(node.operands[k]);
+    if (value && !broadcasts(value->type.shape, shape)) {
+      fail("fused: %" + value->name + " does not broadcast to the output shape");
     }
   }
   return body;

@@ -12,7 +12,18 @@
 // "inK" (the node's operand K), "tK" (the result of an earlier instruction K)
 // or a number; attributes are [name, value] pairs. Output k of the node is the
 // result of instruction results[k]. Every instruction computes over the
-// node's output shape (all outputs have it; the inputs broadcast to it).
+// node's iteration shape: its outputs' shape (the inputs broadcast to it).
+//
+// A body may end with reductions (sum, mean, amax or amin, with the
+// reduction's dims and keepdim attributes), each of an elementwise
+// instruction's result: reductions at the end of a fused group. Their results
+// are node outputs of the reduced shapes; the iteration shape is then the
+// other outputs' shape, or the inputs' broadcast shape when only reductions
+// are output:
+//
+//   %s: f32[3] = fused(%x, %y) {body=[["sub", "f32", ["in0", "in1"], []],
+//       ["mul", "f32", ["t0", "t0"], []],
+//       ["sum", "f32", ["t1"], [["dims", [0]], ["keepdim", false]]]], results=[2]}
 #pragma once
 
 #include <map>
@@ -40,13 +51,28 @@ struct FusedInstr {
 struct FusedBody {
   std::vector<FusedInstr> instrs;
   std::vector<int> results;  // per node output: the instruction computing it
+  // The instructions compute over this shape (checked by fused_body).
+  std::vector<Dim> iteration_shape;
+  // How many instructions come before the reductions at the end
+  // (is_fused_reduction); instructions from there on are reductions.
+  size_t elementwise_count() const;
 };
+
+// The reductions a fused body may end with: sum, mean, amax, amin.
+bool is_fused_reduction(OpKind kind);
+// The shape `shape` reduces to under a reduction's dims/keepdim attributes
+// (dims absent or none: every dim). Throws std::invalid_argument for a dim
+// out of range.
+std::vector<Dim> reduced_shape(const std::vector<Dim>& shape,
+                               const std::map<std::string, Attr>& attrs);
 
 // The attributes of a fused node with this body (body=..., results=...).
 std::map<std::string, Attr> fused_attrs(const FusedBody& body);
 // Decodes a fused node's body and checks it against the node: operands in
 // range and defined before use, known non-structural ops, result types equal
-// to the node's output types, one output shape that every input broadcasts to.
+// to the node's output types, one iteration shape that every input
+// broadcasts to, reductions only at the end, each of an elementwise
+// instruction's result.
 // Throws std::invalid_argument saying what is wrong.
 FusedBody fused_body(const Node& node);
 

@@ -13,8 +13,13 @@
 // its operands' fusible producers that compute over its own shape, as long as
 // the union stays convex (no path leaves it and re-enters it through an
 // outside node, which would make the fused node depend on itself) and small
-// (kMaxOps). The nodes are then re-sorted so that every use of a group value
-// follows its fused node.
+// (kMaxOps). Then a group takes the reductions (sum, mean, amax, amin) of its
+// values as its last instructions, when the CPU engine runs them (a leading or
+// trailing block of dims, floats): a reduced value then needs no buffer of its
+// own unless something else reads it, and is read once, in cache
+// (structural.h). CUDA groups take none: its fused kernels are elementwise.
+// The nodes are then re-sorted so that every use of a group value follows
+// its fused node.
 #include <algorithm>
 #include <map>
 #include <set>
@@ -72,6 +77,38 @@ bool fusible(const Node& node) {
   return engine_runs(node);
 }
 
+// Whether the CPU engine runs reduction `node` at the end of a group: one
+// value operand computed over a static shape on the CPU, of a float dtype it
+// keeps, over dims the engine can fold (ElementwiseBuilder::reduce).
+bool reduction_fusible(const Node& node) {
+  if (!ir::is_fused_reduction(node.kind) || node.operands.size() != 1) return false;
+  const auto* value = std::get_if<Value*>(&node.operands[0]);
+  if (value == nullptr || *value == nullptr) return false;
+  const ir::TensorType& in = (*value)->type;
+  const ir::TensorType& out = node.outputs.at(0)->type;
+  if (in.device != "cpu" || out.dtype != in.dtype) return false;
+  for (const ir::Dim& dim : in.shape) {
+    if (!dim.is_known()) return false;
+  }
+  try {
+    const int64_t rank = static_cast<int64_t>(in.shape.size());
+    std::vector<bool> reduced(in.shape.size(), true);
+    const auto dims = node.attrs.find("dims");
+    if (dims != node.attrs.end() && dims->second.kind == ir::Attr::Kind::kList) {
+      reduced.assign(reduced.size(), false);
+      for (int64_t d : cpu::int_list(dims->second)) {
+        if (rank > 0) reduced[static_cast<size_t>(cpu::wrap_dim(d, rank))] = true;
+      }
+    }
+    if (ir::reduced_shape(in.shape, node.attrs) != out.shape) return false;
+    cpu::ElementwiseBuilder builder(cpu::shape_of(in));
+    builder.reduce(builder.source(0, in), 1, ir::op_name(node.kind), reduced);
+    return true;
+  } catch (const std::exception&) {  // Unsupported, or malformed dims
+    return false;
+  }
+}
+
 class Grouping {
  public:
   explicit Grouping(const ir::Graph& graph) : nodes_(graph.nodes()) {
@@ -104,10 +141,29 @@ class Grouping {
         if (convex_union(group_[p], group_[i])) merge(group_[p], group_[i]);
       }
     }
+    for (size_t i = 0; i < nodes_.size(); ++i) {
+      const Node& node = *nodes_[i];
+      if (!reduction_fusible(node)) continue;
+      const int p = producer(node.operands[0]);
+      // Reductions join elementwise members only (not another reduction).
+      if (p < 0 || group_[p] < 0 || ir::is_fused_reduction(nodes_[p]->kind)) continue;
+      const int g = group_[p];
+      if (members_[g].size() + 1 > kMaxOps) continue;
+      new_group(static_cast<int>(i));
+      if (!convex_union(group_[i], g)) {  // a member reads the reduction
+        members_.pop_back();
+        group_[i] = -1;
+        continue;
+      }
+      merge(group_[i], g);
+    }
     std::vector<std::vector<int>> groups;
-    for (auto& members : members_) {
+    for (std::vector<int>& members : members_) {
       if (members.size() < 2) continue;
       std::sort(members.begin(), members.end());
+      // Reductions go last, in order: no member depends on one (convexity).
+      std::stable_partition(members.begin(), members.end(),
+                            [&](int m) { return !ir::is_fused_reduction(nodes_[m]->kind); });
       groups.push_back(members);
     }
     return groups;
@@ -229,7 +285,8 @@ int fuse_elementwise(ir::Graph& graph) {
       replacement[materialized[k]] = fused->outputs[k];
     }
     for (int m : members) fused_away.insert(by_position[m]);
-    rank[fused] = members.back();  // runs where its last member ran
+    // Runs where its last member ran (a reduction, listed last, may have run earlier).
+    rank[fused] = *std::max_element(members.begin(), members.end());
     ++made;
   }
   if (made == 0) return 0;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <set>
 
+#include "ir/structural.h"
 #include "passes/rule_helpers.h"
 #include "runtime/cpu/window.h"
 
@@ -367,17 +368,32 @@ std::vector<TensorType> nn(const RuleInput& in) {
 }
 
 // A fused node: every output has the inputs' broadcast shape and its body
-// instruction's dtype (structural.h).
+// instruction's dtype (structural.h); a reduction ending the body, the
+// reduced shape.
 std::vector<TensorType> fused(const RuleInput& in) {
   const Attr& body = in.required(in.node.operands.size(), "body");
   const Attr& results = in.required(in.node.operands.size(), "results");
   const Shape shape = broadcast_shapes(in, tensor_shapes(in));
   std::vector<TensorType> out;
   for (int64_t r : as_ints(results, "results")) {
-    if (r < 0 || r >= int64_t(body.list.size()) || body.list[r].list.size() < 2) {
+    if (r < 0 || r >= int64_t(body.list.size()) || body.list[r].list.size() < 4) {
       throw RuleError("fused: result " + std::to_string(r) + " names no instruction");
     }
-    out.push_back(like(first_tensor(in), shape, dtype_named(body.list[r].list[1].s)));
+    const std::vector<Attr>& instr = body.list[r].list;
+    const std::optional<ir::OpKind> kind = ir::op_from_name(instr[0].s);
+    Shape result = shape;
+    if (kind && ir::is_fused_reduction(*kind)) {
+      std::map<std::string, Attr> attrs;
+      for (const Attr& pair : instr[3].list) {
+        if (pair.list.size() == 2) attrs[pair.list[0].s] = pair.list[1];
+      }
+      try {
+        result = ir::reduced_shape(shape, attrs);
+      } catch (const std::invalid_argument& error) {
+        throw RuleError(std::string("fused: ") + error.what());
+      }
+    }
+    out.push_back(like(first_tensor(in), result, dtype_named(instr[1].s)));
   }
   return out;
 }

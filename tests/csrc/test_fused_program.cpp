@@ -275,6 +275,84 @@ TEST(FusedProgram, BaselineAndAvx2KernelsAgreeBitwise) {
   EXPECT_EQ(a, b);
 }
 
+// Reductions at the end of a group give the unfused kernels' bits: rows
+// (trailing dims) whose rows straddle the engine's 1024-element chunks (sums
+// in lanes), short rows (one partial sum),
+// columns (leading dims), a full reduction, keepdim, size-1 dims, float64,
+// the reduced value kept as an output too (%c) or not (%e), and several
+// reductions in one kernel.
+TEST(FusedProgram, ReductionsAtTheEndMatchTheUnfusedKernels) {
+  expect_fused_equals_unfused(R"(graph(%x: f32[37,301], %y: f32[301]) {
+  %a: f32[37,301] = mul(%x, %y)
+  %b: f32[37,301] = tanh(%a)
+  %s: f32[37] = sum(%b) {dims=[1], keepdim=false}
+  return %s
+})",
+                              1);
+  expect_fused_equals_unfused(R"(graph(%x: f32[37,301], %y: f32[301]) {
+  %a: f32[37,301] = sub(%x, %y)
+  %c: f32[37,301] = mul(%a, %a)
+  %m: f32[1,301] = mean(%c) {dims=[0], keepdim=true}
+  return %m, %c
+})",
+                              1);
+  expect_fused_equals_unfused(R"(graph(%x: f64[5,1,7,3], %y: f64[3]) {
+  %a: f64[5,1,7,3] = add(%x, %y)
+  %e: f64[5,1,7,3] = exp(%a)
+  %s: f64[1] = sum(%e) {dims=[0, 2, 3], keepdim=false}
+  return %s
+})",
+                              1);
+  expect_fused_equals_unfused(R"(graph(%x: f32[50,40]) {
+  %a: f32[50,40] = mul(%x, %x)
+  %s: f32[50,1] = sum(%a) {dims=[1], keepdim=true}
+  return %s
+})",
+                              1);
+  expect_fused_equals_unfused(R"(graph(%x: f32[4,2,600]) {
+  %a: f32[4,2,600] = mul(%x, 3.0)
+  %m: f32[4,1,1] = amax(%a) {dims=[1, 2], keepdim=true}
+  return %m
+})",
+                              1);
+  expect_fused_equals_unfused(R"(graph(%x: f32[3000]) {
+  %a: f32[3000] = sub(%x, 0.5)
+  %m: f32[] = amin(%a) {dims=none, keepdim=false}
+  return %m
+})",
+                              1);
+  // Several reductions of one group's values, of both kinds, in one pass.
+  expect_fused_equals_unfused(R"(graph(%x: f32[37,301], %y: f32[37,1]) {
+  %a: f32[37,301] = mul(%x, %y)
+  %b: f32[37,301] = exp(%a)
+  %s: f32[37] = sum(%a) {dims=[1], keepdim=false}
+  %m: f32[301] = amax(%b) {dims=[0], keepdim=false}
+  %n: f32[] = mean(%b) {dims=none, keepdim=false}
+  return %s, %m, %n
+})",
+                              1);
+}
+
+// amax/amin of a NaN is NaN wherever it is, as unfused; amax of -inf is -inf.
+TEST(FusedProgram, FusedExtremesPropagateNan) {
+  const std::string text = R"(graph(%x: f32[3,4]) {
+  %a: f32[3,4] = mul(%x, 1.0)
+  %m: f32[3] = amax(%a) {dims=[1], keepdim=false}
+  return %m
+})";
+  auto graph = ir::parse(text);
+  ASSERT_EQ(passes::run_pass(*graph, "fuse"), 1);
+  Program fused(std::move(graph), {});
+  const float inf = std::numeric_limits<float>::infinity();
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  std::vector<float> x = {1, nan, 3, 2, -inf, -inf, -inf, -inf, 5, 4, 3, nan};
+  std::vector<float> m(3);
+  fused.run({x.data()}, {m.data()});
+  EXPECT_TRUE(std::isnan(m[0]));
+  EXPECT_EQ(m[1], -inf);
+  EXPECT_TRUE(std::isnan(m[2]));
+}
+
 // A large group splits its chunks across threads (intra-op parallelism):
 // 1000x301 float32 is 294 chunks of 1024 (the last one partial) and enough
 // work for up to 4 parts, with a broadcast row, a gathered permuted source,

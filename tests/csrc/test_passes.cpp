@@ -111,7 +111,7 @@ TEST(Passes, ReshapesAndPermutesCompose) {
 )");
 }
 
-TEST(Passes, FusionMergesAChainWithBroadcastInputs) {
+TEST(Passes, FusionMergesAChainWithBroadcastInputsAndItsReduction) {
   int fused = 0;
   EXPECT_EQ(after("fuse", R"(graph(%x: f32[4,3], %b: f32[3]) {
   %a: f32[4,3] = mul(%x, %b)
@@ -123,8 +123,7 @@ TEST(Passes, FusionMergesAChainWithBroadcastInputs) {
 )",
                   &fused),
             R"(graph(%x: f32[4,3], %b: f32[3]) {
-  %d: f32[4,3] = fused(%x, %b) {body=[["mul", "f32", ["in0", "in1"], []], ["add", "f32", ["t0", 1.0], [["alpha", 2]]], ["relu", "f32", ["t1"], []]], results=[2]}
-  %s: f32[] = sum(%d) {dims=[0, 1], keepdim=false}
+  %s: f32[] = fused(%x, %b) {body=[["mul", "f32", ["in0", "in1"], []], ["add", "f32", ["t0", 1.0], [["alpha", 2]]], ["relu", "f32", ["t1"], []], ["sum", "f32", ["t2"], [["dims", [0, 1]], ["keepdim", false]]]], results=[3]}
   return %s
 }
 )");
@@ -132,8 +131,9 @@ TEST(Passes, FusionMergesAChainWithBroadcastInputs) {
 }
 
 TEST(Passes, FusionOfATreeKeepsValuesUsedOutside) {
-  // %a feeds a reduction, %e is a graph output: both stay materialized; the
-  // sum that used %a before the group ended now runs after the fused node.
+  // %e is a graph output and stays materialized; %a feeds only the sum,
+  // which joins the group as its last instruction (it ran before the group
+  // ended; the fused node runs where the group's last member did).
   EXPECT_EQ(after("fuse", R"(graph(%x: f32[2,3], %y: f32[2,3]) {
   %a: f32[2,3] = exp(%x)
   %b: f32[2,3] = sin(%y)
@@ -146,8 +146,7 @@ TEST(Passes, FusionOfATreeKeepsValuesUsedOutside) {
 }
 )"),
             R"(graph(%x: f32[2,3], %y: f32[2,3]) {
-  %a: f32[2,3], %e: f32[2,3], %i: i32[2,3] = fused(%x, %y) {body=[["exp", "f32", ["in0"], []], ["sin", "f32", ["in1"], []], ["add", "f32", ["t0", "t1"], []], ["gt", "bool", ["t2", 0.0], []], ["where", "f32", ["t3", "t2", "in0"], []], ["to_dtype", "i32", ["t4"], [["dtype", "int32"]]]], results=[0, 4, 5]}
-  %m: f32[3] = sum(%a) {dims=[0], keepdim=false}
+  %e: f32[2,3], %i: i32[2,3], %m: f32[3] = fused(%x, %y) {body=[["exp", "f32", ["in0"], []], ["sin", "f32", ["in1"], []], ["add", "f32", ["t0", "t1"], []], ["gt", "bool", ["t2", 0.0], []], ["where", "f32", ["t3", "t2", "in0"], []], ["to_dtype", "i32", ["t4"], [["dtype", "int32"]]], ["sum", "f32", ["t0"], [["dims", [0]], ["keepdim", false]]]], results=[4, 5, 6]}
   return %i, %m, %e
 }
 )");
@@ -155,8 +154,8 @@ TEST(Passes, FusionOfATreeKeepsValuesUsedOutside) {
 
 TEST(Passes, FusionStopsAtShapesCyclesAndOtherOps) {
   // {%e, %n} compute over [3], the rest over [4,3]. %c cannot join %a: the
-  // path %a -> %s -> %c leaves the group and comes back. A lone %a stays as
-  // is. The engine refuses float16, the i64 + 0.5 of mixed dtypes and a clamp
+  // path %a -> %s -> %c leaves the group and comes back; %a takes its
+  // reduction %s instead. The engine refuses float16, the i64 + 0.5 of mixed dtypes and a clamp
   // with bounds as operands (it takes them as attributes): none is fused.
   EXPECT_EQ(after("fuse", R"(graph(%x: f32[4,3], %b: f32[3], %h: f16[3], %i: i64[3]) {
   %e: f32[3] = exp(%b)
@@ -172,11 +171,11 @@ TEST(Passes, FusionStopsAtShapesCyclesAndOtherOps) {
   %z: f32[3] = clamp(%q, -1.0, 1.0)
   return %d, %k, %z
 }
+
 )"),
             R"(graph(%x: f32[4,3], %b: f32[3], %h: f16[3], %i: i64[3]) {
   %n: f32[3] = fused(%b) {body=[["exp", "f32", ["in0"], []], ["neg", "f32", ["t0"], []]], results=[1]}
-  %a: f32[4,3] = mul(%x, %n)
-  %s: f32[4,1] = sum(%a) {dims=[1], keepdim=true}
+  %a: f32[4,3], %s: f32[4,1] = fused(%x, %n) {body=[["mul", "f32", ["in0", "in1"], []], ["sum", "f32", ["t0"], [["dims", [1]], ["keepdim", true]]]], results=[0, 1]}
   %d: f32[4,3] = fused(%a, %s) {body=[["sub", "f32", ["in0", "in1"], []], ["exp", "f32", ["t0"], []]], results=[1]}
   %g: f16[3] = neg(%h)
   %k: f16[3] = abs(%g)
@@ -184,6 +183,39 @@ TEST(Passes, FusionStopsAtShapesCyclesAndOtherOps) {
   %q: f32[3] = neg(%p)
   %z: f32[3] = clamp(%q, -1.0, 1.0)
   return %d, %k, %z
+}
+)");
+}
+
+// A group takes every reduction of its values that the CPU engine folds (%s,
+// %p); %q (a middle dim), %r (of a graph input: no group), %t (integers: the
+// engine's sums of ints are not fused) and %u (on CUDA, whose fused kernels
+// are elementwise) stay as they are.
+TEST(Passes, FusionTakesTheFoldableReductionsOfItsValues) {
+  EXPECT_EQ(after("fuse", R"(graph(%x: f32[2,3,4], %i: i64[5], %c: f32[6]@cuda:0) {
+  %a: f32[2,3,4] = exp(%x)
+  %s: f32[3,4] = mean(%a) {dims=[0], keepdim=false}
+  %p: f32[] = amax(%a) {dims=none, keepdim=false}
+  %b: f32[2,3,4] = neg(%x)
+  %q: f32[2,4] = sum(%b) {dims=[1], keepdim=false}
+  %r: f32[2,3] = amin(%x) {dims=[-1], keepdim=false}
+  %j: i64[5] = neg(%i)
+  %t: i64[] = sum(%j) {dims=[0], keepdim=false}
+  %e: f32[6]@cuda:0 = exp(%c)
+  %u: f32[]@cuda:0 = sum(%e) {dims=[0], keepdim=false}
+  return %s, %p, %q, %r, %t, %u
+}
+)"),
+            R"(graph(%x: f32[2,3,4], %i: i64[5], %c: f32[6]@cuda:0) {
+  %s: f32[3,4], %p: f32[] = fused(%x) {body=[["exp", "f32", ["in0"], []], ["mean", "f32", ["t0"], [["dims", [0]], ["keepdim", false]]], ["amax", "f32", ["t0"], [["dims", none], ["keepdim", false]]]], results=[1, 2]}
+  %b: f32[2,3,4] = neg(%x)
+  %q: f32[2,4] = sum(%b) {dims=[1], keepdim=false}
+  %r: f32[2,3] = amin(%x) {dims=[-1], keepdim=false}
+  %j: i64[5] = neg(%i)
+  %t: i64[] = sum(%j) {dims=[0], keepdim=false}
+  %e: f32[6]@cuda:0 = exp(%c)
+  %u: f32[]@cuda:0 = sum(%e) {dims=[0], keepdim=false}
+  return %s, %p, %q, %r, %t, %u
 }
 )");
 }

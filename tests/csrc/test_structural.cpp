@@ -64,6 +64,12 @@ TEST(Structural, VerifierNamesMalformedBodies) {
        "does not broadcast"},
       {R"(%y: f32[3] = fused(%x, 2.0) {body=[["exp", "f32", ["in0"], []]], results=[0]})",
        "operand 1 is not a value"},
+      {R"(%y: f32[] = fused(%x) {body=[["sum", "f32", ["in0"], [["dims", [0]]]]], results=[0]})",
+       "a reduction reads one elementwise instruction's result"},
+      {R"(%y: f32[3] = fused(%x) {body=[["exp", "f32", ["in0"], []], ["sum", "f32", ["t0"], [["dims", [0]]]], ["neg", "f32", ["t0"], []]], results=[2]})",
+       "reductions must come last"},
+      {R"(%y: f32[3] = fused(%x) {body=[["exp", "f32", ["in0"], []], ["sum", "f32", ["t0"], [["dims", [0]], ["keepdim", false]]]], results=[1]})",
+       "does not have the reduction's shape"},
       {R"(%y: f32[2] = constant() {value=[1.0]})", "1 values for 2 elements"},
       {R"(%y: i64[1] = constant() {value=[1.5]})", "1.5 is not a i64"},
       {R"(%y: f32[1] = constant(%x) {value=[1.0]})", "takes no operands"},
@@ -74,6 +80,25 @@ TEST(Structural, VerifierNamesMalformedBodies) {
     ASSERT_EQ(problems.size(), 1u) << node;
     EXPECT_NE(problems[0].find(message), std::string::npos) << problems[0];
   }
+}
+
+// A body ending in a reduction: its output has the reduced shape, and with
+// no other output the iteration shape is the inputs' broadcast shape.
+TEST(Structural, AReductionEndsABody) {
+  const std::string text = R"(graph(%x: f32[4,1], %y: f32[3]) {
+  %s: f32[4] = fused(%x, %y) {body=[["sub", "f32", ["in0", "in1"], []], ["mul", "f32", ["t0", "t0"], []], ["mean", "f32", ["t1"], [["dims", [1]], ["keepdim", false]]]], results=[2]}
+  return %s
+}
+)";
+  const auto graph = parse(text);
+  EXPECT_EQ(print(*graph), text);
+  EXPECT_TRUE(verify(*graph).empty());
+  const FusedBody body = fused_body(*graph->nodes()[0]);
+  EXPECT_EQ(body.elementwise_count(), 2u);
+  EXPECT_EQ(body.iteration_shape, (std::vector<Dim>{Dim::known(4), Dim::known(3)}));
+  EXPECT_EQ(reduced_shape(body.iteration_shape, body.instrs[2].attrs),
+            std::vector<Dim>{Dim::known(4)});
+  EXPECT_EQ(fused_attrs(body), graph->nodes()[0]->attrs);
 }
 
 TEST(Structural, SortingRestoresTheExecutionOrder) {

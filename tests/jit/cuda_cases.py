@@ -38,6 +38,13 @@ def reductions(x):
     )
 
 
+def reductions_of_groups(x, y):
+    """Reductions ending fused groups (the CPU fusion makes them; the CUDA
+    lowering runs them after the group's map kernel)."""
+    d = x * y - 0.5
+    return (d * d).mean(), d.relu().sum(0), (d.abs() + 1.0).amax(-1, keepdim=True), d.tanh()
+
+
 def softmax_and_loss(x, t):
     return F.softmax(x, 1), F.cross_entropy(x, t), F.cross_entropy(x, t, reduction="sum")
 
@@ -133,6 +140,7 @@ def gathers(x, idx, row_idx, src):
 CASES = [
     (elementwise_broadcast, lambda: (_f(3, 4), _f(4))),
     (reductions, lambda: (_f(3, 5, 7),)),
+    (reductions_of_groups, lambda: (_f(6, 5), _f(5))),
     (softmax_and_loss, lambda: (_f(6, 5), _i(5, 6))),
     (layout, lambda: (_f(2, 3, 4), _f(2, 1, 4))),
     (linear_algebra, lambda: (_f(5, 6), _f(7, 6), _f(7), _f(3, 4, 6))),

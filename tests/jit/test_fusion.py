@@ -106,8 +106,8 @@ def test_fused_program_keeps_outside_values_and_plans_less_memory():
     fused = janus.jit.compile_graph(rec.graph)
     plain = janus.jit.compile_graph(rec.graph, passes=["simplify", "cse", "dce"])
     assert str(fused.graph).count("= fused(") == 1
-    assert fused.program.steps == 2 and plain.program.steps == 9
-    # %a and the result; unfused, two intermediates are alive beside them
+    # The sum of %a is the group's last instruction; %a needs no buffer.
+    assert fused.program.steps == 1 and plain.program.steps == 9
     assert fused.program.arena_bytes < plain.program.arena_bytes
     for got, want in zip(fused(*rec.input_arrays), plain(*rec.input_arrays)):
         np.testing.assert_array_equal(got, want)
@@ -129,3 +129,54 @@ def test_fused_groups_the_engine_cannot_run_use_the_eager_kernels():
     y_, k_ = compiled(x_, np.array(0.5, np.float16))
     np.testing.assert_array_equal(y_, x_ * np.float16(0.5) + np.float16(2.0))
     np.testing.assert_array_equal(k_, np.array([0.5, 1.5, 2.5], np.float16))
+
+
+def test_reductions_at_the_end_of_groups_match_unfused_and_eager():
+    """sum/mean/amax/amin reading a group's value join the group (rows,
+    columns, everything): the compiled results are the unfused program's bits
+    and match eager."""
+
+    def fn(x, y, b):
+        d = x * b - y
+        return [(d * d).mean(), d.relu().sum(0), (d.abs() + 1.0).amax(-1), (d - 2.0).amin()]
+
+    rng = np.random.default_rng(0)
+    x = janus.tensor(rng.uniform(-1, 1, (70, 45)).astype(np.float32))
+    y = janus.tensor(rng.uniform(-1, 1, (70, 45)).astype(np.float32))
+    b = janus.tensor(rng.uniform(-1, 1, 45).astype(np.float32))
+    rec = janus.jit.recording(fn, x, y, b)
+    fused = janus.jit.compile_graph(rec.graph)
+    plain = janus.jit.compile_graph(rec.graph, passes=["simplify", "cse", "dce"])
+    text = str(fused.graph)
+    assert fused.fallback_ops() == []
+    for op in ("sum", "mean", "amax", "amin"):
+        assert f'["{op}", "f32", ["t' in text, op
+    assert fused.program.steps < plain.program.steps
+    got = fused(*rec.input_arrays)
+    for g, p, w in zip(got, plain(*rec.input_arrays), rec.result):
+        np.testing.assert_array_equal(g, p)
+        np.testing.assert_allclose(g, w._data, rtol=1e-5, atol=1e-6)
+
+
+def test_fused_reductions_the_engine_cannot_run_use_the_eager_kernels():
+    """The Python fallback runs a body ending in a reduction over the whole
+    iteration shape, even where a body value has an input's smaller shape."""
+    g = janus._C.ir.Graph()
+    x = g.add_input("x", "f16", [3])
+    c = g.add_input("c", "f16", [2, 1])
+    body = (
+        ("neg", "f16", ("in0",), ()),
+        ("add", "f16", ("in1", 1.0), ()),
+        ("sum", "f16", ("t0",), (("dims", (0, 1)), ("keepdim", False))),
+    )
+    y, s = g.add_node(
+        "fused", [x, c], {"body": body, "results": (1, 2)}, [("f16", [2, 3]), ("f16", [])]
+    )
+    g.set_outputs([y, s])
+    compiled = janus.jit.compile_graph(g, passes=[])
+    assert compiled.fallback_ops() == ["fused"]
+    x_ = np.array([1, 2, 3], np.float16)
+    c_ = np.array([[0.5], [1.5]], np.float16)
+    y_, s_ = compiled(x_, c_)
+    np.testing.assert_array_equal(y_, np.broadcast_to(c_ + np.float16(1), (2, 3)))
+    assert s_ == np.float16(-12)

@@ -41,6 +41,16 @@ class ElementwiseBuilder {
   // Register `reg` is written to slot `slot` (a contiguous buffer of the
   // iteration shape).
   void output(int reg, int slot);
+  // Register `reg` (float32 or float64) reduced by `op` (sum, mean, amax,
+  // amin) over the iteration dims flagged in `reduced`, into slot `slot`
+  // (contiguous, of the kept dims), after the instructions: a reduction at
+  // the end of a fused group. Each output element accumulates its inputs in
+  // element order (sums in double), as the unfused reduction kernel does, so
+  // the results are the same bits. The reduced dims must be a leading or a
+  // trailing block of the iteration shape (dims of size 1 aside); throws
+  // Unsupported otherwise. A kernel with reductions runs on one thread: a
+  // split would change the summation order.
+  void reduce(int reg, int slot, const std::string& op, const std::vector<bool>& reduced);
 
   ir::DType dtype_of(int reg) const { return regs_.at(reg).dtype; }
   Kernel build() const;
@@ -62,6 +72,22 @@ class ElementwiseBuilder {
     bool constant = false;
     ir::Attr value;  // constants
   };
+  // A reduction at the end. Rows: the trailing dims are reduced,
+  // output o accumulates elements [o * inner, (o + 1) * inner). Columns: the
+  // leading dims are reduced, output k accumulates the elements e with
+  // e % inner == k.
+  struct Reduction {
+    enum class Op { kSum, kMean, kMax, kMin } op = Op::kSum;
+    int reg = -1, slot = -1;
+    bool rows = true;
+    int64_t inner = 1;    // rows: elements per output; columns: outputs
+    int64_t outputs = 1;  // output elements
+    int64_t count = 1;    // elements per output
+    // Sums of rows of at least 64 keep 8 partial sums per output, as the
+    // unfused sum does (lower_reduction.cpp): element r of a row goes to lane
+    // r % 8, and the lanes are added in order at the end.
+    bool lanes = false;
+  };
   struct Instr;
   using InstrFn = void (*)(const Instr&, void* const* regs, int64_t n);
   struct Instr {
@@ -77,6 +103,7 @@ class ElementwiseBuilder {
   Shape shape_;
   std::vector<Register> regs_;
   std::vector<Instr> instrs_;
+  std::vector<Reduction> reductions_;
 };
 
 // The instruction set the loops of newly built kernels use: AVX2 where the

@@ -12,10 +12,15 @@ namespace janus::cpu {
 
 Kernel lower_fused(LowerContext& ctx) {
   const ir::FusedBody body = ir::fused_body(ctx.node);  // the verifier has checked it
-  ElementwiseBuilder b(shape_of(ctx.out_type(0)));
+  ir::TensorType iteration = ctx.out_type(0);
+  iteration.shape = body.iteration_shape;
+  ElementwiseBuilder b(shape_of(iteration));
+  // The reductions ending the body are the builder's epilogue, not instructions.
+  const size_t elementwise = body.elementwise_count();
   std::vector<int> inputs(ctx.node.operands.size(), -1);  // source registers, made on first use
   std::vector<int> temps;                                 // per instruction: its register
-  for (const ir::FusedInstr& instr : body.instrs) {
+  for (size_t i = 0; i < elementwise; ++i) {
+    const ir::FusedInstr& instr = body.instrs[i];
     std::vector<std::variant<int, ir::Attr>> operands;
     for (const ir::FusedOperand& operand : instr.operands) {
       const auto* ref = std::get_if<ir::FusedRef>(&operand);
@@ -33,7 +38,22 @@ Kernel lower_fused(LowerContext& ctx) {
         emit_elementwise(b, ir::op_name(instr.kind), instr.attrs, operands, instr.dtype));
   }
   for (size_t k = 0; k < body.results.size(); ++k) {
-    b.output(temps.at(body.results[k]), ctx.output_slots.at(k));
+    if (static_cast<size_t>(body.results[k]) >= elementwise) {  // a reduction's result
+      const ir::FusedInstr& reduction = body.instrs[body.results[k]];
+      const int reg = temps.at(std::get<ir::FusedRef>(reduction.operands.at(0)).index);
+      const int64_t rank = static_cast<int64_t>(body.iteration_shape.size());
+      std::vector<bool> reduced(body.iteration_shape.size(), true);
+      const auto dims = reduction.attrs.find("dims");
+      if (dims != reduction.attrs.end() && dims->second.kind == ir::Attr::Kind::kList) {
+        reduced.assign(reduced.size(), false);
+        for (int64_t d : int_list(dims->second)) {
+          if (rank > 0) reduced[static_cast<size_t>(wrap_dim(d, rank))] = true;
+        }
+      }
+      b.reduce(reg, ctx.output_slots.at(k), ir::op_name(reduction.kind), reduced);
+    } else {
+      b.output(temps.at(body.results[k]), ctx.output_slots.at(k));
+    }
   }
   ctx.in_place = b.in_place_pairs();
   return b.build();

@@ -61,6 +61,64 @@ std::vector<bool> reduced_dims(const LowerContext& ctx, size_t rank) {
 template <typename T>
 using Acc = std::conditional_t<std::is_floating_point_v<T>, double, int64_t>;
 
+// Float sums over a contiguous run of at least kLaneMin elements per output
+// keep kLanes partial sums (element r goes to lane r % kLanes), added up in
+// lane order at the end: the adds no longer wait on each other (one double
+// add chain is latency-bound, about 4x slower), and the order is still fixed.
+// The fused engine's reductions (elementwise.cpp) sum in the same order.
+constexpr int64_t kLanes = 8;
+constexpr int64_t kLaneMin = 64;
+
+template <typename T>
+double lane_sum(const T* x, int64_t n) {
+  double lanes[kLanes] = {};
+  int64_t r = 0;
+  for (; r + kLanes <= n; r += kLanes) {
+    for (int64_t l = 0; l < kLanes; ++l) lanes[l] += x[r + l];
+  }
+  for (; r < n; ++r) lanes[r % kLanes] += x[r];
+  double total = lanes[0];
+  for (int64_t l = 1; l < kLanes; ++l) total += lanes[l];
+  return total;
+}
+
+// Whether a reduction's elements per output are one contiguous run long
+// enough for lane_sum.
+bool lane_summed(const std::vector<int64_t>& inner) {
+  if (static_cast<int64_t>(inner.size()) < kLaneMin) return false;
+  for (size_t r = 0; r < inner.size(); ++r) {
+    if (inner[r] != static_cast<int64_t>(r)) return false;
+  }
+  return true;
+}
+
+// Sum (or mean) of float T over `layout`: lane sums where lane_summed.
+template <typename T>
+Kernel float_sum(const LowerContext& ctx, const Layout& layout, bool mean) {
+  auto shared = std::make_shared<Layout>(layout);
+  const int in_slot = ctx.operand_slots[0], out_slot = ctx.output_slots[0];
+  const bool lanes = lane_summed(layout.inner);
+  return [=](void* const* slots) {
+    const T* x = static_cast<const T*>(slots[in_slot]);
+    T* y = static_cast<T*>(slots[out_slot]);
+    const auto& inner = shared->inner;
+    const int64_t count = static_cast<int64_t>(inner.size());
+    for (size_t o = 0; o < shared->base.size(); ++o) {
+      const T* row = x + shared->base[o];
+      double acc = 0;
+      if (lanes) {
+        acc = lane_sum(row, count);
+      } else {
+        for (int64_t r = 0; r < count; ++r) acc += row[inner[r]];
+      }
+      if (mean) {
+        acc = count ? acc / static_cast<double>(count) : std::numeric_limits<double>::quiet_NaN();
+      }
+      y[o] = static_cast<T>(acc);
+    }
+  };
+}
+
 // Reduces with `combine(acc, x)` from `init`, then `finish(acc, count)`.
 template <typename In, typename Out, typename AccT, typename Combine, typename Finish>
 Kernel reduce(const LowerContext& ctx, const Layout& layout, AccT init, Combine combine,
@@ -103,6 +161,7 @@ Kernel lower_reduce(const LowerContext& ctx, const std::string& op) {
       if (out_dtype != in_dtype) throw Unsupported("sum result dtype");
       return visit_float(in_dtype, [&](auto tag) -> Kernel {
         using T = typename decltype(tag)::type;
+        if (is_sum) return float_sum<T>(ctx, layout, false);
         return reduce<T, T>(
             ctx, layout, is_sum ? 0.0 : 1.0,
             [is_sum](double acc, T v) { return is_sum ? acc + v : acc * v; },
@@ -128,7 +187,10 @@ Kernel lower_reduce(const LowerContext& ctx, const std::string& op) {
       if constexpr (std::is_same_v<T, bool>) {
         throw Unsupported("amax of bool");
       } else {
-        const T init = is_max ? std::numeric_limits<T>::lowest() : std::numeric_limits<T>::max();
+        // Floats start from -inf/+inf, so that amax of [-inf] is -inf.
+        using Limits = std::numeric_limits<T>;
+        const T init = Limits::has_infinity ? (is_max ? -Limits::infinity() : Limits::infinity())
+                                            : (is_max ? Limits::lowest() : Limits::max());
         return reduce<T, T>(
             ctx, layout, init,
             [is_max](T acc, T v) {
@@ -144,14 +206,7 @@ Kernel lower_reduce(const LowerContext& ctx, const std::string& op) {
   if (!is_float(in_dtype) || out_dtype != in_dtype) throw Unsupported(op + " needs floats");
   return visit_float(in_dtype, [&](auto tag) -> Kernel {
     using T = typename decltype(tag)::type;
-    if (op == "mean") {
-      return reduce<T, T>(
-          ctx, layout, 0.0, [](double acc, T v) { return acc + v; },
-          [](double acc, int64_t n) {
-            return static_cast<T>(n ? acc / static_cast<double>(n)
-                                    : std::numeric_limits<double>::quiet_NaN());
-          });
-    }
+    if (op == "mean") return float_sum<T>(ctx, layout, true);
     if (op == "norm2") {
       return reduce<T, T>(
           ctx, layout, 0.0, [](double acc, T v) { return acc + double(v) * v; },

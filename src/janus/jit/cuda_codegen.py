@@ -150,6 +150,10 @@ class _Source:
         return "\n".join(self.parts)
 
 
+# The reductions a fused body may end with (csrc/ir/structural.h).
+_FUSED_REDUCTIONS = frozenset({"sum", "mean", "amax", "amin"})
+
+
 class _Lowering:
     def __init__(self, graph):
         self.types = {v.name: (v.dtype, tuple(v.shape)) for v in graph.inputs()}
@@ -237,8 +241,21 @@ class _Lowering:
         return [self.map_kernel([out], shape, reads, body, ["v"])]
 
     def fused(self, operands, attrs, outs) -> list:
-        shape = self.shape(outs[0])
-        if any(self.shape(o) != shape for o in outs):
+        """One map kernel for the group's elementwise instructions. Reductions
+        ending the body (csrc/ir/structural.h; the CPU pipeline makes them)
+        run after it as reduction kernels over their operands, which the map
+        kernel writes to scratch buffers."""
+        body_ops = attrs["body"]
+        n_map = len(body_ops)
+        while n_map and body_ops[n_map - 1][0] in _FUSED_REDUCTIONS:
+            n_map -= 1
+        pairs_out = list(zip(outs, attrs["results"]))
+        mapped = [o for o, r in pairs_out if r < n_map]
+        if mapped:
+            shape = self.shape(mapped[0])
+        else:
+            shape = tuple(np.broadcast_shapes(*(self.shape(v) for v in operands)))
+        if any(self.shape(o) != shape for o in mapped):
             raise NoKernel("a fused group with results of different shapes")
         reads = []
         for operand in operands:
@@ -246,11 +263,24 @@ class _Lowering:
             if np.broadcast_shapes(in_shape, shape) != shape:
                 raise NoKernel("a fused input larger than the group's results")
             reads.append(self.operand_read(operand, shape))
-        body_ops = attrs["body"]
+        map_outs = list(mapped)
+        results = [f"({self.ctype(o)})t{r}" for o, r in pairs_out if r < n_map]
+        folds = []  # (reduced scratch value, output, reduction instruction)
+        for o, r in pairs_out:
+            if r < n_map:
+                continue
+            op, _, (ref,), pairs = body_ops[r]
+            t = int(ref[1:])
+            name = f"{o}_fold{t}"
+            if name not in self.types:
+                self.scratch(name, body_ops[t][1], shape)
+                map_outs.append(name)
+                results.append(f"({CTYPE[body_ops[t][1]]})t{t}")
+            folds.append((name, o, op, dict(pairs)))
 
         def body(loads):
             lines, temps = [], []
-            for k, (op, dtype, args, pairs) in enumerate(body_ops):
+            for k, (op, dtype, args, pairs) in enumerate(body_ops[:n_map]):
                 if op not in ELEMENTWISE:
                     raise NoKernel(f"{op} in a fused group")
                 exprs, types = [], []
@@ -275,8 +305,10 @@ class _Lowering:
                 temps.append(ct)
             return lines
 
-        results = [f"({self.ctype(o)})t{r}" for o, r in zip(outs, attrs["results"])]
-        return [self.map_kernel(outs, shape, reads, body, results)]
+        steps = [self.map_kernel(map_outs, shape, reads, body, results)]
+        for name, o, op, pairs in folds:
+            steps += self.reduction(name, o, pairs.get("dims"), pairs.get("keepdim", False), op)
+        return steps
 
     @staticmethod
     def view_geometry(shape, view) -> tuple:

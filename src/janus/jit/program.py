@@ -55,6 +55,10 @@ class AssertionFailed(RuntimeError):
         return f"assertion {self.assert_id} failed: {self.message}"
 
 
+# The reductions a fused body may end with (csrc/ir/structural.h).
+_FUSED_REDUCTIONS = frozenset({"sum", "mean", "amax", "amin"})
+
+
 def _run_fused(args: list, attrs: dict) -> tuple:
     """A fused node's body, op by op with the eager kernels (for groups the
     native engine does not cover); see csrc/ir/structural.h for the format."""
@@ -66,6 +70,11 @@ def _run_fused(args: list, attrs: dict) -> tuple:
             else o
             for o in operands
         ]
+        if op in _FUSED_REDUCTIONS:
+            # The body's values may still have an input's smaller shape; the
+            # reduction folds the whole iteration shape, as the engine does.
+            shape = np.broadcast_shapes(*(np.shape(a) for a in args))
+            values[0] = np.broadcast_to(values[0], shape)
         result = np.asarray(OPS[op].impl_cpu(*values, **dict(pairs)))
         temps.append(result.astype(_NUMPY[dtype], copy=False))
     return tuple(temps[r] for r in attrs["results"])
