@@ -118,24 +118,27 @@ size_t FusedBody::elementwise_count() const {
   return count;
 }
 
+std::vector<bool> reduced_axes(const std::map<std::string, Attr>& attrs, size_t rank) {
+  const auto dims = attrs.find("dims");
+  if (dims == attrs.end() || dims->second.kind == Attr::Kind::kNone ||
+      (dims->second.kind == Attr::Kind::kList && dims->second.list.empty())) {
+    return std::vector<bool>(rank, true);
+  }
+  if (dims->second.kind != Attr::Kind::kList) fail("reduction: 'dims' must be a list");
+  const int64_t n = static_cast<int64_t>(rank), bound = std::max<int64_t>(n, 1);
+  std::vector<bool> reduced(rank, false);
+  for (const Attr& d : dims->second.list) {
+    if (d.kind != Attr::Kind::kInt || d.i < -bound || d.i >= bound) {
+      fail("reduction: dim " + to_string(d) + " is out of range for rank " + std::to_string(n));
+    }
+    if (n > 0) reduced[static_cast<size_t>(d.i < 0 ? d.i + n : d.i)] = true;
+  }
+  return reduced;
+}
+
 std::vector<Dim> reduced_shape(const std::vector<Dim>& shape,
                                const std::map<std::string, Attr>& attrs) {
-  const int64_t rank = static_cast<int64_t>(shape.size());
-  std::vector<bool> reduced(shape.size(), false);
-  const auto dims = attrs.find("dims");
-  if (dims == attrs.end() || dims->second.kind == Attr::Kind::kNone) {
-    reduced.assign(shape.size(), true);
-  } else {
-    if (dims->second.kind != Attr::Kind::kList) fail("reduction: 'dims' must be a list");
-    for (const Attr& d : dims->second.list) {
-      if (d.kind != Attr::Kind::kInt || d.i < -std::max<int64_t>(rank, 1) ||
-          d.i >= std::max<int64_t>(rank, 1)) {
-        fail("reduction: dim " + to_string(d) + " is out of range for rank " +
-             std::to_string(rank));
-      }
-      if (rank > 0) reduced[static_cast<size_t>(d.i < 0 ? d.i + rank : d.i)] = true;
-    }
-  }
+  const std::vector<bool> reduced = reduced_axes(attrs, shape.size());
   const auto keepdim = attrs.find("keepdim");
   const bool keep =
       keepdim != attrs.end() && keepdim->second.kind == Attr::Kind::kBool && keepdim->second.b;

@@ -60,9 +60,11 @@ struct FusedBody {
 
 // The reductions a fused body may end with: sum, mean, amax, amin.
 bool is_fused_reduction(OpKind kind);
-// The shape `shape` reduces to under a reduction's dims/keepdim attributes
-// (dims absent or none: every dim). Throws std::invalid_argument for a dim
-// out of range.
+// The dims of a rank-`rank` shape that a reduction's `dims` attribute names
+// (absent, none or []: every dim, as the type rules and reduction.py read
+// it). Throws std::invalid_argument for a dim out of range.
+std::vector<bool> reduced_axes(const std::map<std::string, Attr>& attrs, size_t rank);
+// The shape `shape` reduces to under a reduction's dims/keepdim attributes.
 std::vector<Dim> reduced_shape(const std::vector<Dim>& shape,
                                const std::map<std::string, Attr>& attrs);
 

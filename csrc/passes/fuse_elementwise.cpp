@@ -91,18 +91,10 @@ bool reduction_fusible(const Node& node) {
     if (!dim.is_known()) return false;
   }
   try {
-    const int64_t rank = static_cast<int64_t>(in.shape.size());
-    std::vector<bool> reduced(in.shape.size(), true);
-    const auto dims = node.attrs.find("dims");
-    if (dims != node.attrs.end() && dims->second.kind == ir::Attr::Kind::kList) {
-      reduced.assign(reduced.size(), false);
-      for (int64_t d : cpu::int_list(dims->second)) {
-        if (rank > 0) reduced[static_cast<size_t>(cpu::wrap_dim(d, rank))] = true;
-      }
-    }
     if (ir::reduced_shape(in.shape, node.attrs) != out.shape) return false;
     cpu::ElementwiseBuilder builder(cpu::shape_of(in));
-    builder.reduce(builder.source(0, in), 1, ir::op_name(node.kind), reduced);
+    builder.reduce(builder.source(0, in), 1, ir::op_name(node.kind),
+                   ir::reduced_axes(node.attrs, in.shape.size()));
     return true;
   } catch (const std::exception&) {  // Unsupported, or malformed dims
     return false;

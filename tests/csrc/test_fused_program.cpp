@@ -321,6 +321,13 @@ TEST(FusedProgram, ReductionsAtTheEndMatchTheUnfusedKernels) {
   return %m
 })",
                               1);
+  // dims=[] names every dim, as the type rules read it.
+  expect_fused_equals_unfused(R"(graph(%x: f32[30,7]) {
+  %a: f32[30,7] = sub(%x, 0.5)
+  %s: f32[] = sum(%a) {dims=[], keepdim=false}
+  return %s
+})",
+                              1);
   // Several reductions of one group's values, of both kinds, in one pass.
   expect_fused_equals_unfused(R"(graph(%x: f32[37,301], %y: f32[37,1]) {
   %a: f32[37,301] = mul(%x, %y)

@@ -41,16 +41,8 @@ Kernel lower_fused(LowerContext& ctx) {
     if (static_cast<size_t>(body.results[k]) >= elementwise) {  // a reduction's result
       const ir::FusedInstr& reduction = body.instrs[body.results[k]];
       const int reg = temps.at(std::get<ir::FusedRef>(reduction.operands.at(0)).index);
-      const int64_t rank = static_cast<int64_t>(body.iteration_shape.size());
-      std::vector<bool> reduced(body.iteration_shape.size(), true);
-      const auto dims = reduction.attrs.find("dims");
-      if (dims != reduction.attrs.end() && dims->second.kind == ir::Attr::Kind::kList) {
-        reduced.assign(reduced.size(), false);
-        for (int64_t d : int_list(dims->second)) {
-          if (rank > 0) reduced[static_cast<size_t>(wrap_dim(d, rank))] = true;
-        }
-      }
-      b.reduce(reg, ctx.output_slots.at(k), ir::op_name(reduction.kind), reduced);
+      b.reduce(reg, ctx.output_slots.at(k), ir::op_name(reduction.kind),
+               ir::reduced_axes(reduction.attrs, body.iteration_shape.size()));
     } else {
       b.output(temps.at(body.results[k]), ctx.output_slots.at(k));
     }

@@ -9,6 +9,7 @@
 #include <limits>
 #include <memory>
 
+#include "ir/structural.h"
 #include "runtime/cpu/dtype.h"
 #include "runtime/cpu/lower.h"
 
@@ -47,15 +48,9 @@ Layout reduction_layout(const Shape& shape, const std::vector<bool>& reduced) {
   return Layout{offsets(kept_shape, kept_strides), offsets(red_shape, red_strides)};
 }
 
+// As the type rules read `dims` (none or []: every dim).
 std::vector<bool> reduced_dims(const LowerContext& ctx, size_t rank) {
-  std::vector<bool> reduced(rank, false);
-  const ir::Attr& dims = ctx.attr("dims");
-  if (dims.kind == ir::Attr::Kind::kNone) {
-    reduced.assign(rank, true);
-  } else {
-    for (int64_t d : int_list(dims)) reduced[wrap_dim(d, static_cast<int64_t>(rank))] = true;
-  }
-  return reduced;
+  return ir::reduced_axes(ctx.node.attrs, rank);
 }
 
 template <typename T>
