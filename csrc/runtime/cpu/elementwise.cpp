@@ -693,7 +693,7 @@ Kernel ElementwiseBuilder::build() const {
     std::vector<Part> parts;                  // made on first use
     struct Folded {
       Reduction reduction;
-      std::vector<double> acc;  // one per output element
+      std::vector<double> acc;  // per output element: 1, or kLanes partial sums
       void (*fold)(const Reduction&, const void*, int64_t, int64_t, double*) = nullptr;
       void (*finish)(const Reduction&, const double*, void*) = nullptr;
     };
@@ -825,8 +825,6 @@ Kernel ElementwiseBuilder::build() const {
   return [plan, make_part, run_chunks](void* const* slots) {
     Plan& p = *plan;
     const int64_t chunks = (p.total + p.chunk - 1) / p.chunk;
-    // One part per kWorkPerPart of element-instructions, at most one per
-    // program thread: a smaller share would not pay for waking a worker.
     if (!p.reductions.empty()) {  // one thread: the summation order is fixed
       for (auto& r : p.reductions) {
         std::fill(r.acc.begin(), r.acc.end(), reduction_init(r.reduction.op));
@@ -835,6 +833,8 @@ Kernel ElementwiseBuilder::build() const {
       for (auto& r : p.reductions) r.finish(r.reduction, r.acc.data(), slots[r.reduction.slot]);
       return;
     }
+    // One part per kWorkPerPart of element-instructions, at most one per
+    // program thread: a smaller share would not pay for waking a worker.
     const int64_t by_work = chunks * p.work_per_chunk / kWorkPerPart;
     const int parts = by_work < 2
                           ? 1
