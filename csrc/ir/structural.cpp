@@ -118,39 +118,53 @@ size_t FusedBody::elementwise_count() const {
   return count;
 }
 
-std::vector<bool> reduced_axes(const std::map<std::string, Attr>& attrs, size_t rank) {
-  const auto dims = attrs.find("dims");
-  if (dims == attrs.end() || dims->second.kind == Attr::Kind::kNone ||
-      (dims->second.kind == Attr::Kind::kList && dims->second.list.empty())) {
+std::vector<bool> reduced_axes(const Attr* dims, size_t rank) {
+  if (dims == nullptr || dims->kind == Attr::Kind::kNone ||
+      (dims->kind == Attr::Kind::kList && dims->list.empty())) {
     return std::vector<bool>(rank, true);
   }
-  if (dims->second.kind != Attr::Kind::kList) fail("reduction: 'dims' must be a list");
+  const std::vector<Attr> items = dims->kind == Attr::Kind::kList ? dims->list : std::vector{*dims};
   const int64_t n = static_cast<int64_t>(rank), bound = std::max<int64_t>(n, 1);
   std::vector<bool> reduced(rank, false);
-  for (const Attr& d : dims->second.list) {
-    if (d.kind != Attr::Kind::kInt || d.i < -bound || d.i >= bound) {
-      fail("reduction: dim " + to_string(d) + " is out of range for rank " + std::to_string(n));
+  for (const Attr& item : items) {
+    if (item.kind != Attr::Kind::kInt && item.kind != Attr::Kind::kBool) {
+      fail("dims must be an integer, got " + to_string(item));
     }
-    if (n > 0) reduced[static_cast<size_t>(d.i < 0 ? d.i + n : d.i)] = true;
+    const int64_t d = item.kind == Attr::Kind::kInt ? item.i : item.b;
+    if (d < -bound || d >= bound) {
+      fail("dim " + std::to_string(d) + " is out of range for rank " + std::to_string(n));
+    }
+    if (n > 0) reduced[static_cast<size_t>(d < 0 ? d + n : d)] = true;
   }
   return reduced;
 }
 
-std::vector<Dim> reduced_shape(const std::vector<Dim>& shape,
-                               const std::map<std::string, Attr>& attrs) {
-  const std::vector<bool> reduced = reduced_axes(attrs, shape.size());
-  const auto keepdim = attrs.find("keepdim");
-  const bool keep =
-      keepdim != attrs.end() && keepdim->second.kind == Attr::Kind::kBool && keepdim->second.b;
+std::vector<bool> reduced_axes(const std::map<std::string, Attr>& attrs, size_t rank) {
+  const auto dims = attrs.find("dims");
+  return reduced_axes(dims == attrs.end() ? nullptr : &dims->second, rank);
+}
+
+std::vector<Dim> reduced_shape(const std::vector<Dim>& shape, const std::vector<bool>& reduced,
+                               bool keepdim) {
   std::vector<Dim> out;
   for (size_t d = 0; d < shape.size(); ++d) {
     if (!reduced[d]) {
       out.push_back(shape[d]);
-    } else if (keep) {
+    } else if (keepdim) {
       out.push_back(Dim::known(1));
     }
   }
   return out;
+}
+
+std::vector<Dim> reduced_shape(const std::vector<Dim>& shape,
+                               const std::map<std::string, Attr>& attrs) {
+  // keepdim as the type rules read it: a bool, or an integer other than 0.
+  const auto keepdim = attrs.find("keepdim");
+  const bool keep =
+      keepdim != attrs.end() &&
+      (keepdim->second.kind == Attr::Kind::kBool ? keepdim->second.b : keepdim->second.i != 0);
+  return reduced_shape(shape, reduced_axes(attrs, shape.size()), keep);
 }
 
 FusedBody fused_body(const Node& node) {

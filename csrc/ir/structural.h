@@ -60,10 +60,16 @@ struct FusedBody {
 
 // The reductions a fused body may end with: sum, mean, amax, amin.
 bool is_fused_reduction(OpKind kind);
-// The dims of a rank-`rank` shape that a reduction's `dims` attribute names
-// (absent, none or []: every dim, as the type rules and reduction.py read
-// it). Throws std::invalid_argument for a dim out of range.
+// The dims of a rank-`rank` shape that a reduction's `dims` attribute names:
+// absent, none and [] name every dim (as reduction.py's normalize_dims); an
+// integer or a list of integers names those dims, negative ones from the end.
+// The type rules, the fusion pass and the CPU kernels all read `dims` here.
+// Throws std::invalid_argument for a dim out of range or a non-integer.
+std::vector<bool> reduced_axes(const Attr* dims, size_t rank);
 std::vector<bool> reduced_axes(const std::map<std::string, Attr>& attrs, size_t rank);
+// `shape` without its reduced dims, or with them as size 1 (keepdim).
+std::vector<Dim> reduced_shape(const std::vector<Dim>& shape, const std::vector<bool>& reduced,
+                               bool keepdim);
 // The shape `shape` reduces to under a reduction's dims/keepdim attributes.
 std::vector<Dim> reduced_shape(const std::vector<Dim>& shape,
                                const std::map<std::string, Attr>& attrs);

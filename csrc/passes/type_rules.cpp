@@ -10,6 +10,7 @@
 #include <set>
 #include <utility>
 
+#include "ir/structural.h"
 #include "passes/rule_helpers.h"
 
 namespace janus::passes {
@@ -285,29 +286,13 @@ std::vector<Shape> tensor_shapes(const RuleInput& in) {
   return shapes;
 }
 
-// Axes a `dims` argument names: none or [] = every axis (reduction.py's normalize_dims).
+// Axes a `dims` argument names (ir::reduced_axes), as a rule error.
 std::vector<bool> reduced_axes(const Attr* dims, size_t rank) {
-  std::vector<bool> reduced(rank, dims == nullptr || dims->kind == Attr::Kind::kNone);
-  if (dims == nullptr || dims->kind == Attr::Kind::kNone) return reduced;
-  const std::vector<int64_t> list = as_ints(*dims, "dims");
-  if (list.empty()) return std::vector<bool>(rank, true);
-  for (int64_t d : list) {
-    const int64_t axis = wrap_dim(d, rank);
-    if (rank > 0) reduced[axis] = true;
+  try {
+    return ir::reduced_axes(dims, rank);
+  } catch (const std::invalid_argument& error) {
+    throw RuleError(error.what());
   }
-  return reduced;
-}
-
-Shape reduce(const Shape& shape, const std::vector<bool>& reduced, bool keepdim) {
-  Shape out;
-  for (size_t i = 0; i < shape.size(); ++i) {
-    if (!reduced[i]) {
-      out.push_back(shape[i]);
-    } else if (keepdim) {
-      out.push_back(Dim::known(1));
-    }
-  }
-  return out;
 }
 
 }  // namespace rules
@@ -389,13 +374,14 @@ std::vector<TensorType> reduction(const RuleInput& in) {
     } else if (!x.shape.empty()) {
       std::vector<bool> reduced(x.shape.size(), false);
       reduced[wrap_dim(as_int(*dim, "dim"), x.shape.size())] = true;
-      shape = reduce(x.shape, reduced, keepdim);
+      shape = ir::reduced_shape(x.shape, reduced, keepdim);
     }
     if (kind == OpKind::argmax) return {like(x, shape, DType::kInt64)};
     return {like(x, shape), like(x, shape, DType::kInt64)};
   }
-  const Shape shape = reduce(x.shape, reduced_axes(in.arg(1, "dims"), x.shape.size()),
-                             as_bool(in.arg(2, "keepdim")));
+  const Shape shape =
+      ir::reduced_shape(x.shape, rules::reduced_axes(in.arg(1, "dims"), x.shape.size()),
+                        as_bool(in.arg(2, "keepdim")));
   const bool logical = kind == OpKind::all || kind == OpKind::any;
   return {like(x, shape, logical ? std::optional<DType>(DType::kBool) : std::nullopt)};
 }
