@@ -4,13 +4,13 @@
 #include <atomic>
 #include <cmath>
 #include <cstring>
-#include <limits>
 #include <memory>
 #include <optional>
 #include <type_traits>
 
 #include "runtime/cpu/dtype.h"
 #include "runtime/cpu/elementwise_ops.h"
+#include "runtime/cpu/elementwise_reduce.h"
 #include "runtime/cpu/thread_pool.h"
 #include "runtime/cpu/vector_math.h"
 
@@ -27,10 +27,6 @@ using namespace elementwise_ops;  // the functors: this file dispatches to them
 // while each instruction call still covers enough elements (1024 float32) to
 // make its dispatch negligible.
 constexpr int64_t kBlockBytes = 4096;
-
-// Row sums with lanes: as lower_reduction.cpp's lane_sum.
-constexpr int64_t kLanes = 8;
-constexpr int64_t kLaneMin = 64;
 
 // Element-instructions (elements x instructions of the program) per part
 // when a kernel splits across threads: about 100 us of one core's work at
@@ -456,56 +452,6 @@ void ElementwiseBuilder::output(int reg, int slot) {
   r.slot = slot;
 }
 
-void ElementwiseBuilder::reduce(int reg, int slot, const std::string& op,
-                                const std::vector<bool>& reduced) {
-  if (reduced.size() != shape_.size()) throw Unsupported("reduction dims of another rank");
-  const ir::DType dtype = regs_.at(reg).dtype;
-  if (dtype != ir::DType::kFloat32 && dtype != ir::DType::kFloat64) {
-    throw Unsupported(std::string("a fused reduction of ") + ir::dtype_name(dtype));
-  }
-  Reduction r;
-  if (op == "sum") {
-    r.op = Reduction::Op::kSum;
-  } else if (op == "mean") {
-    r.op = Reduction::Op::kMean;
-  } else if (op == "amax") {
-    r.op = Reduction::Op::kMax;
-  } else if (op == "amin") {
-    r.op = Reduction::Op::kMin;
-  } else {
-    throw Unsupported("no fused reduction " + op);
-  }
-  // Which block is reduced, size-1 dims aside: kept dims then reduced ones
-  // (rows), or reduced then kept (columns).
-  int64_t kept = 1, folded = 1;
-  bool kept_after_reduced = false, reduced_after_kept = false, any_kept = false,
-       any_reduced = false;
-  for (size_t d = 0; d < shape_.size(); ++d) {
-    if (shape_[d] == 1) continue;
-    if (reduced[d]) {
-      folded *= shape_[d];
-      reduced_after_kept = reduced_after_kept || any_kept;
-      any_reduced = true;
-    } else {
-      kept *= shape_[d];
-      kept_after_reduced = kept_after_reduced || any_reduced;
-      any_kept = true;
-    }
-  }
-  if (kept_after_reduced && reduced_after_kept) {
-    throw Unsupported("a fused reduction over dims between kept ones");
-  }
-  r.reg = reg;
-  r.slot = slot;
-  r.rows = !kept_after_reduced;
-  r.inner = r.rows ? folded : kept;
-  r.outputs = kept;
-  r.count = folded;
-  r.lanes = r.rows && (r.op == Reduction::Op::kSum || r.op == Reduction::Op::kMean) &&
-            r.inner >= kLaneMin;
-  reductions_.push_back(r);
-}
-
 std::vector<std::pair<int, int>> ElementwiseBuilder::in_place_pairs() const {
   std::vector<int> writer(regs_.size(), -1), last_read(regs_.size(), -1);
   for (size_t i = 0; i < instrs_.size(); ++i) {
@@ -561,109 +507,6 @@ void fill_constant(void* dst, const ir::Attr& value, int64_t n) {
 
 }  // namespace
 
-namespace {
-
-using Reduction = ElementwiseBuilder::Reduction;
-
-// One chunk (n elements from flat index `start`) of a reduction's register
-// folded into the accumulators, each output's elements in order.
-// Rows summed in lanes: acc holds kLanes partial sums per output, and a
-// row's element at position p goes to lane p % kLanes.
-template <typename T>
-void fold_lanes(const Reduction& r, const T* v, int64_t start, int64_t n, double* acc) {
-  int64_t o = start / r.inner, pos = start % r.inner;
-  for (int64_t i = 0; i < n;) {
-    const int64_t take = std::min(n - i, r.inner - pos);
-    double lanes[kLanes];
-    std::copy_n(acc + o * kLanes, kLanes, lanes);
-    const T* x = v + i;
-    int64_t j = 0;
-    for (; j < take && (pos + j) % kLanes != 0; ++j) lanes[(pos + j) % kLanes] += x[j];
-    for (; j + kLanes <= take; j += kLanes) {
-      for (int64_t l = 0; l < kLanes; ++l) lanes[l] += x[j + l];
-    }
-    for (; j < take; ++j) lanes[(pos + j) % kLanes] += x[j];
-    std::copy_n(lanes, kLanes, acc + o * kLanes);
-    i += take;
-    pos += take;
-    if (pos == r.inner) pos = 0, ++o;
-  }
-}
-
-template <typename T, typename Fold>
-void fold_chunk(const Reduction& r, const T* v, int64_t start, int64_t n, double* acc, Fold fold) {
-  if (r.rows) {
-    int64_t o = start / r.inner, pos = start % r.inner;
-    for (int64_t i = 0; i < n;) {
-      const int64_t take = std::min(n - i, r.inner - pos);
-      double a = acc[o];
-      for (int64_t j = 0; j < take; ++j) a = fold(a, v[i + j]);
-      acc[o] = a;
-      i += take;
-      pos += take;
-      if (pos == r.inner) pos = 0, ++o;
-    }
-  } else {
-    int64_t k = start % r.inner;
-    for (int64_t i = 0; i < n;) {
-      const int64_t take = std::min(n - i, r.inner - k);
-      double* __restrict a = acc + k;
-      const T* __restrict x = v + i;
-      for (int64_t j = 0; j < take; ++j) a[j] = fold(a[j], x[j]);
-      i += take;
-      k += take;
-      if (k == r.inner) k = 0;
-    }
-  }
-}
-
-// As lower_reduction.cpp: a NaN operand makes amax/amin NaN.
-template <bool kMax>
-double fold_extreme(double a, double x) {
-  if (x != x || a != a) return std::numeric_limits<double>::quiet_NaN();
-  return kMax ? std::max(a, x) : std::min(a, x);
-}
-
-template <typename T>
-void fold_reduction(const Reduction& r, const void* chunk, int64_t start, int64_t n, double* acc) {
-  const T* v = static_cast<const T*>(chunk);
-  switch (r.op) {
-    case Reduction::Op::kSum:
-    case Reduction::Op::kMean:
-      if (r.lanes) return fold_lanes(r, v, start, n, acc);
-      return fold_chunk(r, v, start, n, acc, [](double a, T x) { return a + x; });
-    case Reduction::Op::kMax:
-      return fold_chunk(r, v, start, n, acc,
-                        [](double a, T x) { return fold_extreme<true>(a, x); });
-    case Reduction::Op::kMin:
-      return fold_chunk(r, v, start, n, acc,
-                        [](double a, T x) { return fold_extreme<false>(a, x); });
-  }
-}
-
-template <typename T>
-void finish_reduction(const Reduction& r, const double* acc, void* out) {
-  T* y = static_cast<T*>(out);
-  for (int64_t o = 0; o < r.outputs; ++o) {
-    double v = acc[o];
-    if (r.lanes) {
-      v = acc[o * kLanes];
-      for (int64_t l = 1; l < kLanes; ++l) v += acc[o * kLanes + l];
-    }
-    if (r.op == Reduction::Op::kMean) {
-      v = r.count ? v / static_cast<double>(r.count) : std::numeric_limits<double>::quiet_NaN();
-    }
-    y[o] = static_cast<T>(v);
-  }
-}
-
-double reduction_init(Reduction::Op op) {
-  constexpr double kInf = std::numeric_limits<double>::infinity();
-  return op == Reduction::Op::kMax ? -kInf : op == Reduction::Op::kMin ? kInf : 0.0;
-}
-
-}  // namespace
-
 Kernel ElementwiseBuilder::build() const {
   // The run state, built once: a kernel is not reentrant (neither is the
   // program that owns it), so registers and scratch are reused across runs.
@@ -691,13 +534,7 @@ Kernel ElementwiseBuilder::build() const {
     char* constants = nullptr;
     std::vector<std::ptrdiff_t> constant_at;  // per register: its constant's offset, or -1
     std::vector<Part> parts;                  // made on first use
-    struct Folded {
-      Reduction reduction;
-      std::vector<double> acc;  // per output element: 1, or kLanes partial sums
-      void (*fold)(const Reduction&, const void*, int64_t, int64_t, double*) = nullptr;
-      void (*finish)(const Reduction&, const double*, void*) = nullptr;
-    };
-    std::vector<Folded> reductions;
+    std::vector<ReductionFold> reductions;
   };
   auto plan = std::make_shared<Plan>();
   Plan& p = *plan;
@@ -728,11 +565,7 @@ Kernel ElementwiseBuilder::build() const {
   for (const Reduction& r : reductions_) {
     // Its register stays live until the end of each chunk.
     last_read[r.reg] = static_cast<int>(instrs_.size());
-    const bool single = regs_[r.reg].dtype == ir::DType::kFloat32;
-    const int64_t per_output = r.lanes ? kLanes : 1;
-    p.reductions.push_back({r, std::vector<double>(static_cast<size_t>(r.outputs * per_output)),
-                            single ? fold_reduction<float> : fold_reduction<double>,
-                            single ? finish_reduction<float> : finish_reduction<double>});
+    p.reductions.emplace_back(r, regs_[r.reg].dtype);
   }
   std::vector<bool> in_scratch(regs_.size(), false);
   p.scratch_at.assign(regs_.size(), -1);
@@ -817,20 +650,16 @@ Kernel ElementwiseBuilder::build() const {
         });
       }
       for (const Instr& in : p.instrs) in.fn(in, part.reg.data(), n);
-      for (auto& r : p.reductions) {
-        r.fold(r.reduction, part.reg[r.reduction.reg], start, n, r.acc.data());
-      }
+      for (ReductionFold& r : p.reductions) r.add(part.reg[r.reduction().reg], start, n);
     }
   };
   return [plan, make_part, run_chunks](void* const* slots) {
     Plan& p = *plan;
     const int64_t chunks = (p.total + p.chunk - 1) / p.chunk;
     if (!p.reductions.empty()) {  // one thread: the summation order is fixed
-      for (auto& r : p.reductions) {
-        std::fill(r.acc.begin(), r.acc.end(), reduction_init(r.reduction.op));
-      }
+      for (ReductionFold& r : p.reductions) r.start();
       run_chunks(p, p.parts[0], slots, 0, chunks);
-      for (auto& r : p.reductions) r.finish(r.reduction, r.acc.data(), slots[r.reduction.slot]);
+      for (const ReductionFold& r : p.reductions) r.finish(slots[r.reduction().slot]);
       return;
     }
     // One part per kWorkPerPart of element-instructions, at most one per

@@ -83,9 +83,8 @@ class ElementwiseBuilder {
     int64_t inner = 1;    // rows: elements per output; columns: outputs
     int64_t outputs = 1;  // output elements
     int64_t count = 1;    // elements per output
-    // Sums of rows of at least 64 keep 8 partial sums per output, as the
-    // unfused sum does (lower_reduction.cpp): element r of a row goes to lane
-    // r % 8, and the lanes are added in order at the end.
+    // Sums of long rows keep partial sums per output, as the unfused sum
+    // does (reduction_order.h).
     bool lanes = false;
   };
   struct Instr;

@@ -12,6 +12,7 @@
 #include "ir/structural.h"
 #include "runtime/cpu/dtype.h"
 #include "runtime/cpu/lower.h"
+#include "runtime/cpu/reduction_order.h"
 
 namespace janus::cpu {
 namespace {
@@ -56,38 +57,18 @@ std::vector<bool> reduced_dims(const LowerContext& ctx, size_t rank) {
 template <typename T>
 using Acc = std::conditional_t<std::is_floating_point_v<T>, double, int64_t>;
 
-// Float sums over a contiguous run of at least kLaneMin elements per output
-// keep kLanes partial sums (element r goes to lane r % kLanes), added up in
-// lane order at the end: the adds no longer wait on each other (one double
-// add chain is latency-bound, about 4x slower), and the order is still fixed.
-// The fused engine's reductions (elementwise.cpp) sum in the same order.
-constexpr int64_t kLanes = 8;
-constexpr int64_t kLaneMin = 64;
-
-template <typename T>
-double lane_sum(const T* x, int64_t n) {
-  double lanes[kLanes] = {};
-  int64_t r = 0;
-  for (; r + kLanes <= n; r += kLanes) {
-    for (int64_t l = 0; l < kLanes; ++l) lanes[l] += x[r + l];
-  }
-  for (; r < n; ++r) lanes[r % kLanes] += x[r];
-  double total = lanes[0];
-  for (int64_t l = 1; l < kLanes; ++l) total += lanes[l];
-  return total;
-}
-
 // Whether a reduction's elements per output are one contiguous run long
-// enough for lane_sum.
+// enough to be summed in lanes (reduction_order.h).
 bool lane_summed(const std::vector<int64_t>& inner) {
-  if (static_cast<int64_t>(inner.size()) < kLaneMin) return false;
+  if (static_cast<int64_t>(inner.size()) < kLaneMinRun) return false;
   for (size_t r = 0; r < inner.size(); ++r) {
     if (inner[r] != static_cast<int64_t>(r)) return false;
   }
   return true;
 }
 
-// Sum (or mean) of float T over `layout`: lane sums where lane_summed.
+// Sum (or mean) of float T over `layout`, accumulated in double: in lanes
+// where lane_summed, else in element order.
 template <typename T>
 Kernel float_sum(const LowerContext& ctx, const Layout& layout, bool mean) {
   auto shared = std::make_shared<Layout>(layout);
@@ -102,7 +83,9 @@ Kernel float_sum(const LowerContext& ctx, const Layout& layout, bool mean) {
       const T* row = x + shared->base[o];
       double acc = 0;
       if (lanes) {
-        acc = lane_sum(row, count);
+        double partial[kSumLanes] = {};
+        add_to_lanes(partial, row, 0, count);
+        acc = total_of_lanes(partial);
       } else {
         for (int64_t r = 0; r < count; ++r) acc += row[inner[r]];
       }
@@ -189,10 +172,7 @@ Kernel lower_reduce(const LowerContext& ctx, const std::string& op) {
         return reduce<T, T>(
             ctx, layout, init,
             [is_max](T acc, T v) {
-              if constexpr (std::is_floating_point_v<T>) {
-                if (std::isnan(v) || std::isnan(acc)) return std::numeric_limits<T>::quiet_NaN();
-              }
-              return is_max ? std::max(acc, v) : std::min(acc, v);
+              return is_max ? fold_extreme<true>(acc, v) : fold_extreme<false>(acc, v);
             },
             [](T acc, int64_t) { return acc; });
       }
