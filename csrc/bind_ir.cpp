@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "ir/graph.h"
+#include "ir/structural.h"
 #include "passes/passes.h"
 
 namespace py = pybind11;
@@ -105,6 +106,17 @@ void bind_ir(py::module_& m) {
         return kinds;
       },
       "The op kinds of the op table, as (name, result count; -1: by attributes).");
+  sub.def(
+      "fused_reductions",
+      [] {
+        std::vector<std::string> names;
+        for (int k = 0; k < ir::op_count(); ++k) {
+          const auto kind = static_cast<ir::OpKind>(k);
+          if (ir::is_fused_reduction(kind)) names.emplace_back(ir::op_name(kind));
+        }
+        return names;
+      },
+      "The reductions a fused body may end with (csrc/ir/structural.h).");
   sub.def(
       "structural_kinds",
       [] {

@@ -46,6 +46,7 @@ from .cuda_steps import (
     contiguous_strides,
     index_code,
 )
+from .program import FUSED_REDUCTIONS
 
 PRELUDE = r"""
 #if defined(__CUDACC__) || defined(__CUDACC_RTC__)
@@ -150,10 +151,6 @@ class _Source:
         return "\n".join(self.parts)
 
 
-# The reductions a fused body may end with (csrc/ir/structural.h).
-_FUSED_REDUCTIONS = frozenset({"sum", "mean", "amax", "amin"})
-
-
 class _Lowering:
     def __init__(self, graph):
         self.types = {v.name: (v.dtype, tuple(v.shape)) for v in graph.inputs()}
@@ -247,7 +244,7 @@ class _Lowering:
         kernel writes to scratch buffers."""
         body_ops = attrs["body"]
         n_map = len(body_ops)
-        while n_map and body_ops[n_map - 1][0] in _FUSED_REDUCTIONS:
+        while n_map and body_ops[n_map - 1][0] in FUSED_REDUCTIONS:
             n_map -= 1
         pairs_out = list(zip(outs, attrs["results"]))
         mapped = [o for o, r in pairs_out if r < n_map]

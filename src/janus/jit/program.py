@@ -56,7 +56,7 @@ class AssertionFailed(RuntimeError):
 
 
 # The reductions a fused body may end with (csrc/ir/structural.h).
-_FUSED_REDUCTIONS = frozenset({"sum", "mean", "amax", "amin"})
+FUSED_REDUCTIONS = frozenset(_C.ir.fused_reductions())
 
 
 def _run_fused(args: list, attrs: dict) -> tuple:
@@ -70,7 +70,7 @@ def _run_fused(args: list, attrs: dict) -> tuple:
             else o
             for o in operands
         ]
-        if op in _FUSED_REDUCTIONS:
+        if op in FUSED_REDUCTIONS:
             # The body's values may still have an input's smaller shape; the
             # reduction folds the whole iteration shape, as the engine does.
             shape = np.broadcast_shapes(*(np.shape(a) for a in args))
