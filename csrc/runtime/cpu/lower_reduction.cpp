@@ -67,40 +67,10 @@ bool lane_summed(const std::vector<int64_t>& inner) {
   return true;
 }
 
-// Sum (or mean) of float T over `layout`, accumulated in double: in lanes
-// where lane_summed, else in element order.
-template <typename T>
-Kernel float_sum(const LowerContext& ctx, const Layout& layout, bool mean) {
-  auto shared = std::make_shared<Layout>(layout);
-  const int in_slot = ctx.operand_slots[0], out_slot = ctx.output_slots[0];
-  const bool lanes = lane_summed(layout.inner);
-  return [=](void* const* slots) {
-    const T* x = static_cast<const T*>(slots[in_slot]);
-    T* y = static_cast<T*>(slots[out_slot]);
-    const auto& inner = shared->inner;
-    const int64_t count = static_cast<int64_t>(inner.size());
-    for (size_t o = 0; o < shared->base.size(); ++o) {
-      const T* row = x + shared->base[o];
-      double acc = 0;
-      if (lanes) {
-        double partial[kSumLanes] = {};
-        add_to_lanes(partial, row, 0, count);
-        acc = total_of_lanes(partial);
-      } else {
-        for (int64_t r = 0; r < count; ++r) acc += row[inner[r]];
-      }
-      if (mean) {
-        acc = count ? acc / static_cast<double>(count) : std::numeric_limits<double>::quiet_NaN();
-      }
-      y[o] = static_cast<T>(acc);
-    }
-  };
-}
-
-// Reduces with `combine(acc, x)` from `init`, then `finish(acc, count)`.
-template <typename In, typename Out, typename AccT, typename Combine, typename Finish>
-Kernel reduce(const LowerContext& ctx, const Layout& layout, AccT init, Combine combine,
-              Finish finish) {
+// Reduces output o's elements (row = the input at base[o], its elements at
+// row[inner[r]]) with `fold_row(row, inner)`, then `finish(acc, count)`.
+template <typename In, typename Out, typename FoldRow, typename Finish>
+Kernel reduce_rows(const LowerContext& ctx, const Layout& layout, FoldRow fold_row, Finish finish) {
   auto shared = std::make_shared<Layout>(layout);
   const int in_slot = ctx.operand_slots[0], out_slot = ctx.output_slots[0];
   return [=](void* const* slots) {
@@ -109,12 +79,48 @@ Kernel reduce(const LowerContext& ctx, const Layout& layout, AccT init, Combine 
     const auto& inner = shared->inner;
     const int64_t count = static_cast<int64_t>(inner.size());
     for (size_t o = 0; o < shared->base.size(); ++o) {
-      const In* row = x + shared->base[o];
-      AccT acc = init;
-      for (int64_t r = 0; r < count; ++r) acc = combine(acc, row[inner[r]]);
-      y[o] = finish(acc, count);
+      y[o] = finish(fold_row(x + shared->base[o], inner), count);
     }
   };
+}
+
+// Reduces with `combine(acc, x)` from `init`, element by element, then
+// `finish(acc, count)`.
+template <typename In, typename Out, typename AccT, typename Combine, typename Finish>
+Kernel reduce(const LowerContext& ctx, const Layout& layout, AccT init, Combine combine,
+              Finish finish) {
+  return reduce_rows<In, Out>(
+      ctx, layout,
+      [init, combine](const In* row, const std::vector<int64_t>& inner) {
+        AccT acc = init;
+        for (int64_t r : inner) acc = combine(acc, row[r]);
+        return acc;
+      },
+      finish);
+}
+
+// Sum (or mean) of float T over `layout`, accumulated in double: in lanes
+// where lane_summed, else in element order.
+template <typename T>
+Kernel float_sum(const LowerContext& ctx, const Layout& layout, bool mean) {
+  auto finish = [mean](double acc, int64_t count) {
+    if (mean) {
+      acc = count ? acc / static_cast<double>(count) : std::numeric_limits<double>::quiet_NaN();
+    }
+    return static_cast<T>(acc);
+  };
+  if (!lane_summed(layout.inner)) {
+    return reduce<T, T>(
+        ctx, layout, 0.0, [](double acc, T v) { return acc + v; }, finish);
+  }
+  return reduce_rows<T, T>(
+      ctx, layout,
+      [](const T* row, const std::vector<int64_t>& inner) {
+        double lanes[kSumLanes] = {};
+        add_to_lanes(lanes, row, 0, static_cast<int64_t>(inner.size()));
+        return total_of_lanes(lanes);
+      },
+      finish);
 }
 
 Kernel lower_reduce(const LowerContext& ctx, const std::string& op) {
