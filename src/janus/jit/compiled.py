@@ -74,18 +74,15 @@ class _Builder:
                 return ("tracked", at)
             return ("out", self.output(t))
         known = rec.sources.get(id(t))
-        held = rec.held_created.get(id(t))
-        if held is not None and held is t and not data_only:
-            # Made by a janus call, but too large to be a constant: held as
-            # this call's tensor, every compiled call would hand out that one.
-            raise NotCompilable(
-                "a tensor made inside the frame (too large for a constant) escapes it"
-            )
         shared = rec.sourced_arrays.get(id(t._data))
         if (known is None or known[0] is not t) and shared is not None and shared[0] is t._data:
             # `x.detach()` of a tensor read from the heap, which no op used:
             # the same detached view of what the source gives on this call.
             return ("detached", ("source", _where(rec, shared[1])))
+        if (known is None or known[0] is not t) and id(t) in self.tr.created and not data_only:
+            # Made by a janus call the graph has no node for (a CUDA
+            # `zeros`): every compiled call would hand out this call's tensor.
+            raise NotCompilable("a tensor made inside the frame (with no graph form) escapes it")
         return ("source", _where(rec, t))
 
     def template(self, var):
@@ -269,12 +266,12 @@ class CompiledFrame:
             else:
                 self.heap_effects.append((kind, target.source, effect[2], b.template(effect[3])))
         # Outside tensors updated in place, and .grad changes: committed
-        # after the run, to the tensor found through its source (or held).
+        # after the run, to the tensor found through its source.
         for t in rec.effects.values():
             if id(t) in tr.created and id(t) not in rec.sources:
-                # Made by a janus call the trace holds as a fixed tensor (too
-                # large for a constant): updated in place, it would carry the
-                # update into the next call.
+                # Made by a janus call the graph has no node for, so the
+                # trace holds it as a fixed tensor: updated in place, it would
+                # carry the update into the next call.
                 raise NotCompilable("a tensor made inside the frame is updated in place")
         self.tensor_effects = [(_where(rec, t), b.output(t)) for t in rec.effects.values()]
         self.grads = [

@@ -17,7 +17,7 @@ import numpy as np
 
 from .. import _C
 from ..ops import registry
-from ..tensor import Tensor
+from ..tensor import Tensor, _make
 
 _SHORT = {
     "float32": "f32",
@@ -80,9 +80,6 @@ class _Recorder:
         # id -> (tensor, source): tensors the translator read from the heap
         self.sources: dict = {}
         self.sourced_arrays: dict = {}  # id(array) -> (array, tensor) for those tensors
-        # id -> tensor made from Python data but too large to be a constant:
-        # read as this call's tensor, so it must not escape the frame.
-        self.held_created: dict = {}
         # Work no op records (registry.notify_unrecordable): the translator
         # collects the reasons and breaks there; a plain recording fails.
         self.unrecordable: list | None = None
@@ -180,9 +177,10 @@ class _Recorder:
     def on_create(self, tensor: Tensor, fill=None) -> None:
         """A tensor made from Python data inside fn: a constant node (each run
         makes it afresh, as eager does); a filled one (`fill`) is one value
-        expanded, then copied. One too large to spell out in the graph stays
-        an input read from the tensor. The translator guards the Python
-        values it was made from."""
+        expanded, then copied. One too large to spell out in the graph (an
+        `eye(300)`) is a clone of a private copy the graph reads as an input,
+        so it too is a new buffer on each run. The translator guards the
+        Python values it was made from."""
         data = tensor._data
         if type(data) is not np.ndarray:
             return
@@ -201,8 +199,11 @@ class _Recorder:
             )
             self.tape.append(("constant", value.name, data.copy()))
         else:
-            self.held_created[id(tensor)] = tensor
-            return
+            # Nothing else sees the copy, so no write reaches it: every call
+            # clones the recorded values.
+            private = _make(data.copy())
+            [value] = self.graph.add_node("clone", [self.value_of(private)], {}, [_type(tensor)])
+            self.tape.append(("constant", value.name, private._data))
         self.values[id(tensor)] = (tensor, value)
         self.arrays[id(data)] = (data, value)
 
