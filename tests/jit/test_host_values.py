@@ -97,6 +97,65 @@ def test_host_values_stored_on_objects_are_computed_after_the_graph():
     assert not [b for t in jf.report.compiles for b in t.breaks], jf.explain()
 
 
+def test_numbers_read_from_tensor_data_are_graph_operands():
+    """`x * loss.item()` and Python's float arithmetic on such numbers (with
+    constants and with a number read as data on entry) are computed by the
+    graph, as Python computes them: the same bits as eager, and no break."""
+
+    def make():
+        state = {"ema": 0.5}
+
+        def fn(x, k):
+            top = x.amax()  # (a max: the same bits however it is computed)
+            scale = top.item()
+            state["ema"] = 0.9 * state["ema"] + 0.1 * scale  # a changing number
+            y = x * scale + state["ema"] * x - x / (2.0 * scale + 1.0)
+            n = (x > 0).sum().item()  # an int
+            z = x * n + x * float(top) + -scale * x + (x > -abs(scale))
+            return y, z * (k * top.item()), scale
+
+        return fn, lambda: dict(state)
+
+    janus.manual_seed(3)
+    jf = run_both(make, [(janus.randn(4, 3), k % 3) for k in range(9)], rtol=0, atol=0)
+    assert compiled_calls(jf) >= 4, jf.explain()
+    assert not [b for t in jf.report.compiles for b in t.breaks], jf.explain()
+
+
+def test_int_arithmetic_on_a_number_read_stays_a_break():
+    """Python's ints never overflow, int64 tensors do: `x * (n * 3)` with `n`
+    read from tensor data is baked (a break), and still gives eager's values."""
+
+    def make():
+        def fn(x):
+            n = (x > 0).sum().item()
+            return x * (n * 3)
+
+        return fn, dict
+
+    janus.manual_seed(4)
+    jf = run_both(make, [(janus.randn(5),) for _ in range(5)], rtol=0, atol=0)
+    assert "data-dependent" in {b.kind for t in jf.report.compiles for b in t.breaks}
+
+
+def test_a_number_read_before_an_in_place_update_keeps_the_value_read():
+    """A compiled call reads `loss.item()` after its graph; it read the
+    tensor's final value, so an in-place update after the read leaked into
+    the number (6.0 came back as 7.0)."""
+
+    def make():
+        def fn(x):
+            loss = (x * 2).sum()
+            before = loss.item()
+            loss.add_(1)
+            return before, loss.item(), x * before
+
+        return fn, dict
+
+    jf = run_both(make, [(janus.full((3,), float(k)),) for k in range(5)], rtol=0, atol=0)
+    assert compiled_calls(jf) >= 3
+
+
 def test_a_decision_on_a_computed_host_value_splits_there():
     def make():
         w = janus.randn(3)

@@ -178,17 +178,6 @@ def test_a_number_too_large_for_its_input_runs_the_frame_as_usual():
     assert compiled == eager == [2**70]
 
 
-def test_a_number_read_from_tensor_data_is_still_a_break_as_an_operand():
-    """`x * loss.item()`: the number comes from this call's graph, so it
-    cannot be an input read on entry; it stays a graph break."""
-
-    def f(x):
-        return x * x.sum().item()
-
-    explained = janus.jit.explain(f, janus.ones(3))
-    assert [b.kind for b in explained.breaks] == ["data-dependent"]
-
-
 def test_a_number_updated_by_a_tensor_is_rebound_not_the_input_changed():
     """`acc += x` with `acc` a changing number: Python rebinds `acc` to a
     new tensor (a number has no in-place add); the number input stays as

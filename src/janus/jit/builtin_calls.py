@@ -110,7 +110,7 @@ def _getattr(tr, args, kwargs):
 def _float_of(kind):
     def convert(tr, args, kwargs):
         if len(args) == 1 and isinstance(args[0].value, Tensor) and not kwargs:
-            return Var(do(kind, args[0].value), host=(args[0], kind.__name__))
+            return Var(do(kind, args[0].value), host=(tr.pinned(args[0]), kind.__name__))
         return tr.pure(kind, args, kwargs)
 
     return convert

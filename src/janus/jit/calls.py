@@ -434,7 +434,7 @@ class CallsMixin:
 
     def call_tensor_method(self, fn, receiver, name, args, kwargs) -> Var:
         if name in ("item", "tolist") and not args and not kwargs:
-            return Var(do(fn.value), host=(receiver, name))
+            return Var(do(fn.value), host=(self.pinned(receiver), name))
         hosts = any(v.host is not None for v in (*args, *kwargs.values()))
         if hosts and name in _ARITHMETIC_METHODS:  # `p.add_(g, alpha=-lr)`, lr data
             operands = self.number_operands(receiver.value, args, kwargs)

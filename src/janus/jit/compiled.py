@@ -295,12 +295,14 @@ class CompiledFrame:
                 ) from None
             self.backward_inputs = [_where(rec, t) for t in rec.captured_tensors if t._rg]
         rec.graph.set_outputs(b.outputs)
-        # A split at the frame's first tensor op leaves nothing to run before it.
+        # A split at the frame's first tensor op leaves nothing to run before
+        # it (a graph with outputs but no nodes hands out inputs: the value a
+        # number was read from, `t.item()`).
         try:
             staged = [at for _, at in self.tensor_effects]
             self.program = (
                 compile_graph(rec.graph, staged_outputs=staged, device=device)
-                if rec.graph.node_count()
+                if rec.graph.node_count() or b.outputs
                 else None
             )
         except NoKernel as why:

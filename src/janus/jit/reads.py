@@ -19,7 +19,7 @@ import types
 
 import numpy as np
 
-from ..dtypes import result_type
+from ..dtypes import bool_, float64, int64, result_type
 from ..tensor import Tensor, _make
 from .sources import Computed, Fixed, NumberInput
 from .values import OUTSIDE_PYTHON, SCALARS, HostOp, Var, deferrable, do, is_constant
@@ -40,6 +40,15 @@ _NOT_IN_PLACE = {
     operator.iadd: operator.add, operator.isub: operator.sub, operator.imul: operator.mul,
     operator.itruediv: operator.truediv, operator.ipow: operator.pow,
 }  # fmt: skip
+
+
+# Python's float arithmetic that float64 tensors do bit for bit (IEEE 754).
+_EXACT_FLOAT_OPERATORS = {
+    operator.add, operator.sub, operator.mul, operator.truediv, operator.neg, operator.pos,
+    operator.iadd, operator.isub, operator.imul, operator.itruediv, abs,
+}  # fmt: skip
+# Readers of a number from a one-element tensor (`Var.host`'s second part).
+_NUMBER_READS = ("item", "float", "int")
 
 
 def equatable(value) -> bool:
@@ -187,7 +196,8 @@ class ReadsMixin:
 
     def tensor_operands(self, args: list) -> list | None:
         """The operands of an operation on a tensor, each host number among
-        them a number input (None if one cannot be: it comes from tensor data)."""
+        them a number input, or computed in the graph from the tensor it was
+        read from (None if neither can be)."""
         like = next((a.value for a in args if isinstance(a.value, Tensor)), None)
         if like is None:
             return None
@@ -196,11 +206,75 @@ class ReadsMixin:
             if a.host is not None:
                 if type(a.value) not in (int, float):
                     return None
-                a = self.number_input(a, result_type(like, a.value), like.device)
+                dtype = result_type(like, a.value)
+                number = self.number_input(a, dtype, like.device)
+                a = self.read_operand(a, dtype, like) if number is None else number
                 if a is None:
                     return None
             operands.append(a if isinstance(a, Tensor) else a.value)
         return operands
+
+    def read_operand(self, var: Var, dtype, like: Tensor) -> Tensor | None:
+        """Host number `var`, read from this call's tensor data (`loss.item()`,
+        `0.9 * loss.item()`), as a 0-d operand of `dtype` that the graph
+        computes, so `x * loss.item()` is no break: the graph does Python's
+        arithmetic on the number read (float64, exact for +, -, *, / as
+        Python's floats are), then the cast eager does. None where Python's
+        arithmetic has no exact graph form (on ints, which never overflow),
+        or off the CPU."""
+        if like.device.type != "cpu":
+            return None
+        number = self.python_number(var, like.device)
+        return None if number is None else do(number.to, dtype)
+
+    def python_number(self, var: Var, device) -> Tensor | None:
+        """A 0-d tensor the graph computes, equal to host number `var`: an
+        int64 or bool as read from a tensor, a float64 otherwise."""
+        if self.number_source(var) is not None:  # known on entry: a number input
+            if type(var.value) is bool:
+                return None
+            return self.number_input(var, float64 if type(var.value) is float else int64, device)
+        host = var.host
+        if isinstance(host, HostOp):
+            if host.fn not in _EXACT_FLOAT_OPERATORS or type(var.value) is not float:
+                return None
+            if all(type(a.value) is int for a in host.args):
+                return None  # int / int: Python rounds the exact quotient once
+            operands = []
+            for a in host.args:
+                if a.host is None:  # a constant of the trace
+                    if type(a.value) not in (int, float):
+                        return None
+                    operands.append(a.value)
+                    continue
+                number = self.python_number(a, device)
+                if number is None:
+                    return None
+                operands.append(number if number.dtype is float64 else do(number.to, float64))
+            return do(_NOT_IN_PLACE.get(host.fn, host.fn), *operands)
+        if host is OUTSIDE_PYTHON:
+            return None
+        tensor, kind = host
+        t = tensor.value
+        if kind not in _NUMBER_READS or not isinstance(t, Tensor) or t.device != device:
+            return None
+        if kind == "int" and t.is_floating_point():
+            return None  # (int() of a float truncates, and raises on nan)
+        number = do(t.detach().reshape, ())
+        want = {float: float64, int: int64, bool: bool_}[type(var.value)]
+        return number if number.dtype is want else do(number.to, want)
+
+    def pinned(self, var: Var) -> Var:
+        """`var`'s tensor as it is now, for a number read from it
+        (`loss.item()`): a compiled call reads that number after its graph
+        (or the graph computes with it), and an in-place update of the
+        tensor after the read must not reach it."""
+        t = var.value
+        if not isinstance(t, Tensor):
+            return var
+        pin = _make(t._data.copy())
+        self.recorder.on_copy(pin, t)
+        return Var(pin)
 
     def number_input(self, var: Var, dtype, device) -> Tensor | None:
         """Host number `var` as a tensor operand: a 0-d graph input of `dtype`
