@@ -137,7 +137,7 @@ def jit_summary() -> dict | None:
         ),
         "first_reason": _relative(reasons[0]) if reasons else None,
         "hook_graphs": sorted(
-            _relative(r.name) for r in hooked.values() if any(t.entry for t in r.compiles)
+            _relative(r.name) for r in list(hooked.values()) if any(t.entry for t in r.compiles)
         ),
     }
 

@@ -101,7 +101,7 @@ class _Builder:
                 return ("host", self.tensor(tensor_var.value, data_only=True), kind)
             return ("host", self.template(tensor_var), kind)
         value = var.value
-        if type(value) in (list, dict):  # one object: one template (see _build)
+        if type(value) in (list, dict, set):  # one object: one template (see _build)
             known = self.containers.get(id(value))
             if known is not None and known[0] is value:
                 return known[1]
@@ -139,10 +139,12 @@ class _Builder:
             return self._container(
                 value, lambda: [(k, self.template(Var(v))) for k, v in value.items()]
             )
+        if type(value) is set and all(is_constant(v) for v in value):  # (a set comprehension's)
+            return self._container(value, lambda: [("const", v) for v in value])
         raise NotCompilable(f"a {type(value).__name__} object made inside the frame escapes it")
 
     def _container(self, value, parts):
-        """The template of a list or dict, registered before its parts are
+        """The template of a list, dict or set, registered before its parts are
         made (a list that holds itself stays one object)."""
         template = (type(value), [])
         self.containers[id(value)] = (value, template)
@@ -198,6 +200,10 @@ def _build(template, outs, env, made: dict):
     if kind is dict:
         value = made[id(template)] = {}
         value.update((k, _build(t, outs, env, made)) for k, t in template[1])
+        return value
+    if kind is set:
+        value = made[id(template)] = set()
+        value.update(_build(t, outs, env, made) for t in template[1])
         return value
     value = made[id(template)] = []
     value.extend(_build(t, outs, env, made) for t in template[1])
@@ -261,7 +267,7 @@ class CompiledFrame:
                 self.heap_effects.append((kind, None, tuple(effect[2]), values))
             elif target.source is None:
                 raise NotCompilable(f"a {kind} on an object with no source")
-            elif kind == "append":
+            elif kind in ("append", "add"):
                 self.heap_effects.append((kind, target.source, None, b.template(effect[2])))
             else:
                 self.heap_effects.append((kind, target.source, effect[2], b.template(effect[3])))
@@ -406,6 +412,8 @@ class CompiledFrame:
                 setattr(target.evaluate(env), key, value)
             elif kind == "setitem":
                 target.evaluate(env)[key] = value
+            elif kind == "add":
+                target.evaluate(env).add(value)
             else:  # append
                 target.evaluate(env).append(value)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import operator
 
 from ..tensor import Tensor
+from .reads import ALL
 from .sources import Item
 from .values import (
     CONVERSIONS,
@@ -78,24 +79,22 @@ class ContainersMixin:
 
     def SET_ADD(self, f, ins):
         var = f.stack.pop()
-        self._building(f.stack[-ins.arg], "set")
-        do(f.stack[-ins.arg].value.add, self.value(var, "a set element"))
-
-    def _building(self, target, kind: str) -> None:
-        """A comprehension's container must be the frame's own (a resume
-        function that received it has no effect form for adding to it)."""
-        if target.source is not None:
-            self.graph_break(
-                "effect",
-                f"adds to a {kind} comprehension begun before a graph break",
-                "build the container with a loop of its own, or move the break out of it",
-            )
+        target = f.stack[-ins.arg]
+        element = self.value(var, "a set element")
+        if target.source is not None:  # (as in LIST_APPEND)
+            self.remember_length(target)
+            self.effects.append(("add", target, Var(element)))
+            self.mark_mutated(target.value)
+        do(target.value.add, element)
 
     def MAP_ADD(self, f, ins):
         key, var = f.pop(2)
         target = f.stack[-ins.arg]
-        self._building(target, "dict")
         k = self.value(key, "a dict key")
+        if target.source is not None:  # (as in LIST_APPEND)
+            self.remember_length(target)
+            self.effects.append(("setitem", target, k, var))
+            self.mark_mutated(target.value, k if is_constant(k) else ALL)
         target.value[k] = var.value
         if target.items is not None:
             target.items[k] = var

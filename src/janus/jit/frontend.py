@@ -134,6 +134,8 @@ def _janus_types() -> tuple:
 def _touches_tensors(view) -> bool:
     """A cheap look before translating: does the frame see a tensor, module or
     optimizer in its arguments, free variables or the globals it names?"""
+    if view.code in _tensor_comprehensions:
+        return True
     kinds = _janus_types()
     values = list(view.locals.values())
     g = view.globals
@@ -150,6 +152,19 @@ def _touches_tensors(view) -> bool:
     return False
 
 
+# The comprehensions (3.11 runs each in a frame of its own) of frames that
+# touch tensors: a break inside one splits its loop, in its own frame, which
+# sees no tensor on entry (its only argument is an iterator).
+_tensor_comprehensions: set = set()
+_COMPREHENSIONS = ("<listcomp>", "<setcomp>", "<dictcomp>")
+
+
+def _note_comprehensions(code) -> None:
+    for const in code.co_consts:
+        if type(const) is types.CodeType and const.co_name in _COMPREHENSIONS:
+            _tensor_comprehensions.add(const)
+
+
 def _callback(view):
     code = view.code
     if code in _never:
@@ -160,6 +175,7 @@ def _callback(view):
         touches = False
     if not touches:
         return _skip(code)
+    _note_comprehensions(code)
     report = _report(code)
     promoted = bool(report.compiles) and learn_changing_numbers(
         view.function, report.compiles[-1], view.locals, config.number_values

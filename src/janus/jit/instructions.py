@@ -73,6 +73,10 @@ class Instruction:
         return f"{self.op} {self.argval!r}{extra}"
 
 
+# What a comprehension's cleanup handler does before it re-raises (3.12).
+_RESTORING = ("SWAP", "POP_TOP", "STORE_FAST")
+
+
 @dataclass
 class Handler:
     """An exception-table entry: instructions [start, end) jump to `target`."""
@@ -125,6 +129,19 @@ class Code:
             if h.start <= index < h.end:
                 return h
         return None
+
+    def only_restores(self, handler: Handler) -> bool:
+        """Whether `handler` only puts locals back and re-raises, with no
+        handler around it: 3.12's cleanup of an inlined comprehension, which
+        restores the loop variable it shadowed. An exception there leaves
+        the frame as if the handler were not there (no one sees the local)."""
+        k = handler.target
+        while k < len(self.instructions) and self.instructions[k].op in _RESTORING:
+            if self.handler_for(k) is not None:
+                return False
+            k += 1
+        ins = self.instructions[k] if k < len(self.instructions) else None
+        return ins is not None and ins.op == "RERAISE" and self.handler_for(k) is None
 
 
 def _normalize(code, ins, line) -> Instruction:

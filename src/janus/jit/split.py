@@ -74,7 +74,10 @@ def why_not_split(frame) -> str | None:
     ins = code.instructions[index]
     if ins.op not in SPLITTABLE:
         return f"the break is in a {ins.op} instruction, which has no split form"
-    if code.handler_for(index) is not None:
+    handler = code.handler_for(index)
+    if handler is not None and not code.only_restores(handler):
+        # (The breaking instruction runs outside the frame: an exception it
+        # raises would miss the frame's handler.)
         return "the break is inside a try or with block"
     for var in frame.stack:
         if isinstance(var.value, VirtualIterator) and not var.value.replayable:
