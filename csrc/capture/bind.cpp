@@ -178,6 +178,14 @@ void bind_guards(py::module_& sub) {
           },
           py::arg("length"), "Check: len(value) == length.")
       .def(
+          "contains",
+          [](const NodeHandle& h, py::handle key, bool present) {
+            h.tree->add_leaf(h.node, make_contains(*h.node, key, present));
+            return h;
+          },
+          py::arg("key"), py::arg("present"),
+          "Check: (key in value) == present, for a key of the types `equals` takes.")
+      .def(
           "tensor",
           [](const NodeHandle& h, py::handle dtype, py::handle shape, py::handle requires_grad,
              py::handle device, const std::string& requires_grad_attr) {

@@ -227,6 +227,10 @@ int check_leaf(const Leaf& leaf, PyObject* value, const std::string** which) {
       const Py_ssize_t n = PyObject_Size(value);
       return n < 0 ? -1 : n == leaf.length;
     }
+    case Leaf::Kind::kContains: {
+      const int found = PySequence_Contains(value, leaf.value.ptr());
+      return found < 0 ? -1 : (found == 1) == leaf.present;
+    }
     case Leaf::Kind::kTensor:
       return check_tensor(*leaf.tensor, value, which);
   }
@@ -433,6 +437,18 @@ Leaf make_len_is(const GuardNode& node, Py_ssize_t length) {
   Leaf leaf(Leaf::Kind::kLenIs);
   leaf.length = length;
   leaf.text = "len(" + node.source + ") == " + std::to_string(length);
+  return leaf;
+}
+
+Leaf make_contains(const GuardNode& node, py::handle key, bool present) {
+  if (!is_value_constant(key)) {
+    throw py::type_error("contains expects None, bool, int, float, str or tuples of them, got " +
+                         type_name(py::type::handle_of(key)));
+  }
+  Leaf leaf(Leaf::Kind::kContains);
+  leaf.value = py::reinterpret_borrow<py::object>(key);
+  leaf.present = present;
+  leaf.text = short_repr(key) + (present ? " in " : " not in ") + node.source;
   return leaf;
 }
 

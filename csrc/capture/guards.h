@@ -78,12 +78,13 @@ struct TensorSpec {
 };
 
 struct Leaf {
-  enum class Kind { kTypeIs, kIs, kEquals, kLenIs, kTensor };
+  enum class Kind { kTypeIs, kIs, kEquals, kLenIs, kContains, kTensor };
   explicit Leaf(Kind leaf_kind) : kind(leaf_kind) {}
   Kind kind;
   HeldObject object;      // kTypeIs: the type; kIs: the object
-  py::object value;       // kEquals
+  py::object value;       // kEquals; kContains: the key
   Py_ssize_t length = 0;  // kLenIs
+  bool present = false;   // kContains: whether the key must be in the value
   std::unique_ptr<TensorSpec> tensor;
   std::string text;  // the expectation, as first_failure reports it
 };
@@ -160,6 +161,7 @@ Leaf make_type_is(const GuardNode& node, py::handle type);
 Leaf make_is(const GuardNode& node, py::handle object, const std::string& name);
 Leaf make_equals(const GuardNode& node, py::handle value);
 Leaf make_len_is(const GuardNode& node, Py_ssize_t length);
+Leaf make_contains(const GuardNode& node, py::handle key, bool present);
 Leaf make_tensor(const GuardNode& node, py::handle dtype, py::handle shape,
                  py::handle requires_grad, py::handle device,
                  const std::string& requires_grad_attr);

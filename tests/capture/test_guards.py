@@ -271,6 +271,18 @@ def test_length_equality():
     )
 
 
+def test_key_membership():
+    g = guard()
+    g.local("d").contains("a", True).contains(3, False)
+    assert g.check({"d": {"a": 1}}) and g.check({"d": {"a", 4}})
+    assert g.first_failure({"d": {"b": 1}}) == "'a' in L['d']"
+    assert g.first_failure({"d": {"a": 1, 3: 0}}) == "3 not in L['d']"
+    assert g.first_failure({"d": 5}).startswith("'a' in L['d'] (TypeError:")
+    assert "'a' in L['d']" in g.describe()
+    with pytest.raises(TypeError, match="contains expects"):
+        guard().local("d").contains([1], True)
+
+
 def test_tensor_checks():
     g = guard()
     g.local("x").tensor(dtype=np.float32, shape=(3, 4), requires_grad=False, device="cpu")

@@ -76,6 +76,9 @@ def statement(draw, depth=0):
     if kind == "host":  # a Python number from tensor data, computed after the graph
         update = draw(st.sampled_from(("total * 0.5 + {v}", "max(total, {v}) - k", "-abs({v})")))
         value = f"{draw(tensor_expr())}.sum().item()"
+        if draw(st.booleans()):  # ... or by the graph, as a tensor operand
+            scale = f"({value} * 0.5 - total) / 4"
+            return [f"{target} = ({draw(tensor_expr())} * {scale}).tanh()"]
         return [f"total = {update.format(v=value)}"]
     if kind == "tuple":
         a, b = draw(st.permutations(TENSORS))[:2]
@@ -139,7 +142,9 @@ def test_generated_programs_agree_and_compile(source, n, flag):
 
 BREAKS = (
     ["if float(z.sum()) > 0:", "    z = z + 1", "else:", "    z = z - 1"],  # data-dependent
-    ["v = y.sum().item()", "z = z * v"],  # a number read from tensor data, used
+    ["v = (y.sum().item() > 0) * 3", "z = z * v"],  # Python's int arithmetic on data, used
+    ["ks = {i: float(np.float32(i + k)) for i in range(2)}", "x = x + len(ks)"],  # inside a dict
+    ["ks = {float(np.float32(i * k)) for i in range(3)}", "y = y + len(ks)"],  # ... and a set
     ["x = x + float(np.float32(k))"],  # a call with no graph form
     ["print_sink.append(int(k))", "y = y * len(print_sink) % 3"],  # an outside list, read back
 )

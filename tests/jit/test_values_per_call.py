@@ -130,6 +130,39 @@ def test_a_training_step_with_a_large_made_tensor_compiles():
     assert compiled_calls(jf) >= 2
 
 
+def test_the_length_of_an_outside_dict_after_a_store_follows_its_keys():
+    """`d[k] = v; len(d)` depends on whether `k` was in `d` on entry, not only
+    on its entry length (a guard on that length alone baked 2 for both)."""
+
+    def make():
+        def fn(d, x):
+            d["a"] = x.sum().item()
+            return x * len(d)
+
+        return fn, dict
+
+    def calls(k):
+        return ({"b": 0} if k < 3 else {"a": 0}), janus.ones(2)
+
+    calls.count = 6
+    jf = run_both(make, calls)
+    assert compiled_calls(jf) >= 2
+
+
+def test_a_numpy_scalar_argument_is_read_each_call():
+    """A numpy scalar has no native value check: `float(s)` was baked under a
+    type check alone, so every call multiplied by the first call's value."""
+
+    def make():
+        def fn(x, s):
+            return x * float(s) + s.item()
+
+        return fn, dict
+
+    jf = run_both(make, [(janus.ones(2), np.float32(v)) for v in (1, 1, 1, 2, 3, 2.5)])
+    assert compiled_calls(jf) >= 3
+
+
 def test_in_place_writes_under_autograd_read_each_calls_values():
     """An in-place op under autograd keeps a copy of the old value for its
     gradient (no op makes it). The trace used to hold that copy as an outside

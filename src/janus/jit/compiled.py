@@ -440,6 +440,8 @@ def build_guard(code, tr, rng_seed):
             node.type_is(arg)
         elif kind == "len":
             node.len_is(arg)
+        elif kind == "contains":
+            node.contains(*arg)
         else:
             raise AssertionError(kind)
     guard.object(grad_mode.state, "grad_mode.state").attr("enabled").equals(tr.grad_enabled)

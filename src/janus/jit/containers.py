@@ -82,7 +82,7 @@ class ContainersMixin:
         target = f.stack[-ins.arg]
         element = self.value(var, "a set element")
         if target.source is not None:  # (as in LIST_APPEND)
-            self.remember_length(target)
+            self.remember_length(target, element)
             self.effects.append(("add", target, Var(element)))
             self.mark_mutated(target.value)
         do(target.value.add, element)
@@ -92,7 +92,7 @@ class ContainersMixin:
         target = f.stack[-ins.arg]
         k = self.value(key, "a dict key")
         if target.source is not None:  # (as in LIST_APPEND)
-            self.remember_length(target)
+            self.remember_length(target, k)
             self.effects.append(("setitem", target, k, var))
             self.mark_mutated(target.value, k if is_constant(k) else ALL)
         target.value[k] = var.value

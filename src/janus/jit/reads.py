@@ -67,7 +67,9 @@ def _is_bound_method(value) -> bool:
 
 class ReadsMixin:
     def guard(self, source, kind: str, arg=None) -> None:
-        self.guards.setdefault((source.name, kind), (source, kind, arg))
+        # (One "contains" check per key: its arg is (key, present).)
+        key = (source.name, kind, arg[0]) if kind == "contains" else (source.name, kind)
+        self.guards.setdefault(key, (source, kind, arg))
 
     def read(self, value, source) -> Var:
         """A Var for `value` read from `source` (None: computed), guarding what
@@ -76,6 +78,12 @@ class ReadsMixin:
             return Var(value)
         if type(value) in (int, float) and source.name in self.data_sources:
             self.guard(source, "type", type(value))  # a number that keeps changing: data
+            return Var(value, source, host=OUTSIDE_PYTHON)
+        if isinstance(value, np.generic):
+            # A numpy scalar: no native check compares its value, so it is
+            # data (Python on it is computed on entry each call, a decision
+            # on it breaks); a type check alone let `float(s)` be baked.
+            self.guard(source, "type", type(value))
             return Var(value, source, host=OUTSIDE_PYTHON)
         if value is Ellipsis:
             self.guard(source, "is", value)
@@ -161,14 +169,32 @@ class ReadsMixin:
             return
         entry = self.entry_lengths.get(id(var.value))
         if entry is not None and entry[0] is var.value:  # changed by the trace: its
-            self.guard(var.source, "len", entry[1])  # length follows from the entry's
+            self.guard(var.source, "len", entry[1])  # length follows from the entry's,
+            for key, present in entry[2].items():  # and from which keys it stored were new
+                if not equatable(key):
+                    self.graph_break(
+                        "unsupported",
+                        f"the length of a {type(var.value).__name__} from outside after a "
+                        f"store under a {type(key).__name__} key",
+                        "key it by ints or strings, or take the length before the store",
+                    )
+                self.guard(var.source, "contains", (key, present))
 
-    def remember_length(self, container: Var) -> None:
-        """Before the trace first changes an outside container: its entry
-        length, which a later len() of it depends on (guarded only then)."""
+    def remember_length(self, container: Var, key=ALL) -> None:
+        """Before the trace changes an outside container: its entry length,
+        and for a store under `key` (a dict's or a set's), whether the key
+        was there, which a later len() of it depends on (guarded only then)."""
         value = container.value
-        if type(value) in (list, dict) and id(value) not in self.entry_lengths:
-            self.entry_lengths[id(value)] = (value, len(value))
+        if type(value) not in (list, dict, set):
+            return
+        entry = self.entry_lengths.get(id(value))
+        if entry is None or entry[0] is not value:
+            entry = self.entry_lengths[id(value)] = (value, len(value), {})
+        if key is not ALL and type(value) is not list:
+            try:
+                entry[2].setdefault(key, key in value)
+            except TypeError:  # unhashable: the store raises as eagerly
+                pass
 
     def compute(self, fn, args: list, use: str) -> Var:
         """`fn(*args)`, a pure operation on Python values (`use` says which,

@@ -37,6 +37,8 @@ from __future__ import annotations
 import threading
 import types
 
+import numpy as np
+
 from .. import _C
 from .resume import can_resume, original_code, resume_function
 from .tracebacks import with_user_frames
@@ -212,7 +214,7 @@ class Split:
         on (they are usually sizes, counts and flags)."""
         if self.instruction.op == "FOR_ITER" and type(value) is int:
             return True
-        return type(value) in (float, complex, str, bytes)
+        return type(value) in (float, complex, str, bytes) or isinstance(value, np.generic)
 
     def _resume(self, following: int, stack: list, pushed: bool):
         known = self._resumes.get(following)

@@ -162,7 +162,8 @@ class Translator(ReadsMixin, CallsMixin, OptimizerMixin, ContainersMixin, Genera
         self.mutated: dict = {}
         self.created: dict = {}  # id -> object the trace constructed (stores into it are local)
         self.cell_vars: dict = {}  # id(cell) -> (cell, Var) for cells the trace wrote
-        self.entry_lengths: dict = {}  # id -> (container, length before the trace changed it)
+        # id -> (container, its length before the trace changed it, {key stored: was it there})
+        self.entry_lengths: dict = {}
         self.grads_dirty = False  # a backward/zero_grad/step ran: .grad is the trace's own
         self.ran_backward = False  # the frame ran backward itself (a training step)
         self.depth = 0
@@ -533,7 +534,7 @@ class Translator(ReadsMixin, CallsMixin, OptimizerMixin, ContainersMixin, Genera
             do(operator.setitem, target, k, self.value(value, "stored into a tensor"))
             return
         if container.source is not None:
-            self.remember_length(container)
+            self.remember_length(container, k)
             self.effects.append(("setitem", container, k, value))
         elif container.items is None and id(target) not in self.created:
             self.graph_break(
