@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import fractions
 import types
 
 import numpy as np
@@ -149,6 +150,17 @@ def test_the_length_of_an_outside_dict_after_a_store_follows_its_keys():
     assert compiled_calls(jf) >= 2
 
 
+class _Box:
+    def __init__(self, v):
+        self.v = v
+
+    def __float__(self):
+        return float(self.v)
+
+    def __len__(self):
+        return int(self.v)
+
+
 def test_a_numpy_scalar_argument_is_read_each_call():
     """A numpy scalar has no native value check: `float(s)` was baked under a
     type check alone, so every call multiplied by the first call's value."""
@@ -160,6 +172,23 @@ def test_a_numpy_scalar_argument_is_read_each_call():
         return fn, dict
 
     jf = run_both(make, [(janus.ones(2), np.float32(v)) for v in (1, 1, 1, 2, 3, 2.5)])
+    assert compiled_calls(jf) >= 3
+
+
+@pytest.mark.parametrize("kind", [fractions.Fraction, _Box], ids=["Fraction", "user object"])
+def test_what_a_builtin_computes_from_an_object_follows_each_call(kind):
+    """`float(obj)` and `len(obj)` of an object checked by type alone were
+    baked: each call gave the first call's value. `float` is now a graph
+    break (the frame splits there), `len` a native length check."""
+
+    def make():
+        def fn(x, s, box):
+            return x * float(s) + len(box)
+
+        return fn, dict
+
+    values = (1, 1, 1, 2, 3, 2, 2)
+    jf = run_both(make, [(janus.ones(2), kind(v), _Box(v)) for v in values])
     assert compiled_calls(jf) >= 3
 
 

@@ -25,8 +25,12 @@ CONSTRUCTORS = {dict, set, list, sorted}
 
 def _len(tr, args, kwargs):
     (var,) = args
-    if isinstance(var.value, (list, tuple, dict)):
+    if isinstance(var.value, (list, tuple, dict, set)):
         tr.guard_len(var)
+    elif tr.state_unchecked(var):  # an object with __len__ (a dataset, a ModuleList)
+        n = do(len, var.value)
+        tr.guard(var.source, "len", n)
+        return Var(n)
     return Var(do(len, tr.value(var, "measured")))
 
 

@@ -159,6 +159,20 @@ class ReadsMixin:
         for item in (items.values() if isinstance(items, dict) else items) or ():
             self.guard_contents(item, depth - 1)
 
+    def state_unchecked(self, var: Var) -> bool:
+        """Whether `var` is an object from outside the frame that `read`
+        checked by type alone (a user object, a `Fraction`, a module of the
+        model): what a builtin computes from its state (`float(s)`, `id`,
+        `str`) is not guarded, so it must not be baked."""
+        value = var.value
+        if var.source is None or var.host is not None or value is Ellipsis or is_constant(value):
+            return False
+        checked = (Tensor, list, tuple, dict, type, types.ModuleType, types.CellType)
+        return not (
+            isinstance(value, (*checked, types.FunctionType, types.BuiltinFunctionType))
+            or _is_bound_method(value)
+        )
+
     def guard_len(self, var: Var) -> None:
         """The trace relies on the length of a container (it iterated it,
         unpacked it, took its len or its truth)."""
