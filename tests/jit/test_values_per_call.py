@@ -192,6 +192,21 @@ def test_what_a_builtin_computes_from_an_object_follows_each_call(kind):
     assert compiled_calls(jf) >= 3
 
 
+def test_a_dtype_argument_is_checked_by_identity():
+    """`x.to(dt)` with `dt` an argument: a dtype was checked by type alone, so
+    a float64 call got the float32 graph."""
+
+    def make():
+        def fn(x, dt):
+            return x.to(dt) * 2, janus.zeros(2, dtype=dt)
+
+        return fn, dict
+
+    dts = [janus.float32] * 3 + [janus.float64] * 3 + [janus.int64]
+    jf = run_both(make, [(janus.ones(2), dt) for dt in dts])
+    assert compiled_calls(jf) >= 4
+
+
 def test_in_place_writes_under_autograd_read_each_calls_values():
     """An in-place op under autograd keeps a copy of the old value for its
     gradient (no op makes it). The trace used to hold that copy as an outside

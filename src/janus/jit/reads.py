@@ -19,7 +19,8 @@ import types
 
 import numpy as np
 
-from ..dtypes import bool_, float64, int64, result_type
+from ..device import device
+from ..dtypes import bool_, dtype, float64, int64, result_type
 from ..tensor import Tensor, _make
 from .sources import Computed, Fixed, NumberInput
 from .values import OUTSIDE_PYTHON, SCALARS, HostOp, Var, deferrable, do, is_constant
@@ -119,8 +120,8 @@ class ReadsMixin:
             return Var(value, source, self_var=receiver)
         elif isinstance(value, (types.FunctionType, types.BuiltinFunctionType, type)):
             self.guard(source, "is", value)
-        elif isinstance(value, types.ModuleType):
-            self.guard(source, "is", value)
+        elif isinstance(value, (types.ModuleType, dtype, device)):
+            self.guard(source, "is", value)  # (janus's dtypes and devices are interned)
         elif isinstance(value, (list, tuple, dict)):
             self.guard(source, "type", type(value))  # its length: see `guard_len`
         elif type(value) is types.CellType:
@@ -167,7 +168,7 @@ class ReadsMixin:
         value = var.value
         if var.source is None or var.host is not None or value is Ellipsis or is_constant(value):
             return False
-        checked = (Tensor, list, tuple, dict, type, types.ModuleType, types.CellType)
+        checked = (Tensor, list, tuple, dict, type, types.ModuleType, types.CellType, dtype, device)
         return not (
             isinstance(value, (*checked, types.FunctionType, types.BuiltinFunctionType))
             or _is_bound_method(value)
