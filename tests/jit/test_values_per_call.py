@@ -192,6 +192,41 @@ def test_what_a_builtin_computes_from_an_object_follows_each_call(kind):
     assert compiled_calls(jf) >= 3
 
 
+class _Level:
+    def __init__(self, v):
+        self.v = v
+
+    def __str__(self):
+        return f"level {self.v}"
+
+    def __bool__(self):
+        return self.v > 1
+
+    def __lt__(self, other):
+        return self.v < other
+
+
+def test_text_truth_and_order_of_an_object_follow_each_call():
+    """An f-string, a branch and a comparison on an object checked by type
+    alone were baked from the first call's object."""
+
+    def make():
+        log = []
+
+        def fn(x, level, sized):
+            log.append(f"at {level}")
+            y = x * 2 if level else x * 3
+            if level < 2:
+                y = y + 1
+            return y * 2 if sized else y  # (truth from __len__: a length check)
+
+        return fn, lambda: {"log": list(log)}
+
+    values = (1, 1, 1, 2, 3, 1, 0)
+    jf = run_both(make, [(janus.ones(2), _Level(v), _Box(v)) for v in values])
+    assert compiled_calls(jf) >= 2
+
+
 def test_a_dtype_argument_is_checked_by_identity():
     """`x.to(dt)` with `dt` an argument: a dtype was checked by type alone, so
     a float64 call got the float32 graph."""

@@ -174,6 +174,17 @@ class ReadsMixin:
             or _is_bound_method(value)
         )
 
+    def check_state(self, var: Var, use: str) -> None:
+        """A use that bakes what `var` computes from its state (`obj * 2`,
+        `f"{obj}"`, `obj == other`): a break where that state is unchecked."""
+        if self.state_unchecked(var):
+            self.graph_break(
+                "data-dependent",
+                f"a {type(var.value).__name__} object whose state the trace does not check "
+                f"is {use}",
+                "pass the number or text itself, computed outside the function",
+            )
+
     def guard_len(self, var: Var) -> None:
         """The trace relies on the length of a container (it iterated it,
         unpacked it, took its len or its truth)."""
@@ -233,6 +244,8 @@ class ReadsMixin:
                 if args[0].host is not None:  # `total += x`: a number is rebound, not updated
                     fn = _NOT_IN_PLACE.get(fn, fn)
                 return Var(do(fn, *operands))
+        for a in args:
+            self.check_state(a, use)
         return Var(do(fn, *[self.value(a, use) for a in args]))
 
     def tensor_operands(self, args: list) -> list | None:

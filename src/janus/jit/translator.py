@@ -337,6 +337,8 @@ class Translator(ReadsMixin, CallsMixin, OptimizerMixin, ContainersMixin, Genera
         if a.host is not None or b.host is not None:  # `total += loss.item()`
             f.stack.append(self.compute(fn, [a, b], "an operand"))
             return
+        self.check_state(a, "an operand")
+        self.check_state(b, "an operand")
         result = do(fn, self.value(a, "an operand"), self.value(b, "an operand"))
         if type(result) in (list, dict, set):
             if result is a.value:  # `xs += ...` grew it: its element Vars are stale
@@ -412,6 +414,11 @@ class Translator(ReadsMixin, CallsMixin, OptimizerMixin, ContainersMixin, Genera
                 "a branch on tensor data",
                 "branch on Python values, or compute both sides with torch.where",
             )
+        kind = type(var.value)
+        if self.state_unchecked(var) and hasattr(kind, "__bool__"):
+            self.check_state(var, "a branch condition")
+        elif self.state_unchecked(var) and hasattr(kind, "__len__"):  # truth is len() != 0
+            self.guard(var.source, "len", do(len, var.value))
         return bool(do(bool, self.value(var, "a branch condition")))
 
     # ----- jumps -----
