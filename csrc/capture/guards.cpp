@@ -7,6 +7,7 @@
 
 #include <pybind11/numpy.h>
 
+#include <cmath>
 #include <utility>
 
 namespace janus::capture {
@@ -65,6 +66,13 @@ int values_equal(PyObject* value, PyObject* expected) {
       if (same != 1) return same;
     }
     return 1;
+  }
+  if (PyFloat_CheckExact(expected)) {
+    // Bit for bit: -0.0 == 0.0 in Python, but 1 / -0.0 is -inf (NaN never
+    // equals, as in Python).
+    const double a = PyFloat_AS_DOUBLE(value);
+    const double b = PyFloat_AS_DOUBLE(expected);
+    return a == b && std::signbit(a) == std::signbit(b);
   }
   return PyObject_RichCompareBool(value, expected, Py_EQ);
 }

@@ -232,7 +232,7 @@ def test_identity_is_held_weakly():
         (1, [1], [True, 1.0, 2, "1"]),
         (True, [True], [1, False]),
         (1.5, [1.5], [2.5, "1.5"]),
-        (0.0, [0.0, -0.0], [0]),
+        (0.0, [0.0], [0, -0.0]),  # (-0.0 == 0.0, but 1 / -0.0 is -inf)
         ("ab", ["ab"], ["abc", b"ab"]),
         (None, [None], [0, False]),
         (
@@ -250,6 +250,16 @@ def test_value_equality_is_exact_about_types(expected, same, different):
     for value in different:
         assert not g.check({"v": value}), value
     assert g.first_failure({"v": different[0]}) == f"L['v'] == {expected!r}"
+
+
+def test_a_float_equals_bit_for_bit():
+    g = guard()
+    g.local("v").equals(0.0)
+    assert g.check({"v": 0.0}) and not g.check({"v": -0.0})  # (1 / v differs)
+    assert g.first_failure({"v": -0.0}) == "L['v'] == 0.0"
+    h = guard()
+    h.local("v").equals((1, -0.0))
+    assert h.check({"v": (1, -0.0)}) and not h.check({"v": (1, 0.0)})
 
 
 def test_nan_never_equals_and_lists_are_refused():

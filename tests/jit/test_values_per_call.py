@@ -242,6 +242,36 @@ def test_a_dtype_argument_is_checked_by_identity():
     assert compiled_calls(jf) >= 4
 
 
+@pytest.mark.parametrize("clear_every", [0, 3], ids=["never", "every third call"])
+def test_backward_adds_to_the_gradients_a_call_comes_in_with(clear_every):
+    """Micro-batches: backward without zero_grad adds to `.grad`. A call
+    traced where the gradients were None set them instead, and compiled
+    calls kept doing so ([4, 4, 4] for eager's [4, 8, 12])."""
+
+    def make():
+        model = nn.Linear(2, 1)
+        opt = janus.optim.SGD(model.parameters(), lr=0.01)
+
+        def step(x, clear):
+            y = model(x).sum()
+            y.backward(retain_graph=True)
+            y.backward()  # (twice: the second adds to the first)
+            opt.step()
+            if clear:
+                opt.zero_grad()
+            return model.bias.grad
+
+        return step, lambda: {"model": model, "grads": [p.grad for p in model.parameters()]}
+
+    def calls(k):
+        return janus.ones(4, 2) * (k + 1), bool(clear_every) and k % clear_every == 0
+
+    calls.count = 12
+    janus.manual_seed(2)
+    jf = run_both(make, calls)
+    assert compiled_calls(jf) >= 4
+
+
 def test_in_place_writes_under_autograd_read_each_calls_values():
     """An in-place op under autograd keeps a copy of the old value for its
     gradient (no op makes it). The trace used to hold that copy as an outside

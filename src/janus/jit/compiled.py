@@ -20,7 +20,7 @@ from ..tensor import Size, Tensor, _make
 from .backward import FrameBackward, NotDifferentiable
 from .cuda_codegen import NoKernel
 from .program import AssertionFailed, ShapeSpeculationError, compile_graph
-from .sources import Env, Fixed, fast_reader
+from .sources import Attr, Env, Fixed, Item, Local, fast_reader
 from .split import MATERIALIZED_NULL
 from .values import NULL, OUTSIDE_PYTHON, HostOp, Var, VirtualIterator, is_constant
 
@@ -285,6 +285,13 @@ class CompiledFrame:
             for t, before in rec.grad_watch.values()
             if t._grad is not before
         ]
+        for t, before in rec.grad_watch.values():
+            changed = t._grad is not None or id(t) in rec.grads_changed
+            if before is None and changed and id(t) not in rec.grads_set:
+                # Backward set a gradient where there was none; on a call
+                # where one is there, eager adds to it (micro-batches). (A
+                # gradient that was there is a graph input, checked as one.)
+                tr.guard(_where(rec, t).attr("grad"), "equals", None)
         self.backward = None
         if b.tracked:
             self.tracked_at = [b.output(t) for t in b.tracked]
@@ -318,6 +325,10 @@ class CompiledFrame:
                 f"the graph compiler failed ({type(error).__name__}: {error}); please report this"
             ) from error
         self.inputs = [_where(rec, t) for t in rec.captured_tensors]
+        for t in rec.captured_tensors:  # every input read from the heap is checked as a
+            known = rec.sources.get(id(t))  # tensor (a gradient the engine read had none)
+            if known is not None and known[0] is t and isinstance(known[1], (Attr, Item, Local)):
+                tr.guard(known[1], "tensor", t)
         self.read_inputs = fast_reader(self.inputs, names)
         self.run = None if self.program is None else self.program.program.call
         self.names, self.globals, self.builtins = names, globals_, builtins_

@@ -43,9 +43,10 @@ class OptimizerMixin:
                     self.read(p._grad, params.item(i).attr("grad"))
             if getattr(fn.value, "__name__", "") == "step":
                 self.read_optimizer_state(opt, optimizer.source)
+        resets = getattr(fn.value, "__name__", "") == "zero_grad"
         for group in opt.param_groups:
             for p in group["params"]:
-                self.recorder.watch_grad(p)
+                (self.recorder.grad_set if resets else self.recorder.watch_grad)(p)
         before = _state_shape(opt)
         result = self.step_with_data(opt, data, lambda: self.opaque(fn, args, kwargs))
         self.grads_dirty = True

@@ -77,6 +77,8 @@ class _Recorder:
         self.external_arrays: dict = {}
         self.effects: dict = {}  # id -> tensor from outside that fn updated in place
         self.grad_watch: dict = {}  # id -> (tensor, its .grad before fn): .grad changes are effects
+        self.grads_set: set = set()  # ids of tensors whose .grad fn assigned (see grad_set)
+        self.grads_changed: set = set()  # ... and of those it changed before assigning it
         # id -> (tensor, source): tensors the translator read from the heap
         self.sources: dict = {}
         self.sourced_arrays: dict = {}  # id(array) -> (array, tensor) for those tensors
@@ -111,6 +113,16 @@ class _Recorder:
 
     def watch_grad(self, tensor: Tensor) -> None:
         self.grad_watch.setdefault(id(tensor), (tensor, tensor._grad))
+
+    def grad_set(self, tensor: Tensor) -> None:
+        """fn is about to assign `tensor.grad` (zero_grad, `p.grad = None`): a
+        backward after that does not read the gradient the call came in with
+        (one before it did, if fn had changed the gradient already)."""
+        self.watch_grad(tensor)
+        if self.grad_watch[id(tensor)][1] is tensor._grad:
+            self.grads_set.add(id(tensor))
+        else:
+            self.grads_changed.add(id(tensor))
 
     def input(self, tensor: Tensor, name: str):
         value = self.graph.add_input(name, *_type(tensor))

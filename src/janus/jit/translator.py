@@ -481,7 +481,7 @@ class Translator(ReadsMixin, CallsMixin, OptimizerMixin, ContainersMixin, Genera
         value, obj = f.pop(2)
         if isinstance(obj.value, Tensor):
             if ins.argval == "grad":
-                self.recorder.watch_grad(obj.value)  # committed with the other .grad changes
+                self.recorder.grad_set(obj.value)  # committed with the other .grad changes
                 self.grads_dirty = True
             else:
                 self.graph_break(
