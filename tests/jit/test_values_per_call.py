@@ -227,6 +227,29 @@ def test_text_truth_and_order_of_an_object_follow_each_call():
     assert compiled_calls(jf) >= 2
 
 
+def test_indexes_passed_in_are_checked_by_value():
+    """A slice, a list or a tuple of them used as a tensor index was checked
+    by type alone: every call indexed with the first call's."""
+
+    def make():
+        holder = types.SimpleNamespace(s=slice(0, 1))
+
+        def fn(x, s, idx, pair):
+            y = x.clone()
+            y[s] = 7.0
+            return y, x[idx], x.view(3, 2)[pair], x[holder.s]
+
+        return fn, dict
+
+    x = janus.arange(6.0)
+    cases = [(slice(0, 2), [0, 1], (slice(0, 2), 1))] * 3 + [
+        (slice(1, 3), [2, 3], (slice(1, 3), 0)),
+        (slice(0, 4, 2), [5, 5], (slice(None), 1)),
+    ]
+    jf = run_both(make, [(x, s, idx, pair) for s, idx, pair in cases])
+    assert compiled_calls(jf) >= 2
+
+
 def test_a_dtype_argument_is_checked_by_identity():
     """`x.to(dt)` with `dt` an argument: a dtype was checked by type alone, so
     a float64 call got the float32 graph."""

@@ -124,6 +124,10 @@ class ReadsMixin:
             self.guard(source, "is", value)  # (janus's dtypes and devices are interned)
         elif isinstance(value, (list, tuple, dict)):
             self.guard(source, "type", type(value))  # its length: see `guard_len`
+        elif type(value) is slice:  # (an index: its bounds are what the trace bakes)
+            self.guard(source, "type", slice)
+            for bound in ("start", "stop", "step"):
+                self.read(getattr(value, bound), source.attr(bound))
         elif type(value) is types.CellType:
             pass  # a free variable's cell: what is read is its contents
         else:

@@ -503,6 +503,7 @@ class Translator(ReadsMixin, CallsMixin, OptimizerMixin, ContainersMixin, Genera
 
     def BINARY_SUBSCR(self, f, ins):
         container, key = f.pop(2)
+        self.guard_contents(key)  # (`x[idx]` with a list or tuple from outside: its elements)
         k = self.value(key, "an index")
         items = container.tracked_items()
         if items is not None and not isinstance(k, slice):
@@ -536,6 +537,7 @@ class Translator(ReadsMixin, CallsMixin, OptimizerMixin, ContainersMixin, Genera
     def STORE_SUBSCR(self, f, ins):
         value, container, key = f.pop(3)
         target = container.value
+        self.guard_contents(key)
         k = self.value(key, "an index")
         if isinstance(target, Tensor):
             do(operator.setitem, target, k, self.value(value, "stored into a tensor"))
