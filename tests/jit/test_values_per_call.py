@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import fractions
+import json
 import types
 
 import numpy as np
@@ -237,7 +238,7 @@ def test_indexes_passed_in_are_checked_by_value():
         def fn(x, s, idx, pair):
             y = x.clone()
             y[s] = 7.0
-            return y, x[idx], x.view(3, 2)[pair], x[holder.s]
+            return y, x[idx] * 1, x.view(3, 2)[pair] * 1, x[holder.s] * 1
 
         return fn, dict
 
@@ -248,6 +249,41 @@ def test_indexes_passed_in_are_checked_by_value():
     ]
     jf = run_both(make, [(x, s, idx, pair) for s, idx, pair in cases])
     assert compiled_calls(jf) >= 2
+
+
+@pytest.mark.parametrize("case", ["update", "hand out", "across a break"])
+def test_views_of_outside_tensors_keep_sharing_their_memory(case):
+    """A view shares its base's memory: an update through it shows in the
+    base. Graph outputs are new arrays, so such frames run as usual (the
+    update was lost, or a copy was handed out)."""
+
+    def make():
+        kept = []
+
+        def fn(x):
+            if case == "update":
+                x[:1].add_(1)
+                x.view(2, 2)[1].mul_(2)
+            elif case == "hand out":
+                kept.append(x.t())
+                return x[1:]
+            else:
+                v = x[:1]
+                json.dumps(1)  # a break: the frame splits here
+                v.add_(1)
+            return x * 1
+
+        return fn, lambda: {"kept": kept}
+
+    def calls(k):
+        return (janus.arange(4.0),)
+
+    calls.count = 5
+    jf = run_both(make, calls)
+    if case == "hand out":
+        x = janus.arange(4.0)
+        jf(x).add_(10)  # writes through: the caller's tensor changes too
+        assert x.tolist() == [0.0, 11.0, 12.0, 13.0]
 
 
 def test_a_dtype_argument_is_checked_by_identity():

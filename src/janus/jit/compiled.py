@@ -42,6 +42,7 @@ class _Builder:
         # Sources of numbers read as data: each call reads them on entry,
         # before its effects change any (source name -> source).
         self.entry_reads: dict = {}
+        self.splitting = False  # templating the state handed to a split's rest
 
     def output(self, tensor: Tensor) -> int:
         at = self.positions.get(id(tensor))
@@ -61,6 +62,16 @@ class _Builder:
     def tensor(self, t: Tensor, data_only: bool = False):
         rec = self.recorder
         produced = id(t) not in rec.external and (id(t) in rec.values or id(t._data) in rec.arrays)
+        base = t._base
+        if produced and not data_only and base is not None and base._data is not t._data:
+            if self.splitting or id(base) in rec.external or id(base) in rec.sources:
+                # A graph output is a new array: eagerly the view shares its
+                # base's memory, and writes through one show in the other.
+                raise NotCompilable(
+                    "a view of a tensor from outside the frame escapes it (returned or "
+                    "kept), or a view crosses a graph break: a compiled call would hand "
+                    "out a copy"
+                )
         if produced:
             # A training step (it ran backward itself) may return its loss:
             # the compiled call returns it without the consumed autograd
@@ -236,6 +247,11 @@ class CompiledFrame:
         rec = tr.recorder
         if rec.graph.node_count() == 0 and not tr.effects and split is None:
             raise NotCompilable("the frame does no tensor work")
+        if rec.view_writes:
+            raise NotCompilable(
+                "it updates a view in place (x[:1].add_(1)), which changes the view's base; "
+                "the graph does not follow that"
+            )
         devices = {t.device.type for t in rec.captured_tensors}
         if len(devices) > 1:
             raise NotCompilable(f"it mixes tensors on {' and '.join(sorted(devices))}")
@@ -252,8 +268,10 @@ class CompiledFrame:
         if split is None:
             self.result = b.template(result_var)
         else:
+            b.splitting = True
             self.stack = [b.template(v) for v in split.stack]
             self.locals = [b.template(v) for v in split.locals]
+            b.splitting = False
             # The entry's last values are the frame's free variables' cells.
             self.free_vars = len(split.function.__code__.co_freevars)
         self.entry_reads = b.entry_reads  # (filled as the templates below are made)

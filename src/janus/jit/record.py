@@ -78,6 +78,7 @@ class _Recorder:
         self.effects: dict = {}  # id -> tensor from outside that fn updated in place
         self.grad_watch: dict = {}  # id -> (tensor, its .grad before fn): .grad changes are effects
         self.grads_set: set = set()  # ids of tensors whose .grad fn assigned (see grad_set)
+        self.view_writes: list = []  # views fn updated in place (compiled.py refuses them)
         self.grads_changed: set = set()  # ... and of those it changed before assigning it
         # id -> (tensor, source): tensors the translator read from the heap
         self.sources: dict = {}
@@ -162,6 +163,11 @@ class _Recorder:
         from outside, its final value is an effect the graph must return."""
         if not isinstance(target, Tensor):
             return
+        base = target._base
+        if base is not None and base._data is not target._data:
+            # A view's memory is its base's: the base changes too, and the
+            # graph has no op that writes a view back into it.
+            self.view_writes.append(target)
         operands = [
             self.value_of(target),
             self.value_of(source) if isinstance(source, Tensor) else source,
