@@ -331,6 +331,29 @@ def test_backward_adds_to_the_gradients_a_call_comes_in_with(clear_every):
     assert compiled_calls(jf) >= 4
 
 
+def test_a_prediction_made_after_the_step_keeps_its_autograd_graph():
+    """A step may return its loss without the autograd graph backward
+    consumed; a tensor made after the update from the parameters alone has
+    a whole graph, which compiled calls dropped (requires_grad False)."""
+
+    def make():
+        model = nn.Linear(2, 1)
+        opt = janus.optim.SGD(model.parameters(), lr=0.1)
+
+        def step(x):
+            opt.zero_grad()
+            model(x).sum().backward()
+            opt.step()
+            return model(x)
+
+        return step, lambda: {"model": model}
+
+    jf = run_both(make, [(janus.ones(3, 2) * k,) for k in range(5)])
+    out = jf(janus.ones(3, 2))
+    assert out.requires_grad and out.grad_fn is not None
+    out.sum().backward()  # usable, as eagerly
+
+
 def test_in_place_writes_under_autograd_read_each_calls_values():
     """An in-place op under autograd keeps a copy of the old value for its
     gradient (no op makes it). The trace used to hold that copy as an outside

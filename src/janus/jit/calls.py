@@ -34,7 +34,7 @@ import os
 import types
 
 from .. import _C, autograd
-from ..autograd.node import history_before
+from ..autograd.node import history_before, next_sequence
 from ..ops import registry
 from ..tensor import Tensor, data_readers
 from .builtin_calls import (
@@ -435,6 +435,8 @@ class CallsMixin:
                 "the call runs in Python; the compiled backward itself runs natively",
             )
         if getattr(fn.value, "__func__", fn.value) in _BACKWARDS:
+            if not self.ran_backward:  # autograd nodes from here on are after it
+                self.backward_node = next_sequence()
             self.grads_dirty = self.ran_backward = True
         for tensor in _tensors_in(result):  # made by this call (e.g. janus.zeros: no op)
             self.created.setdefault(id(tensor), tensor)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from .. import _C
 from ..autograd import grad_mode
+from ..autograd.node import history_before
 from ..device import device
 from ..dtypes import dtype
 from ..random import default_generator
@@ -77,7 +78,16 @@ class _Builder:
             # the compiled call returns it without the consumed autograd
             # graph. Otherwise a result that requires grad is tracked: each
             # call attaches a node whose rule runs the compiled backward.
-            if t._rg and grad_mode.state.enabled and not data_only and not self.tr.ran_backward:
+            needs_grad = t._rg and grad_mode.state.enabled and not data_only
+            after = self.tr.backward_node
+            if needs_grad and self.tr.ran_backward and not history_before([t], after):
+                # Made after the step's backward from leaves alone (a
+                # prediction with the updated weights): unlike the loss, its
+                # autograd graph is whole, to be used.
+                raise NotCompilable(
+                    "it returns or keeps a tensor that requires grad, made after its backward"
+                )
+            if needs_grad and not self.tr.ran_backward:
                 at = self.tracked_at.get(id(t))
                 if at is None:
                     at = self.tracked_at[id(t)] = len(self.tracked)

@@ -166,6 +166,7 @@ class Translator(ReadsMixin, CallsMixin, OptimizerMixin, ContainersMixin, Genera
         self.entry_lengths: dict = {}
         self.grads_dirty = False  # a backward/zero_grad/step ran: .grad is the trace's own
         self.ran_backward = False  # the frame ran backward itself (a training step)
+        self.backward_node = 0  # the autograd sequence number at that backward
         self.depth = 0
         self.frame: Frame | None = None
 
