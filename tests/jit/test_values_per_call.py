@@ -354,6 +354,29 @@ def test_a_prediction_made_after_the_step_keeps_its_autograd_graph():
     out.sum().backward()  # usable, as eagerly
 
 
+@pytest.mark.parametrize("aliased", ["the same tensor", "overlapping views"])
+def test_an_update_through_one_argument_shows_in_an_aliased_other(aliased):
+    """Compiled for distinct tensors, `f(a, a)` (or views that overlap) must
+    see the update of `x` in `y`, as eagerly: it falls back to Python."""
+
+    def make():
+        def fn(x, y):
+            x.add_(1)
+            return y * 2
+
+        return fn, dict
+
+    def calls(k):
+        base = janus.arange(6.0)
+        if k < 3:
+            return base[:3], base[3:]  # (disjoint views compile)
+        return (base, base) if aliased == "the same tensor" else (base[1:4], base[:3])
+
+    calls.count = 6
+    jf = run_both(make, calls)
+    assert compiled_calls(jf) >= 1
+
+
 def test_in_place_writes_under_autograd_read_each_calls_values():
     """An in-place op under autograd keeps a copy of the old value for its
     gradient (no op makes it). The trace used to hold that copy as an outside

@@ -11,6 +11,8 @@ committed and the frame runs as usual.
 
 from __future__ import annotations
 
+import numpy as np
+
 from .. import _C
 from ..autograd import grad_mode
 from ..autograd.node import history_before
@@ -235,6 +237,21 @@ _TRACKED = "tracked"  # the key of a call's tracked results in `made`
 _ENTRY = "entry"  # the key of a call's entry reads (name -> value) in `made`
 
 
+def _overlapping(arrays: list) -> bool:
+    """Whether two of a call's input arrays share memory: the same array
+    twice, or views of one base whose bytes overlap."""
+    seen: dict = {}  # id(base) -> the arrays of it so far
+    for a in arrays:
+        if type(a) is not np.ndarray:  # (CUDA inputs: not checked yet)
+            continue
+        base = a.base if a.base is not None else a
+        of_base = seen.setdefault(id(base), [])
+        if any(b is a or np.may_share_memory(a, b) for b in of_base):
+            return True
+        of_base.append(a)
+    return False
+
+
 def _where(rec, tensor):
     """How a compiled call finds an outside tensor: its source, or the tensor
     itself when the trace met it with none (inside a library call)."""
@@ -387,6 +404,11 @@ class CompiledFrame:
             return _C.capture.FALLBACK
         shift = default_generator._offset - self.rng_offset
         if self.tensor_effects:
+            if _overlapping(arrays):
+                # Two inputs share memory (`f(a, a)`, views of one tensor)
+                # where the trace saw them apart: a write through one changes
+                # the other, which the graph does not follow.
+                return _C.capture.FALLBACK
             # Tensors updated in place get their new values straight from the
             # program, which writes them after its last step (staged outputs).
             env = env or self._env(values)

@@ -164,9 +164,10 @@ class _Recorder:
         if not isinstance(target, Tensor):
             return
         base = target._base
-        if base is not None and base._data is not target._data:
-            # A view's memory is its base's: the base changes too, and the
-            # graph has no op that writes a view back into it.
+        if base is not None and base._data is not target._data and id(target) not in self.external:
+            # A view made inside fn shares its base's memory: the base
+            # changes too, and the graph has no op that writes a view back
+            # into it. (A view passed in is written back into its own array.)
             self.view_writes.append(target)
         operands = [
             self.value_of(target),
