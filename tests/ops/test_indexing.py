@@ -136,3 +136,18 @@ def test_list_keys_index_like_pytorch(name):
     j = janus.tensor(X)
     j[LIST_KEYS[name](janus)] = janus.tensor(value)
     assert_close(j, t, what=f"{name}: setitem")
+
+
+def test_an_int_selection_is_a_view_like_pytorchs():
+    """`x[0]` of a vector is a 0-d view: an in-place op on it writes `x`
+    (numpy answers a full int selection with a scalar, a copy)."""
+    torch = torch_or_skip()
+    results = []
+    for lib in (janus, torch):
+        x = lib.zeros(3)
+        m = lib.zeros(2, 2)
+        x[0].add_(1)
+        m[0][1].add_(2)
+        m[1, 0].mul_(3).add_(4)
+        results.append((x.tolist(), m.tolist(), tuple(x[2].shape)))
+    assert results[0] == results[1]

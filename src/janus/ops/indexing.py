@@ -144,9 +144,18 @@ def _index_basic_grad(n, g):
     return apply(INDEX_BASIC_BACKWARD, g, shape=n.in_shapes[0], spec=n.attrs["spec"])
 
 
+def _index_basic_impl(xp, x, spec):
+    key = _decode(spec, ())
+    if all(e[0] != "e" for e in spec):
+        # (numpy answers a full int selection with a scalar, a copy; with an
+        # Ellipsis it is a 0-d view, as PyTorch's `x[0]` of a vector is)
+        key = (*key, Ellipsis)
+    return x[key]
+
+
 INDEX_BASIC = declare(
     "index_basic",
-    impl=lambda xp, x, spec: x[_decode(spec, ())],
+    impl=_index_basic_impl,
     meta=_meta_by_numpy,
     grad=_index_basic_grad,
     save_inputs=False,
