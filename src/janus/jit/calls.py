@@ -305,16 +305,10 @@ class CallsMixin:
 
     def concrete(self, target, args, kwargs) -> Var:
         if not lookup(SHALLOW_BUILTINS, target):
+            name = getattr(target, "__qualname__", type(target).__name__)
             for a in (*args, *kwargs.values()):  # what the result is computed from
                 self.guard_contents(a)
-                if self.state_unchecked(a):
-                    name = getattr(target, "__qualname__", type(target).__name__)
-                    self.graph_break(
-                        "data-dependent",
-                        f"{name} computes from a {type(a.value).__name__} object whose "
-                        "state the trace does not check",
-                        "pass the number or text itself (float(s) outside the function)",
-                    )
+                self.check_state(a, f"passed to {name}")
         values = [self.value(a, "passed to a Python call") for a in args]
         kwvalues = {k: self.value(v, "passed to a Python call") for k, v in kwargs.items()}
         result = do(target, *values, **kwvalues)
