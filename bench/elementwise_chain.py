@@ -72,33 +72,37 @@ def mean_of_squares(x, m):
     return (d * d).mean()
 
 
+def _abs_of_product(buf: np.ndarray, x: np.ndarray) -> None:
+    """buf = |buf * x - 0.25|, in place (`m.abs(y * x - 0.25)`)."""
+    np.multiply(buf, x, out=buf)
+    np.subtract(buf, 0.25, out=buf)
+    np.abs(buf, out=buf)
+
+
+def _blend(buf: np.ndarray, x: np.ndarray) -> None:
+    """buf = max(buf, x) * 0.75 - x, in place."""
+    np.maximum(buf, x, out=buf)
+    np.multiply(buf, 0.75, out=buf)
+    np.subtract(buf, x, out=buf)
+
+
 def numpy_out(chain: str, x: np.ndarray, buf: np.ndarray) -> np.ndarray:
     """The same chain with every result written into one preallocated buffer."""
     np.multiply(x, 1.5, out=buf)
     np.add(buf, 0.5, out=buf)
     if chain == "mean_of_squares":
-        np.multiply(buf, x, out=buf)
-        np.subtract(buf, 0.25, out=buf)
-        np.abs(buf, out=buf)
-        np.maximum(buf, x, out=buf)
-        np.multiply(buf, 0.75, out=buf)
-        np.subtract(buf, x, out=buf)
+        _abs_of_product(buf, x)
+        _blend(buf, x)
         np.multiply(buf, buf, out=buf)
         return buf.mean()
     if chain == "epilogue":
         np.maximum(buf, 0, out=buf)
-        np.multiply(buf, x, out=buf)
-        np.subtract(buf, 0.25, out=buf)
-        np.abs(buf, out=buf)
-        np.maximum(buf, x, out=buf)
-        np.multiply(buf, 0.75, out=buf)
-        np.subtract(buf, x, out=buf)
+        _abs_of_product(buf, x)
+        _blend(buf, x)
         return np.clip(buf, -0.5, 0.5, out=buf)
     if chain == "sqrt_div":
         np.maximum(buf, 0, out=buf)
-        np.multiply(buf, x, out=buf)
-        np.subtract(buf, 0.25, out=buf)
-        np.abs(buf, out=buf)
+        _abs_of_product(buf, x)
         np.sqrt(buf, out=buf)
     else:
         np.tanh(buf, out=buf)

@@ -7,10 +7,13 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "bind_ir.h"
@@ -102,6 +105,39 @@ py::array sigmoid(const py::array& x) {
 }
 
 namespace ir = janus::ir;
+
+// Two inputs of a compiled call share memory where the trace saw them apart
+// (`f(a, a)`, overlapping views), and the call writes inputs in place: a
+// write through one would change the other, which the graph does not follow.
+struct InputsOverlap : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// The bytes `a` spans, [first, last), whatever its strides; empty if it has
+// no elements.
+std::pair<uintptr_t, uintptr_t> byte_extent(const py::array& a) {
+  const auto start = reinterpret_cast<uintptr_t>(a.data());
+  intptr_t low = 0, high = 0;
+  for (py::ssize_t d = 0; d < a.ndim(); ++d) {
+    if (a.shape(d) == 0) return {start, start};
+    const intptr_t reach = static_cast<intptr_t>(a.shape(d) - 1) * a.strides(d);
+    (reach < 0 ? low : high) += reach;
+  }
+  return {start + low, start + high + a.itemsize()};
+}
+
+// Throws InputsOverlap if any two of the (non-empty) extents overlap.
+void check_apart(std::vector<std::pair<uintptr_t, uintptr_t>> extents) {
+  extents.erase(std::remove_if(extents.begin(), extents.end(),
+                               [](const auto& e) { return e.first == e.second; }),
+                extents.end());
+  std::sort(extents.begin(), extents.end());
+  for (size_t k = 1; k < extents.size(); ++k) {
+    if (extents[k].first < extents[k - 1].second) {
+      throw InputsOverlap("two inputs of the call share memory");
+    }
+  }
+}
 
 const char* numpy_dtype(ir::DType dtype) {
   switch (dtype) {
@@ -204,6 +240,9 @@ void bind_cpu(py::module_& m) {
     } catch (const janus::cpu::AssertionFailed& e) {
       const py::object cls = py::module_::import("janus.jit.program").attr("AssertionFailed");
       PyErr_SetObject(cls.ptr(), cls(e.id, e.message).ptr());
+    } catch (const InputsOverlap& e) {
+      const py::object cls = py::module_::import("janus.jit.program").attr("InputsOverlap");
+      PyErr_SetString(cls.ptr(), e.what());
     }
   });
   sub.def("get_threads", &janus::cpu::program_threads,
@@ -305,10 +344,18 @@ void bind_cpu(py::module_& m) {
             }
             std::vector<py::array> held;  // keeps converted inputs alive
             std::vector<void*> ins, outs;
+            // Inputs written in place (into) must not alias the others.
+            const bool writes = py::len(into) > 0;
+            std::vector<std::pair<uintptr_t, uintptr_t>> extents;
+            std::vector<PyObject*> read;  // the input arrays as passed
             for (size_t k = 0; k < inputs.size(); ++k) {
               const ir::Value* v = g.inputs()[k];
               const py::dtype want(numpy_dtype(v->type.dtype));
               py::array a = py::array::ensure(inputs[k]);
+              if (writes && a) {
+                extents.push_back(byte_extent(a));
+                read.push_back(a.ptr());
+              }
               if (!a || !a.dtype().is(want) || !(a.flags() & py::array::c_style)) {
                 // (asarray, not ascontiguousarray, which makes 0-d arrays 1-d)
                 a = py::module_::import("numpy").attr("asarray")(inputs[k], want, "C");
@@ -323,6 +370,17 @@ void bind_cpu(py::module_& m) {
               }
               ins.push_back(const_cast<void*>(a.data()));
               held.push_back(std::move(a));
+            }
+            if (writes) {
+              for (const auto& item : into) {  // (a buffer only written: `x.copy_(y)`)
+                const py::handle buffer = item.second;
+                const bool is_input =
+                    std::find(read.begin(), read.end(), buffer.ptr()) != read.end();
+                if (!is_input && py::isinstance<py::array>(buffer)) {
+                  extents.push_back(byte_extent(py::reinterpret_borrow<py::array>(buffer)));
+                }
+              }
+              check_apart(std::move(extents));
             }
             py::list results;
             for (size_t k = 0; k < g.outputs().size(); ++k) {
@@ -364,7 +422,8 @@ void bind_cpu(py::module_& m) {
           "Runs the program on `inputs` (array-likes, one per graph input) and\n"
           "returns a list with an array per graph output: a new one, or for a\n"
           "staged output k, into[k] when it is a C-contiguous writable array of\n"
-          "the output's type (written only once every step has run).")
+          "the output's type (written only once every step has run). With `into`,\n"
+          "inputs that share memory raise janus.jit.program.InputsOverlap.")
       .def("fallback_ops", &Program::fallback_ops)
       .def("set_profiling", &Program::set_profiling, py::arg("on"),
            "While on, runs are serial and time each step (see profile()).")

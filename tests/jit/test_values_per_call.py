@@ -354,14 +354,20 @@ def test_a_prediction_made_after_the_step_keeps_its_autograd_graph():
     out.sum().backward()  # usable, as eagerly
 
 
+@pytest.mark.parametrize("written", ["updated", "overwritten"])
 @pytest.mark.parametrize("aliased", ["the same tensor", "overlapping views"])
-def test_an_update_through_one_argument_shows_in_an_aliased_other(aliased):
+def test_an_update_through_one_argument_shows_in_an_aliased_other(aliased, written):
     """Compiled for distinct tensors, `f(a, a)` (or views that overlap) must
-    see the update of `x` in `y`, as eagerly: it falls back to Python."""
+    see the update of `x` in `y`, as eagerly: it falls back to Python. (An
+    overwritten `x` is not even an input of the graph, only a buffer it
+    writes.)"""
 
     def make():
         def fn(x, y):
-            x.add_(1)
+            if written == "updated":
+                x.add_(1)
+            else:
+                x.copy_(y * 3)
             return y * 2
 
         return fn, dict

@@ -11,8 +11,6 @@ committed and the frame runs as usual.
 
 from __future__ import annotations
 
-import numpy as np
-
 from .. import _C
 from ..autograd import grad_mode
 from ..autograd.node import history_before
@@ -22,7 +20,7 @@ from ..random import default_generator
 from ..tensor import Size, Tensor, _make
 from .backward import FrameBackward, NotDifferentiable
 from .cuda_codegen import NoKernel
-from .program import AssertionFailed, ShapeSpeculationError, compile_graph
+from .program import AssertionFailed, InputsOverlap, ShapeSpeculationError, compile_graph
 from .sources import Attr, Env, Fixed, Item, Local, fast_reader
 from .split import MATERIALIZED_NULL
 from .values import NULL, OUTSIDE_PYTHON, HostOp, Var, VirtualIterator, is_constant
@@ -237,21 +235,6 @@ _TRACKED = "tracked"  # the key of a call's tracked results in `made`
 _ENTRY = "entry"  # the key of a call's entry reads (name -> value) in `made`
 
 
-def _overlapping(arrays: list) -> bool:
-    """Whether two of a call's input arrays share memory: the same array
-    twice, or views of one base whose bytes overlap."""
-    seen: dict = {}  # id(base) -> the arrays of it so far
-    for a in arrays:
-        if type(a) is not np.ndarray:  # (CUDA inputs: not checked yet)
-            continue
-        base = a.base if a.base is not None else a
-        of_base = seen.setdefault(id(base), [])
-        if any(b is a or np.may_share_memory(a, b) for b in of_base):
-            return True
-        of_base.append(a)
-    return False
-
-
 def _where(rec, tensor):
     """How a compiled call finds an outside tensor: its source, or the tensor
     itself when the trace met it with none (inside a library call)."""
@@ -274,7 +257,7 @@ class CompiledFrame:
         rec = tr.recorder
         if rec.graph.node_count() == 0 and not tr.effects and split is None:
             raise NotCompilable("the frame does no tensor work")
-        if rec.view_writes:
+        if rec.view_written:
             raise NotCompilable(
                 "it updates a view in place (x[:1].add_(1)), which changes the view's base; "
                 "the graph does not follow that"
@@ -404,11 +387,6 @@ class CompiledFrame:
             return _C.capture.FALLBACK
         shift = default_generator._offset - self.rng_offset
         if self.tensor_effects:
-            if _overlapping(arrays):
-                # Two inputs share memory (`f(a, a)`, views of one tensor)
-                # where the trace saw them apart: a write through one changes
-                # the other, which the graph does not follow.
-                return _C.capture.FALLBACK
             # Tensors updated in place get their new values straight from the
             # program, which writes them after its last step (staged outputs).
             env = env or self._env(values)
@@ -420,10 +398,11 @@ class CompiledFrame:
                 outs = self.run(arrays, shift, {at: t._data for t, at in targets})
             else:
                 outs = self.run(arrays, shift)
-        except (ShapeSpeculationError, AssertionFailed):
-            # A data-dependent shape differed from the recorded one, or an
-            # in-graph speculation check failed: nothing is committed yet, so
-            # the frame simply runs as usual.
+        except (ShapeSpeculationError, AssertionFailed, InputsOverlap):
+            # A data-dependent shape differed from the recorded one, an
+            # in-graph speculation check failed, or inputs the call writes
+            # share memory with others (`f(a, a)`): nothing is committed yet,
+            # so the frame simply runs as usual.
             return _C.capture.FALLBACK
         except (IndexError, ValueError, RuntimeError):
             # A kernel refused this call's data (an index out of range): as

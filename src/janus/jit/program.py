@@ -40,6 +40,12 @@ class ShapeSpeculationError(RuntimeError):
     (data-dependent shapes: nonzero, unique, boolean masks)."""
 
 
+class InputsOverlap(RuntimeError):
+    """Two inputs of a call that writes inputs in place share memory (`f(a,
+    a)`, overlapping views) where the trace saw them apart: a write through
+    one changes the other, which the graph does not follow. Nothing ran."""
+
+
 class AssertionFailed(RuntimeError):
     """An `assert` node of the graph found its condition false: the speculation
     the graph was compiled under does not hold for these inputs. The run was

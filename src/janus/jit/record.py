@@ -78,7 +78,7 @@ class _Recorder:
         self.effects: dict = {}  # id -> tensor from outside that fn updated in place
         self.grad_watch: dict = {}  # id -> (tensor, its .grad before fn): .grad changes are effects
         self.grads_set: set = set()  # ids of tensors whose .grad fn assigned (see grad_set)
-        self.view_writes: list = []  # views fn updated in place (compiled.py refuses them)
+        self.view_written = False  # fn updated a view it made in place (compiled.py refuses it)
         self.grads_changed: set = set()  # ... and of those it changed before assigning it
         # id -> (tensor, source): tensors the translator read from the heap
         self.sources: dict = {}
@@ -164,11 +164,12 @@ class _Recorder:
         if not isinstance(target, Tensor):
             return
         base = target._base
-        if base is not None and base._data is not target._data and id(target) not in self.external:
+        made = self.values.get(id(target), (None,))[0] is target and id(target) not in self.external
+        if made and base is not None and base._data is not target._data:
             # A view made inside fn shares its base's memory: the base
             # changes too, and the graph has no op that writes a view back
             # into it. (A view passed in is written back into its own array.)
-            self.view_writes.append(target)
+            self.view_written = True
         operands = [
             self.value_of(target),
             self.value_of(source) if isinstance(source, Tensor) else source,

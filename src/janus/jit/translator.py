@@ -415,11 +415,11 @@ class Translator(ReadsMixin, CallsMixin, OptimizerMixin, ContainersMixin, Genera
                 "a branch on tensor data",
                 "branch on Python values, or compute both sides with torch.where",
             )
-        kind = type(var.value)
-        if self.state_unchecked(var) and hasattr(kind, "__bool__"):
-            self.check_state(var, "a branch condition")
-        elif self.state_unchecked(var) and hasattr(kind, "__len__"):  # truth is len() != 0
-            self.guard(var.source, "len", do(len, var.value))
+        if self.state_unchecked(var):  # truth from the object's state, if its type has any
+            if hasattr(type(var.value), "__bool__"):
+                self.check_state(var, "a branch condition")
+            elif hasattr(type(var.value), "__len__"):  # truth is len() != 0
+                self.guard(var.source, "len", do(len, var.value))
         return bool(do(bool, self.value(var, "a branch condition")))
 
     # ----- jumps -----
