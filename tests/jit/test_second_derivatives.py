@@ -121,3 +121,28 @@ def test_an_input_changed_in_place_after_the_call_is_reported_as_eager_reports_i
         w.add_(1.0)
     with pytest.raises(RuntimeError, match="modified by an inplace operation"):
         janus.autograd.grad(out, x, create_graph=True)
+
+
+def test_a_hook_on_the_input_runs_as_often_as_eagerly_under_create_graph():
+    """The replayed gradient of the compiled node is taken on the engine's
+    behalf: the hook on the frame's input runs when the engine reaches the
+    input, not once more inside the node's rule."""
+
+    def make():
+        janus.manual_seed(3)
+        w = janus.randn(3, 3)
+
+        def energy(x):
+            return (x @ w).tanh().pow(2).sum()
+
+        def step(f):
+            x = janus.randn(3, requires_grad=True)
+            seen = []
+            x.register_hook(lambda g: seen.append(g.detach().numpy().copy()) or g)
+            (g,) = janus.autograd.grad(f(x), x, create_graph=True)
+            g.sum().backward()
+            return [g.detach().numpy(), x.grad.numpy(), len(seen), *seen]
+
+        return energy, step
+
+    assert compiled_calls(_agree(make)) >= 3

@@ -547,6 +547,52 @@ def test_a_resumed_step_reads_the_gradients_of_each_call(hook_on):
     assert _resume_hits(jf) >= 4
 
 
+def test_retain_grad_before_a_split_backward_keeps_one_gradient(hook_on):
+    """`retain_grad()` runs in Python (a break); the rest of the frame
+    computes the loss as a graph whose tracked result carries a compiled
+    backward. Compiling that backward must not run the retained-gradient
+    hook (it did, once, with the placeholder gradient: y.grad came out 2)."""
+
+    def make():
+        w = janus.ones(3, requires_grad=True)
+
+        def step(x):
+            y = w * x
+            y.retain_grad()
+            y.sum().backward()
+            return y.grad
+
+        return step, lambda: {"w.grad": w.grad}
+
+    jf = run_both(make, [(janus.ones(3) * k,) for k in range(1, 8)])
+    assert _resume_hits(jf) > 0
+
+
+def test_a_gradient_hook_on_a_parameter_runs_once_per_backward(hook_on):
+    """A hook registered outside the frame, on a parameter the frame's
+    compiled forward reads: it runs when the engine reaches the parameter
+    from the frame's backward node, once per call, on the real gradient, and
+    what it returns is what accumulates."""
+
+    def make():
+        model = nn.Linear(4, 2)
+        seen = []
+        model.weight.register_hook(lambda g: seen.append(g.sum().item()) or g * 2)
+
+        def step(x):
+            loss = model(x).pow(2).mean()
+            print("loss", loss.item())
+            loss.backward()
+            return loss.detach()
+
+        return step, lambda: {"model": model, "seen": list(seen)}
+
+    janus.manual_seed(2)
+    jf = run_both(make, [(janus.randn(5, 4),) for _ in range(6)])
+    [entry] = [e for _, e in jf.entries]
+    assert entry.backward is not None and entry.calls >= 3
+
+
 def test_an_exception_in_the_python_piece_is_the_programs_own():
     def run(jit: bool):
         janus.manual_seed(3)

@@ -93,6 +93,25 @@ def grad(
     edges = [edge_of(t) for t in inputs]
     capture = {e: None for e in edges}
     _run(seeds, retain_graph, create_graph, targets={e: None for e in edges}, capture=capture)
+    return _captured(capture, edges, inputs, allow_unused, materialize_grads)
+
+
+def grad_without_hooks(outputs, inputs, grad_outputs, create_graph=False) -> tuple:
+    """`grad(outputs, inputs, grad_outputs, retain_graph=True, allow_unused=True)`
+    that runs no gradient hook. For code that differentiates part of a graph
+    on the engine's behalf (a compiled frame's backward, jit/backward.py):
+    the hooks on `inputs` run when the engine itself reaches them, once."""
+    outputs, inputs = _as_tuple(outputs), _as_tuple(inputs)
+    with _GradMode(create_graph):
+        seeds = _seed_grads(outputs, _as_tuple(grad_outputs))
+    edges = [edge_of(t) for t in inputs]
+    capture = {e: None for e in edges}
+    targets = {e: None for e in edges}
+    _run(seeds, True, create_graph, targets=targets, capture=capture, hooks=False)
+    return _captured(capture, edges, inputs, allow_unused=True, materialize_grads=False)
+
+
+def _captured(capture, edges, inputs, allow_unused, materialize_grads) -> tuple:
     result = []
     for i, (e, t) in enumerate(zip(edges, inputs)):
         g = capture[e]
@@ -158,7 +177,7 @@ def _needed(nodes, target_nodes) -> set:
     return needed
 
 
-def _run(seeds, retain_graph: bool, create_graph: bool, targets, capture):
+def _run(seeds, retain_graph: bool, create_graph: bool, targets, capture, hooks=True):
     buffers: dict = {}
     for (node, index), g in seeds:
         slots = buffers.setdefault(node, [None] * _output_count(node))
@@ -176,7 +195,7 @@ def _run(seeds, retain_graph: bool, create_graph: bool, targets, capture):
             node = pop(heap)[1]
             grads = buffers.pop(node, None)
             if grads is not None:
-                if node.pre_hooks:
+                if node.pre_hooks and hooks:
                     grads = _run_prehooks(node, grads)
                 if capture is not None:
                     _capture(node, grads, capture)

@@ -24,9 +24,9 @@ the node's inputs (rematerialize.py) and differentiates those.
 
 from __future__ import annotations
 
-from ..autograd import grad as autograd_grad
 from ..autograd import grad_mode
-from ..autograd.node import FREED_MESSAGE, AccumulateGrad, Node, accumulator_of
+from ..autograd.engine import grad_without_hooks
+from ..autograd.node import FREED_MESSAGE, AccumulateGrad, Node
 from ..backend import xp_of
 from ..ops import registry
 from ..random import default_generator
@@ -89,9 +89,7 @@ class FrameBackward:
         placeholders = [_make(xp_of(t._data).ones_like(t._data)) for t in outputs]
 
         def vjp(*grads):
-            return autograd_grad(
-                outputs, inputs, grad_outputs=grads, retain_graph=True, allow_unused=True
-            )
+            return grad_without_hooks(outputs, inputs, grads)
 
         observers = registry.observers[:]  # the frame's own recorder: not its graph
         registry.observers.clear()
@@ -175,9 +173,7 @@ class FrameBackward:
         if not pairs:
             return (None,) * self.input_count
         outputs, grad_outputs = zip(*pairs)
-        return autograd_grad(
-            outputs, inputs, grad_outputs=grad_outputs, create_graph=True, allow_unused=True
-        )
+        return grad_without_hooks(outputs, inputs, grad_outputs, create_graph=True)
 
 
 def _known_value(rec, tensor: Tensor):
@@ -195,13 +191,11 @@ def _known_value(rec, tensor: Tensor):
 def _check_graph(outputs: list, inputs: list) -> None:
     """The autograd graph between the frame's tracked results and its inputs
     must be the trace's own: no leaf made inside the frame (its gradient
-    would go to a tensor no later call has), no hooks (they would run once,
-    at compile time)."""
+    would go to a tensor no later call has), no hooks inside it (they would
+    run once, at compile time). Hooks on the inputs run when the engine
+    reaches them from the frame's node, on every call."""
     leaves = {id(t) for t in inputs if t.grad_fn is None}
     stops = {id(t.grad_fn) for t in inputs if t.grad_fn is not None}
-    for t in inputs:
-        if t.grad_fn is None and accumulator_of(t).pre_hooks:
-            raise NotDifferentiable("a gradient hook on one of its inputs")
     seen: set = set()
     stack = [t.grad_fn for t in outputs]
     while stack:
