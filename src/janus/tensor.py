@@ -11,6 +11,8 @@ Attributes have class-level defaults so a fresh result tensor only sets
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 
 from . import backend, dtypes
@@ -223,8 +225,6 @@ class Tensor:
             raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
         if self.grad_fn is None or self._retains_grad:
             return
-        import weakref
-
         ref = weakref.ref(self)
 
         def keep(grad):
@@ -256,7 +256,7 @@ class Tensor:
         else:
             target, index = self.grad_fn, self._output_nr
             target.register_prehook(index, hook)
-        return _RemovableHandle(target, index, hook)
+        return _RemovableHandle(target, index, hook, self if self.grad_fn is None else None)
 
     def __getattr__(self, name: str):
         # Only reached when normal lookup fails: say it is missing from janus.
@@ -401,13 +401,24 @@ def _rebuild(cls, data, device_name, requires_grad):
 
 
 class _RemovableHandle:
-    def __init__(self, target, index, hook):
+    def __init__(self, target, index, hook, leaf=None):
         self._target, self._index, self._hook = target, index, hook
+        self._leaf = None if leaf is None else weakref.ref(leaf)
 
     def remove(self) -> None:
-        hooks = (self._target.pre_hooks or {}).get(self._index, [])
+        table = self._target.pre_hooks or {}
+        hooks = table.get(self._index, [])
         if self._hook in hooks:
             hooks.remove(self._hook)
+        if not hooks:
+            table.pop(self._index, None)
+        if not table:
+            self._target.pre_hooks = None
+            # A leaf without hooks reads `_hooks is None` again (the JIT
+            # guards on it: a compiled backward runs no hooks).
+            leaf = self._leaf and self._leaf()
+            if leaf is not None:
+                leaf._hooks = None
 
 
 _new_tensor = object.__new__

@@ -111,6 +111,23 @@ def test_tensor_hooks_and_retain_grad():
     assert_close(x.grad, [21.0, 21.0, 21.0])
 
 
+def test_removed_hooks_stop_running_and_leave_no_trace():
+    x = janus.ones(3, requires_grad=True)
+    calls = []
+    first = x.register_hook(lambda g: calls.append("first") or g * 3)
+    second = x.register_hook(lambda g: calls.append("second"))
+    first.remove()
+    (x * 2).sum().backward()
+    assert calls == ["second"] and x._hooks is not None
+    assert_close(x.grad, [2.0, 2.0, 2.0])
+    second.remove()
+    second.remove()  # a second remove is harmless
+    x.grad = None
+    (x * 2).sum().backward()
+    assert calls == ["second"] and x._hooks is None  # (the JIT guards on `_hooks`)
+    assert_close(x.grad, [2.0, 2.0, 2.0])
+
+
 def test_modifying_a_saved_tensor_in_place_is_reported():
     x = janus.ones(3, requires_grad=True)
     w = janus.ones(3)

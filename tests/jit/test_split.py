@@ -593,6 +593,45 @@ def test_a_gradient_hook_on_a_parameter_runs_once_per_backward(hook_on):
     assert entry.backward is not None and entry.calls >= 3
 
 
+def test_a_backward_that_reaches_a_hook_runs_in_python_each_call(hook_on):
+    """A hook registered on a parameter between calls, then removed: while it
+    is there, the compiled step splits at `backward()` (a hook is Python the
+    engine calls) and the hook sees every call's gradient; a guard on the
+    parameter's hooks sends the call there. After `remove()` the hookless
+    graph runs again."""
+
+    def run(jit: bool):
+        janus.manual_seed(4)
+        model = nn.Linear(4, 2)
+        seen = []
+
+        def step(x):
+            loss = model(x).pow(2).mean()
+            loss.backward()
+            return loss.detach()
+
+        f = janus.jit(step) if jit else step
+        with contextlib.nullcontext() if jit else capture.disabled():
+            for k in range(12):
+                if k == 4:
+                    handle = model.weight.register_hook(
+                        lambda g: seen.append(g.sum().item()) or g * 2
+                    )
+                if k == 8:
+                    handle.remove()
+                f(janus.randn(3, 4))
+        return f, seen, model.weight.grad.numpy(), model.bias.grad.numpy()
+
+    jf, *jitted = run(jit=True)
+    _, *eager = run(jit=False)
+    assert len(jitted[0]) == len(eager[0]) == 4
+    for got, want in zip(jitted, eager):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    assert compiled_calls(jf) >= 8
+    breaks = [b for t in jf.report.compiles for b in t.breaks]
+    assert any("gradient hooks" in b.explanation for b in breaks)
+
+
 def test_an_exception_in_the_python_piece_is_the_programs_own():
     def run(jit: bool):
         janus.manual_seed(3)

@@ -42,6 +42,24 @@ def history_before(tensors, first: int) -> bool:
     return False
 
 
+def has_hooks(tensors) -> bool:
+    """Whether a gradient hook waits anywhere in the autograd graph behind
+    `tensors` (leaves' gradient sinks included)."""
+    seen: set = set()
+    stack = [edge_of(t) for t in tensors if isinstance(t, Tensor)]
+    stack = [e[0] for e in stack if e is not None]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if node.pre_hooks:
+            return True
+        if type(node) is not AccumulateGrad:
+            stack.extend(edge[0] for edge in node.next_edges if edge is not None)
+    return False
+
+
 FREED_MESSAGE = (
     "Trying to backward through the graph a second time (or directly access saved tensors "
     "after they have already been freed). Saved intermediate values of the graph are freed "

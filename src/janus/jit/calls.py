@@ -34,7 +34,7 @@ import os
 import types
 
 from .. import _C, autograd
-from ..autograd.node import history_before, next_sequence
+from ..autograd.node import has_hooks, history_before, next_sequence
 from ..ops import registry
 from ..tensor import Tensor, data_readers
 from .builtin_calls import (
@@ -407,6 +407,13 @@ class CallsMixin:
                     "unsupported",
                     f"{name} runs backward through autograd history made before the frame",
                     "compute the loss and call backward in the same function",
+                )
+            if has_hooks(_tensors_in(roots)):
+                # A hook is Python the engine calls: traced, it would run once.
+                self.graph_break(
+                    "unsupported",
+                    f"{name} runs gradient hooks (register_hook, retain_grad)",
+                    "the call runs in Python; remove the hooks to compile it",
                 )
         reads = []
         data_readers.append(reads.append)

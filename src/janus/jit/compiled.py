@@ -320,6 +320,11 @@ class CompiledFrame:
                 # where one is there, eager adds to it (micro-batches). (A
                 # gradient that was there is a graph input, checked as one.)
                 tr.guard(_where(rec, t).attr("grad"), "equals", None)
+        for t, before in rec.grad_watch.values():
+            if tr.ran_backward and t.grad_fn is None and t._grad is not before:
+                # The traced backward ran no hook on this leaf (a hook is a
+                # break); one registered later must run, so it misses.
+                tr.guard(_where(rec, t).attr("_hooks"), "equals", None)
         self.backward = None
         if b.tracked:
             self.tracked_at = [b.output(t) for t in b.tracked]
