@@ -156,6 +156,30 @@ def test_attributes_methods_properties_and_super():
     _compiled_once(jf, 4)
 
 
+class Affine:
+    """A callable object that is not a module (a loss, a transform)."""
+
+    def __init__(self, scale):
+        self.scale = scale
+
+    def __call__(self, x, shift=0.0):
+        return x * self.scale + shift
+
+
+def test_callable_objects_are_inlined():
+    """`obj(x)` of a user class with `__call__` was a graph break (a call
+    with no graph form); its `__call__` is traced like a method."""
+    affine, loss = Affine(2.0), Affine(0.5)
+
+    def fn(x):
+        return loss(affine(x, shift=1.0)).sum()
+
+    jf = run_both(_fn(fn), _xs())
+    _compiled_once(jf, 4)
+    affine.scale = 3.0  # a value the trace read: guarded
+    assert jf(janus.ones(3)).item() == 6.0
+
+
 # ----- containers -----
 def test_tuples_lists_dicts_build_index_slice_unpack():
     def fn(x):

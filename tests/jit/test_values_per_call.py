@@ -560,3 +560,84 @@ def test_restoring_a_generators_state_inside_a_frame_is_a_break():
 
     explained = janus.jit.explain(f, janus.ones(2), g.get_state())
     assert any("Generator.set_state" in b.explanation for b in explained.breaks)
+
+
+class _Counting:
+    """Implicitly called methods with effects: each counts its calls."""
+
+    def __init__(self, data):
+        self.data, self.calls = data, []
+
+    @property
+    def scale(self):
+        self.calls.append("scale")
+        return 0.5 * len(self.calls)
+
+    def __len__(self):
+        self.calls.append("len")
+        return self.data.shape[0]
+
+    def __getitem__(self, k):
+        self.calls.append("getitem")
+        return self.data[k] * 2
+
+    def __bool__(self):
+        self.calls.append("bool")
+        return len(self.calls) % 3 != 0
+
+    def __getattr__(self, name):  # only for names found nowhere else
+        self.calls.append(name)
+        return 3.0
+
+
+def test_user_code_that_python_calls_implicitly_is_traced_not_guarded():
+    """A property's getter, `__len__`, `__getitem__`, `__bool__` and
+    `__getattr__` of a user class: the guards used to call them to check
+    their results, so their effects ran again on every call (and a result
+    computed from those effects was wrong). They are inlined now, and what
+    they read is what the guards check."""
+
+    def make():
+        ds = _Counting(janus.arange(12.0).reshape(4, 3))
+
+        def fn(x):
+            y = x * ds.scale + ds[1] + len(ds) + ds.offset
+            return y if ds else -y
+
+        return fn, lambda: {"calls": list(ds.calls)}
+
+    run_both(make, [(janus.ones(3),) for _ in range(6)])
+
+
+def test_pure_user_properties_and_containers_compile_once():
+    class Config:
+        def __init__(self):
+            self._h = 3
+
+        @property
+        def hidden(self):
+            return self._h * 2
+
+    class Rows:
+        def __init__(self, data):
+            self.data = data
+
+        def __len__(self):
+            return self.data.shape[0]
+
+        def __getitem__(self, k):
+            return self.data[k]
+
+    def make():
+        cfg, rows = Config(), Rows(janus.arange(12.0).reshape(4, 3))
+
+        def fn(x):
+            out = x * cfg.hidden
+            for k in range(len(rows)):
+                out = out + rows[k]
+            return out if rows else -out
+
+        return fn, dict
+
+    jf = run_both(make, [(janus.ones(3),) for _ in range(6)])
+    assert compiled_calls(jf) >= 4 and len(jf.report.compiles) == 1

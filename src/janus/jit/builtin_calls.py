@@ -8,7 +8,7 @@ from __future__ import annotations
 import builtins
 
 from ..tensor import Tensor
-from .values import SCALARS, UserException, Var, VirtualIterator, do
+from .values import SCALARS, UserException, Var, VirtualIterator, class_attribute, do, user_code
 
 PURE_BUILTINS = {
     abs, all, any, bool, callable, divmod, float, format, hasattr, int, isinstance, issubclass,
@@ -27,6 +27,8 @@ def _len(tr, args, kwargs):
     (var,) = args
     if isinstance(var.value, (list, tuple, dict, set)):
         tr.guard_len(var)
+    elif user_code(class_attribute(var.value, "__len__")):
+        return tr.user_len(var)
     elif tr.state_unchecked(var):  # an object with __len__ (a dataset, a ModuleList)
         n = do(len, var.value)
         tr.guard(var.source, "len", n)

@@ -51,8 +51,11 @@ from .values import (
     UserException,
     Var,
     VirtualIterator,
+    class_attribute,
     do,
     is_constant,
+    is_janus,
+    user_code,
 )
 
 _JANUS_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
@@ -127,13 +130,30 @@ def unsupported_ops(code) -> list:
     return sorted({ins.op for ins in Code(code).instructions if ins.op not in SUPPORTED})
 
 
-def _is_janus(obj) -> bool:
-    module = getattr(obj, "__module__", None) or ""
-    return module == "janus" or module.startswith("janus.")
+def _user_call(target):
+    """The user's `__call__` of a callable object (not a function, a class,
+    a module, or a janus object)."""
+    if isinstance(target, (type, types.FunctionType, types.MethodType)):
+        return None
+    return user_code(class_attribute(target, "__call__"))
+
+
+def _as_length(n) -> int:
+    """What `len()` makes of a `__len__` result (or the error it raises)."""
+    n = operator.index(n)
+    if n < 0:
+        raise ValueError("__len__() should return >= 0")
+    return n
+
+
+def _as_truth(result) -> bool:
+    if type(result) is not bool:
+        raise TypeError(f"__bool__ should return bool, returned {type(result).__name__}")
+    return result
 
 
 def _why_no_graph(target) -> str:
-    if _is_janus(target):
+    if is_janus(target):
         return "janus code that keeps Python state a compiled call would not update"
     return "no graph form: third-party code, I/O, or object creation"
 
@@ -235,6 +255,9 @@ class CallsMixin:
             target.__self__, (list, dict, tuple, str)
         ):
             return self.call_container_method(fn, target, args, kwargs)
+        method = _user_call(target)
+        if method is not None and self.inlinable(method):  # a callable object of the user's
+            return self.inline(method, [fn, *args], kwargs)
         jitted = _jit_function_of(target)
         if jitted is not None and self.inlinable(jitted):
             # janus.jit(f) called from traced code: trace through f itself
@@ -270,7 +293,7 @@ class CallsMixin:
         func = getattr(target, "__func__", target)
         if isinstance(target, Module) or _jit_function_of(target) is not None:
             return True
-        return isinstance(func, types.FunctionType) and not _is_janus(func)
+        return isinstance(func, types.FunctionType) and not is_janus(func)
 
     def native(self, fn: Var, args: list, kwargs: dict) -> Var:
         """The call, run as plain Python with the frame hook on (a compiled
@@ -291,7 +314,7 @@ class CallsMixin:
     def inlinable(self, func) -> bool:
         if func.__code__ in skipped_codes:  # janus.jit.skip: a graph break
             return False
-        if _is_janus(func) and not _inlinable_janus(func):
+        if is_janus(func) and not _inlinable_janus(func):
             return False
         return translatable(func.__code__) is not None
 
@@ -325,6 +348,29 @@ class CallsMixin:
                 )
                 break
         return Var(result)
+
+    def user_len(self, var: Var) -> Var:
+        """`len(obj)` where obj's class defines `__len__` in Python: the
+        method is inlined, its result checked as `len` checks it."""
+        n = self.call(Var(user_code(class_attribute(var.value, "__len__"))), [var], {})
+        do(_as_length, n.value)  # raises what len() raises for a bad result
+        return n
+
+    def user_truth(self, var: Var):
+        """`bool(obj)` decided by the user's `__bool__` or `__len__` (inlined),
+        as a Var; None where Python code of the user's does not decide it."""
+        decides = class_attribute(var.value, "__bool__")
+        if decides is None:
+            decides = class_attribute(var.value, "__len__")
+            if user_code(decides) is not None:
+                n = self.user_len(var)
+                return self.compute(operator.ne, [n, Var(0)], "a branch condition")
+        method = user_code(decides)
+        if method is None:
+            return None
+        result = self.call(Var(method), [var], {})
+        do(_as_truth, result.value)
+        return result
 
     # ----- inlining -----
     def inline(self, func, args: list, kwargs: dict) -> Var:

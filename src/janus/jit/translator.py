@@ -32,7 +32,17 @@ from .optimizers import OptimizerMixin
 from .reads import ALL, ReadsMixin
 from .sources import Builtin, Fixed, FreeVar, Global
 from .tracebacks import note_frame
-from .values import NULL, OUTSIDE_PYTHON, GraphBreak, UserException, Var, do, is_constant  # noqa: F401
+from .values import (  # noqa: F401
+    NULL,
+    OUTSIDE_PYTHON,
+    GraphBreak,
+    UserException,
+    Var,
+    class_attribute,
+    do,
+    is_constant,
+    user_code,
+)
 
 BINARY_OPERATORS = {
     "+": operator.add,
@@ -81,6 +91,25 @@ def _bound_to(value, obj) -> bool:
         and getattr(value, "__self__", None) is obj
         and not isinstance(obj, types.ModuleType)
     )
+
+
+def _user_getter(obj, name: str):
+    """The user's function that reading `obj.name` runs: a property's getter,
+    or `__getattr__` for a name found nowhere else; None otherwise."""
+    if isinstance(obj, (Tensor, type, types.ModuleType, super)):
+        return None
+    attribute = class_attribute(obj, name)
+    if type(attribute) is property:
+        return user_code(attribute)
+    if attribute is None and name not in getattr(obj, "__dict__", ()):
+        return user_code(class_attribute(obj, "__getattr__"))
+    return None
+
+
+def _user_getitem(obj):
+    if type(obj) in (list, tuple, dict) or isinstance(obj, (Tensor, type)):
+        return None
+    return user_code(class_attribute(obj, "__getitem__"))
 
 
 class Frame:
@@ -415,6 +444,9 @@ class Translator(ReadsMixin, CallsMixin, OptimizerMixin, ContainersMixin, Genera
                 "a branch on tensor data",
                 "branch on Python values, or compute both sides with torch.where",
             )
+        decided = self.user_truth(var)
+        if decided is not None:  # by the user's __bool__ or __len__, inlined
+            return self.truth(decided)
         if self.state_unchecked(var):  # truth from the object's state, if its type has any
             if hasattr(type(var.value), "__bool__"):
                 self.check_state(var, "a branch condition")
@@ -458,6 +490,13 @@ class Translator(ReadsMixin, CallsMixin, OptimizerMixin, ContainersMixin, Genera
     def LOAD_ATTR(self, f, ins):
         obj = f.stack.pop()
         name = ins.argval
+        getter = _user_getter(obj.value, name)
+        if getter is not None:  # a property of the user's, or their __getattr__
+            if ins.method:
+                f.stack.append(NULL)
+            args = [obj] if getter.__name__ != "__getattr__" else [obj, Var(name)]
+            f.stack.append(self.call(Var(getter), args, {}))
+            return
         value = do(getattr, self.value(obj, "an object"), name)
         source = self.attr_source(obj, name)
         receiver = obj.self_var if type(obj.value) is super and obj.self_var else obj
@@ -504,6 +543,10 @@ class Translator(ReadsMixin, CallsMixin, OptimizerMixin, ContainersMixin, Genera
 
     def BINARY_SUBSCR(self, f, ins):
         container, key = f.pop(2)
+        method = _user_getitem(container.value)
+        if method is not None:  # a dataset's, a user container's: inlined
+            f.stack.append(self.call(Var(method), [container, key], {}))
+            return
         self.guard_contents(key)  # (`x[idx]` with a list or tuple from outside: its elements)
         k = self.value(key, "an index")
         items = container.tracked_items()

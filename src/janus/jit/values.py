@@ -5,6 +5,7 @@ program's)."""
 from __future__ import annotations
 
 import operator
+import types
 from dataclasses import dataclass
 
 _CONSTANT_TYPES = (type(None), bool, int, float, str, complex, bytes, type(Ellipsis))
@@ -207,3 +208,33 @@ class GraphBreak:
 
     def __str__(self) -> str:
         return f"{self.location}: [{self.kind}] {self.explanation} (hint: {self.hint})"
+
+
+def is_janus(obj) -> bool:
+    module = getattr(obj, "__module__", None) or ""
+    return module == "janus" or module.startswith("janus.")
+
+
+_MISSING = object()
+
+
+def class_attribute(obj, name):
+    """What `type(obj)` defines as `name` (found along its MRO), or None."""
+    for klass in type(obj).__mro__:
+        found = klass.__dict__.get(name, _MISSING)
+        if found is not _MISSING:
+            return found
+    return None
+
+
+def user_code(attribute):
+    """The user's Python function behind a class attribute (a method, or a
+    property's getter), or None for janus's own code and for builtins. The
+    translator inlines such a function where it is called implicitly
+    (`obj.prop`, `len(obj)`, `obj[k]`, `if obj:`): a guard would call it
+    again on every call, repeating its effects and checking its result only."""
+    if type(attribute) is property:
+        attribute = attribute.fget
+    if isinstance(attribute, types.FunctionType) and not is_janus(attribute):
+        return attribute
+    return None
