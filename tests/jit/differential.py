@@ -15,10 +15,19 @@ def snapshot(value):
     if isinstance(value, janus.Tensor):
         return ("tensor", value.detach().numpy().copy(), value.dtype)
     if isinstance(value, (list, tuple)):
-        return (type(value).__name__, [snapshot(v) for v in value])
+        kind = "list" if isinstance(value, list) else "tuple"
+        named = [] if type(value) in (list, tuple) else [type(value).__qualname__]
+        return (kind, named + [snapshot(v) for v in value])
     if isinstance(value, dict):
         return ("dict", {k: snapshot(v) for k, v in value.items()})
+    if _user_object(value):  # a dataclass, a plain object: its class and state
+        return ("dict", {"(class)": type(value).__qualname__, **snapshot(vars(value))[1]})
     return value
+
+
+def _user_object(value) -> bool:
+    module = type(value).__module__
+    return hasattr(value, "__dict__") and not module.startswith(("janus", "builtins", "types"))
 
 
 def assert_same(a, b, rtol=1e-5, atol=1e-6, where="result"):

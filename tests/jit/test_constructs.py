@@ -5,7 +5,10 @@ the JIT silently ran everything eagerly would prove nothing)."""
 
 from __future__ import annotations
 
+import collections
+import dataclasses
 import types
+import typing
 
 import pytest
 from tests.jit.differential import compiled_calls, run_both
@@ -178,6 +181,95 @@ def test_callable_objects_are_inlined():
     _compiled_once(jf, 4)
     affine.scale = 3.0  # a value the trace read: guarded
     assert jf(janus.ones(3)).item() == 6.0
+
+
+Output = collections.namedtuple("Output", "loss logits")
+
+
+class Stats(typing.NamedTuple):
+    mean: object
+    count: int = 1
+
+
+@dataclasses.dataclass
+class Record:
+    value: object
+    scale: float = 1.0
+    notes: list = dataclasses.field(default_factory=list)
+
+    def scaled(self):
+        return self.value * self.scale
+
+
+class Accumulator:
+    def __init__(self, start):
+        self.total = start
+        self.steps = 0
+
+    def add(self, x):
+        self.total = self.total + x
+        self.steps += 1
+        return self
+
+
+def test_objects_made_inside_are_traced_and_rebuilt_per_call():
+    """Named tuples, dataclasses and plain objects made inside the frame:
+    their `__init__` is traced (it was a graph break), and one that leaves
+    the frame is made again on each compiled call from its final state,
+    the same object wherever it appears."""
+
+    def make():
+        log = []
+
+        def fn(x):
+            out = Output(loss=(x**2).sum(), logits=x * 2)
+            record = Record(out.logits + 1, scale=out.loss.item())
+            record.notes.append("seen")
+            acc = Accumulator(x).add(record.scaled()).add(out.logits)
+            log.append(record)
+            stats = Stats(acc.total.mean())
+            return out, stats, acc, (record, record), acc.steps, stats.count
+
+        make.log = log
+        return fn, lambda: {"log": list(log)}
+
+    jf = run_both(make, _xs())
+    _compiled_once(jf, 4)
+    out, stats, acc, (first, second), steps, count = jf(janus.ones(3))
+    assert type(out) is Output and type(stats) is Stats and type(acc) is Accumulator
+    assert first is second is make.log[-1] and first.notes == ["seen"]
+    assert (steps, count) == (2, 1) and first.scale == 3.0  # (read from this call's loss)
+
+
+class Slotted:
+    __slots__ = ("w",)
+
+    def __init__(self, w):
+        self.w = w
+
+
+class Broken:
+    def __init__(self):
+        return 1
+
+
+def test_objects_that_cannot_be_rebuilt_still_run_right():
+    """A class with __slots__ is made in Python (a break); an `__init__`
+    that returns a value raises Python's own TypeError."""
+
+    def fn(x):
+        return Slotted(x + 1).w * 2
+
+    jf = run_both(_fn(fn), _xs())
+    assert compiled_calls(jf) >= 2
+
+    def broken(x):
+        y = x + 1
+        Broken()
+        return y
+
+    with pytest.raises(TypeError, match="should return None, not 'int'"):
+        janus.jit(broken)(janus.ones(2))
 
 
 # ----- containers -----

@@ -94,8 +94,10 @@ def _next(tr, args, kwargs):
 
 def _sequence(kind):
     def build(tr, args, kwargs):
-        if not args:
-            return Var(kind())
+        if not args:  # a new, empty one: the trace's own
+            made = kind()
+            tr.created[id(made)] = made
+            return Var(made, items=[])
         if isinstance(args[0].value, Tensor):
             return tr.opaque(Var(kind), args, kwargs)
         items = tr.elements(args[0])

@@ -55,6 +55,7 @@ from .values import (
     do,
     is_constant,
     is_janus,
+    is_namedtuple,
     user_code,
 )
 
@@ -136,6 +137,26 @@ def _user_call(target):
     if isinstance(target, (type, types.FunctionType, types.MethodType)):
         return None
     return user_code(class_attribute(target, "__call__"))
+
+
+def _plain_class(cls) -> bool:
+    """A user class whose objects are plain: made by `object.__new__`, with
+    a `__dict__` for their state, an `__init__` (if any) in Python, no janus
+    or builtin base; so a new one is its attributes, and a compiled call
+    can build it again from them."""
+    if type(cls).__call__ is not type.__call__ or cls.__new__ is not object.__new__:
+        return False
+    if any(is_janus(k) or k.__module__ == "builtins" for k in cls.__mro__[:-1]):
+        return False
+    if any("__slots__" in k.__dict__ for k in cls.__mro__[:-1]):
+        return False
+    init = cls.__init__
+    return init is object.__init__ or user_code(init) is not None
+
+
+def _init_result(value) -> None:
+    if value is not None:
+        raise TypeError(f"__init__() should return None, not '{type(value).__name__}'")
 
 
 def _as_length(n) -> int:
@@ -246,6 +267,12 @@ class CallsMixin:
                 return started
         if isinstance(target, types.FunctionType) and self.inlinable(target):
             return self.inline(target, args, kwargs)
+        if isinstance(target, type) and is_namedtuple(target):
+            return self.construct_namedtuple(target, args, kwargs)
+        if isinstance(target, type) and _plain_class(target):
+            made = self.construct(target, args, kwargs)
+            if made is not None:
+                return made
         special = lookup(BUILTIN_HANDLERS, target)
         if special is not None:
             return special(self, args, kwargs)
@@ -348,6 +375,37 @@ class CallsMixin:
                 )
                 break
         return Var(result)
+
+    def construct(self, cls, args: list, kwargs: dict) -> Var | None:
+        """`cls(...)` of a plain user class (`_plain_class`): a new object,
+        its `__init__` traced. The object is the trace's own: stores into it
+        are local, and a compiled call that returns or keeps it builds one
+        from its final attributes (compiled.py). None where `__init__`
+        cannot be traced (the call is then a break)."""
+        init = cls.__init__
+        if init is object.__init__:
+            if args or kwargs:
+                return None  # (run as a break, it raises Python's TypeError)
+        elif not self.inlinable(init):
+            return None
+        made = do(object.__new__, cls)
+        self.created[id(made)] = made
+        receiver = Var(made)
+        if init is not object.__init__:
+            returned = self.inline(init, [receiver, *args], kwargs)
+            do(_init_result, returned.value)
+        return receiver
+
+    def construct_namedtuple(self, cls, args: list, kwargs: dict) -> Var:
+        """`Point(x, y=...)`: the tuple, its elements tracked by field."""
+        try:
+            bound = inspect.signature(cls.__new__).bind(cls, *args, **kwargs)
+        except TypeError:
+            return self.concrete(cls, args, kwargs)  # raises as Python does
+        bound.apply_defaults()
+        fields = [v if isinstance(v, Var) else Var(v) for v in list(bound.arguments.values())[1:]]
+        made = do(tuple.__new__, cls, [v.value for v in fields])
+        return Var(made, items=fields)
 
     def user_len(self, var: Var) -> Var:
         """`len(obj)` where obj's class defines `__len__` in Python: the

@@ -23,7 +23,7 @@ from .cuda_codegen import NoKernel
 from .program import AssertionFailed, InputsOverlap, ShapeSpeculationError, compile_graph
 from .sources import Attr, Env, Fixed, Item, Local, fast_reader
 from .split import MATERIALIZED_NULL
-from .values import NULL, OUTSIDE_PYTHON, HostOp, Var, VirtualIterator, is_constant
+from .values import NULL, OUTSIDE_PYTHON, HostOp, Var, VirtualIterator, is_constant, is_namedtuple
 
 
 class NotCompilable(Exception):
@@ -135,6 +135,8 @@ class _Builder:
         items = var.tracked_items()
         if items is not None and type(value) is tuple:
             return (tuple, [self.template(v) for v in items])
+        if items is not None and is_namedtuple(type(value)):
+            return ("named", type(value), [self.template(v) for v in items])
         if items is not None and type(value) is list:
             return self._container(value, lambda: [self.template(v) for v in items])
         if items is not None and type(value) is dict:
@@ -162,7 +164,18 @@ class _Builder:
             )
         if type(value) is set and all(is_constant(v) for v in value):  # (a set comprehension's)
             return self._container(value, lambda: [("const", v) for v in value])
+        if id(value) in self.tr.created and _plain_object(value):
+            known = self.containers.get(id(value))
+            if known is not None and known[0] is value:
+                return known[1]
+            return self._container(value, lambda: self._attributes(value))
         raise NotCompilable(f"a {type(value).__name__} object made inside the frame escapes it")
+
+    def _attributes(self, obj) -> list:
+        """The templates of a new user object's attributes (as the trace
+        stored them, so a number read from a tensor stays one)."""
+        stored = self.tr.stored_var
+        return [(k, self.template(stored(obj, k, v) or Var(v))) for k, v in vars(obj).items()]
 
     def _container(self, value, parts):
         """The template of a list, dict or set, registered before its parts are
@@ -171,6 +184,14 @@ class _Builder:
         self.containers[id(value)] = (value, template)
         template[1].extend(parts())
         return template
+
+
+def _plain_object(value) -> bool:
+    """An object of a plain user class (calls.py `_plain_class`), which a
+    compiled call makes again as `object.__new__` and its attributes."""
+    from .calls import _plain_class
+
+    return _plain_class(type(value)) and hasattr(value, "__dict__")
 
 
 # janus values that never change once made: a compiled call may hand out the
@@ -215,6 +236,8 @@ def _build(template, outs, env, made: dict):
         return MATERIALIZED_NULL
     if kind is tuple:
         return tuple(_build(t, outs, env, made) for t in template[1])
+    if kind == "named":
+        return tuple.__new__(template[1], [_build(t, outs, env, made) for t in template[2]])
     found = made.get(id(template))
     if found is not None:
         return found
@@ -226,8 +249,12 @@ def _build(template, outs, env, made: dict):
         value = made[id(template)] = set()
         value.update(_build(t, outs, env, made) for t in template[1])
         return value
-    value = made[id(template)] = []
-    value.extend(_build(t, outs, env, made) for t in template[1])
+    if kind is list:
+        value = made[id(template)] = []
+        value.extend(_build(t, outs, env, made) for t in template[1])
+        return value
+    value = made[id(template)] = object.__new__(kind)  # a plain user object
+    value.__dict__.update((k, _build(t, outs, env, made)) for k, t in template[1])
     return value
 
 

@@ -41,6 +41,7 @@ from .values import (  # noqa: F401
     class_attribute,
     do,
     is_constant,
+    is_namedtuple,
     user_code,
 )
 
@@ -490,6 +491,12 @@ class Translator(ReadsMixin, CallsMixin, OptimizerMixin, ContainersMixin, Genera
     def LOAD_ATTR(self, f, ins):
         obj = f.stack.pop()
         name = ins.argval
+        items = obj.tracked_items() if is_namedtuple(type(obj.value)) else None
+        if items is not None and name in type(obj.value)._fields:  # `out.loss`: the element
+            if ins.method:
+                f.stack.append(NULL)
+            f.stack.append(items[type(obj.value)._fields.index(name)])
+            return
         getter = _user_getter(obj.value, name)
         if getter is not None:  # a property of the user's, or their __getattr__
             if ins.method:

@@ -238,3 +238,8 @@ def user_code(attribute):
     if isinstance(attribute, types.FunctionType) and not is_janus(attribute):
         return attribute
     return None
+
+
+def is_namedtuple(cls) -> bool:
+    """A class made by `collections.namedtuple` or `typing.NamedTuple`."""
+    return issubclass(cls, tuple) and cls is not tuple and hasattr(cls, "_fields")
