@@ -16,11 +16,14 @@ from ..autograd import grad_mode
 from ..autograd.node import history_before
 from ..device import device
 from ..dtypes import dtype
+from ..ops.indexing import INDEX_BASIC
+from ..ops.registry import apply
 from ..random import default_generator
 from ..tensor import Size, Tensor, _make
 from .backward import FrameBackward, NotDifferentiable
 from .cuda_codegen import NoKernel
 from .program import AssertionFailed, InputsOverlap, ShapeSpeculationError, compile_graph
+from .record import piece_spec
 from .sources import Attr, Env, Fixed, Item, Local, fast_reader
 from .split import MATERIALIZED_NULL
 from .values import NULL, OUTSIDE_PYTHON, HostOp, Var, VirtualIterator, is_constant, is_namedtuple
@@ -73,6 +76,11 @@ class _Builder:
                     "kept), or a view crosses a graph break: a compiled call would hand "
                     "out a copy"
                 )
+        view = rec.views.get(id(t._data)) if produced and not data_only else None
+        if view is not None and view[0] is t._data:
+            # A view of a tensor the frame made: made again from that tensor's
+            # output, so the two share memory as they do eagerly.
+            return ("view", self.tensor(view[1]), view[2], view[3], view[4])
         if produced:
             # A training step (it ran backward itself) may return its loss:
             # the compiled call returns it without the consumed autograd
@@ -226,6 +234,11 @@ def _build(template, outs, env, made: dict):
         return _HOST_READS[template[2]](tensor)
     if kind == "compute":
         return template[1](*[_build(t, outs, env, made) for t in template[2]])
+    if kind == "view":
+        base, op, attrs = _build(template[1], outs, env, made), template[2], template[3]
+        if op.outputs != 1:  # one piece of a split
+            return apply(INDEX_BASIC, base, spec=piece_spec(attrs, template[4]))
+        return apply(op, base, **attrs)
     if kind == "method":
         return getattr(_build(template[1], outs, env, made), template[2])
     if kind == "detached":

@@ -17,6 +17,8 @@ import numpy as np
 
 from .. import _C
 from ..ops import registry
+from ..ops.indexing import INDEX_BASIC, INDEX_PUT
+from ..ops.shape import PERMUTE, RESHAPE
 from ..tensor import Tensor, _make
 
 _SHORT = {
@@ -78,7 +80,15 @@ class _Recorder:
         self.effects: dict = {}  # id -> tensor from outside that fn updated in place
         self.grad_watch: dict = {}  # id -> (tensor, its .grad before fn): .grad changes are effects
         self.grads_set: set = set()  # ids of tensors whose .grad fn assigned (see grad_set)
-        self.view_written = False  # fn updated a view it made in place (compiled.py refuses it)
+        self.view_written = False  # fn wrote a view it made that has no write-back (refused)
+        # Views fn made (by a view op), as the graph's values are not memory:
+        # id(view array) -> [array, parent tensor, op, attrs, output index,
+        # id of the root array, root version its value was made at]. A write
+        # into a view is carried back up to its root as graph ops; a write
+        # into any tensor of a root bumps the root's version, and a view made
+        # at an older version is derived again from its parent when read.
+        self.views: dict = {}
+        self.versions: dict = {}  # id(root array) -> writes so far
         self.grads_changed: set = set()  # ... and of those it changed before assigning it
         # id -> (tensor, source): tensors the translator read from the heap
         self.sources: dict = {}
@@ -140,6 +150,11 @@ class _Recorder:
         return value
 
     def value_of(self, tensor: Tensor):
+        if self.views:
+            view = self.views.get(id(tensor._data))
+            if view is not None and view[0] is tensor._data:
+                if view[6] != self.versions.get(view[5], 0):  # its root was written since
+                    return self._derive_again(tensor, view)
         entry = self.values.get(id(tensor))
         if entry is not None and entry[0] is tensor:
             return entry[1]
@@ -165,10 +180,13 @@ class _Recorder:
             return
         base = target._base
         made = self.values.get(id(target), (None,))[0] is target and id(target) not in self.external
-        if made and base is not None and base._data is not target._data:
-            # A view made inside fn shares its base's memory: the base
-            # changes too, and the graph has no op that writes a view back
-            # into it. (A view passed in is written back into its own array.)
+        view = self.views.get(id(target._data))
+        if view is not None and view[0] is not target._data:
+            view = None
+        if made and view is None and base is not None and base._data is not target._data:
+            # A view made inside fn by an op with no write-back here: the
+            # base changes too, and the graph could not say so. (A view passed
+            # in is written back into its own array.)
             self.view_written = True
         operands = [
             self.value_of(target),
@@ -186,6 +204,25 @@ class _Recorder:
             self.effects.setdefault(id(target), target)
         self.values[id(target)] = (target, value)
         self.arrays[id(target._data)] = (target._data, value)
+        root = view[5] if view is not None else id(target._data)
+        version = self.versions.get(root, 0) + 1
+        while view is not None:  # the write, carried up to the root
+            parent = view[1]
+            _write_back(self, parent, target, view)  # (reads the parent as it was)
+            view[6] = version
+            target, view = parent, self.views.get(id(parent._data))
+            if view is not None and view[0] is not parent._data:
+                view = None
+        self.versions[root] = version  # every other view of the root is now stale
+
+    def _derive_again(self, tensor: Tensor, view: list):
+        """The view's value from its parent's current one (the view op
+        recorded again); its root was written since it was made."""
+        _array, parent, op, attrs, k = view[:5]
+        if op.outputs != 1:  # one piece of a split: that slice of the parent
+            op, attrs = INDEX_BASIC, {"spec": piece_spec(attrs, k)}
+        self(op, [parent], attrs, tensor)  # (registers the view anew, up to date)
+        return self.values[id(tensor)][1]
 
     def on_copy(self, copy: Tensor, original: Tensor) -> None:
         """`copy` holds `original`'s current value: the same graph value (a
@@ -249,6 +286,46 @@ class _Recorder:
         for tensor, value in zip(outputs, values):
             self.values[id(tensor)] = (tensor, value)
             self.arrays[id(tensor._data)] = (tensor._data, value)
+        if op.view and isinstance(args[0], Tensor):
+            parent = args[0]
+            above = self.views.get(id(parent._data))
+            root = above[5] if above is not None and above[0] is parent._data else id(parent._data)
+            for k, tensor in enumerate(outputs):
+                if tensor._base is not None:  # (a reshape may copy)
+                    made_at = self.versions.get(root, 0)
+                    entry = [tensor._data, parent, op, attrs, k, root, made_at]
+                    self.views[id(tensor._data)] = entry
+
+
+def _write_back(rec: _Recorder, parent: Tensor, child: Tensor, view: list) -> None:
+    """`parent`'s new value after its view `child` was written: the child's
+    value put back where the view op took it from (recorded as ops on the
+    parent, whose array already holds the result)."""
+    op, attrs, k = view[2], view[3], view[4]
+    if op.name == "index_basic":
+        rec(INDEX_PUT, [parent, child], {"spec": attrs["spec"], "accumulate": False}, parent)
+    elif op.name == "split":
+        spec = piece_spec(attrs, k)
+        rec(INDEX_PUT, [parent, child], {"spec": spec, "accumulate": False}, parent)
+    elif op.name == "reshape":
+        rec(RESHAPE, [child], {"shape": tuple(parent._data.shape)}, parent)
+    elif op.name == "permute":
+        inverse = [0] * len(attrs["dims"])
+        for i, d in enumerate(attrs["dims"]):
+            inverse[d] = i
+        rec(PERMUTE, [child], {"dims": tuple(inverse)}, parent)
+    else:  # (expand: numpy refuses to write a broadcast view)
+        rec.view_written = True
+        return
+    if id(parent) in rec.external:
+        rec.effects.setdefault(id(parent), parent)
+
+
+def piece_spec(attrs: dict, k: int) -> tuple:
+    """The basic-index spec of piece `k` of a split."""
+    dim, sizes = attrs["dim"], attrs["sizes"]
+    start = sum(sizes[:k])
+    return (("s", None, None, None),) * dim + (("s", start, start + sizes[k], None),)
 
 
 class Recording:
