@@ -13,7 +13,7 @@ import janus
 def snapshot(value):
     """A comparable copy of a result: tensors as arrays, containers recursed."""
     if isinstance(value, janus.Tensor):
-        return ("tensor", value.detach().numpy().copy(), value.dtype)
+        return ("tensor", value.detach().numpy().copy(), value.dtype, value.requires_grad)
     if isinstance(value, (list, tuple)):
         kind = "list" if isinstance(value, list) else "tuple"
         named = [] if type(value) in (list, tuple) else [type(value).__qualname__]
@@ -34,6 +34,7 @@ def assert_same(a, b, rtol=1e-5, atol=1e-6, where="result"):
     if isinstance(a, tuple) and a and a[0] == "tensor":
         assert isinstance(b, tuple) and b[0] == "tensor", f"{where}: {b!r} is not a tensor"
         assert a[2] == b[2], f"{where}: dtype {a[2]} != {b[2]}"
+        assert a[3:] == b[3:], f"{where}: requires_grad {a[3:]} != {b[3:]}"
         np.testing.assert_allclose(a[1], b[1], rtol=rtol, atol=atol, err_msg=where)
     elif isinstance(a, tuple) and len(a) == 2 and a[0] in ("list", "tuple", "dict"):
         assert b[0] == a[0], f"{where}: {a[0]} != {b[0]}"

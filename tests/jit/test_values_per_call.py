@@ -719,3 +719,48 @@ def test_pure_user_properties_and_containers_compile_once():
 
     jf = run_both(make, [(janus.ones(3),) for _ in range(6)])
     assert compiled_calls(jf) >= 4 and len(jf.report.compiles) == 1
+
+
+@pytest.mark.parametrize("retain", [False, True], ids=["freed", "retain_graph"])
+def test_a_loss_returned_after_its_backward_still_requires_grad(retain):
+    """A step that calls `loss.backward()` and returns the loss: eagerly the
+    loss still requires grad, and a second backward raises (its graph was
+    freed) or, with retain_graph, adds to the gradients again. The compiled
+    call returned a plain tensor, so a second backward raised "does not
+    require grad", and with retain_graph gave no gradient."""
+
+    def make():
+        w = nn.Parameter(janus.ones(3))
+
+        def step(x):
+            loss = (w * x).exp().sum()
+            loss.backward(retain_graph=retain)
+            return loss
+
+        return step, lambda: {"w": w}
+
+    def second_backward(loss):
+        try:
+            loss.backward()
+        except RuntimeError as error:
+            return str(error)[:40]
+        return "ok"
+
+    def run(jit: bool):
+        janus.manual_seed(0)
+        step, observed = make()
+        f = janus.jit(step) if jit else step
+        seen = []
+        with contextlib.nullcontext() if jit else janus._C.capture.disabled():
+            for k in range(4):
+                loss = f(janus.ones(3) * k)
+                grad = observed()["w"].grad.tolist()
+                seen.append((loss.requires_grad, second_backward(loss), grad))
+        return f, seen
+
+    jf, jitted = run(jit=True)
+    _, eager = run(jit=False)
+    for got, want in zip(jitted, eager):
+        assert got[:2] == want[:2]
+        np.testing.assert_allclose(got[2], want[2], rtol=1e-5)
+    assert compiled_calls(jf) >= 2 or retain  # (retain_graph: it runs as usual)

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from ..autograd import grad_mode
 from ..autograd.engine import grad_without_hooks
-from ..autograd.node import FREED_MESSAGE, AccumulateGrad, Node
+from ..autograd.node import FREED_MESSAGE, AccumulateGrad, Node, next_sequence
 from ..backend import xp_of
 from ..ops import registry
 from ..random import default_generator
@@ -72,6 +72,27 @@ class CompiledFrameBackward(Node):
     def release(self) -> None:
         super().release()
         self.saved_arrays = self.replay_arrays = None
+
+
+class _SpentOp:
+    """A graph that a backward without `retain_graph` consumed."""
+
+    save_inputs, save_output, broadcast, saves, outputs = True, False, False, None, 1
+    name = "compiled_frame"
+
+    @staticmethod
+    def grad(node, grads):
+        raise RuntimeError(FREED_MESSAGE)
+
+
+def spent_node() -> Node:
+    """The autograd node of a result that a compiled training step returns
+    after its own backward consumed the result's graph (the loss): it
+    requires grad, as eagerly, and a second backward raises as it would."""
+    node = Node.__new__(Node)
+    node.op, node.attrs, node.next_edges = _SpentOp, {}, ()
+    node.seq, node.released = next_sequence(), True
+    return node
 
 
 class FrameBackward:

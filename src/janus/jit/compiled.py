@@ -13,14 +13,14 @@ from __future__ import annotations
 
 from .. import _C
 from ..autograd import grad_mode
-from ..autograd.node import history_before
+from ..autograd.node import AccumulateGrad, history_before
 from ..device import device
 from ..dtypes import dtype
 from ..ops.indexing import INDEX_BASIC
 from ..ops.registry import apply
 from ..random import default_generator
 from ..tensor import Size, Tensor, _make
-from .backward import FrameBackward, NotDifferentiable
+from .backward import FrameBackward, NotDifferentiable, spent_node
 from .cuda_codegen import NoKernel
 from .program import AssertionFailed, InputsOverlap, ShapeSpeculationError, compile_graph
 from .record import piece_spec
@@ -101,6 +101,13 @@ class _Builder:
                     at = self.tracked_at[id(t)] = len(self.tracked)
                     self.tracked.append(t)
                 return ("tracked", at)
+            if needs_grad:  # its graph reaches back before the step's backward
+                if not _consumed(t):
+                    raise NotCompilable(
+                        "it returns or keeps a tensor that requires grad whose autograd graph "
+                        "its backward left whole (retain_graph=True, or not part of the loss)"
+                    )
+                return ("spent", self.output(t))
             return ("out", self.output(t))
         known = rec.sources.get(id(t))
         shared = rec.sourced_arrays.get(id(t._data))
@@ -194,6 +201,21 @@ class _Builder:
         return template
 
 
+def _consumed(t: Tensor) -> bool:
+    """Whether a backward without `retain_graph` freed part of the autograd
+    graph behind `t` (a second backward through it raises)."""
+    seen, stack = set(), [t.grad_fn]
+    while stack:
+        node = stack.pop()
+        if node is None or id(node) in seen or type(node) is AccumulateGrad:
+            continue
+        if node.released:
+            return True
+        seen.add(id(node))
+        stack.extend(edge[0] for edge in node.next_edges if edge is not None)
+    return False
+
+
 def _plain_object(value) -> bool:
     """An object of a plain user class (calls.py `_plain_class`), which a
     compiled call makes again as `object.__new__` and its attributes."""
@@ -221,6 +243,10 @@ def _build(template, outs, env, made: dict):
     kind = template[0]
     if kind == "out":
         return _make(outs[template[1]])
+    if kind == "spent":
+        t = _make(outs[template[1]])
+        t._rg, t.grad_fn = True, spent_node()
+        return t
     if kind == "tracked":  # one object per call, however often it appears
         return made[_TRACKED][template[1]]
     if kind == "const":
