@@ -108,11 +108,43 @@ def _sequence(kind):
 
 def _getattr(tr, args, kwargs):
     obj, name = args[0], tr.value(args[1], "an attribute name")
-    if len(args) > 2 and not hasattr(obj.value, name):
-        if obj.source is not None:  # the default rests on the object's type
-            tr.guard(obj.source, "type", type(obj.value))
+    found = _attribute_or_missing(tr, obj, name)
+    if found is not None:
+        return found
+    if len(args) > 2:
         return args[2]
-    return tr.read(do(getattr, obj.value, name), tr.attr_source(obj, name))
+    return Var(do(getattr, obj.value, name))  # raises Python's AttributeError
+
+
+def _hasattr(tr, args, kwargs):
+    obj, name = args[0], tr.value(args[1], "an attribute name")
+    return Var(_attribute_or_missing(tr, obj, name) is not None)
+
+
+def _attribute_or_missing(tr, obj: Var, name: str):
+    """`getattr(obj, name)` as a Var, or None where it raises AttributeError
+    (a fact the trace guards: the name is still missing from the object)."""
+    value = obj.value
+    try:
+        read = tr.user_attribute(obj, name)
+    except UserException as raised:
+        if not isinstance(raised.exc, AttributeError):
+            raise
+        tr.graph_break(
+            "exception",
+            f"looking up {name} raised AttributeError in Python code of a {type(value).__name__}",
+            "compiled frames must not raise; give the object the attribute",
+        )
+        return None
+    if read is not None:
+        return read
+    if hasattr(value, name):
+        return tr.read(do(getattr, value, name), tr.attr_source(obj, name))
+    if obj.source is not None:  # missing: from the type, and from the instance
+        tr.guard(obj.source, "type", type(value))
+        if isinstance(getattr(value, "__dict__", None), dict):
+            tr.guard(obj.source.attr("__dict__"), "contains", (name, False))
+    return None
 
 
 def _float_of(kind):
@@ -163,6 +195,7 @@ BUILTIN_HANDLERS = {
     list: _sequence(list),
     tuple: _sequence(tuple),
     getattr: _getattr,
+    hasattr: _hasattr,
     float: _float_of(float),
     int: _float_of(int),
     print: _print,

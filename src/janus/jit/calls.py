@@ -284,9 +284,12 @@ class CallsMixin:
             return self.call_container_method(fn, target, args, kwargs)
         method = _user_call(target)
         if method is not None and self.inlinable(method):  # a callable object of the user's
+            self.guard_class_attribute(fn, "__call__", instance=False)
             return self.inline(method, [fn, *args], kwargs)
         jitted = _jit_function_of(target)
         if jitted is not None and self.inlinable(jitted):
+            if fn.source is not None:  # (traced through: which function it wraps counts)
+                self.guard(fn.source, "is", target)
             # janus.jit(f) called from traced code: trace through f itself
             # (running its compiled entry here would hide its ops).
             return self.inline(jitted, args, kwargs)
@@ -410,6 +413,7 @@ class CallsMixin:
     def user_len(self, var: Var) -> Var:
         """`len(obj)` where obj's class defines `__len__` in Python: the
         method is inlined, its result checked as `len` checks it."""
+        self.guard_class_attribute(var, "__len__", instance=False)
         n = self.call(Var(user_code(class_attribute(var.value, "__len__"))), [var], {})
         do(_as_length, n.value)  # raises what len() raises for a bad result
         return n
@@ -426,6 +430,7 @@ class CallsMixin:
         method = user_code(decides)
         if method is None:
             return None
+        self.guard_class_attribute(var, "__bool__", instance=False)
         result = self.call(Var(method), [var], {})
         do(_as_truth, result.value)
         return result

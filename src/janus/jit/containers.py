@@ -17,9 +17,11 @@ from .values import (
     UserException,
     Var,
     VirtualIterator,
+    class_attribute,
     do,
     is_constant,
     joined,
+    user_code,
 )
 
 
@@ -217,6 +219,16 @@ class ContainersMixin:
                 "could not take its elements again)",
                 "iterate a list or tuple of the items, or keep the loop outside the compiled "
                 "function and compile its body",
+            )
+        method = user_code(class_attribute(value, "__iter__"))
+        if method is not None:  # an object the frame made: its __iter__, traced
+            return self.iterate(self.call(Var(method), [var], {}))
+        if user_code(class_attribute(value, "__getitem__")) is not None:
+            self.graph_break(
+                "unsupported",
+                f"iterates a {type(value).__name__} by its __getitem__ (Python code run "
+                "until it raises IndexError)",
+                "give the class an __iter__, or iterate a list of the items",
             )
         return VirtualIterator(Var(v) for v in do(iter, self.value(var, "iterated")))
 
