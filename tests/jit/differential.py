@@ -111,3 +111,14 @@ def run_both(make, calls, rtol=1e-5, atol=1e-6):
 def compiled_calls(jf) -> int:
     """How many calls ran a compiled graph."""
     return sum(e[1].calls for e in jf.entries)
+
+
+def splits(jf) -> list:
+    """The splits of a jitted function's translations (split.py)."""
+    return [t.split for t in jf.report.compiles if t.split is not None]
+
+
+def resume_hits(jf) -> int:
+    """Calls of the resume functions that ran a compiled entry."""
+    stats = janus._C.capture.stats
+    return sum(stats(fn.__code__)["hits"] for s in splits(jf) for fn in s.resume_functions)

@@ -13,7 +13,7 @@ import traceback
 
 import numpy as np
 import pytest
-from differential import compiled_calls, run_both
+from differential import compiled_calls, run_both, splits
 
 import janus
 from janus import _C, nn
@@ -21,27 +21,6 @@ from janus.jit import frontend
 from janus.jit.resume import resume_function
 
 capture = _C.capture
-
-
-@pytest.fixture
-def hook_on():
-    """Resume functions compile through the frame hook: on for the test."""
-    if not janus.jit.config.enabled:
-        pytest.skip("the JIT is off (JANUS_JIT=0)")
-    was_on = capture.is_installed()
-    janus.jit.enable()
-    yield
-    if not was_on:
-        janus.jit.disable()
-
-
-def _splits(jf) -> list:
-    return [t.split for t in jf.report.compiles if t.split is not None]
-
-
-def _resume_hits(jf) -> int:
-    """Calls of the resume functions that ran a compiled entry."""
-    return sum(capture.stats(fn.__code__)["hits"] for s in _splits(jf) for fn in s.resume_functions)
 
 
 def _training(make_tail):
@@ -91,8 +70,8 @@ def test_output_after_the_update_splits_and_both_parts_compile(capsys):
     jf = run_both(make, calls)
     printed = capsys.readouterr().out.splitlines()
     assert len(printed) == 12 and printed[:6] == printed[6:]  # same lines, eager and compiled
-    splits = _splits(jf)
-    assert splits and splits[0].instruction.op == "CALL"
+    made = splits(jf)
+    assert made and made[0].instruction.op == "CALL"
     assert compiled_calls(jf) >= 3  # the update ran as a graph
     t = next(t for t in jf.report.compiles if t.split is not None)
     assert t.entry.graph.node_count() > 0
@@ -110,7 +89,7 @@ def test_the_rest_compiles_on_its_own_without_guarding_data(hook_on):
     # The step splits at the call of `tail` (the break is inside it); `tail`
     # then compiles on its own (splitting at its breaks), and the numbers
     # the Python pieces compute are not guards: nothing recompiles.
-    assert _splits(jf)[0].instruction.op == "CALL"
+    assert splits(jf)[0].instruction.op == "CALL"
     assert capture.stats(tail.__code__)["hits"] >= 3
     resumed = [c for c in list(frontend.reports) if c.co_qualname.startswith(tail.__qualname__)]
     assert len(resumed) >= 2
@@ -140,7 +119,7 @@ def test_branch_on_a_number_read_from_tensor_data():
     assert compiled_calls(jf) >= 5
     # The comparison is a host value (computed after the graph); the branch
     # on it is where the frame splits.
-    assert [s.instruction.op for s in _splits(jf)] == ["POP_JUMP_IF_FALSE"]
+    assert [s.instruction.op for s in splits(jf)] == ["POP_JUMP_IF_FALSE"]
 
 
 def test_branch_on_a_tensor_takes_either_side():
@@ -156,7 +135,7 @@ def test_branch_on_a_tensor_takes_either_side():
     signs = [1, -1, 1, 1, -1, -1, 1]
     jf = run_both(make, [(janus.full((3,), 0.5 * s),) for s in signs])
     assert compiled_calls(jf) == len(signs) - 2
-    assert _splits(jf)[0].instruction.op.startswith("POP_JUMP")
+    assert splits(jf)[0].instruction.op.startswith("POP_JUMP")
 
 
 def test_break_inside_an_inlined_call_splits_at_that_call():
@@ -177,7 +156,7 @@ def test_break_inside_an_inlined_call_splits_at_that_call():
 
     jf = run_both(make, [(janus.randn(2, 4),) for _ in range(5)])
     assert records == [json.dumps({"shape": [2, 5]})] * 10
-    split = _splits(jf)[0]
+    split = splits(jf)[0]
     assert split.instruction.op == "CALL"
     assert compiled_calls(jf) == 3
 
@@ -199,7 +178,7 @@ def test_two_breaks_give_a_chain_of_compiled_parts(capsys):
     out = capsys.readouterr().out.splitlines()
     assert out[:12] == out[12:]
     assert compiled_calls(jf) >= 3
-    resumed = _splits(jf)[0].resume_functions[0]
+    resumed = splits(jf)[0].resume_functions[0]
     assert "resume at line" in resumed.__qualname__
 
 
@@ -236,7 +215,7 @@ def test_a_break_in_a_loop_splits_and_the_loop_goes_round_compiled(hook_on, caps
     jf = run_both(make, [(janus.ones(2) * j, 6) for j in range(12)])
     out = capsys.readouterr().out.split()
     assert out == [str(k) for k in range(6)] * 24
-    assert _splits(jf) and compiled_calls(jf) >= 2
+    assert splits(jf) and compiled_calls(jf) >= 2
     # A handful of resume functions, not one per iteration; once they have
     # compiled, each iteration runs two compiled parts (before and after
     # the print).
@@ -491,147 +470,6 @@ def test_a_long_loop_that_splits_every_iteration_does_not_nest_calls(hook_on):
     assert _compiled_resumes(drive) > len(xs)
 
 
-def test_break_between_forward_and_backward_splits_and_trains_the_same(hook_on, capsys):
-    """Output of `loss.item()` between forward and backward: the forward runs as a
-    graph whose loss carries a compiled backward node, the write in Python,
-    and the rest (zero_grad, backward through that node, the update) resumes
-    compiled around the backward call."""
-
-    def make():
-        model = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 1))
-        opt = janus.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
-
-        def step(x, y):
-            loss = ((model(x) - y) ** 2).mean()
-            print("loss", loss.item(), file=sys.stdout)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            return loss.detach()
-
-        return step, lambda: {"model": model, "opt": opt}
-
-    janus.manual_seed(5)
-    calls = [(janus.randn(5, 4), janus.randn(5, 1)) for _ in range(8)]
-    jf = run_both(make, calls)
-    printed = [float(line.split()[1]) for line in capsys.readouterr().out.splitlines()]
-    np.testing.assert_allclose(printed[:8], printed[8:], rtol=1e-5)
-    assert compiled_calls(jf) >= 6
-    [entry] = [e for _, e in jf.entries]
-    assert entry.backward is not None  # the loss leaves the graph tracked
-    assert _resume_hits(jf) > 0
-
-
-def test_a_resumed_step_reads_the_gradients_of_each_call(hook_on):
-    """A break after backward: the resumed frame's optimizer step reads
-    gradients that its own graph did not make (new tensors on every call);
-    it must read them through the parameters, not keep the first ones."""
-
-    def make():
-        model = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 1))
-        opt = janus.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
-
-        def step(x, y):
-            loss = ((model(x) - y) ** 2).mean()
-            opt.zero_grad()
-            loss.backward()
-            print(loss.item(), file=sys.stdout)
-            opt.step()
-            return loss.detach()
-
-        return step, lambda: {"model": model, "opt": opt}
-
-    janus.manual_seed(6)
-    jf = run_both(make, [(janus.randn(5, 4), janus.randn(5, 1)) for _ in range(8)])
-    assert compiled_calls(jf) >= 6
-    assert _resume_hits(jf) >= 4
-
-
-def test_retain_grad_before_a_split_backward_keeps_one_gradient(hook_on):
-    """`retain_grad()` runs in Python (a break); the rest of the frame
-    computes the loss as a graph whose tracked result carries a compiled
-    backward. Compiling that backward must not run the retained-gradient
-    hook (it did, once, with the placeholder gradient: y.grad came out 2)."""
-
-    def make():
-        w = janus.ones(3, requires_grad=True)
-
-        def step(x):
-            y = w * x
-            y.retain_grad()
-            y.sum().backward()
-            return y.grad
-
-        return step, lambda: {"w.grad": w.grad}
-
-    jf = run_both(make, [(janus.ones(3) * k,) for k in range(1, 8)])
-    assert _resume_hits(jf) > 0
-
-
-def test_a_gradient_hook_on_a_parameter_runs_once_per_backward(hook_on):
-    """A hook registered outside the frame, on a parameter the frame's
-    compiled forward reads: it runs when the engine reaches the parameter
-    from the frame's backward node, once per call, on the real gradient, and
-    what it returns is what accumulates."""
-
-    def make():
-        model = nn.Linear(4, 2)
-        seen = []
-        model.weight.register_hook(lambda g: seen.append(g.sum().item()) or g * 2)
-
-        def step(x):
-            loss = model(x).pow(2).mean()
-            print("loss", loss.item())
-            loss.backward()
-            return loss.detach()
-
-        return step, lambda: {"model": model, "seen": list(seen)}
-
-    janus.manual_seed(2)
-    jf = run_both(make, [(janus.randn(5, 4),) for _ in range(6)])
-    [entry] = [e for _, e in jf.entries]
-    assert entry.backward is not None and entry.calls >= 3
-
-
-def test_a_backward_that_reaches_a_hook_runs_in_python_each_call(hook_on):
-    """A hook registered on a parameter between calls, then removed: while it
-    is there, the compiled step splits at `backward()` (a hook is Python the
-    engine calls) and the hook sees every call's gradient; a guard on the
-    parameter's hooks sends the call there. After `remove()` the hookless
-    graph runs again."""
-
-    def run(jit: bool):
-        janus.manual_seed(4)
-        model = nn.Linear(4, 2)
-        seen = []
-
-        def step(x):
-            loss = model(x).pow(2).mean()
-            loss.backward()
-            return loss.detach()
-
-        f = janus.jit(step) if jit else step
-        with contextlib.nullcontext() if jit else capture.disabled():
-            for k in range(12):
-                if k == 4:
-                    handle = model.weight.register_hook(
-                        lambda g: seen.append(g.sum().item()) or g * 2
-                    )
-                if k == 8:
-                    handle.remove()
-                f(janus.randn(3, 4))
-        return f, seen, model.weight.grad.numpy(), model.bias.grad.numpy()
-
-    jf, *jitted = run(jit=True)
-    _, *eager = run(jit=False)
-    assert len(jitted[0]) == len(eager[0]) == 4
-    for got, want in zip(jitted, eager):
-        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
-    assert compiled_calls(jf) >= 8
-    breaks = [b for t in jf.report.compiles for b in t.breaks]
-    assert any("gradient hooks" in b.explanation for b in breaks)
-
-
 def test_an_exception_in_the_python_piece_is_the_programs_own():
     def run(jit: bool):
         janus.manual_seed(3)
@@ -742,7 +580,7 @@ def test_one_list_seen_twice_at_the_split_stays_one_list():
 
     jf = run_both(make, [(janus.ones(2),)] * 5)
     assert compiled_calls(jf) >= 3
-    assert _splits(jf)[0].instruction.op == "CALL"
+    assert splits(jf)[0].instruction.op == "CALL"
 
 
 def test_a_skipped_function_is_a_break_and_runs_in_python():
@@ -765,7 +603,7 @@ def test_a_skipped_function_is_a_break_and_runs_in_python():
     assert len(calls) == 10  # every call, eager and compiled, ran it in Python
     first = jf.report.compiles[0]
     assert [b.kind for b in first.breaks] == ["skipped-call"]
-    assert _splits(jf)[0].instruction.op == "CALL"
+    assert splits(jf)[0].instruction.op == "CALL"
     assert compiled_calls(jf) >= 3
 
 
