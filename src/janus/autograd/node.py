@@ -26,25 +26,9 @@ def next_sequence() -> int:
     return next(_sequence)
 
 
-def history_before(tensors, first: int) -> bool:
-    """Whether the autograd graph behind `tensors` has an op node made before
-    sequence number `first` (leaves' gradient sinks do not count)."""
-    seen: set = set()
-    stack = [t.grad_fn for t in tensors if isinstance(t, Tensor)]
-    while stack:
-        node = stack.pop()
-        if node is None or id(node) in seen or type(node) is AccumulateGrad:
-            continue
-        seen.add(id(node))
-        if node.seq < first:
-            return True
-        stack.extend(edge[0] for edge in node.next_edges if edge is not None)
-    return False
-
-
-def has_hooks(tensors) -> bool:
-    """Whether a gradient hook waits anywhere in the autograd graph behind
-    `tensors` (leaves' gradient sinks included)."""
+def nodes_behind(tensors):
+    """Every node of the autograd graph behind `tensors`, once each (leaves'
+    gradient sinks included), in no particular order."""
     seen: set = set()
     stack = [edge_of(t) for t in tensors if isinstance(t, Tensor)]
     stack = [e[0] for e in stack if e is not None]
@@ -53,11 +37,27 @@ def has_hooks(tensors) -> bool:
         if id(node) in seen:
             continue
         seen.add(id(node))
-        if node.pre_hooks:
-            return True
+        yield node
         if type(node) is not AccumulateGrad:
             stack.extend(edge[0] for edge in node.next_edges if edge is not None)
-    return False
+
+
+def history_before(tensors, first: int) -> bool:
+    """Whether the autograd graph behind `tensors` has an op node made before
+    sequence number `first` (leaves' gradient sinks do not count)."""
+    return any(type(n) is not AccumulateGrad and n.seq < first for n in nodes_behind(tensors))
+
+
+def has_hooks(tensors) -> bool:
+    """Whether a gradient hook waits anywhere in the autograd graph behind
+    `tensors` (leaves' gradient sinks included)."""
+    return any(n.pre_hooks for n in nodes_behind(tensors))
+
+
+def consumed(tensors) -> bool:
+    """Whether a backward without `retain_graph` freed part of the autograd
+    graph behind `tensors` (a second backward through it raises)."""
+    return any(type(n) is not AccumulateGrad and n.released for n in nodes_behind(tensors))
 
 
 FREED_MESSAGE = (

@@ -56,6 +56,7 @@ from .values import (
     is_constant,
     is_janus,
     is_namedtuple,
+    plain_class,
     user_code,
 )
 
@@ -137,21 +138,6 @@ def _user_call(target):
     if isinstance(target, (type, types.FunctionType, types.MethodType)):
         return None
     return user_code(class_attribute(target, "__call__"))
-
-
-def _plain_class(cls) -> bool:
-    """A user class whose objects are plain: made by `object.__new__`, with
-    a `__dict__` for their state, an `__init__` (if any) in Python, no janus
-    or builtin base; so a new one is its attributes, and a compiled call
-    can build it again from them."""
-    if type(cls).__call__ is not type.__call__ or cls.__new__ is not object.__new__:
-        return False
-    if any(is_janus(k) or k.__module__ == "builtins" for k in cls.__mro__[:-1]):
-        return False
-    if any("__slots__" in k.__dict__ for k in cls.__mro__[:-1]):
-        return False
-    init = cls.__init__
-    return init is object.__init__ or user_code(init) is not None
 
 
 def _init_result(value) -> None:
@@ -269,7 +255,7 @@ class CallsMixin:
             return self.inline(target, args, kwargs)
         if isinstance(target, type) and is_namedtuple(target):
             return self.construct_namedtuple(target, args, kwargs)
-        if isinstance(target, type) and _plain_class(target):
+        if isinstance(target, type) and plain_class(target):
             made = self.construct(target, args, kwargs)
             if made is not None:
                 return made
@@ -380,7 +366,7 @@ class CallsMixin:
         return Var(result)
 
     def construct(self, cls, args: list, kwargs: dict) -> Var | None:
-        """`cls(...)` of a plain user class (`_plain_class`): a new object,
+        """`cls(...)` of a plain user class (`plain_class`): a new object,
         its `__init__` traced. The object is the trace's own: stores into it
         are local, and a compiled call that returns or keeps it builds one
         from its final attributes (compiled.py). None where `__init__`

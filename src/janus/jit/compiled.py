@@ -13,20 +13,27 @@ from __future__ import annotations
 
 from .. import _C
 from ..autograd import grad_mode
-from ..autograd.node import AccumulateGrad, history_before
+from ..autograd.node import consumed, history_before
 from ..device import device
 from ..dtypes import dtype
-from ..ops.indexing import INDEX_BASIC
 from ..ops.registry import apply
 from ..random import default_generator
 from ..tensor import Size, Tensor, _make
 from .backward import FrameBackward, NotDifferentiable, spent_node
 from .cuda_codegen import NoKernel
 from .program import AssertionFailed, InputsOverlap, ShapeSpeculationError, compile_graph
-from .record import piece_spec
 from .sources import Attr, Env, Fixed, Item, Local, fast_reader
 from .split import MATERIALIZED_NULL
-from .values import NULL, OUTSIDE_PYTHON, HostOp, Var, VirtualIterator, is_constant, is_namedtuple
+from .values import (
+    NULL,
+    OUTSIDE_PYTHON,
+    HostOp,
+    Var,
+    VirtualIterator,
+    is_constant,
+    is_namedtuple,
+    plain_class,
+)
 
 
 class NotCompilable(Exception):
@@ -76,11 +83,11 @@ class _Builder:
                     "kept), or a view crosses a graph break: a compiled call would hand "
                     "out a copy"
                 )
-        view = rec.views.get(id(t._data)) if produced and not data_only else None
-        if view is not None and view[0] is t._data:
+        view = rec.view_of(t) if produced and not data_only else None
+        if view is not None:
             # A view of a tensor the frame made: made again from that tensor's
             # output, so the two share memory as they do eagerly.
-            return ("view", self.tensor(view[1]), view[2], view[3], view[4])
+            return ("view", self.tensor(view.parent), view.op, view.attrs)
         if produced:
             # A training step (it ran backward itself) may return its loss:
             # the compiled call returns it without the consumed autograd
@@ -102,7 +109,7 @@ class _Builder:
                     self.tracked.append(t)
                 return ("tracked", at)
             if needs_grad:  # its graph reaches back before the step's backward
-                if not _consumed(t):
+                if not consumed([t]):
                     raise NotCompilable(
                         "it returns or keeps a tensor that requires grad whose autograd graph "
                         "its backward left whole (retain_graph=True, or not part of the loss)"
@@ -179,7 +186,7 @@ class _Builder:
             )
         if type(value) is set and all(is_constant(v) for v in value):  # (a set comprehension's)
             return self._container(value, lambda: [("const", v) for v in value])
-        if id(value) in self.tr.created and _plain_object(value):
+        if id(value) in self.tr.created and plain_class(type(value)):  # made as its attributes
             known = self.containers.get(id(value))
             if known is not None and known[0] is value:
                 return known[1]
@@ -199,29 +206,6 @@ class _Builder:
         self.containers[id(value)] = (value, template)
         template[1].extend(parts())
         return template
-
-
-def _consumed(t: Tensor) -> bool:
-    """Whether a backward without `retain_graph` freed part of the autograd
-    graph behind `t` (a second backward through it raises)."""
-    seen, stack = set(), [t.grad_fn]
-    while stack:
-        node = stack.pop()
-        if node is None or id(node) in seen or type(node) is AccumulateGrad:
-            continue
-        if node.released:
-            return True
-        seen.add(id(node))
-        stack.extend(edge[0] for edge in node.next_edges if edge is not None)
-    return False
-
-
-def _plain_object(value) -> bool:
-    """An object of a plain user class (calls.py `_plain_class`), which a
-    compiled call makes again as `object.__new__` and its attributes."""
-    from .calls import _plain_class
-
-    return _plain_class(type(value)) and hasattr(value, "__dict__")
 
 
 # janus values that never change once made: a compiled call may hand out the
@@ -261,10 +245,7 @@ def _build(template, outs, env, made: dict):
     if kind == "compute":
         return template[1](*[_build(t, outs, env, made) for t in template[2]])
     if kind == "view":
-        base, op, attrs = _build(template[1], outs, env, made), template[2], template[3]
-        if op.outputs != 1:  # one piece of a split
-            return apply(INDEX_BASIC, base, spec=piece_spec(attrs, template[4]))
-        return apply(op, base, **attrs)
+        return apply(template[2], _build(template[1], outs, env, made), **template[3])
     if kind == "method":
         return getattr(_build(template[1], outs, env, made), template[2])
     if kind == "detached":

@@ -82,11 +82,10 @@ class _Recorder:
         self.grads_set: set = set()  # ids of tensors whose .grad fn assigned (see grad_set)
         self.view_written = False  # fn wrote a view it made that has no write-back (refused)
         # Views fn made (by a view op), as the graph's values are not memory:
-        # id(view array) -> [array, parent tensor, op, attrs, output index,
-        # id of the root array, root version its value was made at]. A write
-        # into a view is carried back up to its root as graph ops; a write
-        # into any tensor of a root bumps the root's version, and a view made
-        # at an older version is derived again from its parent when read.
+        # id(view array) -> _View. A write into a view is carried back up to
+        # its root as graph ops; a write into any tensor of a root bumps the
+        # root's version, and a view made at an older version is derived
+        # again from its parent when read.
         self.views: dict = {}
         self.versions: dict = {}  # id(root array) -> writes so far
         self.grads_changed: set = set()  # ... and of those it changed before assigning it
@@ -151,10 +150,12 @@ class _Recorder:
 
     def value_of(self, tensor: Tensor):
         if self.views:
-            view = self.views.get(id(tensor._data))
-            if view is not None and view[0] is tensor._data:
-                if view[6] != self.versions.get(view[5], 0):  # its root was written since
-                    return self._derive_again(tensor, view)
+            view = self.view_of(tensor)
+            if view is not None and view.version != self.versions.get(view.root, 0):
+                # Its root was written since: the view op, recorded again on
+                # the parent's current value (registers the view anew).
+                self(view.op, [view.parent], view.attrs, tensor)
+                return self.values[id(tensor)][1]
         entry = self.values.get(id(tensor))
         if entry is not None and entry[0] is tensor:
             return entry[1]
@@ -180,9 +181,7 @@ class _Recorder:
             return
         base = target._base
         made = self.values.get(id(target), (None,))[0] is target and id(target) not in self.external
-        view = self.views.get(id(target._data))
-        if view is not None and view[0] is not target._data:
-            view = None
+        view = self.view_of(target)
         if made and view is None and base is not None and base._data is not target._data:
             # A view made inside fn by an op with no write-back here: the
             # base changes too, and the graph could not say so. (A view passed
@@ -204,25 +203,18 @@ class _Recorder:
             self.effects.setdefault(id(target), target)
         self.values[id(target)] = (target, value)
         self.arrays[id(target._data)] = (target._data, value)
-        root = view[5] if view is not None else id(target._data)
+        root = view.root if view is not None else id(target._data)
         version = self.versions.get(root, 0) + 1
         while view is not None:  # the write, carried up to the root
-            parent = view[1]
-            _write_back(self, parent, target, view)  # (reads the parent as it was)
-            view[6] = version
-            target, view = parent, self.views.get(id(parent._data))
-            if view is not None and view[0] is not parent._data:
-                view = None
+            _write_back(self, view.parent, target, view)  # (reads the parent as it was)
+            view.version = version
+            target, view = view.parent, self.view_of(view.parent)
         self.versions[root] = version  # every other view of the root is now stale
 
-    def _derive_again(self, tensor: Tensor, view: list):
-        """The view's value from its parent's current one (the view op
-        recorded again); its root was written since it was made."""
-        _array, parent, op, attrs, k = view[:5]
-        if op.outputs != 1:  # one piece of a split: that slice of the parent
-            op, attrs = INDEX_BASIC, {"spec": piece_spec(attrs, k)}
-        self(op, [parent], attrs, tensor)  # (registers the view anew, up to date)
-        return self.values[id(tensor)][1]
+    def view_of(self, tensor: Tensor):
+        """The `_View` fn made `tensor` as, or None."""
+        view = self.views.get(id(tensor._data))
+        return view if view is not None and view.array is tensor._data else None
 
     def on_copy(self, copy: Tensor, original: Tensor) -> None:
         """`copy` holds `original`'s current value: the same graph value (a
@@ -288,25 +280,36 @@ class _Recorder:
             self.arrays[id(tensor._data)] = (tensor._data, value)
         if op.view and isinstance(args[0], Tensor):
             parent = args[0]
-            above = self.views.get(id(parent._data))
-            root = above[5] if above is not None and above[0] is parent._data else id(parent._data)
+            above = self.view_of(parent)
+            root = above.root if above is not None else id(parent._data)
             for k, tensor in enumerate(outputs):
                 if tensor._base is not None:  # (a reshape may copy)
-                    made_at = self.versions.get(root, 0)
-                    entry = [tensor._data, parent, op, attrs, k, root, made_at]
-                    self.views[id(tensor._data)] = entry
+                    taken = (op, attrs) if op.outputs == 1 else _piece(attrs, k)
+                    version = self.versions.get(root, 0)
+                    self.views[id(tensor._data)] = _View(
+                        tensor._data, parent, *taken, root, version
+                    )
 
 
-def _write_back(rec: _Recorder, parent: Tensor, child: Tensor, view: list) -> None:
+class _View:
+    """A view fn made: the one op that takes it from its parent again (a
+    split's piece is its slice), the root array whose memory it shares, and
+    the root's version its graph value was made at."""
+
+    __slots__ = ("array", "parent", "op", "attrs", "root", "version")
+
+    def __init__(self, array, parent: Tensor, op, attrs: dict, root: int, version: int):
+        self.array, self.parent, self.op, self.attrs = array, parent, op, attrs
+        self.root, self.version = root, version
+
+
+def _write_back(rec: _Recorder, parent: Tensor, child: Tensor, view: _View) -> None:
     """`parent`'s new value after its view `child` was written: the child's
     value put back where the view op took it from (recorded as ops on the
     parent, whose array already holds the result)."""
-    op, attrs, k = view[2], view[3], view[4]
+    op, attrs = view.op, view.attrs
     if op.name == "index_basic":
         rec(INDEX_PUT, [parent, child], {"spec": attrs["spec"], "accumulate": False}, parent)
-    elif op.name == "split":
-        spec = piece_spec(attrs, k)
-        rec(INDEX_PUT, [parent, child], {"spec": spec, "accumulate": False}, parent)
     elif op.name == "reshape":
         rec(RESHAPE, [child], {"shape": tuple(parent._data.shape)}, parent)
     elif op.name == "permute":
@@ -321,11 +324,12 @@ def _write_back(rec: _Recorder, parent: Tensor, child: Tensor, view: list) -> No
         rec.effects.setdefault(id(parent), parent)
 
 
-def piece_spec(attrs: dict, k: int) -> tuple:
-    """The basic-index spec of piece `k` of a split."""
+def _piece(attrs: dict, k: int) -> tuple:
+    """Piece `k` of a split, as the basic indexing that takes it."""
     dim, sizes = attrs["dim"], attrs["sizes"]
     start = sum(sizes[:k])
-    return (("s", None, None, None),) * dim + (("s", start, start + sizes[k], None),)
+    spec = (("s", None, None, None),) * dim + (("s", start, start + sizes[k], None),)
+    return INDEX_BASIC, {"spec": spec}
 
 
 class Recording:

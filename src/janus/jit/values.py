@@ -243,3 +243,18 @@ def user_code(attribute):
 def is_namedtuple(cls) -> bool:
     """A class made by `collections.namedtuple` or `typing.NamedTuple`."""
     return issubclass(cls, tuple) and cls is not tuple and hasattr(cls, "_fields")
+
+
+def plain_class(cls) -> bool:
+    """A user class whose objects are plain: made by `object.__new__`, with
+    a `__dict__` for their state, an `__init__` (if any) in Python, no janus
+    or builtin base; so a new one is its attributes, and a compiled call
+    can build it again from them."""
+    if type(cls).__call__ is not type.__call__ or cls.__new__ is not object.__new__:
+        return False
+    if any(is_janus(k) or k.__module__ == "builtins" for k in cls.__mro__[:-1]):
+        return False
+    if any("__slots__" in k.__dict__ for k in cls.__mro__[:-1]):
+        return False
+    init = cls.__init__
+    return init is object.__init__ or user_code(init) is not None
