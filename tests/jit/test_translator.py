@@ -390,6 +390,36 @@ def test_a_result_autograd_must_track_gets_a_compiled_backward():
     # Second derivatives through the node: tests/jit/test_second_derivatives.py
 
 
+def test_a_compiled_backward_gives_partials_for_inputs_computed_from_each_other():
+    """A frame that gets `W` and a tensor computed from it outside (`h = W * 2`):
+    its node hands each input its partial derivative, and the engine carries
+    `h`'s on through `h`'s own node to `W`. (The recorded backward took the
+    total derivative, so `W.grad` counted the path through `h` twice: 6 for
+    eager's 4.) Second derivatives through the node likewise."""
+
+    def loss_fn(h, W):
+        return (h * W).sum()
+
+    def run(fn):
+        W = janus.full((3,), 1.5, requires_grad=True)
+        grads, second = [], []
+        for _ in range(4):
+            W.grad = None
+            fn(W * 2, W).backward()
+            grads.append(W.grad.numpy().copy())
+            (g,) = janus.autograd.grad(fn(W * 2, W), W, create_graph=True)
+            second.append(janus.autograd.grad(g.sum(), W)[0].numpy().copy())
+        return grads, second
+
+    jf = janus.jit(loss_fn)
+    got = run(jf)
+    with janus._C.capture.disabled():
+        want = run(loss_fn)
+    np.testing.assert_allclose(got, want)
+    np.testing.assert_allclose(want[0][0], [6.0] * 3)  # d(2 W^2)/dW = 4 W
+    assert compiled_calls(jf) >= 4
+
+
 def test_backward_through_history_made_before_the_frame_is_not_compiled():
     """A frame that gets a tensor with autograd history and runs backward
     through it: a trace would record the backward of this call's history

@@ -97,17 +97,21 @@ def grad(
 
 
 def grad_without_hooks(outputs, inputs, grad_outputs, create_graph=False) -> tuple:
-    """`grad(outputs, inputs, grad_outputs, retain_graph=True, allow_unused=True)`
-    that runs no gradient hook. For code that differentiates part of a graph
-    on the engine's behalf (a compiled frame's backward, jit/backward.py):
-    the hooks on `inputs` run when the engine itself reaches them, once."""
+    """The partial derivatives of `outputs` with respect to `inputs`, each
+    input taken as independent of the others, running no gradient hook. For
+    code that differentiates part of a graph on the engine's behalf (a
+    compiled frame's backward, jit/backward.py): the engine later carries
+    the gradient of an input that is computed from another one (`h = W * 2`
+    passed beside `W`) through `h`'s own node, so a total derivative here
+    would count that path twice; and the hooks on `inputs` run when the
+    engine itself reaches them, once."""
     outputs, inputs = _as_tuple(outputs), _as_tuple(inputs)
     with _GradMode(create_graph):
         seeds = _seed_grads(outputs, _as_tuple(grad_outputs))
     edges = [edge_of(t) for t in inputs]
     capture = {e: None for e in edges}
     targets = {e: None for e in edges}
-    _run(seeds, True, create_graph, targets=targets, capture=capture, hooks=False)
+    _run(seeds, True, create_graph, targets, capture, hooks=False, through_targets=False)
     return _captured(capture, edges, inputs, allow_unused=True, materialize_grads=False)
 
 
@@ -157,10 +161,11 @@ def _discover(root_nodes):
     return dependencies, seen
 
 
-def _needed(nodes, target_nodes) -> set:
+def _needed(nodes, target_nodes, through_targets: bool) -> set:
     """The nodes from which some target is reachable below them (only those
     must run: a target's own rule runs only when another target lies beyond
-    it, as in PyTorch; its incoming gradient is what is asked for)."""
+    it, as in PyTorch, or never if not `through_targets`; its incoming
+    gradient is what is asked for)."""
     parents: dict = {}
     for node in nodes:
         for edge in node.next_edges:
@@ -174,17 +179,22 @@ def _needed(nodes, target_nodes) -> set:
             continue
         needed.add(node)
         stack.extend(parents.get(node, ()))
-    return needed
+    return needed if through_targets else needed - set(target_nodes)
 
 
-def _run(seeds, retain_graph: bool, create_graph: bool, targets, capture, hooks=True):
+def _run(
+    seeds, retain_graph: bool, create_graph: bool, targets, capture, hooks=True,
+    through_targets=True,
+):  # fmt: skip
     buffers: dict = {}
     for (node, index), g in seeds:
         slots = buffers.setdefault(node, [None] * _output_count(node))
         slots[index] = g if slots[index] is None else slots[index] + g
     roots = list(buffers)
     dependencies, nodes = _discover(roots)
-    needed = None if targets is None else _needed(nodes, {e[0] for e in targets if e})
+    needed = None
+    if targets is not None:
+        needed = _needed(nodes, {e[0] for e in targets if e}, through_targets)
     # Sequence numbers are unique, so heap entries never compare nodes.
     heap = [(-n.seq, n) for n in roots if dependencies.get(n, 0) == 0]
     heapq.heapify(heap)

@@ -32,7 +32,7 @@ from ..ops import registry
 from ..random import default_generator
 from ..tensor import Tensor, _make
 from .program import compile_graph
-from .record import recording
+from .record import Unrecordable, recording
 from .rematerialize import CannotReplay, Replay
 
 UNRECORDABLE = "the backward of a compiled frame (a native program)"
@@ -117,6 +117,8 @@ class FrameBackward:
         offset = default_generator._offset
         try:
             back = recording(vjp, *placeholders)
+        except Unrecordable:  # (defensive: the engine stops at the frame's inputs)
+            raise NotDifferentiable("its backward runs a compiled frame's backward") from None
         finally:
             registry.observers[:] = observers
         if default_generator._offset != offset:

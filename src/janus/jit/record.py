@@ -34,6 +34,11 @@ _SHORT = {
 }
 
 
+class Unrecordable(RuntimeError):
+    """A recorded run reached work that is no op of the table (a compiled
+    frame's backward, a native program)."""
+
+
 def _type(t: Tensor) -> tuple:
     return (_SHORT[t.dtype.name], list(t._data.shape), str(t.device))
 
@@ -258,7 +263,7 @@ class _Recorder:
 
     def on_unrecordable(self, reason: str) -> None:
         if self.unrecordable is None:
-            raise RuntimeError(f"janus.jit.record cannot record this run: {reason}")
+            raise Unrecordable(f"janus.jit.record cannot record this run: {reason}")
         self.unrecordable.append(reason)
 
     def on_check(self, condition: Tensor, message: str) -> None:
