@@ -6,6 +6,7 @@ they do eagerly. Each test runs the program eagerly and compiled and
 compares everything a user can see."""
 
 import contextlib
+import os
 import sys
 
 import numpy as np
@@ -156,3 +157,36 @@ def test_a_backward_that_reaches_a_hook_runs_in_python_each_call(hook_on):
     assert compiled_calls(jf) >= 8
     breaks = [b for t in jf.report.compiles for b in t.breaks]
     assert any("gradient hooks" in b.explanation for b in breaks)
+
+
+def test_zero_grad_before_a_split_resets_gradients_the_translated_call_had_none_of(hook_on):
+    """A second model trained by the same code splits at once (the break
+    point is known), on a call whose gradients are still None: zero_grad
+    changes nothing then, but must be committed by every later call, where
+    gradients are there. (They summed over the steps.)"""
+
+    def make():
+        model = nn.Linear(3, 2)
+        opt = janus.optim.SGD(model.parameters(), lr=0.1)
+        log = []
+
+        def step(x):
+            opt.zero_grad()
+            log.append(print_to_nowhere(x.shape))  # a break right after zero_grad
+            loss = model(x).pow(2).sum()
+            loss.backward()
+            opt.step()
+            return loss
+
+        return step, lambda: {"model": model, "log": list(log)}
+
+    calls = [(janus.full((3,), 0.5 * k),) for k in range(5)]
+    run_both(make, calls)  # the first model: the translations learn the split
+    jf = run_both(make, calls)
+    assert jf.report.compiles[0].split is not None and compiled_calls(jf) >= 3
+
+
+def print_to_nowhere(*values):
+    with open(os.devnull, "w") as nowhere:  # (a call with no graph form: a break)
+        print(*values, file=nowhere)
+    return len(values)

@@ -355,10 +355,13 @@ class CompiledFrame:
                 # carry the update into the next call.
                 raise NotCompilable("a tensor made inside the frame is updated in place")
         self.tensor_effects = [(_where(rec, t), b.output(t)) for t in rec.effects.values()]
+        # (A gradient the frame assigned is committed even where the
+        # translated call's assignment changed nothing: zero_grad on
+        # gradients that were None then, which are there on a later call.)
         self.grads = [
             (_where(rec, t), None if t._grad is None else b.tensor(t._grad))
             for t, before in rec.grad_watch.values()
-            if t._grad is not before
+            if t._grad is not before or id(t) in rec.grads_set
         ]
         for t, before in rec.grad_watch.values():
             changed = t._grad is not None or id(t) in rec.grads_changed

@@ -34,13 +34,19 @@ class OptimizerMixin:
             # call, and a parameter without one is skipped (`.grad is None`).
             # (zero_grad reads no gradient's value; after a backward, zero_grad
             # or step in this frame, the gradients are the trace's own.)
-            stepping = getattr(fn.value, "__name__", "") == "step" and not self.grads_dirty
-            for k, group in enumerate(opt.param_groups if stepping else ()):
+            # zero_grad reads the parameters through their sources too: the
+            # gradients it resets are found through them on each call (a
+            # frame split right after it has read no parameter otherwise,
+            # and would reset the translated call's parameters' gradients).
+            name = getattr(fn.value, "__name__", "")
+            stepping = name == "step" and not self.grads_dirty
+            for k, group in enumerate(opt.param_groups if stepping or name == "zero_grad" else ()):
                 params = groups.item(k).item("params")
                 self.guard(params, "len", len(group["params"]))
                 for i, p in enumerate(group["params"]):
                     self.read(p, params.item(i))
-                    self.read(p._grad, params.item(i).attr("grad"))
+                    if stepping:
+                        self.read(p._grad, params.item(i).attr("grad"))
             if getattr(fn.value, "__name__", "") == "step":
                 self.read_optimizer_state(opt, optimizer.source)
         resets = getattr(fn.value, "__name__", "") == "zero_grad"
