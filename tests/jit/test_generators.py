@@ -69,8 +69,10 @@ def test_a_generator_that_escapes_is_a_graph_break():
         return sum(gen)
 
     jf = run_both(lambda: (fn, dict), _xs())
-    assert compiled_calls(jf) == 0
     assert any(b.kind == "unsupported-call" for t in jf.report.compiles for b in t.breaks)
+    # The frame splits where it makes the generator (`x` is a cell the
+    # generator shares: each call makes its own, see test_cells.py).
+    assert jf.report.compiles[-1].split is not None
 
 
 def test_decisions_on_tensor_data_inside_a_consumer_break():

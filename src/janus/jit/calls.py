@@ -216,15 +216,18 @@ class CallsMixin:
 
     def MAKE_FUNCTION(self, f, ins):
         code = f.stack.pop().value
-        closure = f.stack.pop().value if ins.arg & 0x08 else None
+        closure = f.stack.pop() if ins.arg & 0x08 else None
         annotations = f.stack.pop().value if ins.arg & 0x04 else None
-        kwdefaults = f.stack.pop().value if ins.arg & 0x02 else None
-        defaults = f.stack.pop().value if ins.arg & 0x01 else None
-        fn = types.FunctionType(code, f.globals, code.co_name, defaults, closure)
-        fn.__kwdefaults__ = kwdefaults
+        kwdefaults = f.stack.pop() if ins.arg & 0x02 else None
+        defaults = f.stack.pop() if ins.arg & 0x01 else None
+        fn = types.FunctionType(
+            code, f.globals, code.co_name, _value_or_none(defaults), _value_or_none(closure)
+        )
+        fn.__kwdefaults__ = _value_or_none(kwdefaults)
         if annotations is not None:
             fn.__annotations__ = dict(zip(annotations[::2], annotations[1::2]))
         fn.__qualname__ = code.co_qualname
+        self.made_functions[id(fn)] = (fn, defaults, kwdefaults, closure)
         f.stack.append(Var(fn))
 
     # ----- dispatch -----
@@ -633,6 +636,10 @@ class CallsMixin:
             return Var(VirtualIterator(list(pairs.values())))
         items = [Var((k, v.value), items=[Var(k), v]) for k, v in pairs.items()]
         return Var(VirtualIterator(items))
+
+
+def _value_or_none(var):
+    return None if var is None else var.value
 
 
 # The autograd entry points: after them, `.grad` is the trace's own.

@@ -11,6 +11,8 @@ committed and the frame runs as usual.
 
 from __future__ import annotations
 
+import types
+
 from .. import _C
 from ..autograd import grad_mode
 from ..autograd.node import consumed, history_before
@@ -165,6 +167,10 @@ class _Builder:
             return self._container(value, lambda: [(k, self.template(v)) for k, v in items.items()])
         if isinstance(value, Tensor):
             return self.tensor(value)
+        if type(value) is types.CellType:
+            return self.cell(value)
+        if type(value) is types.FunctionType and id(value) in self.tr.made_functions:
+            return self._function(value)
         if isinstance(value, VirtualIterator) and value.replayable:
             # A loop under way at a split: an iterator over what is to come.
             return ("iter", [self.template(v) for v in value.remaining()])
@@ -192,6 +198,42 @@ class _Builder:
                 return known[1]
             return self._container(value, lambda: self._attributes(value))
         raise NotCompilable(f"a {type(value).__name__} object made inside the frame escapes it")
+
+    def cell(self, cell):
+        """A cell a frame the trace ran made: one per call, holding what the
+        trace left in it; the translated frame's free variable: this call's."""
+        top = self.tr.top.closure
+        for k, name in enumerate(self.tr.top.code.code.co_freevars):
+            if top[name] is cell:
+                return ("free", k)
+        if id(cell) not in self.tr.made_cells:
+            return ("const", cell)  # an inlined function's (fixed by its identity guard)
+        known = self.containers.get(id(cell))
+        if known is not None and known[0] is cell:
+            return known[1]
+        template = ("cell", [])  # (registered first: a function in it may close over it)
+        self.containers[id(cell)] = (cell, template)
+        try:
+            contents = cell.cell_contents
+        except ValueError:  # (empty: assigned later, or deleted)
+            return template
+        written = self.tr.cell_vars.get(id(cell))
+        var = written[1] if written is not None and written[1].value is contents else Var(contents)
+        template[1].append(self.template(var))
+        return template
+
+    def _function(self, fn):
+        """A function the trace made (a closure, a 3.11 comprehension): made
+        again by each call, over that call's cells."""
+        known = self.containers.get(id(fn))
+        if known is not None and known[0] is fn:
+            return known[1]
+        _, defaults, kwdefaults, closure = self.tr.made_functions[id(fn)]
+        template = ("function", fn, [])
+        self.containers[id(fn)] = (fn, template)
+        for var in (defaults, kwdefaults, closure):
+            template[2].append(("const", None) if var is None else self.template(var))
+        return template
 
     def _attributes(self, obj) -> list:
         """The templates of a new user object's attributes (as the trace
@@ -254,6 +296,8 @@ def _build(template, outs, env, made: dict):
         return iter([_build(t, outs, env, made) for t in template[1]])
     if kind == "null":
         return MATERIALIZED_NULL
+    if kind == "free":
+        return made[_CLOSURE][template[1]]
     if kind is tuple:
         return tuple(_build(t, outs, env, made) for t in template[1])
     if kind == "named":
@@ -273,6 +317,23 @@ def _build(template, outs, env, made: dict):
         value = made[id(template)] = []
         value.extend(_build(t, outs, env, made) for t in template[1])
         return value
+    if kind == "cell":
+        value = made[id(template)] = types.CellType()
+        if template[1]:
+            value.cell_contents = _build(template[1][0], outs, env, made)
+        return value
+    if kind == "function":
+        fn = template[1]
+        defaults, kwdefaults, closure = (_build(t, outs, env, made) for t in template[2])
+        found = made.get(id(template))  # (made while building its closure: a recursive def)
+        if found is not None:
+            return found
+        value = made[id(template)] = types.FunctionType(
+            fn.__code__, fn.__globals__, fn.__name__, defaults, closure
+        )
+        value.__kwdefaults__, value.__qualname__ = kwdefaults, fn.__qualname__
+        value.__annotations__ = dict(fn.__annotations__)
+        return value
     value = made[id(template)] = object.__new__(kind)  # a plain user object
     value.__dict__.update((k, _build(t, outs, env, made)) for k, t in template[1])
     return value
@@ -280,6 +341,7 @@ def _build(template, outs, env, made: dict):
 
 _TRACKED = "tracked"  # the key of a call's tracked results in `made`
 _ENTRY = "entry"  # the key of a call's entry reads (name -> value) in `made`
+_CLOSURE = "closure"  # the key of the cells of the frame's free variables in `made`
 
 
 def _where(rec, tensor):
@@ -328,9 +390,10 @@ class CompiledFrame:
             b.splitting = True
             self.stack = [b.template(v) for v in split.stack]
             self.locals = [b.template(v) for v in split.locals]
+            self.cells = [b.cell(c) for c in split.cells]
             b.splitting = False
-            # The entry's last values are the frame's free variables' cells.
-            self.free_vars = len(split.function.__code__.co_freevars)
+        # The entry's last values are the frame's free variables' cells.
+        self.free_vars = len(tr.top.code.code.co_freevars)
         self.entry_reads = b.entry_reads  # (filled as the templates below are made)
         self.heap_effects = []
         for effect in tr.effects:
@@ -471,6 +534,8 @@ class CompiledFrame:
             return _make(outs[self.result_out])
         env = env or self._env(values)
         made: dict = {} if entry is None else {_ENTRY: entry}
+        if self.free_vars:
+            made[_CLOSURE] = values[len(values) - self.free_vars :]
         if self.backward is not None:
             inputs = [source.evaluate(env) for source in self.backward_inputs]
             made[_TRACKED] = self.backward.attach(outs, arrays, inputs, self.tracked_at, shift)
@@ -479,8 +544,8 @@ class CompiledFrame:
         if self.split is not None:
             stack = [_build(t, outs, env, made) for t in self.stack]
             local_values = [_build(t, outs, env, made) for t in self.locals]
-            closure = tuple(values[len(values) - self.free_vars :]) if self.free_vars else None
-            return self.split.run(stack, local_values, closure)
+            closure = (*(_build(t, outs, env, made) for t in self.cells), *made.get(_CLOSURE, ()))
+            return self.split.run(stack, local_values, closure or None)
         return _build(self.result, outs, env, made)
 
     def _env(self, values) -> Env:

@@ -27,7 +27,7 @@ import dis
 import inspect
 import types
 
-from bytecode import Bytecode, Instr, Label
+from bytecode import Bytecode, CellVar, FreeVar, Instr, Label
 
 _STACK_PREFIX = "__janus_stack"
 # Flags that change how arguments bind: the resume function takes positional
@@ -49,15 +49,6 @@ def original_code(code):
     """The code a resume function continues (`code` itself for any other)."""
     known = _origins.get(code)
     return code if known is None else known[0]
-
-
-def can_resume(code) -> str | None:
-    """None if a frame of `code` can be resumed mid-way, else why not."""
-    if code.co_cellvars:
-        # A cell made at the frame's start may be shared with closures the
-        # first part created; a resume function would make new cells.
-        return "the frame has locals that inner functions capture (cells)"
-    return None
 
 
 def resume_function(function, offset: int, stack: tuple, names: tuple, data: tuple = ()):
@@ -82,14 +73,19 @@ def resume_function(function, offset: int, stack: tuple, names: tuple, data: tup
         stack_data = {slot for slot, kind in zip(slots, stack) if kind == "data"}
         data_parameters[resumed] = frozenset(stack_data)
     data_parameters[resumed] |= frozenset(data)
-    return types.FunctionType(
-        resumed, function.__globals__, resumed.co_name, None, function.__closure__
-    )
+    # Its closure: the frame's own cells, then its free variables' (see
+    # `_cells_as_free`). Each call of the split passes that call's cells;
+    # these stand in until then.
+    closure = function.__closure__ or ()
+    missing = len(resumed.co_freevars) - len(closure)
+    closure = tuple(types.CellType() for _ in range(missing)) + closure
+    return types.FunctionType(resumed, function.__globals__, resumed.co_name, None, closure or None)
 
 
 def _resume_code(code, offset: int, stack: tuple, slots: list, names: tuple):
     bc = Bytecode.from_code(code)
     target = _label_at(bc, code, offset)
+    _cells_as_free(bc)
     # The frame's head (COPY_FREE_VARS, RESUME) stays first; the prologue
     # follows it, and the rest of the code is unchanged after that.
     head = 0
@@ -118,16 +114,43 @@ def _resume_code(code, offset: int, stack: tuple, slots: list, names: tuple):
     return bc.to_code(), len(prologue)
 
 
+def _cells_as_free(bc: Bytecode) -> None:
+    """Makes the frame's own cells free variables, ahead of its own: the
+    resume function continues a frame whose cells already exist (closures
+    the first part made share them), so it receives them, where the frame
+    made them (MAKE_CELL) at its start."""
+    cells = list(bc.cellvars)
+    if not cells:
+        return
+    bc.freevars = cells + list(bc.freevars)
+    bc.cellvars = []
+    kept = []
+    for item in bc:
+        if isinstance(item, Instr):
+            if item.name == "MAKE_CELL":
+                continue
+            if isinstance(item.arg, CellVar):
+                item.arg = FreeVar(item.arg.name)
+            elif item.name == "COPY_FREE_VARS":
+                item.arg = len(bc.freevars)
+        kept.append(item)
+    if not any(isinstance(i, Instr) and i.name == "COPY_FREE_VARS" for i in kept):
+        kept.insert(0, Instr("COPY_FREE_VARS", len(bc.freevars)))
+    bc[:] = kept
+
+
 def _offsets_in(resumed, code, prologue: int) -> dict | None:
     """The resumed code's instruction offsets -> `code`'s: its instructions
-    are `code`'s with the prologue's in front (after the frame's head).
-    None if the assembler laid them out otherwise."""
+    are `code`'s with the prologue's in front (after the frame's head, which
+    may differ: see `_cells_as_free`). None if the assembler laid them out
+    otherwise."""
     mine, theirs = _instructions(resumed), _instructions(code)
+    mine_head = next(k for k, ins in enumerate(mine) if ins.opname == "RESUME") + 1
     head = next(k for k, ins in enumerate(theirs) if ins.opname == "RESUME") + 1
-    if len(mine) != len(theirs) + prologue:
+    if len(mine) - mine_head != len(theirs) - head + prologue:
         return None
     offsets = {}
-    for ours, original in zip(mine[:head] + mine[head + prologue :], theirs):
+    for ours, original in zip(mine[mine_head + prologue :], theirs[head:]):
         if _JUMP_NAMES.get(ours.opname, ours.opname) != _JUMP_NAMES.get(
             original.opname, original.opname
         ):

@@ -26,10 +26,14 @@ nesting one call deeper each (a loop of a thousand batches must not
 overflow the stack). A list, tuple or range the loop was iterating in the
 trace is handed on as an iterator over the elements still to come.
 
-A break whose instruction is not one of those below, inside a try or with
-block, or in a frame whose locals are captured by cells, is not split: the
-frame runs as before (eagerly, with the functions it calls compiled on their
-own).
+A frame whose locals inner functions capture (cells: a comprehension over
+`self` on 3.11) splits too: each compiled call makes its own cells, the
+functions the first part made are made again over them, and the rest
+receives them as free variables.
+
+A break whose instruction is not one of those below, or inside a try or with
+block, is not split: the frame runs as before (eagerly, with the functions
+it calls compiled on their own).
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ import types
 import numpy as np
 
 from .. import _C
-from .resume import can_resume, original_code, resume_function
+from .resume import original_code, resume_function
 from .tracebacks import with_user_frames
 from .translator import BINARY_OPERATORS, COMPARISONS
 from .values import NULL, UserException, VirtualIterator
@@ -86,7 +90,7 @@ def why_not_split(frame) -> str | None:
             return "a loop over a generator the translator runs is under way"
     if frame.kw_names and ins.op != "CALL":
         return "the break is between KW_NAMES and its CALL"
-    return can_resume(code.code)
+    return None
 
 
 class Split:
@@ -104,6 +108,9 @@ class Split:
         varnames = original_code(frame.code.code).co_varnames
         self.names = tuple(n for n in varnames if n in frame.locals)
         self.locals = [frame.locals[n] for n in self.names]
+        # The frame's own cells (a local an inner function captures): the
+        # rest receives them ahead of the free variables' (resume.py).
+        self.cells = [frame.cells[n] for n in frame.code.code.co_cellvars]
         self._resumes: dict = {}  # next instruction index -> (function, null slots)
 
     @property
@@ -118,8 +125,9 @@ class Split:
     def run(self, stack: list, local_values: list, closure: tuple | None = None):
         """Runs the breaking instruction on `stack` (materialized values,
         NULL as MATERIALIZED_NULL) and the rest of the frame: the call's
-        result. `closure`: this call's cells of the frame's free variables
-        (the rest reads them, not the translated call's)."""
+        result. `closure`: this call's cells of the frame's own cells, then
+        of its free variables (the rest reads them, not the translated
+        call's); None if the frame has neither."""
         stack = list(stack)
         # The hook is off inside a compiled entry; the Python piece and the
         # rest run with it on, so user functions they call compile as usual.
@@ -157,7 +165,10 @@ class Split:
     def run_concretely(self):
         """The rest of the translated call itself, on the trace's own values."""
         stack = [MATERIALIZED_NULL if v is NULL else _handed_on(v.value) for v in self.stack]
-        return self.run(stack, [v.value for v in self.locals])
+        closure = None
+        if self.cells:
+            closure = (*self.cells, *(self.function.__closure__ or ()))
+        return self.run(stack, [v.value for v in self.locals], closure)
 
     def _step(self, stack: list) -> tuple:
         """Runs the instruction on `stack` in place; returns the index of the

@@ -197,6 +197,11 @@ class Translator(ReadsMixin, CallsMixin, OptimizerMixin, ContainersMixin, Genera
         self.mutated: dict = {}
         self.created: dict = {}  # id -> object the trace constructed (stores into it are local)
         self.cell_vars: dict = {}  # id(cell) -> (cell, Var) for cells the trace wrote
+        self.made_cells: dict = {}  # id -> cell a frame the trace ran made (MAKE_CELL)
+        # id -> (function, defaults Var, keyword defaults Var, closure Var) for
+        # the functions the trace made (MAKE_FUNCTION): a compiled call makes
+        # them again, over its own cells (compiled.py).
+        self.made_functions: dict = {}
         # id -> (container, its length before the trace changed it, {key stored: was it there})
         self.entry_lengths: dict = {}
         self.grads_dirty = False  # a backward/zero_grad/step ran: .grad is the trace's own
@@ -311,6 +316,7 @@ class Translator(ReadsMixin, CallsMixin, OptimizerMixin, ContainersMixin, Genera
         value = f.locals.pop(name, None)
         cell = types.CellType() if value is None else types.CellType(value.value)
         f.cells[name] = cell
+        self.made_cells[id(cell)] = cell
         if value is not None:
             self.cell_vars[id(cell)] = (cell, value)
 
@@ -335,7 +341,9 @@ class Translator(ReadsMixin, CallsMixin, OptimizerMixin, ContainersMixin, Genera
     def STORE_DEREF(self, f, ins):
         var = f.stack.pop()
         cell = f.cells[ins.argval]
-        source = f.cell_source(ins.argval, cell)
+        # (A cell the trace made, which an inlined closure writes, is the
+        # trace's own: each compiled call makes it again, compiled.py.)
+        source = None if id(cell) in self.made_cells else f.cell_source(ins.argval, cell)
         if source is not None:  # a cell from outside the frame: the store is an effect
             where = source.cell() if isinstance(source, FreeVar) else source.base
             self.effects.append(("setattr", Var(cell, where), "cell_contents", var))

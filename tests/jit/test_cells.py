@@ -1,0 +1,162 @@
+"""Cells and closures through the JIT, differentially.
+
+A local that an inner function captures lives in a cell. A compiled call
+makes its own cells, and the functions the frame made (closures, a 3.11
+comprehension) are made again over them: a returned closure sees this call's
+values, and a frame with cells splits at a graph break like any other."""
+
+from __future__ import annotations
+
+import io
+import sys
+
+import pytest
+from tests.jit.differential import compiled_calls, run_both, splits
+
+import janus
+import janus.nn as nn
+
+
+def _calls(n=6):
+    return [(janus.full((3,), float(k)), k) for k in range(n)]
+
+
+def test_a_returned_closure_sees_this_calls_values():
+    """Each compiled call makes the closure again, over a cell holding this
+    call's `y` (it was a `function object ... escapes` fallback)."""
+
+    def make():
+        def fn(x, k):
+            y = x * 2
+
+            def shifted(z):
+                return z + y + k
+
+            return shifted
+
+        return fn, dict
+
+    for jit in (False, True):
+        f = janus.jit(make()[0]) if jit else make()[0]
+        made = [f(x, k) for x, k in _calls()]
+        got = [g(janus.ones(3)).tolist() for g in made]  # (called after every call)
+        assert got == [[1.0 + 3 * k] * 3 for k in range(6)]
+    assert compiled_calls(f) >= 3
+
+
+def test_closures_made_by_one_call_share_its_cell_and_no_other():
+    """Two closures over one variable share one cell per call (a `nonlocal`
+    store through one is seen by the other), and a later call's closures
+    start from their own."""
+
+    def fn(x):
+        total = x.sum()
+
+        def add(v):
+            nonlocal total
+            total = total + v
+
+        def get():
+            return total
+
+        add(1.0)  # traced: the cell holds the trace's value when the call ends
+        return add, get
+
+    for jit in (False, True):
+        f = janus.jit(fn) if jit else fn
+        pairs = [f(janus.full((2,), float(k))) for k in range(5)]
+        for add, _ in pairs:
+            add(10.0)
+        got = [get().item() for _, get in pairs]
+        assert got == [2.0 * k + 11.0 for k in range(5)]
+    assert compiled_calls(f) >= 2
+
+
+def test_a_frame_with_cells_splits_at_a_break(hook_on):
+    """A break (a print) in a frame whose local a lambda captures: the part
+    before it compiles, and the rest (resumed with this call's cells, which
+    the lambda shares) sees a store made after the break."""
+
+    def make():
+        log = io.StringIO()
+
+        def fn(x, k):
+            scale = x.sum()
+            f = lambda t: t * scale  # noqa: E731 - captures `scale` (a cell)
+            y = f(x) + k
+            print("step", k, file=log)
+            scale = scale + 1
+            return f(y), scale
+
+        return fn, lambda: {"log": log.getvalue()}
+
+    jf = run_both(make, _calls())
+    assert splits(jf) and compiled_calls(jf) >= 3
+
+
+class _Scaler(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.w = nn.Parameter(janus.linspace(0.5, 1.5, 3))
+        self.log = io.StringIO()
+
+    def forward(self, xs):
+        # On 3.11 the comprehension is a function over the cell `self`.
+        outs = [self.one(x) for x in xs]
+        return sum(outs) * self.w
+
+    def one(self, x):
+        print(x.shape, file=self.log)  # a break inside the comprehension
+        return (x * self.w).sum()
+
+
+def test_a_method_with_a_comprehension_over_self_splits_and_trains(hook_on):
+    def make():
+        model = _Scaler()
+        opt = janus.optim.SGD(model.parameters(), lr=0.1)
+
+        def step(xs):
+            opt.zero_grad()
+            loss = model(xs).pow(2).sum()
+            loss.backward()
+            opt.step()
+            return loss
+
+        return step, lambda: {"model": model, "log": model.log.getvalue()}
+
+    calls = [([janus.full((3,), 0.1 * k), janus.ones(3)],) for k in range(6)]
+    jf = run_both(make, calls)
+    forward = [c for c in janus.jit.frontend.reports if c.co_qualname == "_Scaler.forward"]
+    assert forward and any(e.hits for e in janus._C.capture.entries(forward[0]))
+    assert compiled_calls(jf) >= 3
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="CPython 3.11+")
+def test_a_resumed_frame_reads_and_writes_its_cells_through_the_closure():
+    """After the split, the rest stores to the cell (`nonlocal` in an inner
+    function called after the break): the closure the frame returns sees it."""
+
+    def make():
+        log = io.StringIO()
+
+        def fn(x, k):
+            count = 0
+
+            def bump():
+                nonlocal count
+                count += 1
+                return count
+
+            bump()
+            print(k, file=log)
+            y = x * bump()
+            return y, bump
+
+        return fn, lambda: {"log": log.getvalue()}
+
+    for jit in (False, True):
+        f = janus.jit(make()[0]) if jit else make()[0]
+        outs = [f(x, k) for x, k in _calls()]
+        assert [y.tolist() for y, _ in outs] == [[2.0 * k] * 3 for k in range(6)]
+        assert [bump() for _, bump in outs] == [3] * 6
+    assert splits(f)
