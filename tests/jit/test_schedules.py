@@ -297,6 +297,62 @@ def test_two_computations_of_a_changing_number_that_share_a_name_stay_apart():
     assert compiled_calls(jf) >= 2
 
 
+def test_a_tensor_of_changing_numbers_is_a_graph_input():
+    """`janus.tensor([word])` of a number that changes from call to call (a
+    token id from a Python data structure) is a graph input each compiled
+    call makes: one graph for every value, where it was a graph break.
+    Nested lists, floats mixed in and an explicit dtype keep eager's dtype
+    and shape; the tensor may be changed in place like any new tensor."""
+
+    class Token:
+        def __init__(self, word):
+            self.word = word
+
+    def make():
+        emb = nn.Embedding(10, 3)
+        opt = janus.optim.SGD(emb.parameters(), lr=0.1)
+
+        def step(token, scale):
+            opt.zero_grad()
+            x = emb(janus.tensor([token.word]))
+            weights = janus.tensor([[token.word, 2], [scale, 1]])
+            exact = janus.tensor([scale], dtype=janus.float64)
+            weights.mul_(0.5)
+            loss = x.sum() * weights.sum() + exact.float().sum()
+            loss.backward()
+            opt.step()
+            return loss, weights, exact
+
+        return step, lambda: {"emb": emb}
+
+    calls = [(Token(k % 7), 0.25 * k) for k in range(12)]
+    jf = run_both(make, calls)
+    assert compiled_calls(jf) >= 7
+    last = jf.report.compiles[-1]
+    assert last.split is None and not last.breaks
+    inputs = str(jf.report)
+    assert "tensor([L['token'].word], dtype=int64)" in inputs
+    assert "tensor([[L['token'].word, 2], [L['scale'], 1]], dtype=float32)" in inputs
+
+
+def test_a_tensor_of_numbers_read_from_tensor_data_is_still_a_break():
+    """`tensor([loss.item()])` depends on the call's own data: no graph input
+    can hold it, and the frame splits there as before."""
+
+    def make():
+        w = janus.ones(3, requires_grad=True)
+
+        def step(x):
+            loss = (w * x).sum()
+            loss.backward()
+            return janus.tensor([loss.item(), 1.0]) * 2
+
+        return step, lambda: {"w": w}
+
+    jf = run_both(make, [(janus.full((3,), float(k)),) for k in range(6)])
+    assert any(b.kind == "data-dependent" for t in jf.report.compiles for b in t.breaks)
+
+
 def test_an_index_a_kernel_refuses_raises_eagers_error_at_the_users_line():
     """A compiled call whose data a kernel refuses (an embedding index out of
     range) runs as usual instead: eager's IndexError from the user's line,

@@ -33,7 +33,7 @@ import operator
 import os
 import types
 
-from .. import _C, autograd
+from .. import _C, autograd, creation
 from ..autograd.node import has_hooks, history_before, next_sequence
 from ..ops import registry
 from ..tensor import Tensor, data_readers
@@ -435,6 +435,16 @@ class CallsMixin:
                 "recursion is compiled as a subgraph call in a later version",
             )
             return self.concrete(func, args, kwargs)
+        if func.__code__ in self.active_codes:
+            if func.__code__ in recursion_breaks:
+                self.graph_break(
+                    "recursion",
+                    f"{func.__qualname__} calls itself, on data whose structure changed",
+                    "the recursive call runs as its own call, and each level compiles alone; "
+                    "recursion as a subgraph call comes in a later version",
+                )
+                return self.concrete(func, args, kwargs)
+            self.recursed.add(func.__code__)
         code = translatable(func.__code__)
         frame = Frame(code, func, bind(func, args, kwargs), {}, self.top_globals)
         frame.cells.update(frame.closure)
@@ -483,6 +493,10 @@ class CallsMixin:
         """Runs a janus library call as it is: the recorder sees its ops."""
         # (Not repr(): a bound method's repr prints its tensor's data.)
         name = getattr(fn.value, "__qualname__", None) or type(fn.value).__qualname__
+        if getattr(fn.value, "__wrapped__", fn.value) is _TENSOR_FACTORY:
+            made = self.tensor_of_numbers(args, kwargs)
+            if made is not None:
+                return made
         for a in (*args, *kwargs.values()):  # `tensor(xs)` bakes the numbers in xs
             self.guard_contents(a)
         values = [self.value(a, f"passed to {name}") for a in args]
@@ -638,12 +652,21 @@ class CallsMixin:
         return Var(VirtualIterator(items))
 
 
+# The codes of recursive functions whose recursion a trace inlined, on data
+# whose structure then changed (a translation that inlined it missed its
+# guards: a new tree). Inlined, recursion specializes the trace on the
+# data's whole structure; for these, a recursive call is a break instead:
+# it runs as its own call, and each level compiles alone.
+recursion_breaks: set = set()
+
+
 def _value_or_none(var):
     return None if var is None else var.value
 
 
 # The autograd entry points: after them, `.grad` is the trace's own.
 _BACKWARDS = (Tensor.backward, autograd.backward)
+_TENSOR_FACTORY = creation.tensor  # `tensor([n])` of changing numbers: a graph input
 _AUTOGRAD_ENTRIES = (*_BACKWARDS, autograd.grad)
 
 

@@ -485,8 +485,13 @@ class CompiledFrame:
         # The common case, a result that is one graph output and nothing to
         # commit, takes a short path.
         self.commits = bool(self.tensor_effects or self.grads or self.heap_effects)
-        # Nothing compiled before a split: the entry only hands the call on.
-        self.runs_nothing = self.program is None and not self.commits and self.backward is None
+        # No tensor work before a split: the entry only hands the call on,
+        # having done what Python would (stores, appends: a comprehension's).
+        self.no_tensor_work = (
+            self.program is None
+            and not (self.tensor_effects or self.grads)
+            and self.backward is None
+        )
         plain = split is None and self.result[0] == "out" and not self.commits
         self.result_out = self.result[1] if plain else None
 

@@ -54,6 +54,7 @@ class Translation:
     split: Split | None = None  # where the entry hands the call over to Python
     # source name -> (source, the int or float it was guarded equal to)
     numbers: dict = field(default_factory=dict)
+    recursed: set = field(default_factory=set)  # codes whose recursion it inlined
 
 
 def learn_changing_numbers(function, last: Translation, values: dict, limit: int) -> bool:
@@ -137,8 +138,10 @@ def translate(function, locals_: dict) -> Translation:
         # resume function (with the recorder off: it is not this graph's).
         stopped.result = stopped.split.run_concretely()
         stopped.seconds = time.perf_counter() - start
+        stopped.recursed = tr.recursed
         return stopped
     out = Translation(result.value, breaks=tr.breaks, numbers=_number_guards(tr))
+    out.recursed = tr.recursed
     _learn_split(code_obj, tr.breaks)
     if not tr.breaks:
         try:

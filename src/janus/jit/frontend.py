@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from .. import _C
 from ..tensor import Tensor
-from .calls import skipped_codes
+from .calls import recursion_breaks, skipped_codes
 from .compiler import NotTranslatable, builtins_of, learn_changing_numbers, translate
 from .sources import NumberInput
 
@@ -180,6 +180,7 @@ def _callback(view):
     promoted = bool(report.compiles) and learn_changing_numbers(
         view.function, report.compiles[-1], view.locals, config.number_values
     )  # (after a guard miss, or a translation that broke)
+    _learn_recursion(report)
     if report.unprofitable(promoted):
         if sum(e.hits for e in capture.entries(code)) == 0:
             report.skipped = f"{len(report.compiles)} translations and no compiled call used"
@@ -192,12 +193,13 @@ def _callback(view):
         return _skip(code)
     report.compiles.append(t)
     _log_translation(report, t)
-    if t.entry is not None and t.split is not None and t.entry.runs_nothing:
-        if _leads_nowhere(t.split):
-            report.skipped = "it splits before any tensor work, and the rest never compiles"
+    if t.entry is not None and t.split is not None and t.entry.no_tensor_work:
+        _empty_splits[code] = t.split
+        if _leads_nowhere(t.split, frozenset([code])):
             _skip(code)
             return None, t.result
-        _empty_splits[code] = t.split
+    elif t.entry is not None:
+        _useful.add(code)
     if t.entry is not None:
         return capture.Entry(t.guard, t.entry), t.result
     if any(b.kind == "not-compilable" and b.permanent for b in t.breaks):
@@ -205,12 +207,24 @@ def _callback(view):
     return None, t.result
 
 
-# Codes whose compiled entry runs nothing before it splits (no graph, no
-# effects) -> that Split. Such an entry pays only when the rest compiles (a
-# loop's first split hands over to resume functions that do); one that leads
-# only to code that never compiles costs a guard check and a Python piece per
-# call for nothing (a comprehension over a recursive model's children).
+def _learn_recursion(report: CodeReport) -> None:
+    """Before a new translation of a code whose last one compiled (its
+    guards missed): the recursion that translation inlined was over a
+    structure that changed, so it is a break from now on (calls.py)."""
+    last = report.compiles[-1] if report.compiles else None
+    if last is not None and last.entry is not None:
+        recursion_breaks.update(last.recursed)
+
+
+# Codes whose compiled entry does no tensor work before it splits (no graph,
+# no tensor effects) -> that Split. Such an entry pays only when the rest
+# compiles (a loop's first split hands over to resume functions that do); one
+# that leads only to code that never compiles costs a guard check and a
+# Python piece per call for nothing. So does a chain of them: a 3.11
+# comprehension over a recursive model's children splits at its loop and at
+# the recursive call, and none of its pieces has tensor work of its own.
 _empty_splits: dict = {}
+_useful: set = set()  # codes with an entry that does tensor work
 
 
 def _skip(code):
@@ -218,16 +232,32 @@ def _skip(code):
     splits that lead only to code like it."""
     _never.add(code)
     for before, split in list(_empty_splits.items()):
-        if _leads_nowhere(split):
+        if _leads_nowhere(split, frozenset([before])):
             del _empty_splits[before]
             _never.add(before)
+            _report(before).skipped = "its pieces run no tensor work, and the rest never compiles"
             capture.reset(before)  # its entry goes; its next call is answered SKIP
     return capture.SKIP
 
 
-def _leads_nowhere(split) -> bool:
+_BRANCHES = ("FOR_ITER", "POP_JUMP_IF_TRUE", "POP_JUMP_IF_FALSE")
+
+
+def _leads_nowhere(split, visiting: frozenset) -> bool:
+    """Whether every resume function `split` made never compiles, or only
+    splits again with nothing before (an empty split) and leads nowhere
+    itself. `visiting`: the empty splits' codes on the way here (a loop's
+    pieces lead back to each other)."""
     codes = [function.__code__ for function in split.resume_functions]
-    return bool(codes) and all(c in _never or capture.stats(c)["skipped"] for c in codes)
+    if split.instruction.op in _BRANCHES and len(codes) < 2:
+        return False  # (the way not taken yet, past a loop's end, may do tensor work)
+    for c in codes:
+        if c in _never or c in visiting or capture.stats(c)["skipped"]:
+            continue
+        further = _empty_splits.get(c)
+        if further is None or c in _useful or not _leads_nowhere(further, visiting | {c}):
+            return False
+    return bool(codes)
 
 
 def _log_translation(report: CodeReport, t) -> None:
@@ -307,6 +337,7 @@ class JitFunction:
             promoted = bool(self.report.compiles) and learn_changing_numbers(
                 self.fn, self.report.compiles[-1], plain, config.number_values
             )
+            _learn_recursion(self.report)
             if self.report.unprofitable(promoted) and not any(
                 entry.calls for _, entry in self.entries
             ):  # as the hook does: a new structure every call (a new tree) stays eager

@@ -22,7 +22,7 @@ import numpy as np
 from ..device import device
 from ..dtypes import bool_, dtype, float64, int64, result_type
 from ..tensor import Tensor, _make
-from .sources import Computed, Fixed, NumberInput
+from .sources import Computed, Elements, Fixed, NumberInput
 from .values import OUTSIDE_PYTHON, SCALARS, HostOp, Var, deferrable, do, is_constant
 
 # The most elements an outside container baked into the graph whole (`tensor(xs)`)
@@ -351,6 +351,50 @@ class ReadsMixin:
             self.recorder.add_source(made, NumberInput(source, dtype))
         return made
 
+    def tensor_of_numbers(self, args: list, kwargs: dict) -> Var | None:
+        """`janus.tensor(data)` of numbers that change from call to call
+        (`tensor([tree.word])`): a graph input each compiled call makes from
+        its entry state, as `number_input` does for an operand, copied so the
+        program may change its tensor in place. None where `data` holds no
+        such number, or one that cannot be an input (`loss.item()`)."""
+        from ..creation import tensor
+
+        if len(args) != 1 or set(kwargs) - {"dtype", "device", "requires_grad"}:
+            return None
+        if any(v.host is not None for v in kwargs.values()) or _host_within(args[0]) is None:
+            return None
+        numbers = []
+        source = self._elements_source(args[0], numbers)
+        if source is None:
+            return None
+        options = {k: v.value for k, v in kwargs.items()}
+        example = do(tensor, _nested_values(args[0]), **options)
+        if example.requires_grad or example.device.type != "cpu" or example.ndim == 0:
+            return None  # (a 0-d one is a plain number input: `number_input`)
+        for n in numbers:  # the dtype janus infers assumes them
+            self.guard_number_types(n)
+        made = _make(example._data.copy())  # (the recorder knows example's array: a constant)
+        self.recorder.add_source(made, NumberInput(source, example.dtype))
+        return Var(do(Tensor.clone, made))
+
+    def _elements_source(self, var: Var, numbers: list):
+        """An `Elements` for a list or tuple of numbers the trace built
+        (nested), collecting its number Vars; None if it holds anything else."""
+        items = var.tracked_items()
+        if items is None or isinstance(items, dict) or not items:
+            return None
+        parts = []
+        for item in items:
+            if type(item.value) in (int, float):
+                part = self.number_source(item)
+                numbers.append(item)
+            else:
+                part = self._elements_source(item, numbers)
+            if part is None:
+                return None
+            parts.append(part)
+        return Elements(parts)
+
     def number_source(self, var: Var):
         """Where a compiled call reads host number `var` on entry (None: it
         depends on tensor data the call computes)."""
@@ -451,6 +495,12 @@ class ReadsMixin:
             entry[1].add(key)
         except TypeError:  # an unhashable key
             entry[1].add(ALL)
+
+
+def _nested_values(var: Var):
+    """The concrete value of a list or tuple the trace built, as lists."""
+    items = var.tracked_items()
+    return var.value if items is None else [_nested_values(v) for v in items]
 
 
 def _host_within(var: Var, depth: int = 4):

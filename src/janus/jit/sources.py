@@ -215,10 +215,29 @@ class Computed(Source):
         return f"{name}({', '.join(p.expression(params, consts) for p in self.parts)})"
 
 
+class Elements(Source):
+    """A list of the values at other sources, nested as written
+    (`tensor([tree.word])` made from the number at `L['tree'].word`)."""
+
+    __slots__ = ("parts",)
+
+    def __init__(self, parts: list):
+        self.parts = parts
+        self.name = f"[{', '.join(p.name for p in parts)}]"
+
+    def evaluate(self, env):
+        return [p.evaluate(env) for p in self.parts]
+
+    def expression(self, params, consts):
+        return f"[{', '.join(p.expression(params, consts) for p in self.parts)}]"
+
+
 class NumberInput(Source):
     """A graph input: the number at `number` as a 0-d tensor of `dtype`
     (a number that changes from call to call, used as a tensor operand:
-    `x * scale`, an optimizer's lr), made afresh by each compiled call."""
+    `x * scale`, an optimizer's lr), or the numbers of an `Elements` as a
+    tensor of their nesting's shape (`tensor([word])`), made afresh by each
+    compiled call."""
 
     __slots__ = ("number", "dtype")
 

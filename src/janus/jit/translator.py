@@ -30,6 +30,7 @@ from .generators import GeneratorsMixin
 from .instructions import Code
 from .optimizers import OptimizerMixin
 from .reads import ALL, ReadsMixin
+from .resume import original_code
 from .sources import Builtin, Fixed, FreeVar, Global
 from .tracebacks import note_frame
 from .values import (  # noqa: F401
@@ -208,6 +209,10 @@ class Translator(ReadsMixin, CallsMixin, OptimizerMixin, ContainersMixin, Genera
         self.ran_backward = False  # the frame ran backward itself (a training step)
         self.backward_node = 0  # the autograd sequence number at that backward
         self.depth = 0
+        self.active_codes: list = []  # the code objects of the frames being interpreted
+        # The codes of recursive functions whose recursion the trace inlined
+        # (see `calls.recursion_breaks`).
+        self.recursed: set = set()
         self.frame: Frame | None = None
 
     # ----- reporting -----
@@ -226,6 +231,7 @@ class Translator(ReadsMixin, CallsMixin, OptimizerMixin, ContainersMixin, Genera
         instructions = frame.code.instructions
         outer, self.frame = self.frame, frame
         self.depth += 1
+        self.active_codes.append(original_code(frame.code.code))  # (a resume function's: its own)
         try:
             while True:
                 if frame.ip == self.stop_at and frame is self.top:
@@ -247,6 +253,7 @@ class Translator(ReadsMixin, CallsMixin, OptimizerMixin, ContainersMixin, Genera
                     return result
         finally:
             self.depth -= 1
+            self.active_codes.pop()
             self.frame = outer
 
     def _enter_handler(self, frame: Frame, handler, exc) -> None:

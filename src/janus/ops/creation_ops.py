@@ -11,12 +11,16 @@ import numpy as np
 
 from ..backend import xp_of
 from ..tensor import Tensor, _make
+from . import registry
 
 
 def full_like_array(x: Tensor, value, dtype=None) -> Tensor:
     data = x._data
     xp = xp_of(data)
-    return _make(xp.full(data.shape, value, dtype=data.dtype if dtype is None else dtype))
+    out = _make(xp.full(data.shape, value, dtype=data.dtype if dtype is None else dtype))
+    if registry.observers:  # (a grad rule's zeros: a trace makes them afresh each run)
+        registry.notify_created(out, fill=value)
+    return out
 
 
 def zeros_like(x: Tensor, dtype=None) -> Tensor:
