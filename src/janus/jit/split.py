@@ -125,9 +125,9 @@ class Split:
     def run(self, stack: list, local_values: list, closure: tuple | None = None):
         """Runs the breaking instruction on `stack` (materialized values,
         NULL as MATERIALIZED_NULL) and the rest of the frame: the call's
-        result. `closure`: this call's cells of the frame's own cells, then
-        of its free variables (the rest reads them, not the translated
-        call's); None if the frame has neither."""
+        result. `closure`: this call's cells, the frame's own and then its
+        free variables' (the rest reads them, not the translated call's);
+        None if the frame has neither."""
         stack = list(stack)
         # The hook is off inside a compiled entry; the Python piece and the
         # rest run with it on, so user functions they call compile as usual.
