@@ -147,9 +147,9 @@ class _Builder:
             return ("host", self.template(tensor_var), kind)
         value = var.value
         if type(value) in (list, dict, set):  # one object: one template (see _build)
-            known = self.containers.get(id(value))
-            if known is not None and known[0] is value:
-                return known[1]
+            known = self._known(value)
+            if known is not None:
+                return known
             if var.source is not None and id(value) not in self.tr.created:
                 # The caller's own container: the same object, which the
                 # committed effects have brought up to date (a copy rebuilt
@@ -193,10 +193,7 @@ class _Builder:
         if type(value) is set and all(is_constant(v) for v in value):  # (a set comprehension's)
             return self._container(value, lambda: [("const", v) for v in value])
         if id(value) in self.tr.created and plain_class(type(value)):  # made as its attributes
-            known = self.containers.get(id(value))
-            if known is not None and known[0] is value:
-                return known[1]
-            return self._container(value, lambda: self._attributes(value))
+            return self._known(value) or self._container(value, lambda: self._attributes(value))
         raise NotCompilable(f"a {type(value).__name__} object made inside the frame escapes it")
 
     def cell(self, cell):
@@ -208,9 +205,9 @@ class _Builder:
                 return ("free", k)
         if id(cell) not in self.tr.made_cells:
             return ("const", cell)  # an inlined function's (fixed by its identity guard)
-        known = self.containers.get(id(cell))
-        if known is not None and known[0] is cell:
-            return known[1]
+        known = self._known(cell)
+        if known is not None:
+            return known
         template = ("cell", [])  # (registered first: a function in it may close over it)
         self.containers[id(cell)] = (cell, template)
         try:
@@ -225,9 +222,9 @@ class _Builder:
     def _function(self, fn):
         """A function the trace made (a closure, a 3.11 comprehension): made
         again by each call, over that call's cells."""
-        known = self.containers.get(id(fn))
-        if known is not None and known[0] is fn:
-            return known[1]
+        known = self._known(fn)
+        if known is not None:
+            return known
         _, defaults, kwdefaults, closure = self.tr.made_functions[id(fn)]
         template = ("function", fn, [])
         self.containers[id(fn)] = (fn, template)
@@ -240,6 +237,12 @@ class _Builder:
         stored them, so a number read from a tensor stays one)."""
         stored = self.tr.stored_var
         return [(k, self.template(stored(obj, k, v) or Var(v))) for k, v in vars(obj).items()]
+
+    def _known(self, value):
+        """The template already made for this object (a container, a user
+        object, a cell, a function), or None."""
+        known = self.containers.get(id(value))
+        return known[1] if known is not None and known[0] is value else None
 
     def _container(self, value, parts):
         """The template of a list, dict or set, registered before its parts are

@@ -19,6 +19,7 @@ import types
 
 import numpy as np
 
+from .. import creation
 from ..device import device
 from ..dtypes import bool_, dtype, float64, int64, result_type
 from ..tensor import Tensor, _make
@@ -357,8 +358,6 @@ class ReadsMixin:
         its entry state, as `number_input` does for an operand, copied so the
         program may change its tensor in place. None where `data` holds no
         such number, or one that cannot be an input (`loss.item()`)."""
-        from ..creation import tensor
-
         if len(args) != 1 or set(kwargs) - {"dtype", "device", "requires_grad"}:
             return None
         if any(v.host is not None for v in kwargs.values()) or _host_within(args[0]) is None:
@@ -368,7 +367,7 @@ class ReadsMixin:
         if source is None:
             return None
         options = {k: v.value for k, v in kwargs.items()}
-        example = do(tensor, _nested_values(args[0]), **options)
+        example = do(creation.tensor, _nested_values(args[0]), **options)
         if example.requires_grad or example.device.type != "cpu" or example.ndim == 0:
             return None  # (a 0-d one is a plain number input: `number_input`)
         for n in numbers:  # the dtype janus infers assumes them
