@@ -685,3 +685,37 @@ def test_a_number_argument_that_changes_is_read_as_data_not_guarded(capsys):
     # k = 0, 1, 2 each got a translation; from then on k is data
     assert compiled_calls(jf) >= 6, jf.explain()
     assert len(jf.report.compiles) <= 5, jf.explain()
+
+
+def test_a_jit_function_that_runs_as_usual_leaves_its_callees_to_the_hook(hook_on):
+    """A step function that never compiles whole (here: told so) runs as
+    Python with the frame hook on: the model it calls compiles on its own."""
+
+    def inner(x):
+        return (x * 2).tanh() + 1
+
+    def outer(x):
+        return inner(x) * 3
+
+    jf = janus.jit(outer)
+    jf.report.skipped = "(as if no translation had paid off)"
+    for k in range(8):
+        np.testing.assert_allclose(
+            jf(janus.full((3,), float(k))).numpy(), (np.tanh(np.full(3, 2.0 * k)) + 1) * 3, 1e-6
+        )
+    assert capture.stats(inner.__code__)["hits"] >= 3
+    assert capture.stats(outer.__code__)["hits"] == 0  # (its own frame stays the JitFunction's)
+
+
+def test_the_translation_that_finds_the_split_does_not_count_against_the_budget():
+    """`unprofitable_after` counts translations that could compile: the
+    first one of a frame that breaks only finds where to split."""
+    from janus.jit.compiler import Translation
+
+    after = frontend.config.unprofitable_after
+    report = frontend.CodeReport("f")
+    report.compiles = [Translation(None, learned_split=True)]
+    report.compiles += [Translation(None) for _ in range(after - 1)]
+    assert not report.unprofitable(False)
+    report.compiles.append(Translation(None))
+    assert report.unprofitable(False)

@@ -584,6 +584,7 @@ def test_a_training_step_may_return_its_loss():
 
 ELLIPSIS_KEY = ...
 MIXED_KEY = (0, ...)
+COMPLEX_SCALE = 2j
 
 
 def test_constants_the_native_guard_cannot_compare():
@@ -593,10 +594,15 @@ def test_constants_the_native_guard_cannot_compare():
     def by_tuple(x):
         return x[MIXED_KEY] * 2
 
+    def by_complex(x):
+        return x * abs(COMPLEX_SCALE)
+
     x = janus.ones(2, 3)
     e = janus.jit.explain(by_ellipsis, x)
     assert "G['ELLIPSIS_KEY'] is ellipsis" in e.guards and not e.breaks
-    e = janus.jit.explain(by_tuple, x)  # (0, ...) has no native equality: a break
+    e = janus.jit.explain(by_tuple, x)  # (0, ...): a tuple's elements are read one by one
+    assert "G['MIXED_KEY'][1] is ellipsis" in e.guards and not e.breaks
+    e = janus.jit.explain(by_complex, x)  # a complex has no native equality: a break
     assert e.breaks and e.breaks[0].kind == "unsupported"
 
 

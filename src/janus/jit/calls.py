@@ -48,6 +48,7 @@ from .generators import generator_code
 from .instructions import Code
 from .values import (
     NULL,
+    OUTSIDE_PYTHON,
     UserException,
     Var,
     VirtualIterator,
@@ -346,12 +347,16 @@ class CallsMixin:
         return self.concrete(target, args, kwargs)
 
     def concrete(self, target, args, kwargs) -> Var:
-        if not lookup(SHALLOW_BUILTINS, target):
+        shallow = lookup(SHALLOW_BUILTINS, target)
+        if not shallow:
             name = getattr(target, "__qualname__", type(target).__name__)
             for a in (*args, *kwargs.values()):  # what the result is computed from
                 self.guard_contents(a)
                 self.check_state(a, f"passed to {name}")
-        values = [self.value(a, "passed to a Python call") for a in args]
+        values = [
+            self._type_checked(a) if shallow else self.value(a, "passed to a Python call")
+            for a in args
+        ]
         kwvalues = {k: self.value(v, "passed to a Python call") for k, v in kwargs.items()}
         result = do(target, *values, **kwvalues)
         if lookup(CONSTRUCTORS, target):  # a fresh container: stores into it stay local
@@ -367,6 +372,14 @@ class CallsMixin:
                 )
                 break
         return Var(result)
+
+    def _type_checked(self, var: Var):
+        """`var`'s value for a type check (`isinstance(tree, int)`): a
+        number read on entry as data is no break, its type guarded."""
+        if var.host is OUTSIDE_PYTHON and var.source is not None:
+            self.guard_number_types(var)
+            return var.value
+        return self.value(var, "passed to a Python call")
 
     def construct(self, cls, args: list, kwargs: dict) -> Var | None:
         """`cls(...)` of a plain user class (`plain_class`): a new object,

@@ -174,6 +174,11 @@ class _Builder:
         if isinstance(value, VirtualIterator) and value.replayable:
             # A loop under way at a split: an iterator over what is to come.
             return ("iter", [self.template(v) for v in value.remaining()])
+        if type(value) is tuple and var.source is not None:
+            # The caller's tuple, as it was on entry (read before effects
+            # are committed: a store may rebind where it came from).
+            self.entry_reads.setdefault(var.source.name, var.source)
+            return ("entry", var.source.name)
         if is_constant(value) or type(value) in _IMMUTABLE:
             return ("const", value)
         if var.source is not None and not self.tr.is_mutated(value):
@@ -369,11 +374,8 @@ class CompiledFrame:
         rec = tr.recorder
         if rec.graph.node_count() == 0 and not tr.effects and split is None:
             raise NotCompilable("the frame does no tensor work")
-        if rec.view_written:
-            raise NotCompilable(
-                "it updates a view in place (x[:1].add_(1)), which changes the view's base; "
-                "the graph does not follow that"
-            )
+        if rec.view_refused is not None:
+            raise NotCompilable(rec.view_refused)
         devices = {t.device.type for t in rec.captured_tensors}
         if len(devices) > 1:
             raise NotCompilable(f"it mixes tensors on {' and '.join(sorted(devices))}")
@@ -505,11 +507,12 @@ class CompiledFrame:
             if self.entry_reads:
                 env = self._env(values)
                 entry = {name: s.evaluate(env) for name, s in self.entry_reads.items()}
-        except (ArithmeticError, TypeError, ValueError):
+        except (ArithmeticError, LookupError, TypeError, ValueError):
             # Python on this call's numbers raised (`math.log(lr)` of a
-            # negative lr), or a number input (sources.NumberInput) does not
-            # fit its dtype (an int too large): nothing ran yet, so the frame
-            # runs as usual and raises where eager raises.
+            # negative lr), a number input (sources.NumberInput) does not
+            # fit its dtype (an int too large), or an item read on entry
+            # unguarded is not there (`tree[1]` of a shorter tuple): nothing
+            # ran yet, so the frame runs as usual and raises where eager does.
             return _C.capture.FALLBACK
         shift = default_generator._offset - self.rng_offset
         if self.tensor_effects:

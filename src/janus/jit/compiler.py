@@ -55,6 +55,7 @@ class Translation:
     # source name -> (source, the int or float it was guarded equal to)
     numbers: dict = field(default_factory=dict)
     recursed: set = field(default_factory=set)  # codes whose recursion it inlined
+    learned_split: bool = False  # it broke, and the next translation splits there
 
 
 def learn_changing_numbers(function, last: Translation, values: dict, limit: int) -> bool:
@@ -142,7 +143,7 @@ def translate(function, locals_: dict) -> Translation:
         return stopped
     out = Translation(result.value, breaks=tr.breaks, numbers=_number_guards(tr))
     out.recursed = tr.recursed
-    _learn_split(code_obj, tr.breaks)
+    out.learned_split = _learn_split(code_obj, tr.breaks)
     if not tr.breaks:
         try:
             out.entry = CompiledFrame(
@@ -204,16 +205,16 @@ def builtins_of(function) -> dict:
     return b if isinstance(b, dict) else b.__dict__
 
 
-def _learn_split(code_obj, breaks: list) -> None:
+def _learn_split(code_obj, breaks: list) -> bool:
     """After a translation that broke, the next one splits at its first
     break, if that will happen again (one with no `top_index` will not: e.g.
     the first optimizer step, which creates its state). Later breaks are no
     guide: after a break, the translator calls user functions natively, and
-    passing them data breaks where a full trace would not."""
-    if code_obj in _unsplittable or not breaks:
-        return
-    if breaks[0].top_index is not None:
-        _split_at[code_obj] = (breaks[0].top_index, breaks[0])
+    passing them data breaks where a full trace would not. True if it did."""
+    if code_obj in _unsplittable or not breaks or breaks[0].top_index is None:
+        return False
+    _split_at[code_obj] = (breaks[0].top_index, breaks[0])
+    return True
 
 
 def _hint(reason: str) -> str:

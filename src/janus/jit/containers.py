@@ -37,11 +37,11 @@ class ContainersMixin:
 
     def BUILD_SET(self, f, ins):
         items = f.pop(ins.arg)
-        f.stack.append(Var(do(set, [self.value(v, "a set element") for v in items])))
+        f.stack.append(Var(do(set, [self.baked(v, "a set element") for v in items])))
 
     def BUILD_MAP(self, f, ins):
         flat = f.pop(2 * ins.arg)
-        keys = [self.value(k, "a dict key") for k in flat[0::2]]
+        keys = [self.baked(k, "a dict key") for k in flat[0::2]]
         items = dict(zip(keys, flat[1::2]))
         f.stack.append(Var({k: v.value for k, v in items.items()}, items=items))
 
@@ -51,8 +51,7 @@ class ContainersMixin:
         f.stack.append(Var({k: v.value for k, v in items.items()}, items=items))
 
     def BUILD_SLICE(self, f, ins):
-        parts = [self.value(v, "a slice bound") for v in f.pop(ins.arg)]
-        f.stack.append(Var(slice(*parts)))
+        f.stack.append(self.slice_var(f.pop(ins.arg)))
 
     def BUILD_STRING(self, f, ins):
         f.stack.append(self.compute(joined, f.pop(ins.arg), "formatted"))
@@ -82,7 +81,7 @@ class ContainersMixin:
     def SET_ADD(self, f, ins):
         var = f.stack.pop()
         target = f.stack[-ins.arg]
-        element = self.value(var, "a set element")
+        element = self.baked(var, "a set element")
         if target.source is not None:  # (as in LIST_APPEND)
             self.remember_length(target, element)
             self.effects.append(("add", target, Var(element)))
@@ -92,7 +91,7 @@ class ContainersMixin:
     def MAP_ADD(self, f, ins):
         key, var = f.pop(2)
         target = f.stack[-ins.arg]
-        k = self.value(key, "a dict key")
+        k = self.baked(key, "a dict key")
         if target.source is not None:  # (as in LIST_APPEND)
             self.remember_length(target, k)
             self.effects.append(("setitem", target, k, var))

@@ -9,6 +9,7 @@ compiled graph. A frame that cannot compile (see `explain`) runs as usual.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import logging
 import os
@@ -60,10 +61,14 @@ class CodeReport:
     counted_from: int = 0
 
     def unprofitable(self, promoted: bool) -> bool:
-        """Enough translations since the last new start that none may pay off?"""
+        """Enough translations since the last new start that none may pay off?
+        (One that only found where the frame splits does not count: the
+        translations that compile come after it.)"""
         if promoted:
             self.counted_from = len(self.compiles)
-        return len(self.compiles) - self.counted_from >= config.unprofitable_after
+        since = self.compiles[self.counted_from :]
+        learning = any(t.learned_split for t in since)
+        return len(since) - learning >= config.unprofitable_after
 
     def __str__(self) -> str:
         lines = [f"{self.name}: {len(self.compiles)} translation(s)"]
@@ -317,7 +322,19 @@ class JitFunction:
         free = self.fn.__code__.co_freevars
         return {n: (v.cell_contents if n in free else v) for n, v in values.items()}
 
+    def _as_usual(self, hooked: bool, args, kwargs):
+        """`fn` run as Python, as if it were not compiled: with the frame
+        hook as the caller had it, so the functions it calls compile as they
+        would (a step function that never compiles whole, because it sees a
+        new tree every call, still gets its model's compiled frames). The
+        hook leaves `fn`'s own frame to this object."""
+        if not hooked:
+            return self.fn(*args, **kwargs)
+        _never.add(self.fn.__code__)
+        return capture.call_with_hook(functools.partial(self.fn, *args, **kwargs))
+
     def __call__(self, *args, **kwargs):
+        hooked = capture.enabled()
         with capture.disabled():
             values = self._locals(args, kwargs)
             plain = self._plain(values)  # guards read free variables' contents
@@ -329,9 +346,9 @@ class JitFunction:
                     result = entry(*[values[n] for n in self.names])
                     if result is not capture.FALLBACK:
                         return result
-                    return self.fn(*args, **kwargs)
+                    return self._as_usual(hooked, args, kwargs)
             if len(self.report.compiles) >= self.budget or self.report.skipped:
-                return self.fn(*args, **kwargs)
+                return self._as_usual(hooked, args, kwargs)
             if self.entries:
                 self.misses.append(self.entries[0][0].first_failure(plain, g, b))
             promoted = bool(self.report.compiles) and learn_changing_numbers(
@@ -343,12 +360,12 @@ class JitFunction:
             ):  # as the hook does: a new structure every call (a new tree) stays eager
                 translated = len(self.report.compiles)
                 self.report.skipped = f"{translated} translations and no compiled call used"
-                return self.fn(*args, **kwargs)
+                return self._as_usual(hooked, args, kwargs)
             try:
                 t = translate(self.fn, plain)
             except NotTranslatable as why:
                 self.report.skipped = str(why.why)
-                return self.fn(*args, **kwargs)
+                return self._as_usual(hooked, args, kwargs)
             self.report.compiles.append(t)
             if t.entry is not None:
                 self.entries.insert(0, (t.guard, t.entry))

@@ -162,3 +162,33 @@ def _normalize(code, ins, line) -> Instruction:
     elif op == "BINARY_OP":
         out.argval = ins.argrepr  # "+", "+=", ...
     return out
+
+
+# Instructions that push and consume nothing (`KW_NAMES` does neither).
+_PUSH_ONLY = {"LOAD_FAST", "LOAD_CONST", "LOAD_DEREF", "LOAD_GLOBAL", "PUSH_NULL", "KW_NAMES"}
+
+
+def subscripts_passed_to(code: Code, call_at: int) -> frozenset:
+    """The indexes of the `name[constant]` subscripts whose results reach
+    the call at `call_at` untouched, as its arguments (`self.encode(tree[0],
+    x)`): from each to the call, every instruction only pushes (a load, or
+    another such subscript). Nothing but the call uses such a result."""
+    ins = code.instructions
+    if not 0 <= call_at < len(ins) or ins[call_at].op != "CALL":
+        return frozenset()
+    found = []
+    k = call_at - 1
+    while k >= 0:
+        if ins[k].op in _PUSH_ONLY and not ins[k].method:
+            k -= 1
+        elif (
+            ins[k].op == "BINARY_SUBSCR"
+            and k >= 2
+            and ins[k - 1].op == "LOAD_CONST"
+            and ins[k - 2].op in ("LOAD_FAST", "LOAD_DEREF")
+        ):
+            found.append(k)
+            k -= 3
+        else:
+            break
+    return frozenset(found)

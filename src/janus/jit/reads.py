@@ -22,8 +22,9 @@ import numpy as np
 from .. import creation
 from ..device import device
 from ..dtypes import bool_, dtype, float64, int64, result_type
+from ..ops.indexing import index_select
 from ..tensor import Tensor, _make
-from .sources import Computed, Elements, Fixed, NumberInput
+from .sources import Computed, Elements, Fixed, NumberInput, SlicePositions
 from .values import OUTSIDE_PYTHON, SCALARS, HostOp, Var, deferrable, do, is_constant
 
 # The most elements an outside container baked into the graph whole (`tensor(xs)`)
@@ -89,6 +90,11 @@ class ReadsMixin:
             return Var(value, source, host=OUTSIDE_PYTHON)
         if value is Ellipsis:
             self.guard(source, "is", value)
+        elif type(value) is tuple:
+            # Read element by element, as a list is (a tree of nested tuples
+            # that changes keeps the guards of the parts the trace looked at);
+            # a use that bakes it whole guards its contents (`baked`).
+            self.guard(source, "type", tuple)  # its length: see `guard_len`
         elif is_constant(value):
             if not equatable(value):  # the native check compares these types only
                 self.graph_break(
@@ -135,12 +141,32 @@ class ReadsMixin:
             self.guard(source, "type", type(value))
         return Var(value, source)
 
+    def baked(self, var: Var, use: str):
+        """The concrete value of `var` for a use that bakes it whole into the
+        trace (`t == (3, 2)`, `{t: 1}`, `sum(t)`): a container from outside
+        the frame has its contents guarded first, and a number in it that
+        changes from call to call is a break, as the number alone would be."""
+        self.guard_contents(var)
+        return self.value(var, use)
+
     def guard_contents(self, var: Var, depth: int = 4) -> None:
         """A container baked into the trace whole (`tensor(xs)`, `f(*xs)` run
         concretely): every element it holds from outside the frame is read
         through its source (numbers guarded equal, tensors read each call),
-        not just the container's type."""
-        if depth == 0 or type(var.value) not in (list, tuple, dict):
+        not just the container's type. The element Vars become the
+        container's items, so `value` sees a changing number among them."""
+        if type(var.value) not in (list, tuple, dict):
+            return
+        if depth == 0:  # nested deeper than the reads go: the rest by equality
+            if var.source is not None and not self.is_mutated(var.value):
+                if not equatable(var.value):
+                    self.graph_break(
+                        "unsupported",
+                        f"a {type(var.value).__name__} nested too deep to guard, from "
+                        f"{var.source.name}, is baked into the graph",
+                        "pass its parts as separate arguments",
+                    )
+                self.guard(var.source, "equals", var.value)
             return
         if var.source is not None and not self.is_mutated(var.value):
             if len(var.value) > MAX_GUARDED_ELEMENTS:
@@ -154,12 +180,17 @@ class ReadsMixin:
                 return
             self.guard_len(var)
             value, source = var.value, var.source
-            keys = value.keys() if type(value) is dict else range(len(value))
-            for key in keys:
-                if type(value) is dict and not is_constant(key):
-                    continue
-                element = self.read(value[key], source.item(key))
+            if type(value) is dict:
+                items = {}
+                for key in value:
+                    if is_constant(key):
+                        items[key] = self.read(value[key], source.item(key))
+            else:
+                items = [self.read(v, source.item(k)) for k, v in enumerate(value)]
+            for element in items.values() if type(value) is dict else items:
                 self.guard_contents(element, depth - 1)
+            if var.items is None and len(items) == len(value):
+                var.items = items
             return
         items = var.tracked_items()
         for item in (items.values() if isinstance(items, dict) else items) or ():
@@ -251,7 +282,7 @@ class ReadsMixin:
                 return Var(do(fn, *operands))
         for a in args:
             self.check_state(a, use)
-        return Var(do(fn, *[self.value(a, use) for a in args]))
+        return Var(do(fn, *[self.baked(a, use) for a in args]))
 
     def tensor_operands(self, args: list) -> list | None:
         """The operands of an operation on a tensor, each host number among
@@ -375,6 +406,60 @@ class ReadsMixin:
         made = _make(example._data.copy())  # (the recorder knows example's array: a constant)
         self.recorder.add_source(made, NumberInput(source, example.dtype))
         return Var(do(Tensor.clone, made))
+
+    def slice_var(self, bounds: list) -> Var:
+        """`slice(*bounds)`. Bounds that change from call to call (ints read
+        on entry, or Python on them: `x[i : i + 1]`) make a slice with a host
+        value, which `dynamic_slice` takes from a tensor with no new graph
+        per bound; any other use of it bakes it, which is a break."""
+        changing = any(b.host is not None for b in bounds)
+        if changing and all(
+            type(b.value) in (int, type(None)) and self.number_source(b) is not None for b in bounds
+        ):
+            return Var(slice(*[b.value for b in bounds]), host=HostOp(slice, tuple(bounds)))
+        return Var(slice(*[self.value(b, "a slice bound") for b in bounds]))
+
+    def dynamic_slice(self, tensor: Var, key: Var) -> Var | None:
+        """`x[i:j]` or `x[:, i:j]` of a CPU tensor, by slices from `slice_var`
+        whose bounds change from call to call: each compiled call computes
+        the positions on entry (a graph input: sources.SlicePositions), and
+        the graph takes them with index_select. The number of positions is
+        what the graph assumes; a call with another falls back. The graph's
+        result is a copy where eager's is a view (record.taken_as_view).
+        None where the key holds no such slice, or anything but slices, or a
+        step that is not positive (eager raises)."""
+        parts = key.tracked_items() if type(key.value) is tuple else [key]
+        x = tensor.value
+        if not parts or x.device.type != "cpu" or len(parts) > x.ndim:
+            return None
+        steps = [p.value.step if type(p.value) is slice else 0 for p in parts]
+        if not all(step is None or step > 0 for step in steps):  # (a part but a slice: 0)
+            return None
+        changing = [isinstance(p.host, HostOp) and p.host.fn is slice for p in parts]
+        if not any(changing) or any(p.host is not None for p, c in zip(parts, changing) if not c):
+            return None
+        fixed = tuple(slice(None) if c else p.value for p, c in zip(parts, changing))
+        if any(s != slice(None) for s in fixed):
+            x = do(operator.getitem, x, fixed)  # (the fixed slices: a view, recorded)
+        for dim, (part, c) in enumerate(zip(parts, changing)):
+            if not c:
+                continue
+            taken = range(*part.value.indices(x.shape[dim]))
+            bounds = part.host.args
+            for b in bounds:  # (the positions assume ints and Nones)
+                self.guard_number_types(b)
+            where = Computed(
+                SlicePositions(x.shape[dim], len(taken)), [self.number_source(b) for b in bounds]
+            )
+            positions = self.number_inputs.get((where.name, int64.name))
+            if positions is None:
+                positions = _make(np.arange(taken.start, taken.stop, taken.step, dtype=np.int64))
+                self.recorder.add_source(positions, NumberInput(where, int64))
+                self.number_inputs[(where.name, int64.name)] = positions
+            parent = x
+            x = do(index_select, parent, dim, positions)
+            self.recorder.taken_as_view(x, parent, dim, part.value)
+        return Var(x)
 
     def _elements_source(self, var: Var, numbers: list):
         """An `Elements` for a list or tuple of numbers the trace built

@@ -17,7 +17,8 @@ import numpy as np
 
 from .. import _C
 from ..ops import registry
-from ..ops.indexing import INDEX_BASIC, INDEX_PUT
+from ..ops.indexing import INDEX_BASIC, INDEX_PUT, INDEX_SELECT
+from ..ops.registry import share_version
 from ..ops.shape import PERMUTE, RESHAPE
 from ..tensor import Tensor, _make
 
@@ -85,7 +86,9 @@ class _Recorder:
         self.effects: dict = {}  # id -> tensor from outside that fn updated in place
         self.grad_watch: dict = {}  # id -> (tensor, its .grad before fn): .grad changes are effects
         self.grads_set: set = set()  # ids of tensors whose .grad fn assigned (see grad_set)
-        self.view_written = False  # fn wrote a view it made that has no write-back (refused)
+        # Why a write through views cannot be followed (the frame is refused):
+        # a view with no write-back written, or a copy standing in for a view.
+        self.view_refused: str | None = None
         # Views fn made (by a view op), as the graph's values are not memory:
         # id(view array) -> _View. A write into a view is carried back up to
         # its root as graph ops; a write into any tensor of a root bumps the
@@ -157,6 +160,9 @@ class _Recorder:
         if self.views:
             view = self.view_of(tensor)
             if view is not None and view.version != self.versions.get(view.root, 0):
+                if view.op is INDEX_SELECT:  # (a copy in the graph: `taken_as_view`)
+                    self.view_refused = _COPY_STALE
+                    return self.values[id(tensor)][1]
                 # Its root was written since: the view op, recorded again on
                 # the parent's current value (registers the view anew).
                 self(view.op, [view.parent], view.attrs, tensor)
@@ -191,7 +197,7 @@ class _Recorder:
             # A view made inside fn by an op with no write-back here: the
             # base changes too, and the graph could not say so. (A view passed
             # in is written back into its own array.)
-            self.view_written = True
+            self.view_refused = _VIEW_WRITTEN
         operands = [
             self.value_of(target),
             self.value_of(source) if isinstance(source, Tensor) else source,
@@ -215,6 +221,24 @@ class _Recorder:
             view.version = version
             target, view = view.parent, self.view_of(view.parent)
         self.versions[root] = version  # every other view of the root is now stale
+
+    def taken_as_view(self, taken: Tensor, parent: Tensor, dim: int, where: slice) -> None:
+        """`taken`, which index_select made from `parent` (`x[i:j]` by bounds
+        that change from call to call, recorded so), becomes the view of
+        `parent` that eager's slice is: the call the translator runs shares
+        memory as eager's does, and its autograd node stays index_select's
+        (whose gradient is the slice's). The graph's value is a copy, so a
+        write into it, or into its root before it is read again, refuses the
+        frame."""
+        value = self.values[id(taken)][1]
+        taken._data = parent._data[(slice(None),) * dim + (where,)]
+        share_version(taken, parent)
+        self.arrays[id(taken._data)] = (taken._data, value)
+        above = self.view_of(parent)
+        root = above.root if above is not None else id(parent._data)
+        version = self.versions.get(root, 0)
+        view = _View(taken._data, parent, INDEX_SELECT, {"dim": dim}, root, version)
+        self.views[id(taken._data)] = view
 
     def view_of(self, tensor: Tensor):
         """The `_View` fn made `tensor` as, or None."""
@@ -296,6 +320,20 @@ class _Recorder:
                     )
 
 
+_VIEW_WRITTEN = (
+    "it updates a view in place (x[:1].add_(1)), which changes the view's base; "
+    "the graph does not follow that"
+)
+_COPY_WRITTEN = (
+    "it updates in place a slice taken by bounds that change from call to call "
+    "(x[i:j].add_(1)); the graph takes such a slice as a copy"
+)
+_COPY_STALE = (
+    "it updates a tensor in place and then reads a slice of it taken before, by bounds "
+    "that change from call to call; the graph takes such a slice as a copy"
+)
+
+
 class _View:
     """A view fn made: the one op that takes it from its parent again (a
     split's piece is its slice), the root array whose memory it shares, and
@@ -322,8 +360,11 @@ def _write_back(rec: _Recorder, parent: Tensor, child: Tensor, view: _View) -> N
         for i, d in enumerate(attrs["dims"]):
             inverse[d] = i
         rec(PERMUTE, [child], {"dims": tuple(inverse)}, parent)
+    elif op is INDEX_SELECT:  # (a copy standing in for a view)
+        rec.view_refused = _COPY_WRITTEN
+        return
     else:  # (expand: numpy refuses to write a broadcast view)
-        rec.view_written = True
+        rec.view_refused = _VIEW_WRITTEN
         return
     if id(parent) in rec.external:
         rec.effects.setdefault(id(parent), parent)

@@ -215,6 +215,27 @@ class Computed(Source):
         return f"{name}({', '.join(p.expression(params, consts) for p in self.parts)})"
 
 
+class SlicePositions:
+    """A `Computed` source's function: the positions `[start:stop:step]`
+    takes along a dimension of `size` elements, as int64s, for a slice whose
+    bounds change from call to call (reads.py, `dynamic_slice`). The graph
+    assumes `length` positions: a call whose slice has another length raises
+    ValueError, and so runs as usual (compiled.py)."""
+
+    def __init__(self, size: int, length: int):
+        self.size, self.length = size, length
+        self.__name__ = f"slice_positions[{size}->{length}]"  # (`Computed`'s name)
+
+    def __call__(self, *bounds):  # (start, stop[, step]), as `slice` takes them
+        where = slice(*bounds)
+        if where.step is not None and where.step <= 0:
+            raise ValueError("a tensor's slice step must be positive")  # (eager raises)
+        taken = range(*where.indices(self.size))
+        if len(taken) != self.length:
+            raise ValueError(f"a slice of {len(taken)} positions; the graph takes {self.length}")
+        return np.arange(taken.start, taken.stop, taken.step, dtype=np.int64)
+
+
 class Elements(Source):
     """A list of the values at other sources, nested as written
     (`tensor([tree.word])` made from the number at `L['tree'].word`)."""

@@ -29,7 +29,7 @@ from .attributes import AttributesMixin
 from .calls import CallsMixin
 from .containers import ContainersMixin
 from .generators import GeneratorsMixin
-from .instructions import Code
+from .instructions import Code, subscripts_passed_to
 from .optimizers import OptimizerMixin
 from .reads import ALL, ReadsMixin
 from .resume import original_code
@@ -37,6 +37,7 @@ from .sources import Builtin, Fixed, FreeVar, Global
 from .tracebacks import note_frame
 from .values import (
     NULL,
+    OUTSIDE_PYTHON,
     GraphBreak,
     UserException,
     Var,
@@ -154,6 +155,7 @@ class Translator(
         # Co-execution (split.py): the translated frame's instruction index
         # to stop before, where an earlier translation broke.
         self.stop_at = stop_at
+        self.passed_on: frozenset | None = None  # (see `_passed_on`)
         self.top: Frame | None = None  # the translated frame
         self.top_globals = top_globals  # the translated function's globals
         self.grad_enabled = grad_mode.state.enabled  # at entry: a guard
@@ -366,7 +368,7 @@ class Translator(
             return
         self.check_state(a, "an operand")
         self.check_state(b, "an operand")
-        result = do(fn, self.value(a, "an operand"), self.value(b, "an operand"))
+        result = do(fn, self.baked(a, "an operand"), self.baked(b, "an operand"))
         if type(result) in (list, dict, set):
             if result is a.value:  # `xs += ...` grew it: its element Vars are stale
                 a.items = None
@@ -403,11 +405,10 @@ class Translator(
                     "pass the decision in as an argument",
                 )
         found = do(
-            operator.contains, self.value(container, "searched"), self.value(item, "searched")
+            operator.contains, self.value(container, "searched"), self.baked(item, "searched")
         )
-        if container.source is not None and isinstance(container.value, (list, tuple)):
-            for k, element in enumerate(container.value):
-                self.read(element, container.source.item(k))
+        if isinstance(container.value, (list, tuple)):  # (a dict's keys: `_guard_keys`)
+            self.baked(container, "searched")
         f.stack.append(Var(found != bool(ins.arg)))
 
     def _guard_keys(self, container: Var) -> None:
@@ -491,6 +492,21 @@ class Translator(
             self.guard_class_attribute(container, "__getitem__", instance=False)
             f.stack.append(self.call(Var(method), [container, key], {}))
             return
+        if isinstance(container.value, Tensor):  # `x[i : i + n]`, i changing: no break
+            taken = self.dynamic_slice(container, key)
+            if taken is not None:
+                f.stack.append(taken)
+                return
+        if self._passed_on(f) and type(container.value) in (tuple, list, dict):
+            # `f(tree[0])` where this translation splits at f: the call runs
+            # in Python and nothing else sees the item, so it is not guarded
+            # (a new subtree or leaf is no guard miss); a compiled call reads
+            # it on entry.
+            source = self.child_source(container, lambda s: s.item(key.value), key.value)
+            if source is not None:
+                value = do(operator.getitem, container.value, key.value)
+                f.stack.append(Var(value, source, host=OUTSIDE_PYTHON))
+                return
         self.guard_contents(key)  # (`x[idx]` with a list or tuple from outside: its elements)
         k = self.value(key, "an index")
         items = container.tracked_items()
@@ -517,10 +533,24 @@ class Translator(
                     return
         f.stack.append(self.read(value, source))
 
+    def _passed_on(self, f) -> bool:
+        """Is the instruction `f` runs a subscript whose result only reaches
+        the call this translation splits at (`subscripts_passed_to`)?"""
+        if self.stop_at is None or f is not self.top:
+            return False
+        if self.passed_on is None:
+            self.passed_on = subscripts_passed_to(f.code, self.stop_at)
+        return f.index in self.passed_on
+
     def BINARY_SLICE(self, f, ins):
         container, start, stop = f.pop(3)
-        s = slice(self.value(start, "a slice bound"), self.value(stop, "a slice bound"))
-        f.stack.append(self.slice_of(container, s))
+        key = self.slice_var([start, stop])
+        if key.host is not None and isinstance(container.value, Tensor):
+            taken = self.dynamic_slice(container, key)
+            if taken is not None:
+                f.stack.append(taken)
+                return
+        f.stack.append(self.slice_of(container, self.value(key, "a slice bound")))
 
     def STORE_SUBSCR(self, f, ins):
         value, container, key = f.pop(3)
@@ -528,7 +558,7 @@ class Translator(
         self.guard_contents(key)
         k = self.value(key, "an index")
         if isinstance(target, Tensor):
-            do(operator.setitem, target, k, self.value(value, "stored into a tensor"))
+            do(operator.setitem, target, k, self.baked(value, "stored into a tensor"))
             return
         if container.source is not None:
             self.remember_length(container, k)

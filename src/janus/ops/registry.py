@@ -230,7 +230,7 @@ def _apply(op: OpDef, args, attrs):
     if op.outputs == 1:
         result = _make(out if type(out) is np.ndarray else backend.as_array(out))
         if op.view and (op.view is not MAYBE_VIEW or _aliases(result, args[0])):
-            _share_version(result, args[0])
+            share_version(result, args[0])
         if record and result._data.dtype.kind == "f":  # integer results carry no gradient
             node = Node(op, args, attrs, (result._data,))
             result._rg = True
@@ -241,7 +241,7 @@ def _apply(op: OpDef, args, attrs):
     results = tuple(_make(o if type(o) is np.ndarray else backend.as_array(o)) for o in out)
     if op.view:
         for r in results:
-            _share_version(r, args[0])
+            share_version(r, args[0])
     if record:
         node = Node(op, args, attrs, tuple(r._data for r in results))
         for i, r in enumerate(results):
@@ -328,7 +328,7 @@ def check_meta(op: OpDef, args, attrs, result) -> None:
             raise AssertionError(f"{op.name}: meta says {want}, kernel gave {shape} {dtype}")
 
 
-def _share_version(view: Tensor, base: Tensor) -> None:
+def share_version(view: Tensor, base: Tensor) -> None:
     """Views share their base's version counter, as they share its memory."""
     counter = base._vc
     if counter is None:

@@ -1,0 +1,186 @@
+"""Slices of a tensor by bounds that change from call to call.
+
+`x[i : i + n]` with `i` a number that keeps changing (a batch offset, a
+leaf's position in a sentence) is no graph break and needs no new graph per
+`i`: each compiled call computes the positions the slice takes on entry (a
+graph input) and the graph takes them with index_select. The graph assumes
+the number of positions; a call whose slice has another number runs as
+usual. The graph's slice is a copy where eager's is a view, so a frame that
+writes through such a slice, or writes its base and reads the slice after,
+is not compiled."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from tests.jit.differential import compiled_calls, run_both
+
+import janus
+import janus.nn as nn
+from janus import _C
+
+
+def _table():
+    return janus.arange(40.0).reshape(8, 5)
+
+
+def test_a_window_at_a_changing_offset_is_one_graph():
+    def make():
+        def fn(x, i):
+            return (x[i : i + 2] * 3).sum(0)
+
+        return fn, dict
+
+    x = _table()
+    jf = run_both(make, [(x, i) for i in (0, 3, 1, 6, 2, 5, 4, 0)])
+    assert len(jf.report.compiles) <= 3  # a few values first, then `i` is data
+    assert compiled_calls(jf) >= 5
+    assert not any(t.breaks for t in jf.report.compiles)
+
+
+@pytest.mark.parametrize(
+    "take",
+    [
+        lambda x, i: x[i : i + 1],
+        lambda x, i: x[:, i : i + 2],
+        lambda x, i: x[1:7, i : i + 3],
+        lambda x, i: x[i:],
+        lambda x, i: x[: i + 1 : 2],
+        lambda x, i: x[-i - 1 :],
+        lambda x, i: x[i : i + 5 : 2],
+    ],
+    ids=["row", "columns", "fixed-and-changing", "tail", "stepped", "negative", "stepped-start"],
+)
+def test_slices_of_every_form_give_what_eager_gives(take):
+    """Each form over changing `i` (ranges of a changing length fall back,
+    and still give eager's result)."""
+
+    def make():
+        def fn(x, i):
+            return take(x, i) * 2
+
+        return fn, dict
+
+    run_both(make, [(_table(), i) for i in (0, 2, 1, 3, 2, 0, 1, 3)])
+
+
+def test_gradients_flow_to_the_rows_taken():
+    """A leaf's embedding row by its position: the gradient lands in the
+    row the call took, as eager's does, for every call's position."""
+
+    def make():
+        emb = nn.Linear(5, 3)
+        opt = janus.optim.SGD(emb.parameters(), lr=0.1)
+
+        def fn(x, i):
+            opt.zero_grad()
+            loss = emb(x[i : i + 1]).tanh().sum()
+            loss.backward()
+            opt.step()
+            return loss.detach()
+
+        return fn, lambda: {"emb": emb}
+
+    x = _table() / 40
+    x.requires_grad_(True)
+    jf = run_both(make, [(x, i) for i in (0, 5, 2, 7, 1, 4, 6, 3)])
+    assert compiled_calls(jf) >= 4
+
+
+def test_a_slice_whose_length_changes_runs_as_usual():
+    """`x[i:j]` with both bounds changing: the graph assumed one length; a
+    call with another falls back (eager's result), one with it compiles."""
+
+    def make():
+        def fn(x, i, j):
+            return x[i:j] + 1
+
+        return fn, dict
+
+    x = _table()
+    calls = [(x, 0, 2), (x, 1, 3), (x, 2, 4), (x, 3, 5), (x, 1, 4), (x, 4, 6), (x, 0, 5)]
+    jf = run_both(make, calls)
+    assert compiled_calls(jf) >= 1
+
+
+def test_a_write_through_the_slice_is_not_compiled():
+    """Eager's slice is a view: writing it changes `x`. The graph's is a
+    copy, so the frame is refused, and `x` changes as eagerly."""
+
+    def make():
+        x = _table()
+
+        def fn(i):
+            window = x[i : i + 2]
+            window.mul_(-1)
+            return x.sum()
+
+        return fn, lambda: {"x": x}
+
+    jf = run_both(make, [(i,) for i in (0, 3, 1, 5, 2, 4)])
+    assert compiled_calls(jf) == 0
+    assert any("slice taken by bounds" in str(b) for t in jf.report.compiles for b in t.breaks)
+
+
+def test_a_slice_read_after_its_base_was_written_is_not_compiled():
+    def make():
+        x = _table()
+
+        def fn(i):
+            window = x[i : i + 2]
+            x.add_(1)
+            return window * 1
+
+        return fn, lambda: {"x": x}
+
+    jf = run_both(make, [(i,) for i in (0, 3, 1, 5, 2, 4)])
+    assert compiled_calls(jf) == 0
+
+
+def test_a_changing_slice_of_a_list_is_still_a_break():
+    """Only a tensor's slice has a graph form; a list's bakes its bounds."""
+
+    def make():
+        def fn(x, xs, i):
+            return x * sum(xs[i : i + 2])
+
+        return fn, dict
+
+    xs = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]
+    run_both(make, [(janus.ones(2), xs, i) for i in (0, 3, 1, 4, 2, 0)])
+
+
+def test_a_type_check_of_a_changing_number_is_no_break():
+    """`isinstance(i, int)` of a number read as data: its type is guarded,
+    the call goes on compiled."""
+
+    def make():
+        def fn(x, i):
+            if isinstance(i, int):
+                return x[i : i + 1] * 2
+            return x
+
+        return fn, dict
+
+    x = _table()
+    jf = run_both(make, [(x, i) for i in (0, 3, 1, 6, 2, 5, 4, 7)])
+    assert not any(t.breaks for t in jf.report.compiles)
+    assert compiled_calls(jf) >= 4
+
+
+def test_the_positions_refuse_what_eager_refuses():
+    """A step that is not positive: eager raises ValueError at the user's
+    line, and so does a compiled call (which falls back to raise it)."""
+
+    def fn(x, i, step):
+        return x[i : i + 2 : step] * 1
+
+    jf = janus.jit(fn)
+    x = _table()
+    for i in (0, 3, 1, 4, 2):
+        with _C.capture.disabled():
+            want = fn(x, i, 1)
+        np.testing.assert_array_equal(jf(x, i, 1).numpy(), want.numpy())
+    for step in (0, -1):
+        with pytest.raises(ValueError, match="step must be greater than zero"):
+            jf(x, 2, step)
