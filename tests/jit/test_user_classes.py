@@ -243,6 +243,37 @@ def test_a_class_patched_between_calls_is_seen(patch):
     assert out[2] != out[3] and compiled_calls(jf) >= 2
 
 
+class _Scaled:
+    def __init__(self, x):
+        self.value = x * 2
+
+
+def test_a_class_whose_init_is_patched_between_calls_makes_objects_by_the_new_one():
+    """An object the frame makes is made by its class's `__init__`, traced:
+    a new `__init__` (set on the class, or on a base it inherits from) is a
+    guard miss, not the old one replayed."""
+
+    def make():
+        base = type("Base", (_Scaled,), {})
+        cls = type("Made", (base,), {})
+
+        def fn(x, k):
+            return cls(x).value + k
+
+        def before_call(k):
+            if k == 3:
+                base.__init__ = lambda self, x: setattr(self, "value", x * 5)
+            elif k == 5:
+                cls.__init__ = lambda self, x: setattr(self, "value", x - 1)
+            return (janus.ones(2), float(k))
+
+        return fn, before_call
+
+    out, jf = _driven(make, count=8)
+    assert out[3] == [8.0, 8.0] and out[5] == [5.0, 5.0]
+    assert compiled_calls(jf) >= 3
+
+
 class _Fallback:
     @property
     def value(self):

@@ -129,15 +129,23 @@ class AttributesMixin:
         not shadow it (a class patched between calls, `obj.m = other`)."""
         if obj.source is None:
             return
-        mro_source = obj.source.attr("__class__").attr("__mro__")
-        for k, klass in enumerate(type(obj.value).__mro__):
+        self.guard_type_attribute(Var(type(obj.value), obj.source.attr("__class__")), name)
+        if instance and isinstance(getattr(obj.value, "__dict__", None), dict):
+            self.guard(obj.source.attr("__dict__"), "contains", (name, False))
+
+    def guard_type_attribute(self, cls: Var, name: str) -> None:
+        """The trace relies on what class `cls` defines or inherits as `name`
+        (`__init__` of a class it constructs): the same object, found at the
+        same place in the MRO."""
+        if cls.source is None:
+            return
+        mro_source = cls.source.attr("__mro__")
+        for k, klass in enumerate(cls.value.__mro__):
             namespace = mro_source.item(k).attr("__dict__")
             if name in klass.__dict__:
                 self.guard(namespace.item(name), "is", klass.__dict__[name])
                 break
             self.guard(namespace, "contains", (name, False))  # (not defined closer)
-        if instance and isinstance(getattr(obj.value, "__dict__", None), dict):
-            self.guard(obj.source.attr("__dict__"), "contains", (name, False))
 
     def LOAD_SUPER_ATTR(self, f, ins):
         _, cls, obj = f.pop(3)

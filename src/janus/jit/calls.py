@@ -260,7 +260,7 @@ class CallsMixin:
         if isinstance(target, type) and is_namedtuple(target):
             return self.construct_namedtuple(target, args, kwargs)
         if isinstance(target, type) and plain_class(target):
-            made = self.construct(target, args, kwargs)
+            made = self.construct(fn, args, kwargs)
             if made is not None:
                 return made
         special = lookup(BUILTIN_HANDLERS, target)
@@ -381,13 +381,15 @@ class CallsMixin:
             return var.value
         return self.value(var, "passed to a Python call")
 
-    def construct(self, cls, args: list, kwargs: dict) -> Var | None:
+    def construct(self, fn: Var, args: list, kwargs: dict) -> Var | None:
         """`cls(...)` of a plain user class (`plain_class`): a new object,
         its `__init__` traced. The object is the trace's own: stores into it
         are local, and a compiled call that returns or keeps it builds one
         from its final attributes (compiled.py). None where `__init__`
         cannot be traced (the call is then a break)."""
+        cls = fn.value
         init = cls.__init__
+        self.guard_type_attribute(fn, "__init__")  # (a class patched between calls)
         if init is object.__init__:
             if args or kwargs:
                 return None  # (run as a break, it raises Python's TypeError)
