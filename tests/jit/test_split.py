@@ -719,3 +719,30 @@ def test_the_translation_that_finds_the_split_does_not_count_against_the_budget(
     assert not report.unprofitable(False)
     report.compiles.append(Translation(None))
     assert report.unprofitable(False)
+
+
+def test_reset_forgets_what_the_hook_compiled_and_learned(hook_on):
+    """`janus.jit.reset()`: entries, reports and learned numbers go; a frame
+    compiles afresh on its next hot calls; `skip` stays."""
+
+    def hot(x, k):
+        return x * k + 1
+
+    @janus.jit.skip
+    def cold(x):
+        return x * 2
+
+    for k in range(8):
+        hot(janus.ones(2), k)
+        cold(janus.ones(2))
+    assert capture.stats(hot.__code__)["hits"] >= 1
+    assert hot.__code__ in frontend.reports
+    janus.jit.reset()
+    assert capture.stats(hot.__code__)["entries"] == 0
+    assert hot.__code__ not in frontend.reports
+    assert not janus.jit.compiler.changing_numbers
+    for k in range(8):
+        np.testing.assert_allclose(hot(janus.ones(2), k).numpy(), [k + 1.0] * 2)
+        cold(janus.ones(2))
+    assert capture.stats(hot.__code__)["hits"] >= 1
+    assert capture.stats(cold.__code__)["hits"] == 0 and cold.__code__ in frontend._never

@@ -21,6 +21,7 @@ from .frontend import (
     explain,
     is_enabled,
     jit,
+    reset,
     skip,
     to_dot,
 )
@@ -45,6 +46,7 @@ __all__ = [
     "jit",
     "record",
     "recording",
+    "reset",
     "skip",
     "to_dot",
     "trace",

@@ -43,6 +43,13 @@ changing_numbers: dict = {}
 _numbers_seen: dict = {}  # (code, source name) -> the values its guards missed with
 
 
+def forget_learned() -> None:
+    """Forgets the split points and changing numbers learned from earlier
+    translations (`janus.jit.reset`)."""
+    for table in (_split_at, _unsplittable, changing_numbers, _numbers_seen):
+        table.clear()
+
+
 @dataclass
 class Translation:
     result: object

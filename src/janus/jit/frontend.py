@@ -20,7 +20,13 @@ from dataclasses import dataclass, field
 from .. import _C
 from ..tensor import Tensor
 from .calls import recursion_breaks, skipped_codes
-from .compiler import NotTranslatable, builtins_of, learn_changing_numbers, translate
+from .compiler import (
+    NotTranslatable,
+    builtins_of,
+    forget_learned,
+    learn_changing_numbers,
+    translate,
+)
 from .sources import NumberInput
 
 log = logging.getLogger("janus.jit")
@@ -288,6 +294,21 @@ def disable() -> None:
 
 def is_enabled() -> bool:
     return capture.is_installed()
+
+
+def reset() -> None:
+    """Forgets what the JIT compiled and learned, as `torch.compiler.reset()`
+    does: every code's cached entries and verdicts, the translation reports,
+    the numbers found to change, the recursions made breaks, the split
+    points. Functions marked `skip` stay skipped; a `janus.jit` function
+    object keeps the entries it holds itself."""
+    capture.reset()
+    reports.clear()
+    _never.clear()
+    _never.update(skipped_codes)
+    for table in (_empty_splits, _useful, _tensor_comprehensions, recursion_breaks):
+        table.clear()
+    forget_learned()
 
 
 # ----- janus.jit(fn) -----
