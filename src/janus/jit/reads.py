@@ -375,11 +375,17 @@ class ReadsMixin:
         source = self.number_source(var)
         if source is None or device.type != "cpu":
             return None
+        self.guard_number_types(var)  # (the input's dtype assumes them)
+        return self.entry_input(source, dtype, var.value)
+
+    def entry_input(self, source, dtype, value) -> Tensor:
+        """The graph input each compiled call makes from `source` on entry,
+        as a tensor of `dtype` (`NumberInput`); `value` is this call's. One
+        per source and dtype, however often the trace uses it."""
         key = (source.name, dtype.name)
         made = self.number_inputs.get(key)
         if made is None:
-            self.guard_number_types(var)  # (the input's dtype assumes them)
-            made = self.number_inputs[key] = _make(np.asarray(var.value, dtype.np))
+            made = self.number_inputs[key] = _make(np.asarray(value, dtype.np))
             self.recorder.add_source(made, NumberInput(source, dtype))
         return made
 
@@ -432,8 +438,9 @@ class ReadsMixin:
         x = tensor.value
         if not parts or x.device.type != "cpu" or len(parts) > x.ndim:
             return None
-        steps = [p.value.step if type(p.value) is slice else 0 for p in parts]
-        if not all(step is None or step > 0 for step in steps):  # (a part but a slice: 0)
+        if not all(
+            type(p.value) is slice and (p.value.step is None or p.value.step > 0) for p in parts
+        ):
             return None
         changing = [isinstance(p.host, HostOp) and p.host.fn is slice for p in parts]
         if not any(changing) or any(p.host is not None for p, c in zip(parts, changing) if not c):
@@ -451,11 +458,9 @@ class ReadsMixin:
             where = Computed(
                 SlicePositions(x.shape[dim], len(taken)), [self.number_source(b) for b in bounds]
             )
-            positions = self.number_inputs.get((where.name, int64.name))
-            if positions is None:
-                positions = _make(np.arange(taken.start, taken.stop, taken.step, dtype=np.int64))
-                self.recorder.add_source(positions, NumberInput(where, int64))
-                self.number_inputs[(where.name, int64.name)] = positions
+            positions = self.entry_input(
+                where, int64, np.arange(taken.start, taken.stop, taken.step)
+            )
             parent = x
             x = do(index_select, parent, dim, positions)
             self.recorder.taken_as_view(x, parent, dim, part.value)
