@@ -327,7 +327,13 @@ def _view_programs():
             x.view(-1)[0] += 1
         return x.sum()
 
-    return [nested, reshaped, sibling, base_written, chunks, no_grad_update]
+    def reshaped_slice(x):  # a reshape of a slice: put back twice (the translator hung)
+        y = x * 1
+        y[1:].reshape(-1).mul_(-1)
+        y[:, 1:].t().add_(1)
+        return y
+
+    return [nested, reshaped, sibling, base_written, chunks, no_grad_update, reshaped_slice]
 
 
 @pytest.mark.parametrize("program", _view_programs(), ids=lambda f: f.__name__)

@@ -298,7 +298,11 @@ class _Recorder:
             "assert", [self.value_of(condition)], {"id": self.checks, "message": message}, []
         )
 
-    def __call__(self, op, args, attrs, result) -> None:
+    def __call__(self, op, args, attrs, result, writing_back: bool = False) -> None:
+        """Records `op(*args) -> result`. `writing_back`: the op puts a
+        written view back into its parent (`_write_back`); the parent stays
+        the view it was (registering it as a view of its own view would make
+        the chain a cycle)."""
         operands = [self.value_of(a) if isinstance(a, Tensor) else a for a in args]
         outputs = result if isinstance(result, tuple) else (result,)
         values = self.graph.add_node(op.name, operands, attrs, [_type(t) for t in outputs])
@@ -307,7 +311,7 @@ class _Recorder:
         for tensor, value in zip(outputs, values):
             self.values[id(tensor)] = (tensor, value)
             self.arrays[id(tensor._data)] = (tensor._data, value)
-        if op.view and isinstance(args[0], Tensor):
+        if op.view and isinstance(args[0], Tensor) and not writing_back:
             parent = args[0]
             above = self.view_of(parent)
             root = above.root if above is not None else id(parent._data)
@@ -354,12 +358,12 @@ def _write_back(rec: _Recorder, parent: Tensor, child: Tensor, view: _View) -> N
     if op.name == "index_basic":
         rec(INDEX_PUT, [parent, child], {"spec": attrs["spec"], "accumulate": False}, parent)
     elif op.name == "reshape":
-        rec(RESHAPE, [child], {"shape": tuple(parent._data.shape)}, parent)
+        rec(RESHAPE, [child], {"shape": tuple(parent._data.shape)}, parent, writing_back=True)
     elif op.name == "permute":
         inverse = [0] * len(attrs["dims"])
         for i, d in enumerate(attrs["dims"]):
             inverse[d] = i
-        rec(PERMUTE, [child], {"dims": tuple(inverse)}, parent)
+        rec(PERMUTE, [child], {"dims": tuple(inverse)}, parent, writing_back=True)
     elif op is INDEX_SELECT:  # (a copy standing in for a view)
         rec.view_refused = _COPY_WRITTEN
         return
