@@ -1,9 +1,10 @@
-"""Slices of a tensor by bounds that change from call to call.
+"""Slices of a tensor by bounds that change from call to call, and indices.
 
-`x[i : i + n]` with `i` a number that keeps changing (a batch offset, a
-leaf's position in a sentence) is no graph break and needs no new graph per
-`i`: each compiled call computes the positions the slice takes on entry (a
-graph input) and the graph takes them with index_select. The graph assumes
+`x[i : i + n]` or `x[i]` with `i` a number that keeps changing (a batch
+offset, a leaf's position in a sentence, a word's row of an embedding) is no
+graph break and needs no new graph per `i`: each compiled call computes the
+positions the slice takes on entry (a graph input) and the graph takes them
+with index_select (and drops an index's dimension). The graph assumes
 the number of positions; a call whose slice has another number runs as
 usual. The graph's slice is a copy where eager's is a view, so a frame that
 writes through such a slice, or writes its base and reads the slice after,
@@ -184,3 +185,80 @@ def test_the_positions_refuse_what_eager_refuses():
     for step in (0, -1):
         with pytest.raises(ValueError, match="step must be greater than zero"):
             jf(x, 2, step)
+
+
+@pytest.mark.parametrize(
+    "take",
+    [
+        lambda x, i: x[i],
+        lambda x, i: x[-i - 1],
+        lambda x, i: x[:, i % 5],
+        lambda x, i: x[i, i % 5],
+        lambda x, i: x[1:7, i % 5],
+        lambda x, i: x[i, 1:4],
+        lambda x, i: x[i : i + 2, i % 5],
+        lambda x, i: x[i][i % 5],
+    ],
+    ids=["row", "negative", "column", "element", "fixed-slice", "row-part", "window", "chained"],
+)
+def test_changing_indices_of_every_form_give_what_eager_gives(take):
+    def make():
+        def fn(x, i):
+            return take(x, i) * 2
+
+        return fn, dict
+
+    jf = run_both(make, [(_table(), i) for i in (0, 2, 1, 3, 6, 0, 4, 5)])
+    assert compiled_calls(jf) >= 4
+    assert not any(t.breaks for t in jf.report.compiles)
+
+
+def test_an_embedding_row_by_a_changing_index_trains_as_eagerly():
+    """`weight[word]` with the word changing per call: one graph, and the
+    gradient lands in that call's row."""
+
+    def make():
+        weight = nn.Parameter(janus.randn(6, 3))
+        opt = janus.optim.SGD([weight], lr=0.1)
+
+        def fn(word):
+            opt.zero_grad()
+            loss = (weight[word].tanh() * janus.arange(3.0)).sum()
+            loss.backward()
+            opt.step()
+            return loss.detach()
+
+        return fn, lambda: {"weight": weight}
+
+    janus.manual_seed(0)
+    jf = run_both(make, [(w,) for w in (0, 5, 2, 4, 1, 3, 5, 0)])
+    assert compiled_calls(jf) >= 4
+
+
+def test_an_index_out_of_range_raises_as_eagerly():
+    def fn(x, i):
+        return x[i] * 1
+
+    jf = janus.jit(fn)
+    x = _table()
+    for i in (0, 3, 1, 4, 2, -1):
+        with _C.capture.disabled():
+            want = fn(x, i)
+        np.testing.assert_array_equal(jf(x, i).numpy(), want.numpy())
+    for i in (8, -9):
+        with pytest.raises(IndexError):
+            jf(x, i)
+
+
+def test_a_write_through_an_indexed_row_is_not_compiled():
+    def make():
+        x = _table()
+
+        def fn(i):
+            x[i].mul_(-1)
+            return x.sum()
+
+        return fn, lambda: {"x": x}
+
+    jf = run_both(make, [(i,) for i in (0, 3, 1, 5, 2, 4)])
+    assert compiled_calls(jf) == 0

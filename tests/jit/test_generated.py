@@ -192,3 +192,53 @@ def test_generated_programs_with_graph_breaks_agree(source, n, flag):
         run_both(make, calls, rtol=1e-4, atol=1e-5)
     except AssertionError as failure:
         raise AssertionError(f"{failure}\n{textwrap.indent(source, '  ')}") from None
+
+
+# Programs over what changes every call in real models: a tree of nested
+# tuples (a parse tree, a config) whose numbers change, and a window of a
+# tensor at a changing offset. The tree is guarded only where the trace looks
+# at it, its changing numbers become data, and the window is taken by
+# positions computed on entry, so most calls run a graph.
+TREE_STATEMENTS = (
+    ["x = (x * tree[0]).tanh()"],
+    ["x = x + sum(tree[1]) * 0.25"],
+    ["a, (b, c) = tree", "x = (x * a + b - c).tanh()"],
+    ["for v in tree[1]:", "    x = (x + v).tanh()"],
+    ["x = x * len(tree[1])"],
+    ["x = x + table[i : i + 2].sum(0)"],
+    ["x = (x - table[i]).tanh()"],
+    ["w = table[i : i + 1]", "x = (x + w[0] * tree[1][0]).tanh()"],
+    ["x = x * max(tree[1])"],
+    ["x = x + float(tree[1][1])"],
+    ["lo, hi = tree[1]", "x = janus.where(x > 0, x * lo, x * hi)"],
+)
+
+
+@st.composite
+def tree_program(draw):
+    chosen = draw(st.lists(st.sampled_from(TREE_STATEMENTS), min_size=1, max_size=5))
+    lines = ["def generated(x, tree, table, i):"]
+    lines += ["    " + line for stmt in chosen for line in stmt]
+    lines.append("    return x")
+    return "\n".join(lines) + "\n"
+
+
+@settings(
+    max_examples=20,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+    derandomize=True,
+)
+@given(source=tree_program())
+def test_generated_programs_over_changing_trees_and_windows_agree(source):
+    janus.manual_seed(0)
+    x, table = janus.randn(3), janus.randn(6, 3)
+    trees = [(2, (0.5, 1.5)), (3, (1.5, -0.5)), (1, (2.0, 0.25)), (4, (-1.0, 0.75))]
+    calls = [(x, trees[k % 4], table, k % 5) for k in range(10)]
+    try:
+        jf = run_both(lambda: (_function(source), dict), calls, rtol=1e-4, atol=1e-5)
+    except AssertionError as failure:
+        raise AssertionError(f"{failure}\n{textwrap.indent(source, '  ')}") from None
+    breaks = [b for t in jf.report.compiles for b in t.breaks]
+    assert not breaks, f"{breaks}\n{source}"
+    assert compiled_calls(jf) >= 4, f"{jf.explain()}\n{source}"

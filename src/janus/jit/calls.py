@@ -58,6 +58,7 @@ from .values import (
     is_janus,
     is_namedtuple,
     plain_class,
+    sum_of,
     user_code,
 )
 
@@ -342,9 +343,38 @@ class CallsMixin:
         """A call of a pure builtin or `math` function: on host values
         (`round(loss.item(), 3)`) its result is a host value too."""
         shallow = lookup(SHALLOW_BUILTINS, target)  # (type checks: no host result)
+        if not kwargs and (target is sum or target is max or target is min):
+            folded = self.fold_numbers(target, args)
+            if folded is not None:
+                return folded
         if not kwargs and not shallow and any(a.host is not None for a in args):
             return self.compute(target, args, "passed to a Python call")
         return self.concrete(target, args, kwargs)
+
+    def fold_numbers(self, target, args: list) -> Var | None:
+        """`sum(t)`, `max(t)` or `min(t)` of a list or tuple holding numbers
+        that change from call to call (`sum(tree[1])`): folded over its
+        elements, so the result is a host value a compiled call computes
+        again, not a break. max and min only over numbers of one type (the
+        result's type then never depends on the values). None otherwise."""
+        container = args[0] if args else None
+        if container is None or type(container.value) not in (tuple, list):
+            return None
+        if len(args) > (2 if target is sum else 1):  # (sum's start; max(a, b) is not this)
+            return None
+        elements = self.elements(container)
+        if not elements or all(e.host is None for e in elements):
+            return None  # (run concretely: nothing changes per call)
+        if not all(type(e.value) in (int, float) for e in elements):
+            return None
+        if target is sum:
+            start = args[1] if len(args) == 2 else Var(0)
+            return self.compute(sum_of, [start, *elements], "summed")
+        if len({type(e.value) for e in elements}) != 1:
+            return None
+        if len(elements) == 1:
+            return elements[0]
+        return self.compute(target, elements, f"passed to {target.__name__}")
 
     def concrete(self, target, args, kwargs) -> Var:
         shallow = lookup(SHALLOW_BUILTINS, target)

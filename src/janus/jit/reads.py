@@ -24,7 +24,7 @@ from ..device import device
 from ..dtypes import bool_, dtype, float64, int64, result_type
 from ..ops.indexing import index_select
 from ..tensor import Tensor, _make
-from .sources import Computed, Elements, Fixed, NumberInput, SlicePositions
+from .sources import Computed, Elements, Fixed, IndexPosition, NumberInput, SlicePositions
 from .values import OUTSIDE_PYTHON, SCALARS, HostOp, Var, deferrable, do, is_constant
 
 # The most elements an outside container baked into the graph whole (`tensor(xs)`)
@@ -426,45 +426,65 @@ class ReadsMixin:
         return Var(slice(*[self.value(b, "a slice bound") for b in bounds]))
 
     def dynamic_slice(self, tensor: Var, key: Var) -> Var | None:
-        """`x[i:j]` or `x[:, i:j]` of a CPU tensor, by slices from `slice_var`
-        whose bounds change from call to call: each compiled call computes
-        the positions on entry (a graph input: sources.SlicePositions), and
-        the graph takes them with index_select. The number of positions is
-        what the graph assumes; a call with another falls back. The graph's
-        result is a copy where eager's is a view (record.taken_as_view).
-        None where the key holds no such slice, or anything but slices, or a
-        step that is not positive (eager raises)."""
+        """`x[i:j]`, `x[:, i:j]` or `x[i]` of a CPU tensor, by slices from
+        `slice_var` whose bounds change from call to call, or by ints that
+        do: each compiled call computes the positions on entry (a graph
+        input: sources.SlicePositions, IndexPosition), and the graph takes
+        them with index_select (then drops an int's dimension). The number
+        of positions is what the graph assumes; a call with another, or an
+        index out of range, falls back. The graph's result is a copy where
+        eager's is a view (record.taken_as_view). None where the key holds
+        no such part, or anything but slices and ints, or a step that is
+        not positive (eager raises)."""
         parts = key.tracked_items() if type(key.value) is tuple else [key]
         x = tensor.value
         if not parts or x.device.type != "cpu" or len(parts) > x.ndim:
             return None
-        if not all(
-            type(p.value) is slice and (p.value.step is None or p.value.step > 0) for p in parts
-        ):
+        changing = [self._changing_part(p, x.shape[dim]) for dim, p in enumerate(parts)]
+        if not any(changing):
             return None
-        changing = [isinstance(p.host, HostOp) and p.host.fn is slice for p in parts]
-        if not any(changing) or any(p.host is not None for p, c in zip(parts, changing) if not c):
-            return None
-        fixed = tuple(slice(None) if c else p.value for p, c in zip(parts, changing))
+        fixed = []
+        for p, c in zip(parts, changing):
+            if c is None and not (type(p.value) is slice and p.host is None and _forward(p.value)):
+                return None
+            fixed.append(slice(None) if c else p.value)
         if any(s != slice(None) for s in fixed):
-            x = do(operator.getitem, x, fixed)  # (the fixed slices: a view, recorded)
+            x = do(operator.getitem, x, tuple(fixed))  # (the fixed slices: a view, recorded)
         for dim, (part, c) in enumerate(zip(parts, changing)):
-            if not c:
+            if c is None:
                 continue
-            taken = range(*part.value.indices(x.shape[dim]))
-            bounds = part.host.args
+            if c == "index":
+                for_position = IndexPosition(x.shape[dim])
+                taken = range(part.value % x.shape[dim], part.value % x.shape[dim] + 1)
+                bounds = [part]
+            else:
+                taken = range(*part.value.indices(x.shape[dim]))
+                for_position = SlicePositions(x.shape[dim], len(taken))
+                bounds = part.host.args
             for b in bounds:  # (the positions assume ints and Nones)
                 self.guard_number_types(b)
-            where = Computed(
-                SlicePositions(x.shape[dim], len(taken)), [self.number_source(b) for b in bounds]
-            )
+            where = Computed(for_position, [self.number_source(b) for b in bounds])
             positions = self.entry_input(
                 where, int64, np.arange(taken.start, taken.stop, taken.step)
             )
             parent = x
             x = do(index_select, parent, dim, positions)
-            self.recorder.taken_as_view(x, parent, dim, part.value)
+            self.recorder.taken_as_view(x, parent, dim, slice(taken.start, taken.stop, taken.step))
+        for dim in reversed(range(len(parts))):  # an int's dimension goes, as eager's does
+            if changing[dim] == "index":
+                x = do(Tensor.squeeze, x, dim)
         return Var(x)
+
+    def _changing_part(self, part: Var, size: int) -> str | None:
+        """ "slice" for a slice by changing bounds (`slice_var`) with a
+        positive step, "index" for an int that changes from call to call
+        and is in range now, None for anything else."""
+        if type(part.value) is slice:
+            changing = isinstance(part.host, HostOp) and part.host.fn is slice
+            return "slice" if changing and _forward(part.value) else None
+        if type(part.value) is int and part.host is not None and -size <= part.value < size:
+            return "index" if self.number_source(part) is not None else None
+        return None
 
     def _elements_source(self, var: Var, numbers: list):
         """An `Elements` for a list or tuple of numbers the trace built
@@ -590,6 +610,11 @@ def _nested_values(var: Var):
     """The concrete value of a list or tuple the trace built, as lists."""
     items = var.tracked_items()
     return var.value if items is None else [_nested_values(v) for v in items]
+
+
+def _forward(where: slice) -> bool:
+    """Whether a slice's step is positive (a tensor's must be: eager raises)."""
+    return where.step is None or where.step > 0
 
 
 def _host_within(var: Var, depth: int = 4):

@@ -236,6 +236,22 @@ class SlicePositions:
         return np.arange(taken.start, taken.stop, taken.step, dtype=np.int64)
 
 
+class IndexPosition:
+    """A `Computed` source's function: the position `x[i]` takes along a
+    dimension of `size` elements, as one int64, for an index that changes
+    from call to call (reads.py, `dynamic_slice`). An index out of range
+    raises IndexError, and the call runs as usual (and raises as eager)."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self.__name__ = f"index_position[{size}]"  # (`Computed`'s name)
+
+    def __call__(self, index):
+        if not -self.size <= index < self.size:
+            raise IndexError(f"index {index} is out of range for a dimension of {self.size}")
+        return np.array([index % self.size], dtype=np.int64)
+
+
 class Elements(Source):
     """A list of the values at other sources, nested as written
     (`tensor([tree.word])` made from the number at `L['tree'].word`)."""

@@ -106,13 +106,20 @@ def _ascii_formatted(value, spec: str) -> str:
 # FORMAT_VALUE's conversion (its arg's low bits: none, !s, !r, !a), then its spec.
 CONVERSIONS = {0: format, 1: _str_formatted, 2: _repr_formatted, 3: _ascii_formatted}
 
+
 # Operations a compiled call may compute after its graph: none of them can
 # raise on operands of the types the trace saw (a compiled call has already
 # updated tensors when it computes them, so an exception would come too late).
+def sum_of(start, *numbers):
+    """`sum(numbers, start)` with the numbers as arguments, as a `HostOp`
+    takes them (`sum(tree.weights)` of numbers that change per call)."""
+    return sum(numbers, start)
+
+
 _NEVER_RAISE = {
     operator.add, operator.sub, operator.mul, operator.iadd, operator.isub, operator.imul,
     operator.neg, operator.pos, operator.lt, operator.le, operator.eq, operator.ne,
-    operator.gt, operator.ge, abs, min, max, bool,
+    operator.gt, operator.ge, abs, min, max, bool, sum_of,
 }  # fmt: skip
 _TEXT = {joined, format, _str_formatted, _repr_formatted, _ascii_formatted, str, repr}
 # Divisions never raise by a divisor that is no host value and not zero.
