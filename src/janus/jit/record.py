@@ -160,12 +160,13 @@ class _Recorder:
         if self.views:
             view = self.view_of(tensor)
             if view is not None and view.version != self.versions.get(view.root, 0):
-                if view.op is INDEX_SELECT:  # (a copy in the graph: `taken_as_view`)
-                    self.view_refused = _COPY_STALE
-                    return self.values[id(tensor)][1]
                 # Its root was written since: the view op, recorded again on
                 # the parent's current value (registers the view anew).
-                self(view.op, [view.parent], view.attrs, tensor)
+                if view.op is INDEX_SELECT:  # (a copy in the graph: `taken_as_view`)
+                    self(INDEX_SELECT, [view.parent, view.positions], view.attrs, tensor)
+                    view.version = self.versions.get(view.root, 0)
+                else:
+                    self(view.op, [view.parent], view.attrs, tensor)
                 return self.values[id(tensor)][1]
         entry = self.values.get(id(tensor))
         if entry is not None and entry[0] is tensor:
@@ -222,14 +223,17 @@ class _Recorder:
             target, view = view.parent, self.view_of(view.parent)
         self.versions[root] = version  # every other view of the root is now stale
 
-    def taken_as_view(self, taken: Tensor, parent: Tensor, dim: int, where: slice) -> None:
-        """`taken`, which index_select made from `parent` (`x[i:j]` by bounds
-        that change from call to call, recorded so), becomes the view of
-        `parent` that eager's slice is: the call the translator runs shares
-        memory as eager's does, and its autograd node stays index_select's
-        (whose gradient is the slice's). The graph's value is a copy, so a
-        write into it, or into its root before it is read again, refuses the
-        frame."""
+    def taken_as_view(
+        self, taken: Tensor, parent: Tensor, dim: int, positions: Tensor, where: slice
+    ) -> None:
+        """`taken`, which index_select made from `parent` by `positions`
+        (`x[i:j]` by bounds that change from call to call, recorded so),
+        becomes the view of `parent` that eager's slice is: the call the
+        translator runs shares memory as eager's does, and its autograd node
+        stays index_select's (whose gradient is the slice's). The graph's
+        value is a copy, so a write into it is put back into `parent` by
+        index_put at the positions, and a read after its root was written
+        takes it again (a write with gradients on raises, as eager's does)."""
         value = self.values[id(taken)][1]
         taken._data = parent._data[(slice(None),) * dim + (where,)]
         share_version(taken, parent)
@@ -238,6 +242,7 @@ class _Recorder:
         root = above.root if above is not None else id(parent._data)
         version = self.versions.get(root, 0)
         view = _View(taken._data, parent, INDEX_SELECT, {"dim": dim}, root, version)
+        view.positions = positions
         self.views[id(taken._data)] = view
 
     def view_of(self, tensor: Tensor):
@@ -328,14 +333,6 @@ _VIEW_WRITTEN = (
     "it updates a view in place (x[:1].add_(1)), which changes the view's base; "
     "the graph does not follow that"
 )
-_COPY_WRITTEN = (
-    "it updates in place a slice taken by bounds that change from call to call "
-    "(x[i:j].add_(1)); the graph takes such a slice as a copy"
-)
-_COPY_STALE = (
-    "it updates a tensor in place and then reads a slice of it taken before, by bounds "
-    "that change from call to call; the graph takes such a slice as a copy"
-)
 
 
 class _View:
@@ -343,11 +340,12 @@ class _View:
     split's piece is its slice), the root array whose memory it shares, and
     the root's version its graph value was made at."""
 
-    __slots__ = ("array", "parent", "op", "attrs", "root", "version")
+    __slots__ = ("array", "parent", "op", "attrs", "root", "version", "positions")
 
     def __init__(self, array, parent: Tensor, op, attrs: dict, root: int, version: int):
         self.array, self.parent, self.op, self.attrs = array, parent, op, attrs
         self.root, self.version = root, version
+        self.positions = None  # index_select's (`taken_as_view`)
 
 
 def _write_back(rec: _Recorder, parent: Tensor, child: Tensor, view: _View) -> None:
@@ -365,8 +363,9 @@ def _write_back(rec: _Recorder, parent: Tensor, child: Tensor, view: _View) -> N
             inverse[d] = i
         rec(PERMUTE, [child], {"dims": tuple(inverse)}, parent, writing_back=True)
     elif op is INDEX_SELECT:  # (a copy standing in for a view)
-        rec.view_refused = _COPY_WRITTEN
-        return
+        spec = (("s", None, None, None),) * attrs["dim"] + (("t",),)
+        at = {"spec": spec, "accumulate": False}
+        rec(INDEX_PUT, [parent, child, view.positions], at, parent)
     else:  # (expand: numpy refuses to write a broadcast view)
         rec.view_refused = _VIEW_WRITTEN
         return

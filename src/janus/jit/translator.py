@@ -144,6 +144,22 @@ class Frame:
         return out
 
 
+def _fits(value, window: Tensor) -> bool:
+    """Whether `window.copy_(value)` or `fill_` takes `value` as the item
+    store would (a tensor of more dimensions is the item store's alone)."""
+    if isinstance(value, Tensor):
+        return value.ndim <= window.ndim
+    return type(value) in (int, float, bool)
+
+
+def _store_into(window: Tensor, value) -> None:
+    """`x[key] = value` through `window`, the view `x[key]` takes."""
+    if isinstance(value, Tensor):
+        window.copy_(value)
+    else:
+        window.fill_(value)
+
+
 class Translator(
     ReadsMixin, CallsMixin, AttributesMixin, OptimizerMixin, ContainersMixin, GeneratorsMixin
 ):
@@ -555,6 +571,8 @@ class Translator(
     def STORE_SUBSCR(self, f, ins):
         value, container, key = f.pop(3)
         target = container.value
+        if isinstance(target, Tensor) and self._store_window(container, key, value):
+            return
         self.guard_contents(key)
         k = self.value(key, "an index")
         if isinstance(target, Tensor):
@@ -581,8 +599,28 @@ class Translator(
         if is_constant(k):
             self.remember_store(target, k, value)
 
+    def _store_window(self, container: Var, key: Var, value: Var) -> bool:
+        """`x[i] = v` or `x[i:j] = v` with `i` changing from call to call:
+        a write into the window `dynamic_slice` takes (put back into `x` at
+        the call's positions, as any write into it is). False where the key
+        changes nothing, or where the store records autograd history (a
+        different op from a write into a view: kept as the item store)."""
+        target, v = container.value, value.value
+        grads = target.requires_grad or (isinstance(v, Tensor) and v.requires_grad)
+        if grads and grad_mode.state.enabled:
+            return False
+        window = self.dynamic_slice(container, key)
+        if window is None or not _fits(v, window.value):
+            return False
+        do(_store_into, window.value, self.baked(value, "stored into a tensor"))
+        return True
+
     def STORE_SLICE(self, f, ins):
         value, container, start, stop = f.pop(4)
+        if isinstance(container.value, Tensor):
+            key = self.slice_var([start, stop])
+            if key.host is not None and self._store_window(container, key, value):
+                return
         s = slice(self.value(start, "a slice bound"), self.value(stop, "a slice bound"))
         if not isinstance(container.value, Tensor):
             self.graph_break(
