@@ -14,7 +14,7 @@ import sys
 
 import numpy as np
 import pytest
-from tests.jit.differential import compiled_calls, run_both, splits
+from tests.jit.differential import compiled_calls, resume_hits, run_both, splits
 
 import janus
 import janus.nn as nn
@@ -249,3 +249,50 @@ def test_a_resumed_frame_reads_and_writes_its_cells_through_the_closure():
         assert [y.tolist() for y, _ in outs] == [[2.0 * k] * 3 for k in range(6)]
         assert [bump() for _, bump in outs] == [3] * 6
     assert splits(f)
+
+
+def test_a_function_made_after_a_split_reads_this_calls_cells(hook_on):
+    """After a break, the rest runs as a resume function whose closure is
+    each call's cells. A comprehension (3.11) or lambda it makes over them
+    reads them as the frame's own: they were read as the first call's
+    cells, so a later call with another `k` ran on the old one."""
+
+    def make():
+        def fn(x, y, n):
+            k = n % 3
+            if float(x.sum()) > 0:  # a break: the rest is a resume function
+                x = x + 1
+            scaled = [(y * k + 0.5) * i for i in range(2)]
+            shift = lambda t: t - k * y.sum()  # noqa: E731
+            return janus.stack(scaled).mean(0) + shift(y), y * k
+
+        return fn, dict
+
+    def calls(k):  # a new `y` each call: the resume function's cells hold it
+        return janus.full((3,), 1.0 - k % 2), janus.full((3,), float(k)), k // 3
+
+    calls.count = 9
+    jf = run_both(make, calls)
+    assert splits(jf)
+    assert resume_hits(jf) >= 3
+
+
+def test_closures_sharing_code_read_their_own_cells(hook_on):
+    """Closures of one code (one `step` per `scale`) share its compiled
+    entries; a comprehension or lambda inside reads the calling closure's
+    cell, not the one the first translation saw (whose `scale` was baked
+    and guarded, so the other steps ran with it)."""
+
+    def make_step(scale):
+        def step(x):
+            scaled = [x * scale + i for i in range(2)]
+            return sum(scaled) + (lambda t: t * scale)(x)
+
+        return step
+
+    steps = [make_step(s) for s in (1.0, 2.0, 3.0)]
+    x = janus.arange(3.0)
+    for _ in range(3):
+        for s, step in zip((1.0, 2.0, 3.0), steps):
+            expected = (x * s) * 2 + 1 + x * s
+            np.testing.assert_allclose(step(x).numpy(), expected.numpy())

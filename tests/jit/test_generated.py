@@ -120,6 +120,7 @@ def _function(source: str):
 @given(source=program(), n=st.integers(0, 3), flag=st.booleans())
 def test_generated_programs_agree_and_compile(source, n, flag):
     fn = _function(source)
+    janus.jit.reset()  # (equal sources make equal codes: nothing learned carries over)
     janus.manual_seed(0)
     x, y = janus.randn(3), janus.randn(3)
     xs_a, xs_b, xs_long = ([janus.randn(3) for _ in range(k)] for k in (3, 3, 4))
@@ -178,6 +179,7 @@ def program_with_breaks(draw):
 )
 @given(source=program_with_breaks(), n=st.integers(0, 3), flag=st.booleans())
 def test_generated_programs_with_graph_breaks_agree(source, n, flag):
+    janus.jit.reset()  # (equal sources make equal codes: nothing learned carries over)
     janus.manual_seed(0)
     x, y = janus.randn(3), janus.randn(3)
     xs_a, xs_b = ([janus.randn(3) for _ in range(3)] for _ in range(2))
@@ -231,6 +233,7 @@ def tree_program(draw):
 )
 @given(source=tree_program())
 def test_generated_programs_over_changing_trees_and_windows_agree(source):
+    janus.jit.reset()  # (equal sources make equal codes: nothing learned carries over)
     janus.manual_seed(0)
     x, table = janus.randn(3), janus.randn(6, 3)
     trees = [(2, (0.5, 1.5)), (3, (1.5, -0.5)), (1, (2.0, 0.25)), (4, (-1.0, 0.75))]

@@ -336,7 +336,7 @@ class Translator(
         if written is not None and written[1].value is contents:
             f.stack.append(written[1])
         else:
-            source = None if id(cell) in self.cell_vars else f.cell_source(ins.argval, cell)
+            source = None if id(cell) in self.cell_vars else self.cell_source(f, ins.argval, cell)
             f.stack.append(self.read(contents, source))
 
     def STORE_DEREF(self, f, ins):
@@ -344,12 +344,26 @@ class Translator(
         cell = f.cells[ins.argval]
         # (A cell the trace made, which an inlined closure writes, is the
         # trace's own: each compiled call makes it again, compiled.py.)
-        source = None if id(cell) in self.made_cells else f.cell_source(ins.argval, cell)
+        source = None if id(cell) in self.made_cells else self.cell_source(f, ins.argval, cell)
         if source is not None:  # a cell from outside the frame: the store is an effect
             where = source.cell() if isinstance(source, FreeVar) else source.base
             self.effects.append(("setattr", Var(cell, where), "cell_contents", var))
         cell.cell_contents = var.value
         self.cell_vars[id(cell)] = (cell, var)
+
+    def cell_source(self, f: Frame, name: str, cell):
+        """The source of `cell`'s contents as frame `f` sees it. A function
+        the trace made (a 3.11 comprehension, a lambda) over the translated
+        frame's free variables holds that frame's cells, which each call
+        passes anew (a resume function's closure): it reads them as the
+        translated frame's own (not as a fixed cell, which only an inlined
+        function from outside, guarded by identity, holds)."""
+        made = self.made_functions.get(id(f.function))
+        if f is not self.top and made is not None and made[0] is f.function:
+            for top_name, top_cell in self.top.closure.items():
+                if top_cell is cell:
+                    return FreeVar(top_name)
+        return f.cell_source(name, cell)
 
     # ----- stack -----
     def POP_TOP(self, f, ins):
