@@ -770,3 +770,45 @@ def test_a_loss_returned_after_its_backward_still_requires_grad(retain):
         assert got[:2] == want[:2]
         np.testing.assert_allclose(got[2], want[2], rtol=1e-5)
     assert compiled_calls(jf) >= 2 or retain  # (retain_graph: it runs as usual)
+
+
+def test_a_counter_kept_by_dict_get_counts_every_call():
+    """`d.get(key, 0) + 1` stored back: once the count changes from call to
+    call it is read as data, through the dict (d.get's result was a
+    constant of the trace, so every compiled call stored the same count);
+    a second get after the store reads the stored value, and a tensor
+    under a key is read afresh."""
+
+    def make():
+        stats = {"weight": janus.ones(3)}
+
+        def fn(x):
+            stats["calls"] = stats.get("calls", 0) + 1
+            stats["calls"] = stats.get("calls", 0) + 1
+            return x * stats.get("weight") + stats.get("missing", 0.5)
+
+        return fn, lambda: {"stats": stats}
+
+    jf = run_both(make, [(janus.full((3,), float(k)),) for k in range(8)])
+    assert compiled_calls(jf) >= 3
+
+
+def test_a_global_stored_then_read_reads_the_stored_value():
+    """`SCALE = SCALE * 0.5 + k` twice: the second reads what the first
+    stored. Once SCALE is read as data, the global was read again from the
+    entry state, so the compiled call stored the wrong value."""
+
+    def make():
+        namespace = {"SCALE": 1.0}
+        source = (
+            "def fn(x, k):\n"
+            "    global SCALE\n"
+            "    SCALE = SCALE * 0.5 + k\n"
+            "    SCALE = SCALE * 0.5 + k\n"
+            "    return x * SCALE\n"
+        )
+        exec(source, namespace)
+        return namespace["fn"], lambda: {"SCALE": namespace["SCALE"]}
+
+    jf = run_both(make, [(janus.ones(3), k) for k in (0, 1, 2, 3, 1, 1, 2, 0)])
+    assert compiled_calls(jf) >= 3

@@ -46,6 +46,7 @@ from .builtin_calls import (
 )
 from .generators import generator_code
 from .instructions import Code
+from .reads import ALL
 from .values import (
     NULL,
     OUTSIDE_PYTHON,
@@ -672,20 +673,37 @@ class CallsMixin:
             if name in ("items", "keys", "values") and receiver.source is not None:
                 return self.dict_view(receiver, name)
             if name == "get" and receiver.source is not None:
-                # Whether the key is there is a decision on the dict: guarded
-                # as for `key in d`, or impossible to guard once it changed.
-                if self.is_mutated(container):
-                    from .reads import ALL
-
-                    key = args[0].value if args and is_constant(args[0].value) else ALL
-                    self.read_back(receiver, key)
-                else:
-                    self._guard_keys(receiver)
+                found = self._dict_get(receiver, args, kwargs)
+                if found is not None:
+                    return found
         if name == "append" and len(args) == 1 and not kwargs:
             # The element may be a number read from tensor data: it is stored,
             # not decided on, so it stays a Var the compiled call rebuilds.
             return Var(do(method, args[0].value))
         return self.concrete(method, args, kwargs)
+
+    def _dict_get(self, receiver: Var, args: list, kwargs: dict) -> Var | None:
+        """`d.get(key[, default])` of a dict from outside. Whether the key is
+        there is a decision on the dict: guarded as for `key in d`
+        (`_guard_keys`), or a break once the trace changed the dict, unless
+        it stored that key itself. By a constant key, the value is read as
+        `d[key]` is (a number that changes per call stays data, a tensor
+        an input, a value the trace stored is that Var), or is the default;
+        None where it must run concretely."""
+        container = receiver.value
+        key = args[0].value if args and is_constant(args[0].value) else ALL
+        mutated = self.is_mutated(container)
+        if mutated:
+            self.read_back(receiver, key)
+        else:
+            self._guard_keys(receiver)
+        if key is ALL or kwargs or not 1 <= len(args) <= 2:
+            return None
+        if key not in container:
+            return args[1] if len(args) == 2 else Var(None)
+        if mutated:
+            return self.stored_var(container, key, container[key])
+        return self.read(container[key], receiver.source.item(key))
 
     def dict_view(self, receiver: Var, name: str) -> Var:
         pairs = self.dict_items(receiver)

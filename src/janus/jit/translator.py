@@ -299,6 +299,12 @@ class Translator(
         name = ins.argval
         if name in f.globals:
             value, source = f.globals[name], f.global_source(name, False)
+            stored = self.stored_var(f.globals, name, value)
+            if stored is not None:  # the trace stored it: its Var, not the entry's value
+                if ins.push_null:
+                    f.stack.append(NULL)
+                f.stack.append(stored)
+                return
         elif name in f.builtins:
             value, source = f.builtins[name], f.global_source(name, True)
         else:
@@ -311,6 +317,7 @@ class Translator(
         var = f.stack.pop()
         self.effects.append(("setglobal", f.globals, ins.argval, var))
         f.globals[ins.argval] = var.value
+        self.remember_store(f.globals, ins.argval, var)
 
     def MAKE_CELL(self, f, ins):
         name = ins.argval
