@@ -551,8 +551,10 @@ def test_resume_function_continues_a_frame_mid_way():
     call = next(i for i in ins if i.opname == "CALL")
     after = next(i for i in ins if i.offset > call.offset and i.opname != "CACHE")
     resumed = resume_function(f, after.offset, ("value",), ("a", "b", "rest", "k", "s"))
-    # min(s, b) "returned" 100: the rest of f runs from there
-    assert resumed(100, 1, 9, (7, 7), 3, 2) == 2 + (100 + 3) + 2
+    # min(s, b) "returned" 100: the rest of f runs from there (the locals
+    # come first, so a method's `self` stays its first parameter)
+    assert resumed(1, 9, (7, 7), 3, 2, 100) == 2 + (100 + 3) + 2
+    assert resumed.__code__.co_varnames[:5] == ("a", "b", "rest", "k", "s")
     assert resumed.__code__.co_filename == f.__code__.co_filename
     again = resume_function(f, after.offset, ("value",), ("a", "b", "rest", "k", "s"))
     assert again.__code__ is resumed.__code__  # cached: the frame hook's per-code state applies
@@ -746,3 +748,37 @@ def test_reset_forgets_what_the_hook_compiled_and_learned(hook_on):
         cold(janus.ones(2))
     assert capture.stats(hot.__code__)["hits"] >= 1
     assert capture.stats(cold.__code__)["hits"] == 0 and cold.__code__ in frontend._never
+
+
+def test_zero_argument_super_after_a_split(hook_on):
+    """3.11's `super()` takes the frame's first parameter as `self`: a
+    resume function keeps the method's own first (its stack slots were
+    first, and super() raised TypeError in the rest of the method)."""
+
+    class Base(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.base = nn.Linear(3, 3)
+
+        def forward(self, h):
+            return self.base(h).tanh()
+
+    class Model(Base):
+        def forward(self, x, log):
+            h = x * 2
+            for _ in range(2):  # (the loop's iterator is on the stack at the break)
+                if float(h.sum()) > 20:  # a break: the rest resumes
+                    log.append("large")
+            return super().forward(h) + 1
+
+    janus.manual_seed(0)
+    model, log = Model(), []
+    for k in range(8):
+        x = janus.full((2, 3), float(k))
+        with _C.capture.disabled():
+            want = model(x, [])
+        got = model(x, log).detach().numpy()
+        np.testing.assert_allclose(got, want.detach().numpy(), rtol=1e-5, atol=1e-6)
+    assert log == ["large"] * 12
+    resumed = [c for c in frontend.reports if "Model.forward.<resume" in c.co_qualname]
+    assert resumed and any(_C.capture.stats(c)["hits"] for c in resumed)

@@ -4,7 +4,7 @@ a function of its live state.
 When a frame is split at a graph break (see `split.py`), the compiled entry
 runs the graph for the part before the break, runs the breaking instruction
 in Python, and then calls a resume function with the frame's state at the
-next instruction: the values on the stack and the bound locals, as
+next instruction: the bound locals and the values on the stack, as
 positional arguments. The resume function's code is the frame's own code
 with a prologue that pushes the stack back and jumps to that instruction;
 everything after it is unchanged, so line numbers and tracebacks point at
@@ -53,8 +53,8 @@ def original_code(code):
 
 def resume_function(function, offset: int, stack: tuple, names: tuple, data: tuple = ()):
     """The function that continues `function`'s frame at the instruction at
-    byte `offset`, taking the stack slots `stack` (kinds, bottom first; "null"
-    slots take no argument) and then the locals `names` as arguments."""
+    byte `offset`, taking the locals `names` and then the stack slots `stack`
+    (kinds, bottom first; "null" slots take no argument) as arguments."""
     code = function.__code__
     if code in _origins and offset in _origins[code][1]:
         code, offsets = _origins[code]
@@ -103,7 +103,9 @@ def _resume_code(code, offset: int, stack: tuple, slots: list, names: tuple):
         prologue.append(Instr("LOAD_FAST", name, location=location))
     prologue.append(Instr("JUMP_FORWARD", target, location=location))
     bc[head + 1 : head + 1] = prologue
-    bc.argnames = [*arguments, *names]
+    # The frame's locals first, in their order: the code's first parameter
+    # stays first, which 3.11's zero-argument super() reads as `self`.
+    bc.argnames = [*names, *arguments]
     bc.argcount = len(bc.argnames)
     bc.posonlyargcount = 0
     bc.kwonlyargcount = 0

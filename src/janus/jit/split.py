@@ -147,8 +147,7 @@ class Split:
         resume, nulls = self._resume(following, stack, pushed)
         if closure is not None:
             resume = types.FunctionType(resume.__code__, resume.__globals__, None, None, closure)
-        args = [v for k, v in enumerate(stack) if k not in nulls]
-        args.extend(local_values)
+        args = [*local_values, *(v for k, v in enumerate(stack) if k not in nulls)]
         if tail:
             return TailCall(resume, args)
         outer = _calling.code
