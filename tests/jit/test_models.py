@@ -260,3 +260,50 @@ def test_treelstm_on_new_random_trees_every_step():
     # A new structure each call: it may stay eager, but it must stay right.
     jf = run_both(_tree_trainer, [(b,) for b in _tree_batches(6)], **TOL)
     assert len(jf.report.compiles) <= jf.budget
+
+
+class Stack(nn.Module):
+    """Blocks in a ModuleList, a Sequential and a ModuleDict, each looped
+    over in forward, as real models do."""
+
+    def __init__(self):
+        super().__init__()
+        self.blocks = nn.ModuleList([nn.Linear(6, 6) for _ in range(3)])
+        self.tail = nn.Sequential(nn.Linear(6, 6), nn.Tanh())
+        self.heads = nn.ModuleDict({"a": nn.Linear(6, 3), "b": nn.Linear(6, 3)})
+
+    def forward(self, x):
+        for k, block in enumerate(self.blocks):
+            x = F.relu(block(x)) + x * k
+        for layer in self.tail:
+            x = layer(x)
+        return sum(self.heads[name](x) for name in self.heads)
+
+
+def test_loops_over_module_containers_compile_and_follow_changes():
+    """`for block in self.blocks` reads each block through the container on
+    every call (it was a break: an outside iterable), so a block replaced
+    or appended between calls is followed, as eagerly."""
+
+    def make():
+        janus.manual_seed(3)
+        model = Stack()
+        step, observed = _trainer(lambda: model)()
+        calls = 0
+
+        def changing(x, y):
+            nonlocal calls
+            calls += 1
+            if calls == 4:
+                model.blocks[1] = nn.Linear(6, 6)
+            if calls == 6:
+                model.blocks.append(nn.Linear(6, 6))
+            return step(x, y)
+
+        return changing, observed
+
+    janus.manual_seed(1)
+    data = [(janus.randn(8, 6), janus.randint(0, 3, (8,))) for _ in range(8)]
+    jf = run_both(make, data, **TOL)
+    assert not any(b for t in jf.report.compiles for b in t.breaks if "iterates" in str(b))
+    assert compiled_calls(jf) >= 3

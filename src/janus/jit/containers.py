@@ -208,6 +208,10 @@ class ContainersMixin:
             )
         if isinstance(value, dict) and var.source is not None:
             return VirtualIterator(Var(k) for k in self.dict_items(var))
+        if var.source is not None:
+            submodules = self.module_container_items(var)
+            if submodules is not None:
+                return VirtualIterator(submodules)
         if var.source is not None and not isinstance(value, Tensor) and not is_constant(value):
             # A data loader, a custom iterable, an iterator argument: what it
             # yields is not read through any source, so a compiled call would
@@ -230,6 +234,24 @@ class ContainersMixin:
                 "give the class an __iter__, or iterate a list of the items",
             )
         return VirtualIterator(Var(v) for v in do(iter, self.value(var, "iterated")))
+
+    def module_container_items(self, var: Var) -> list | None:
+        """What iterating a ModuleList or Sequential (its modules) or a
+        ModuleDict (its names) from outside yields, read through its
+        `_modules` table so that each compiled call takes them again (its
+        size guarded, as a dict's). The class's `__iter__` is guarded to be
+        still janus's. None for any other object."""
+        from ..nn.modules.container import ModuleDict, ModuleList, Sequential
+
+        method = class_attribute(var.value, "__iter__")
+        if method not in (ModuleList.__iter__, Sequential.__iter__, ModuleDict.__iter__):
+            return None
+        self.guard_class_attribute(var, "__iter__")
+        table = self.read(var.value._modules, var.source.attr("_modules"))
+        items = self.dict_items(table)
+        if method is ModuleDict.__iter__:
+            return [Var(name) for name in items]
+        return list(items.values())
 
     def next_of(self, it):
         if not isinstance(it, VirtualIterator):
