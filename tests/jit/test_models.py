@@ -263,18 +263,23 @@ def test_treelstm_on_new_random_trees_every_step():
 
 
 class Stack(nn.Module):
-    """Blocks in a ModuleList, a Sequential and a ModuleDict, each looped
-    over in forward, as real models do."""
+    """Blocks in a ModuleList, a Sequential, a ModuleDict and a
+    ParameterList, each looped over in forward, as real models do."""
 
     def __init__(self):
         super().__init__()
         self.blocks = nn.ModuleList([nn.Linear(6, 6) for _ in range(3)])
         self.tail = nn.Sequential(nn.Linear(6, 6), nn.Tanh())
         self.heads = nn.ModuleDict({"a": nn.Linear(6, 3), "b": nn.Linear(6, 3)})
+        self.scales = nn.ParameterList([nn.Parameter(janus.ones(6)) for _ in range(2)])
 
     def forward(self, x):
         for k, block in enumerate(self.blocks):
             x = F.relu(block(x)) + x * k
+        for block in reversed(self.blocks):
+            x = x + block(x) * 0.1
+        for scale in self.scales:
+            x = x * scale
         for layer in self.tail:
             x = layer(x)
         return sum(self.heads[name](x) for name in self.heads)

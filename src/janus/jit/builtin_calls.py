@@ -71,7 +71,25 @@ def _reversed(tr, args, kwargs):
     (var,) = args
     if isinstance(var.value, (list, tuple)) or var.items is not None:
         return Var(VirtualIterator(list(reversed(tr.elements(var)))))
+    if var.source is not None and _reversed_by_index(var.value):  # reversed(self.blocks)
+        submodules = tr.module_container_items(var)
+        if submodules is not None:
+            tr.guard_class_attribute(var, "__reversed__")
+            tr.guard_class_attribute(var, "__getitem__")
+            return Var(VirtualIterator(list(reversed(submodules))))
     return tr.concrete(reversed, args, kwargs)
+
+
+def _reversed_by_index(value) -> bool:
+    """Whether reversed(value) indexes a janus list of modules or parameters
+    from its end (a ModuleDict's reversed indexes names by position and
+    raises, as eagerly)."""
+    from ..nn.modules.container import ModuleList, ParameterList, Sequential
+
+    by_index = (ModuleList.__getitem__, Sequential.__getitem__, ParameterList.__getitem__)
+    return class_attribute(value, "__reversed__") is None and (
+        class_attribute(value, "__getitem__") in by_index
+    )
 
 
 def _iter(tr, args, kwargs):

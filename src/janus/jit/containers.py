@@ -236,21 +236,29 @@ class ContainersMixin:
         return VirtualIterator(Var(v) for v in do(iter, self.value(var, "iterated")))
 
     def module_container_items(self, var: Var) -> list | None:
-        """What iterating a ModuleList or Sequential (its modules) or a
-        ModuleDict (its names) from outside yields, read through its
-        `_modules` table so that each compiled call takes them again (its
-        size guarded, as a dict's). The class's `__iter__` is guarded to be
-        still janus's. None for any other object."""
-        from ..nn.modules.container import ModuleDict, ModuleList, Sequential
+        """What iterating a ModuleList or Sequential (its modules), a
+        ModuleDict (its names) or a ParameterList (its parameters) from
+        outside yields, read through the table it keeps them in, so that
+        each compiled call takes them again (its size guarded, as a dict's).
+        The class's `__iter__` is guarded to be still janus's. None for any
+        other object."""
+        from ..nn.modules.container import ModuleDict, ModuleList, ParameterList, Sequential
 
         method = class_attribute(var.value, "__iter__")
-        if method not in (ModuleList.__iter__, Sequential.__iter__, ModuleDict.__iter__):
+        tables = {
+            ModuleList.__iter__: "_modules",
+            Sequential.__iter__: "_modules",
+            ModuleDict.__iter__: "_modules",
+            ParameterList.__iter__: "_parameters",
+        }
+        if method not in tables:
             return None
         self.guard_class_attribute(var, "__iter__")
-        table = self.read(var.value._modules, var.source.attr("_modules"))
+        name = tables[method]
+        table = self.read(getattr(var.value, name), var.source.attr(name))
         items = self.dict_items(table)
         if method is ModuleDict.__iter__:
-            return [Var(name) for name in items]
+            return [Var(key) for key in items]
         return list(items.values())
 
     def next_of(self, it):
