@@ -312,3 +312,44 @@ def test_loops_over_module_containers_compile_and_follow_changes():
     jf = run_both(make, data, **TOL)
     assert not any(b for t in jf.report.compiles for b in t.breaks if "iterates" in str(b))
     assert compiled_calls(jf) >= 3
+
+
+class Toggled(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Sequential(nn.Linear(6, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Dropout(0.3))
+        self.head = nn.Linear(8, 3)
+
+    def forward(self, x):
+        h = self.body(x)
+        return self.head(h * 2 if self.training else h)
+
+
+def test_train_and_eval_inside_the_step_compile():
+    """`model.train(flag)` inside the step stores `training` into every
+    submodule (Module.train's object.__setattr__ over modules()): effects
+    committed after the graph, not a break, and the forward after it
+    follows the mode (dropout, batch statistics)."""
+
+    def make():
+        janus.manual_seed(3)
+        model = Toggled()
+        opt = janus.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+
+        def step(x, y, train):
+            model.train(train)
+            opt.zero_grad()
+            loss = F.cross_entropy(model(x), y)
+            loss.backward()
+            opt.step()
+            model.eval()
+            return loss.detach(), model(x).detach()
+
+        return step, lambda: {"model": model, "opt": opt, "mode": model.body[3].training}
+
+    janus.manual_seed(1)
+    data = [(janus.randn(8, 6), janus.randint(0, 3, (8,)), k % 3 != 2) for k in range(8)]
+    jf = run_both(make, data, **TOL)
+    breaks = [b for t in jf.report.compiles for b in t.breaks]
+    assert all("optimizer state" in b.explanation for b in breaks), breaks
+    assert compiled_calls(jf) >= 4

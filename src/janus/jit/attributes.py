@@ -179,24 +179,29 @@ class AttributesMixin:
                 )
                 do(setattr, obj.value, ins.argval, value.value)
                 return
+        self.store_attribute(obj, ins.argval, value)
+
+    def store_attribute(self, obj: Var, name: str, value: Var) -> None:
+        """`obj.name = value` by the object's plain attribute store: an
+        effect on an object from outside, committed after the graph."""
         if isinstance(obj.value, Tensor):
-            if ins.argval == "grad":
+            if name == "grad":
                 self.recorder.grad_set(obj.value)  # committed with the other .grad changes
                 self.grads_dirty = True
             else:
                 self.graph_break(
                     "effect",
-                    f"a store to Tensor.{ins.argval}",
+                    f"a store to Tensor.{name}",
                     "set tensor attributes outside the compiled function",
                 )
         elif obj.source is not None:
-            self.effects.append(("setattr", obj, ins.argval, value))
+            self.effects.append(("setattr", obj, name, value))
         elif id(obj.value) not in self.created:
             self.graph_break(
                 "effect",
                 f"attribute store on a {type(obj.value).__name__} the frame did not receive",
                 "store into objects reachable from arguments or globals",
             )
-        do(setattr, obj.value, ins.argval, value.value)
-        self.mark_mutated(obj.value, ins.argval)
-        self.remember_store(obj.value, ins.argval, value)
+        do(setattr, obj.value, name, value.value)
+        self.mark_mutated(obj.value, name)
+        self.remember_store(obj.value, name, value)

@@ -203,6 +203,24 @@ def _super(tr, args, kwargs):
     return Var(super(cell.cell_contents, receiver.value), self_var=receiver)
 
 
+def _object_setattr(tr, args, kwargs):
+    """`object.__setattr__(module, "training", mode)` (Module.train): a
+    plain attribute store of a number or string on a janus module, whose
+    own __setattr__ stores such values the same way. Anything else runs
+    concretely (a break)."""
+    from ..nn.modules.module import Module
+
+    if len(args) == 3 and not kwargs:
+        obj, name, value = args
+        plain = type(value.value) in (bool, int, float, str, type(None))
+        if isinstance(obj.value, Module) and type(name.value) is str and plain:
+            if class_attribute(obj.value, "__setattr__") is Module.__setattr__:
+                tr.guard_class_attribute(obj, "__setattr__", instance=False)
+                tr.store_attribute(obj, name.value, value)
+                return Var(None)
+    return tr.concrete(object.__setattr__, args, kwargs)
+
+
 BUILTIN_HANDLERS = {
     len: _len,
     enumerate: _enumerate,
@@ -218,6 +236,7 @@ BUILTIN_HANDLERS = {
     int: _float_of(int),
     print: _print,
     super: _super,
+    object.__setattr__: _object_setattr,
 }
 
 

@@ -91,6 +91,13 @@ _TENSOR_GETTERS = {
     "buffers": "named_buffers",
     "named_buffers": "named_buffers",
 }
+# The getters of a module's submodules, and the named form each is read through.
+_MODULE_TREE = {
+    "modules": "named_modules",
+    "named_modules": "named_modules",
+    "children": "named_children",
+    "named_children": "named_children",
+}
 # The janus modules whose functions and methods only compute tensors (their
 # only effects are in-place tensor updates, which the recorder sees): they
 # run as they are. Other janus code keeps Python state (a scheduler's epoch
@@ -513,11 +520,14 @@ class CallsMixin:
         return self.call(forward, args, kwargs)
 
     def module_members(self, fn: Var, module: Var, name: str, args, kwargs) -> Var:
-        """`module.parameters()` and the like. From a module with a source,
-        each tensor gets its own (`L['model'].fc.weight`), so a compiled call
-        reads the parameters of the module it is given, and the module tree
-        (its classes and member counts) is guarded; else the call runs as is."""
-        if name not in _TENSOR_GETTERS or module.source is None or args or kwargs:
+        """`module.parameters()`, `module.modules()` and the like. From a
+        module with a source, each tensor and submodule gets its own
+        (`L['model'].fc.weight`), so a compiled call reads the members of
+        the module it is given (and `train()` stores into them), and the
+        module tree (its classes and member counts) is guarded; else the
+        call runs as is."""
+        getter = _TENSOR_GETTERS.get(name) or _MODULE_TREE.get(name)
+        if getter is None or module.source is None or args or kwargs:
             return self.opaque(fn, args, kwargs)
         sources = {"": module.source}
         for path, sub in module.value.named_modules():
@@ -528,10 +538,13 @@ class CallsMixin:
             for table in ("_parameters", "_buffers", "_modules"):
                 self.guard(src.attr(table), "len", len(getattr(sub, table)))
         members = []
-        for path, tensor in do(getattr(module.value, _TENSOR_GETTERS[name])):
-            owner, _, attr = path.rpartition(".")
-            var = self.read(tensor, sources[owner].attr(attr))
-            members.append(Var((path, tensor), items=[Var(path), var]) if "named" in name else var)
+        for path, member in do(getattr(module.value, getter)):
+            if name in _MODULE_TREE:
+                var = self.read(member, sources[path])
+            else:
+                owner, _, attr = path.rpartition(".")
+                var = self.read(member, sources[owner].attr(attr))
+            members.append(Var((path, member), items=[Var(path), var]) if "named" in name else var)
         return Var(VirtualIterator(members))
 
     # ----- janus's tensor library -----
