@@ -98,10 +98,13 @@ def run_both(make, calls, rtol=1e-5, atol=1e-6):
         # agree with itself.
         with contextlib.nullcontext() if mode == "jit" else janus._C.capture.disabled():
             for args in seq:
-                out.append(snapshot(fn(*args)))
-                out.append(state_of(observed()))
+                result = fn(*args)
+                with janus._C.capture.disabled():  # (the harness's own frames: never compiled)
+                    out.append(snapshot(result))
+                    out.append(state_of(observed()))
         results[mode] = out
-        states[mode] = state_of(observed())
+        with janus._C.capture.disabled():
+            states[mode] = state_of(observed())
     for k, (a, b) in enumerate(zip(results["eager"], results["jit"])):
         assert_same(a, b, rtol, atol, f"call {k // 2} {'state' if k % 2 else 'result'}")
     assert_same(states["eager"], states["jit"], rtol, atol, "final state")
