@@ -469,8 +469,8 @@ class ReadsMixin:
             )
             parent = x
             x = do(index_select, parent, dim, positions)
-            where = slice(taken.start, taken.stop, taken.step)
-            self.recorder.taken_as_view(x, parent, dim, positions, where)
+            window = slice(taken.start, taken.stop, taken.step)
+            self.recorder.taken_as_view(x, parent, dim, positions, window)
         for dim in reversed(range(len(parts))):  # an int's dimension goes, as eager's does
             if changing[dim] == "index":
                 x = do(Tensor.squeeze, x, dim)
