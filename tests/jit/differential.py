@@ -125,3 +125,17 @@ def resume_hits(jf) -> int:
     """Calls of the resume functions that ran a compiled entry."""
     stats = janus._C.capture.stats
     return sum(stats(fn.__code__)["hits"] for s in splits(jf) for fn in s.resume_functions)
+
+
+def generated(examples: int):
+    """The settings of a test over hypothesis-generated programs: `examples`
+    of them, the same ones every run (a failure reproduces), no deadline
+    (the first calls translate)."""
+    from hypothesis import HealthCheck, settings
+
+    return settings(
+        max_examples=examples,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow],
+        derandomize=True,
+    )

@@ -9,9 +9,9 @@ from __future__ import annotations
 import textwrap
 
 import numpy as np
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
-from tests.jit.differential import compiled_calls, run_both
+from tests.jit.differential import compiled_calls, generated, run_both
 
 import janus
 
@@ -111,12 +111,7 @@ def _function(source: str):
     return namespace["generated"]
 
 
-@settings(
-    max_examples=25,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow],
-    derandomize=True,
-)
+@generated(25)
 @given(source=program(), n=st.integers(0, 3), flag=st.booleans())
 def test_generated_programs_agree_and_compile(source, n, flag):
     fn = _function(source)
@@ -171,12 +166,7 @@ def program_with_breaks(draw):
     return "\n".join([lines[0], *body, ret]) + "\n"
 
 
-@settings(
-    max_examples=20,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow],
-    derandomize=True,
-)
+@generated(20)
 @given(source=program_with_breaks(), n=st.integers(0, 3), flag=st.booleans())
 def test_generated_programs_with_graph_breaks_agree(source, n, flag):
     janus.jit.reset()  # (equal sources make equal codes: nothing learned carries over)
@@ -225,12 +215,7 @@ def tree_program(draw):
     return "\n".join(lines) + "\n"
 
 
-@settings(
-    max_examples=20,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow],
-    derandomize=True,
-)
+@generated(20)
 @given(source=tree_program())
 def test_generated_programs_over_changing_trees_and_windows_agree(source):
     janus.jit.reset()  # (equal sources make equal codes: nothing learned carries over)

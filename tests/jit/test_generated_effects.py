@@ -13,9 +13,9 @@ import io
 import textwrap
 
 import numpy as np
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
-from tests.jit.differential import run_both
+from tests.jit.differential import generated, run_both
 
 import janus
 
@@ -69,12 +69,7 @@ class State:
         self.history = []
 
 
-@settings(
-    max_examples=60,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow],
-    derandomize=True,
-)
+@generated(60)
 @given(source=effect_program())
 def test_generated_programs_over_the_heap_agree(source):
     janus.jit.reset()  # (equal sources make equal codes: nothing learned carries over)

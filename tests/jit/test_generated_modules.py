@@ -10,9 +10,9 @@ from __future__ import annotations
 import collections
 import textwrap
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
-from tests.jit.differential import run_both
+from tests.jit.differential import generated, run_both
 
 import janus
 import janus.nn as nn
@@ -91,12 +91,7 @@ CONFIGS = [
 ]
 
 
-@settings(
-    max_examples=30,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow],
-    derandomize=True,
-)
+@generated(30)
 @given(source=module_program())
 def test_generated_modules_agree(source):
     janus.jit.reset()  # (equal sources make equal codes: nothing learned carries over)

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import textwrap
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
-from tests.jit.differential import compiled_calls, resume_hits, run_both
+from tests.jit.differential import compiled_calls, generated, resume_hits, run_both
 
 import janus
 import janus.nn as nn
@@ -85,12 +85,7 @@ def training_program(draw):
     }
 
 
-@settings(
-    max_examples=30,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow],
-    derandomize=True,
-)
+@generated(30)
 @given(program=training_program())
 def test_generated_training_steps_agree(program):
     janus.jit.reset()  # (equal sources make equal codes: nothing learned carries over)

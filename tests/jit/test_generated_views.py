@@ -12,9 +12,9 @@ from __future__ import annotations
 import math
 import textwrap
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
-from tests.jit.differential import run_both
+from tests.jit.differential import generated, run_both
 
 import janus
 
@@ -76,12 +76,7 @@ def view_program(draw):
     return "def generated(i):\n" + "".join(f"    {line}\n" for line in body)
 
 
-@settings(
-    max_examples=150,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow],
-    derandomize=True,
-)
+@generated(150)
 @given(source=view_program())
 def test_generated_programs_over_views_and_writes_agree(source):
     janus.jit.reset()  # (equal sources make equal codes: nothing learned carries over)
