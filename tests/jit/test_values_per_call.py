@@ -812,3 +812,24 @@ def test_a_global_stored_then_read_reads_the_stored_value():
 
     jf = run_both(make, [(janus.ones(3), k) for k in (0, 1, 2, 3, 1, 1, 2, 0)])
     assert compiled_calls(jf) >= 3
+
+
+def test_a_detached_view_kept_by_the_frame_does_not_require_grad():
+    """`h = emb(ids)[0]; states.append(h.detach())`: the detached tensor
+    holds the view's array, and was rebuilt as the view itself, so the
+    compiled call kept a tensor that required grad."""
+
+    def make():
+        janus.manual_seed(0)
+        emb = nn.Embedding(8, 4)
+        states = []
+
+        def fn(i):
+            h = emb(janus.tensor([i]))[0]
+            states.append(h.detach())
+            return h.sum()
+
+        return fn, lambda: {"states": states}
+
+    jf = run_both(make, [(i,) for i in (0, 3, 1, 5, 2, 4, 6, 7)])
+    assert compiled_calls(jf) >= 3

@@ -88,8 +88,10 @@ class _Builder:
         view = rec.view_of(t) if produced and not data_only else None
         if view is not None:
             # A view of a tensor the frame made: made again from that tensor's
-            # output, so the two share memory as they do eagerly.
-            return ("view", self.tensor(view.parent), view.op, view.attrs)
+            # output, so the two share memory as they do eagerly. (`h.detach()`
+            # of such a view holds the same array: the view again, detached.)
+            made = ("view", self.tensor(view.parent), view.op, view.attrs)
+            return ("detached", made) if view.parent._rg and not t._rg else made
         if produced:
             # A training step (it ran backward itself) may return its loss:
             # the compiled call returns it without the consumed autograd
