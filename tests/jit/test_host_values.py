@@ -253,3 +253,25 @@ def test_a_division_by_a_host_value_raises_where_eager_does():
     np.testing.assert_allclose(got[:4] + got[5:], want[:4] + want[5:], rtol=1e-5)
     for p, q in zip(params, eager_params):
         np.testing.assert_allclose(p, q, rtol=1e-5)
+
+
+def test_max_and_min_of_numbers_read_are_graph_operands():
+    """`max(0.0, loss.item())` used as a tensor operand: the graph keeps a
+    value unless the next is greater, as Python's max does (nan included);
+    it was a break. Hypothesis found it on 3.12."""
+
+    def make():
+        def fn(x, y):
+            total = max(0.0, x.sum().item()) - 1
+            low = min(x.max().item(), y.min().item(), 0.25)
+            return (x * ((x + x).relu().sum().item() * 0.5 - total) / 4).tanh() + low, total
+
+        return fn, dict
+
+    janus.manual_seed(0)
+    calls = [(janus.randn(3) * (k - 2), janus.randn(3)) for k in range(6)]
+    calls.append((janus.tensor([float("nan"), 1.0, 2.0]), janus.ones(3)))
+    calls.append((janus.ones(3), janus.tensor([2.0, float("nan"), 1.0])))
+    jf = run_both(make, calls)
+    assert not any(t.breaks for t in jf.report.compiles)
+    assert compiled_calls(jf) >= 5

@@ -22,6 +22,7 @@ import numpy as np
 from .. import creation
 from ..device import device
 from ..dtypes import bool_, dtype, float64, int64, result_type
+from ..ops.elementwise import where
 from ..ops.indexing import index_select
 from ..tensor import Tensor, _make
 from .sources import Computed, Elements, Fixed, IndexPosition, NumberInput, SlicePositions
@@ -325,6 +326,8 @@ class ReadsMixin:
                 return None
             return self.number_input(var, float64 if type(var.value) is float else int64, device)
         host = var.host
+        if isinstance(host, HostOp) and (host.fn is max or host.fn is min):
+            return self._python_extreme(var, device)
         if isinstance(host, HostOp):
             if host.fn not in _EXACT_FLOAT_OPERATORS or type(var.value) is not float:
                 return None
@@ -353,6 +356,29 @@ class ReadsMixin:
         number = do(t.detach().reshape, ())
         want = {float: float64, int: int64, bool: bool_}[type(var.value)]
         return number if number.dtype is want else do(number.to, want)
+
+    def _python_extreme(self, var: Var, device) -> Tensor | None:
+        """`max(a, b, ...)` or `min` of floats, as the graph computes it:
+        Python keeps the value so far unless the next is greater (smaller),
+        which is `where(b > a, b, a)`, exact for nan as well. None unless
+        every operand is a float (then the result's type never changes)."""
+        host = var.host
+        if len(host.args) < 2 or not all(type(a.value) is float for a in host.args):
+            return None
+        operands = []
+        for a in host.args:
+            if a.host is None:  # a constant of the trace
+                number = do(creation.tensor, a.value, dtype=float64, device=device)
+            else:
+                number = self.python_number(a, device)
+                if number is None:
+                    return None
+            operands.append(number)
+        beats = operator.gt if host.fn is max else operator.lt
+        kept = operands[0]
+        for number in operands[1:]:
+            kept = do(where, do(beats, number, kept), number, kept)
+        return kept
 
     def pinned(self, var: Var) -> Var:
         """`var`'s tensor as it is now, for a number read from it
