@@ -42,12 +42,44 @@ def _library(source: str):
     return ctypes.CDLL(path)
 
 
-def run_on_host(graph, *arrays, passes=None, rng_shift=0):
-    """(outputs, lowered) of `graph` on `arrays`, through the generated kernels."""
+def have_nvcc() -> bool:
+    return shutil.which("nvcc") is not None
+
+
+def compile_as_cuda(source: str) -> str:
+    """Compiles a generated source as device code (nvcc to PTX, the CUDA
+    branch of the prelude, as NVRTC does on a GPU machine); returns nvcc's
+    errors, or "" when it compiles. No GPU is needed."""
+    os.makedirs(_CACHE, exist_ok=True)
+    digest = hashlib.sha256(source.encode()).hexdigest()[:24]
+    ptx = os.path.join(_CACHE, f"{digest}.ptx")
+    if os.path.exists(ptx):
+        return ""
+    src = os.path.join(_CACHE, f"{digest}.cu")
+    with open(src, "w") as f:
+        f.write(source)
+    done = subprocess.run(
+        ["nvcc", "--ptx", "-arch=sm_90", "-std=c++17", src, "-o", ptx + ".tmp"],
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode:
+        return done.stderr
+    os.replace(ptx + ".tmp", ptx)
+    return ""
+
+
+def lowered(graph, passes=None):
+    """`graph` after the passes (the default ones unless named), lowered."""
     graph = _copy(graph)
     for name in _C.ir.pass_names() if passes is None else passes:
         graph.run_pass(name)
-    low = lower(graph)
+    return graph, lower(graph)
+
+
+def run_on_host(graph, *arrays, passes=None, rng_shift=0):
+    """(outputs, lowered) of `graph` on `arrays`, through the generated kernels."""
+    graph, low = lowered(graph, passes)
     lib = _library(low.source)
     buffers = {}
     for value, array in zip(graph.inputs(), arrays):

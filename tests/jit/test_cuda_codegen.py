@@ -5,7 +5,7 @@ cuda_cases.py, plus what it refuses."""
 import numpy as np
 import pytest
 from cuda_cases import CASES, recorded
-from cuda_host import have_compiler, run_on_host
+from cuda_host import compile_as_cuda, have_compiler, have_nvcc, lowered, run_on_host
 
 import janus
 from janus.jit import compile_graph
@@ -23,6 +23,17 @@ def test_generated_kernels_match_the_cpu_runtime(case):
     for got, want in zip(outs, expected):
         assert got.shape == want.shape and got.dtype == want.dtype
         np.testing.assert_allclose(got, want, rtol=2e-5, atol=2e-6)
+
+
+@pytest.mark.skipif(not have_nvcc(), reason="needs nvcc")
+@pytest.mark.parametrize("case", CASES, ids=[c[0].__name__ for c in CASES])
+def test_generated_kernels_compile_as_cuda(case):
+    """The same source as device code, as NVRTC compiles it on a GPU
+    machine: a kernel that only the host branch accepts fails here, on a
+    machine with no GPU."""
+    graph, _ = recorded(case)
+    _, low = lowered(graph)
+    assert compile_as_cuda(low.source) == ""
 
 
 def test_transposed_operands_are_read_through_the_gemm_flags():
