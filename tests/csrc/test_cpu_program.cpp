@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 #include <stdexcept>
 #include <vector>
 
@@ -56,6 +57,25 @@ TEST(CpuProgram, PythonStyleIntegerDivision) {
   p->run({a.data(), b.data()}, {q.data(), r.data()});
   EXPECT_EQ(q, (std::vector<int64_t>{3, -4, -4, 3}));
   EXPECT_EQ(r, (std::vector<int64_t>{1, 1, -1, -1}));
+}
+
+TEST(CpuProgram, LowestIntOverMinusOneWrapsAsNumpyDoes) {
+  // In C++ it traps (SIGFPE), which would kill the user's process.
+  auto p = compile(R"(graph(%a: i64[3], %b: i64[3], %c: i32[2]) {
+  %0: i64[3] = floor_divide(%a, %b)
+  %1: i64[3] = remainder(%a, %b)
+  %2: i32[2] = floor_divide(%c, -1)
+  %3: i32[2] = remainder(%c, -1)
+  return %0, %1, %2, %3
+})");
+  const int64_t lowest = std::numeric_limits<int64_t>::min();
+  std::vector<int64_t> a = {lowest, lowest, 5}, b = {-1, 0, -1}, q(3), r(3);
+  std::vector<int32_t> c = {std::numeric_limits<int32_t>::min(), 6}, cq(2), cr(2);
+  p->run({a.data(), b.data(), c.data()}, {q.data(), r.data(), cq.data(), cr.data()});
+  EXPECT_EQ(q, (std::vector<int64_t>{lowest, 0, -5}));
+  EXPECT_EQ(r, (std::vector<int64_t>{0, 0, 0}));
+  EXPECT_EQ(cq, (std::vector<int32_t>{std::numeric_limits<int32_t>::min(), -6}));
+  EXPECT_EQ(cr, (std::vector<int32_t>{0, 0}));
 }
 
 TEST(CpuProgram, ReductionsOverDims) {

@@ -27,6 +27,12 @@ def elementwise_broadcast(x, y):
     return z.sigmoid() * x.clamp(-0.5, 0.5), (x > y).float() + x.relu().sqrt(), x.abs().neg()
 
 
+def integer_arithmetic(a, b, small):
+    """Python's // and % on ints: floored, the divisor's sign, 0 for a zero
+    divisor, and the lowest int // -1 wrapping (it traps in C++)."""
+    return a // b, a % b, small // 3, small % -3, (a % 7) * 2
+
+
 def reductions(x):
     return (
         x.sum(),
@@ -61,6 +67,19 @@ def linear_algebra(x, w, b, v):
     vt = v.transpose(1, 2)  # products of it read v through the GEMM's transpose flag
     return (
         F.linear(x, w, b), x @ w.t(), janus.bmm(v, vt), F.linear(x, w), vt @ v, vt @ v[0],
+    )  # fmt: skip
+
+
+def einsums(a, b, c, col, row, seed):
+    a, b = a.detach().requires_grad_(), b.detach().requires_grad_()
+    batched = janus.einsum("bij,bjk->bik", a, b)
+    chain = janus.einsum("ij,jk,kl->il", a[0], b[0], c)  # contracted left to right
+    loss = (batched * batched).sum() + chain.sum()
+    return (
+        batched, chain, janus.einsum("ij,jk", a[1], b[1]), janus.einsum("bij->jb", a),
+        janus.einsum("bij->j", a), janus.einsum("i,i->", c[0], c[1]),
+        janus.einsum("ij,kj->kij", col, row),  # size-1 dims repeat
+        *janus.autograd.grad(loss, [a, b], seed),
     )  # fmt: skip
 
 
@@ -137,13 +156,53 @@ def gathers(x, idx, row_idx, src):
     )
 
 
+def sorting(x, ties, ints, seed):
+    x = x.detach().requires_grad_()
+    values, at = x.sort(1)
+    down, down_at = ties.sort(0, descending=True)  # NaN first, equal values in index order
+    top, top_at = x.topk(3, dim=0)
+    low_values, low_at = ties.topk(2, largest=False)
+    loss = (values * values).sum() + top.sum()
+    return (
+        values, at, down, down_at, top, top_at, low_values, low_at, ints.sort()[0],
+        ints.argsort(0, descending=True), *janus.autograd.grad(loss, [x], seed),
+    )  # fmt: skip
+
+
+def advanced_indexing(x, rows, cols, middle, mask, v, w, seed):
+    x = x.detach().requires_grad_()
+    behind = w[:, rows[0] % 3, :, cols]  # apart, after a basic dim: B still in front
+    picked = x[rows]  # (its gradient: index_put with accumulate; rows repeat)
+    crossed = x[rows[:2], :, cols]  # apart: B in front
+    side = x[1:, :, cols]  # adjacent, after slices
+    both = x[rows[0][:, None], middle[None, :]]  # index tensors that broadcast
+    y = x.detach() * 1
+    y[rows[1]] = v  # index_put of a row per index
+    y[mask] = -1.0  # a boolean mask, a number
+    y[0, :, cols[:2]] += 10.0  # an int apart from the tensor
+    z = x.detach() * 1
+    z[:, 1:3] = 0.0  # a basic key
+    z[mask] = v[0, 0, 0]  # a mask, a 0-d tensor
+    loss = (picked * picked).sum() + crossed.sum() + (side * 2).sum() + both.exp().sum()
+    return (picked, crossed, side, both, behind, y, z, *janus.autograd.grad(loss, [x], seed))
+
+
 CASES = [
     (elementwise_broadcast, lambda: (_f(3, 4), _f(4))),
+    (
+        integer_arithmetic,
+        lambda: (
+            janus.tensor([7, -7, 7, -7, 0, 5, -(2**63), -(2**63), 9]),
+            janus.tensor([2, 2, -2, -2, 3, 0, -1, 1, -1]),
+            janus.tensor([-5, 4, 0, -128], dtype=janus.int32),
+        ),
+    ),
     (reductions, lambda: (_f(3, 5, 7),)),
     (reductions_of_groups, lambda: (_f(6, 5), _f(5))),
     (softmax_and_loss, lambda: (_f(6, 5), _i(5, 6))),
     (layout, lambda: (_f(2, 3, 4), _f(2, 1, 4))),
     (linear_algebra, lambda: (_f(5, 6), _f(7, 6), _f(7), _f(3, 4, 6))),
+    (einsums, lambda: (_f(2, 3, 4), _f(2, 4, 5), _f(5, 5), _f(3, 1), _f(2, 6), janus.ones(()))),
     (embedding_and_index_add, lambda: (_f(9, 4), _i(9, 2, 3), _f(6, 4))),
     (mlp_grads, lambda: (_f(8, 6), _i(3, 8), _f(5, 6), _f(5), _f(3, 5), _f(3), janus.ones(()))),
     (
@@ -163,6 +222,30 @@ CASES = [
     (random_draws, lambda: (_f(6, 5),)),
     (basic_index_grads, lambda: (_f(3, 5, 4), janus.ones(()))),
     (gathers, lambda: (_f(4, 6), _i(6, 4, 3), _i(4, 5), _f(4, 3))),
+    (
+        advanced_indexing,
+        lambda: (
+            _f(4, 3, 5),
+            janus.tensor([[3, -1, 0], [1, 3, 2]]),
+            janus.tensor([4, 0, -2]),
+            janus.tensor([2, -3]),
+            janus.tensor(_rng.random((4, 3, 5)) > 0.5),
+            _f(1, 3, 5),
+            _f(2, 3, 4, 5),
+            janus.ones(()),
+        ),
+    ),
+    (
+        sorting,
+        lambda: (
+            _f(4, 6),
+            janus.tensor(
+                [[1.0, np.nan, 2.0], [1.0, 1.0, -0.0], [np.nan, 0.0, 2.0], [-1.0, np.nan, 0.0]]
+            ),
+            _i(3, 5, 4),
+            janus.ones(()),
+        ),
+    ),
 ]
 
 

@@ -67,8 +67,11 @@ def test_an_assert_sets_the_flag_to_its_id():
 
 
 def test_a_node_without_a_kernel_is_named():
-    graph, _ = janus.jit.record(lambda x: x.sort()[0], janus.ones(4))
-    with pytest.raises(NoKernel, match="sort"):
+    graph, _ = janus.jit.record(lambda x: x.nonzero() * 2, janus.ones(4))
+    with pytest.raises(NoKernel, match="nonzero"):
+        lower(graph)
+    graph, _ = janus.jit.record(lambda x: x.sort(0)[0], janus.ones(3000, 500))
+    with pytest.raises(NoKernel, match="sort: .*too long for a counting sort"):
         lower(graph)
 
 
@@ -104,6 +107,28 @@ def test_an_index_out_of_range_sets_the_flag_and_is_never_read():
         index = ok.copy()
         index[1, 1] = bad
         assert run_on_host(graph, x, index)[2] == INDEX_ASSERT
+
+
+def test_advanced_indices_out_of_range_set_the_flag():
+    """x[i] and x[i] = v (index, index_put) wrap a negative index once and
+    flag one out of range; the CPU runtime raises for the same calls."""
+    from janus.jit.cuda_steps import INDEX_ASSERT
+
+    def read_and_write(x, i):
+        y = x * 1
+        y[:, i] = 0.0
+        return x[i] + 1, y
+
+    graph, _ = janus.jit.record(read_and_write, janus.ones(4, 4), janus.zeros(3, dtype=janus.int64))
+    x = np.arange(16, dtype=np.float32).reshape(4, 4)
+    outs, _, flag = run_on_host(graph, x, np.array([-4, 3, 0]))
+    assert flag == 0
+    np.testing.assert_array_equal(outs[0], x[[0, 3, 0]] + 1)
+    assert not outs[1][:, [0, 3]].any() and outs[1][:, 1:3].all()
+    for bad in ([4, 0, 0], [0, -5, 0]):
+        assert run_on_host(graph, x, np.array(bad))[2] == INDEX_ASSERT
+        with pytest.raises(IndexError):
+            compile_graph(graph)(x, np.array(bad))
 
 
 def test_random_ops_read_the_calls_stream_shift():

@@ -30,6 +30,9 @@ T python_mod(T a, T b) {
     return mod;
   } else {
     if (b == 0) return 0;  // numpy: 0 (with a warning)
+    if constexpr (std::is_signed_v<T>) {
+      if (b == -1) return 0;  // (the lowest int % -1 traps in C++)
+    }
     T mod = a % b;
     if (mod != 0 && ((mod < 0) != (b < 0))) mod += b;
     return mod;
@@ -51,6 +54,11 @@ T python_floordiv(T a, T b) {
     return std::copysign(T(0), a / b);
   } else {
     if (b == 0) return 0;
+    if constexpr (std::is_signed_v<T>) {
+      // The lowest int / -1 traps in C++ (SIGFPE); numpy wraps to it.
+      using U = std::make_unsigned_t<T>;
+      if (b == -1) return static_cast<T>(U(0) - static_cast<U>(a));
+    }
     T q = a / b;
     if ((a % b != 0) && ((a < 0) != (b < 0))) --q;
     return q;

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import cuda_gather, cuda_lines, cuda_windows
+from . import cuda_einsum, cuda_gather, cuda_index, cuda_lines, cuda_sort, cuda_windows
 from .cuda_elementwise import (
     CTYPE,
     ELEMENTWISE,
@@ -76,6 +76,20 @@ template <typename T> __device_or_host__ inline T janus_max(T a, T b) {
 }
 template <typename T> __device_or_host__ inline T janus_min(T a, T b) {
   return (a < b || a != a) ? a : b;
+}
+// Python's // and % on integers, as numpy (and the CPU runtime) do them: the
+// quotient floored, the remainder with the divisor's sign, 0 for a zero
+// divisor; the lowest int // -1 wraps to itself.
+template <typename T> __device_or_host__ inline T janus_floordiv(T a, T b) {
+  if (b == 0) return 0;
+  if (b == -1) return (T)(0ull - (unsigned long long)a);
+  T q = a / b;
+  return (a % b != 0 && ((a < 0) != (b < 0))) ? (T)(q - 1) : q;
+}
+template <typename T> __device_or_host__ inline T janus_mod(T a, T b) {
+  if (b == 0 || b == -1) return 0;
+  T m = a % b;
+  return (m != 0 && ((m < 0) != (b < 0))) ? (T)(m + b) : m;
 }
 // Philox4x32-10 block `index` of the stream of `seed`: the stream
 // csrc/runtime/rng/philox.h defines (the CPU runtime and eager kernels draw
@@ -158,10 +172,10 @@ class _Lowering:
         self.asserts = {}
         self.scratch_values = []  # per-program temporaries beside the node results
         self.nodes = graph.node_list()
-        for _, _, _, outs, _ in self.nodes:
+        for op, _, _, outs, _ in self.nodes:
             for name, dtype, shape in outs:
                 if any(d is None for d in shape):
-                    raise NoKernel(f"%{name} has a data-dependent shape")
+                    raise NoKernel(f"{op}: %{name} has a data-dependent shape")
                 self.types[name] = (dtype, tuple(shape))
 
     def ctype(self, name: str) -> str:
@@ -715,6 +729,10 @@ class _Lowering:
             return cuda_windows.lower_conv(self, op, values, attrs, out)
         if op in cuda_lines.LINE_OPS:
             return cuda_lines.lower_line_op(self, op, values, attrs, outs)
+        if op in cuda_index.INDEX_OPS:
+            return cuda_index.lower_index(self, op, operands, attrs, out)
+        if op in cuda_sort.SORT_OPS:
+            return cuda_sort.lower_sort(self, op, values, attrs, outs)
         if op == "flip":
             dims = attrs["dims"]
             return [self.view_copy(values[0], out, lambda v: np.flip(v, dims))]
@@ -727,6 +745,8 @@ class _Lowering:
         if op == "matmul":  # (fold_transposes marks operands stored transposed)
             trans_a, trans_b = bool(attrs.get("transpose_a")), bool(attrs.get("transpose_b"))
             return [self.gemm(values[0], values[1], out, trans_a, trans_b)]
+        if op == "einsum":
+            return cuda_einsum.einsum(self, values, attrs["equation"], out)
         if op == "linear":
             x, w = values[0], values[1]
             if len(values) == 3:  # out = bias, then out += x @ w.T

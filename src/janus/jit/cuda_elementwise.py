@@ -154,8 +154,10 @@ def elementwise_expr(op: str, operands: list, types: list, out: str, attrs: dict
             raise NoKernel(f"{op} on {out}")
         return _activation(op, ops[0], out, attrs)
     if op in ("remainder", "floor_divide"):
+        if out == "bool":
+            raise NoKernel(f"{op} of booleans")
         if not is_float(out):
-            raise NoKernel(f"integer {op}")
+            return f"janus_{'floordiv' if op == 'floor_divide' else 'mod'}({ops[0]}, {ops[1]})"
         q = f"floor({ops[0]} / {ops[1]})"
         return q if op == "floor_divide" else f"({ops[0]} - {q} * {ops[1]})"
     if op in _UNARY:

@@ -1,0 +1,263 @@
+"""CUDA kernels for advanced indexing (janus.ops.indexing):
+    index(x, *idx) {spec}                          out = x[key]
+    index_put(x, values, *idx) {spec, accumulate}  out = x; out[key] = (or +=) values
+with numpy's rules, as the eager op and the CPU runtime
+(csrc/runtime/cpu/lower_advanced_index.cpp) follow them.
+
+The key's geometry is fixed when the graph is lowered: every element of
+x[key] at result coordinates (p, b, q) lies at x offset
+    base + pre(p) + adv(b) + post(q)
+where p and q are the basic dims (slices, None, the dims the key leaves)
+before and after B, the broadcast shape of the index tensors, and adv(b)
+reads each index tensor at b. B stands where the first advanced entry does
+when those entries are adjacent in the key, else in front; with a tensor in
+the key, an integer counts as a 0-d advanced entry. Each index read is
+wrapped once if negative and checked: one out of range is never
+dereferenced; it sets the assert flag and the frame falls back to the eager
+op, which raises PyTorch's error.
+
+A boolean mask (the key's only tensor) covers as many dims as it has: x[mask]
+has a data-dependent shape (no kernel), but `x[mask] = v` with a `v` that
+is the same for every selected element writes where the mask is true, a map
+over the mask's dims. A `v` that differs along the selected elements needs
+their running count, and has no kernel yet.
+
+index_put without `accumulate` writes each selected element once per
+index; where an index repeats, which write wins is unspecified on the GPU
+(as in PyTorch's CUDA kernel); with `accumulate` the adds are atomic.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from .cuda_elementwise import NoKernel, is_float, literal, literal_type
+from .cuda_gather import checked_index
+from .cuda_steps import Launch, blocks_for, contiguous_strides, index_code
+
+
+@dataclass
+class IndexTensor:
+    name: str
+    shape: tuple
+    size: int  # of the x dim it indexes
+    stride: int  # of that dim, in elements
+
+
+@dataclass
+class Plan:
+    """Where each element of x[key] is in x (see the module's docstring)."""
+
+    base: int = 0
+    pre: list = field(default_factory=list)  # (size, stride) of the basic dims before B
+    post: list = field(default_factory=list)  # ... and after it
+    tensors: list = field(default_factory=list)  # IndexTensor, for integer index tensors
+    b_shape: tuple = ()
+    mask: tuple | None = None  # (name, shape, x strides of the dims it covers)
+
+
+def _broadcast(shapes) -> tuple:
+    out: list = []
+    for shape in shapes:
+        if len(shape) > len(out):
+            out = [1] * (len(shape) - len(out)) + out
+        for k, size in enumerate(shape):
+            at = len(out) - len(shape) + k
+            if size != out[at] and 1 not in (size, out[at]):
+                raise NoKernel("index tensors whose shapes do not broadcast")
+            if out[at] == 1:
+                out[at] = size
+    return tuple(out)
+
+
+def _broadcast_strides(shape, out_shape) -> list:
+    """Strides reading contiguous `shape` at each index of `out_shape`
+    (right-aligned, numpy's broadcasting); NoKernel where it does not
+    broadcast to it."""
+    if len(shape) > len(out_shape) or any(
+        s not in (1, o) for s, o in zip(reversed(shape), reversed(out_shape))
+    ):
+        raise NoKernel(f"values of shape {tuple(shape)} for a key selecting {tuple(out_shape)}")
+    own = contiguous_strides(shape)
+    pad = len(out_shape) - len(shape)
+    return [0] * pad + [0 if size == 1 else s for size, s in zip(shape, own)]
+
+
+def plan_key(low, x_shape, spec, tensors: list) -> Plan:
+    """The plan of x[key] for `spec` over `x_shape`; `tensors` are the key's
+    index tensors (value names), in order."""
+    kinds = [entry[0] for entry in spec]
+    consumed = sum(1 for k in kinds if k in ("i", "s"))  # x dims the entries take
+    for name in tensors:  # (a mask takes as many as it has)
+        consumed += len(low.shape(name)) if low.types[name][0] == "bool" else 1
+    if consumed > len(x_shape) or kinds.count("e") > 1 or kinds.count("t") != len(tensors):
+        raise NoKernel("a key that does not fit the tensor")
+    entries = list(spec) + ([] if "e" in kinds else [("e",)])
+    x_strides = contiguous_strides(x_shape)
+    advanced = bool(tensors)
+    plan = Plan()
+    seen, adjacent, last = False, True, -1
+    dim, names = 0, iter(tensors)
+    for pos, entry in enumerate(entries):
+        kind = entry[0]
+        basic = plan.post if seen else plan.pre
+        if kind == "t" or (kind == "i" and advanced):
+            if seen and last != pos - 1:
+                adjacent = False
+            seen, last = True, pos
+        if kind == "e":
+            for _ in range(len(x_shape) - consumed):
+                basic.append((x_shape[dim], x_strides[dim]))
+                dim += 1
+        elif kind == "n":
+            basic.append((1, 0))
+        elif kind == "s":
+            start, stop, step = slice(*entry[1:]).indices(x_shape[dim])
+            plan.base += start * x_strides[dim]
+            basic.append((len(range(start, stop, step)), step * x_strides[dim]))
+            dim += 1
+        elif kind == "i":
+            n = entry[1]
+            if not -x_shape[dim] <= n < x_shape[dim]:
+                raise NoKernel("an integer index out of range")  # (the eager op raises)
+            plan.base += (n % x_shape[dim]) * x_strides[dim]
+            dim += 1
+        else:  # "t"
+            name = next(names)
+            shape = low.shape(name)
+            if low.types[name][0] == "bool":
+                if len(tensors) != 1 or "i" in kinds:
+                    raise NoKernel("a boolean mask with other indices")
+                covered = x_shape[dim : dim + len(shape)]
+                if tuple(covered) != tuple(shape):
+                    raise NoKernel("a mask whose shape differs from the dims it covers")
+                plan.mask = (name, shape, x_strides[dim : dim + len(shape)])
+                dim += len(shape)
+            elif is_float(low.ctype(name)):
+                raise NoKernel("an index tensor of floats")
+            else:
+                plan.tensors.append(IndexTensor(name, shape, x_shape[dim], x_strides[dim]))
+                dim += 1
+    if not adjacent:  # B goes in front of every basic dim
+        plan.pre, plan.post = [], plan.pre + plan.post
+    plan.b_shape = _broadcast([t.shape for t in plan.tensors])
+    return plan
+
+
+def _result_shape(plan: Plan) -> tuple:
+    return (*(s for s, _ in plan.pre), *plan.b_shape, *(s for s, _ in plan.post))
+
+
+def _offset_lines(low, plan: Plan, shape, x_var: str) -> tuple[list, list]:
+    """Lines that set `x_var` to the x offset of the key's element at flat
+    index `i` over `shape` (the result's), reading and checking every index
+    tensor (as a{first}, a{first + 1}, ... in the kernel's parameters)."""
+    nb, npre = len(plan.b_shape), len(plan.pre)
+    x_over = [s for _, s in plan.pre] + [0] * nb + [s for _, s in plan.post]
+    t_over = [
+        [0] * npre + _broadcast_strides(t.shape, plan.b_shape) + [0] * len(plan.post)
+        for t in plan.tensors
+    ]
+    lines, offsets = index_code(shape, [x_over, *t_over])
+    lines.append(f"i64 {x_var} = {plan.base} + {offsets[0]};")
+    return lines, offsets[1:]
+
+
+def _index_reads(low, plan: Plan, offsets, first: int, x_var: str) -> list:
+    lines = []
+    for k, (t, offset) in enumerate(zip(plan.tensors, offsets)):
+        at = f"at{k}"
+        lines += checked_index(low, f"a{first + k}[{offset}]", t.size, at)
+        lines.append(f"{x_var} += {at} * {t.stride};")
+    return lines
+
+
+def index(low, operands: list, attrs: dict, out: str) -> list:
+    x, *tensors = operands
+    plan = plan_key(low, low.shape(x), attrs["spec"], tensors)
+    if plan.mask is not None:
+        raise NoKernel("x[mask] (its shape depends on the data)")
+    shape = _result_shape(plan)
+    if shape != low.shape(out):
+        raise NoKernel(f"a key whose result {shape} differs from the graph's {low.shape(out)}")
+    lines, offsets = _offset_lines(low, plan, shape, "src")
+    work = math.prod(shape)
+    body = [
+        f"JANUS_FOR(i, {work}LL) {{",
+        *("  " + line for line in lines + _index_reads(low, plan, offsets, 1, "src")),
+        "  r0[i] = a0[src];",
+        "}",
+    ]
+    ct = low.ctype(out)
+    params = [f"const {low.ctype(x)}* a0"]
+    params += [f"const {low.ctype(t.name)}* a{k + 1}" for k, t in enumerate(plan.tensors)]
+    params += [f"{ct}* r0", "int* fl"]
+    args = [x, *(t.name for t in plan.tensors), out, ("flag",)]
+    return [Launch(low.src.add(params, body), blocks_for(work), args)]
+
+
+def index_put(low, operands: list, attrs: dict, out: str) -> list:
+    x, values, *tensors = operands
+    x_shape = low.shape(x)
+    plan = plan_key(low, x_shape, attrs["spec"], tensors)
+    accumulate = bool(attrs["accumulate"])
+    ct = low.ctype(out)
+    if accumulate and not is_float(ct):
+        raise NoKernel("index_put with accumulate on integers")
+    steps = [low.copy(x, out, contiguous_strides(x_shape))]
+    params, args = [f"{ct}* r0", "int* fl"], [out, ("flag",)]
+    if plan.mask is not None:
+        mask, mask_shape, mask_x_strides = plan.mask
+        pre, post = [s for s, _ in plan.pre], [s for s, _ in plan.post]
+        shape = (*pre, *mask_shape, *post)  # the region the key covers, mask dims in x's
+        result = (*pre, 1, *post)  # x[mask]'s shape, its count standing at 1
+        x_over = [s for _, s in plan.pre] + list(mask_x_strides) + [s for _, s in plan.post]
+        m_over = [0] * len(pre) + contiguous_strides(mask_shape) + [0] * len(post)
+        read = [x_over, m_over]
+        if not isinstance(values, tuple):
+            v_shape = low.shape(values)
+            if len(v_shape) > len(post) and v_shape[len(v_shape) - len(post) - 1] != 1:
+                raise NoKernel("x[mask] = v with a v that differs along the selected elements")
+            v_result = _broadcast_strides(v_shape, result)
+            read.append(v_result[: len(pre)] + [0] * len(mask_shape) + v_result[len(pre) + 1 :])
+        lines, offsets = index_code(shape, read)
+        lines += [f"if (!mask[{offsets[1]}]) continue;", f"i64 dst = {plan.base} + {offsets[0]};"]
+        params.insert(0, "const bool* mask")
+        args.insert(0, mask)
+        value_offset = offsets[2] if len(offsets) > 2 else None
+    else:
+        shape = _result_shape(plan)
+        lines, offsets = _offset_lines(low, plan, shape, "dst")
+        lines += _index_reads(low, plan, offsets, 1, "dst")
+        params[:0] = [f"const {low.ctype(t.name)}* a{k + 1}" for k, t in enumerate(plan.tensors)]
+        args[:0] = [t.name for t in plan.tensors]
+        value_offset = None
+        if not isinstance(values, tuple):
+            v_shape = low.shape(values)
+            v_lines, (value_offset,) = index_code(
+                shape, [_broadcast_strides(v_shape, shape)], prefix="vo"
+            )
+            lines = v_lines + lines
+    if isinstance(values, tuple):  # a number
+        value = literal(values[1], literal_type(values[1]))
+    else:
+        value = f"vals[{value_offset}]"
+        params.insert(0, f"const {low.ctype(values)}* vals")
+        args.insert(0, values)
+    value = f"({ct}){value}"
+    store = f"JANUS_ATOMIC_ADD(&r0[dst], {value});" if accumulate else f"r0[dst] = {value};"
+    work = math.prod(shape)
+    body = [f"JANUS_FOR(i, {work}LL) {{", *("  " + line for line in lines), "  " + store, "}"]
+    steps.append(Launch(low.src.add(params, body), blocks_for(work), args))
+    return steps
+
+
+INDEX_OPS = ("index", "index_put")
+
+
+def lower_index(low, op: str, operands: list, attrs: dict, out: str) -> list:
+    """(index_put's values may be a number: its operand is ("const", v).)"""
+    if op == "index":
+        return index(low, list(operands), attrs, out)
+    return index_put(low, list(operands), attrs, out)
