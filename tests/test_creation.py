@@ -53,6 +53,21 @@ def test_manual_seed_makes_random_numbers_reproducible():
     assert a[0].tolist() != janus.rand(5).tolist()
 
 
+def test_manual_seed_reaches_cuda_generators_made_later():
+    """A device's generator is made at its first random op; a seed given
+    before that is its seed (PyTorch seeds CUDA lazily), so a script that
+    seeds first draws the same numbers whether or not the device was used
+    before."""
+    from janus.random import cuda_generator
+
+    janus.manual_seed(3)
+    assert cuda_generator(7).initial_seed() == 3 and cuda_generator(7)._offset == 0
+    janus.manual_seed(4)
+    assert cuda_generator(7).initial_seed() == 4 and cuda_generator(8).initial_seed() == 4
+    made = janus.seed()
+    assert cuda_generator(9).initial_seed() == made == cuda_generator(7).initial_seed()
+
+
 def test_random_values_have_the_right_ranges_and_moments():
     janus.manual_seed(0)
     u = janus.rand(20000, dtype=janus.float64)

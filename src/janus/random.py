@@ -71,12 +71,18 @@ class Generator:
 
 default_generator = Generator("cpu")
 _cuda_generators: dict = {}
+# The seed janus.manual_seed (or seed) last gave every CUDA generator, made
+# or not: one made later, at a device's first random op, starts from it (as
+# PyTorch seeds CUDA lazily); None until then.
+_cuda_seed: int | None = None
 
 
 def cuda_generator(index: int = 0) -> Generator:
     gen = _cuda_generators.get(index)
     if gen is None:
         gen = _cuda_generators[index] = Generator(Device("cuda", index))
+        if _cuda_seed is not None:
+            gen.manual_seed(_cuda_seed)
     return gen
 
 
@@ -89,14 +95,17 @@ def generator_for(device, generator: Generator | None) -> Generator:
 
 def manual_seed(seed: int) -> Generator:
     """Seeds every default generator (CPU and CUDA)."""
+    global _cuda_seed
     default_generator.manual_seed(seed)
+    _cuda_seed = default_generator.initial_seed()
     for gen in _cuda_generators.values():
         gen.manual_seed(seed)
     return default_generator
 
 
 def seed() -> int:
-    s = default_generator.seed()
+    global _cuda_seed
+    s = _cuda_seed = default_generator.seed()
     for gen in _cuda_generators.values():
         gen.manual_seed(s)
     return s

@@ -16,10 +16,14 @@ LIMIT = 10
 
 @pytest.fixture(autouse=True)
 def _uninstall_after_test():
-    """Every test ends with the hook uninstalled, whatever it did."""
+    """Every test ends with the hook uninstalled, whatever it did; then the
+    JIT's own hook is back if it was on."""
+    was_on = capture.is_installed()
     yield
     capture.uninstall()
     assert not capture.is_installed()
+    if was_on:
+        janus.jit.enable()
 
 
 def guard():

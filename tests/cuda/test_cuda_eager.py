@@ -8,11 +8,12 @@ import numpy as np
 import pytest
 
 import janus
+from fake_cuda import USABLE
 from harness import assert_close, backward_with, flat_outputs, grad_weights, leaves, make_inputs
 
 pytestmark = [
     pytest.mark.cuda,
-    pytest.mark.skipif(not janus.cuda.is_available(), reason="needs a CUDA GPU (cupy)"),
+    pytest.mark.skipif(not USABLE, reason="needs a CUDA GPU (cupy), or g++ to emulate one"),
 ]
 
 
@@ -131,6 +132,7 @@ def test_optimizers_with_a_step_count_train_on_gpu_like_on_cpu(name):
     assert_close(q.detach().cpu(), p.detach(), rtol=1e-5, atol=1e-6, what=name)
 
 
+@pytest.mark.real_gpu
 def test_dlpack_and_cuda_array_interface_share_memory():
     cp = pytest.importorskip("cupy")
     t = janus.arange(6, device="cuda").float()

@@ -13,13 +13,14 @@ import numpy as np
 import pytest
 
 import janus
+from fake_cuda import USABLE
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "jit"))
 from cuda_cases import CASES, recorded  # noqa: E402
 
 pytestmark = [
     pytest.mark.cuda,
-    pytest.mark.skipif(not janus.cuda.is_available(), reason="needs a CUDA GPU (cupy)"),
+    pytest.mark.skipif(not USABLE, reason="needs a CUDA GPU (cupy), or g++ to emulate one"),
 ]
 
 
@@ -148,6 +149,61 @@ def test_a_compiled_training_step_on_cuda_trains_like_eager(monkeypatch):
     assert sum(p.replays for p in made) >= 3  # the step ran as a CUDA program
 
 
+def _moving_step_losses(compiled, steps=6):
+    """The usual loop body: the batch comes from the CPU and the step moves
+    it to the GPU (x.to(device)), then trains there."""
+    janus.manual_seed(0)
+    model = janus.nn.Sequential(janus.nn.Linear(6, 16), janus.nn.Tanh(), janus.nn.Linear(16, 3))
+    model.to("cuda")
+    opt = janus.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    rng = np.random.default_rng(0)
+
+    def step(x, y):
+        x, y = x.to("cuda"), y.cuda()
+        opt.zero_grad()
+        loss = janus.nn.functional.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    fn = janus.jit(step) if compiled else step
+    losses = []
+    for _ in range(steps):
+        x = janus.tensor(rng.standard_normal((8, 6), dtype=np.float32))
+        loss = fn(x, janus.tensor(rng.integers(0, 3, 8)))
+        assert loss.device.type == "cuda"
+        losses.append(float(loss))
+    return np.array(losses), [p.detach().cpu().numpy() for p in model.parameters()]
+
+
+def test_a_step_that_moves_its_batch_to_the_gpu_compiles_after_the_move(monkeypatch, hook_on):
+    """Compiled, the CPU runtime once ran the move as a copy and the frame
+    returned CPU tensors for x.to("cuda"). The move now runs in Python
+    between compiled parts, and the training after it is a CUDA program."""
+    made = _programs_made(monkeypatch)
+    eager, eager_params = _moving_step_losses(False)
+    compiled, params = _moving_step_losses(True)
+    assert sum(p.replays for p in made) >= 2
+    np.testing.assert_allclose(compiled, eager, rtol=1e-5)
+    for p, q in zip(params, eager_params):
+        np.testing.assert_allclose(p, q, rtol=1e-4, atol=1e-6)
+
+
+def test_moves_between_devices_return_tensors_on_the_device_asked_for():
+    def there(v):
+        return (v * 2).to("cuda") + 1
+
+    def back(v):
+        return (v * 2).cpu() - 1
+
+    x = janus.arange(4.0)
+    for _ in range(4):
+        moved = there(x)
+        returned = back(moved)
+        assert moved.device.type == "cuda" and returned.device.type == "cpu"
+        np.testing.assert_array_equal(returned.numpy(), np.arange(4.0) * 4 + 1)
+
+
 def _lstm_losses(compiled, steps=8):
     janus.manual_seed(0)
     embed, cell, head = (
@@ -254,6 +310,7 @@ def test_an_index_out_of_range_falls_back_to_the_eager_error():
     np.testing.assert_array_equal(cp.asnumpy(table.weight.detach()._data), before)
 
 
+@pytest.mark.real_gpu
 def test_replay_and_kernel_times_are_measured():
     import cupy as cp
 

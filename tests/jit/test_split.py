@@ -161,6 +161,36 @@ def test_break_inside_an_inlined_call_splits_at_that_call():
     assert compiled_calls(jf) == 3
 
 
+def test_a_split_at_a_call_of_a_method_stored_under_another_name():
+    """The callee on the stack at the split is a bound method whose function
+    has another name (`show = _show`, a lambda): it is looked up again on its
+    receiver by the name its class stores it under. (Before, such a frame
+    could not split, and ran eagerly.)"""
+    records = []
+
+    class Log:
+        def _show(self, t):
+            records.append(json.dumps({"shape": list(t.shape)}))  # a break in here
+            return t * 2
+
+        show = _show
+        twice = lambda self, t: self._show(t) + 1  # noqa: E731
+
+    def make():
+        log = Log()
+
+        def fn(x):
+            h = log.twice(x.relu())  # the split: at this call
+            return log.show(h - 1).sum(dim=1)
+
+        return fn, lambda: {}
+
+    jf = run_both(make, [(janus.randn(2, 4),) for _ in range(5)])
+    assert len(records) == 20
+    assert splits(jf)[0].instruction.op == "CALL"
+    assert compiled_calls(jf) >= 3
+
+
 def test_two_breaks_give_a_chain_of_compiled_parts(capsys):
     def make():
         w = janus.randn(3, 3)

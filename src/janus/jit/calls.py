@@ -590,10 +590,20 @@ class CallsMixin:
         data_readers.append(reads.append)
         hidden = self.recorder.unrecordable
         hidden_before = len(hidden)
+        moves_before = self.recorder.device_moves
         try:
             result = do(fn.value, *values, **kwvalues)
         finally:
             data_readers.remove(reads.append)
+        if self.recorder.device_moves != moves_before:
+            # One program runs on one device (compiled, the CPU runtime would
+            # copy and keep the tensor on the CPU): the move runs in Python,
+            # and the parts before and after it compile for their devices.
+            self.graph_break(
+                "device-move",
+                f"{name} moves a tensor to another device",
+                "the move runs in Python between compiled parts, each on its own device",
+            )
         if reads:
             self.graph_break(
                 "data-dependent",

@@ -186,8 +186,8 @@ class _Builder:
         if var.source is not None and not self.tr.is_mutated(value):
             return ("source", var.source)
         if var.self_var is not None:  # a bound method, looked up again on its receiver
-            name = getattr(value, "__name__", None)
-            if name is not None and getattr(var.self_var.value, name, None) == value:
+            name = _method_name(var.self_var.value, value)
+            if name is not None:
                 return ("method", self.template(var.self_var), name)
         if type(value) is tuple:
             return (tuple, [self.template(Var(v)) for v in value])
@@ -361,6 +361,21 @@ def _where(rec, tensor):
     if known is not None and known[0] is tensor:
         return known[1]
     return Fixed(tensor, "tensor")
+
+
+def _method_name(receiver, method) -> str | None:
+    """The attribute of `receiver` that gives bound method `method`: its
+    function's name, or the name its class stores it under (`Tensor.to =
+    _to`, `Tensor.cuda = lambda ...`)."""
+    name = getattr(method, "__name__", None)
+    if name is not None and getattr(receiver, name, None) == method:
+        return name
+    func = getattr(method, "__func__", None)
+    for klass in type(receiver).__mro__:
+        for key, attribute in vars(klass).items():
+            if attribute is func and getattr(receiver, key, None) == method:
+                return key
+    return None
 
 
 class CompiledFrame:

@@ -89,6 +89,9 @@ class _Recorder:
         # Why a write through views cannot be followed (the frame is refused):
         # a view with no write-back written, or a copy standing in for a view.
         self.view_refused: str | None = None
+        # Ops that moved a tensor to another device (.to("cuda"), .cpu()): a
+        # program runs on one device, so the translator breaks there.
+        self.device_moves = 0
         # Views fn made (by a view op), as the graph's values are not memory:
         # id(view array) -> _View. A write into a view is carried back up to
         # its root as graph ops; a write into any tensor of a root bumps the
@@ -310,6 +313,8 @@ class _Recorder:
         the chain a cycle)."""
         operands = [self.value_of(a) if isinstance(a, Tensor) else a for a in args]
         outputs = result if isinstance(result, tuple) else (result,)
+        if op.name == "to_device":
+            self.device_moves += 1
         values = self.graph.add_node(op.name, operands, attrs, [_type(t) for t in outputs])
         refs = [Ref(v.name) if isinstance(a, Tensor) else a for a, v in zip(args, operands)]
         self.tape.append(("op", op, refs, attrs, [v.name for v in values]))

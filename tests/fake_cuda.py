@@ -1,0 +1,355 @@
+"""A CUDA device emulated on the CPU, for machines with no GPU: enough of
+cupy's API for janus's "cuda" device and its CUDA runtime to run, so their
+Python logic (the JIT's device paths, CudaProgram's capture, replay,
+staging, commits and asserts) is tested in CI. It checks what janus asks of
+the GPU, never the GPU itself: the GPU suite (tests/cuda) still runs on a
+real one.
+
+- Arrays are `FakeArray`, a numpy subclass that janus tells apart from CPU
+  arrays (`type(a) is np.ndarray`), with cupy's `.data.ptr`, `.device` and
+  `.get()`; reductions return 0-d arrays, as cupy's do.
+- Device memory is host memory; pointers are host addresses.
+- Generated kernels are compiled as C++ through the prelude's host branch
+  (tests/jit/cuda_host.py); a launch runs the whole grid on one thread.
+- Streams run in issue order, which is one valid schedule of the events'
+  ordering. Capturing on a stream records every launch, memset, memcpy and
+  GEMM until the capture ends; the graph replays them.
+- cuBLAS is numpy's matmul over the pointed-to memory; janus's Philox fills
+  are the CPU ones (the same stream of numbers).
+
+`installed(monkeypatch)` puts it in place of cupy for one test.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import shutil
+import sys
+import types
+
+import numpy as np
+
+import janus
+from janus import _C, backend
+
+# Whether a real GPU is usable (then tests/cuda runs on it), and whether the
+# emulation can run (it compiles the generated kernels with g++).
+REAL_GPU = janus.cuda.is_available()
+USABLE = REAL_GPU or shutil.which("g++") is not None
+
+# ----- arrays -----
+
+
+class _Memory:
+    __slots__ = ("ptr",)
+
+    def __init__(self, ptr: int):
+        self.ptr = ptr
+
+
+class _Device:
+    id = 0
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+_DEVICE = _Device()
+
+
+class FakeArray(np.ndarray):
+    """A "device" array: numpy's, told apart by its type."""
+
+    @property
+    def data(self):
+        return _Memory(self.ctypes.data)
+
+    @property
+    def device(self):
+        return _DEVICE
+
+    def get(self):
+        return np.array(self)
+
+    def __array_wrap__(self, array, context=None, return_scalar=False):
+        # (cupy returns 0-d arrays where numpy returns scalars)
+        return np.asarray(array).view(FakeArray)
+
+
+def _device(value):
+    if isinstance(value, np.ndarray):
+        return value if type(value) is FakeArray else value.view(FakeArray)
+    if isinstance(value, np.generic):
+        return np.asarray(value).view(FakeArray)
+    if isinstance(value, tuple):
+        return tuple(_device(v) for v in value)
+    if isinstance(value, list):
+        return [_device(v) for v in value]
+    return value
+
+
+def _forwarded(fn):
+    def call(*args, **kwargs):
+        return _device(fn(*args, **kwargs))
+
+    call.__name__ = getattr(fn, "__name__", "fn")
+    return call
+
+
+def _at(ptr: int, nbytes: int) -> np.ndarray:
+    """The bytes at host address `ptr`, as a writable uint8 array."""
+    return np.ctypeslib.as_array((ctypes.c_uint8 * nbytes).from_address(ptr))
+
+
+def _typed_at(ptr: int, count: int, dtype) -> np.ndarray:
+    return _at(ptr, count * np.dtype(dtype).itemsize).view(dtype)
+
+
+# ----- streams, events, capture -----
+
+
+class _Capture:
+    """The launches recorded while a stream captures (None: run them now)."""
+
+    recording: list | None = None
+
+
+def _enqueue(work) -> None:
+    if _Capture.recording is not None:
+        _Capture.recording.append(work)
+    else:
+        work()
+
+
+class _Graph:
+    def __init__(self, works):
+        self.works = works
+
+    def launch(self, stream=None):
+        for work in self.works:
+            _enqueue(work)
+
+
+class Stream:
+    _next_ptr = 1
+
+    def __init__(self, non_blocking: bool = False, null: bool = False):
+        self.ptr = 0 if null else Stream._next_ptr
+        if not null:
+            Stream._next_ptr += 1
+
+    def __enter__(self):
+        _State.stack.append(self)
+        return self
+
+    def __exit__(self, *exc):
+        _State.stack.pop()
+        return False
+
+    def synchronize(self):
+        if _Capture.recording is not None:
+            raise RuntimeError("synchronize while capturing (not allowed in CUDA)")
+
+    def wait_event(self, event):
+        pass
+
+    def begin_capture(self):
+        if _Capture.recording is not None:
+            raise RuntimeError("a capture is already running")
+        _Capture.recording = []
+
+    def end_capture(self):
+        works, _Capture.recording = _Capture.recording, None
+        return _Graph(works)
+
+
+class _State:
+    stack: list = []
+    null = Stream(null=True)
+
+
+class Event:
+    def __init__(self, disable_timing: bool = False, **_):
+        pass
+
+    def record(self, stream=None):
+        pass
+
+    def synchronize(self):
+        pass
+
+
+def get_current_stream():
+    return _State.stack[-1] if _State.stack else _State.null
+
+
+class _Allocation:
+    def __init__(self, nbytes: int):
+        self.buffer = np.zeros(max(1, nbytes) + 256, np.uint8)
+        start = self.buffer.ctypes.data
+        self.ptr = -(-start // 256) * 256  # (aligned as cudaMalloc's)
+
+
+def _memset(ptr, value, nbytes, stream=None):
+    _enqueue(lambda: _at(ptr, nbytes).fill(value))
+
+
+def _memcpy(dst, src, nbytes, kind=None, stream=None):
+    def copy():
+        ctypes.memmove(dst, src, nbytes)
+
+    if kind == 1 and _Capture.recording is None:
+        # Host to device from pageable memory: the source is read before
+        # the call returns, as CUDA's staging does.
+        data = bytes(_at(src, nbytes)) if nbytes else b""
+        _enqueue(lambda: ctypes.memmove(dst, data, nbytes))
+        return
+    _enqueue(copy)
+
+
+runtime = types.SimpleNamespace(
+    getDeviceCount=lambda: 1,
+    getDevice=lambda: 0,
+    setDevice=lambda index: None,
+    deviceSynchronize=lambda: None,
+    getDeviceProperties=lambda index: {"name": b"janus fake CUDA device (host emulation)"},
+    memset=lambda ptr, value, nbytes: _memset(ptr, value, nbytes),
+    memsetAsync=_memset,
+    memcpyAsync=_memcpy,
+)
+
+
+# ----- kernels -----
+
+
+class RawModule:
+    """The generated source, compiled for the host (one thread per launch)."""
+
+    def __init__(self, code: str, options=()):
+        sys.path.insert(0, os.path.join(os.path.dirname(__file__), "jit"))
+        import cuda_host  # the host compiler of generated sources
+
+        self.library = cuda_host._library(code)
+
+    def get_function(self, name: str):
+        fn = getattr(self.library, name)
+
+        def launch(grid, block, args):
+            pointers = [
+                ctypes.c_void_p(int(a)) if isinstance(a, np.uint64) else ctypes.c_longlong(int(a))
+                for a in args
+            ]
+            _enqueue(lambda: fn(*pointers))
+
+        return launch
+
+
+def _gemm(ta, tb, m, n, k, batch, sa, sb, sc, alpha, beta, dtype, a, b, c, stream, ws, wsize):
+    """cuBLAS's row-major C = alpha op(A) op(B) + beta C, over raw pointers."""
+
+    def run():
+        item = np.dtype(dtype)
+        rows_a, cols_a = (k, m) if ta else (m, k)
+        rows_b, cols_b = (n, k) if tb else (k, n)
+        for at in range(batch):
+            x = _typed_at(a + at * sa * item.itemsize, rows_a * cols_a, item).reshape(rows_a, -1)
+            y = _typed_at(b + at * sb * item.itemsize, rows_b * cols_b, item).reshape(rows_b, -1)
+            out = _typed_at(c + at * sc * item.itemsize, m * n, item).reshape(m, n)
+            product = alpha * ((x.T if ta else x) @ (y.T if tb else y))
+            out[...] = product + beta * out if beta else product
+
+    _enqueue(run)
+
+
+def _philox(kind):
+    fill = _C.philox_normal_ if kind == "normal" else _C.philox_uniform_
+
+    def cuda_fill(ptr, size, dtype, seed, offset, stream):
+        np_dtype = janus.dtypes._BY_NAME[dtype].np
+        _enqueue(lambda: fill(_typed_at(ptr, size, np_dtype), seed, offset))
+
+    return cuda_fill
+
+
+# ----- the module -----
+
+
+def _forwarding(name: str, source) -> types.ModuleType:
+    """A module whose functions are `source`'s, returning device arrays
+    (submodules too: cupy.linalg, ...)."""
+    module = types.ModuleType(name)
+
+    def __getattr__(attr):
+        value = getattr(source, attr)
+        if isinstance(value, types.ModuleType) and value.__name__.startswith("numpy"):
+            return _forwarding(f"{name}.{attr}", value)
+        if callable(value) and not isinstance(value, (type, np.ufunc)):
+            return _forwarded(value)
+        return value
+
+    module.__getattr__ = __getattr__
+    return module
+
+
+def _module() -> types.ModuleType:
+    fake = _forwarding("cupy", np)
+    fake.ndarray = FakeArray
+
+    def asarray(a, dtype=None, **kw):
+        if type(a) is FakeArray:  # already on the device: no copy unless a cast
+            return _device(np.asarray(a, dtype=dtype, **kw))
+        return _device(np.array(a, dtype, **kw))  # host to device: new memory
+
+    fake.asarray = asarray
+    fake.array = lambda a, dtype=None, copy=True, **kw: _device(np.array(a, dtype, copy=copy, **kw))
+    fake.asnumpy = lambda a: np.array(a)
+    fake.get_array_module = lambda *a: fake
+    fake.cuda = types.SimpleNamespace(
+        runtime=runtime,
+        Stream=Stream,
+        Event=Event,
+        Device=lambda index=0: _DEVICE,
+        alloc=_Allocation,
+        get_current_stream=get_current_stream,
+        get_elapsed_time=lambda start, stop: 0.0,
+    )
+    fake.RawModule = RawModule
+    return fake
+
+
+FAKE = _module()
+
+
+def _cupyx() -> dict:
+    """cupyx.scipy.special.erf, which the eager erf uses on the device."""
+    from janus.ops.elementwise import _erf_numpy
+
+    special = types.ModuleType("cupyx.scipy.special")
+    special.erf = lambda x: _device(np.asarray(_erf_numpy(np.asarray(x))))
+    scipy = types.ModuleType("cupyx.scipy")
+    scipy.special = special
+    cupyx = types.ModuleType("cupyx")
+    cupyx.scipy = scipy
+    return {"cupyx": cupyx, "cupyx.scipy": scipy, "cupyx.scipy.special": special}
+
+
+def installed(monkeypatch) -> types.ModuleType:
+    """The fake in place of cupy (and of janus's CUDA extension entries)
+    until the test ends."""
+    monkeypatch.setitem(sys.modules, "cupy", FAKE)  # (the native guards import it by name)
+    for name, module in _cupyx().items():
+        monkeypatch.setitem(sys.modules, name, module)
+    monkeypatch.setattr(backend, "_cupy", FAKE)
+    monkeypatch.setattr(backend, "ARRAY_TYPES", (np.ndarray, FakeArray))
+    for name, value in (
+        ("has_cuda", True),
+        ("cuda_gemm", _gemm),
+        ("cuda_philox_normal_", _philox("normal")),
+        ("cuda_philox_uniform_", _philox("uniform")),
+    ):
+        monkeypatch.setattr(_C, name, value, raising=False)
+    return FAKE
