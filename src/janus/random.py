@@ -86,6 +86,13 @@ def cuda_generator(index: int = 0) -> Generator:
     return gen
 
 
+def generator_states() -> dict:
+    """Every default generator made so far (the CPU's, and each CUDA
+    device's) -> its (seed, offset) now."""
+    gens = (default_generator, *_cuda_generators.values())
+    return {gen: (gen._seed, gen._offset) for gen in gens}
+
+
 def generator_for(device, generator: Generator | None) -> Generator:
     if generator is not None:
         return generator

@@ -29,7 +29,7 @@ from ..autograd.engine import grad_without_hooks
 from ..autograd.node import FREED_MESSAGE, AccumulateGrad, Node, next_sequence
 from ..backend import xp_of
 from ..ops import registry
-from ..random import default_generator
+from ..random import generator_states
 from ..tensor import Tensor, _make
 from .program import compile_graph
 from .record import Unrecordable, recording
@@ -114,14 +114,14 @@ class FrameBackward:
 
         observers = registry.observers[:]  # the frame's own recorder: not its graph
         registry.observers.clear()
-        offset = default_generator._offset
+        before = generator_states()
         try:
             back = recording(vjp, *placeholders)
         except Unrecordable:  # (defensive: the engine stops at the frame's inputs)
             raise NotDifferentiable("its backward runs a compiled frame's backward") from None
         finally:
             registry.observers[:] = observers
-        if default_generator._offset != offset:
+        if generator_states() != before:
             raise NotDifferentiable("its backward draws random numbers")
         if back.effects or back.grads:
             raise NotDifferentiable("its backward updates tensors in place")

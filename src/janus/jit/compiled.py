@@ -19,7 +19,7 @@ from ..autograd.node import consumed, history_before
 from ..device import device
 from ..dtypes import dtype
 from ..ops.registry import apply
-from ..random import default_generator
+from ..random import default_generator, generator_for, generator_states
 from ..tensor import Size, Tensor, _make
 from .backward import FrameBackward, NotDifferentiable, spent_node
 from .cuda_codegen import NoKernel
@@ -393,17 +393,11 @@ class CompiledFrame:
             raise NotCompilable("the frame does no tensor work")
         if rec.view_refused is not None:
             raise NotCompilable(rec.view_refused)
-        devices = {t.device.type for t in rec.captured_tensors}
+        devices = {t.device for t in rec.captured_tensors}
         if len(devices) > 1:
-            raise NotCompilable(f"it mixes tensors on {' and '.join(sorted(devices))}")
-        device = devices.pop() if devices else "cpu"
-        if device != "cpu" and any(node[0].startswith("philox_") for node in rec.graph.node_list()):
-            # The call's stream shift comes from the CPU generator (see
-            # __call__); a CUDA frame draws from its device's generator.
-            raise NotCompilable(
-                "it draws random numbers on CUDA, and compiled frames follow the CPU "
-                "generator only (yet)"
-            )
+            raise NotCompilable(f"it mixes tensors on {' and '.join(sorted(map(str, devices)))}")
+        where = devices.pop() if devices else device("cpu")
+        self._follow_generator(where, rng_start)
         b = _Builder(tr)
         self.split = split
         if split is None:
@@ -467,7 +461,7 @@ class CompiledFrame:
                 if any(t._rg and id(t) in tr.created for t in rec.captured_tensors):
                     # (janus.ones(3, requires_grad=True): a leaf each call makes anew)
                     raise NotDifferentiable("a tensor made inside it requires grad")
-                self.backward = FrameBackward(rec, b.tracked, b.output_value, device)
+                self.backward = FrameBackward(rec, b.tracked, b.output_value, where.type)
             except NoKernel as why:
                 raise NotCompilable(f"the CUDA runtime has no kernel for {why} (yet)") from None
             except NotDifferentiable as why:
@@ -482,7 +476,7 @@ class CompiledFrame:
         try:
             staged = [at for _, at in self.tensor_effects]
             self.program = (
-                compile_graph(rec.graph, staged_outputs=staged, device=device)
+                compile_graph(rec.graph, staged_outputs=staged, device=where.type)
                 if rec.graph.node_count() or b.outputs
                 else None
             )
@@ -500,8 +494,6 @@ class CompiledFrame:
         self.read_inputs = fast_reader(self.inputs, names)
         self.run = None if self.program is None else self.program.program.call
         self.names, self.globals, self.builtins = names, globals_, builtins_
-        self.rng_offset = rng_start[1]
-        self.rng_words = default_generator._offset - rng_start[1]
         self.graph = rec.graph
         self.calls = 0
         # The common case, a result that is one graph output and nothing to
@@ -517,6 +509,22 @@ class CompiledFrame:
         plain = split is None and self.result[0] == "out" and not self.commits
         self.result_out = self.result[1] if plain else None
 
+    def _follow_generator(self, where: device, rng_start: dict) -> None:
+        """The random stream the frame's ops draw from: the default
+        generator of its device (the CPU's, or its CUDA device's). Each call
+        shifts the graph's draws by how far that generator has moved since
+        the trace started (`rng_offset`), and moves it on by what the trace
+        drew (`rng_words`); its seed is guarded. `rng_start`: every
+        generator's (seed, offset) when the trace started."""
+        generator = generator_for(where, None)
+        for other in generator_states():
+            if other is not generator and other._offset != rng_start.get(other, (0, 0))[1]:
+                raise NotCompilable("it draws random numbers on two devices")
+        # (A generator the trace made, at its device's first draw, started at 0.)
+        self.rng_seed, self.rng_offset = rng_start.get(generator, (generator._seed, 0))
+        self.rng_words = generator._offset - self.rng_offset
+        self.generator = generator
+
     def __call__(self, *values):
         env = entry = targets = None
         try:
@@ -531,7 +539,7 @@ class CompiledFrame:
             # unguarded is not there (`tree[1]` of a shorter tuple): nothing
             # ran yet, so the frame runs as usual and raises where eager does.
             return _C.capture.FALLBACK
-        shift = default_generator._offset - self.rng_offset
+        shift = self.generator._offset - self.rng_offset
         if self.tensor_effects:
             # Tensors updated in place get their new values straight from the
             # program, which writes them after its last step (staged outputs).
@@ -557,7 +565,7 @@ class CompiledFrame:
             return _C.capture.FALLBACK
         self.calls += 1
         if self.rng_words:
-            default_generator._offset += self.rng_words
+            self.generator._offset += self.rng_words
         if self.result_out is not None:
             return _make(outs[self.result_out])
         env = env or self._env(values)
@@ -606,8 +614,9 @@ class CompiledFrame:
                 target.evaluate(env).append(value)
 
 
-def build_guard(code, tr, rng_seed):
-    """The native guard: the trace's checks on sources, then global state."""
+def build_guard(code, tr, entry: CompiledFrame):
+    """The native guard: the trace's checks on sources, then global state
+    (`entry`'s random generator's seed among it)."""
     guard = _C.capture.Guard(code)
     nodes: dict = {}
     for source, kind, arg in tr.guards.values():
@@ -637,5 +646,7 @@ def build_guard(code, tr, rng_seed):
 
     default = dtypes._default[0]
     guard.object(dtypes._default, "dtypes._default").item(0).is_(default, repr(default))
-    guard.object(default_generator, "default_generator").attr("_seed").equals(rng_seed)
+    gen = entry.generator
+    name = "default_generator" if gen is default_generator else f"generator of {gen.device}"
+    guard.object(gen, name).attr("_seed").equals(entry.rng_seed)
     return guard

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from .. import _C
 from ..ops import registry
-from ..random import default_generator
+from ..random import generator_states
 from .calls import translatable, unsupported_ops
 from .compiled import CompiledFrame, NotCompilable, build_guard
 from .record import _Recorder
@@ -112,7 +112,7 @@ def translate(function, locals_: dict) -> Translation:
     recorder.unrecordable = []  # breaks at a compiled frame's backward (opaque calls)
     split_at, split_break = _split_at.get(code_obj, (None, None))
     tr = Translator(recorder, function.__globals__, stop_at=split_at)
-    rng_start = (default_generator._seed, default_generator._offset)
+    rng_start = generator_states()  # (the frame's device picks its generator)
     names = _C.capture.entry_signature(code_obj)
     params = names[: len(names) - len(code_obj.co_freevars)]
     frame = Frame(code, function, {}, {}, None)
@@ -156,7 +156,7 @@ def translate(function, locals_: dict) -> Translation:
             out.entry = CompiledFrame(
                 tr, result, names, function.__globals__, frame.builtins, rng_start
             )
-            out.guard = build_guard(code_obj, tr, rng_start[0])
+            out.guard = build_guard(code_obj, tr, out.entry)
         except NotCompilable as why:
             out.entry = None
             where = f"{code_obj.co_filename}:{code_obj.co_firstlineno}"
@@ -183,7 +183,7 @@ def _split(tr, frame, function, names, rng_start, at: GraphBreak) -> Translation
             entry = CompiledFrame(
                 tr, None, names, function.__globals__, frame.builtins, rng_start, split
             )
-            guard = build_guard(code_obj, tr, rng_start[0])
+            guard = build_guard(code_obj, tr, entry)
         except NotCompilable as reason:
             why = f"the state there cannot be rebuilt: {reason}"
         else:
