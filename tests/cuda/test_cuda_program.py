@@ -422,3 +422,44 @@ def test_a_new_cuda_seed_is_followed_and_two_devices_draws_run_eagerly(monkeypat
     assert sum(p.replays for p in made if p.lowered.uses_rng) >= 4
     for a, b in zip(eager, compiled):
         np.testing.assert_array_equal(a, b)
+
+
+def _changing_numbers_losses(compiled, steps=12):
+    """A step whose numbers change every call: the learning rate (a
+    schedule), a scale, slice bounds, an index, and a tensor made of them."""
+    janus.manual_seed(0)
+    model = janus.nn.Linear(5, 3).to("cuda")
+    opt = janus.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    schedule = janus.optim.lr_scheduler.StepLR(opt, 2, gamma=0.5)
+    table = janus.randn(10, 5, device="cuda")
+
+    def step(i, scale, j):
+        opt.zero_grad()
+        x = table[i : i + 4] * scale + table[j]
+        w = janus.tensor([i, j], device="cuda").float().sum()
+        loss = (model(x) ** 2).mean() + w * 0.01
+        loss.backward()
+        opt.step()
+        return loss
+
+    fn = janus.jit(step) if compiled else step
+    losses = []
+    for k in range(steps):
+        losses.append(float(fn(k % 5, 1.0 + k / 10, (3 * k) % 10)))
+        schedule.step()
+    return np.array(losses), [p.detach().cpu().numpy() for p in model.parameters()]
+
+
+def test_numbers_that_change_per_call_are_host_inputs_of_one_program(monkeypatch):
+    """They reach the GPU with one copy per call into the program's own
+    area, so the captured graph is replayed, not captured again. (On CUDA
+    they were graph breaks; a 0-d number could not be packed.)"""
+    made = _programs_made(monkeypatch)
+    eager, eager_params = _changing_numbers_losses(False)
+    compiled, params = _changing_numbers_losses(True)
+    np.testing.assert_allclose(compiled, eager, rtol=1e-5)
+    for p, q in zip(params, eager_params):
+        np.testing.assert_allclose(p, q, rtol=1e-5, atol=1e-6)
+    hosted = [p for p in made if len(p.host_inputs) >= 4]
+    assert hosted and max(p.replays for p in hosted) >= 5
+    assert all(p.captures == 1 for p in hosted)

@@ -292,7 +292,7 @@ class _Lowering:
         def body(loads):
             lines, temps = [], []
             for k, (op, dtype, args, pairs) in enumerate(body_ops[:n_map]):
-                if op not in ELEMENTWISE:
+                if op not in ELEMENTWISE and op != "clone":  # (a clone is its operand)
                     raise NoKernel(f"{op} in a fused group")
                 exprs, types = [], []
                 for a in args:
@@ -311,7 +311,10 @@ class _Lowering:
                         exprs.append(literal(a, ct))
                         types.append(ct)
                 ct = CTYPE[dtype]
-                value = elementwise_expr(op, exprs, types, ct, dict(pairs))
+                if op == "clone":
+                    value = exprs[0]
+                else:
+                    value = elementwise_expr(op, exprs, types, ct, dict(pairs))
                 lines.append(f"{ct} t{k} = ({ct}){value};")
                 temps.append(ct)
             return lines

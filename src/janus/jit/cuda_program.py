@@ -19,6 +19,9 @@ A call records nothing new when it can replay:
   (staged) and the graph is captured again, once per such input: in a
   training loop the parameters stay where they are (read in place, never
   copied) and only the batch is copied in;
+- inputs that come as host (numpy) arrays, numbers each call makes from
+  its entry state, are packed into one host buffer and copied into a
+  device area of the program's own before the replay (one copy per call);
 - results go to new cupy arrays, copied from the program's output area
   after the replay; in-place targets are written by the graph's last
   kernels.
@@ -145,6 +148,14 @@ class CudaProgram:
         self.direct: dict = {}  # input index -> array read in place by the captured graph
         self.staged_inputs: dict = {}  # input index -> the program's own copy
         self.targets: dict = {}  # output index -> caller array the graph commits into
+        # Inputs that come as host (numpy) arrays: numbers the call makes
+        # from its entry state (a changing lr, a slice's positions). They
+        # are packed into one host buffer and copied into a device area of
+        # their own with one copy per call, before the replay, so the
+        # captured graph reads them at fixed addresses.
+        self.host_inputs: dict = {}  # input index -> byte offset in the area
+        self.host_area = None
+        self.host_stage = np.zeros(0, np.uint8)
         self.captures = 0
         self.replays = 0
         self.addresses: dict = {}  # graph input name -> address read at the last capture
@@ -243,11 +254,15 @@ class CudaProgram:
             raise TypeError(f"the graph takes {len(self.inputs)} inputs, got {len(arrays)}")
         into = dict(into or {})
         current = cp.cuda.get_current_stream()
+        host = [k for k, a in enumerate(arrays) if type(a) is np.ndarray]
         arrays = [
-            cp.ascontiguousarray(cp.asarray(a, dtype=dtype)).reshape(shape)
+            (np if type(a) is np.ndarray else cp).ascontiguousarray(a, dtype=dtype).reshape(shape)
             for a, (_, dtype, shape) in zip(arrays, self.inputs)
         ]
         recapture = self.cuda_graph is None
+        if host != list(self.host_inputs):
+            self._place_host_inputs(host, arrays)
+            recapture = True
         if self.cuda_graph is not None:
             for k, a in enumerate(arrays):
                 if k in self.direct and _ptr(self.direct[k]) != _ptr(a):
@@ -261,11 +276,14 @@ class CudaProgram:
                 recapture = True
         if recapture:
             for k, a in enumerate(arrays):
-                if k not in self.staged_inputs:
+                if k not in self.staged_inputs and k not in self.host_inputs:
                     self.direct[k] = a
             self.targets = dict(into)
             addresses = {}
             for k, (name, _, _) in enumerate(self.inputs):
+                if k in self.host_inputs:
+                    addresses[name] = self.host_area.ptr + self.host_inputs[k]
+                    continue
                 held = self.staged_inputs.get(k, self.direct.get(k))
                 addresses[name] = _ptr(held)
             self.addresses = addresses
@@ -283,6 +301,16 @@ class CudaProgram:
             )
         for k, slot in self.staged_inputs.items():
             cp.cuda.runtime.memcpyAsync(_ptr(slot), _ptr(arrays[k]), slot.nbytes, 3, main.ptr)
+        if self.host_inputs:
+            stage = self.host_stage
+            for k, at in self.host_inputs.items():
+                data = arrays[k].reshape(-1).view(np.uint8)
+                stage[at : at + data.size] = data
+            # (From pageable memory: the copy has read the buffer when the
+            # call returns, so the next call may refill it.)
+            cp.cuda.runtime.memcpyAsync(
+                self.host_area.ptr, stage.ctypes.data, stage.size, 1, main.ptr
+            )
         self.cuda_graph.launch(main)
         self.replays += 1
         outs = []
@@ -293,11 +321,8 @@ class CudaProgram:
             dtype, shape = self.lowered.types[name]
             out = cp.empty(shape, dtype=_NUMPY[dtype])
             if out.nbytes:
-                src = (
-                    _ptr(arrays[self.input_index[name]])
-                    if name in self.input_index
-                    else self.base + self.offsets[name]
-                )
+                # (an output that is an input: where the replay read it)
+                src = self.addresses.get(name) or self.base + self.offsets[name]
                 cp.cuda.runtime.memcpyAsync(_ptr(out), src, out.nbytes, 3, main.ptr)
             outs.append(out)
         self.done_event.record(main)
@@ -312,6 +337,21 @@ class CudaProgram:
                 ident = int(flag[0])
                 raise AssertionFailed(ident, self.lowered.asserts.get(ident, ""))
         return outs
+
+    def _place_host_inputs(self, host: list, arrays: list) -> None:
+        """Lays out the host inputs `host` (input indices) in a device area
+        of their own, each aligned, and the host buffer they are packed in."""
+        cp = backend.cupy()
+        layout, top = {}, 0
+        for k in host:
+            layout[k] = top
+            top = _align(top + arrays[k].nbytes)
+        for k in host:  # (an input read in place before is now copied in)
+            self.direct.pop(k, None)
+            self.staged_inputs.pop(k, None)
+        self.host_inputs = layout
+        self.host_area = cp.cuda.alloc(max(top, _ALIGN)) if host else None
+        self.host_stage = np.zeros(top, np.uint8)
 
     def __call__(self, *arrays) -> list:
         return self.call(list(arrays))

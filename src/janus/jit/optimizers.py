@@ -102,7 +102,7 @@ class OptimizerMixin:
             made = None
             if len(devices) == 1 and type(var.value) in (int, float):
                 made = self.number_input(var, float64, *devices)
-            if made is None:  # (on a GPU, or computed from tensor data)
+            if made is None:  # (computed from tensor data)
                 self.value(var, f"a hyperparameter of {type(opt).__name__}")  # a break
             else:
                 swapped.append((group, key, var.value))

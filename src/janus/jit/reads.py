@@ -20,6 +20,7 @@ import types
 import numpy as np
 
 from .. import creation
+from ..backend import to_device_array
 from ..device import device
 from ..dtypes import bool_, dtype, float64, int64, result_type
 from ..ops.elementwise import where
@@ -311,10 +312,7 @@ class ReadsMixin:
         computes, so `x * loss.item()` is no break: the graph does Python's
         arithmetic on the number read (float64, exact for +, -, *, / as
         Python's floats are), then the cast eager does. None where Python's
-        arithmetic has no exact graph form (on ints, which never overflow),
-        or off the CPU."""
-        if like.device.type != "cpu":
-            return None
+        arithmetic has no exact graph form (on ints, which never overflow)."""
         number = self.python_number(var, like.device)
         return None if number is None else do(number.to, dtype)
 
@@ -397,21 +395,24 @@ class ReadsMixin:
         that each compiled call makes from its entry state (a number read as
         data, or a pure operation on such numbers: `-lr`), so a new value
         needs no new graph. None for a number computed from this call's
-        tensor data (`loss.item()`), or on a device other than the CPU."""
+        tensor data (`loss.item()`)."""
         source = self.number_source(var)
-        if source is None or device.type != "cpu":
+        if source is None:
             return None
         self.guard_number_types(var)  # (the input's dtype assumes them)
-        return self.entry_input(source, dtype, var.value)
+        return self.entry_input(source, dtype, var.value, device)
 
-    def entry_input(self, source, dtype, value) -> Tensor:
+    def entry_input(self, source, dtype, value, device) -> Tensor:
         """The graph input each compiled call makes from `source` on entry,
-        as a tensor of `dtype` (`NumberInput`); `value` is this call's. One
-        per source and dtype, however often the trace uses it."""
-        key = (source.name, dtype.name)
+        as a tensor of `dtype` (`NumberInput`) on `device`; `value` is this
+        call's. One per source, dtype and device, however often the trace
+        uses it. (A call hands the program a host array, which a GPU
+        program copies in with its other numbers: cuda_program.py.)"""
+        key = (source.name, dtype.name, str(device))
         made = self.number_inputs.get(key)
         if made is None:
-            made = self.number_inputs[key] = _make(np.asarray(value, dtype.np))
+            array = to_device_array(np.asarray(value, dtype.np), device)
+            made = self.number_inputs[key] = _make(array)
             self.recorder.add_source(made, NumberInput(source, dtype))
         return made
 
@@ -431,7 +432,7 @@ class ReadsMixin:
             return None
         options = {k: v.value for k, v in kwargs.items()}
         example = do(creation.tensor, _nested_values(args[0]), **options)
-        if example.requires_grad or example.device.type != "cpu" or example.ndim == 0:
+        if example.requires_grad or example.ndim == 0:
             return None  # (a 0-d one is a plain number input: `number_input`)
         for n in numbers:  # the dtype janus infers assumes them
             self.guard_number_types(n)
@@ -452,7 +453,7 @@ class ReadsMixin:
         return Var(slice(*[self.value(b, "a slice bound") for b in bounds]))
 
     def dynamic_slice(self, tensor: Var, key: Var) -> Var | None:
-        """`x[i:j]`, `x[:, i:j]` or `x[i]` of a CPU tensor, by slices from
+        """`x[i:j]`, `x[:, i:j]` or `x[i]` of a tensor, by slices from
         `slice_var` whose bounds change from call to call, or by ints that
         do: each compiled call computes the positions on entry (a graph
         input: sources.SlicePositions, IndexPosition), and the graph takes
@@ -464,7 +465,7 @@ class ReadsMixin:
         not positive (eager raises)."""
         parts = key.tracked_items() if type(key.value) is tuple else [key]
         x = tensor.value
-        if not parts or x.device.type != "cpu" or len(parts) > x.ndim:
+        if not parts or len(parts) > x.ndim:
             return None
         changing = [self._changing_part(p, x.shape[dim]) for dim, p in enumerate(parts)]
         if not any(changing):
@@ -491,7 +492,7 @@ class ReadsMixin:
                 self.guard_number_types(b)
             where = Computed(for_position, [self.number_source(b) for b in bounds])
             positions = self.entry_input(
-                where, int64, np.arange(taken.start, taken.stop, taken.step)
+                where, int64, np.arange(taken.start, taken.stop, taken.step), x.device
             )
             parent = x
             x = do(index_select, parent, dim, positions)
