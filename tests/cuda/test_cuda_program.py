@@ -463,3 +463,29 @@ def test_numbers_that_change_per_call_are_host_inputs_of_one_program(monkeypatch
     hosted = [p for p in made if len(p.host_inputs) >= 4]
     assert hosted and max(p.replays for p in hosted) >= 5
     assert all(p.captures == 1 for p in hosted)
+
+
+@pytest.mark.parametrize("written", ["updated", "overwritten"])
+@pytest.mark.parametrize("aliased", ["the same tensor", "overlapping views"])
+def test_an_update_through_one_argument_shows_in_an_aliased_other(aliased, written):
+    """Compiled for distinct tensors, `f(a, a)` (or views that overlap) must
+    see the update of `x` in `y`, as eagerly: the program finds the inputs
+    share memory and the frame falls back to Python."""
+
+    def fn(x, y):
+        if written == "updated":
+            x.add_(1)
+        else:
+            x.copy_(y * 3)
+        return y * 2
+
+    def run(f):
+        base = janus.arange(6.0, device="cuda")
+        outs = [f(base[:3], base[3:]).cpu().numpy() for _ in range(3)]  # compiled apart
+        a, b = (base, base) if aliased == "the same tensor" else (base[1:4], base[:3])
+        outs.append(f(a, b).cpu().numpy())
+        return outs + [base.cpu().numpy()]
+
+    compiled = janus.jit(fn)
+    for got, want in zip(run(compiled), run(fn)):
+        np.testing.assert_array_equal(got, want)

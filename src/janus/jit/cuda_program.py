@@ -42,7 +42,7 @@ import numpy as np
 from .. import _C, backend
 from .cuda_codegen import NoKernel, lower
 from .cuda_steps import BLOCK
-from .program import _NUMPY, AssertionFailed, _copy
+from .program import _NUMPY, AssertionFailed, InputsOverlap, _copy
 
 _ALIGN = 256
 _WORKSPACE = 8 << 20  # cuBLAS scratch: graph capture needs one given up front
@@ -67,6 +67,30 @@ def _align(n: int) -> int:
 
 def _ptr(array) -> int:
     return array.data.ptr
+
+
+def _byte_extent(a) -> tuple:
+    """The device bytes array `a` spans, [first, last), whatever its
+    strides; empty if it has no elements."""
+    start = _ptr(a)
+    if a.size == 0:
+        return start, start
+    low = sum((n - 1) * s for n, s in zip(a.shape, a.strides) if s < 0)
+    high = sum((n - 1) * s for n, s in zip(a.shape, a.strides) if s > 0)
+    return start + low, start + high + a.itemsize
+
+
+def _check_apart(inputs, written) -> None:
+    """For a call that writes buffers in place: raises InputsOverlap where two
+    of its device inputs, or the buffers it only writes (`x.copy_(y)`),
+    share memory (`f(a, a)`, overlapping views), which the graph, traced
+    with them apart, does not follow (as the CPU runtime checks)."""
+    arrays = [a for a in inputs if type(a) is not np.ndarray and hasattr(a, "data")]
+    arrays += [b for b in written if not any(b is a for a in arrays)]
+    extents = sorted(e for e in map(_byte_extent, arrays) if e[0] != e[1])
+    for before, after in zip(extents, extents[1:]):
+        if after[0] < before[1]:
+            raise InputsOverlap("two inputs of the call share memory")
 
 
 class CudaProgram:
@@ -253,6 +277,8 @@ class CudaProgram:
         if len(arrays) != len(self.inputs):
             raise TypeError(f"the graph takes {len(self.inputs)} inputs, got {len(arrays)}")
         into = dict(into or {})
+        if into:
+            _check_apart(arrays, into.values())
         current = cp.cuda.get_current_stream()
         host = [k for k, a in enumerate(arrays) if type(a) is np.ndarray]
         arrays = [
