@@ -23,6 +23,7 @@ real one.
 from __future__ import annotations
 
 import ctypes
+import importlib.machinery
 import os
 import shutil
 import sys
@@ -282,6 +283,7 @@ def _forwarding(name: str, source) -> types.ModuleType:
     """A module whose functions are `source`'s, returning device arrays
     (submodules too: cupy.linalg, ...)."""
     module = types.ModuleType(name)
+    module.__spec__ = importlib.machinery.ModuleSpec(name, None)  # (find_spec asks)
 
     def __getattr__(attr):
         value = getattr(source, attr)
