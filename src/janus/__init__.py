@@ -44,7 +44,7 @@ from .creation import (
     zeros,
     zeros_like,
 )
-from .device import device
+from .device import device, get_default_device, set_default_device
 from .dtypes import (
     bool_ as bool,  # noqa: A004 - PyTorch's name
     double,

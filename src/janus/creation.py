@@ -8,12 +8,16 @@ import numbers
 import numpy as np
 
 from . import backend, dtypes
+from .device import CPU
+from .device import _default as _default_device
 from .device import device as Device
 from .ops import registry
 from .tensor import Tensor, _make
 
 
 def _finish(data, device, requires_grad: bool) -> Tensor:
+    if device is None:
+        device = _default_device[0]  # (set_default_device)
     if device is not None:
         dev = Device(device)
         if dev.type != "cpu":
@@ -160,15 +164,15 @@ def _xp_for(device):
 
 
 def _filled(shape, value, dtype, device, requires_grad) -> Tensor:
-    dev = Device(device) if device is not None else None
+    dev = Device(device) if device is not None else _default_device[0]
     xp = _xp_for(dev)
     if xp is np:
-        out = _finish(np.full(shape, value, dtype=dtype.np), None, requires_grad)
+        out = _finish(np.full(shape, value, dtype=dtype.np), CPU, requires_grad)
         if registry.observers and not requires_grad:
             registry.notify_created(out, fill=value)  # a trace makes it afresh each run
         return out
     with xp.cuda.Device(dev.index):
-        return _finish(xp.full(shape, value, dtype=dtype.np), None, requires_grad)
+        return _finish(xp.full(shape, value, dtype=dtype.np), dev, requires_grad)
 
 
 def zeros(*size, dtype=None, device=None, requires_grad=False, out=None) -> Tensor:

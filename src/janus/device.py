@@ -61,3 +61,25 @@ class device:  # noqa: N801 - PyTorch's name
 
 _interned: dict = {}
 CPU = device("cpu")
+
+
+# The device factories make tensors on when given none (None: the CPU, the
+# common case, which then costs nothing). janus.jit guards it.
+_default: list = [None]
+
+
+def set_default_device(place) -> None:
+    """The device `zeros`, `tensor`, `randn`, ... use when not given one
+    (PyTorch's `torch.set_default_device`); None or "cpu" restores the CPU.
+
+    >>> import janus
+    >>> janus.set_default_device("cpu")
+    >>> janus.get_default_device()
+    device(type='cpu')
+    """
+    chosen = None if place is None else device(place)
+    _default[0] = None if chosen == CPU else chosen
+
+
+def get_default_device() -> device:
+    return _default[0] or CPU

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _C, dtypes
+from .device import _default as _default_device
 from .device import device as Device
 from .ops import meta as M
 from .ops.registry import apply, declare
@@ -188,7 +189,7 @@ def _draw(op, kind, shape, dtype, device, generator) -> Tensor:
     dtype = dtypes.to_dtype(dtype) if dtype is not None else dtypes.get_default_dtype()
     if not dtype.is_floating_point:
         raise RuntimeError(f"\"check_uniform_bounds\" not implemented for '{dtype.name}'")
-    device = Device(device if device is not None else "cpu")
+    device = Device(device if device is not None else (_default_device[0] or "cpu"))
     gen = generator_for(device, generator)
     numel = 1
     for s in shape:

@@ -142,3 +142,19 @@ def test_dlpack_and_cuda_array_interface_share_memory():
     back = janus.from_dlpack(arr)
     assert back.device.type == "cuda" and back[0].item() == 42
     assert hasattr(t, "__cuda_array_interface__")
+
+
+def test_factories_follow_the_default_device():
+    try:
+        janus.set_default_device("cuda")
+        assert janus.get_default_device() == janus.device("cuda:0")
+        made = [janus.zeros(2), janus.ones(2, 2), janus.full((2,), 3.0), janus.arange(4),
+                janus.tensor([1, 2]), janus.randn(3), janus.rand(3), janus.eye(2),
+                janus.linspace(0, 1, 5), janus.randint(0, 5, (3,)), janus.empty(2)]  # fmt: skip
+        assert all(t.device.type == "cuda" for t in made)
+        assert janus.zeros(2, device="cpu").device.type == "cpu"
+        assert janus.zeros_like(janus.zeros(2, device="cpu")).device.type == "cpu"
+        assert janus.from_numpy(np.zeros(2)).device.type == "cpu"
+    finally:
+        janus.set_default_device("cpu")
+    assert janus.zeros(2).device.type == "cpu" and janus.get_default_device().type == "cpu"

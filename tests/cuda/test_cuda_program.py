@@ -489,3 +489,40 @@ def test_an_update_through_one_argument_shows_in_an_aliased_other(aliased, writt
     compiled = janus.jit(fn)
     for got, want in zip(run(compiled), run(fn)):
         np.testing.assert_array_equal(got, want)
+
+
+def test_the_default_device_is_guarded():
+    """A frame whose factories made CPU tensors is traced again after
+    janus.set_default_device("cuda"): its tensors are on the GPU then."""
+
+    def fn(x):
+        return x * 2 + janus.ones(3)
+
+    compiled = janus.jit(fn)
+    try:
+        for place in ("cpu", "cpu", "cpu", "cuda", "cuda", "cuda", None):
+            janus.set_default_device(place)
+            x = janus.arange(3.0)
+            out = compiled(x)
+            assert out.device == janus.get_default_device() == x.device
+            np.testing.assert_array_equal(out.cpu().numpy(), [1.0, 3.0, 5.0])
+    finally:
+        janus.set_default_device(None)
+
+
+def test_an_index_out_of_range_only_the_backward_reads_raises_eagers_error():
+    """The lookup's result is used only through backward, so the graph keeps
+    index_add alone: its kernel must check the index too (it wrote past the
+    gradient's buffer), and the call falls back to eager's IndexError."""
+    table = janus.nn.Embedding(10, 3).to("cuda")
+
+    @janus.jit
+    def step(words):
+        table(words).sum().backward()
+
+    for k in range(5):
+        step(janus.tensor([k], device="cuda"))
+    grad = table.weight.grad.cpu().numpy().copy()
+    with pytest.raises(IndexError):
+        step(janus.tensor([12], device="cuda"))
+    np.testing.assert_array_equal(table.weight.grad.cpu().numpy(), grad)

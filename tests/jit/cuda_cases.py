@@ -156,6 +156,20 @@ def gathers(x, idx, row_idx, src):
     )
 
 
+def fills(x, i):
+    """Writes of a number (overwrite with a constant source): the CUDA
+    lowering once copied the destination onto itself instead."""
+    y = x * 1
+    y.fill_(2.5)
+    z = x * 1
+    z[1] = 0.5
+    w = x * 1
+    w[i[0]] = -1.0  # through index_select and index_put
+    k = i * 1
+    k.zero_()
+    return y, z, w, k
+
+
 def sorting(x, ties, ints, seed):
     x = x.detach().requires_grad_()
     values, at = x.sort(1)
@@ -235,6 +249,7 @@ CASES = [
             janus.ones(()),
         ),
     ),
+    (fills, lambda: (_f(3, 4), janus.tensor([2, 0]))),
     (
         sorting,
         lambda: (

@@ -13,7 +13,7 @@ import janus
 def snapshot(value):
     """A comparable copy of a result: tensors as arrays, containers recursed."""
     if isinstance(value, janus.Tensor):
-        return ("tensor", value.detach().numpy().copy(), value.dtype, value.requires_grad)
+        return ("tensor", value.detach().cpu().numpy().copy(), value.dtype, value.requires_grad)
     if isinstance(value, (list, tuple)):
         kind = "list" if isinstance(value, list) else "tuple"
         named = [] if type(value) in (list, tuple) else [type(value).__qualname__]

@@ -109,6 +109,22 @@ def test_an_index_out_of_range_sets_the_flag_and_is_never_read():
         assert run_on_host(graph, x, index)[2] == INDEX_ASSERT
 
 
+def test_index_add_out_of_range_sets_the_flag_and_writes_nothing_outside():
+    """(It wrote past its buffer: an embedding's backward when the forward
+    lookup, which checks, was dead code.)"""
+    from janus.jit.cuda_steps import INDEX_ASSERT
+
+    graph, _ = janus.jit.record(
+        lambda x, i, v: x.index_add(0, i, v), janus.zeros(4, 3), janus.zeros(2, dtype=janus.int64),
+        janus.ones(2, 3),
+    )  # fmt: skip
+    x, v = np.zeros((4, 3), np.float32), np.ones((2, 3), np.float32)
+    outs, _, flag = run_on_host(graph, x, np.array([3, -4]), v)
+    assert flag == 0 and outs[0][:, 0].tolist() == [1, 0, 0, 1]
+    for bad in ([4, 0], [0, -5], [1 << 40, 0]):
+        assert run_on_host(graph, x, np.array(bad), v)[2] == INDEX_ASSERT
+
+
 def test_advanced_indices_out_of_range_set_the_flag():
     """x[i] and x[i] = v (index, index_put) wrap a negative index once and
     flag one out of range; the CPU runtime raises for the same calls."""

@@ -16,6 +16,7 @@ import types
 from .. import _C
 from ..autograd import grad_mode
 from ..autograd.node import consumed, history_before
+from ..device import _default as default_device
 from ..device import device
 from ..dtypes import dtype
 from ..ops.registry import apply
@@ -646,6 +647,8 @@ def build_guard(code, tr, entry: CompiledFrame):
 
     default = dtypes._default[0]
     guard.object(dtypes._default, "dtypes._default").item(0).is_(default, repr(default))
+    place = default_device[0]  # (factories' device: set_default_device)
+    guard.object(default_device, "default device").item(0).is_(place, repr(place))
     gen = entry.generator
     name = "default_generator" if gen is default_generator else f"generator of {gen.device}"
     guard.object(gen, name).attr("_seed").equals(entry.rng_seed)

@@ -551,17 +551,19 @@ class _Lowering:
             raise NoKernel("index_add on integers")
         steps = [self.copy(x, out, contiguous_strides(shape))]
         scale = "" if alpha == 1 else f"{literal(alpha, ct)} * "
+        # (An index out of range is never written: it flags the run, and the
+        # eager op raises. Unchecked, it wrote past the buffer.)
         body = [
             f"JANUS_FOR(i, {outer * n * inner}LL) {{",
             f"  i64 o = i / {n * inner}, j = (i / {inner}) % {n}, k = i % {inner};",
-            f"  i64 at = a1[j]; if (at < 0) at += {size};",
+            *("  " + line for line in cuda_gather.checked_index(self, "a1[j]", size)),
             f"  JANUS_ATOMIC_ADD(&r0[(o * {size} + at) * {inner} + k], {scale}a0[i]);",
             "}",
         ]
         params = [f"const {self.ctype(src)}* a0", f"const {self.ctype(index)}* a1", f"{ct}* r0"]
-        steps.append(
-            Launch(self.src.add(params, body), blocks_for(outer * n * inner), [src, index, out])
-        )
+        params.append("int* fl")
+        args = [src, index, out, ("flag",)]
+        steps.append(Launch(self.src.add(params, body), blocks_for(outer * n * inner), args))
         return steps
 
     def cat(self, operands, attrs, out) -> list:
@@ -687,8 +689,12 @@ class _Lowering:
         if op in ELEMENTWISE:
             return self.elementwise(op, operands, attrs, out)
         if op in ("clone", "overwrite"):
-            src = values[-1]
-            return [self.copy(src, out, broadcast_strides(self.shape(src), self.shape(out)))]
+            source = operands[-1]
+            if isinstance(source, tuple):  # a number (`x[i] = 1.5`, `x.fill_(0)`)
+                ct = self.ctype(out)
+                value = literal(source[1], ct)
+                return [self.map_kernel([out], self.shape(out), [], lambda loads: [], [value])]
+            return [self.copy(source, out, broadcast_strides(self.shape(source), self.shape(out)))]
         if op == "expand":
             return [
                 self.copy(values[0], out, broadcast_strides(self.shape(values[0]), self.shape(out)))
