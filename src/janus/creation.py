@@ -172,7 +172,10 @@ def _filled(shape, value, dtype, device, requires_grad) -> Tensor:
             registry.notify_created(out, fill=value)  # a trace makes it afresh each run
         return out
     with xp.cuda.Device(dev.index):
-        return _finish(xp.full(shape, value, dtype=dtype.np), dev, requires_grad)
+        out = _finish(xp.full(shape, value, dtype=dtype.np), dev, requires_grad)
+    if registry.observers and not requires_grad:
+        registry.notify_created(out, fill=value)
+    return out
 
 
 def zeros(*size, dtype=None, device=None, requires_grad=False, out=None) -> Tensor:
@@ -246,7 +249,7 @@ def _created(values: np.ndarray, device, requires_grad: bool) -> Tensor:
     """A tensor of values computed from Python numbers: a trace makes it
     afresh each run (a constant), as for `tensor([...])`."""
     out = _finish(values, device, requires_grad)
-    if registry.observers and not requires_grad and type(out._data) is np.ndarray:
+    if registry.observers and not requires_grad:
         registry.notify_created(out)
     return out
 

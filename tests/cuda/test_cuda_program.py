@@ -526,3 +526,43 @@ def test_an_index_out_of_range_only_the_backward_reads_raises_eagers_error():
     with pytest.raises(IndexError):
         step(janus.tensor([12], device="cuda"))
     np.testing.assert_array_equal(table.weight.grad.cpu().numpy(), grad)
+
+
+def test_tensors_a_cuda_frame_makes_are_constants_made_afresh_each_call(monkeypatch):
+    """janus.zeros(..., device="cuda") or janus.tensor([...], device="cuda")
+    inside a step (an RNN's first state) is a constant of the graph, as on
+    the CPU; such frames did not compile on CUDA ("a tensor made inside the
+    frame is updated in place")."""
+    made = _programs_made(monkeypatch)
+
+    def step(x, n):
+        h = janus.zeros(2, 3, device="cuda")
+        h.add_(x)
+        scale = janus.tensor([1.0, float(n), 2.0], device="cuda")
+        return h * scale + janus.full((3,), 0.5, device="cuda")
+
+    compiled = janus.jit(step)
+    x = janus.ones(2, 3, device="cuda")
+    for n in (1, 1, 1, 2, 2, 2):
+        np.testing.assert_array_equal(compiled(x, n).cpu().numpy(), step(x, n).cpu().numpy())
+    assert sum(p.replays for p in made) >= 3
+
+
+def test_an_output_that_is_an_input_updated_in_place_keeps_its_value_on_entry():
+    """`a = x * 1` becomes x itself (mul by one folds away), then x.add_():
+    the result is copied before the replay commits the update into x's
+    buffer (it was copied after, and returned the updated values)."""
+
+    def run(f):
+        x = janus.arange(6.0, device="cuda")
+
+        def fn():
+            a = x * 1
+            x.add_(1.5)
+            return a
+
+        step = f(fn)
+        return [step().cpu().numpy() for _ in range(5)] + [x.cpu().numpy()]
+
+    for got, want in zip(run(janus.jit), run(lambda fn: fn)):
+        np.testing.assert_array_equal(got, want)

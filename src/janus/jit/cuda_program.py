@@ -337,20 +337,18 @@ class CudaProgram:
             cp.cuda.runtime.memcpyAsync(
                 self.host_area.ptr, stage.ctypes.data, stage.size, 1, main.ptr
             )
+        # Outputs that are inputs are copied before the replay, whose last
+        # kernels may write the same buffer in place (`a = x * 1` folded to
+        # x, then `x.add_(1)`): the output is the value on entry.
+        outs = [into.get(at) for at in range(len(self.outputs))]
+        for at, name in enumerate(self.outputs):
+            if outs[at] is None and name in self.input_index:
+                outs[at] = self._copied_out(name, self.addresses[name], main)
         self.cuda_graph.launch(main)
         self.replays += 1
-        outs = []
         for at, name in enumerate(self.outputs):
-            if at in into:
-                outs.append(into[at])
-                continue
-            dtype, shape = self.lowered.types[name]
-            out = cp.empty(shape, dtype=_NUMPY[dtype])
-            if out.nbytes:
-                # (an output that is an input: where the replay read it)
-                src = self.addresses.get(name) or self.base + self.offsets[name]
-                cp.cuda.runtime.memcpyAsync(_ptr(out), src, out.nbytes, 3, main.ptr)
-            outs.append(out)
+            if outs[at] is None:
+                outs[at] = self._copied_out(name, self.base + self.offsets[name], main)
         self.done_event.record(main)
         current.wait_event(self.done_event)
         if self.lowered.asserts:
@@ -363,6 +361,15 @@ class CudaProgram:
                 ident = int(flag[0])
                 raise AssertionFailed(ident, self.lowered.asserts.get(ident, ""))
         return outs
+
+    def _copied_out(self, name: str, src: int, stream):
+        """A new cupy array for output `name`, copied on `stream` from `src`."""
+        cp = backend.cupy()
+        dtype, shape = self.lowered.types[name]
+        out = cp.empty(shape, dtype=_NUMPY[dtype])
+        if out.nbytes:
+            cp.cuda.runtime.memcpyAsync(_ptr(out), src, out.nbytes, 3, stream.ptr)
+        return out
 
     def _place_host_inputs(self, host: list, arrays: list) -> None:
         """Lays out the host inputs `host` (input indices) in a device area

@@ -268,8 +268,6 @@ class _Recorder:
         so it too is a new buffer on each run. The translator guards the
         Python values it was made from."""
         data = tensor._data
-        if type(data) is not np.ndarray:
-            return
         if fill is not None and data.ndim > 0:
             [one] = self.graph.add_node(
                 "constant", [], {"value": [data.dtype.type(fill).item()]},
@@ -278,10 +276,11 @@ class _Recorder:
             [value] = self.graph.add_node(
                 "expand", [one], {"shape": list(data.shape)}, [_type(tensor)]
             )
-            self.tape.append(("fill", value.name, fill, data.shape, data.dtype))
+            self.tape.append(("fill", value.name, fill, data.shape, data.dtype, tensor.device))
         elif data.size <= CONSTANT_ELEMENTS:
+            host = data if type(data) is np.ndarray else data.get()  # (a GPU's: copied back)
             [value] = self.graph.add_node(
-                "constant", [], {"value": data.ravel().tolist()}, [_type(tensor)]
+                "constant", [], {"value": host.ravel().tolist()}, [_type(tensor)]
             )
             self.tape.append(("constant", value.name, data.copy()))
         else:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..backend import to_device_array
 from ..ops import registry
 from ..random import NORMAL, UNIFORM
 from ..tensor import Tensor, _make
@@ -92,8 +93,8 @@ class Replay:
                 value = env[source.name] if isinstance(source, Ref) else source
                 env[name] = _written(value, dtype, shape)
             elif kind == "fill":
-                _, name, fill, shape, np_dtype = entry
-                env[name] = _make(np.full(shape, fill, dtype=np_dtype))
+                _, name, fill, shape, np_dtype, device = entry
+                env[name] = _make(to_device_array(np.full(shape, fill, dtype=np_dtype), device))
             else:  # "constant"
                 _, name, data = entry
                 env[name] = _make(data.copy())
