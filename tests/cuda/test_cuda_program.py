@@ -566,3 +566,47 @@ def test_an_output_that_is_an_input_updated_in_place_keeps_its_value_on_entry():
 
     for got, want in zip(run(janus.jit), run(lambda fn: fn)):
         np.testing.assert_array_equal(got, want)
+
+
+def test_a_frame_whose_only_tensors_it_makes_on_the_gpu_runs_there():
+    """No tensor input: the program's device comes from the tensors the
+    graph makes (it was the CPU's, and returned CPU tensors)."""
+
+    def fn(n):
+        out = janus.zeros(3, device="cuda")
+        for k in range(n):
+            out = out + k
+        return out
+
+    compiled = janus.jit(fn)
+    for n in (2, 2, 2, 3, 3):
+        got = compiled(n)
+        assert got.device.type == "cuda"
+        np.testing.assert_array_equal(got.cpu().numpy(), fn(n).cpu().numpy())
+
+
+def test_a_data_check_over_many_elements_is_an_assert_on_the_gpu():
+    """binary_cross_entropy checks every element of its input: an assert on
+    many elements (such frames did not compile on CUDA); a call whose data
+    fails it raises eager's error and changes no parameter."""
+    janus.manual_seed(0)
+    model = janus.nn.Linear(3, 1).to("cuda")
+    opt = janus.optim.SGD(model.parameters(), lr=0.1)
+
+    @janus.jit
+    def step(x, y, scale):
+        opt.zero_grad()
+        loss = janus.nn.functional.binary_cross_entropy(model(x).sigmoid() * scale, y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    x, y = janus.randn(4, 3, device="cuda"), janus.rand(4, 1, device="cuda")
+    for _ in range(3):
+        step(x, y, janus.tensor(1.0, device="cuda"))
+    assert sum(e[1].calls for e in step.entries) >= 1
+    before = [p.detach().cpu().numpy() for p in model.parameters()]
+    with pytest.raises(RuntimeError, match="between 0 and 1"):
+        step(x, y, janus.tensor(2.0, device="cuda"))
+    for p, b in zip(model.parameters(), before):
+        np.testing.assert_array_equal(p.detach().cpu().numpy(), b)

@@ -66,6 +66,18 @@ def test_an_assert_sets_the_flag_to_its_id():
     assert flag == 7
 
 
+def test_an_assert_on_many_elements_holds_for_every_one():
+    g = janus._C.ir.Graph()
+    x = g.add_input("x", "f32", [4])
+    ok = g.add_node("ge", [x, 0.0], {}, [("bool", [4])])[0]
+    g.add_node("assert", [ok], {"id": 3, "message": "x >= 0"}, [])
+    y = g.add_node("mul", [x, 2.0], {}, [("f32", [4])])[0]
+    g.set_outputs([y])
+    assert run_on_host(g, np.array([0, 1, 2, 3], np.float32))[2] == 0
+    assert run_on_host(g, np.array([0, 1, -2, 3], np.float32))[2] == 3
+    assert run_on_host(g, np.array([-1, 1, 2, 3], np.float32))[2] == 3
+
+
 def test_a_node_without_a_kernel_is_named():
     graph, _ = janus.jit.record(lambda x: x.nonzero() * 2, janus.ones(4))
     with pytest.raises(NoKernel, match="nonzero"):

@@ -394,7 +394,10 @@ class CompiledFrame:
             raise NotCompilable("the frame does no tensor work")
         if rec.view_refused is not None:
             raise NotCompilable(rec.view_refused)
+        # (Tensors the graph made count too: a frame whose only tensors are
+        # `zeros(3, device="cuda")` runs on the GPU.)
         devices = {t.device for t in rec.captured_tensors}
+        devices.update(t.device for t, _ in rec.values.values())
         if len(devices) > 1:
             raise NotCompilable(f"it mixes tensors on {' and '.join(sorted(map(str, devices)))}")
         where = devices.pop() if devices else device("cpu")

@@ -767,16 +767,16 @@ class _Lowering:
             return self.philox(out, attrs, op == "philox_normal")
         if op == "assert":
             cond = values[0]
-            if self.numel(cond) != 1:
-                raise NoKernel("an assert on more than one element")
+            n = self.numel(cond)
             ident = int(attrs["id"])
             self.asserts[ident] = attrs.get("message", "")
-            # The flag keeps a failed assert's id; the host reads it once after
-            # the run (any failure discards the run, so which id wins a race
-            # between streams does not matter).
-            body = [f"if (blockIdx.x == 0 && threadIdx.x == 0 && !a0[0]) r0[0] = {ident};"]
+            # Every element must hold. The flag keeps a failed assert's id;
+            # the host reads it once after the run (any failure discards the
+            # run, so which id wins a race between threads or streams does
+            # not matter).
+            body = [f"JANUS_FOR(i, {n}LL) if (!a0[i]) r0[0] = {ident};"]
             params = [f"const {self.ctype(cond)}* a0", "int* r0"]
-            return [Launch(self.src.add(params, body), 1, [cond, ("flag",)])]
+            return [Launch(self.src.add(params, body), blocks_for(n), [cond, ("flag",)])]
         raise NoKernel(op)
 
 
