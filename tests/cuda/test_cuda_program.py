@@ -610,3 +610,22 @@ def test_a_data_check_over_many_elements_is_an_assert_on_the_gpu():
         step(x, y, janus.tensor(2.0, device="cuda"))
     for p, b in zip(model.parameters(), before):
         np.testing.assert_array_equal(p.detach().cpu().numpy(), b)
+
+
+def test_a_trace_on_the_gpu_runs_a_cuda_program_and_follows_its_generator(monkeypatch):
+    """janus.jit.trace: the recorded graph compiles for the inputs' device,
+    and each replay shifts and advances that device's generator (it followed
+    the CPU's: every replay of a dropout drew the same mask)."""
+    made = _programs_made(monkeypatch)
+
+    def run(f):
+        janus.manual_seed(3)
+        x = janus.ones(64, device="cuda")
+        return [f(x).cpu().numpy() for _ in range(4)]
+
+    dropout = lambda x: janus.nn.functional.dropout(x * 2, 0.5, True)  # noqa: E731
+    traced = run(janus.jit.trace(dropout, warmup=0))
+    for got, want in zip(traced, run(dropout)):
+        np.testing.assert_array_equal(got, want)
+    assert not np.array_equal(traced[1], traced[2])
+    assert made and sum(p.replays for p in made) >= 3

@@ -440,8 +440,8 @@ class CudaCompiledGraph:
         self.program = CudaProgram(graph, passes, staged_outputs)
         self.graph = self.program.graph
 
-    def __call__(self, *arrays) -> list:
-        return self.program.call(list(arrays))
+    def __call__(self, *arrays, rng_shift: int = 0) -> list:
+        return self.program.call(list(arrays), rng_shift)
 
     def fallback_ops(self) -> list:
         return []

@@ -17,7 +17,7 @@ statistics) and new `.grad` tensors. If the run raises, nothing is committed.
 
 from __future__ import annotations
 
-from ..random import default_generator
+from ..random import generator_for
 from ..tensor import Tensor, _make
 from .program import compile_graph
 from .record import _flatten, recording
@@ -41,13 +41,21 @@ def _rebuild(structure, values):
     return structure
 
 
+def _generator(inputs):
+    """The generator a run on `inputs` draws from: their device's (the CPU's
+    without inputs)."""
+    return generator_for(inputs[0].device if inputs else "cpu", None)
+
+
 class _Trace:
     def __init__(self, fn, inputs):
-        start = (default_generator._seed, default_generator._offset)
+        self.generator = gen = _generator(inputs)
+        start = (gen._seed, gen._offset)
         rec = recording(fn, *inputs)
         self.seed, self.offset = start
-        self.words = default_generator._offset - start[1]  # the stream the run used
-        self.compiled = compile_graph(rec.graph)
+        self.words = gen._offset - start[1]  # the stream the run used
+        device = inputs[0].device.type if inputs else "cpu"
+        self.compiled = compile_graph(rec.graph, device=device)
         self.captured = rec.inputs[len(inputs) :]
         self.structure = rec.result
         self.results = len(_flatten(rec.result))
@@ -57,10 +65,10 @@ class _Trace:
 
     def run(self, inputs):
         arrays = [t._data for t in inputs] + [t._data for t in self.captured]
-        shift = default_generator._offset - self.offset
+        shift = self.generator._offset - self.offset
         outs = self.compiled(*arrays, rng_shift=shift)
         # Commit: nothing above changed any tensor or the generator.
-        default_generator._offset += self.words
+        self.generator._offset += self.words
         at = self.results
         for target in self.effects:
             target._data[...] = outs[at]
@@ -88,7 +96,7 @@ class TracedFunction:
         for k, t in enumerate(inputs):
             if not isinstance(t, Tensor):
                 raise TypeError(f"traced function input {k} is a {type(t).__name__}, not a Tensor")
-        key = (_signature(inputs), default_generator._seed)
+        key = (_signature(inputs), _generator(inputs)._seed)
         trace = self._traces.get(key)
         if trace is None and self._calls.get(key, 0) < self.warmup:
             self._calls[key] = self._calls.get(key, 0) + 1
