@@ -158,3 +158,16 @@ def test_factories_follow_the_default_device():
     finally:
         janus.set_default_device("cpu")
     assert janus.zeros(2).device.type == "cpu" and janus.get_default_device().type == "cpu"
+
+
+def test_a_0d_cpu_tensor_is_an_operand_of_gpu_tensors_as_in_pytorch():
+    x = janus.ones(3, device="cuda", requires_grad=True)
+    y = x * janus.tensor(0.5) + janus.tensor(2.0)
+    assert y.device.type == "cuda"
+    np.testing.assert_array_equal(y.detach().cpu().numpy(), [2.5, 2.5, 2.5])
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad.cpu().numpy(), [0.5, 0.5, 0.5])
+    with pytest.raises(RuntimeError, match="same device"):
+        x * janus.ones(3)  # (a CPU tensor with elements is not a scalar)
+    with pytest.raises(RuntimeError, match="same device"):
+        x * janus.tensor(0.5, requires_grad=True)

@@ -205,6 +205,25 @@ def apply(op: OpDef, *args, **attrs):
     return result
 
 
+def _scalars_moved(args):
+    """`args` with each 0-d CPU tensor among GPU tensors moved to their
+    device, as PyTorch allows (`x_cuda * torch.tensor(0.5)`); None where
+    the devices differ otherwise, or such a scalar requires grad."""
+    gpu = [a for a in args if isinstance(a, Tensor) and type(a._data) is not _ndarray]
+    devices = {a.device for a in gpu}
+    if len(devices) != 1:
+        return None
+    (device,) = devices
+    moved = []
+    for a in args:
+        if isinstance(a, Tensor) and type(a._data) is _ndarray:
+            if a._data.ndim or a._rg:
+                return None
+            a = _make(backend.to_device_array(a._data, device))
+        moved.append(a)
+    return moved
+
+
 def _apply(op: OpDef, args, attrs):
     arrays = []
     array_type = None
@@ -214,7 +233,10 @@ def _apply(op: OpDef, args, attrs):
             data = a._data
             if array_type is not type(data):
                 if array_type is not None:
-                    raise _device_mismatch(args)
+                    moved = _scalars_moved(args)
+                    if moved is None:
+                        raise _device_mismatch(args)
+                    return _apply(op, moved, attrs)
                 array_type = type(data)
             if a._rg:
                 requires_grad = True
