@@ -629,3 +629,28 @@ def test_a_trace_on_the_gpu_runs_a_cuda_program_and_follows_its_generator(monkey
         np.testing.assert_array_equal(got, want)
     assert not np.array_equal(traced[1], traced[2])
     assert made and sum(p.replays for p in made) >= 3
+
+
+def test_a_masked_loss_compiles_and_a_new_count_falls_back(monkeypatch):
+    """loss over x[mask]: the program is made for the recorded count of true
+    elements; a call with another count runs as usual (and is compiled for
+    its own count), with eager's results throughout."""
+    made = _programs_made(monkeypatch)
+
+    def run(f):
+        janus.manual_seed(0)
+        w = janus.randn(4, 3, device="cuda", requires_grad=True)
+        outs = []
+        for k in (2, 2, 2, 3, 3, 2):
+            mask = janus.arange(4, device="cuda") < k
+            loss = f(w, mask)
+            loss.backward()
+            outs += [loss.detach().cpu().numpy(), w.grad.cpu().numpy().copy()]
+        return outs
+
+    def masked(w, mask):
+        return (w[mask] ** 2).sum()
+
+    for got, want in zip(run(janus.jit(masked)), run(masked)):
+        np.testing.assert_allclose(got, want, rtol=1e-6)
+    assert sum(p.replays for p in made) >= 3

@@ -156,6 +156,19 @@ def gathers(x, idx, row_idx, src):
     )
 
 
+def masks(x, mask, rows, seed):
+    """Boolean masks select a data-dependent number of elements: the graph
+    is made for this call's count (a run with another falls back)."""
+    x = x.detach().requires_grad_()
+    picked = x[mask]  # (its gradient: index_put of each element at its number)
+    picked_rows = x[:, rows]  # a mask over one dim, after a slice
+    y = x.detach() * 1
+    y[mask] = y[mask] * 10  # a value per selected element
+    loss = (picked * picked).sum() + picked_rows.exp().sum()
+    return (picked, picked_rows, y, mask.nonzero(), (x > 0.5).nonzero(),
+            *janus.autograd.grad(loss, [x], seed))  # fmt: skip
+
+
 def fills(x, i):
     """Writes of a number (overwrite with a constant source): the CUDA
     lowering once copied the destination onto itself instead."""
@@ -250,6 +263,15 @@ CASES = [
         ),
     ),
     (fills, lambda: (_f(3, 4), janus.tensor([2, 0]))),
+    (
+        masks,
+        lambda: (
+            _f(3, 4),
+            janus.tensor(_rng.random((3, 4)) > 0.4),
+            janus.tensor([True, False, True, True]),
+            janus.ones(()),
+        ),
+    ),
     (
         sorting,
         lambda: (

@@ -79,8 +79,8 @@ def test_an_assert_on_many_elements_holds_for_every_one():
 
 
 def test_a_node_without_a_kernel_is_named():
-    graph, _ = janus.jit.record(lambda x: x.nonzero() * 2, janus.ones(4))
-    with pytest.raises(NoKernel, match="nonzero"):
+    graph, _ = janus.jit.record(lambda x: x.unique() * 2, janus.ones(4))
+    with pytest.raises(NoKernel, match="unique"):
         lower(graph)
     graph, _ = janus.jit.record(lambda x: x.sort(0)[0], janus.ones(3000, 500))
     with pytest.raises(NoKernel, match="sort: .*too long for a counting sort"):
@@ -135,6 +135,25 @@ def test_index_add_out_of_range_sets_the_flag_and_writes_nothing_outside():
     assert flag == 0 and outs[0][:, 0].tolist() == [1, 0, 0, 1]
     for bad in ([4, 0], [0, -5], [1 << 40, 0]):
         assert run_on_host(graph, x, np.array(bad), v)[2] == INDEX_ASSERT
+
+
+def test_a_mask_selecting_another_count_sets_the_flag():
+    """The graph's shapes hold the recorded call's count of true elements; a
+    run with another count is flagged (the frame falls back), as the CPU
+    runtime raises ShapeSpeculationError."""
+    from janus.jit.cuda_steps import COUNT_ASSERT
+
+    graph, _ = janus.jit.record(
+        lambda x, m: (x[m] * 2, m.nonzero()), janus.ones(2, 3), janus.ones(2, 3, dtype=janus.bool)
+    )
+    x = np.arange(6, dtype=np.float32).reshape(2, 3)
+    outs, low, flag = run_on_host(graph, x, np.ones((2, 3), bool))
+    assert flag == 0 and low.asserts[COUNT_ASSERT]
+    np.testing.assert_array_equal(outs[0], x.reshape(-1) * 2)
+    fewer = np.array([[True, False, True], [True, True, True]])
+    assert run_on_host(graph, x, fewer)[2] == COUNT_ASSERT
+    with pytest.raises(janus.jit.ShapeSpeculationError):
+        compile_graph(graph)(x, fewer)
 
 
 def test_advanced_indices_out_of_range_set_the_flag():

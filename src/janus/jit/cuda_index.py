@@ -16,11 +16,14 @@ wrapped once if negative and checked: one out of range is never
 dereferenced; it sets the assert flag and the frame falls back to the eager
 op, which raises PyTorch's error.
 
-A boolean mask (the key's only tensor) covers as many dims as it has: x[mask]
-has a data-dependent shape (no kernel), but `x[mask] = v` with a `v` that
-is the same for every selected element writes where the mask is true, a map
-over the mask's dims. A `v` that differs along the selected elements needs
-their running count, and has no kernel yet.
+A boolean mask (the key's only tensor) covers as many dims as it has, and
+stands for the coordinates of its true elements. Their number is the shape
+the graph was made for (speculated when it was recorded): a kernel numbers
+the true elements in order (`mask_positions`, one block scanning chunks)
+and flags a run whose count differs, which falls back to the eager op. x[mask]
+gathers each selected element to its number; `x[mask] = v` writes where the
+mask is true, reading `v` at the element's number where `v` differs along
+the selected elements. nonzero lists the numbered elements' coordinates.
 
 index_put without `accumulate` writes each selected element once per
 index; where an index repeats, which write wins is unspecified on the GPU
@@ -34,7 +37,15 @@ from dataclasses import dataclass, field
 
 from .cuda_elementwise import NoKernel, is_float, literal, literal_type
 from .cuda_gather import checked_index
-from .cuda_steps import Launch, blocks_for, contiguous_strides, index_code
+from .cuda_steps import (
+    BLOCK,
+    COUNT_ASSERT,
+    COUNT_ASSERT_MESSAGE,
+    Launch,
+    blocks_for,
+    contiguous_strides,
+    index_code,
+)
 
 
 @dataclass
@@ -173,11 +184,100 @@ def _index_reads(low, plan: Plan, offsets, first: int, x_var: str) -> list:
     return lines
 
 
+def mask_positions(low, mask: str, count: int, truth: str = "a0[e]") -> tuple[list, str]:
+    """(steps, name of an i64 scratch value): for each element of `mask`, its
+    number among the true ones (in C order), or -1 where it is false
+    (`truth`: the C test of element e). One block: each thread counts a
+    chunk, thread 0 turns the counts into starting numbers and flags a total
+    other than `count`, then each thread numbers its chunk."""
+    n = low.numel(mask)
+    positions = low.scratch(f"{mask}_at{len(low.scratch_values)}", "i64", [n])
+    low.asserts[COUNT_ASSERT] = COUNT_ASSERT_MESSAGE
+    body = [
+        f"JANUS_SHARED i64 partial[{BLOCK}];",
+        "if (blockIdx.x != 0) return;",
+        f"i64 chunk = ({n}LL + blockDim.x - 1) / blockDim.x;",
+        f"i64 lo = threadIdx.x * chunk, hi = lo + chunk < {n}LL ? lo + chunk : {n}LL;",
+        "i64 seen = 0;",
+        f"for (i64 e = lo; e < hi; ++e) seen += ({truth}) ? 1 : 0;",
+        "partial[threadIdx.x] = seen;",
+        "JANUS_SYNC();",
+        "if (threadIdx.x == 0) {",
+        "  i64 run = 0;",
+        "  for (unsigned t = 0; t < blockDim.x; ++t) {",
+        "    i64 v = partial[t]; partial[t] = run; run += v;",
+        "  }",
+        f"  if (run != {count}LL) fl[0] = {COUNT_ASSERT};",
+        "}",
+        "JANUS_SYNC();",
+        "i64 at = partial[threadIdx.x];",
+        f"for (i64 e = lo; e < hi; ++e) {{ bool t = ({truth}); r0[e] = t ? at : -1; at += t; }}",
+    ]
+    params = [f"const {low.ctype(mask)}* a0", "i64* r0", "int* fl"]
+    return [Launch(low.src.add(params, body), 1, [mask, positions, ("flag",)])], positions
+
+
+def _mask_region(plan: Plan) -> tuple:
+    """(region shape, x strides over it, mask strides over it, number of
+    dims before the mask's): the pre dims, the mask's own, the post dims."""
+    mask, mask_shape, mask_x_strides = plan.mask
+    pre, post = [s for s, _ in plan.pre], [s for s, _ in plan.post]
+    shape = (*pre, *mask_shape, *post)
+    x_over = [s for _, s in plan.pre] + list(mask_x_strides) + [s for _, s in plan.post]
+    m_over = [0] * len(pre) + contiguous_strides(mask_shape) + [0] * len(post)
+    return shape, x_over, m_over, len(pre)
+
+
+def _masked_index(low, x: str, plan: Plan, out: str) -> list:
+    """x[mask]: each selected element to its number along the result's B dim."""
+    mask = plan.mask[0]
+    out_shape = low.shape(out)
+    npre = len(plan.pre)
+    count = out_shape[npre]
+    steps, positions = mask_positions(low, mask, count)
+    shape, x_over, m_over, _ = _mask_region(plan)
+    post = out_shape[npre + 1 :]
+    # The result's offset: pre coordinates, the number, post coordinates.
+    out_strides = contiguous_strides(out_shape)
+    o_over = out_strides[:npre] + [0] * len(plan.mask[1]) + out_strides[npre + 1 :]
+    lines, (src, at, dst) = index_code(shape, [x_over, m_over, o_over])
+    work = math.prod(shape)
+    body = [
+        f"JANUS_FOR(i, {work}LL) {{",
+        *("  " + line for line in lines),
+        f"  i64 k = a1[{at}]; if (k < 0 || k >= {count}) continue;",
+        f"  r0[{dst} + k * {math.prod(post)}] = a0[{plan.base} + {src}];",
+        "}",
+    ]
+    params = [f"const {low.ctype(x)}* a0", "const i64* a1", f"{low.ctype(out)}* r0"]
+    steps.append(Launch(low.src.add(params, body), blocks_for(work), [x, positions, out]))
+    return steps
+
+
+def nonzero(low, x: str, out: str) -> list:
+    """The coordinates of x's nonzero elements, in C order, one row each."""
+    count, nd = low.shape(out)
+    steps, positions = mask_positions(low, x, count, "a0[e] != 0")
+    shape = low.shape(x)
+    n = low.numel(x)
+    strides = contiguous_strides(shape)
+    coords = [f"r0[k * {nd} + {d}] = (i / {strides[d]}) % {size};" for d, size in enumerate(shape)]
+    body = [
+        f"JANUS_FOR(i, {n}LL) {{",
+        f"  i64 k = a1[i]; if (k < 0 || k >= {count}) continue;",
+        *("  " + line for line in coords),
+        "}",
+    ]
+    params = ["const i64* a1", "i64* r0"]
+    steps.append(Launch(low.src.add(params, body), blocks_for(n), [positions, out]))
+    return steps
+
+
 def index(low, operands: list, attrs: dict, out: str) -> list:
     x, *tensors = operands
     plan = plan_key(low, low.shape(x), attrs["spec"], tensors)
     if plan.mask is not None:
-        raise NoKernel("x[mask] (its shape depends on the data)")
+        return _masked_index(low, x, plan, out)
     shape = _result_shape(plan)
     if shape != low.shape(out):
         raise NoKernel(f"a key whose result {shape} differs from the graph's {low.shape(out)}")
@@ -208,23 +308,32 @@ def index_put(low, operands: list, attrs: dict, out: str) -> list:
     steps = [low.copy(x, out, contiguous_strides(x_shape))]
     params, args = [f"{ct}* r0", "int* fl"], [out, ("flag",)]
     if plan.mask is not None:
-        mask, mask_shape, mask_x_strides = plan.mask
-        pre, post = [s for s, _ in plan.pre], [s for s, _ in plan.post]
-        shape = (*pre, *mask_shape, *post)  # the region the key covers, mask dims in x's
-        result = (*pre, 1, *post)  # x[mask]'s shape, its count standing at 1
-        x_over = [s for _, s in plan.pre] + list(mask_x_strides) + [s for _, s in plan.post]
-        m_over = [0] * len(pre) + contiguous_strides(mask_shape) + [0] * len(post)
+        mask, mask_shape, _ = plan.mask
+        shape, x_over, m_over, npre = _mask_region(plan)  # mask dims in x's
+        post = shape[npre + len(mask_shape) :]
         read = [x_over, m_over]
+        along = None  # v's stride along the selected elements, where it differs along them
         if not isinstance(values, tuple):
             v_shape = low.shape(values)
-            if len(v_shape) > len(post) and v_shape[len(v_shape) - len(post) - 1] != 1:
-                raise NoKernel("x[mask] = v with a v that differs along the selected elements")
-            v_result = _broadcast_strides(v_shape, result)
-            read.append(v_result[: len(pre)] + [0] * len(mask_shape) + v_result[len(pre) + 1 :])
+            differs = len(v_shape) > len(post) and v_shape[len(v_shape) - len(post) - 1] != 1
+            # x[mask]'s shape, the count standing at 1 (or at v's, where v has it)
+            count = v_shape[len(v_shape) - len(post) - 1] if differs else 1
+            v_result = _broadcast_strides(v_shape, (*shape[:npre], count, *post))
+            along = v_result[npre] if differs else None
+            read.append(v_result[:npre] + [0] * len(mask_shape) + v_result[npre + 1 :])
         lines, offsets = index_code(shape, read)
-        lines += [f"if (!mask[{offsets[1]}]) continue;", f"i64 dst = {plan.base} + {offsets[0]};"]
-        params.insert(0, "const bool* mask")
-        args.insert(0, mask)
+        if along is not None:  # each selected element reads v at its number
+            scan, positions = mask_positions(low, mask, count)
+            steps = scan + steps
+            lines += [f"i64 k = at[{offsets[1]}]; if (k < 0 || k >= {count}) continue;"]
+            params.insert(0, "const i64* at")
+            args.insert(0, positions)
+            offsets[2] = f"{offsets[2]} + k * {along}"
+        else:
+            lines += [f"if (!mask[{offsets[1]}]) continue;"]
+            params.insert(0, "const bool* mask")
+            args.insert(0, mask)
+        lines += [f"i64 dst = {plan.base} + {offsets[0]};"]
         value_offset = offsets[2] if len(offsets) > 2 else None
     else:
         shape = _result_shape(plan)
@@ -253,11 +362,13 @@ def index_put(low, operands: list, attrs: dict, out: str) -> list:
     return steps
 
 
-INDEX_OPS = ("index", "index_put")
+INDEX_OPS = ("index", "index_put", "nonzero")
 
 
 def lower_index(low, op: str, operands: list, attrs: dict, out: str) -> list:
     """(index_put's values may be a number: its operand is ("const", v).)"""
     if op == "index":
         return index(low, list(operands), attrs, out)
+    if op == "nonzero":
+        return nonzero(low, operands[0], out)
     return index_put(low, list(operands), attrs, out)

@@ -16,6 +16,11 @@ MAX_BLOCKS = 4096  # grid-stride loops cover the rest
 # PyTorch's error for it.
 INDEX_ASSERT = -1
 INDEX_ASSERT_MESSAGE = "an index is out of range"
+# ... and when a boolean mask (or nonzero) selects another number of elements
+# than the graph, whose shapes are static, was made for (the CPU runtime's
+# ShapeSpeculationError): the frame falls back and runs as usual.
+COUNT_ASSERT = -2
+COUNT_ASSERT_MESSAGE = "a data-dependent shape differs from the one the graph was made for"
 
 
 @dataclass
