@@ -11,9 +11,11 @@ real one.
 - Device memory is host memory; pointers are host addresses.
 - Generated kernels are compiled as C++ through the prelude's host branch
   (tests/jit/cuda_host.py); a launch runs the whole grid on one thread.
-- Streams run in issue order, which is one valid schedule of the events'
-  ordering. Capturing on a stream records every launch, memset, memcpy and
-  GEMM until the capture ends; the graph replays them.
+- Work waits in per-stream queues and runs, when the host must see it, in
+  an adversarial order that keeps only what events order (the newest
+  stream first): a missing event wait between streams gives wrong results.
+  Capturing on a stream records every launch, memset, memcpy, GEMM, event
+  record and wait until the capture ends; the graph queues them again.
 - cuBLAS is numpy's matmul over the pointed-to memory; janus's Philox fills
   are the CPU ones (the same stream of numbers).
 
@@ -111,19 +113,73 @@ def _typed_at(ptr: int, count: int, dtype) -> np.ndarray:
 
 
 # ----- streams, events, capture -----
+#
+# Work waits in its stream's queue until the host must see it (a
+# synchronize, a copy to the host, or the caller's stream waiting on an
+# event), then every queue runs in an adversarial order: the newest stream
+# with work it may run goes first, so a kernel that lacks an event wait on
+# the work it reads runs too early and reads stale data, as it could on a GPU.
 
 
 class _Capture:
-    """The launches recorded while a stream captures (None: run them now)."""
+    """(stream, item) pairs recorded while a stream captures (None: queue
+    them on their streams)."""
 
     recording: list | None = None
 
 
-def _enqueue(work) -> None:
+_STREAMS: dict = {}  # ptr -> Stream
+
+
+def _stream(ptr_or_stream):
+    if isinstance(ptr_or_stream, Stream):
+        return ptr_or_stream
+    if ptr_or_stream is None:
+        return get_current_stream()
+    return _STREAMS[int(ptr_or_stream)]
+
+
+def _put(stream, item) -> None:
+    """Queues `item` ("run", fn), ("record", event) or ("wait", event) on
+    `stream`, or records it into the capture under way. A record or wait is
+    tied to the event's latest record at the time it is issued, as CUDA's."""
     if _Capture.recording is not None:
-        _Capture.recording.append(work)
-    else:
-        work()
+        _Capture.recording.append((stream, item))
+        return
+    kind = item[0]
+    if kind == "record":
+        item[1].issued += 1
+        item = ("record", item[1], item[1].issued)
+    elif kind == "wait":
+        item = ("wait", item[1], item[1].issued)
+    stream.queue.append(item)
+
+
+def _enqueue(work, stream=None) -> None:
+    _put(_stream(stream), ("run", work))
+
+
+def _drain() -> None:
+    """Runs every queued item: each time, the newest stream whose next item
+    may run (a wait may once the record it is tied to has run)."""
+    streams = sorted(_STREAMS.values(), key=lambda s: -s.ptr)
+    while True:
+        for stream in streams:
+            if not stream.queue:
+                continue
+            kind, target, *rest = stream.queue[0]
+            if kind == "wait" and target.done < rest[0]:
+                continue
+            stream.queue.pop(0)
+            if kind == "run":
+                target()
+            elif kind == "record":
+                target.done = max(target.done, rest[0])
+            break
+        else:
+            if any(s.queue for s in streams):
+                raise RuntimeError("fake CUDA: a stream waits on an event that is never recorded")
+            return
 
 
 class _Graph:
@@ -131,8 +187,8 @@ class _Graph:
         self.works = works
 
     def launch(self, stream=None):
-        for work in self.works:
-            _enqueue(work)
+        for target, item in self.works:
+            _put(target, item)
 
 
 class Stream:
@@ -142,6 +198,8 @@ class Stream:
         self.ptr = 0 if null else Stream._next_ptr
         if not null:
             Stream._next_ptr += 1
+        self.queue: list = []
+        _STREAMS[self.ptr] = self
 
     def __enter__(self):
         _State.stack.append(self)
@@ -154,9 +212,12 @@ class Stream:
     def synchronize(self):
         if _Capture.recording is not None:
             raise RuntimeError("synchronize while capturing (not allowed in CUDA)")
+        _drain()
 
     def wait_event(self, event):
-        pass
+        _put(self, ("wait", event))
+        if self is get_current_stream() and _Capture.recording is None:
+            _drain()  # (the caller's work runs on the host at once: it must see the event's)
 
     def begin_capture(self):
         if _Capture.recording is not None:
@@ -175,13 +236,13 @@ class _State:
 
 class Event:
     def __init__(self, disable_timing: bool = False, **_):
-        pass
+        self.issued = self.done = 0
 
     def record(self, stream=None):
-        pass
+        _put(_stream(stream), ("record", self))
 
     def synchronize(self):
-        pass
+        _drain()
 
 
 def get_current_stream():
@@ -196,7 +257,7 @@ class _Allocation:
 
 
 def _memset(ptr, value, nbytes, stream=None):
-    _enqueue(lambda: _at(ptr, nbytes).fill(value))
+    _enqueue(lambda: _at(ptr, nbytes).fill(value), stream)
 
 
 def _memcpy(dst, src, nbytes, kind=None, stream=None):
@@ -207,9 +268,11 @@ def _memcpy(dst, src, nbytes, kind=None, stream=None):
         # Host to device from pageable memory: the source is read before
         # the call returns, as CUDA's staging does.
         data = bytes(_at(src, nbytes)) if nbytes else b""
-        _enqueue(lambda: ctypes.memmove(dst, data, nbytes))
+        _enqueue(lambda: ctypes.memmove(dst, data, nbytes), stream)
         return
-    _enqueue(copy)
+    _enqueue(copy, stream)
+    if kind == 2 and _Capture.recording is None:
+        _drain()  # (the host reads it after a synchronize; running now is one valid order)
 
 
 runtime = types.SimpleNamespace(
@@ -218,7 +281,7 @@ runtime = types.SimpleNamespace(
     setDevice=lambda index: None,
     deviceSynchronize=lambda: None,
     getDeviceProperties=lambda index: {"name": b"janus fake CUDA device (host emulation)"},
-    memset=lambda ptr, value, nbytes: _memset(ptr, value, nbytes),
+    memset=lambda ptr, value, nbytes: (_drain(), _memset(ptr, value, nbytes), _drain()),
     memsetAsync=_memset,
     memcpyAsync=_memcpy,
 )
@@ -244,7 +307,7 @@ class RawModule:
                 ctypes.c_void_p(int(a)) if isinstance(a, np.uint64) else ctypes.c_longlong(int(a))
                 for a in args
             ]
-            _enqueue(lambda: fn(*pointers))
+            _enqueue(lambda: fn(*pointers))  # (on the current stream)
 
         return launch
 
@@ -263,7 +326,7 @@ def _gemm(ta, tb, m, n, k, batch, sa, sb, sc, alpha, beta, dtype, a, b, c, strea
             product = alpha * ((x.T if ta else x) @ (y.T if tb else y))
             out[...] = product + beta * out if beta else product
 
-    _enqueue(run)
+    _enqueue(run, stream)
 
 
 def _philox(kind):
@@ -271,7 +334,8 @@ def _philox(kind):
 
     def cuda_fill(ptr, size, dtype, seed, offset, stream):
         np_dtype = janus.dtypes._BY_NAME[dtype].np
-        _enqueue(lambda: fill(_typed_at(ptr, size, np_dtype), seed, offset))
+        _enqueue(lambda: fill(_typed_at(ptr, size, np_dtype), seed, offset), stream)
+        _drain()  # (eager: the array is read on the host at once)
 
     return cuda_fill
 

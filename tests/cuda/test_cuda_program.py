@@ -654,3 +654,20 @@ def test_a_masked_loss_compiles_and_a_new_count_falls_back(monkeypatch):
     for got, want in zip(run(janus.jit(masked)), run(masked)):
         np.testing.assert_allclose(got, want, rtol=1e-6)
     assert sum(p.replays for p in made) >= 3
+
+
+def test_a_failing_trace_replay_on_the_gpu_raises_as_on_the_cpu_and_commits_nothing():
+    w = janus.tensor([1.0, 2.0, 3.0], device="cuda")
+
+    def update(idx):
+        w.add_(janus.ones(3, device="cuda"))
+        return janus.nn.functional.embedding(idx, w.reshape(3, 1))
+
+    traced = janus.jit.trace(update, warmup=0)
+    traced(janus.tensor([0, 1], device="cuda"))
+    before = w.cpu().numpy().copy()
+    with pytest.raises(IndexError, match="index out of range"):
+        traced(janus.tensor([0, 7], device="cuda"))
+    np.testing.assert_array_equal(w.cpu().numpy(), before)
+    traced(janus.tensor([2, 1], device="cuda"))
+    np.testing.assert_array_equal(w.cpu().numpy(), before + 1)

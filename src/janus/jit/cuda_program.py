@@ -41,8 +41,8 @@ import numpy as np
 
 from .. import _C, backend
 from .cuda_codegen import NoKernel, lower
-from .cuda_steps import BLOCK
-from .program import _NUMPY, AssertionFailed, InputsOverlap, _copy
+from .cuda_steps import BLOCK, COUNT_ASSERT, INDEX_ASSERT
+from .program import _NUMPY, AssertionFailed, InputsOverlap, ShapeSpeculationError, _copy
 
 _ALIGN = 256
 _WORKSPACE = 8 << 20  # cuBLAS scratch: graph capture needs one given up front
@@ -441,7 +441,17 @@ class CudaCompiledGraph:
         self.graph = self.program.graph
 
     def __call__(self, *arrays, rng_shift: int = 0) -> list:
-        return self.program.call(list(arrays), rng_shift)
+        """As the CPU program's call: an index out of range raises IndexError,
+        a data-dependent shape other than the graph's ShapeSpeculationError
+        (the kernels flag them; nothing was committed)."""
+        try:
+            return self.program.call(list(arrays), rng_shift)
+        except AssertionFailed as failed:
+            if failed.assert_id == INDEX_ASSERT:
+                raise IndexError(f"index out of range ({failed.message})") from None
+            if failed.assert_id == COUNT_ASSERT:
+                raise ShapeSpeculationError(failed.message) from None
+            raise
 
     def fallback_ops(self) -> list:
         return []
