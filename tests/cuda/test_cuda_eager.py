@@ -1,7 +1,8 @@
 """The "cuda" device (cupy storage): every op-table case on the GPU against the
 CPU, random streams identical across devices, and device-mixing errors.
 
-Skipped without a usable GPU; run on the GPU machine.
+On a GPU machine these run on the GPU; elsewhere on the emulated device of
+tests/fake_cuda.py (conftest.py), which checks janus's side only.
 """
 
 import numpy as np

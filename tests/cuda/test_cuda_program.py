@@ -3,7 +3,8 @@ CUDA graph, against the CPU runtime; replay with moved inputs; several
 streams against one; a failed assert commits nothing; a compiled training
 step against eager CUDA.
 
-Skipped without a usable GPU; run on the GPU machine.
+On a GPU machine these run on the GPU; elsewhere on the emulated device of
+tests/fake_cuda.py (conftest.py), which checks janus's side only.
 """
 
 import os
