@@ -13,7 +13,8 @@ real one.
   (tests/jit/cuda_host.py); a launch runs the whole grid on one thread.
 - Work waits in per-stream queues and runs, when the host must see it, in
   an adversarial order that keeps only what events order (the newest
-  stream first): a missing event wait between streams gives wrong results.
+  stream first, or the oldest, in turn): a missing event wait between
+  streams gives wrong results.
   Capturing on a stream records every launch, memset, memcpy, GEMM, event
   record and wait until the capture ends; the graph queues them again.
 - cuBLAS is numpy's matmul over the pointed-to memory; janus's Philox fills
@@ -117,8 +118,9 @@ def _typed_at(ptr: int, count: int, dtype) -> np.ndarray:
 # Work waits in its stream's queue until the host must see it (a
 # synchronize, a copy to the host, or the caller's stream waiting on an
 # event), then every queue runs in an adversarial order: the newest stream
-# with work it may run goes first, so a kernel that lacks an event wait on
-# the work it reads runs too early and reads stale data, as it could on a GPU.
+# with work it may run goes first (the oldest, every other time), so a
+# kernel that lacks an event wait on the work it reads runs too early and
+# reads stale data, as it could on a GPU.
 
 
 class _Capture:
@@ -159,10 +161,18 @@ def _enqueue(work, stream=None) -> None:
     _put(_stream(stream), ("run", work))
 
 
+class _Order:
+    newest_first = True  # flips at every drain: both orders run in a test that calls twice
+
+
 def _drain() -> None:
-    """Runs every queued item: each time, the newest stream whose next item
-    may run (a wait may once the record it is tied to has run)."""
-    streams = sorted(_STREAMS.values(), key=lambda s: -s.ptr)
+    """Runs every queued item: each time, the newest (or, every other
+    drain, the oldest) stream whose next item may run (a wait may once the
+    record it is tied to has run). Newest first runs a fork's branches
+    before the work they should wait for; oldest first runs a join's
+    continuation before the branches it should wait for."""
+    _Order.newest_first = not _Order.newest_first
+    streams = sorted(_STREAMS.values(), key=lambda s: -s.ptr if _Order.newest_first else s.ptr)
     while True:
         for stream in streams:
             if not stream.queue:
