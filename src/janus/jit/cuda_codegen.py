@@ -43,6 +43,7 @@ from .cuda_steps import (
     Launch,
     block_fold_lines,
     blocks_for,
+    broadcast_strides,
     contiguous_strides,
     index_code,
 )
@@ -129,14 +130,6 @@ class Lowered:
     def uses_rng(self) -> bool:
         """Whether a kernel reads the call's random-stream shift, ("rng",)."""
         return any(("rng",) in step.args for steps in self.steps for step in steps)
-
-
-def broadcast_strides(shape, out_shape) -> list:
-    """Element strides that read a contiguous `shape` at each index of
-    `out_shape` (numpy broadcasting: right-aligned, size-1 dims repeat)."""
-    lead = len(out_shape) - len(shape)
-    own = contiguous_strides(shape)
-    return [0 if d < lead or shape[d - lead] == 1 else own[d - lead] for d in range(len(out_shape))]
 
 
 class _Source:

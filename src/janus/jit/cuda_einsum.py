@@ -16,6 +16,7 @@ skipped.
 
 from __future__ import annotations
 
+import itertools
 import math
 
 from .cuda_elementwise import NoKernel, is_float
@@ -65,6 +66,19 @@ def _pack(low, t: _Labeled, order: str, summed: str, sizes: dict, out: str) -> L
     return Launch(low.src.add(params, body), blocks_for(math.prod(shape)), [t.name, out])
 
 
+def _roles(left: str, right: str, later: str) -> tuple:
+    """The letters of one contraction by role: batch (in both, needed
+    `later`), M (left only), K (in both, not needed later), N (right only),
+    and the letters each side sums away (in it alone, not needed later)."""
+    batch = "".join(c for c in left if c in right and c in later)
+    k = "".join(c for c in left if c in right and c not in later)
+    m = "".join(c for c in left if c not in right and c in later)
+    sum_left = "".join(c for c in left if c not in right and c not in later)
+    n = "".join(c for c in right if c not in left and c in later)
+    sum_right = "".join(c for c in right if c not in left and c not in later)
+    return batch, m, k, n, sum_left, sum_right
+
+
 def einsum(low, values: list, equation: str, out: str) -> list:
     from ..ops.linalg import _parse_einsum
 
@@ -94,7 +108,7 @@ def einsum(low, values: list, equation: str, out: str) -> list:
         operands.append(_Labeled(v, sub, own))
 
     steps, acc = [], operands[0]
-    fresh = iter(range(1 << 30))
+    fresh = itertools.count()
 
     def scratch(letters: str) -> str:
         return low.scratch(f"{out}_e{next(fresh)}", dtype, [sizes[c] for c in letters])
@@ -108,18 +122,7 @@ def einsum(low, values: list, equation: str, out: str) -> list:
 
     for i, right in enumerate(operands[1:], 1):
         later = output + "".join(o.letters for o in operands[i + 1 :])
-        batch = m = k = n = sum_left = sum_right = ""
-        for c in acc.letters:
-            needed, shared = c in later, c in right.letters
-            if shared:
-                batch, k = (batch + c, k) if needed else (batch, k + c)
-            elif needed:
-                m += c
-            else:
-                sum_left += c
-        for c in right.letters:
-            if c not in acc.letters:
-                n, sum_right = (n + c, sum_right) if c in later else (n, sum_right + c)
+        batch, m, k, n, sum_left, sum_right = _roles(acc.letters, right.letters, later)
         a = packed(acc, batch + m + k, sum_left)
         b = packed(right, batch + k + n, sum_right)
         last = i == len(operands) - 1

@@ -35,6 +35,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from .cuda_elementwise import NoKernel, is_float, literal, literal_type
 from .cuda_gather import checked_index
 from .cuda_steps import (
@@ -43,6 +45,7 @@ from .cuda_steps import (
     COUNT_ASSERT_MESSAGE,
     Launch,
     blocks_for,
+    broadcast_strides,
     contiguous_strides,
     index_code,
 )
@@ -69,30 +72,18 @@ class Plan:
 
 
 def _broadcast(shapes) -> tuple:
-    out: list = []
-    for shape in shapes:
-        if len(shape) > len(out):
-            out = [1] * (len(shape) - len(out)) + out
-        for k, size in enumerate(shape):
-            at = len(out) - len(shape) + k
-            if size != out[at] and 1 not in (size, out[at]):
-                raise NoKernel("index tensors whose shapes do not broadcast")
-            if out[at] == 1:
-                out[at] = size
-    return tuple(out)
+    try:
+        return tuple(np.broadcast_shapes(*shapes))
+    except ValueError:
+        raise NoKernel("index tensors whose shapes do not broadcast") from None
 
 
-def _broadcast_strides(shape, out_shape) -> list:
-    """Strides reading contiguous `shape` at each index of `out_shape`
-    (right-aligned, numpy's broadcasting); NoKernel where it does not
-    broadcast to it."""
-    if len(shape) > len(out_shape) or any(
-        s not in (1, o) for s, o in zip(reversed(shape), reversed(out_shape))
-    ):
+def _value_strides(shape, out_shape) -> list:
+    """broadcast_strides of values of `shape` written at a key selecting
+    `out_shape`; NoKernel where they do not broadcast to it."""
+    if _broadcast([shape, out_shape]) != tuple(out_shape):
         raise NoKernel(f"values of shape {tuple(shape)} for a key selecting {tuple(out_shape)}")
-    own = contiguous_strides(shape)
-    pad = len(out_shape) - len(shape)
-    return [0] * pad + [0 if size == 1 else s for size, s in zip(shape, own)]
+    return broadcast_strides(shape, out_shape)
 
 
 def plan_key(low, x_shape, spec, tensors: list) -> Plan:
@@ -167,7 +158,7 @@ def _offset_lines(low, plan: Plan, shape, x_var: str) -> tuple[list, list]:
     nb, npre = len(plan.b_shape), len(plan.pre)
     x_over = [s for _, s in plan.pre] + [0] * nb + [s for _, s in plan.post]
     t_over = [
-        [0] * npre + _broadcast_strides(t.shape, plan.b_shape) + [0] * len(plan.post)
+        [0] * npre + broadcast_strides(t.shape, plan.b_shape) + [0] * len(plan.post)
         for t in plan.tensors
     ]
     lines, offsets = index_code(shape, [x_over, *t_over])
@@ -318,7 +309,7 @@ def index_put(low, operands: list, attrs: dict, out: str) -> list:
             differs = len(v_shape) > len(post) and v_shape[len(v_shape) - len(post) - 1] != 1
             # x[mask]'s shape, the count standing at 1 (or at v's, where v has it)
             count = v_shape[len(v_shape) - len(post) - 1] if differs else 1
-            v_result = _broadcast_strides(v_shape, (*shape[:npre], count, *post))
+            v_result = _value_strides(v_shape, (*shape[:npre], count, *post))
             along = v_result[npre] if differs else None
             read.append(v_result[:npre] + [0] * len(mask_shape) + v_result[npre + 1 :])
         lines, offsets = index_code(shape, read)
@@ -345,7 +336,7 @@ def index_put(low, operands: list, attrs: dict, out: str) -> list:
         if not isinstance(values, tuple):
             v_shape = low.shape(values)
             v_lines, (value_offset,) = index_code(
-                shape, [_broadcast_strides(v_shape, shape)], prefix="vo"
+                shape, [_value_strides(v_shape, shape)], prefix="vo"
             )
             lines = v_lines + lines
     if isinstance(values, tuple):  # a number

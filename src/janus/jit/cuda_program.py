@@ -73,6 +73,8 @@ def _byte_extent(a) -> tuple:
     """The device bytes array `a` spans, [first, last), whatever its
     strides; empty if it has no elements."""
     start = _ptr(a)
+    if a.flags.c_contiguous:  # (the common case: parameters, batches)
+        return start, start + a.nbytes
     if a.size == 0:
         return start, start
     low = sum((n - 1) * s for n, s in zip(a.shape, a.strides) if s < 0)
@@ -85,8 +87,10 @@ def _check_apart(inputs, written) -> None:
     of its device inputs, or the buffers it only writes (`x.copy_(y)`),
     share memory (`f(a, a)`, overlapping views), which the graph, traced
     with them apart, does not follow (as the CPU runtime checks)."""
-    arrays = [a for a in inputs if type(a) is not np.ndarray and hasattr(a, "data")]
-    arrays += [b for b in written if not any(b is a for a in arrays)]
+    device_array = backend.cupy().ndarray  # (host inputs are the call's own copies)
+    arrays = [a for a in inputs if isinstance(a, device_array)]
+    seen = {id(a) for a in arrays}
+    arrays += [b for b in written if id(b) not in seen]
     extents = sorted(e for e in map(_byte_extent, arrays) if e[0] != e[1])
     for before, after in zip(extents, extents[1:]):
         if after[0] < before[1]:

@@ -63,6 +63,14 @@ def contiguous_strides(shape) -> list:
     return strides[::-1]
 
 
+def broadcast_strides(shape, out_shape) -> list:
+    """Element strides that read a contiguous `shape` at each index of
+    `out_shape` (numpy broadcasting: right-aligned, size-1 dims repeat)."""
+    lead = len(out_shape) - len(shape)
+    own = contiguous_strides(shape)
+    return [0 if d < lead or shape[d - lead] == 1 else own[d - lead] for d in range(len(out_shape))]
+
+
 def index_code(shape, operand_strides, bases=None, var="i", prefix="o") -> tuple[list, list]:
     """Code that turns the flat index `var` over `shape` into one element
     offset per operand (strides per operand, one per dim of `shape`; offset
