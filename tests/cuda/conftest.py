@@ -28,3 +28,19 @@ def cuda_device(monkeypatch):
     janus.jit.reset()  # (no compiled frame outlives the emulation)
     yield "emulated"
     janus.jit.reset()
+
+
+@pytest.fixture
+def made_programs(monkeypatch) -> list:
+    """The CudaPrograms made from now on in the test, in order."""
+    from janus.jit import cuda_program
+
+    made = []
+    original = cuda_program.CudaProgram.__init__
+
+    def spy(self, *a, **k):
+        original(self, *a, **k)
+        made.append(self)
+
+    monkeypatch.setattr(cuda_program.CudaProgram, "__init__", spy)
+    return made

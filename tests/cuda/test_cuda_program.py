@@ -25,21 +25,6 @@ pytestmark = [
 ]
 
 
-def _programs_made(monkeypatch) -> list:
-    """The list every CudaProgram made from now on (in this test) joins."""
-    from janus.jit import cuda_program
-
-    made = []
-    original = cuda_program.CudaProgram.__init__
-
-    def spy(self, *a, **k):
-        original(self, *a, **k)
-        made.append(self)
-
-    monkeypatch.setattr(cuda_program.CudaProgram, "__init__", spy)
-    return made
-
-
 def _program(graph, **kw):
     from janus.jit.cuda_program import CudaProgram
 
@@ -140,69 +125,13 @@ def _mlp_step(device, compiled):
     return losses, [p.detach().cpu().numpy() for p in model.parameters()]
 
 
-def test_a_compiled_training_step_on_cuda_trains_like_eager(monkeypatch):
-    made = _programs_made(monkeypatch)
+def test_a_compiled_training_step_on_cuda_trains_like_eager(made_programs):
     eager_losses, eager_params = _mlp_step("cuda", False)
     losses, params = _mlp_step("cuda", True)
     np.testing.assert_allclose(losses, eager_losses, rtol=1e-4)
     for p, q in zip(params, eager_params):
         np.testing.assert_allclose(p, q, rtol=1e-4, atol=1e-5)
-    assert sum(p.replays for p in made) >= 3  # the step ran as a CUDA program
-
-
-def _moving_step_losses(compiled, steps=6):
-    """The usual loop body: the batch comes from the CPU and the step moves
-    it to the GPU (x.to(device)), then trains there."""
-    janus.manual_seed(0)
-    model = janus.nn.Sequential(janus.nn.Linear(6, 16), janus.nn.Tanh(), janus.nn.Linear(16, 3))
-    model.to("cuda")
-    opt = janus.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
-    rng = np.random.default_rng(0)
-
-    def step(x, y):
-        x, y = x.to("cuda"), y.cuda()
-        opt.zero_grad()
-        loss = janus.nn.functional.cross_entropy(model(x), y)
-        loss.backward()
-        opt.step()
-        return loss
-
-    fn = janus.jit(step) if compiled else step
-    losses = []
-    for _ in range(steps):
-        x = janus.tensor(rng.standard_normal((8, 6), dtype=np.float32))
-        loss = fn(x, janus.tensor(rng.integers(0, 3, 8)))
-        assert loss.device.type == "cuda"
-        losses.append(float(loss))
-    return np.array(losses), [p.detach().cpu().numpy() for p in model.parameters()]
-
-
-def test_a_step_that_moves_its_batch_to_the_gpu_compiles_after_the_move(monkeypatch, hook_on):
-    """Compiled, the CPU runtime once ran the move as a copy and the frame
-    returned CPU tensors for x.to("cuda"). The move now runs in Python
-    between compiled parts, and the training after it is a CUDA program."""
-    made = _programs_made(monkeypatch)
-    eager, eager_params = _moving_step_losses(False)
-    compiled, params = _moving_step_losses(True)
-    assert sum(p.replays for p in made) >= 2
-    np.testing.assert_allclose(compiled, eager, rtol=1e-5)
-    for p, q in zip(params, eager_params):
-        np.testing.assert_allclose(p, q, rtol=1e-4, atol=1e-6)
-
-
-def test_moves_between_devices_return_tensors_on_the_device_asked_for():
-    def there(v):
-        return (v * 2).to("cuda") + 1
-
-    def back(v):
-        return (v * 2).cpu() - 1
-
-    x = janus.arange(4.0)
-    for _ in range(4):
-        moved = there(x)
-        returned = back(moved)
-        assert moved.device.type == "cuda" and returned.device.type == "cpu"
-        np.testing.assert_array_equal(returned.numpy(), np.arange(4.0) * 4 + 1)
+    assert sum(p.replays for p in made_programs) >= 3  # the step ran as a CUDA program
 
 
 def _lstm_losses(compiled, steps=8):
@@ -237,13 +166,12 @@ def _lstm_losses(compiled, steps=8):
     return np.array([float(fn(x, y)) for _ in range(steps)])
 
 
-def test_a_multi_stream_lstm_step_trains_like_eager(monkeypatch):
+def test_a_multi_stream_lstm_step_trains_like_eager(made_programs):
     """GEMMs on concurrent streams once shared cuBLAS's workspace: the
     losses drifted from the third step on."""
-    made = _programs_made(monkeypatch)
     eager = _lstm_losses(False)
     compiled = _lstm_losses(True)
-    assert made and max(p.n_streams for p in made) > 1
+    assert made_programs and max(p.n_streams for p in made_programs) > 1
     np.testing.assert_allclose(compiled, eager, rtol=2e-6)
 
 
@@ -278,11 +206,10 @@ def _cnn_losses(compiled, steps=5):
     return losses, [p.detach().cpu().numpy() for m in modules for p in m.parameters()]
 
 
-def test_a_compiled_cnn_step_on_cuda_trains_like_eager(monkeypatch):
-    made = _programs_made(monkeypatch)
+def test_a_compiled_cnn_step_on_cuda_trains_like_eager(made_programs):
     eager, eager_params = _cnn_losses(False)
     compiled, params = _cnn_losses(True)
-    assert sum(p.replays for p in made) >= 3  # the step ran as a CUDA program
+    assert sum(p.replays for p in made_programs) >= 3  # the step ran as a CUDA program
     np.testing.assert_allclose(compiled, eager, rtol=1e-4)
     for p, q in zip(params, eager_params):
         np.testing.assert_allclose(p, q, rtol=1e-3, atol=1e-5)
@@ -348,12 +275,11 @@ def _split_step_losses(compiled, steps=5):
     return np.array(losses), [p.detach().cpu().numpy() for p in model.parameters()]
 
 
-def test_a_frame_returning_a_loss_gets_a_compiled_backward_on_cuda(monkeypatch):
-    made = _programs_made(monkeypatch)
+def test_a_frame_returning_a_loss_gets_a_compiled_backward_on_cuda(made_programs):
     eager, eager_params = _split_step_losses(False)
     compiled, params = _split_step_losses(True)
     # The forward and its backward, both CUDA programs, both replayed.
-    assert len(made) >= 2 and all(p.replays >= 2 for p in made[:2])
+    assert len(made_programs) >= 2 and all(p.replays >= 2 for p in made_programs[:2])
     np.testing.assert_allclose(compiled, eager, rtol=1e-5)
     for p, q in zip(params, eager_params):
         np.testing.assert_allclose(p, q, rtol=1e-4, atol=1e-6)
@@ -380,295 +306,14 @@ def _dropout_losses(compiled, steps=5):
     return np.array([float(fn(x, y)) for _ in range(steps)])
 
 
-def test_a_cuda_frame_with_dropout_compiles_and_draws_eagers_numbers(monkeypatch):
+def test_a_cuda_frame_with_dropout_compiles_and_draws_eagers_numbers(made_programs):
     """A CUDA frame draws from its device's generator: each call shifts the
     graph's draws by how far that generator has moved, and moves it on, as
     eager's draws would. (Following the CPU generator instead, the losses
     once differed from eager's by up to 14%; such frames then ran eagerly.)"""
-    made = _programs_made(monkeypatch)
     eager = _dropout_losses(False)
     after_eager = janus.random.cuda_generator(0)._offset
     compiled = _dropout_losses(True)
-    assert any(p.lowered.uses_rng and p.replays >= 3 for p in made)
+    assert any(p.lowered.uses_rng and p.replays >= 3 for p in made_programs)
     np.testing.assert_allclose(compiled, eager, rtol=1e-5)
     assert janus.random.cuda_generator(0)._offset == after_eager  # the stream moved on alike
-
-
-def test_a_new_cuda_seed_is_followed_and_two_devices_draws_run_eagerly(monkeypatch):
-    """The device generator's seed is guarded: after janus.manual_seed the
-    compiled frame draws the new seed's numbers. A frame that draws on the
-    CPU and on the GPU runs eagerly (one program follows one generator)."""
-
-    def run(compiled):
-        janus.manual_seed(0)
-        x = janus.ones(64, device="cuda")
-
-        def noisy(x):
-            return janus.nn.functional.dropout(x, 0.5) * 2
-
-        def both(x):
-            return noisy(x), janus.rand(4)
-
-        fns = [janus.jit(f) if compiled else f for f in (noisy, both)]
-        out = [fns[0](x).cpu().numpy() for _ in range(3)]
-        janus.manual_seed(1)
-        out += [fns[0](x).cpu().numpy() for _ in range(3)]
-        for _ in range(3):
-            a, b = fns[1](x)
-            out += [a.cpu().numpy(), b.numpy()]
-        return out
-
-    made = _programs_made(monkeypatch)
-    eager, compiled = run(False), run(True)
-    assert sum(p.replays for p in made if p.lowered.uses_rng) >= 4
-    for a, b in zip(eager, compiled):
-        np.testing.assert_array_equal(a, b)
-
-
-def _changing_numbers_losses(compiled, steps=12):
-    """A step whose numbers change every call: the learning rate (a
-    schedule), a scale, slice bounds, an index, and a tensor made of them."""
-    janus.manual_seed(0)
-    model = janus.nn.Linear(5, 3).to("cuda")
-    opt = janus.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
-    schedule = janus.optim.lr_scheduler.StepLR(opt, 2, gamma=0.5)
-    table = janus.randn(10, 5, device="cuda")
-
-    def step(i, scale, j):
-        opt.zero_grad()
-        x = table[i : i + 4] * scale + table[j]
-        w = janus.tensor([i, j], device="cuda").float().sum()
-        loss = (model(x) ** 2).mean() + w * 0.01
-        loss.backward()
-        opt.step()
-        return loss
-
-    fn = janus.jit(step) if compiled else step
-    losses = []
-    for k in range(steps):
-        losses.append(float(fn(k % 5, 1.0 + k / 10, (3 * k) % 10)))
-        schedule.step()
-    return np.array(losses), [p.detach().cpu().numpy() for p in model.parameters()]
-
-
-def test_numbers_that_change_per_call_are_host_inputs_of_one_program(monkeypatch):
-    """They reach the GPU with one copy per call into the program's own
-    area, so the captured graph is replayed, not captured again. (On CUDA
-    they were graph breaks; a 0-d number could not be packed.)"""
-    made = _programs_made(monkeypatch)
-    eager, eager_params = _changing_numbers_losses(False)
-    compiled, params = _changing_numbers_losses(True)
-    np.testing.assert_allclose(compiled, eager, rtol=1e-5)
-    for p, q in zip(params, eager_params):
-        np.testing.assert_allclose(p, q, rtol=1e-5, atol=1e-6)
-    hosted = [p for p in made if len(p.host_inputs) >= 4]
-    assert hosted and max(p.replays for p in hosted) >= 5
-    assert all(p.captures == 1 for p in hosted)
-
-
-@pytest.mark.parametrize("written", ["updated", "overwritten"])
-@pytest.mark.parametrize("aliased", ["the same tensor", "overlapping views"])
-def test_an_update_through_one_argument_shows_in_an_aliased_other(aliased, written):
-    """Compiled for distinct tensors, `f(a, a)` (or views that overlap) must
-    see the update of `x` in `y`, as eagerly: the program finds the inputs
-    share memory and the frame falls back to Python."""
-
-    def fn(x, y):
-        if written == "updated":
-            x.add_(1)
-        else:
-            x.copy_(y * 3)
-        return y * 2
-
-    def run(f):
-        base = janus.arange(6.0, device="cuda")
-        outs = [f(base[:3], base[3:]).cpu().numpy() for _ in range(3)]  # compiled apart
-        a, b = (base, base) if aliased == "the same tensor" else (base[1:4], base[:3])
-        outs.append(f(a, b).cpu().numpy())
-        return outs + [base.cpu().numpy()]
-
-    compiled = janus.jit(fn)
-    for got, want in zip(run(compiled), run(fn)):
-        np.testing.assert_array_equal(got, want)
-
-
-def test_the_default_device_is_guarded():
-    """A frame whose factories made CPU tensors is traced again after
-    janus.set_default_device("cuda"): its tensors are on the GPU then."""
-
-    def fn(x):
-        return x * 2 + janus.ones(3)
-
-    compiled = janus.jit(fn)
-    try:
-        for place in ("cpu", "cpu", "cpu", "cuda", "cuda", "cuda", None):
-            janus.set_default_device(place)
-            x = janus.arange(3.0)
-            out = compiled(x)
-            assert out.device == janus.get_default_device() == x.device
-            np.testing.assert_array_equal(out.cpu().numpy(), [1.0, 3.0, 5.0])
-    finally:
-        janus.set_default_device(None)
-
-
-def test_an_index_out_of_range_only_the_backward_reads_raises_eagers_error():
-    """The lookup's result is used only through backward, so the graph keeps
-    index_add alone: its kernel must check the index too (it wrote past the
-    gradient's buffer), and the call falls back to eager's IndexError."""
-    table = janus.nn.Embedding(10, 3).to("cuda")
-
-    @janus.jit
-    def step(words):
-        table(words).sum().backward()
-
-    for k in range(5):
-        step(janus.tensor([k], device="cuda"))
-    grad = table.weight.grad.cpu().numpy().copy()
-    with pytest.raises(IndexError):
-        step(janus.tensor([12], device="cuda"))
-    np.testing.assert_array_equal(table.weight.grad.cpu().numpy(), grad)
-
-
-def test_tensors_a_cuda_frame_makes_are_constants_made_afresh_each_call(monkeypatch):
-    """janus.zeros(..., device="cuda") or janus.tensor([...], device="cuda")
-    inside a step (an RNN's first state) is a constant of the graph, as on
-    the CPU; such frames did not compile on CUDA ("a tensor made inside the
-    frame is updated in place")."""
-    made = _programs_made(monkeypatch)
-
-    def step(x, n):
-        h = janus.zeros(2, 3, device="cuda")
-        h.add_(x)
-        scale = janus.tensor([1.0, float(n), 2.0], device="cuda")
-        return h * scale + janus.full((3,), 0.5, device="cuda")
-
-    compiled = janus.jit(step)
-    x = janus.ones(2, 3, device="cuda")
-    for n in (1, 1, 1, 2, 2, 2):
-        np.testing.assert_array_equal(compiled(x, n).cpu().numpy(), step(x, n).cpu().numpy())
-    assert sum(p.replays for p in made) >= 3
-
-
-def test_an_output_that_is_an_input_updated_in_place_keeps_its_value_on_entry():
-    """`a = x * 1` becomes x itself (mul by one folds away), then x.add_():
-    the result is copied before the replay commits the update into x's
-    buffer (it was copied after, and returned the updated values)."""
-
-    def run(f):
-        x = janus.arange(6.0, device="cuda")
-
-        def fn():
-            a = x * 1
-            x.add_(1.5)
-            return a
-
-        step = f(fn)
-        return [step().cpu().numpy() for _ in range(5)] + [x.cpu().numpy()]
-
-    for got, want in zip(run(janus.jit), run(lambda fn: fn)):
-        np.testing.assert_array_equal(got, want)
-
-
-def test_a_frame_whose_only_tensors_it_makes_on_the_gpu_runs_there():
-    """No tensor input: the program's device comes from the tensors the
-    graph makes (it was the CPU's, and returned CPU tensors)."""
-
-    def fn(n):
-        out = janus.zeros(3, device="cuda")
-        for k in range(n):
-            out = out + k
-        return out
-
-    compiled = janus.jit(fn)
-    for n in (2, 2, 2, 3, 3):
-        got = compiled(n)
-        assert got.device.type == "cuda"
-        np.testing.assert_array_equal(got.cpu().numpy(), fn(n).cpu().numpy())
-
-
-def test_a_data_check_over_many_elements_is_an_assert_on_the_gpu():
-    """binary_cross_entropy checks every element of its input: an assert on
-    many elements (such frames did not compile on CUDA); a call whose data
-    fails it raises eager's error and changes no parameter."""
-    janus.manual_seed(0)
-    model = janus.nn.Linear(3, 1).to("cuda")
-    opt = janus.optim.SGD(model.parameters(), lr=0.1)
-
-    @janus.jit
-    def step(x, y, scale):
-        opt.zero_grad()
-        loss = janus.nn.functional.binary_cross_entropy(model(x).sigmoid() * scale, y)
-        loss.backward()
-        opt.step()
-        return loss
-
-    x, y = janus.randn(4, 3, device="cuda"), janus.rand(4, 1, device="cuda")
-    for _ in range(3):
-        step(x, y, janus.tensor(1.0, device="cuda"))
-    assert sum(e[1].calls for e in step.entries) >= 1
-    before = [p.detach().cpu().numpy() for p in model.parameters()]
-    with pytest.raises(RuntimeError, match="between 0 and 1"):
-        step(x, y, janus.tensor(2.0, device="cuda"))
-    for p, b in zip(model.parameters(), before):
-        np.testing.assert_array_equal(p.detach().cpu().numpy(), b)
-
-
-def test_a_trace_on_the_gpu_runs_a_cuda_program_and_follows_its_generator(monkeypatch):
-    """janus.jit.trace: the recorded graph compiles for the inputs' device,
-    and each replay shifts and advances that device's generator (it followed
-    the CPU's: every replay of a dropout drew the same mask)."""
-    made = _programs_made(monkeypatch)
-
-    def run(f):
-        janus.manual_seed(3)
-        x = janus.ones(64, device="cuda")
-        return [f(x).cpu().numpy() for _ in range(4)]
-
-    dropout = lambda x: janus.nn.functional.dropout(x * 2, 0.5, True)  # noqa: E731
-    traced = run(janus.jit.trace(dropout, warmup=0))
-    for got, want in zip(traced, run(dropout)):
-        np.testing.assert_array_equal(got, want)
-    assert not np.array_equal(traced[1], traced[2])
-    assert made and sum(p.replays for p in made) >= 3
-
-
-def test_a_masked_loss_compiles_and_a_new_count_falls_back(monkeypatch):
-    """loss over x[mask]: the program is made for the recorded count of true
-    elements; a call with another count runs as usual (and is compiled for
-    its own count), with eager's results throughout."""
-    made = _programs_made(monkeypatch)
-
-    def run(f):
-        janus.manual_seed(0)
-        w = janus.randn(4, 3, device="cuda", requires_grad=True)
-        outs = []
-        for k in (2, 2, 2, 3, 3, 2):
-            mask = janus.arange(4, device="cuda") < k
-            loss = f(w, mask)
-            loss.backward()
-            outs += [loss.detach().cpu().numpy(), w.grad.cpu().numpy().copy()]
-        return outs
-
-    def masked(w, mask):
-        return (w[mask] ** 2).sum()
-
-    for got, want in zip(run(janus.jit(masked)), run(masked)):
-        np.testing.assert_allclose(got, want, rtol=1e-6)
-    assert sum(p.replays for p in made) >= 3
-
-
-def test_a_failing_trace_replay_on_the_gpu_raises_as_on_the_cpu_and_commits_nothing():
-    w = janus.tensor([1.0, 2.0, 3.0], device="cuda")
-
-    def update(idx):
-        w.add_(janus.ones(3, device="cuda"))
-        return janus.nn.functional.embedding(idx, w.reshape(3, 1))
-
-    traced = janus.jit.trace(update, warmup=0)
-    traced(janus.tensor([0, 1], device="cuda"))
-    before = w.cpu().numpy().copy()
-    with pytest.raises(IndexError, match="index out of range"):
-        traced(janus.tensor([0, 7], device="cuda"))
-    np.testing.assert_array_equal(w.cpu().numpy(), before)
-    traced(janus.tensor([2, 1], device="cuda"))
-    np.testing.assert_array_equal(w.cpu().numpy(), before + 1)
