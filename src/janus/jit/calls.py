@@ -46,7 +46,6 @@ from .builtin_calls import (
 )
 from .generators import generator_code
 from .instructions import Code
-from .reads import ALL
 from .values import (
     NULL,
     OUTSIDE_PYTHON,
@@ -55,7 +54,6 @@ from .values import (
     VirtualIterator,
     class_attribute,
     do,
-    is_constant,
     is_janus,
     is_namedtuple,
     plain_class,
@@ -660,82 +658,6 @@ class CallsMixin:
             del kwargs["alpha"]
             operands = [Var(do(operator.mul, *scaled))]
         return operands, kwargs
-
-    # ----- containers -----
-    def call_container_method(self, fn: Var, method, args, kwargs) -> Var:
-        receiver = fn.self_var
-        name = method.__name__
-        container = method.__self__
-        mutating = name in ("append", "extend", "insert", "pop", "remove", "clear", "update",
-                            "setdefault", "sort", "reverse", "popitem", "__setitem__")  # fmt: skip
-        if mutating and receiver is not None and receiver.source is not None:
-            self.remember_length(receiver)
-            if name == "append":
-                self.effects.append(("append", receiver, args[0]))
-            else:
-                self.graph_break(
-                    "effect",
-                    f"{type(container).__name__}.{name} on a container from outside the frame",
-                    "build a new container and return it",
-                )
-        elif mutating and receiver is not None and receiver.items is None:
-            if id(container) not in self.created:
-                self.graph_break(
-                    "effect",
-                    f"{type(container).__name__}.{name} on a container the frame did not receive",
-                    "mutate containers reachable from arguments or globals",
-                )
-        if mutating:
-            self.mark_mutated(container)
-            if receiver is not None and receiver.items is not None:
-                if name == "append" and isinstance(receiver.items, list):
-                    receiver.items.append(args[0])
-                else:
-                    receiver.items = None
-        if not mutating and receiver is not None and isinstance(container, dict):
-            if name in ("items", "keys", "values") and receiver.source is not None:
-                return self.dict_view(receiver, name)
-            if name == "get" and receiver.source is not None:
-                found = self._dict_get(receiver, args, kwargs)
-                if found is not None:
-                    return found
-        if name == "append" and len(args) == 1 and not kwargs:
-            # The element may be a number read from tensor data: it is stored,
-            # not decided on, so it stays a Var the compiled call rebuilds.
-            return Var(do(method, args[0].value))
-        return self.concrete(method, args, kwargs)
-
-    def _dict_get(self, receiver: Var, args: list, kwargs: dict) -> Var | None:
-        """`d.get(key[, default])` of a dict from outside. Whether the key is
-        there is a decision on the dict: guarded as for `key in d`
-        (`_guard_keys`), or a break once the trace changed the dict, unless
-        it stored that key itself. By a constant key, the value is read as
-        `d[key]` is (a number that changes per call stays data, a tensor
-        an input, a value the trace stored is that Var), or is the default;
-        None where it must run concretely."""
-        container = receiver.value
-        key = args[0].value if args and is_constant(args[0].value) else ALL
-        mutated = self.is_mutated(container)
-        if mutated:
-            self.read_back(receiver, key)
-        else:
-            self._guard_keys(receiver)
-        if key is ALL or kwargs or not 1 <= len(args) <= 2:
-            return None
-        if key not in container:
-            return args[1] if len(args) == 2 else Var(None)
-        if mutated:
-            return self.stored_var(container, key, container[key])
-        return self.read(container[key], receiver.source.item(key))
-
-    def dict_view(self, receiver: Var, name: str) -> Var:
-        pairs = self.dict_items(receiver)
-        if name == "keys":
-            return Var(VirtualIterator(Var(k) for k in pairs))
-        if name == "values":
-            return Var(VirtualIterator(list(pairs.values())))
-        items = [Var((k, v.value), items=[Var(k), v]) for k, v in pairs.items()]
-        return Var(VirtualIterator(items))
 
 
 # The codes of recursive functions whose recursion a trace inlined, on data
