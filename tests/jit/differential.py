@@ -127,6 +127,19 @@ def resume_hits(jf) -> int:
     return sum(stats(fn.__code__)["hits"] for s in splits(jf) for fn in s.resume_functions)
 
 
+def hooked_resumes(fn) -> list:
+    """The codes of `fn`'s resume functions that the hook has seen."""
+    from janus.jit import frontend
+
+    prefix = fn.__qualname__ + ".<resume"
+    return [c for c in list(frontend.reports) if c.co_qualname.startswith(prefix)]
+
+
+def compiled_resume_calls(fn) -> int:
+    """Calls of `fn`'s resume functions that ran a compiled entry."""
+    return sum(janus._C.capture.stats(c)["hits"] for c in hooked_resumes(fn))
+
+
 def generated(examples: int):
     """The settings of a test over hypothesis-generated programs: `examples`
     of them, the same ones every run (a failure reproduces), no deadline
