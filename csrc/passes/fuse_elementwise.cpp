@@ -65,14 +65,17 @@ bool engine_runs(const Node& node) {
 }
 
 // A node fusion may merge: one result, an op of the elementwise engine other
-// than `overwrite` (an effect), every tensor on one device, run natively.
+// than `overwrite` (an effect), every tensor on one device, run natively. A
+// 0-d CPU operand of a GPU node is the exception: a scalar that the program
+// copies to the device with its host inputs, as eager moves it.
 bool fusible(const Node& node) {
   const std::string op = ir::op_name(node.kind);
   if (ir::is_structural(node.kind) || !cpu::is_elementwise(op) || op == "overwrite") return false;
   if (node.outputs.size() != 1) return false;
   for (const ir::Operand& operand : node.operands) {
     const auto* value = std::get_if<Value*>(&operand);
-    if (value && (*value)->type.device != node.outputs[0]->type.device) return false;
+    if (value == nullptr || (*value)->type.device == node.outputs[0]->type.device) continue;
+    if ((*value)->type.device != "cpu" || !(*value)->type.shape.empty()) return false;
   }
   return engine_runs(node);
 }

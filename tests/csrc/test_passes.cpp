@@ -220,6 +220,26 @@ TEST(Passes, FusionTakesTheFoldableReductionsOfItsValues) {
 )");
 }
 
+// A 0-d CPU scalar is an operand a GPU group may read (%s: copied to the
+// device with the host inputs); a CPU tensor with elements (%v) is not.
+TEST(Passes, FusionOnTheGpuReadsZeroDCpuScalars) {
+  EXPECT_EQ(after("fuse", R"(graph(%x: f32[4]@cuda:0, %s: f32[], %v: f32[4]) {
+  %a: f32[4]@cuda:0 = mul(%x, %s)
+  %b: f32[4]@cuda:0 = exp(%a)
+  %c: f32[4]@cuda:0 = add(%b, %v)
+  %d: f32[4]@cuda:0 = neg(%c)
+  return %d
+}
+)"),
+            R"(graph(%x: f32[4]@cuda:0, %s: f32[], %v: f32[4]) {
+  %b: f32[4]@cuda:0 = fused(%x, %s) {body=[["mul", "f32", ["in0", "in1"], []], ["exp", "f32", ["t0"], []]], results=[1]}
+  %c: f32[4]@cuda:0 = add(%b, %v)
+  %d: f32[4]@cuda:0 = neg(%c)
+  return %d
+}
+)");
+}
+
 TEST(Passes, ConstantsFoldThroughTheCpuKernels) {
   int folded = 0;
   auto graph = ir::parse(R"(graph(%x: f32[3]) {

@@ -145,6 +145,65 @@ def test_numbers_that_change_per_call_are_host_inputs_of_one_program(made_progra
     assert all(p.captures == 1 for p in hosted)
 
 
+def _cpu_scale_losses(compiled, steps=6):
+    """A GPU step scaled by a 0-d CPU tensor that changes every call (a
+    loss weight kept as `torch.tensor(w)`), and a CPU constant."""
+    janus.manual_seed(0)
+    model = janus.nn.Linear(3, 2).to("cuda")
+    opt = janus.optim.SGD(model.parameters(), lr=0.1)
+    x = janus.randn(5, 3, device="cuda")
+
+    def step(scale):
+        opt.zero_grad()
+        loss = (model(x) * scale).pow(2).mean() * janus.tensor(0.5)
+        loss.backward()
+        opt.step()
+        return loss
+
+    fn = janus.jit(step) if compiled else step
+    losses = [float(fn(janus.tensor(1.0 + k / 2))) for k in range(steps)]
+    return np.array(losses), [p.detach().cpu().numpy() for p in model.parameters()]
+
+
+def test_a_zero_d_cpu_tensor_beside_gpu_tensors_is_a_host_input(made_programs):
+    """Eager lets a 0-d CPU tensor join GPU tensors; such a frame ran eagerly
+    ("it mixes tensors on cpu and cuda:0"). It compiles now, the scalar
+    copied in with the host inputs. Backward reads it too: the copy eager
+    made on the GPU for autograd was read as a fixed input, so the
+    gradients of every replay used the first call's scale."""
+    eager, eager_params = _cpu_scale_losses(False)
+    compiled, params = _cpu_scale_losses(True)
+    np.testing.assert_allclose(compiled, eager, rtol=1e-5)
+    for p, q in zip(params, eager_params):
+        np.testing.assert_allclose(p, q, rtol=1e-5, atol=1e-6)
+    [program] = made_programs
+    assert program.host_inputs and program.captures == 1 and program.replays >= 4
+
+
+def test_a_frame_keeps_cpu_results_on_the_cpu():
+    """The scalar handed back, or a CPU op on it, stays a CPU tensor: the
+    first is the input itself, the second makes the frame run eagerly."""
+
+    def handed_back(x, s):
+        return x * s, s, s.item()
+
+    def computed_on_cpu(x, s):
+        return x * (s * 2), s + 1
+
+    for fn in (handed_back, computed_on_cpu):
+        compiled = janus.jit(fn)
+        x = janus.ones(3, device="cuda")
+        for k in range(4):
+            s = janus.tensor(1.0 + k)
+            for got, want in zip(compiled(x, s), fn(x, s)):
+                if isinstance(want, janus.Tensor):
+                    assert got.device == want.device
+                    got, want = got.cpu().numpy(), want.cpu().numpy()
+                np.testing.assert_array_equal(got, want)
+    [why] = janus.jit.explain(computed_on_cpu, x, s).breaks
+    assert "mixes tensors on cpu and cuda:0" in why.explanation and "one device" in why.hint
+
+
 @pytest.mark.parametrize("written", ["updated", "overwritten"])
 @pytest.mark.parametrize("aliased", ["the same tensor", "overlapping views"])
 def test_an_update_through_one_argument_shows_in_an_aliased_other(aliased, written):

@@ -379,6 +379,33 @@ def _method_name(receiver, method) -> str | None:
     return None
 
 
+def _frame_device(rec) -> device:
+    """The one device the frame's program runs on. Tensors the graph made
+    count too: a frame whose only tensors are `zeros(3, device="cuda")`
+    runs on the GPU. Beside GPU tensors, 0-d CPU tensors may be operands
+    (`x_cuda * torch.tensor(0.5)`), as eager allows: read-only inputs or
+    constants, which reach the program as host inputs; a CPU tensor that
+    an op makes or writes, or that requires grad, would have to stay on
+    the CPU, so such a frame is refused."""
+    tensors = [t for t, _ in rec.values.values()]
+    devices = {t.device for t in tensors}
+    gpus = {d for d in devices if d.type != "cpu"}
+    if len(devices) == 1:
+        return devices.pop()
+    if not devices:
+        return device("cpu")
+    if len(gpus) == 1:
+        constants = {entry[1] for entry in rec.tape if entry[0] == "constant"}
+        inputs = {v.name for v in rec.graph.inputs()}
+        if all(
+            t.device in gpus
+            or (t.ndim == 0 and not t._rg and (value.name in inputs or value.name in constants))
+            for t, value in rec.values.values()
+        ):
+            return gpus.pop()
+    raise NotCompilable(f"it mixes tensors on {' and '.join(sorted(map(str, devices)))}")
+
+
 class CompiledFrame:
     """The compiled entry for one frame: `entry(*values)` with the values in
     `janus._C.capture.entry_signature(code)` order; it returns the call's
@@ -394,13 +421,7 @@ class CompiledFrame:
             raise NotCompilable("the frame does no tensor work")
         if rec.view_refused is not None:
             raise NotCompilable(rec.view_refused)
-        # (Tensors the graph made count too: a frame whose only tensors are
-        # `zeros(3, device="cuda")` runs on the GPU.)
-        devices = {t.device for t in rec.captured_tensors}
-        devices.update(t.device for t, _ in rec.values.values())
-        if len(devices) > 1:
-            raise NotCompilable(f"it mixes tensors on {' and '.join(sorted(map(str, devices)))}")
-        where = devices.pop() if devices else device("cpu")
+        where = _frame_device(rec)
         self._follow_generator(where, rng_start)
         b = _Builder(tr)
         self.split = split

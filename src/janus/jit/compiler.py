@@ -233,6 +233,10 @@ def _hint(reason: str) -> str:
         return "iterate a list, or move the Python-only part into a function of its own"
     if "graph compiler failed" in reason:
         return "a janus bug: the frame runs as usual meanwhile"
+    if "mixes tensors" in reason:
+        return "move its tensors to one device first; a 0-d CPU tensor may join GPU ones"
+    if "no kernel" in reason:
+        return "the frame runs eagerly on its device meanwhile"
     if "try or with" in reason:
         return "move the Python-only part out of the try/with block"
     return "return tensors, numbers and containers of them"

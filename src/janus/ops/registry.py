@@ -219,7 +219,9 @@ def _scalars_moved(args):
         if isinstance(a, Tensor) and type(a._data) is _ndarray:
             if a._data.ndim or a._rg:
                 return None
-            a = _make(backend.to_device_array(a._data, device))
+            scalar, a = a, _make(backend.to_device_array(a._data, device))
+            if observers:  # (a trace reads the scalar, not the recorded call's copy)
+                notify_copied(a, scalar)
         moved.append(a)
     return moved
 
