@@ -11,6 +11,8 @@ real one.
 - Device memory is host memory; pointers are host addresses.
 - Generated kernels are compiled as C++ through the prelude's host branch
   (tests/jit/cuda_host.py); a launch runs the whole grid on one thread.
+  Where NVRTC is installed, each source is also compiled by it for the
+  H100, as cupy compiles it on a GPU machine.
 - Work waits in per-stream queues and runs, when the host must see it, in
   an adversarial order that keeps only what events order (the newest
   stream first, or the oldest, in turn): a missing event wait between
@@ -300,13 +302,30 @@ runtime = types.SimpleNamespace(
 # ----- kernels -----
 
 
+REJECTED: list = []  # NVRTC's errors for each source it rejected
+
+
+class CompileException(Exception):
+    """cupy's, for a source NVRTC rejects."""
+
+
 class RawModule:
-    """The generated source, compiled for the host (one thread per launch)."""
+    """The generated source, compiled for the host (one thread per launch).
+    Where NVRTC is installed, the source is first compiled by it as on a
+    GPU (a source the host accepts and NVRTC does not would fail only
+    there); what it rejects raises, as cupy does, and is kept in
+    `REJECTED`, which the GPU suite checks after each test (the JIT would
+    run such a frame eagerly, which no result shows)."""
 
     def __init__(self, code: str, options=()):
         sys.path.insert(0, os.path.join(os.path.dirname(__file__), "jit"))
         import cuda_host  # the host compiler of generated sources
 
+        if cuda_host.nvrtc() is not None:
+            errors = cuda_host.compile_as_cuda(code)
+            if errors:
+                REJECTED.append(errors)
+                raise CompileException(errors)
         self.library = cuda_host._library(code)
 
     def get_function(self, name: str):

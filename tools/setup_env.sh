@@ -3,6 +3,7 @@
 #   - Debian packages the C++ tests need (GoogleTest);
 #   - one virtual environment per supported Python (.venv/py311, .venv/py312),
 #     each with the build and test dependencies and janus installed editable;
+#   - NVRTC from PyPI in each (the tests compile generated CUDA kernels with it);
 #   - PyTorch CPU in the 3.11 environment, the oracle for the tests (optional:
 #     a warning, not a failure, where it cannot be installed).
 # Usage: bash tools/setup_env.sh [--no-oracle]
@@ -56,6 +57,10 @@ for version in 3.11 3.12; do
   "$venv/bin/python" -m pip install -q "scikit-build-core>=0.10" "pybind11>=2.12" numpy \
     "bytecode>=0.15" scipy-openblas64 pytest hypothesis ninja ruff
   "$venv/bin/python" -m pip install -q --no-build-isolation -e ".[test]"
+  # NVRTC, cupy's compiler, needs no GPU: the tests compile every generated
+  # kernel with it, as a GPU machine would (optional: nvcc stands in).
+  "$venv/bin/python" -m pip install -q "nvidia-cuda-nvrtc>=13,<14" \
+    || echo "warning: NVRTC could not be installed; kernels are checked with nvcc" >&2
 done
 
 if [[ $oracle == 1 ]] && ! .venv/py311/bin/python -c "import torch" 2>/dev/null; then

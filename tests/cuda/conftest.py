@@ -28,6 +28,8 @@ def cuda_device(monkeypatch):
     janus.jit.reset()  # (no compiled frame outlives the emulation)
     yield "emulated"
     janus.jit.reset()
+    rejected, fake_cuda.REJECTED[:] = list(fake_cuda.REJECTED), []
+    assert not rejected, f"NVRTC rejected a generated source:\n{rejected[0]}"
 
 
 @pytest.fixture

@@ -6,7 +6,11 @@ what the kernels compute, not how the GPU schedules them."""
 from __future__ import annotations
 
 import ctypes
+import ctypes.util
+import functools
+import glob
 import hashlib
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -42,31 +46,83 @@ def _library(source: str):
     return ctypes.CDLL(path)
 
 
-def have_nvcc() -> bool:
-    return shutil.which("nvcc") is not None
+# What CudaProgram passes cupy's RawModule, plus the H100's architecture
+# (cupy adds the GPU's own).
+NVRTC_OPTIONS = ("--std=c++17", "--gpu-architecture=compute_90")
+
+
+@functools.cache
+def nvrtc():
+    """NVRTC, the compiler cupy runs on a GPU machine (it needs no GPU):
+    PyPI's nvidia-cuda-nvrtc (tools/setup_env.sh installs it) or the
+    system's; None where neither is there."""
+    candidates = []
+    spec = importlib.util.find_spec("nvidia")
+    for root in spec.submodule_search_locations if spec is not None else ():
+        candidates += sorted(glob.glob(os.path.join(root, "*", "lib", "libnvrtc.so*")))
+    candidates = [c for c in candidates if "builtins" not in os.path.basename(c)]
+    found = ctypes.util.find_library("nvrtc")
+    for path in candidates + ([found] if found else []):
+        try:
+            return ctypes.CDLL(path)
+        except OSError:
+            continue
+    return None
+
+
+def have_cuda_compiler() -> bool:
+    return nvrtc() is not None or shutil.which("nvcc") is not None
+
+
+def _nvrtc_errors(lib, source: str) -> str:
+    program = ctypes.c_void_p()
+    status = lib.nvrtcCreateProgram(
+        ctypes.byref(program), source.encode(), b"janus.cu", 0, None, None
+    )
+    if status:
+        return f"nvrtcCreateProgram failed ({status})"
+    try:
+        options = (ctypes.c_char_p * len(NVRTC_OPTIONS))(*(o.encode() for o in NVRTC_OPTIONS))
+        status = lib.nvrtcCompileProgram(program, len(NVRTC_OPTIONS), options)
+        size = ctypes.c_size_t()
+        lib.nvrtcGetProgramLogSize(program, ctypes.byref(size))
+        log = ctypes.create_string_buffer(size.value)
+        lib.nvrtcGetProgramLog(program, log)
+    finally:
+        lib.nvrtcDestroyProgram(ctypes.byref(program))
+    if not status:
+        return ""
+    return log.value.decode(errors="replace") or f"NVRTC status {status}"
 
 
 def compile_as_cuda(source: str) -> str:
-    """Compiles a generated source as device code (nvcc to PTX, the CUDA
-    branch of the prelude, as NVRTC does on a GPU machine); returns nvcc's
-    errors, or "" when it compiles. No GPU is needed."""
+    """Compiles a generated source as device code, as cupy does on a GPU
+    machine: with NVRTC itself where it is installed, else nvcc to PTX
+    (which also takes the prelude's CUDA branch, but includes CUDA's
+    headers for it, as NVRTC does not). Returns the compiler's errors, or
+    "" when it compiles. No GPU is needed."""
+    lib = nvrtc()
     os.makedirs(_CACHE, exist_ok=True)
-    digest = hashlib.sha256(source.encode()).hexdigest()[:24]
-    ptx = os.path.join(_CACHE, f"{digest}.ptx")
-    if os.path.exists(ptx):
+    compiler = "nvrtc" if lib is not None else "nvcc"
+    digest = hashlib.sha256((compiler + source).encode()).hexdigest()[:24]
+    done = os.path.join(_CACHE, f"{digest}.{compiler}-ok")
+    if os.path.exists(done):
         return ""
-    src = os.path.join(_CACHE, f"{digest}.cu")
-    with open(src, "w") as f:
-        f.write(source)
-    done = subprocess.run(
-        ["nvcc", "--ptx", "-arch=sm_90", "-std=c++17", src, "-o", ptx + ".tmp"],
-        capture_output=True,
-        text=True,
-    )
-    if done.returncode:
-        return done.stderr
-    os.replace(ptx + ".tmp", ptx)
-    return ""
+    if lib is not None:
+        errors = _nvrtc_errors(lib, source)
+    else:
+        src = os.path.join(_CACHE, f"{digest}.cu")
+        with open(src, "w") as f:
+            f.write(source)
+        run = subprocess.run(
+            ["nvcc", "--ptx", "-arch=sm_90", "-std=c++17", src, "-o", os.devnull],
+            capture_output=True,
+            text=True,
+        )
+        errors = run.stderr if run.returncode else ""
+    if not errors:
+        open(done, "w").close()
+    return errors
 
 
 def lowered(graph, passes=None):

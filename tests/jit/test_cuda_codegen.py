@@ -5,7 +5,7 @@ cuda_cases.py, plus what it refuses."""
 import numpy as np
 import pytest
 from cuda_cases import CASES, recorded
-from cuda_host import compile_as_cuda, have_compiler, have_nvcc, lowered, run_on_host
+from cuda_host import compile_as_cuda, have_compiler, have_cuda_compiler, lowered, run_on_host
 
 import janus
 from janus.jit import compile_graph
@@ -25,12 +25,12 @@ def test_generated_kernels_match_the_cpu_runtime(case):
         np.testing.assert_allclose(got, want, rtol=2e-5, atol=2e-6)
 
 
-@pytest.mark.skipif(not have_nvcc(), reason="needs nvcc")
+@pytest.mark.skipif(not have_cuda_compiler(), reason="needs NVRTC or nvcc")
 @pytest.mark.parametrize("case", CASES, ids=[c[0].__name__ for c in CASES])
 def test_generated_kernels_compile_as_cuda(case):
-    """The same source as device code, as NVRTC compiles it on a GPU
-    machine: a kernel that only the host branch accepts fails here, on a
-    machine with no GPU."""
+    """The same source as device code, compiled by NVRTC as on a GPU
+    machine (or nvcc where NVRTC is missing): a kernel that only the host
+    branch accepts fails here, on a machine with no GPU."""
     graph, _ = recorded(case)
     _, low = lowered(graph)
     assert compile_as_cuda(low.source) == ""
