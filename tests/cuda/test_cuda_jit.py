@@ -204,6 +204,28 @@ def test_a_frame_keeps_cpu_results_on_the_cpu():
     assert "mixes tensors on cpu and cuda:0" in why.explanation and "one device" in why.hint
 
 
+def test_a_buffer_made_anew_each_call_and_updated_in_place_replays(made_programs):
+    """The frame updates in place a buffer its caller makes anew each call:
+    one capture, then replays (each call was captured again)."""
+
+    def step(buffer, x):
+        buffer.mul_(0.5).add_(x)
+        return (buffer * 2).sum()
+
+    def run(fn):
+        x = janus.arange(8.0, device="cuda")
+        out = []
+        for k in range(6):
+            buffer = janus.full((8,), float(k), device="cuda")
+            out += [fn(buffer, x).cpu().numpy(), buffer.cpu().numpy()]
+        return out
+
+    for got, want in zip(run(janus.jit(step)), run(step)):
+        np.testing.assert_array_equal(got, want)
+    [program] = made_programs
+    assert program.replays >= 4 and program.captures <= 2  # (the moved input: staged once)
+
+
 @pytest.mark.parametrize("written", ["updated", "overwritten"])
 @pytest.mark.parametrize("aliased", ["the same tensor", "overlapping views"])
 def test_an_update_through_one_argument_shows_in_an_aliased_other(aliased, written):

@@ -101,6 +101,39 @@ def test_a_failed_assert_leaves_the_targets_unchanged():
     np.testing.assert_array_equal(cp.asnumpy(param), [2, 2, 2, 2])
 
 
+def test_a_target_at_a_new_address_is_patched_not_captured_again():
+    """A buffer updated in place that the caller makes anew each call: the
+    commit reads its address from a slot the call patches, so the graph is
+    captured once (each call captured it again). A failed assert leaves
+    the new buffer unchanged too."""
+    import cupy as cp
+
+    from janus.jit.program import AssertionFailed
+
+    g = janus._C.ir.Graph()
+    x = g.add_input("x", "f32", [4], "cuda")
+    s = g.add_node("sum", [x], {"dims": None, "keepdim": False}, [("f32", [], "cuda")])[0]
+    ok = g.add_node("gt", [s, 0.0], {}, [("bool", [], "cuda")])[0]
+    g.add_node("assert", [ok], {"id": 3, "message": "sum(x) > 0"}, [])
+    q = g.add_node("mul", [x, 2.0], {}, [("f32", [4], "cuda")])[0]
+    g.set_outputs([q])
+    program = _program(g, staged_outputs=[0])
+    x = cp.arange(4, dtype=cp.float32) + 1
+    buffers = [cp.zeros(4, cp.float32) for _ in range(4)]
+    for k, buffer in enumerate(buffers):
+        x += k and 1  # (in place: the input stays where it was)
+        program.call([x], into={0: buffer})
+    for k, buffer in enumerate(buffers):
+        np.testing.assert_array_equal(cp.asnumpy(buffer), 2 * (np.arange(4) + 1 + k))
+    assert program.captures == 1 and program.replays == 4
+    fresh = cp.full(4, 7.0, cp.float32)
+    x *= -1
+    with pytest.raises(AssertionFailed, match="sum"):
+        program.call([x], into={0: fresh})
+    np.testing.assert_array_equal(cp.asnumpy(fresh), [7, 7, 7, 7])
+    np.testing.assert_array_equal(cp.asnumpy(buffers[-1]), 2 * (np.arange(4) + 4))
+
+
 def _mlp_step(device, compiled):
     janus.manual_seed(0)
     model = janus.nn.Sequential(

@@ -24,7 +24,9 @@ A call records nothing new when it can replay:
   device area of the program's own before the replay (one copy per call);
 - results go to new cupy arrays, copied from the program's output area
   after the replay; in-place targets are written by the graph's last
-  kernels.
+  kernels, which read each target's address from a slot of that device
+  area: a target at another address than the last call's (a buffer the
+  caller made anew) patches its slot, with no capture.
 
 Speculation asserts set a flag in device memory. The commit kernels read it
 and write nothing when it is set, so a failed run changes no caller buffer;
@@ -47,15 +49,19 @@ from .program import _NUMPY, AssertionFailed, InputsOverlap, ShapeSpeculationErr
 _ALIGN = 256
 _WORKSPACE = 8 << 20  # cuBLAS scratch: graph capture needs one given up front
 
-# Copies a staged output to the caller's buffer unless an assert failed.
+# Copies a staged output to the caller's buffer, whose address it reads from
+# device memory (`to[0]`, patched per call), unless an assert failed.
 _COMMIT = r"""
-JANUS_KERNEL void janus_commit4(const unsigned* a0, unsigned* r0, i64 n, const int* flag) {
-  if (flag[0] != 0) return;
-  JANUS_FOR(i, n) r0[i] = a0[i];
-}
-JANUS_KERNEL void janus_commit1(const unsigned char* a0, unsigned char* r0, i64 n,
+JANUS_KERNEL void janus_commit4(const unsigned* a0, unsigned* const* to, i64 n,
                                const int* flag) {
   if (flag[0] != 0) return;
+  unsigned* r0 = to[0];
+  JANUS_FOR(i, n) r0[i] = a0[i];
+}
+JANUS_KERNEL void janus_commit1(const unsigned char* a0, unsigned char* const* to, i64 n,
+                               const int* flag) {
+  if (flag[0] != 0) return;
+  unsigned char* r0 = to[0];
   JANUS_FOR(i, n) r0[i] = a0[i];
 }
 """
@@ -175,15 +181,17 @@ class CudaProgram:
         self.cuda_graph = None
         self.direct: dict = {}  # input index -> array read in place by the captured graph
         self.staged_inputs: dict = {}  # input index -> the program's own copy
-        self.targets: dict = {}  # output index -> caller array the graph commits into
         # Inputs that come as host (numpy) arrays: numbers the call makes
         # from its entry state (a changing lr, a slice's positions). They
         # are packed into one host buffer and copied into a device area of
         # their own with one copy per call, before the replay, so the
-        # captured graph reads them at fixed addresses.
+        # captured graph reads them at fixed addresses. The same area holds
+        # the in-place targets' addresses, which the commit kernels read.
         self.host_inputs: dict = {}  # input index -> byte offset in the area
+        self.target_slots: dict = {}  # output index -> byte offset of its address
         self.host_area = None
         self.host_stage = np.zeros(0, np.uint8)
+        self.staged_addresses = None  # the target addresses the area holds now
         self.captures = 0
         self.replays = 0
         self.addresses: dict = {}  # graph input name -> address read at the last capture
@@ -212,7 +220,7 @@ class CudaProgram:
 
     # ----- capture -----
 
-    def _launch_steps(self, inputs: dict, targets: dict) -> None:
+    def _launch_steps(self, inputs: dict) -> None:
         """Enqueues every step on its stream (captured or not): forks from
         stream 0, waits on the events of cross-chain edges, joins back, then
         commits the in-place targets on stream 0."""
@@ -234,16 +242,16 @@ class CudaProgram:
             done.record(s)
             main.wait_event(done)
         flag = np.uint64(self.base + self.flag_offset)
-        for at, target in targets.items():
+        for at, slot in self.target_slots.items():
             src = self._address(self.outputs[at], inputs)
-            nbytes = target.nbytes
+            nbytes = self._nbytes(self.outputs[at])
             kernel, n = (self.commit4, nbytes // 4) if nbytes % 4 == 0 else (self.commit1, nbytes)
             blocks = max(1, min(4096, -(-n // BLOCK)))
             with main:
                 kernel(
                     (blocks,),
                     (BLOCK,),
-                    (np.uint64(src), np.uint64(_ptr(target)), np.int64(n), flag),
+                    (np.uint64(src), np.uint64(self.host_area.ptr + slot), np.int64(n), flag),
                 )
 
     def _launch_node(self, index: int, inputs: dict, stream) -> None:
@@ -263,12 +271,12 @@ class CudaProgram:
                     *ptrs, stream.ptr, self._workspace(self.node_stream[index]), _WORKSPACE,
                 )  # fmt: skip
 
-    def _capture(self, inputs: dict, targets: dict) -> None:
+    def _capture(self, inputs: dict) -> None:
         main = self.streams[0]
         main.synchronize()
         main.begin_capture()
         try:
-            self._launch_steps(inputs, targets)
+            self._launch_steps(inputs)
         finally:
             graph = main.end_capture()
         self.cuda_graph = graph
@@ -290,8 +298,8 @@ class CudaProgram:
             for a, (_, dtype, shape) in zip(arrays, self.inputs)
         ]
         recapture = self.cuda_graph is None
-        if host != list(self.host_inputs):
-            self._place_host_inputs(host, arrays)
+        if host != list(self.host_inputs) or set(into) != set(self.target_slots):
+            self._place_host_area(host, sorted(into), arrays)
             recapture = True
         if self.cuda_graph is not None:
             for k, a in enumerate(arrays):
@@ -300,15 +308,10 @@ class CudaProgram:
                     del self.direct[k]
                     self.staged_inputs[k] = cp.empty_like(a)
                     recapture = True
-            if set(into) != set(self.targets) or any(
-                _ptr(into[at]) != _ptr(self.targets[at]) for at in into
-            ):
-                recapture = True
         if recapture:
             for k, a in enumerate(arrays):
                 if k not in self.staged_inputs and k not in self.host_inputs:
                     self.direct[k] = a
-            self.targets = dict(into)
             addresses = {}
             for k, (name, _, _) in enumerate(self.inputs):
                 if k in self.host_inputs:
@@ -317,7 +320,7 @@ class CudaProgram:
                 held = self.staged_inputs.get(k, self.direct.get(k))
                 addresses[name] = _ptr(held)
             self.addresses = addresses
-            self._capture(addresses, self.targets)
+            self._capture(addresses)
         # The replay reads what the caller's stream wrote, and vice versa.
         main = self.streams[0]
         self.ready_event.record(current)
@@ -331,16 +334,20 @@ class CudaProgram:
             )
         for k, slot in self.staged_inputs.items():
             cp.cuda.runtime.memcpyAsync(_ptr(slot), _ptr(arrays[k]), slot.nbytes, 3, main.ptr)
-        if self.host_inputs:
+        targets = [_ptr(into[at]) for at in self.target_slots]
+        if self.host_inputs or (targets and targets != self.staged_addresses):
             stage = self.host_stage
             for k, at in self.host_inputs.items():
                 data = arrays[k].reshape(-1).view(np.uint8)
                 stage[at : at + data.size] = data
+            for at, address in zip(self.target_slots.values(), targets):
+                stage[at : at + 8] = np.array([address], np.uint64).view(np.uint8)
             # (From pageable memory: the copy has read the buffer when the
             # call returns, so the next call may refill it.)
             cp.cuda.runtime.memcpyAsync(
                 self.host_area.ptr, stage.ctypes.data, stage.size, 1, main.ptr
             )
+            self.staged_addresses = targets
         # Outputs that are inputs are copied before the replay, whose last
         # kernels may write the same buffer in place (`a = x * 1` folded to
         # x, then `x.add_(1)`): the output is the value on entry.
@@ -375,9 +382,11 @@ class CudaProgram:
             cp.cuda.runtime.memcpyAsync(_ptr(out), src, out.nbytes, 3, stream.ptr)
         return out
 
-    def _place_host_inputs(self, host: list, arrays: list) -> None:
-        """Lays out the host inputs `host` (input indices) in a device area
-        of their own, each aligned, and the host buffer they are packed in."""
+    def _place_host_area(self, host: list, targets: list, arrays: list) -> None:
+        """Lays out, in a device area of their own, the host inputs `host`
+        (input indices), each aligned, and the addresses of the in-place
+        targets `targets` (output indices); and the host buffer they are
+        packed in."""
         cp = backend.cupy()
         layout, top = {}, 0
         for k in host:
@@ -387,8 +396,11 @@ class CudaProgram:
             self.direct.pop(k, None)
             self.staged_inputs.pop(k, None)
         self.host_inputs = layout
-        self.host_area = cp.cuda.alloc(max(top, _ALIGN)) if host else None
+        self.target_slots = {at: top + 8 * n for n, at in enumerate(targets)}
+        top += 8 * len(targets)
+        self.host_area = cp.cuda.alloc(_align(top)) if top else None
         self.host_stage = np.zeros(top, np.uint8)
+        self.staged_addresses = None
 
     def __call__(self, *arrays) -> list:
         return self.call(list(arrays))
