@@ -10,7 +10,10 @@ real one.
   `.get()`; reductions return 0-d arrays, as cupy's do.
 - Device memory is host memory; pointers are host addresses.
 - Generated kernels are compiled as C++ through the prelude's host branch
-  (tests/jit/cuda_host.py); a launch runs the whole grid on one thread.
+  (tests/jit/cuda_host.py); a launch runs its grid as at most 2 blocks of
+  4 threads (`THREADS`), each block's threads at once, as OS threads, so
+  the kernels' grid-stride loops, block reductions and barriers run as
+  on a GPU (with fewer threads).
   Where NVRTC is installed, each source is also compiled by it for the
   H100, as cupy compiles it on a GPU machine.
 - Work waits in per-stream queues and runs, when the host must see it, in
@@ -303,6 +306,7 @@ runtime = types.SimpleNamespace(
 
 
 REJECTED: list = []  # NVRTC's errors for each source it rejected
+THREADS = (2, 4)  # blocks at most, and threads per block, of an emulated launch
 
 
 class CompileException(Exception):
@@ -326,17 +330,14 @@ class RawModule:
             if errors:
                 REJECTED.append(errors)
                 raise CompileException(errors)
-        self.library = cuda_host._library(code)
+        self.library = cuda_host._library(code, threads=True)
+        self.launch_on_threads = cuda_host.launch_on_threads
 
     def get_function(self, name: str):
-        fn = getattr(self.library, name)
-
         def launch(grid, block, args):
-            pointers = [
-                ctypes.c_void_p(int(a)) if isinstance(a, np.uint64) else ctypes.c_longlong(int(a))
-                for a in args
-            ]
-            _enqueue(lambda: fn(*pointers))  # (on the current stream)
+            words = [int(a) for a in args]
+            blocks = min(int(grid[0]), THREADS[0])
+            _enqueue(lambda: self.launch_on_threads(self.library, name, words, blocks, THREADS[1]))
 
         return launch
 

@@ -29,7 +29,102 @@ def have_compiler() -> bool:
     return shutil.which("g++") is not None
 
 
-def _library(source: str):
+# The prelude's host branch for blocks of threads (JANUS_HOST_THREADS): a
+# launch runs its blocks one after another, and each block's threads at once,
+# as OS threads, so a kernel whose threads split the work wrongly, or do not
+# meet at a barrier, fails on the host. Shared memory is static (one block at
+# a time uses it); __syncthreads is a barrier that an exited thread leaves,
+# as on the GPU; atomics take one lock.
+HOST_THREADS = r"""
+#define JANUS_HOST_THREADS
+#include <cmath>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#include <utility>
+#include <vector>
+using namespace std;
+#define JANUS_KERNEL extern "C"
+#define JANUS_SHARED static
+#define JANUS_INF INFINITY
+struct JanusDim { unsigned x; };
+static thread_local JanusDim threadIdx = {0}, blockIdx = {0};
+static JanusDim blockDim = {1}, gridDim = {1};
+
+class JanusBarrier {
+ public:
+  explicit JanusBarrier(unsigned threads) : expected_(threads) {}
+  void wait() {
+    unique_lock<mutex> lock(m_);
+    unsigned long round = round_;
+    if (++arrived_ == expected_) return release();
+    cv_.wait(lock, [&] { return round_ != round; });
+  }
+  void leave() {  // a thread that returned
+    unique_lock<mutex> lock(m_);
+    if (--expected_ > 0 && arrived_ == expected_) release();
+  }
+ private:
+  void release() { arrived_ = 0; ++round_; cv_.notify_all(); }
+  mutex m_;
+  condition_variable cv_;
+  unsigned expected_, arrived_ = 0;
+  unsigned long round_ = 0;
+};
+static JanusBarrier* janus_barrier = nullptr;
+#define JANUS_SYNC() janus_barrier->wait()
+
+static mutex janus_atomics;
+template <typename T, typename U> inline void janus_atomic_add(T* p, U v) {
+  lock_guard<mutex> lock(janus_atomics);
+  *p += v;
+}
+#define JANUS_ATOMIC_ADD(p, v) janus_atomic_add((p), (v))
+
+// Calls kernel `fn` with `n` 8-byte arguments (every kernel parameter is a
+// pointer or an i64, passed alike on x86-64 and arm64).
+typedef unsigned long long janus_word;
+template <size_t... I>
+static void janus_call(void* fn, const janus_word* a, index_sequence<I...>) {
+  reinterpret_cast<void (*)(decltype((void)I, janus_word())...)>(fn)(a[I]...);
+}
+template <size_t... N>
+static void janus_dispatch(void* fn, size_t n, const janus_word* a, index_sequence<N...>) {
+  using Caller = void (*)(void*, const janus_word*);
+  static const Caller callers[] = {
+      [](void* f, const janus_word* x) { janus_call(f, x, make_index_sequence<N>()); }...};
+  callers[n](fn, a);
+}
+
+extern "C" int janus_host_launch(void* fn, int n, const janus_word* args, unsigned blocks,
+                                 unsigned threads) {
+  if (n < 0 || n > 48) return 1;
+  gridDim.x = blocks;
+  blockDim.x = threads;
+  for (unsigned b = 0; b < blocks; ++b) {
+    JanusBarrier barrier(threads);
+    janus_barrier = &barrier;
+    vector<thread> block;
+    for (unsigned t = 0; t < threads; ++t) {
+      block.emplace_back([=, &barrier] {
+        blockIdx.x = b;
+        threadIdx.x = t;
+        janus_dispatch(fn, n, args, make_index_sequence<49>());
+        barrier.leave();
+      });
+    }
+    for (thread& th : block) th.join();
+  }
+  return 0;
+}
+"""
+
+
+def _library(source: str, threads: bool = False):
+    """The source compiled for the host: its kernels run as one thread, or,
+    with `threads`, through janus_host_launch on blocks of threads."""
+    if threads:
+        source = HOST_THREADS + source
     os.makedirs(_CACHE, exist_ok=True)
     digest = hashlib.sha256(source.encode()).hexdigest()[:24]
     path = os.path.join(_CACHE, f"{digest}.so")
@@ -38,12 +133,22 @@ def _library(source: str):
         with open(src, "w") as f:
             f.write(source)
         subprocess.run(
-            ["g++", "-std=c++17", "-O1", "-shared", "-fPIC", "-w", src, "-o", path + ".tmp"],
+            ["g++", "-std=c++17", "-O1", "-shared", "-fPIC", "-pthread", "-w", src, "-o",
+             path + ".tmp"],
             check=True,
             capture_output=True,
-        )
+        )  # fmt: skip
         os.replace(path + ".tmp", path)
     return ctypes.CDLL(path)
+
+
+def launch_on_threads(lib, kernel: str, args, blocks: int, threads: int) -> None:
+    """Runs `kernel` of a `_library(..., threads=True)` on `blocks` blocks of
+    `threads` threads; `args` are its pointers and integers."""
+    words = (ctypes.c_ulonglong * max(1, len(args)))(*(int(a) for a in args))
+    fn = ctypes.cast(getattr(lib, kernel), ctypes.c_void_p)
+    if lib.janus_host_launch(fn, len(args), words, blocks, threads):
+        raise ValueError(f"{kernel}: too many arguments ({len(args)})")
 
 
 # What CudaProgram passes cupy's RawModule, plus the H100's architecture
@@ -133,10 +238,12 @@ def lowered(graph, passes=None):
     return graph, lower(graph)
 
 
-def run_on_host(graph, *arrays, passes=None, rng_shift=0):
-    """(outputs, lowered) of `graph` on `arrays`, through the generated kernels."""
+def run_on_host(graph, *arrays, passes=None, rng_shift=0, threads=None):
+    """(outputs, lowered, assert flag) of `graph` on `arrays`, through the
+    generated kernels: each launch one thread, or with `threads=(blocks,
+    threads per block)` that many, at once within a block."""
     graph, low = lowered(graph, passes)
-    lib = _library(low.source)
+    lib = _library(low.source, threads=threads is not None)
     buffers = {}
     for value, array in zip(graph.inputs(), arrays):
         buffers[value.name] = np.ascontiguousarray(array, dtype=_NUMPY[value.dtype])
@@ -151,7 +258,10 @@ def run_on_host(graph, *arrays, passes=None, rng_shift=0):
 
     for steps in low.steps:
         for step in steps:
-            if hasattr(step, "kernel"):
+            if hasattr(step, "kernel") and threads is not None:
+                blocks = min(step.blocks, threads[0])
+                launch_on_threads(lib, step.kernel, [ptr(a) for a in step.args], blocks, threads[1])
+            elif hasattr(step, "kernel"):
                 fn = getattr(lib, step.kernel)
                 fn(*[ctypes.c_void_p(ptr(a)) for a in step.args])
             else:

@@ -25,6 +25,20 @@ def test_generated_kernels_match_the_cpu_runtime(case):
         np.testing.assert_allclose(got, want, rtol=2e-5, atol=2e-6)
 
 
+@pytest.mark.parametrize("case", CASES, ids=[c[0].__name__ for c in CASES])
+def test_generated_kernels_give_the_same_results_on_blocks_of_threads(case):
+    """Each launch on 3 blocks of 8 threads that run at once, as the GPU
+    runs many (the case above runs one): a kernel whose threads split the
+    work wrongly, race, or miss each other at a barrier gives other
+    results, or hangs, here."""
+    graph, arrays = recorded(case)
+    one, _, _ = run_on_host(graph, *arrays)
+    many, _, flag = run_on_host(graph, *arrays, threads=(3, 8))
+    assert flag == 0
+    for got, want in zip(many, one):  # (atomic float sums add in another order)
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
 @pytest.mark.skipif(not have_cuda_compiler(), reason="needs NVRTC or nvcc")
 @pytest.mark.parametrize("case", CASES, ids=[c[0].__name__ for c in CASES])
 def test_generated_kernels_compile_as_cuda(case):

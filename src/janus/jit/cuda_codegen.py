@@ -56,7 +56,7 @@ PRELUDE = r"""
 #define JANUS_SYNC() __syncthreads()
 #define JANUS_ATOMIC_ADD(p, v) atomicAdd((p), (v))
 #define JANUS_INF __int_as_float(0x7f800000)
-#else  // host emulation (tests): one block of one thread
+#elif !defined(JANUS_HOST_THREADS)  // host emulation (tests): one block of one thread
 #include <cmath>
 using namespace std;
 #define JANUS_KERNEL extern "C"
@@ -66,7 +66,7 @@ using namespace std;
 #define JANUS_INF INFINITY
 struct JanusDim { unsigned x; };
 static const JanusDim threadIdx = {0}, blockIdx = {0}, blockDim = {1}, gridDim = {1};
-#endif
+#endif  // (JANUS_HOST_THREADS: tests/jit/cuda_host.py defines blocks of threads)
 typedef long long i64;
 #define JANUS_FOR(i, n) \
   for (i64 i = (i64)blockIdx.x * blockDim.x + threadIdx.x; i < (n); \
