@@ -415,6 +415,26 @@ def test_a_masked_loss_compiles_and_a_new_count_falls_back(made_programs):
     assert sum(p.replays for p in made_programs) >= 3
 
 
+def test_unique_compiles_for_its_count_and_another_count_falls_back(made_programs):
+    """Class weights from the labels a batch holds (unique with counts): the
+    program is made for the recorded number of distinct labels; a batch
+    with another number runs as usual, with eager's results throughout."""
+
+    def weighted(scores, labels):
+        present, counts = labels.unique(return_counts=True)
+        weights = counts.float() / labels.numel()
+        return (scores[:, present] * weights).sum(1)
+
+    def run(f):
+        scores = janus.arange(20.0, device="cuda").reshape(4, 5)
+        batches = ([0, 2, 2, 4], [4, 0, 0, 2], [2, 2, 4, 0], [1, 1, 1, 1], [3, 0, 3, 3])
+        return [f(scores, janus.tensor(b, device="cuda")).cpu().numpy() for b in batches * 2]
+
+    for got, want in zip(run(janus.jit(weighted)), run(weighted)):
+        np.testing.assert_allclose(got, want, rtol=1e-6)
+    assert any(p.replays >= 2 and "unique" in str(p.graph) for p in made_programs)
+
+
 def test_a_failing_trace_replay_on_the_gpu_raises_as_on_the_cpu_and_commits_nothing():
     w = janus.tensor([1.0, 2.0, 3.0], device="cuda")
 

@@ -196,6 +196,15 @@ def sorting(x, ties, ints, seed):
     )  # fmt: skip
 
 
+def uniques(ties, ints, flags):
+    """Distinct values in order (NaNs one value), each element's number
+    among them, and their counts."""
+    values, inverse = ties.unique(return_inverse=True)
+    numbers, at, counts = ints.unique(return_inverse=True, return_counts=True)
+    truths, truth_counts = flags.unique(return_counts=True)
+    return values, inverse, numbers, at, counts, truths, truth_counts, ints.unique()
+
+
 def advanced_indexing(x, rows, cols, middle, mask, v, w, seed):
     x = x.detach().requires_grad_()
     behind = w[:, rows[0] % 3, :, cols]  # apart, after a basic dim: B still in front
@@ -281,6 +290,14 @@ CASES = [
             ),
             _i(3, 5, 4),
             janus.ones(()),
+        ),
+    ),
+    (
+        uniques,
+        lambda: (
+            janus.tensor([[1.0, np.nan, 2.0], [1.0, -0.0, 0.0], [np.nan, 2.0, 7.0]]),
+            _i(4, 5, 3),
+            janus.tensor([True, False, True, True]),
         ),
     ),
 ]

@@ -35,8 +35,8 @@ def test_generated_kernels_give_the_same_results_on_blocks_of_threads(case):
     one, _, _ = run_on_host(graph, *arrays)
     many, _, flag = run_on_host(graph, *arrays, threads=(3, 8))
     assert flag == 0
-    for got, want in zip(many, one):  # (atomic float sums add in another order)
-        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    for got, want in zip(many, one):  # (float sums add in another order)
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
 
 
 @pytest.mark.skipif(not have_cuda_compiler(), reason="needs NVRTC or nvcc")
@@ -93,8 +93,8 @@ def test_an_assert_on_many_elements_holds_for_every_one():
 
 
 def test_a_node_without_a_kernel_is_named():
-    graph, _ = janus.jit.record(lambda x: x.unique() * 2, janus.ones(4))
-    with pytest.raises(NoKernel, match="unique"):
+    graph, _ = janus.jit.record(lambda x: x.unique(dim=0) * 2, janus.ones(4, 2))
+    with pytest.raises(NoKernel, match="unique: unique along a dim"):
         lower(graph)
     graph, _ = janus.jit.record(lambda x: x.sort(0)[0], janus.ones(3000, 500))
     with pytest.raises(NoKernel, match="sort: .*too long for a counting sort"):
