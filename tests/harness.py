@@ -47,6 +47,68 @@ def make_inputs(args, lib, requires_grad: bool):
     return [convert(a) for a in args]
 
 
+def on_device(values, device):
+    """`values` with each tensor (in lists and tuples too) moved to `device`,
+    a leaf that requires grad again where it did."""
+    out = []
+    for v in values:
+        if isinstance(v, janus.Tensor):
+            moved = v.detach().to(device)
+            if v.requires_grad:
+                moved.requires_grad_(True)
+            out.append(moved)
+        elif isinstance(v, (list, tuple)):
+            out.append(type(v)(on_device(v, device)))
+        else:
+            out.append(v)
+    return out
+
+
+class DeviceLib:
+    """`janus` for backward_with, its `tensor` making the cotangents on
+    `device` (where the outputs are)."""
+
+    def __init__(self, device):
+        self.device = device
+
+    def tensor(self, data):
+        return janus.tensor(data, device=self.device)
+
+
+def record_case(case, inputs, kwargs):
+    """janus.jit.recording of op case `case` (tests/ops/op_db.py) on `inputs`:
+    its outputs, then, where it has gradients, the input gradients of a
+    weighted backward. Arguments that are not tensors are constants of the
+    trace. Returns the recording and the eager results, in graph output
+    order."""
+
+    tensors = [x for x in inputs if isinstance(x, janus.Tensor)]
+    device = tensors[0].device if tensors else None
+    lib = janus if device is None or device.type == "cpu" else DeviceLib(device)
+
+    def program(*xs):
+        outs = flat_outputs(case.fn(janus, *xs, **kwargs))
+        grads = []
+        if case.grad:
+            backward_with(outs, grad_weights(outs), lib)
+            grads = [x.grad for x in xs if isinstance(x, janus.Tensor) and x.grad is not None]
+        return outs + grads
+
+    if len(tensors) != len(inputs):
+        constants = list(inputs)
+
+        def program_of_tensors(*xs):
+            it = iter(xs)
+            return program(*[next(it) if isinstance(c, janus.Tensor) else c for c in constants])
+
+        rec = janus.jit.recording(program_of_tensors, *tensors)
+    else:
+        rec = janus.jit.recording(program, *inputs)
+    want = [t._data for t in rec.result] + [t._data for t in rec.effects]
+    want += [t._grad._data for t, has_grad in rec.grads if has_grad]
+    return rec, want
+
+
 def leaves(values):
     out = []
     for v in values:

@@ -10,27 +10,21 @@ import pytest
 
 import janus
 from fake_cuda import USABLE
-from harness import assert_close, backward_with, flat_outputs, grad_weights, leaves, make_inputs
+from harness import (
+    DeviceLib,
+    assert_close,
+    backward_with,
+    flat_outputs,
+    grad_weights,
+    leaves,
+    make_inputs,
+    on_device,
+)
 
 pytestmark = [
     pytest.mark.cuda,
     pytest.mark.skipif(not USABLE, reason="needs a CUDA GPU (cupy), or g++ to emulate one"),
 ]
-
-
-def _on(values, device):
-    out = []
-    for v in values:
-        if isinstance(v, janus.Tensor):
-            moved = v.detach().to(device)
-            if v.requires_grad:
-                moved.requires_grad_(True)
-            out.append(moved)
-        elif isinstance(v, (list, tuple)):
-            out.append(type(v)(_on(v, device)))
-        else:
-            out.append(v)
-    return out
 
 
 def _cases():
@@ -50,7 +44,7 @@ CASES = _cases()
 def test_op_on_gpu_matches_cpu(case):
     for args, kwargs in case.samples:
         cpu_in = make_inputs(args, janus, case.grad)
-        gpu_in = _on(cpu_in, "cuda")
+        gpu_in = on_device(cpu_in, "cuda")
         cpu_out = flat_outputs(case.fn(janus, *cpu_in, **kwargs))
         gpu_out = flat_outputs(case.fn(janus, *gpu_in, **kwargs))
         for c, g in zip(cpu_out, gpu_out):
@@ -59,7 +53,7 @@ def test_op_on_gpu_matches_cpu(case):
         if case.grad:
             weights = grad_weights(cpu_out)
             if backward_with(cpu_out, weights, janus):
-                backward_with([o for o in gpu_out], weights, _CudaLib())
+                backward_with([o for o in gpu_out], weights, DeviceLib("cuda"))
                 for c, g in zip(leaves(cpu_in), leaves(gpu_in)):
                     if c.grad is not None:
                         assert_close(
@@ -69,13 +63,6 @@ def test_op_on_gpu_matches_cpu(case):
                             case.atol * 10,
                             f"{case.name} grad",
                         )
-
-
-class _CudaLib:
-    """`janus` with `tensor` creating GPU tensors (for the harness's cotangents)."""
-
-    def tensor(self, data):
-        return janus.tensor(data, device="cuda")
 
 
 def test_random_streams_are_identical_on_cpu_and_gpu():

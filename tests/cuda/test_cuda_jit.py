@@ -435,6 +435,29 @@ def test_unique_compiles_for_its_count_and_another_count_falls_back(made_program
     assert any(p.replays >= 2 and "unique" in str(p.graph) for p in made_programs)
 
 
+@pytest.mark.parametrize("weighted", [False, True])
+def test_class_weights_compile_and_a_target_out_of_range_raises_eagers_error(
+    weighted, made_programs
+):
+    """cross_entropy with class weights ran eagerly on the GPU (no kernel);
+    and a target out of range read past the row (the loss was garbage,
+    with no error): it now flags the run, which raises eager's IndexError."""
+    weight = janus.tensor([1.0, 2.0, 0.5], device="cuda") if weighted else None
+
+    def loss(logits, target):
+        return janus.nn.functional.cross_entropy(logits, target, weight=weight, ignore_index=1)
+
+    compiled = janus.jit(loss)
+    logits = janus.randn(4, 3, device="cuda", requires_grad=True)
+    for target in ([0, 2, 1, 2], [2, 2, 0, 1], [0, 0, 2, 2]):
+        target = janus.tensor(target, device="cuda")
+        got, want = compiled(logits, target), loss(logits, target)
+        np.testing.assert_allclose(got.detach().cpu().numpy(), want.detach().cpu().numpy(), 1e-6)
+    assert any("nll_loss" in str(p.graph) and p.replays for p in made_programs)
+    with pytest.raises(IndexError):
+        compiled(logits, janus.tensor([0, 2, 3, 2], device="cuda"))
+
+
 def test_a_failing_trace_replay_on_the_gpu_raises_as_on_the_cpu_and_commits_nothing():
     w = janus.tensor([1.0, 2.0, 3.0], device="cuda")
 

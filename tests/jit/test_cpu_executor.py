@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import janus
-from harness import backward_with, flat_outputs, grad_weights, make_inputs
+from harness import make_inputs, record_case
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "ops"))
 from op_db import CASES  # noqa: E402
@@ -35,31 +35,9 @@ def _compare(got, want, case):
 
 
 def _run_sample(case, args, kwargs):
-    inputs = make_inputs(args, janus, case.grad)
-
-    def program(*xs):
-        outs = flat_outputs(case.fn(janus, *xs, **kwargs))
-        grads = []
-        if case.grad:
-            backward_with(outs, grad_weights(outs), janus)
-            grads = [x.grad for x in xs if isinstance(x, janus.Tensor) and x.grad is not None]
-        return outs + grads
-
-    tensors = [x for x in inputs if isinstance(x, janus.Tensor)]
-    if len(tensors) != len(inputs):  # non-tensor arguments are constants of the trace
-        constants = list(inputs)
-
-        def program_of_tensors(*xs, _p=program):
-            it = iter(xs)
-            return _p(*[next(it) if isinstance(c, janus.Tensor) else c for c in constants])
-
-        rec = janus.jit.recording(program_of_tensors, *tensors)
-    else:
-        rec = janus.jit.recording(program, *inputs)
+    rec, want = record_case(case, make_inputs(args, janus, case.grad), kwargs)
     compiled = janus.jit.compile_graph(rec.graph)
     got = compiled(*rec.input_arrays)
-    want = [t._data for t in rec.result] + [t._data for t in rec.effects]
-    want += [t._grad._data for t, has_grad in rec.grads if has_grad]
     assert len(got) == len(want)
     for g, w in zip(got, want):
         _compare(g, w, case)

@@ -462,21 +462,36 @@ class _Lowering:
         params = [f"const {self.ctype(x)}* a0", f"{ct}* r0"]
         return [Launch(self.src.add(params, body), blocks_for(rows), [x, out])]
 
+    def _nll_reads(self, logp_or_g, target, weight) -> tuple:
+        """(params, args, C expression of row i's class weight) of an
+        nll_loss kernel: a0 the first operand, a1 the targets, a2 the class
+        weights if any, fl the assert flag (a target out of range)."""
+        params = [f"const {self.ctype(logp_or_g)}* a0", f"const {self.ctype(target)}* a1"]
+        args = [logp_or_g, target]
+        if isinstance(weight, tuple):
+            return params + ["int* fl"], args + [("flag",)], "1.0"
+        params += [f"const {self.ctype(weight)}* a2", "int* fl"]
+        return params, args + [weight, ("flag",)], "(double)a2[t]"
+
     def nll_loss(self, operands, attrs, out) -> list:
+        """-logp[i, t_i] * weight[t_i], 0 where t_i is ignored, summed or
+        averaged over the weights of the rows not ignored; a target out of
+        range flags the run (eager raises IndexError)."""
         logp, target, weight = operands
-        if not isinstance(weight, tuple):
-            raise NoKernel("nll_loss with class weights")
         if len(self.shape(logp)) != 2:
             raise NoKernel("nll_loss over more than 2 dims")
         rows, classes = self.shape(logp)
         ct = self.ctype(out)
         ignore = int(attrs["ignore_index"])
         reduction = attrs["reduction"]
+        params, args, w = self._nll_reads(logp, target, weight)
+        check = cuda_gather.checked_index(self, "a1[i]", classes, "t", wrap=False)
         if reduction == "none":
             body = [
                 f"JANUS_FOR(i, {rows}LL) {{",
-                "  i64 t = a1[i];",
-                f"  r0[i] = t == {ignore} ? ({ct})0 : ({ct})(-a0[i * {classes} + t]);",
+                f"  if (a1[i] == {ignore}) {{ r0[i] = ({ct})0; continue; }}",
+                *("  " + line for line in check),
+                f"  r0[i] = ({ct})(-(double)a0[i * {classes} + t] * {w});",
                 "}",
             ]
         else:
@@ -485,51 +500,57 @@ class _Lowering:
                 "if (blockIdx.x == 0 && threadIdx.x == 0) {",
                 "  double total = 0, count = 0;",
                 f"  for (i64 i = 0; i < {rows}; ++i) {{",
-                f"    i64 t = a1[i]; if (t == {ignore}) continue;",
-                f"    total -= a0[i * {classes} + t]; count += 1; }}",
+                f"    if (a1[i] == {ignore}) continue;",
+                *("    " + line for line in check),
+                f"    total -= (double)a0[i * {classes} + t] * {w}; count += {w};",
+                "  }",
                 f"  r0[0] = ({ct})({'total / count' if reduction == 'mean' else 'total'});",
                 "}",
             ]
-        params = [f"const {self.ctype(logp)}* a0", f"const {self.ctype(target)}* a1", f"{ct}* r0"]
         return [
             Launch(
-                self.src.add(params, body),
+                self.src.add(params + [f"{ct}* r0"], body),
                 1 if reduction != "none" else blocks_for(rows),
-                [logp, target, out],
+                args + [out],
             )
         ]
 
     def nll_loss_backward(self, operands, attrs, out) -> list:
+        """-weight[t_i] * g (over the total weight for a mean) at each row's
+        target, 0 elsewhere and on ignored rows."""
         g, target, weight = operands
-        if not isinstance(weight, tuple):
-            raise NoKernel("nll_loss_backward with class weights")
         rows, classes = self.shape(out)
         ct = self.ctype(out)
         ignore = int(attrs["ignore_index"])
         reduction = attrs["reduction"]
-        grad = f"a0[i / {classes}]" if reduction == "none" else "a0[0]"
-        steps, scale, args = [], "", [g, target, out]
-        params = [f"const {self.ctype(g)}* a0", f"const {self.ctype(target)}* a1", f"{ct}* r0"]
-        if reduction == "mean":  # the count of targets not ignored, once
-            count = self.scratch(f"{out}.count", "f64")
+        grad = f"(double)a0[i / {classes}]" if reduction == "none" else "(double)a0[0]"
+        params, args, w = self._nll_reads(g, target, weight)
+        steps = []
+        if reduction == "mean":  # the weight of the targets not ignored, once
+            total = self.scratch(f"{out}.count", "f64")
             body = [
                 "if (blockIdx.x == 0 && threadIdx.x == 0) {",
-                f"  double n = 0; for (i64 j = 0; j < {rows}; ++j) n += a0[j] != {ignore};",
+                "  double n = 0;",
+                f"  for (i64 j = 0; j < {rows}; ++j) {{",
+                f"    i64 t = a1[j]; if (t == {ignore} || t < 0 || t >= {classes}) continue;",
+                f"    n += {w};",
+                "  }",
                 "  r0[0] = n;",
                 "}",
             ]
-            kernel = self.src.add([f"const {self.ctype(target)}* a0", "double* r0"], body)
-            steps.append(Launch(kernel, 1, [target, count]))
-            scale, args = " / a2[0]", [g, target, count, out]
-            params.insert(2, "const double* a2")
+            steps.append(Launch(self.src.add(params + ["double* r0"], body), 1, args + [total]))
+            grad = f"{grad} / a3[0]"
+            params, args = params + ["const double* a3"], args + [total]
+        check = cuda_gather.checked_index(self, f"a1[i / {classes}]", classes, "t", wrap=False)
         body = [
             f"JANUS_FOR(i, {rows * classes}LL) {{",
-            f"  i64 t = a1[i / {classes}];",
-            f"  bool hit = t != {ignore} && t == i % {classes};",
-            f"  r0[i] = hit ? ({ct})(-(double){grad}{scale}) : ({ct})0;",
+            f"  if (a1[i / {classes}] == {ignore}) {{ r0[i] = ({ct})0; continue; }}",
+            *("  " + line for line in check),
+            f"  r0[i] = t == i % {classes} ? ({ct})(-{grad} * {w}) : ({ct})0;",
             "}",
         ]
-        steps.append(Launch(self.src.add(params, body), blocks_for(rows * classes), args))
+        kernel = self.src.add(params + [f"{ct}* r0"], body)
+        steps.append(Launch(kernel, blocks_for(rows * classes), args + [out]))
         return steps
 
     def index_add(self, operands, attrs, out) -> list:
@@ -644,29 +665,51 @@ class _Lowering:
         kernel = self.src.add([f"{ct}* r0", "const long long* rng"], body)
         return [Launch(kernel, blocks_for(threads), [out, ("rng",)])]
 
-    def gemm(self, a, b, out, trans_a=False, trans_b=False, beta=0.0) -> Gemm:
-        """out (+)= op(a) @ op(b), op(x) = x, or x with its last two dims
-        swapped when transposed (a matrix stored transposed, read through
-        cuBLAS's flag); numpy matmul semantics for 2-D and batched operands
-        (a 2-D b is shared by every batch of a); vectors and other broadcast
-        batches are refused."""
+    def matmul(self, a, b, out, trans_a=False, trans_b=False, beta=0.0) -> list:
+        """Steps for out (+)= op(a) @ op(b) with numpy's matmul semantics,
+        op(x) = x, or x with its last two dims swapped when transposed (a
+        matrix stored transposed, read through cuBLAS's flag). A vector is
+        a one-row (a) or one-column (b) matrix, whose dim the result drops
+        (the same memory). Batch dims that broadcast otherwise than a 2-D
+        operand shared by every batch are expanded into a scratch copy of
+        the operand first."""
         sa, sb = self.shape(a), self.shape(b)
+        if (len(sa) == 1 and trans_a) or (len(sb) == 1 and trans_b):
+            raise NoKernel("matmul of a transposed vector")
+        sa = (1, *sa) if len(sa) == 1 else sa
+        sb = (*sb, 1) if len(sb) == 1 else sb
+        steps = []
+        if len(sa) > 2 and len(sb) > 2 and sa[:-2] != sb[:-2]:
+            batch = tuple(np.broadcast_shapes(sa[:-2], sb[:-2]))
+            expanded = []
+            for x, shape in ((a, sa), (b, sb)):
+                full = (*batch, *shape[-2:])
+                if shape != full:
+                    wide = self.scratch(f"{out}.{x}.expanded", self.types[x][0], full)
+                    steps.append(self.copy(x, wide, broadcast_strides(shape, full)))
+                    x, shape = wide, full
+                expanded.append((x, shape))
+            (a, sa), (b, sb) = expanded
+        return steps + [self.gemm(a, b, out, trans_a, trans_b, beta, sa, sb)]
+
+    def gemm(self, a, b, out, trans_a, trans_b, beta, sa, sb) -> Gemm:
+        """One (batched) cuBLAS product of a and b, of the matrix shapes sa
+        and sb (a 2-D one shared by every batch of the other; otherwise the
+        same batch dims)."""
         dtype = self.types[out][0]
         if dtype not in ("f32", "f64") or self.types[a][0] != dtype or self.types[b][0] != dtype:
             raise NoKernel(f"matmul of {self.types[a][0]} and {self.types[b][0]}")
-        if len(sa) < 2 or len(sb) < 2:
-            raise NoKernel("matmul with a vector operand")
         m, k = (sa[-1], sa[-2]) if trans_a else (sa[-2], sa[-1])
         n = sb[-2] if trans_b else sb[-1]
         if len(sb) == 2 and not trans_a:  # fold a's batch dims into its rows
             m, batch, stride_a, stride_b = math.prod(sa[:-1]), 1, 0, 0
         elif len(sb) == 2:  # a's matrices stored transposed: one product each, b shared
             batch, stride_a, stride_b = math.prod(sa[:-2]), m * k, 0
-        elif sa[:-2] == sb[:-2]:
+        elif len(sa) == 2:  # a shared by every batch of b
+            batch, stride_a, stride_b = math.prod(sb[:-2]), 0, sb[-2] * sb[-1]
+        else:
             batch = math.prod(sa[:-2])
             stride_a, stride_b = m * k, sb[-2] * sb[-1]
-        else:
-            raise NoKernel("matmul with broadcast batch dims")
         dt = "float32" if dtype == "f32" else "float64"
         return Gemm(
             trans_a, trans_b, m, n, k, batch, stride_a, stride_b, m * n, beta, dt, [a, b, out]
@@ -688,6 +731,19 @@ class _Lowering:
                 value = literal(source[1], ct)
                 return [self.map_kernel([out], self.shape(out), [], lambda loads: [], [value])]
             return [self.copy(source, out, broadcast_strides(self.shape(source), self.shape(out)))]
+        if op == "tril_mask":  # true on and below diagonal k of the last two dims
+            shape = self.shape(out)
+            rows, cols = (shape[-2], shape[-1]) if len(shape) >= 2 else (1, shape[-1])
+            row, col = f"((i / {cols}) % {rows})", f"(i % {cols})"
+            k = int(attrs["k"])
+            return [self.map_kernel([out], shape, [], lambda loads: [], [f"{col} - {row} <= {k}"])]
+        if op == "to_device":
+            # Inside a program every value is in device memory (a CPU input
+            # is a host input copied in, a constant is made there): a move to
+            # the GPU is a copy. A CPU result cannot come out of a CUDA program.
+            if not str(attrs["device"]).startswith("cuda"):
+                raise NoKernel(f"a move to {attrs['device']}")
+            return [self.copy(values[0], out, contiguous_strides(self.shape(out)))]
         if op == "expand":
             return [
                 self.copy(values[0], out, broadcast_strides(self.shape(values[0]), self.shape(out)))
@@ -746,7 +802,7 @@ class _Lowering:
             return self.constant(attrs, out)
         if op == "matmul":  # (fold_transposes marks operands stored transposed)
             trans_a, trans_b = bool(attrs.get("transpose_a")), bool(attrs.get("transpose_b"))
-            return [self.gemm(values[0], values[1], out, trans_a, trans_b)]
+            return self.matmul(values[0], values[1], out, trans_a, trans_b)
         if op == "einsum":
             return cuda_einsum.einsum(self, values, attrs["equation"], out)
         if op == "linear":
@@ -754,8 +810,8 @@ class _Lowering:
             if len(values) == 3:  # out = bias, then out += x @ w.T
                 b = values[2]
                 bias = self.copy(b, out, broadcast_strides(self.shape(b), self.shape(out)))
-                return [bias, self.gemm(x, w, out, trans_b=True, beta=1.0)]
-            return [self.gemm(x, w, out, trans_b=True)]
+                return [bias, *self.matmul(x, w, out, trans_b=True, beta=1.0)]
+            return self.matmul(x, w, out, trans_b=True)
         if op in ("philox_uniform", "philox_normal"):
             return self.philox(out, attrs, op == "philox_normal")
         if op == "assert":

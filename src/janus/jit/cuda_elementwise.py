@@ -163,6 +163,8 @@ def elementwise_expr(op: str, operands: list, types: list, out: str, attrs: dict
     if op in _UNARY:
         if op in ("sqrt", "rsqrt", "exp", "log", "tanh", "sigmoid", "erf") and not is_float(out):
             raise NoKernel(f"{op} on {out}")
+        if op in ("floor", "ceil", "trunc", "round") and not is_float(out):
+            return ops[0]  # (an integer is its own rounding; NVRTC has no int overloads)
         return _UNARY[op].format(a=ops[0], T=out)
     if op in _BINARY:
         return _BINARY[op].format(a=ops[0], b=ops[1])
