@@ -138,6 +138,24 @@ def test_effects_on_the_heap_are_committed():
     assert compiled_calls(jf) == 4
 
 
+def test_a_slice_of_a_list_the_frame_appended_to_follows_each_call():
+    """`history[-2:]` after `history.append(...)`: which elements the slice
+    takes depends on the list's length, which the slice did not guard once
+    the trace had changed the list (every compiled call summed one element,
+    the trace's)."""
+
+    def make():
+        history = []
+
+        def fn(x):
+            history.append(x.sum())
+            return x + sum(history[-2:], janus.zeros(()))
+
+        return fn, lambda: {"history": list(history)}
+
+    run_both(make, [(janus.arange(3.0) * k,) for k in range(5)])
+
+
 def test_data_dependent_branch_is_a_graph_break_and_still_right():
     def make():
         def fn(x):

@@ -237,11 +237,20 @@ class ContainersMixin:
             return Var(value)
         if container.items is not None and isinstance(container.items, list):
             return Var(value, items=container.items[s])
-        if container.source is None or self.is_mutated(container.value):
+        if container.source is None:
             return Var(value)
+        # Changed by the trace (`history.append(x); history[-2:]`): as for
+        # iterating it, a break unless the trace's writes say it all; which
+        # elements the slice takes follows from the length, guarded either way.
+        mutated = self.is_mutated(container.value)
+        if mutated:
+            self.read_back(container)
         self.guard_len(container)
         positions = range(len(container.value))[s]
-        items = [self.read(container.value[k], Item(container.source, k)) for k in positions]
+        items = [
+            self.read(container.value[k], None if mutated else Item(container.source, k))
+            for k in positions
+        ]
         return Var(value, items=items)
 
     def UNPACK_SEQUENCE(self, f, ins):
