@@ -180,6 +180,26 @@ def test_a_zero_d_cpu_tensor_beside_gpu_tensors_is_a_host_input(made_programs):
     assert program.host_inputs and program.captures == 1 and program.replays >= 4
 
 
+def test_an_index_list_or_cpu_index_tensor_of_a_gpu_tensor_compiles(made_programs):
+    """`x[[i, 0]]` and `x[janus.tensor([2, 0])]` on a GPU tensor index with a
+    CPU tensor that eager moves to the GPU: the frame ran eagerly ("it mixes
+    tensors"); the index is now a host input and the move a copy."""
+
+    def pick(x, i):
+        rows = x[[i, 0]] * 2 + x[janus.tensor([2, 0])]
+        rows.sum().backward()
+        return rows
+
+    def run(f):
+        x = janus.arange(12.0, device="cuda").reshape(4, 3).requires_grad_()
+        outs = [f(x, i).detach().cpu().numpy() for i in (1, 1, 1, 3, 3, 2)]
+        return outs + [x.grad.cpu().numpy()]
+
+    for got, want in zip(run(janus.jit(pick)), run(pick)):
+        np.testing.assert_array_equal(got, want)
+    assert any(p.replays for p in made_programs)
+
+
 def test_a_frame_keeps_cpu_results_on_the_cpu():
     """The scalar handed back, or a CPU op on it, stays a CPU tensor: the
     first is the input itself, the second makes the frame run eagerly."""

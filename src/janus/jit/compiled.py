@@ -382,11 +382,12 @@ def _method_name(receiver, method) -> str | None:
 def _frame_device(rec) -> device:
     """The one device the frame's program runs on. Tensors the graph made
     count too: a frame whose only tensors are `zeros(3, device="cuda")`
-    runs on the GPU. Beside GPU tensors, 0-d CPU tensors may be operands
-    (`x_cuda * torch.tensor(0.5)`), as eager allows: read-only inputs or
-    constants, which reach the program as host inputs; a CPU tensor that
-    an op makes or writes, or that requires grad, would have to stay on
-    the CPU, so such a frame is refused."""
+    runs on the GPU. Beside GPU tensors, CPU tensors that are read-only
+    inputs or constants may be there, as eager allows them: 0-d ones as
+    operands (`x_cuda * torch.tensor(0.5)`), others moved to the GPU by an
+    op (`x_cuda[[0, 2]]`'s index); they reach the program as host inputs.
+    A CPU tensor that an op makes or writes, or that requires grad, would
+    have to stay on the CPU, so such a frame is refused."""
     tensors = [t for t, _ in rec.values.values()]
     devices = {t.device for t in tensors}
     gpus = {d for d in devices if d.type != "cpu"}
@@ -398,8 +399,7 @@ def _frame_device(rec) -> device:
         constants = {entry[1] for entry in rec.tape if entry[0] == "constant"}
         inputs = {v.name for v in rec.graph.inputs()}
         if all(
-            t.device in gpus
-            or (t.ndim == 0 and not t._rg and (value.name in inputs or value.name in constants))
+            t.device in gpus or (not t._rg and (value.name in inputs or value.name in constants))
             for t, value in rec.values.values()
         ):
             return gpus.pop()
