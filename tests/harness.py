@@ -109,6 +109,58 @@ def record_case(case, inputs, kwargs):
     return rec, want
 
 
+def jit_against_eager(case, args, kwargs, device=None, calls=3):
+    """Op case `case` as a training step (its outputs, a weighted backward,
+    the input gradients), run `calls` times eagerly and `calls` times
+    through janus.jit, each call on fresh inputs from the same data (on
+    `device` if given). Returns (eager results, compiled results, the
+    JitFunction): per call, its outputs then gradients as numpy arrays."""
+    janus.manual_seed(1234)
+    probe = flat_outputs(case.fn(janus, *make_inputs(args, janus, case.grad), **kwargs))
+    weights = grad_weights(probe) if case.grad else [None] * len(probe)
+
+    def step(xs, ws):
+        outs = flat_outputs(case.fn(janus, *xs, **kwargs))
+        terms = [(o * w).sum() for o, w in zip(outs, ws) if w is not None and o.requires_grad]
+        if terms:
+            sum(terms[1:], terms[0]).backward()
+        return outs, [x.grad for x in xs if isinstance(x, janus.Tensor) and x.grad is not None]
+
+    compiled = janus.jit(step)
+    runs = []
+    for fn in (step, compiled):
+        results = []
+        for _ in range(calls):
+            janus.manual_seed(1234)
+            xs = make_inputs(args, janus, case.grad)
+            ws = [None if w is None else janus.tensor(w.astype(to_numpy(o).dtype))
+                  for w, o in zip(weights, probe)]  # fmt: skip
+            if device is not None:
+                xs, ws = on_device(xs, device), on_device(ws, device)
+            outs, grads = fn(xs, ws)
+            results.append([to_numpy(t.detach().cpu()) if isinstance(t, janus.Tensor) else t
+                            for t in outs + grads])  # fmt: skip
+        runs.append(results)
+    return runs[0], runs[1], compiled
+
+
+def assert_jit_matches_eager(case, device=None):
+    """Every sample of op case `case`, through jit_against_eager: each
+    compiled call gives eager's outputs and gradients (tolerances 10 times
+    the case's)."""
+    for args, kwargs in case.samples:
+        eager, compiled, _ = jit_against_eager(case, args, kwargs, device)
+        for call, (want, got) in enumerate(zip(eager, compiled)):
+            where = f"{case.name} call {call}"
+            assert len(got) == len(want), where
+            for g, w in zip(got, want):
+                if isinstance(w, np.ndarray) and w.dtype.kind == "f":
+                    rtol, atol = max(case.rtol, 1e-5) * 10, case.atol * 10
+                    np.testing.assert_allclose(g, w, rtol=rtol, atol=atol, err_msg=where)
+                else:
+                    np.testing.assert_array_equal(g, w, err_msg=where)
+
+
 def leaves(values):
     out = []
     for v in values:

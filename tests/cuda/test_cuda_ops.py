@@ -3,6 +3,9 @@
 compiled by `compile_graph(..., device="cuda")` (generated kernels and
 cuBLAS, a captured CUDA graph), must give the eager (cupy) results. Ops the
 runtime has no kernel for are listed, and the list is kept honest both ways.
+And each case as a training step through janus.jit on GPU tensors (the
+translator, the frame's device, its CUDA program and backward) gives
+eager's results on every call.
 
 On a GPU machine these run on the GPU; elsewhere on the emulated device of
 tests/fake_cuda.py (conftest.py), which checks janus's side only.
@@ -16,7 +19,7 @@ import pytest
 
 import janus
 from fake_cuda import USABLE
-from harness import make_inputs, on_device, record_case
+from harness import assert_jit_matches_eager, make_inputs, on_device, record_case
 from janus.jit.cuda_codegen import NoKernel
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "ops"))
@@ -64,3 +67,8 @@ def test_compiled_case_on_the_gpu_matches_eager(case):
         assert missing, f"{case.name} compiles now: take it off EXPECTED_NO_KERNEL"
     else:
         assert not missing, f"no CUDA kernel: {missing}"
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_a_jitted_step_of_the_case_on_the_gpu_matches_eager(case):
+    assert_jit_matches_eager(case, "cuda")

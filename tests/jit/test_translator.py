@@ -156,6 +156,26 @@ def test_a_slice_of_a_list_the_frame_appended_to_follows_each_call():
     run_both(make, [(janus.arange(3.0) * k,) for k in range(5)])
 
 
+def test_a_list_the_frame_builds_with_extend_keeps_its_elements_tracked():
+    """`out.extend(flatten(r))` in a recursive flatten: the second extend of
+    a list the frame made was a break ("a container the frame did not
+    receive"), so such a step never compiled whole."""
+
+    def flatten(result):
+        if isinstance(result, (tuple, list)):
+            out = []
+            for r in result:
+                out.extend(flatten(r))
+            return out
+        return [result]
+
+    def make():
+        return (lambda x: flatten((x * 2, (x + 1, [x.sum()])))), lambda: {}
+
+    jf = run_both(make, [(janus.arange(3.0) * k,) for k in range(4)])
+    assert compiled_calls(jf) == 3 and not jf.report.compiles[0].breaks
+
+
 def test_data_dependent_branch_is_a_graph_break_and_still_right():
     def make():
         def fn(x):

@@ -233,6 +233,8 @@ def _hint(reason: str) -> str:
         return "iterate a list, or move the Python-only part into a function of its own"
     if "graph compiler failed" in reason:
         return "a janus bug: the frame runs as usual meanwhile"
+    if "a view of a tensor from outside" in reason:
+        return "return a copy (.clone()) of the view, or use the view inside the frame only"
     if "mixes tensors" in reason:
         return "move its tensors to one device first; a 0-d CPU tensor may join GPU ones"
     if "no kernel" in reason:

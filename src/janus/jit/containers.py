@@ -58,6 +58,13 @@ class ContainersMixin:
             if receiver is not None and receiver.items is not None:
                 if name == "append" and isinstance(receiver.items, list):
                     receiver.items.append(args[0])
+                elif name == "extend" and isinstance(receiver.items, list) and len(args) == 1:
+                    # (`out.extend(flatten(x))`: the elements keep their tracking,
+                    # as `[*a, *b]` does)
+                    added = self.elements(args[0])
+                    receiver.items.extend(added)
+                    container.extend(v.value for v in added)
+                    return Var(None)
                 else:
                     receiver.items = None
         if not mutating and receiver is not None and isinstance(container, dict):
