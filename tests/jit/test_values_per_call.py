@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import fractions
+import io
 import types
 
 import numpy as np
@@ -671,6 +672,27 @@ def test_a_counter_kept_by_dict_get_counts_every_call():
 
     jf = run_both(make, [(janus.full((3,), float(k)),) for k in range(8)])
     assert compiled_calls(jf) >= 3
+
+
+def test_dict_get_by_a_key_that_changes_per_call_reads_the_calls_item():
+    """`stats.get(k, 0.0)` once k is read as data (it keeps changing): the
+    trace's key was baked, so every compiled call read the item of the
+    key it was traced with. It now breaks there, as `stats[k]` does."""
+
+    def make():
+        stats = {}
+
+        def fn(x, k):
+            x = x + stats.get(k, 0.0)
+            print(k, float(x.sum()), file=sink)  # (a split: the rest resumes)
+            stats[k] = x.mean()
+            return x
+
+        sink = io.StringIO()
+        return fn, lambda: {"stats": stats, "printed": sink.getvalue()}
+
+    keys = (0, 1, 2, 3, 1, 1, 2, 0, 3, 2)
+    run_both(make, [(janus.arange(3.0) + j, k) for j, k in enumerate(keys)])
 
 
 def test_a_global_stored_then_read_reads_the_stored_value():

@@ -89,7 +89,9 @@ class ContainersMixin:
         an input, a value the trace stored is that Var), or is the default;
         None where it must run concretely."""
         container = receiver.value
-        key = args[0].value if args and is_constant(args[0].value) else ALL
+        # (A key that changes from call to call, read as data, is no
+        # constant: which item the call gets would be baked, so it breaks.)
+        key = self.value(args[0], "a dict key") if args and is_constant(args[0].value) else ALL
         mutated = self.is_mutated(container)
         if mutated:
             self.read_back(receiver, key)
