@@ -54,7 +54,7 @@ print('janus', janus.__file__, 'cuda', _C.has_cuda, cupy.cuda.runtime.getDeviceP
 }
 
 stage_tests() {
-  "$python" -m pytest -q -x -p no:cacheprovider tests/cuda -W ignore::DeprecationWarning
+  "$python" -m pytest -q --maxfail=20 -p no:cacheprovider tests/cuda -W ignore::DeprecationWarning
 }
 
 sanitized() {  # compute-sanitizer tool $1 over a slice of the GPU suite
