@@ -163,10 +163,10 @@ def _replay_against_kernels() -> None:
     program = max(PROGRAMS, key=lambda p: len(p.lowered.steps))
     replay = program.replay_ms()
     kernels = sum(program.kernel_ms())
+    ratio = replay / kernels if kernels else float("nan")  # (0 where no GPU timed them)
     print(
         f"  replay {replay:.3f} ms on the GPU, sum of its {len(program.lowered.steps)} nodes' "
-        f"kernel times {kernels:.3f} ms: {replay / kernels:.2f}x "
-        f"({program.n_streams} streams)"
+        f"kernel times {kernels:.3f} ms: {ratio:.2f}x ({program.n_streams} streams)"
     )
     PROGRAMS.clear()
 
