@@ -314,15 +314,17 @@ class CompileException(Exception):
 
 
 class RawModule:
-    """The generated source, compiled for the host (one thread per launch).
-    Where NVRTC is installed, the source is first compiled by it as on a
+    """The generated source, compiled for the host (blocks of threads per
+    launch, `THREADS`). Where NVRTC is installed, the source is first compiled by it as on a
     GPU (a source the host accepts and NVRTC does not would fail only
     there); what it rejects raises, as cupy does, and is kept in
     `REJECTED`, which the GPU suite checks after each test (the JIT would
     run such a frame eagerly, which no result shows)."""
 
     def __init__(self, code: str, options=()):
-        sys.path.insert(0, os.path.join(os.path.dirname(__file__), "jit"))
+        here = os.path.join(os.path.dirname(__file__), "jit")
+        if here not in sys.path:
+            sys.path.insert(0, here)
         import cuda_host  # the host compiler of generated sources
 
         if cuda_host.nvrtc() is not None:
@@ -334,6 +336,8 @@ class RawModule:
         self.launch_on_threads = cuda_host.launch_on_threads
 
     def get_function(self, name: str):
+        getattr(self.library, name)  # (an unknown kernel raises here, as cupy's does)
+
         def launch(grid, block, args):
             words = [int(a) for a in args]
             blocks = min(int(grid[0]), THREADS[0])
