@@ -73,14 +73,33 @@ def test_several_streams_give_the_single_stream_results():
     arrays = [cp.asarray(t.numpy()) for t in (x, *ws)]
     multi, single = _program(graph), _program(graph, streams=False)
     assert multi.n_streams >= 4 and single.n_streams == 1
+    assert len(set(multi.workspace_slot.values())) >= 4  # (the branches' first GEMMs)
+    assert set(single.workspace_slot.values()) == {0}
+    _assert_shared_workspaces_are_ordered(multi)
     a, b = multi.call(arrays)[0], single.call(arrays)[0]
     np.testing.assert_array_equal(cp.asnumpy(a), cp.asnumpy(b))
 
 
-def test_only_streams_that_run_gemms_get_a_cublas_workspace():
-    """Each stream that runs GEMMs has a workspace of its own (8 MiB);
-    streams of elementwise kernels alone have none (every stream had one:
-    an LSTM step's program took 888 MiB of workspace for 19 MiB of values)."""
+def _assert_shared_workspaces_are_ordered(program):
+    """No two GEMM nodes that may run at once (other streams, neither an
+    ancestor of the other) share a cuBLAS workspace. (The emulated cuBLAS
+    runs one GEMM at a time, so a shared workspace shows in no result.)"""
+    from janus.jit.cuda_program import ancestors
+
+    before = ancestors(program.graph)
+    slots = sorted(program.workspace_slot.items())
+    for i, slot in slots:
+        for j, other in slots:
+            if j < i and other == slot and program.node_stream[j] != program.node_stream[i]:
+                assert (before[i] >> j) & 1, f"nodes {j} and {i} may run at once"
+
+
+def test_only_gemms_that_may_run_at_once_get_workspaces_of_their_own():
+    """cuBLAS workspaces (8 MiB each) go to GEMMs, and two GEMMs share one
+    unless they may run at once (every stream had one: an LSTM step's
+    program took 888 MiB of workspace for 19 MiB of values). Here one
+    GEMM beside elementwise branches needs one workspace; four concurrent
+    branches of GEMMs need several, and give the one-stream results."""
     import cupy as cp
 
     from janus.jit.cuda_program import _WORKSPACE
@@ -95,7 +114,7 @@ def test_only_streams_that_run_gemms_get_a_cublas_workspace():
     graph, _ = janus.jit.record(branches, x, w)
     arrays = [cp.asarray(t.numpy()) for t in (x, w)]
     multi, single = _program(graph), _program(graph, streams=False)
-    assert multi.n_streams >= 3 and len(multi.workspace_slot) == 1
+    assert multi.n_streams >= 3 and set(multi.workspace_slot.values()) == {0}
     assert multi.arena_bytes == multi.workspace_offset + _WORKSPACE
     np.testing.assert_allclose(
         cp.asnumpy(multi.call(arrays)[0]), cp.asnumpy(single.call(arrays)[0]), rtol=1e-6
@@ -230,6 +249,8 @@ def test_a_multi_stream_lstm_step_trains_like_eager(made_programs):
     eager = _lstm_losses(False)
     compiled = _lstm_losses(True)
     assert made_programs and max(p.n_streams for p in made_programs) > 1
+    for program in made_programs:
+        _assert_shared_workspaces_are_ordered(program)
     np.testing.assert_allclose(compiled, eager, rtol=2e-6)
 
 

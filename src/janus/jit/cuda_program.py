@@ -103,6 +103,42 @@ def _check_apart(inputs, written) -> None:
             raise InputsOverlap("two inputs of the call share memory")
 
 
+def ancestors(graph) -> list:
+    """Per node (in order), the set of nodes it depends on, as a bit mask."""
+    producer, out = {}, []
+    for at, (_, operands, _, outs, _) in enumerate(graph.node_list()):
+        bits = 0
+        for name in operands:
+            j = producer.get(name) if isinstance(name, str) else None  # (not a number)
+            if j is not None:
+                bits |= out[j] | (1 << j)
+        out.append(bits)
+        for name, _, _ in outs:
+            producer[name] = at
+    return out
+
+
+def _workspace_slots(graph, steps, node_stream) -> dict:
+    """Node index -> cuBLAS workspace index, for the nodes with GEMM steps.
+    Two GEMMs that may run at once must not share scratch memory (it
+    corrupts results); two that are ordered may: on one stream, or one an
+    ancestor of the other (every edge is kept by stream order or an event).
+    Greedy colouring in node order. (A workspace per stream took 888 MiB
+    for an LSTM step's 111 streams, 40 of them with GEMMs; it needs 4.)"""
+    before = ancestors(graph)
+    slots: dict = {}
+    for i, node_steps in enumerate(steps):
+        if all(hasattr(step, "kernel") for step in node_steps):
+            continue
+        taken = {
+            slot
+            for j, slot in slots.items()
+            if node_stream[j] != node_stream[i] and not (before[i] >> j) & 1
+        }  # (j < i: i is never j's ancestor)
+        slots[i] = next(k for k in range(len(taken) + 1) if k not in taken)
+    return slots
+
+
 class CudaProgram:
     """A graph compiled for the GPU. `call(arrays, rng_shift=0, into=None)`
     takes one cupy array per graph input and returns one per output; `into`
@@ -155,17 +191,10 @@ class CudaProgram:
             top = _align(top + self._nbytes(name))
         self.flag_offset = top
         self.rng_offset = top = _align(top + 4)  # the call's random-stream shift (int64)
-        # One cuBLAS workspace per stream that runs GEMMs: GEMMs on different
-        # streams run at once, and sharing one scratch area between them
-        # corrupts results. (Only those streams: an LSTM step's 111 streams,
-        # 40 with GEMMs, took 888 MiB of workspace for 19 MiB of values.)
+        # cuBLAS workspaces: GEMMs that may run at once need one each.
         self.workspace_offset = top = _align(top + 8)
-        gemm_streams = sorted(
-            {self.node_stream[i] for i, steps in enumerate(low.steps) for step in steps
-             if not hasattr(step, "kernel")}
-        )  # fmt: skip
-        self.workspace_slot = {stream: k for k, stream in enumerate(gemm_streams)}
-        self.arena_bytes = top + _WORKSPACE * max(1, len(gemm_streams))
+        self.workspace_slot = _workspace_slots(graph, low.steps, self.node_stream)
+        self.arena_bytes = top + _WORKSPACE * max(1, len(set(self.workspace_slot.values())))
         self.offsets = offsets
         self.arena = cp.cuda.alloc(self.arena_bytes)
         self.base = self.arena.ptr
@@ -213,9 +242,9 @@ class CudaProgram:
         dtype, shape = self.lowered.types[name]
         return int(np.prod(shape, dtype=np.int64)) * np.dtype(_NUMPY[dtype]).itemsize
 
-    def _workspace(self, stream: int) -> int:
-        """The cuBLAS workspace of `stream` (one that runs GEMMs)."""
-        return self.base + self.workspace_offset + self.workspace_slot[stream] * _WORKSPACE
+    def _workspace(self, node: int) -> int:
+        """The cuBLAS workspace of `node` (one with GEMM steps)."""
+        return self.base + self.workspace_offset + self.workspace_slot[node] * _WORKSPACE
 
     def _address(self, name, inputs) -> int:
         if name == ("flag",):
@@ -276,7 +305,7 @@ class CudaProgram:
                 _C.cuda_gemm(
                     step.trans_a, step.trans_b, step.m, step.n, step.k, step.batch,
                     step.stride_a, step.stride_b, step.stride_c, 1.0, step.beta, step.dtype,
-                    *ptrs, stream.ptr, self._workspace(self.node_stream[index]), _WORKSPACE,
+                    *ptrs, stream.ptr, self._workspace(index), _WORKSPACE,
                 )  # fmt: skip
 
     def _capture(self, inputs: dict) -> None:
