@@ -388,8 +388,7 @@ def _frame_device(rec) -> device:
     op (`x_cuda[[0, 2]]`'s index); they reach the program as host inputs.
     A CPU tensor that an op makes or writes, or that requires grad, would
     have to stay on the CPU, so such a frame is refused."""
-    tensors = [t for t, _ in rec.values.values()]
-    devices = {t.device for t in tensors}
+    devices = {t.device for t, _ in rec.values.values()}
     gpus = {d for d in devices if d.type != "cpu"}
     if len(devices) == 1:
         return devices.pop()
