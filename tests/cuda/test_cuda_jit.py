@@ -411,6 +411,22 @@ def test_a_trace_on_the_gpu_runs_a_cuda_program_and_follows_its_generator(made_p
     assert made_programs and sum(p.replays for p in made_programs) >= 3
 
 
+def test_a_trace_whose_first_input_is_a_cpu_scalar_runs_on_the_gpu(made_programs):
+    """The trace's device was its first input's: with a 0-d CPU tensor
+    first, the CPU runtime ran the GPU graph and returned CPU tensors."""
+
+    def scaled(s, x):
+        return x * s + 1
+
+    traced = janus.jit.trace(scaled, warmup=0)
+    x = janus.arange(3.0, device="cuda")
+    for k in range(3):
+        got = traced(janus.tensor(float(k)), x)
+        assert got.device.type == "cuda"
+        np.testing.assert_array_equal(got.cpu().numpy(), np.arange(3.0) * k + 1)
+    assert made_programs and made_programs[0].replays == 2  # (the first call records)
+
+
 def test_a_masked_loss_compiles_and_a_new_count_falls_back(made_programs):
     """loss over x[mask]: the program is made for the recorded count of true
     elements; a call with another count runs as usual (and is compiled for

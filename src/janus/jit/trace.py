@@ -41,10 +41,16 @@ def _rebuild(structure, values):
     return structure
 
 
+def _device(inputs):
+    """The device a trace of `inputs` runs on: that of its GPU tensors (a
+    0-d CPU tensor beside them, as eager lets it join, is a host input),
+    else the CPU."""
+    return next((t.device for t in inputs if t.device.type != "cpu"), "cpu")
+
+
 def _generator(inputs):
-    """The generator a run on `inputs` draws from: their device's (the CPU's
-    without inputs)."""
-    return generator_for(inputs[0].device if inputs else "cpu", None)
+    """The generator a run on `inputs` draws from: their device's."""
+    return generator_for(_device(inputs), None)
 
 
 class _Trace:
@@ -54,8 +60,8 @@ class _Trace:
         rec = recording(fn, *inputs)
         self.seed, self.offset = start
         self.words = gen._offset - start[1]  # the stream the run used
-        device = inputs[0].device.type if inputs else "cpu"
-        self.compiled = compile_graph(rec.graph, device=device)
+        where = _device(inputs)
+        self.compiled = compile_graph(rec.graph, device=getattr(where, "type", where))
         self.captured = rec.inputs[len(inputs) :]
         self.structure = rec.result
         self.results = len(_flatten(rec.result))
