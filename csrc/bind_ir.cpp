@@ -296,6 +296,23 @@ void bind_ir(py::module_& m) {
           "pairs whose result may be written over the operand; `reused` maps each result "
           "that was to the operand.")
       .def(
+          "exclusive_slots",
+          [](const ir::Graph& g, const std::vector<int>& nodes, bool streams) {
+            const int n = static_cast<int>(g.nodes().size());
+            for (size_t k = 0; k < nodes.size(); ++k) {
+              if (nodes[k] < 0 || nodes[k] >= n || (k > 0 && nodes[k] <= nodes[k - 1])) {
+                throw py::value_error("exclusive_slots: node indices must ascend within the graph");
+              }
+            }
+            std::optional<janus::passes::StreamAssignment> parallel;
+            if (streams) parallel = janus::passes::assign_streams(g);
+            return janus::passes::exclusive_slots(g, parallel ? &*parallel : nullptr, nodes);
+          },
+          py::arg("nodes"), py::arg("streams") = false,
+          "Per node of `nodes` (ascending indices), a scratch slot: two share one only if one "
+          "surely finishes before the other starts (with `streams`, when the streams of "
+          "`assign_streams` run concurrently).")
+      .def(
           "node_list",
           [](const ir::Graph& g) {
             py::list nodes;

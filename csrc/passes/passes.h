@@ -112,6 +112,14 @@ size_t bytes_of(const ir::TensorType& type);  // 0 when a dim is symbolic
 MemoryPlan plan_memory(const ir::Graph& graph, const StreamAssignment* parallel = nullptr,
                        const InPlacePairs& in_place = {});
 
+// Slots for `nodes` (indices in graph order, ascending) that each need a
+// scratch area of their own while they run (the CUDA runtime's cuBLAS
+// workspaces): two share a slot only if one is sure to finish before the
+// other starts when the streams of `parallel` run concurrently (null: one
+// stream, so always). Greedy in graph order; returns a slot per node.
+std::vector<int> exclusive_slots(const ir::Graph& graph, const StreamAssignment* parallel,
+                                 const std::vector<int>& nodes);
+
 // The names `run_pass` accepts, in the order a default pipeline runs them.
 std::vector<std::string> pass_names();
 // Throws std::invalid_argument for an unknown name.

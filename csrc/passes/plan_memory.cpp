@@ -200,4 +200,24 @@ MemoryPlan plan_memory(const ir::Graph& graph, const StreamAssignment* parallel,
   return plan;
 }
 
+std::vector<int> exclusive_slots(const ir::Graph& graph, const StreamAssignment* parallel,
+                                 const std::vector<int>& nodes) {
+  std::vector<int> slots;
+  if (parallel == nullptr) {
+    slots.assign(nodes.size(), 0);
+    return slots;
+  }
+  const StreamOrder order(graph, *parallel);
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    std::set<int> taken;  // slots of earlier nodes that may still run
+    for (size_t j = 0; j < i; ++j) {
+      if (!order.before(nodes[j], nodes[i])) taken.insert(slots[j]);
+    }
+    int slot = 0;
+    while (taken.count(slot)) ++slot;
+    slots.push_back(slot);
+  }
+  return slots;
+}
+
 }  // namespace janus::passes

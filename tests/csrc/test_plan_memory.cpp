@@ -141,6 +141,23 @@ TEST(PlanMemory, InPlaceWithParallelStreamsWaitsForEveryReader) {
   EXPECT_EQ(plan_memory(*g, nullptr, {{a, c}}).reused.size(), 1u);  // serial: %b ran first
 }
 
+// %m and %n run on two streams at once: each needs its own scratch slot. %p
+// reads both, so it is sure to start after them and takes slot 0 again.
+TEST(PlanMemory, ExclusiveSlotsAreSharedOnlyByNodesSureToRunApart) {
+  auto g = ir::parse(R"(graph(%x: f32[4,4], %w: f32[4,4]) {
+  %m: f32[4,4] = matmul(%x, %w)
+  %n: f32[4,4] = matmul(%w, %x)
+  %s: f32[4,4] = add(%m, %n)
+  %p: f32[4,4] = matmul(%s, %w)
+  return %p
+}
+)");
+  const StreamAssignment streams = assign_streams(*g);
+  ASSERT_EQ(streams.streams, 2);
+  EXPECT_EQ(exclusive_slots(*g, &streams, {0, 1, 3}), (std::vector<int>{0, 1, 0}));
+  EXPECT_EQ(exclusive_slots(*g, nullptr, {0, 1, 3}), (std::vector<int>{0, 0, 0}));
+}
+
 // On random DAGs: blocks alive at the same time never overlap in memory,
 // except a result written in place over the operand that dies at its node.
 TEST(PlanMemory, RandomGraphsNeverOverlapLiveBlocks) {

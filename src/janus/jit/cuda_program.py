@@ -43,7 +43,7 @@ import numpy as np
 
 from .. import _C, backend
 from .cuda_codegen import NoKernel, lower
-from .cuda_steps import BLOCK, COUNT_ASSERT, INDEX_ASSERT
+from .cuda_steps import BLOCK, COUNT_ASSERT, INDEX_ASSERT, Gemm
 from .program import _NUMPY, AssertionFailed, InputsOverlap, ShapeSpeculationError, _copy
 
 _ALIGN = 256
@@ -103,42 +103,6 @@ def _check_apart(inputs, written) -> None:
             raise InputsOverlap("two inputs of the call share memory")
 
 
-def ancestors(graph) -> list:
-    """Per node (in order), the set of nodes it depends on, as a bit mask."""
-    producer, out = {}, []
-    for at, (_, operands, _, outs, _) in enumerate(graph.node_list()):
-        bits = 0
-        for name in operands:
-            j = producer.get(name) if isinstance(name, str) else None  # (not a number)
-            if j is not None:
-                bits |= out[j] | (1 << j)
-        out.append(bits)
-        for name, _, _ in outs:
-            producer[name] = at
-    return out
-
-
-def _workspace_slots(graph, steps, node_stream) -> dict:
-    """Node index -> cuBLAS workspace index, for the nodes with GEMM steps.
-    Two GEMMs that may run at once must not share scratch memory (it
-    corrupts results); two that are ordered may: on one stream, or one an
-    ancestor of the other (every edge is kept by stream order or an event).
-    Greedy colouring in node order. (A workspace per stream took 888 MiB
-    for an LSTM step's 111 streams, 40 of them with GEMMs; it needs 4.)"""
-    before = ancestors(graph)
-    slots: dict = {}
-    for i, node_steps in enumerate(steps):
-        if all(hasattr(step, "kernel") for step in node_steps):
-            continue
-        taken = {
-            slot
-            for j, slot in slots.items()
-            if node_stream[j] != node_stream[i] and not (before[i] >> j) & 1
-        }  # (j < i: i is never j's ancestor)
-        slots[i] = next(k for k in range(len(taken) + 1) if k not in taken)
-    return slots
-
-
 class CudaProgram:
     """A graph compiled for the GPU. `call(arrays, rng_shift=0, into=None)`
     takes one cupy array per graph input and returns one per output; `into`
@@ -191,10 +155,14 @@ class CudaProgram:
             top = _align(top + self._nbytes(name))
         self.flag_offset = top
         self.rng_offset = top = _align(top + 4)  # the call's random-stream shift (int64)
-        # cuBLAS workspaces: GEMMs that may run at once need one each.
+        # cuBLAS workspaces: GEMMs that may run at once need one each (they
+        # corrupt a shared one); ordered GEMMs share. (One per stream took
+        # 888 MiB for an LSTM step's 111 streams; it needs 4.)
         self.workspace_offset = top = _align(top + 8)
-        self.workspace_slot = _workspace_slots(graph, low.steps, self.node_stream)
-        self.arena_bytes = top + _WORKSPACE * max(1, len(set(self.workspace_slot.values())))
+        gemms = [i for i, steps in enumerate(low.steps) if any(isinstance(s, Gemm) for s in steps)]
+        slots = graph.exclusive_slots(gemms, streams=streams)
+        self.workspace_slot = dict(zip(gemms, slots))  # node index -> workspace
+        self.arena_bytes = top + _WORKSPACE * (max(slots, default=0) + 1)
         self.offsets = offsets
         self.arena = cp.cuda.alloc(self.arena_bytes)
         self.base = self.arena.ptr
