@@ -195,7 +195,7 @@ class CudaProgram:
         self.target_slots: dict = {}  # output index -> byte offset of its address
         self.host_area = None
         self.host_stage = np.zeros(0, np.uint8)
-        self.staged_addresses = None  # the target addresses the area holds now
+        self.area_addresses = None  # the target addresses the area holds now
         self.captures = 0
         self.replays = 0
         self.addresses: dict = {}  # graph input name -> address read at the last capture
@@ -340,7 +340,7 @@ class CudaProgram:
         for k, slot in self.staged_inputs.items():
             cp.cuda.runtime.memcpyAsync(_ptr(slot), _ptr(arrays[k]), slot.nbytes, 3, main.ptr)
         targets = [_ptr(into[at]) for at in self.target_slots]
-        if self.host_inputs or (targets and targets != self.staged_addresses):
+        if self.host_inputs or (targets and targets != self.area_addresses):
             stage = self.host_stage
             for k, at in self.host_inputs.items():
                 data = arrays[k].reshape(-1).view(np.uint8)
@@ -352,7 +352,7 @@ class CudaProgram:
             cp.cuda.runtime.memcpyAsync(
                 self.host_area.ptr, stage.ctypes.data, stage.size, 1, main.ptr
             )
-            self.staged_addresses = targets
+            self.area_addresses = targets
         # Outputs that are inputs are copied before the replay, whose last
         # kernels may write the same buffer in place (`a = x * 1` folded to
         # x, then `x.add_(1)`): the output is the value on entry.
@@ -405,7 +405,7 @@ class CudaProgram:
         top += 8 * len(targets)
         self.host_area = cp.cuda.alloc(_align(top)) if top else None
         self.host_stage = np.zeros(top, np.uint8)
-        self.staged_addresses = None
+        self.area_addresses = None
 
     def __call__(self, *arrays) -> list:
         return self.call(list(arrays))

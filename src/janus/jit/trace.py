@@ -17,6 +17,7 @@ statistics) and new `.grad` tensors. If the run raises, nothing is committed.
 
 from __future__ import annotations
 
+from ..device import CPU
 from ..random import generator_for
 from ..tensor import Tensor, _make
 from .program import compile_graph
@@ -45,7 +46,7 @@ def _device(inputs):
     """The device a trace of `inputs` runs on: that of its GPU tensors (a
     0-d CPU tensor beside them, as eager lets it join, is a host input),
     else the CPU."""
-    return next((t.device for t in inputs if t.device.type != "cpu"), "cpu")
+    return next((t.device for t in inputs if t.device.type != "cpu"), CPU)
 
 
 def _generator(inputs):
@@ -60,8 +61,7 @@ class _Trace:
         rec = recording(fn, *inputs)
         self.seed, self.offset = start
         self.words = gen._offset - start[1]  # the stream the run used
-        where = _device(inputs)
-        self.compiled = compile_graph(rec.graph, device=getattr(where, "type", where))
+        self.compiled = compile_graph(rec.graph, device=_device(inputs).type)
         self.captured = rec.inputs[len(inputs) :]
         self.structure = rec.result
         self.results = len(_flatten(rec.result))
