@@ -26,7 +26,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import cuda_einsum, cuda_gather, cuda_index, cuda_lines, cuda_sort, cuda_windows
+from . import (
+    cuda_einsum,
+    cuda_gather,
+    cuda_index,
+    cuda_lines,
+    cuda_losses,
+    cuda_sort,
+    cuda_windows,
+)
 from .cuda_elementwise import (
     CTYPE,
     ELEMENTWISE,
@@ -462,97 +470,6 @@ class _Lowering:
         params = [f"const {self.ctype(x)}* a0", f"{ct}* r0"]
         return [Launch(self.src.add(params, body), blocks_for(rows), [x, out])]
 
-    def _nll_reads(self, logp_or_g, target, weight) -> tuple:
-        """(params, args, C expression of row i's class weight) of an
-        nll_loss kernel: a0 the first operand, a1 the targets, a2 the class
-        weights if any, fl the assert flag (a target out of range)."""
-        params = [f"const {self.ctype(logp_or_g)}* a0", f"const {self.ctype(target)}* a1"]
-        args = [logp_or_g, target]
-        if isinstance(weight, tuple):
-            return params + ["int* fl"], args + [("flag",)], "1.0"
-        params += [f"const {self.ctype(weight)}* a2", "int* fl"]
-        return params, args + [weight, ("flag",)], "(double)a2[t]"
-
-    def nll_loss(self, operands, attrs, out) -> list:
-        """-logp[i, t_i] * weight[t_i], 0 where t_i is ignored, summed or
-        averaged over the weights of the rows not ignored; a target out of
-        range flags the run (eager raises IndexError)."""
-        logp, target, weight = operands
-        if len(self.shape(logp)) != 2:
-            raise NoKernel("nll_loss over more than 2 dims")
-        rows, classes = self.shape(logp)
-        ct = self.ctype(out)
-        ignore = int(attrs["ignore_index"])
-        reduction = attrs["reduction"]
-        params, args, w = self._nll_reads(logp, target, weight)
-        check = cuda_gather.checked_index(self, "a1[i]", classes, "t", wrap=False)
-        if reduction == "none":
-            body = [
-                f"JANUS_FOR(i, {rows}LL) {{",
-                f"  if (a1[i] == {ignore}) {{ r0[i] = ({ct})0; continue; }}",
-                *("  " + line for line in check),
-                f"  r0[i] = ({ct})(-(double)a0[i * {classes} + t] * {w});",
-                "}",
-            ]
-        else:
-            # One thread: losses are summed in a fixed order, as eagerly.
-            body = [
-                "if (blockIdx.x == 0 && threadIdx.x == 0) {",
-                "  double total = 0, count = 0;",
-                f"  for (i64 i = 0; i < {rows}; ++i) {{",
-                f"    if (a1[i] == {ignore}) continue;",
-                *("    " + line for line in check),
-                f"    total -= (double)a0[i * {classes} + t] * {w}; count += {w};",
-                "  }",
-                f"  r0[0] = ({ct})({'total / count' if reduction == 'mean' else 'total'});",
-                "}",
-            ]
-        return [
-            Launch(
-                self.src.add(params + [f"{ct}* r0"], body),
-                1 if reduction != "none" else blocks_for(rows),
-                args + [out],
-            )
-        ]
-
-    def nll_loss_backward(self, operands, attrs, out) -> list:
-        """-weight[t_i] * g (over the total weight for a mean) at each row's
-        target, 0 elsewhere and on ignored rows."""
-        g, target, weight = operands
-        rows, classes = self.shape(out)
-        ct = self.ctype(out)
-        ignore = int(attrs["ignore_index"])
-        reduction = attrs["reduction"]
-        grad = f"(double)a0[i / {classes}]" if reduction == "none" else "(double)a0[0]"
-        params, args, w = self._nll_reads(g, target, weight)
-        steps = []
-        if reduction == "mean":  # the weight of the targets not ignored, once
-            total = self.scratch(f"{out}.count", "f64")
-            body = [
-                "if (blockIdx.x == 0 && threadIdx.x == 0) {",
-                "  double n = 0;",
-                f"  for (i64 j = 0; j < {rows}; ++j) {{",
-                f"    i64 t = a1[j]; if (t == {ignore} || t < 0 || t >= {classes}) continue;",
-                f"    n += {w};",
-                "  }",
-                "  r0[0] = n;",
-                "}",
-            ]
-            steps.append(Launch(self.src.add(params + ["double* r0"], body), 1, args + [total]))
-            grad = f"{grad} / a3[0]"
-            params, args = params + ["const double* a3"], args + [total]
-        check = cuda_gather.checked_index(self, f"a1[i / {classes}]", classes, "t", wrap=False)
-        body = [
-            f"JANUS_FOR(i, {rows * classes}LL) {{",
-            f"  if (a1[i / {classes}] == {ignore}) {{ r0[i] = ({ct})0; continue; }}",
-            *("  " + line for line in check),
-            f"  r0[i] = t == i % {classes} ? ({ct})(-{grad} * {w}) : ({ct})0;",
-            "}",
-        ]
-        kernel = self.src.add(params + [f"{ct}* r0"], body)
-        steps.append(Launch(kernel, blocks_for(rows * classes), args + [out]))
-        return steps
-
     def index_add(self, operands, attrs, out) -> list:
         x, index, src = operands
         dim = attrs["dim"] % max(1, len(self.shape(x)))
@@ -776,9 +693,9 @@ class _Lowering:
         if op in ("softmax", "log_softmax"):
             return self.softmax(values[0], out, attrs["dim"], op == "log_softmax")
         if op == "nll_loss":
-            return self.nll_loss(_with_none(operands, 3), attrs, out)
+            return cuda_losses.nll_loss(self, _with_none(operands, 3), attrs, out)
         if op == "nll_loss_backward":
-            return self.nll_loss_backward(_with_none(operands, 3), attrs, out)
+            return cuda_losses.nll_loss_backward(self, _with_none(operands, 3), attrs, out)
         if op == "embedding":  # (padding_idx only changes the gradient)
             return cuda_gather.embedding(self, values[0], values[1], out)
         if op in cuda_gather.GATHER_OPS:
