@@ -161,6 +161,16 @@ def assert_jit_matches_eager(case, device=None):
                     np.testing.assert_array_equal(g, w, err_msg=where)
 
 
+def assert_trains_alike(run, loss_rtol, param_rtol, param_atol):
+    """`run(compiled)` trains a model and returns (losses, parameters as
+    arrays): compiled, they are eager's within the tolerances."""
+    eager, eager_params = run(False)
+    compiled, params = run(True)
+    np.testing.assert_allclose(compiled, eager, rtol=loss_rtol)
+    for p, q in zip(params, eager_params):
+        np.testing.assert_allclose(p, q, rtol=param_rtol, atol=param_atol)
+
+
 def leaves(values):
     out = []
     for v in values:

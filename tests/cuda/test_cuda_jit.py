@@ -14,6 +14,7 @@ import pytest
 
 import janus
 from fake_cuda import USABLE
+from harness import assert_trains_alike
 
 pytestmark = [
     pytest.mark.cuda,
@@ -52,12 +53,8 @@ def test_a_step_that_moves_its_batch_to_the_gpu_compiles_after_the_move(made_pro
     """Compiled, the CPU runtime once ran the move as a copy and the frame
     returned CPU tensors for x.to("cuda"). The move now runs in Python
     between compiled parts, and the training after it is a CUDA program."""
-    eager, eager_params = _moving_step_losses(False)
-    compiled, params = _moving_step_losses(True)
+    assert_trains_alike(_moving_step_losses, 1e-5, 1e-4, 1e-6)
     assert sum(p.replays for p in made_programs) >= 2
-    np.testing.assert_allclose(compiled, eager, rtol=1e-5)
-    for p, q in zip(params, eager_params):
-        np.testing.assert_allclose(p, q, rtol=1e-4, atol=1e-6)
 
 
 def test_moves_between_devices_return_tensors_on_the_device_asked_for():
@@ -135,11 +132,7 @@ def test_numbers_that_change_per_call_are_host_inputs_of_one_program(made_progra
     """They reach the GPU with one copy per call into the program's own
     area, so the captured graph is replayed, not captured again. (On CUDA
     they were graph breaks; a 0-d number could not be packed.)"""
-    eager, eager_params = _changing_numbers_losses(False)
-    compiled, params = _changing_numbers_losses(True)
-    np.testing.assert_allclose(compiled, eager, rtol=1e-5)
-    for p, q in zip(params, eager_params):
-        np.testing.assert_allclose(p, q, rtol=1e-5, atol=1e-6)
+    assert_trains_alike(_changing_numbers_losses, 1e-5, 1e-5, 1e-6)
     hosted = [p for p in made_programs if len(p.host_inputs) >= 4]
     assert hosted and max(p.replays for p in hosted) >= 5
     assert all(p.captures == 1 for p in hosted)
@@ -171,11 +164,7 @@ def test_a_zero_d_cpu_tensor_beside_gpu_tensors_is_a_host_input(made_programs):
     copied in with the host inputs. Backward reads it too: the copy eager
     made on the GPU for autograd was read as a fixed input, so the
     gradients of every replay used the first call's scale."""
-    eager, eager_params = _cpu_scale_losses(False)
-    compiled, params = _cpu_scale_losses(True)
-    np.testing.assert_allclose(compiled, eager, rtol=1e-5)
-    for p, q in zip(params, eager_params):
-        np.testing.assert_allclose(p, q, rtol=1e-5, atol=1e-6)
+    assert_trains_alike(_cpu_scale_losses, 1e-5, 1e-5, 1e-6)
     [program] = made_programs
     assert program.host_inputs and program.captures == 1 and program.replays >= 4
 

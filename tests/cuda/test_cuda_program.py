@@ -15,6 +15,7 @@ import pytest
 
 import janus
 from fake_cuda import USABLE
+from harness import assert_trains_alike
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "jit"))
 from cuda_cases import CASES, recorded  # noqa: E402
@@ -212,11 +213,7 @@ def _mlp_step(device, compiled):
 
 
 def test_a_compiled_training_step_on_cuda_trains_like_eager(made_programs):
-    eager_losses, eager_params = _mlp_step("cuda", False)
-    losses, params = _mlp_step("cuda", True)
-    np.testing.assert_allclose(losses, eager_losses, rtol=1e-4)
-    for p, q in zip(params, eager_params):
-        np.testing.assert_allclose(p, q, rtol=1e-4, atol=1e-5)
+    assert_trains_alike(lambda compiled: _mlp_step("cuda", compiled), 1e-4, 1e-4, 1e-5)
     assert sum(p.replays for p in made_programs) >= 3  # the step ran as a CUDA program
 
 
@@ -295,12 +292,8 @@ def _cnn_losses(compiled, steps=5):
 
 
 def test_a_compiled_cnn_step_on_cuda_trains_like_eager(made_programs):
-    eager, eager_params = _cnn_losses(False)
-    compiled, params = _cnn_losses(True)
+    assert_trains_alike(_cnn_losses, 1e-4, 1e-3, 1e-5)
     assert sum(p.replays for p in made_programs) >= 3  # the step ran as a CUDA program
-    np.testing.assert_allclose(compiled, eager, rtol=1e-4)
-    for p, q in zip(params, eager_params):
-        np.testing.assert_allclose(p, q, rtol=1e-3, atol=1e-5)
 
 
 def test_an_index_out_of_range_falls_back_to_the_eager_error():
@@ -364,13 +357,9 @@ def _split_step_losses(compiled, steps=5):
 
 
 def test_a_frame_returning_a_loss_gets_a_compiled_backward_on_cuda(made_programs):
-    eager, eager_params = _split_step_losses(False)
-    compiled, params = _split_step_losses(True)
+    assert_trains_alike(_split_step_losses, 1e-5, 1e-4, 1e-6)
     # The forward and its backward, both CUDA programs, both replayed.
     assert len(made_programs) >= 2 and all(p.replays >= 2 for p in made_programs[:2])
-    np.testing.assert_allclose(compiled, eager, rtol=1e-5)
-    for p, q in zip(params, eager_params):
-        np.testing.assert_allclose(p, q, rtol=1e-4, atol=1e-6)
 
 
 def _dropout_losses(compiled, steps=5):
