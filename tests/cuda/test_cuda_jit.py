@@ -189,9 +189,10 @@ def test_an_index_list_or_cpu_index_tensor_of_a_gpu_tensor_compiles(made_program
     assert any(p.replays for p in made_programs)
 
 
-def test_a_frame_keeps_cpu_results_on_the_cpu():
+def test_a_frame_keeps_cpu_results_on_the_cpu(made_programs):
     """The scalar handed back, or a CPU op on it, stays a CPU tensor: the
-    first is the input itself, the second makes the frame run eagerly."""
+    first is the input itself (the frame compiles for the GPU), the second
+    makes the frame run eagerly."""
 
     def handed_back(x, s):
         return x * s, s, s.item()
@@ -209,6 +210,8 @@ def test_a_frame_keeps_cpu_results_on_the_cpu():
                     assert got.device == want.device
                     got, want = got.cpu().numpy(), want.cpu().numpy()
                 np.testing.assert_array_equal(got, want)
+        if fn is handed_back:
+            assert made_programs and made_programs[0].replays >= 2
     [why] = janus.jit.explain(computed_on_cpu, x, s).breaks
     assert "mixes tensors on cpu and cuda:0" in why.explanation and "one device" in why.hint
 
