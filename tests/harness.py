@@ -144,12 +144,25 @@ def jit_against_eager(case, args, kwargs, device=None, calls=3):
     return runs[0], runs[1], compiled
 
 
-def assert_jit_matches_eager(case, device=None):
+# Op cases whose step runs eagerly by design: it hands out a view of an
+# input (a compiled call would hand out a copy), or makes a tensor of a numpy
+# array (nll_loss's class weights, frozen into the graph otherwise).
+RUN_EAGERLY = {
+    "reshape_view", "flatten", "squeeze_unsqueeze", "permute_transpose", "t", "expand",
+    "split", "unbind", "narrow_select", "getitem_basic", "nll_loss",
+}  # fmt: skip
+
+
+def assert_jit_matches_eager(case, device=None, no_kernel=()):
     """Every sample of op case `case`, through jit_against_eager: each
     compiled call gives eager's outputs and gradients (tolerances 10 times
-    the case's)."""
+    the case's), and the calls after the first do run compiled (except the
+    cases of RUN_EAGERLY, and `no_kernel`: cases the device's runtime has no
+    kernel for)."""
     for args, kwargs in case.samples:
-        eager, compiled, _ = jit_against_eager(case, args, kwargs, device)
+        eager, compiled, jf = jit_against_eager(case, args, kwargs, device)
+        if case.name not in RUN_EAGERLY and case.name not in no_kernel:
+            assert sum(entry.calls for _, entry in jf.entries) >= 2, f"{case.name} ran eagerly"
         for call, (want, got) in enumerate(zip(eager, compiled)):
             where = f"{case.name} call {call}"
             assert len(got) == len(want), where
