@@ -60,6 +60,23 @@ def test_moved_inputs_are_staged_once_and_params_stay_in_place():
     assert program.captures == 2 and list(program.staged_inputs) == [0]
 
 
+def test_inputs_as_the_graph_reads_them_are_passed_on_as_they_are():
+    import cupy as cp
+
+    graph, arrays = recorded(CASES[4])  # linear algebra
+    program = _program(graph)
+    held = [cp.asarray(a) for a in arrays]
+    program.call(held)
+    # (No copy or reshape per input per call: each is a cupy call of host time.)
+    assert all(program.direct[k] is a for k, a in enumerate(held))
+    # A transposed layout or another dtype is made what the graph reads.
+    x = cp.asfortranarray(cp.asarray(arrays[0], dtype=np.float64))
+    assert not x.flags.c_contiguous
+    outs = program.call([x] + held[1:])
+    want = janus.jit.compile_graph(graph)(*arrays)
+    np.testing.assert_allclose(cp.asnumpy(outs[0]), want[0], rtol=1e-4, atol=1e-5)
+
+
 def test_several_streams_give_the_single_stream_results():
     import cupy as cp
 
