@@ -130,9 +130,44 @@ def _typed_at(ptr: int, count: int, dtype) -> np.ndarray:
 
 class _Capture:
     """(stream, item) pairs recorded while a stream captures (None: queue
-    them on their streams)."""
+    them on their streams), with CUDA's rules for the streams it spans: the
+    capturing stream (`origin`) is in it; another stream joins it by
+    waiting on an event recorded in it (a fork); work on a stream outside
+    it, or a wait on an event recorded outside it, is refused (CUDA would
+    run it at once, not in the graph, or fail); and when it ends, the last
+    work of every stream must be waited on by the origin, directly or
+    through other streams (else CUDA fails with "unjoined")."""
 
     recording: list | None = None
+    origin = None
+    streams: set = set()  # the streams in the capture
+    dangling: set = set()  # those whose last work no other stream waits on yet
+    last: dict = {}  # stream -> position in `recording` of its last work or wait
+
+
+def _captured(stream, item) -> None:
+    """Records `item` into the capture under way, checking its rules."""
+    kind, event = item[0], item[1]
+    if kind == "wait":
+        recorded = getattr(event, "captured", None)
+        if recorded is None or recorded[0] is not _Capture.recording:
+            raise RuntimeError("fake CUDA: a capture waits on an event recorded outside it")
+        source, position = recorded[1], recorded[2]
+        if source is not stream and _Capture.last.get(source, -1) <= position:
+            _Capture.dangling.discard(source)  # (its work up to there is waited on)
+        _Capture.streams.add(stream)
+    elif stream not in _Capture.streams:
+        raise RuntimeError(
+            "fake CUDA: work on a stream outside the capture (it forks from the capturing "
+            "stream by waiting on an event recorded there)"
+        )
+    position = len(_Capture.recording)
+    if kind == "record":
+        event.captured = (_Capture.recording, stream, position)
+    else:  # (a stream that only waited is in the capture, and must join back too)
+        _Capture.last[stream] = position
+        _Capture.dangling.add(stream)
+    _Capture.recording.append((stream, item))
 
 
 _STREAMS: dict = {}  # ptr -> Stream
@@ -151,7 +186,7 @@ def _put(stream, item) -> None:
     `stream`, or records it into the capture under way. A record or wait is
     tied to the event's latest record at the time it is issued, as CUDA's."""
     if _Capture.recording is not None:
-        _Capture.recording.append((stream, item))
+        _captured(stream, item)
         return
     kind = item[0]
     if kind == "record":
@@ -237,10 +272,19 @@ class Stream:
     def begin_capture(self):
         if _Capture.recording is not None:
             raise RuntimeError("a capture is already running")
-        _Capture.recording = []
+        _Capture.recording, _Capture.origin = [], self
+        _Capture.streams, _Capture.dangling, _Capture.last = {self}, set(), {}
 
     def end_capture(self):
+        if self is not _Capture.origin:
+            raise RuntimeError("fake CUDA: a capture ends on another stream than it began on")
         works, _Capture.recording = _Capture.recording, None
+        unjoined = _Capture.dangling - {self}
+        if unjoined:
+            raise RuntimeError(
+                f"fake CUDA: {len(unjoined)} stream(s) forked in the capture are not joined "
+                "back into the capturing stream (cudaErrorStreamCaptureUnjoined)"
+            )
         return _Graph(works)
 
 
