@@ -98,6 +98,34 @@ def test_several_streams_give_the_single_stream_results():
     np.testing.assert_array_equal(cp.asnumpy(a), cp.asnumpy(b))
 
 
+def test_programs_fork_their_captures_onto_the_same_side_streams():
+    import cupy as cp
+
+    rng = np.random.default_rng(2)
+    ws = [janus.tensor(rng.standard_normal((32, 32), dtype=np.float32)) for _ in range(4)]
+
+    def wide(x, *ws):
+        return sum((x @ w).tanh().sum(1) for w in ws)
+
+    def wider(x, *ws):
+        return sum((x @ w).relu().sum(1) + (x * w).sum(0) for w in ws)
+
+    x = janus.tensor(rng.standard_normal((32, 32), dtype=np.float32))
+    programs = [_program(janus.jit.record(f, x, *ws)[0]) for f in (wide, wider)]
+    alone = [_program(p.graph, passes=(), streams=False) for p in programs]
+    a, b = programs
+    assert a.n_streams >= 4 and b.n_streams >= 4
+    shared = min(a.n_streams, b.n_streams)
+    assert a.streams[1:shared] == b.streams[1:shared] and a.streams[0] is not b.streams[0]
+    held = [cp.asarray(t.numpy()) for t in ws]
+    for step in range(3):  # captures interleaved: each new batch moves, recapturing once
+        batch = cp.asarray(x.numpy() + step)
+        for program, single in zip(programs, alone):
+            got, want = program.call([batch] + held)[0], single.call([batch] + held)[0]
+            np.testing.assert_allclose(cp.asnumpy(got), cp.asnumpy(want), rtol=1e-5)
+    assert a.captures == b.captures == 2
+
+
 def _assert_shared_workspaces_are_ordered(program):
     """No two GEMM nodes that may run at once share a cuBLAS workspace: two
     that share one are ordered by data edges and each stream's own order.

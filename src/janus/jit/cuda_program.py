@@ -37,6 +37,7 @@ synchronize) and raises `AssertionFailed`.
 from __future__ import annotations
 
 import os
+import threading
 import weakref
 
 import numpy as np
@@ -114,6 +115,29 @@ def _check_apart(inputs, written) -> None:
             raise InputsOverlap("two inputs of the call share memory")
 
 
+class _SideStreams(threading.local):
+    """The streams captures fork onto, shared by the programs of a thread. A
+    captured graph keeps the dependencies its streams and events made, not
+    the streams: it replays on its program's own stream, and the others
+    are used only while capturing, which a thread does one program at a
+    time. (An LSTM step's program has 111 chains; a stream each, per
+    program, would hold thousands for a TreeLSTM's programs.)"""
+
+    def __init__(self):
+        self.cupy, self.streams = None, []
+
+    def take(self, n: int) -> list:
+        cp = backend.cupy()
+        if self.cupy is not cp:  # (another cupy: the test suite's emulation and back)
+            self.cupy, self.streams = cp, []
+        while len(self.streams) < n:
+            self.streams.append(cp.cuda.Stream(non_blocking=True))
+        return self.streams[:n]
+
+
+_SIDE_STREAMS = _SideStreams()
+
+
 class CudaProgram:
     """A graph compiled for the GPU. `call(arrays, rng_shift=0, into=None)`
     takes one cupy array per graph input and returns one per output; `into`
@@ -182,7 +206,7 @@ class CudaProgram:
         self.functions = {name: self.module.get_function(name) for name in low.kernels}
         self.commit4 = self.module.get_function("janus_commit4")
         self.commit1 = self.module.get_function("janus_commit1")
-        self.streams = [cp.cuda.Stream(non_blocking=True) for _ in range(self.n_streams)]
+        self.streams = [cp.cuda.Stream(non_blocking=True)] + _SIDE_STREAMS.take(self.n_streams - 1)
         _C.cuda_gemm(False, False, 1, 1, 1, 1, 0, 0, 0, 0.0, 0.0, "float32",  # creates the handle
                      self.base, self.base, self.base, self.streams[0].ptr,
                      self.base + self.workspace_offset, _WORKSPACE)  # fmt: skip
