@@ -18,6 +18,10 @@
 // trailing block of dims, floats): a reduced value then needs no buffer of its
 // own unless something else reads it, and is read once, in cache
 // (structural.h). CUDA groups take none: its fused kernels are elementwise.
+// A group input made by `expand` to the group's shape is read from the
+// expand's operand instead (group inputs broadcast alike), and an expand
+// left with no users is removed: a mean's gradient, expand(g / n), is never
+// materialized.
 // The nodes are then re-sorted so that every use of a group value follows
 // its fused node.
 #include <algorithm>
@@ -78,6 +82,21 @@ bool fusible(const Node& node) {
     if ((*value)->type.device != "cpu" || !(*value)->type.shape.empty()) return false;
   }
   return engine_runs(node);
+}
+
+// What a group member computing over `shape` reads for `value`: the operand
+// of the expand that made it, when the expand's shape is the group's (the
+// group broadcasts its inputs as expand does), else `value`.
+Value* broadcast_source(Value* value, const std::vector<ir::Dim>& shape) {
+  const Node* expand = value->producer;
+  if (expand == nullptr || expand->kind != ir::OpKind::expand || value->type.shape != shape) {
+    return value;
+  }
+  Value* source = ir::value_operand(*expand, 0);
+  return source != nullptr && source->type.dtype == value->type.dtype &&
+                 source->type.device == value->type.device
+             ? source
+             : value;
 }
 
 // Whether the CPU engine runs reduction `node` at the end of a group: one
@@ -235,6 +254,7 @@ int fuse_elementwise(ir::Graph& graph) {
   std::map<const Node*, int64_t> rank;  // where each node goes in the new order
   for (size_t i = 0; i < by_position.size(); ++i) rank[by_position[i]] = static_cast<int64_t>(i);
   std::set<const Node*> fused_away;
+  std::set<const Node*> looked_through;  // expands whose operand a group reads
   int made = 0;
   for (const std::vector<int>& members : groups) {
     std::map<const Value*, int> temp;  // member results by instruction
@@ -252,6 +272,11 @@ int fuse_elementwise(ir::Graph& graph) {
         } else if (Value* value = std::get<Value*>(operand); temp.count(value)) {
           instr.operands.emplace_back(ir::FusedRef{ir::FusedRef::kTemp, temp.at(value)});
         } else {
+          if (!ir::is_fused_reduction(node.kind)) {
+            Value* source = broadcast_source(value, node.outputs[0]->type.shape);
+            if (source != value) looked_through.insert(value->producer);
+            value = source;
+          }
           auto [it, added] = input.emplace(value, static_cast<int>(inputs.size()));
           if (added) inputs.emplace_back(value);
           instr.operands.emplace_back(ir::FusedRef{ir::FusedRef::kInput, it->second});
@@ -286,7 +311,17 @@ int fuse_elementwise(ir::Graph& graph) {
   }
   if (made == 0) return 0;
   graph.replace_uses(replacement);
-  graph.erase_nodes_if([&](const Node& node) { return fused_away.count(&node) > 0; });
+  std::set<const Value*> used(graph.outputs().begin(), graph.outputs().end());
+  for (const auto& node : nodes) {
+    if (fused_away.count(node.get())) continue;
+    for (const ir::Operand& operand : node->operands) {
+      if (const auto* value = std::get_if<Value*>(&operand)) used.insert(*value);
+    }
+  }
+  graph.erase_nodes_if([&](const Node& node) {
+    return fused_away.count(&node) > 0 ||
+           (looked_through.count(&node) > 0 && used.count(node.outputs[0]) == 0);
+  });
   graph.sort_topologically([&](const Node& node) { return rank.at(&node); });
   return made;
 }

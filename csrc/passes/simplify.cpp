@@ -4,7 +4,9 @@
 // to the simpler value and the node is removed.
 #include <set>
 
+#include "ir/structural.h"
 #include "passes/passes.h"
+#include "runtime/cpu/elementwise.h"
 
 namespace janus::passes {
 namespace {
@@ -90,6 +92,58 @@ bool merge_with_producer(Node& node) {
   return false;
 }
 
+// Whether broadcasting `shapes` (NumPy's rules, known sizes only) gives `want`.
+bool broadcasts_to(const std::vector<const std::vector<ir::Dim>*>& shapes,
+                   const std::vector<ir::Dim>& want) {
+  std::vector<int64_t> out;
+  for (const auto* shape : shapes) {
+    if (shape->size() > out.size()) out.insert(out.begin(), shape->size() - out.size(), 1);
+    const size_t lead = out.size() - shape->size();
+    for (size_t d = 0; d < shape->size(); ++d) {
+      const ir::Dim& dim = (*shape)[d];
+      if (!dim.is_known()) return false;
+      int64_t& size = out[lead + d];
+      if (size == 1) {
+        size = dim.size;
+      } else if (dim.size != 1 && dim.size != size) {
+        return false;
+      }
+    }
+  }
+  if (out.size() != want.size()) return false;
+  for (size_t d = 0; d < want.size(); ++d) {
+    if (!want[d].is_known() || want[d].size != out[d]) return false;
+  }
+  return true;
+}
+
+// An elementwise op reading expand(x) where its other operands broadcast with
+// x to its result shape anyway (a mean's gradient, expand(g / n), times the
+// input): it reads x, broadcasting, and the expanded copy is never made.
+// True if it rewrote an operand.
+bool read_past_expands(Node& node) {
+  if (ir::is_structural(node.kind) || node.kind == OpKind::overwrite ||
+      !cpu::is_elementwise(ir::op_name(node.kind))) {
+    return false;
+  }
+  bool rewrote = false;
+  for (size_t k = 0; k < node.operands.size(); ++k) {
+    const Node* expand = producer_of(value_operand(node, k), OpKind::expand);
+    if (expand == nullptr) continue;
+    Value* source = value_operand(*expand, 0);
+    std::vector<const std::vector<ir::Dim>*> shapes;
+    for (size_t j = 0; j < node.operands.size(); ++j) {
+      const Value* operand = j == k ? source : value_operand(node, j);
+      if (operand != nullptr) shapes.push_back(&operand->type.shape);
+    }
+    if (broadcasts_to(shapes, node.outputs[0]->type.shape)) {
+      node.operands[k] = source;
+      rewrote = true;
+    }
+  }
+  return rewrote;
+}
+
 bool is_identity_permute(const Node& node) {
   if (node.kind != OpKind::permute || !node.attrs.count("dims")) return false;
   const std::vector<int64_t> dims = int_list(node.attrs.at("dims"));
@@ -108,6 +162,7 @@ int simplify_algebra(ir::Graph& graph) {
     Node& node = *owned;
     if (node.outputs.size() != 1) continue;
     if (merge_with_producer(node)) ++rewrites;
+    if (read_past_expands(node)) ++rewrites;
     Value* simpler = is_identity_permute(node) ? value_operand(node, 0) : same_as(node);
     if (simpler != nullptr && simpler->type == node.outputs[0]->type) {
       graph.replace_all_uses(node.outputs[0], simpler);

@@ -96,6 +96,33 @@ TEST(CpuProgram, ReductionsOverDims) {
   EXPECT_EQ(i, (std::vector<int64_t>{0, 1}));
 }
 
+// A sum whose elements per output come in contiguous runs (a batch norm's
+// over N, H and W of NCHW) adds them in lanes, as one contiguous run is:
+// element p of an output's elements goes to lane p % 8, in double, and the
+// lanes are added in order. Float64 data of mixed magnitudes, so that
+// another order gives other bits.
+TEST(CpuProgram, SumsOverRunsOfElementsAddThemInLanes) {
+  auto p = compile(R"(graph(%x: f64[3,2,5,20]) {
+  %0: f64[2] = sum(%x) {dims=[0, 2, 3], keepdim=false}
+  %1: f64[1,2,1,1] = mean(%x) {dims=[0, 2, 3], keepdim=true}
+  return %0, %1
+})");
+  std::vector<double> x(3 * 2 * 100), sum(2), mean(2);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = std::sin(1.0 + i) * std::pow(10.0, i % 7);
+  p->run({x.data()}, {sum.data(), mean.data()});
+  for (int c = 0; c < 2; ++c) {
+    double lanes[8] = {};
+    int64_t at = 0;
+    for (int n = 0; n < 3; ++n) {
+      for (int k = 0; k < 100; ++k, ++at) lanes[at % 8] += x[(n * 2 + c) * 100 + k];
+    }
+    double want = lanes[0];
+    for (int l = 1; l < 8; ++l) want += lanes[l];
+    EXPECT_EQ(sum[c], want) << "channel " << c;
+    EXPECT_EQ(mean[c], want / 300) << "channel " << c;
+  }
+}
+
 TEST(CpuProgram, LayoutOps) {
   auto p = compile(R"(graph(%x: f32[2,3]) {
   %0: f32[3,2] = permute(%x) {dims=[1, 0]}

@@ -88,6 +88,37 @@ TEST(Passes, AlgebraicIdentitiesDisappear) {
   EXPECT_EQ(rewrites, 4);  // add, mul, neg(neg), to_dtype; the i64 + 0.0 changes the type
 }
 
+// An elementwise op reads the operand of an expand when its other operands
+// broadcast with it to the op's shape anyway (%a; %b, every operand); %c
+// (relu: nothing else restores the shape) and %d (the other operand is as
+// small) keep it.
+TEST(Passes, ElementwiseOpsReadPastExpands) {
+  int rewrites = 0;
+  EXPECT_EQ(
+      after("simplify", R"(graph(%s: f32[1,3,1], %x: f32[2,3,4], %t: f32[3,1], %m: bool[3,1]) {
+  %e: f32[2,3,4] = expand(%s) {shape=[2, 3, 4]}
+  %k: bool[2,3,4] = expand(%m) {shape=[2, 3, 4]}
+  %a: f32[2,3,4] = mul(%e, %x)
+  %b: f32[2,3,4] = where(%k, %x, %e)
+  %c: f32[2,3,4] = relu(%e)
+  %d: f32[2,3,4] = add(%e, %t)
+  return %a, %b, %c, %d
+}
+)",
+            &rewrites),
+      R"(graph(%s: f32[1,3,1], %x: f32[2,3,4], %t: f32[3,1], %m: bool[3,1]) {
+  %e: f32[2,3,4] = expand(%s) {shape=[2, 3, 4]}
+  %k: bool[2,3,4] = expand(%m) {shape=[2, 3, 4]}
+  %a: f32[2,3,4] = mul(%s, %x)
+  %b: f32[2,3,4] = where(%m, %x, %s)
+  %c: f32[2,3,4] = relu(%e)
+  %d: f32[2,3,4] = add(%e, %t)
+  return %a, %b, %c, %d
+}
+)");
+  EXPECT_EQ(rewrites, 2);
+}
+
 TEST(Passes, ReshapesAndPermutesCompose) {
   EXPECT_EQ(after("simplify", R"(graph(%x: f32[2,3,4]) {
   %a: f32[6,4] = reshape(%x) {shape=[6, 4]}
@@ -216,6 +247,28 @@ TEST(Passes, FusionTakesTheFoldableReductionsOfItsValues) {
   %e: f32[6]@cuda:0 = exp(%c)
   %u: f32[]@cuda:0 = sum(%e) {dims=[0], keepdim=false}
   return %s, %p, %q, %r, %t, %u
+}
+)");
+}
+
+// A group reads the operand of an expand to its shape (a mean's gradient,
+// expand(g / n), scaled in the group), and the expand goes when nothing else
+// uses it; %f, also a graph output, stays.
+TEST(Passes, FusionReadsWhatAnExpandBroadcasts) {
+  EXPECT_EQ(after("fuse", R"(graph(%g: f32[1,3,1,1], %x: f32[2,3,4,4], %h: f32[3,1,1]) {
+  %e: f32[2,3,4,4] = expand(%g) {shape=[2, 3, 4, 4]}
+  %a: f32[2,3,4,4] = div(%e, 32.0)
+  %b: f32[2,3,4,4] = mul(%a, %x)
+  %f: f32[2,3,4,4] = expand(%h) {shape=[2, 3, 4, 4]}
+  %c: f32[2,3,4,4] = neg(%f)
+  %d: f32[2,3,4,4] = add(%c, %b)
+  return %d, %f
+}
+)"),
+            R"(graph(%g: f32[1,3,1,1], %x: f32[2,3,4,4], %h: f32[3,1,1]) {
+  %f: f32[2,3,4,4] = expand(%h) {shape=[2, 3, 4, 4]}
+  %d: f32[2,3,4,4] = fused(%g, %x, %h) {body=[["div", "f32", ["in0", 32.0], []], ["mul", "f32", ["t0", "in1"], []], ["neg", "f32", ["in2"], []], ["add", "f32", ["t2", "t1"], []]], results=[3]}
+  return %d, %f
 }
 )");
 }

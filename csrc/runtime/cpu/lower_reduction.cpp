@@ -57,14 +57,19 @@ std::vector<bool> reduced_dims(const LowerContext& ctx, size_t rank) {
 template <typename T>
 using Acc = std::conditional_t<std::is_floating_point_v<T>, double, int64_t>;
 
-// Whether a reduction's elements per output are one contiguous run long
-// enough to be summed in lanes (reduction_order.h).
-bool lane_summed(const std::vector<int64_t>& inner) {
-  if (static_cast<int64_t>(inner.size()) < kLaneMinRun) return false;
-  for (size_t r = 0; r < inner.size(); ++r) {
-    if (inner[r] != static_cast<int64_t>(r)) return false;
+// The length of the contiguous runs a reduction's elements per output come
+// in, when they come in runs of one length long enough to be summed in lanes
+// (reduction_order.h), else 0. One run: the reduced dims are the innermost
+// ones. Several: a batch norm's sum over (N, H, W) of NCHW, N runs of H * W.
+int64_t lane_run(const std::vector<int64_t>& inner) {
+  const int64_t count = static_cast<int64_t>(inner.size());
+  int64_t run = 1;
+  while (run < count && inner[run] == inner[0] + run) ++run;
+  if (run < kLaneMinRun || count % run != 0) return 0;
+  for (int64_t r = 0; r < count; ++r) {
+    if (inner[r] != inner[r - r % run] + r % run) return 0;
   }
-  return true;
+  return run;
 }
 
 // Reduces output o's elements (row = the input at base[o], its elements at
@@ -100,7 +105,9 @@ Kernel reduce(const LowerContext& ctx, const Layout& layout, AccT init, Combine 
 }
 
 // Sum (or mean) of float T over `layout`, accumulated in double: in lanes
-// where lane_summed, else in element order.
+// where its elements come in runs (lane_run; element p of the output's
+// elements to lane p % kSumLanes, runs one after the other), else in
+// element order.
 template <typename T>
 Kernel float_sum(const LowerContext& ctx, const Layout& layout, bool mean) {
   auto finish = [mean](double acc, int64_t count) {
@@ -109,15 +116,17 @@ Kernel float_sum(const LowerContext& ctx, const Layout& layout, bool mean) {
     }
     return static_cast<T>(acc);
   };
-  if (!lane_summed(layout.inner)) {
+  const int64_t run = lane_run(layout.inner);
+  if (run == 0) {
     return reduce<T, T>(
         ctx, layout, 0.0, [](double acc, T v) { return acc + v; }, finish);
   }
   return reduce_rows<T, T>(
       ctx, layout,
-      [](const T* row, const std::vector<int64_t>& inner) {
+      [run](const T* row, const std::vector<int64_t>& inner) {
         double lanes[kSumLanes] = {};
-        add_to_lanes(lanes, row, 0, static_cast<int64_t>(inner.size()));
+        const int64_t count = static_cast<int64_t>(inner.size());
+        for (int64_t p = 0; p < count; p += run) add_to_lanes(lanes, row + inner[p], p, run);
         return total_of_lanes(lanes);
       },
       finish);

@@ -183,6 +183,8 @@ void gather_strided(T* dst, const T* base, const View& view, int64_t start, int6
     const T* src = base + offset;
     if (stride == 1) {
       std::copy(src, src + run, dst);
+    } else if (stride == 0) {  // a broadcast value (a per-channel statistic)
+      std::fill(dst, dst + run, *src);
     } else {
       for (int64_t j = 0; j < run; ++j) dst[j] = src[j * stride];
     }
