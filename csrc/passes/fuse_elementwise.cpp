@@ -14,8 +14,8 @@
 // the union stays convex (no path leaves it and re-enters it through an
 // outside node, which would make the fused node depend on itself) and small
 // (kMaxOps). Then a group takes the reductions (sum, mean, amax, amin) of its
-// values as its last instructions, when the CPU engine runs them (a leading or
-// trailing block of dims, floats): a reduced value then needs no buffer of its
+// values as its last instructions, when the CPU engine runs them (the kept
+// dims one block, floats): a reduced value then needs no buffer of its
 // own unless something else reads it, and is read once, in cache
 // (structural.h). CUDA groups take none: its fused kernels are elementwise.
 // A group input made by `expand` to the group's shape is read from the

@@ -277,7 +277,7 @@ TEST(FusedProgram, BaselineAndAvx2KernelsAgreeBitwise) {
 
 // Reductions at the end of a group give the unfused kernels' bits: rows
 // (trailing dims) whose rows straddle the engine's 1024-element chunks (sums
-// in lanes), short rows (one partial sum),
+// in lanes), short rows (one partial sum), runs around a kept block,
 // columns (leading dims), a full reduction, keepdim, size-1 dims, float64,
 // the reduced value kept as an output too (%c) or not (%e), and several
 // reductions in one kernel.
@@ -325,6 +325,23 @@ TEST(FusedProgram, ReductionsAtTheEndMatchTheUnfusedKernels) {
   expect_fused_equals_unfused(R"(graph(%x: f32[30,7]) {
   %a: f32[30,7] = sub(%x, 0.5)
   %s: f32[] = sum(%a) {dims=[], keepdim=false}
+  return %s
+})",
+                              1);
+  // Over the dims around a kept block (a batch norm's N, H, W of NCHW): runs
+  // of 80 (in lanes) and of 6 (in order), across chunks, and a max.
+  expect_fused_equals_unfused(R"(graph(%x: f32[5,13,8,10], %y: f32[1,13,1,1]) {
+  %a: f32[5,13,8,10] = mul(%x, %y)
+  %b: f32[5,13,8,10] = tanh(%a)
+  %s: f32[13] = sum(%b) {dims=[0, 2, 3], keepdim=false}
+  %m: f32[1,13,1,1] = mean(%a) {dims=[0, 2, 3], keepdim=true}
+  %n: f32[1,13,1,1] = amax(%b) {dims=[0, 2, 3], keepdim=true}
+  return %s, %m, %n
+})",
+                              1);
+  expect_fused_equals_unfused(R"(graph(%x: f64[40,7,1,2,3]) {
+  %a: f64[40,7,1,2,3] = mul(%x, %x)
+  %s: f64[1,7,1,1,1] = sum(%a) {dims=[0, 3, 4], keepdim=true}
   return %s
 })",
                               1);

@@ -45,9 +45,9 @@ class ElementwiseBuilder {
   // amin) over the iteration dims flagged in `reduced`, into slot `slot`
   // (contiguous, of the kept dims), after the instructions: a reduction at
   // the end of a fused group. Each output element accumulates its inputs in
-  // element order (sums in double), as the unfused reduction kernel does, so
-  // the results are the same bits. The reduced dims must be a leading or a
-  // trailing block of the iteration shape (dims of size 1 aside); throws
+  // the unfused reduction kernel's order (sums in double), so the results are
+  // the same bits. The kept dims must be one block of the iteration shape
+  // (dims of size 1 aside: a batch norm's channels of NCHW are); throws
   // Unsupported otherwise. A kernel with reductions runs on one thread: a
   // split would change the summation order.
   void reduce(int reg, int slot, const std::string& op, const std::vector<bool>& reduced);
@@ -80,7 +80,7 @@ class ElementwiseBuilder {
     enum class Op { kSum, kMean, kMax, kMin } op = Op::kSum;
     int reg = -1, slot = -1;
     bool rows = true;
-    int64_t inner = 1;    // rows: elements per output; columns: outputs
+    int64_t inner = 1;    // rows: elements per run of an output's; columns: outputs
     int64_t outputs = 1;  // output elements
     int64_t count = 1;    // elements per output
     // Sums of long rows keep partial sums per output, as the unfused sum

@@ -28,32 +28,33 @@ void ElementwiseBuilder::reduce(int reg, int slot, const std::string& op,
   } else {
     throw Unsupported("no fused reduction " + op);
   }
-  // Which block is reduced, size-1 dims aside: kept dims then reduced ones
-  // (rows), or reduced then kept (columns).
-  int64_t kept = 1, folded = 1;
-  bool kept_after_reduced = false, reduced_after_kept = false, any_kept = false,
-       any_reduced = false;
+  // The kept dims must be one block, size-1 dims aside: reduced dims before
+  // it (`outer` elements), the kept ones, reduced dims after it (`run`).
+  // Each output's elements then come in runs of `run`, one per outer index
+  // (rows; one run when nothing is reduced before the kept block), or, when
+  // nothing is reduced after it, one element per output in turn (columns).
+  int64_t outer = 1, kept = 1, run = 1;
+  bool any_kept = false, kept_block_ended = false;
   for (size_t d = 0; d < shape_.size(); ++d) {
     if (shape_[d] == 1) continue;
-    if (reduced[d]) {
-      folded *= shape_[d];
-      reduced_after_kept = reduced_after_kept || any_kept;
-      any_reduced = true;
-    } else {
+    if (!reduced[d]) {
+      if (kept_block_ended) throw Unsupported("a fused reduction over dims between kept ones");
       kept *= shape_[d];
-      kept_after_reduced = kept_after_reduced || any_reduced;
       any_kept = true;
+    } else if (any_kept) {
+      run *= shape_[d];
+      kept_block_ended = true;
+    } else {
+      outer *= shape_[d];
     }
   }
-  if (kept_after_reduced && reduced_after_kept) {
-    throw Unsupported("a fused reduction over dims between kept ones");
-  }
+  if (!any_kept) std::swap(outer, run);  // (everything reduced: one run)
   r.reg = reg;
   r.slot = slot;
-  r.rows = !kept_after_reduced;
-  r.inner = r.rows ? folded : kept;
+  r.rows = run > 1 || outer == 1;
+  r.inner = r.rows ? run : kept;
   r.outputs = kept;
-  r.count = folded;
+  r.count = outer * run;
   r.lanes = r.rows && (r.op == Reduction::Op::kSum || r.op == Reduction::Op::kMean) &&
             r.inner >= kLaneMinRun;
   reductions_.push_back(r);
@@ -63,17 +64,27 @@ namespace {
 
 using Reduction = ElementwiseBuilder::Reduction;
 
+// Calls f(output, position among its elements, i, count) for each run of
+// elements [i, i + count) of [start, start + n) that belong to one output,
+// for rows: flat index e is element (e / (inner * outputs)) * inner +
+// e % inner of output (e / inner) % outputs.
+template <typename F>
+void for_each_run(const Reduction& r, int64_t start, int64_t n, F f) {
+  const int64_t block = r.inner * r.outputs;
+  for (int64_t i = 0; i < n;) {
+    const int64_t e = start + i, in_run = e % r.inner;
+    const int64_t take = std::min(n - i, r.inner - in_run);
+    f((e / r.inner) % r.outputs, (e / block) * r.inner + in_run, i, take);
+    i += take;
+  }
+}
+
 // Rows summed in lanes: acc holds kSumLanes partial sums per output.
 template <typename T>
 void fold_lanes(const Reduction& r, const T* v, int64_t start, int64_t n, double* acc) {
-  int64_t o = start / r.inner, pos = start % r.inner;
-  for (int64_t i = 0; i < n;) {
-    const int64_t take = std::min(n - i, r.inner - pos);
+  for_each_run(r, start, n, [&](int64_t o, int64_t pos, int64_t i, int64_t take) {
     add_to_lanes(acc + o * kSumLanes, v + i, pos, take);
-    i += take;
-    pos += take;
-    if (pos == r.inner) pos = 0, ++o;
-  }
+  });
 }
 
 // One accumulator per output, each output's elements folded in order.
@@ -81,16 +92,11 @@ template <typename T, typename Fold>
 void fold_in_order(const Reduction& r, const T* v, int64_t start, int64_t n, double* acc,
                    Fold fold) {
   if (r.rows) {
-    int64_t o = start / r.inner, pos = start % r.inner;
-    for (int64_t i = 0; i < n;) {
-      const int64_t take = std::min(n - i, r.inner - pos);
+    for_each_run(r, start, n, [&](int64_t o, int64_t, int64_t i, int64_t take) {
       double a = acc[o];
       for (int64_t j = 0; j < take; ++j) a = fold(a, v[i + j]);
       acc[o] = a;
-      i += take;
-      pos += take;
-      if (pos == r.inner) pos = 0, ++o;
-    }
+    });
   } else {
     int64_t k = start % r.inner;
     for (int64_t i = 0; i < n;) {
