@@ -63,6 +63,15 @@ def layout(x, y):
     return a, b, c.squeeze(1) + d.sum(1), x[1:, ::2, -1], y.expand(2, 4, 4) * 1, e
 
 
+def many_way_cat_and_split(x, y, n):
+    """One kernel each, finding an element's operand (or result) by a binary
+    search over the positions: 7 operands with an empty one and an integer
+    one, a stack of 5, a split into 5 with an empty part."""
+    a = janus.cat([x[:, :1], y, x[:, 1:3], x[:, :0], y * 2, x, n], 1)
+    b = janus.stack([x, x * 2, x + 1, -x, x * x], 2)
+    return (a, b, *x.split([1, 0, 2, 1, 1], dim=1))
+
+
 def linear_algebra(x, w, b, v):
     vt = v.transpose(1, 2)  # products of it read v through the GEMM's transpose flag
     return (
@@ -300,6 +309,8 @@ CASES = [
             janus.tensor([True, False, True, True]),
         ),
     ),
+    # (Last, so that CASES[4] stays the linear algebra.)
+    (many_way_cat_and_split, lambda: (_f(3, 5, 4), _f(3, 2, 4), _i(9, 3, 1, 4))),
 ]
 
 

@@ -101,6 +101,16 @@ def test_a_node_without_a_kernel_is_named():
         lower(graph)
 
 
+def test_a_cat_or_a_split_is_one_kernel_whatever_its_parts():
+    case = next(c for c in CASES if c[0].__name__ == "many_way_cat_and_split")
+    graph, low = lowered(recorded(case)[0])
+    ops = [node[0] for node in graph.node_list()]
+    assert {"cat", "split"} <= set(ops)
+    for op, steps in zip(ops, low.steps):
+        if op in ("cat", "split"):
+            assert len(steps) == 1, op
+
+
 def test_convolutions_cut_into_chunks_of_images_match(monkeypatch):
     """A small im2col budget cuts the batch into several chunks (GEMMs at
     offsets, the weight gradient accumulated over chunks)."""

@@ -358,6 +358,8 @@ class _Lowering:
             strides=[st * item for st in contiguous_strides(shape)],
         )
         v = view(stand_in)
+        if v.size == 0:  # (`x[:, :0]`: no element to read)
+            return tuple(v.shape), [0] * v.ndim, 0
         if not np.may_share_memory(v, stand_in):
             raise NoKernel("an index that copies")
         offset = (
@@ -498,30 +500,82 @@ class _Lowering:
         return steps
 
     def cat(self, operands, attrs, out) -> list:
+        """One kernel over the result: each element reads the operand its
+        position along `dim` falls in (an unrolled LSTM's gates stack 35
+        operands: one launch, not 35)."""
         shape = self.shape(out)
         dim = attrs["dim"] % len(shape)
-        out_strides = contiguous_strides(shape)
-        steps, start = [], 0
-        for operand in operands:
-            in_shape = self.shape(operand)
-            if math.prod(in_shape):
-                steps.append(self.copy_into(operand, out, start * out_strides[dim], out_strides))
-            start += in_shape[dim]
-        return steps
-
-    def copy_into(self, src, out, base, out_strides) -> Launch:
-        shape = self.shape(src)
         ct = self.ctype(out)
-        index, (dst_off,) = index_code(shape, [out_strides], [base])
+        parts, start = [], 0  # (operand, first position along dim, size)
+        for operand in operands:
+            size = self.shape(operand)[dim]
+            if self.numel(operand):
+                parts.append((operand, start, size))
+            start += size
+        if not parts:
+            return []
+        leaves = [
+            f"r0[i] = ({ct})a{k}[(o * {size} + pos - {first}) * {self.slab(shape, dim)} + rest];"
+            for k, (_, first, size) in enumerate(parts)
+        ]
+        params = [f"const {self.ctype(a)}* a{k}" for k, (a, _, _) in enumerate(parts)]
+        return [self.along_dim(shape, dim, parts, leaves, params + [f"{ct}* r0"],
+                               [a for a, _, _ in parts] + [out])]  # fmt: skip
+
+    def split(self, x, outs, attrs) -> list:
+        """One kernel over `x`: each element goes to the result its position
+        along `dim` falls in."""
+        shape = self.shape(x)
+        dim = attrs["dim"] % len(shape)
+        parts, start = [], 0
+        for out, size in zip(outs, attrs["sizes"]):
+            if self.numel(out):
+                parts.append((out, start, size))
+            start += size
+        if not parts:
+            return []
+        leaves = [
+            f"r{k}[(o * {size} + pos - {first}) * {self.slab(shape, dim)} + rest] = a0[i];"
+            for k, (_, first, size) in enumerate(parts)
+        ]
+        params = [f"const {self.ctype(x)}* a0"]
+        params += [f"{self.ctype(o)}* r{k}" for k, (o, _, _) in enumerate(parts)]
+        return [self.along_dim(shape, dim, parts, leaves, params, [x] + [o for o, _, _ in parts])]
+
+    @staticmethod
+    def slab(shape, dim) -> int:
+        """Elements after one position along `dim` (the dims after it)."""
+        return math.prod(shape[dim + 1 :])
+
+    def along_dim(self, shape, dim, parts, leaves, params, args) -> Launch:
+        """A kernel over `shape` that runs, for element i at position `pos`
+        along `dim` (`o` the index before dim, `rest` after it), the leaf of the
+        part (first position, size) that `pos` falls in, found by a binary
+        search compiled into the kernel."""
+
+        def search(lo: int, hi: int, depth: int) -> list:
+            pad = "  " * depth
+            if hi - lo == 1:
+                return [pad + leaves[lo]]
+            mid = (lo + hi) // 2
+            return [
+                f"{pad}if (pos < {parts[mid][1]}) {{",
+                *search(lo, mid, depth + 1),
+                f"{pad}}} else {{",
+                *search(mid, hi, depth + 1),
+                f"{pad}}}",
+            ]
+
+        slab, total = self.slab(shape, dim), shape[dim]
         work = math.prod(shape)
         body = [
             f"JANUS_FOR(i, {work}LL) {{",
-            *("  " + line for line in index),
-            f"  r0[{dst_off}] = ({ct})a0[i];",
+            f"  i64 o = i / {total * slab}LL, pos = (i / {slab}LL) % {total}LL,",
+            f"      rest = i % {slab}LL;",
+            *search(0, len(parts), 1),
             "}",
         ]
-        params = [f"const {self.ctype(src)}* a0", f"{ct}* r0"]
-        return Launch(self.src.add(params, body), blocks_for(work), [src, out])
+        return Launch(self.src.add(params, body), blocks_for(work), args)
 
     def constant(self, attrs, out) -> list:
         values = np.asarray(attrs["value"]).ravel()
@@ -678,12 +732,7 @@ class _Lowering:
         if op == "index_basic_backward":
             return self.index_basic_backward(values[0], out, attrs["spec"])
         if op == "split":
-            dim, steps, start = attrs["dim"] % len(self.shape(values[0])), [], 0
-            for o, size in zip(outs, attrs["sizes"]):
-                key = (slice(None),) * dim + (slice(start, start + size),)
-                steps.append(self.view_copy(values[0], o, lambda v, key=key: v[key]))
-                start += size
-            return steps
+            return self.split(values[0], outs, attrs)
         if op == "cat":
             return self.cat(values, attrs, out)
         if op in ("sum", "mean", "norm2", "prod", "amax", "amin", "all", "any"):
