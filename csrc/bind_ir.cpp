@@ -252,24 +252,29 @@ void bind_ir(py::module_& m) {
       .def(
           "plan_memory",
           [](const ir::Graph& g, const std::vector<std::pair<std::string, std::string>>& in_place,
-             bool streams) {
+             bool streams, const std::vector<std::pair<std::string, std::string>>& aliases) {
             std::map<std::string, const ir::Value*> named;
             for (const ir::Value* in : g.inputs()) named[in->name] = in;
             for (const auto& node : g.nodes()) {
               for (const ir::Value* out : node->outputs) named[out->name] = out;
             }
-            janus::passes::InPlacePairs pairs;
-            for (const auto& [operand, result] : in_place) {
-              if (!named.count(operand) || !named.count(result)) {
-                throw py::key_error("in_place names a value the graph lacks: %" +
-                                    (named.count(operand) ? result : operand));
+            auto pairs_of = [&](const std::vector<std::pair<std::string, std::string>>& names,
+                                const char* what) {
+              janus::passes::InPlacePairs pairs;
+              for (const auto& [operand, result] : names) {
+                if (!named.count(operand) || !named.count(result)) {
+                  throw py::key_error(std::string(what) + " names a value the graph lacks: %" +
+                                      (named.count(operand) ? result : operand));
+                }
+                pairs.emplace_back(named.at(operand), named.at(result));
               }
-              pairs.emplace_back(named.at(operand), named.at(result));
-            }
+              return pairs;
+            };
             std::optional<janus::passes::StreamAssignment> parallel;
             if (streams) parallel = janus::passes::assign_streams(g);
-            const janus::passes::MemoryPlan plan =
-                janus::passes::plan_memory(g, parallel ? &*parallel : nullptr, pairs);
+            const janus::passes::MemoryPlan plan = janus::passes::plan_memory(
+                g, parallel ? &*parallel : nullptr, pairs_of(in_place, "in_place"),
+                pairs_of(aliases, "aliases"));
             py::dict offsets;
             for (const auto& [value, offset] : plan.offset) offsets[py::str(value->name)] = offset;
             py::list dynamic;
@@ -285,16 +290,22 @@ void bind_ir(py::module_& m) {
             py::dict reused;
             for (const auto& [value, over] : plan.reused) reused[py::str(value->name)] = over->name;
             result["reused"] = reused;
+            py::dict aliased;
+            for (const auto& [value, over] : plan.aliased)
+              aliased[py::str(value->name)] = over->name;
+            result["aliased"] = aliased;
             return result;
           },
           py::arg("in_place") = std::vector<std::pair<std::string, std::string>>{},
           py::arg("streams") = false,
+          py::arg("aliases") = std::vector<std::pair<std::string, std::string>>{},
           "Liveness-based arena plan (with `streams`, safe for the streams of "
           "`assign_streams` running concurrently): offsets by value name, arena and unshared "
           "sizes, "
           "the outputs left to the caller's buffers. `in_place`: (operand, result) name "
           "pairs whose result may be written over the operand; `reused` maps each result "
-          "that was to the operand.")
+          "that was to the operand. `aliases`: (operand, result) pairs whose result is the "
+          "operand's bytes; `aliased` maps each result that shares its operand's block.")
       .def(
           "exclusive_slots",
           [](const ir::Graph& g, const std::vector<int>& nodes, bool streams) {

@@ -97,6 +97,12 @@ StreamAssignment assign_streams(const ir::Graph& graph);
 // when both are planned, have the same size, and the node is the operand's
 // last reader (with `parallel`: every other reader is ordered before it). A
 // chain of such pairs shares one block.
+//
+// Aliases: `aliases` lists (operand, result) pairs whose result is the
+// operand's bytes as they are (a reshape, for a runtime that then launches
+// nothing for it). The result takes the operand's block when both are planned
+// and the same size, whoever else reads the operand; the block then lives
+// until the last reader of either, and no in-place result is written over it.
 struct MemoryPlan {
   std::map<const ir::Value*, size_t> offset;  // bytes, aligned to kAlignment
   size_t arena_bytes = 0;                     // peak with reuse
@@ -105,12 +111,14 @@ struct MemoryPlan {
   std::vector<const ir::Value*> caller_owned;  // graph outputs, in definition order
   // Results written over an operand: result -> the operand whose block it took.
   std::map<const ir::Value*, const ir::Value*> reused;
+  // Aliases that share their operand's block: result -> operand.
+  std::map<const ir::Value*, const ir::Value*> aliased;
   static constexpr size_t kAlignment = 64;
 };
 using InPlacePairs = std::vector<std::pair<const ir::Value*, const ir::Value*>>;
 size_t bytes_of(const ir::TensorType& type);  // 0 when a dim is symbolic
 MemoryPlan plan_memory(const ir::Graph& graph, const StreamAssignment* parallel = nullptr,
-                       const InPlacePairs& in_place = {});
+                       const InPlacePairs& in_place = {}, const InPlacePairs& aliases = {});
 
 // Slots for `nodes` (indices in graph order, ascending) that each need a
 // scratch area of their own while they run (the CUDA runtime's cuBLAS

@@ -37,6 +37,7 @@ struct Block {
   size_t bytes;
   int first, last;           // node indices, inclusive: the first producer, the last reader
   std::vector<int> readers;  // of every value (so every producer but the first)
+  bool aliased = false;      // holds an alias: two values alive at once, never written over
 };
 
 // Which nodes are sure to finish before which start when the streams of
@@ -89,7 +90,7 @@ size_t bytes_of(const ir::TensorType& type) {
 }
 
 MemoryPlan plan_memory(const ir::Graph& graph, const StreamAssignment* parallel,
-                       const InPlacePairs& in_place) {
+                       const InPlacePairs& in_place, const InPlacePairs& aliases) {
   const auto& nodes = graph.nodes();
   const int end = static_cast<int>(nodes.size());
   std::map<const ir::Value*, int> last_use;
@@ -105,6 +106,8 @@ MemoryPlan plan_memory(const ir::Graph& graph, const StreamAssignment* parallel,
   const std::set<const ir::Value*> graph_outputs(graph.outputs().begin(), graph.outputs().end());
   std::map<const ir::Value*, std::vector<const ir::Value*>> reusable;  // result -> operands
   for (const auto& [operand, result] : in_place) reusable[result].push_back(operand);
+  std::map<const ir::Value*, const ir::Value*> alias_of;  // result -> operand
+  for (const auto& [operand, result] : aliases) alias_of[result] = operand;
 
   // Whether two blocks' lifetimes may overlap at run time.
   std::optional<StreamOrder> order;
@@ -151,13 +154,21 @@ MemoryPlan plan_memory(const ir::Graph& graph, const StreamAssignment* parallel,
       const std::vector<int>& read_by = readers[out];  // (empty for a result nobody reads)
       plan.unshared_bytes += bytes;
       const ir::Value* over = nullptr;  // the operand whose block `out` takes
-      for (const ir::Value* operand : reusable[out]) {
+      bool alias = false;
+      if (const auto a = alias_of.find(out); a != alias_of.end()) {
+        const auto b = block_of.find(a->second);
+        // (Not planned: a graph input or a caller's buffer, which `out` is then copied from.)
+        if (b != block_of.end() && blocks[b->second].bytes == bytes) over = a->second, alias = true;
+      }
+      for (const ir::Value* operand : alias ? std::vector<const ir::Value*>{} : reusable[out]) {
         const auto b = block_of.find(operand);
         if (b == block_of.end()) continue;  // not planned: a caller's buffer
         const Block& block = blocks[b->second];
         // The block still holds the operand (no other result of this node
-        // took it), is the same size, and the operand dies here.
-        if (block.values.back() == operand && block.bytes == bytes && last_reader(operand, i)) {
+        // took it), is the same size, and the operand dies here; no alias
+        // of it may be read later.
+        if (block.values.back() == operand && block.bytes == bytes && !block.aliased &&
+            last_reader(operand, i)) {
           over = operand;
           break;
         }
@@ -167,8 +178,9 @@ MemoryPlan plan_memory(const ir::Graph& graph, const StreamAssignment* parallel,
         block.values.push_back(out);
         block.last = std::max(block.last, last);
         block.readers.insert(block.readers.end(), read_by.begin(), read_by.end());
+        block.aliased = block.aliased || alias;
         block_of[out] = block_of.at(over);
-        plan.reused[out] = over;
+        (alias ? plan.aliased : plan.reused)[out] = over;
       } else {
         block_of[out] = blocks.size();
         blocks.push_back({{out}, bytes, i, last, read_by});

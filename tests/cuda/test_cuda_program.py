@@ -77,6 +77,35 @@ def test_inputs_as_the_graph_reads_them_are_passed_on_as_they_are():
     np.testing.assert_allclose(cp.asnumpy(outs[0]), want[0], rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize("streams", [True, False])
+def test_a_reshape_of_a_result_launches_nothing_and_shares_its_buffer(streams):
+    import cupy as cp
+
+    x = janus.tensor(np.random.default_rng(3).standard_normal((6, 8), dtype=np.float32))
+
+    def fn(x):
+        a = x.exp()
+        r = a.reshape(4, 12)  # shares a's buffer, which r keeps alive
+        b = a.sin() + 1  # a is read again after the reshape
+        return (r * 2).sum(0), b.reshape(48), x.reshape(8, 6) * 1
+
+    graph, _ = janus.jit.record(fn, x)
+    program = _program(graph, streams=streams)
+    nodes = program.graph.node_list()
+    aliased = [
+        (at, node)
+        for at, node in enumerate(nodes)
+        if node[0] == "reshape" and not program.lowered.steps[at]
+    ]
+    assert len(aliased) == 1  # (b's reshape is an output; x's, of an input: copies)
+    at, (_, (source,), _, ((out, _, _),), _) = aliased[0]
+    assert program.offsets[out] == program.offsets[source]
+    want = janus.jit.compile_graph(graph)(x.numpy())
+    for _ in range(2):
+        for got, expected in zip(program.call([cp.asarray(x.numpy())]), want):
+            np.testing.assert_allclose(cp.asnumpy(got), expected, rtol=1e-5)
+
+
 def test_several_streams_give_the_single_stream_results():
     import cupy as cp
 

@@ -154,3 +154,8 @@ def test_memory_plan_from_python():
     assert plan["arena_bytes"] == 1024 and plan["reused"] == {"b": "a"}
     with pytest.raises(KeyError, match="%nope"):
         g.plan_memory(in_place=[("a", "nope")])
+    # An alias (a reshape) shares its operand's block.
+    plan = g.plan_memory(aliases=[("a", "b")])
+    assert plan["aliased"] == {"b": "a"} and plan["offsets"]["b"] == plan["offsets"]["a"]
+    with pytest.raises(KeyError, match="aliases names .*%nope"):
+        g.plan_memory(aliases=[("nope", "b")])
