@@ -99,10 +99,11 @@ StreamAssignment assign_streams(const ir::Graph& graph);
 // chain of such pairs shares one block.
 //
 // Aliases: `aliases` lists (operand, result) pairs whose result is the
-// operand's bytes as they are (a reshape, for a runtime that then launches
-// nothing for it). The result takes the operand's block when both are planned
-// and the same size, whoever else reads the operand; the block then lives
-// until the last reader of either, and no in-place result is written over it.
+// operand's bytes as they are, or a part of them (a reshape, a split's result
+// read in place, for a runtime that then writes nothing for it). The result
+// takes the operand's block when both are planned and it fits, whoever else
+// reads the operand; the block then lives until the last reader of either,
+// and no in-place result is written over it.
 struct MemoryPlan {
   std::map<const ir::Value*, size_t> offset;  // bytes, aligned to kAlignment
   size_t arena_bytes = 0;                     // peak with reuse

@@ -158,7 +158,7 @@ MemoryPlan plan_memory(const ir::Graph& graph, const StreamAssignment* parallel,
       if (const auto a = alias_of.find(out); a != alias_of.end()) {
         const auto b = block_of.find(a->second);
         // (Not planned: a graph input or a caller's buffer, which `out` is then copied from.)
-        if (b != block_of.end() && blocks[b->second].bytes == bytes) over = a->second, alias = true;
+        if (b != block_of.end() && blocks[b->second].bytes >= bytes) over = a->second, alias = true;
       }
       for (const ir::Value* operand : alias ? std::vector<const ir::Value*>{} : reusable[out]) {
         const auto b = block_of.find(operand);

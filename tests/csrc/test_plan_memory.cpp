@@ -141,34 +141,39 @@ TEST(PlanMemory, InPlaceWithParallelStreamsWaitsForEveryReader) {
   EXPECT_EQ(plan_memory(*g, nullptr, {{a, c}}).reused.size(), 1u);  // serial: %b ran first
 }
 
-// Aliases: %r is %a's bytes (a reshape) and shares its block, which then
-// lives until %r's last reader: %c may not take it though %a dies at %b, and
-// %d may not be written in place over it. %s, of the input, and %t, a graph
-// output, keep buffers of their own (the runtime copies them).
+// Aliases: %r is %a's bytes (a reshape), %h a part of them, and both share
+// its block, which then lives until their last reader, %k: %c and %s may not
+// take it though %a dies at %b, and %d may not be written in place over it.
+// %s, of the input, and %t, a graph output, are not aliased (the runtime
+// copies them).
 TEST(PlanMemory, AnAliasSharesItsOperandsBlockAndKeepsItAlive) {
   auto g = ir::parse(R"(graph(%x: f32[1000]) {
   %a: f32[1000] = exp(%x)
   %r: f32[10,100] = reshape(%a) {shape=[10, 100]}
+  %h: f32[500] = index_basic(%a) {spec=[["s", 500, 1000, none]]}
   %b: f32[1000] = neg(%a)
   %c: f32[1000] = sin(%b)
   %d: f32[10,100] = cos(%r)
   %s: f32[10,100] = reshape(%x) {shape=[10, 100]}
   %t: f32[10,100] = reshape(%c) {shape=[10, 100]}
   %e: f32[10,100] = add(%d, %s)
-  return %e, %t
+  %k: f32[500] = exp(%h)
+  return %e, %t, %k
 }
 )");
   const auto* a = named(*g, "a");
   const auto* r = named(*g, "r");
   const auto* d = named(*g, "d");
-  const MemoryPlan plan =
-      plan_memory(*g, nullptr, {{r, d}},
-                  {{a, r}, {g->inputs()[0], named(*g, "s")}, {named(*g, "c"), named(*g, "t")}});
-  ASSERT_EQ(plan.aliased.size(), 1u);
+  const auto* h = named(*g, "h");
+  const MemoryPlan plan = plan_memory(
+      *g, nullptr, {{r, d}},
+      {{a, r}, {a, h}, {g->inputs()[0], named(*g, "s")}, {named(*g, "c"), named(*g, "t")}});
+  ASSERT_EQ(plan.aliased.size(), 2u);  // %h: a part of %a's bytes, read in place
   EXPECT_EQ(plan.aliased.at(r), a);
+  EXPECT_EQ(plan.aliased.at(h), a);
   EXPECT_EQ(plan.offset.at(r), plan.offset.at(a));
-  EXPECT_TRUE(plan.reused.empty());            // %d over %r: the block holds an alias
-  for (const char* other : {"b", "c", "d"}) {  // (alive with %a or %r)
+  EXPECT_TRUE(plan.reused.empty());                 // %d over %r: the block holds an alias
+  for (const char* other : {"b", "c", "d", "s"}) {  // (alive with %a, %r or %h)
     EXPECT_NE(plan.offset.at(named(*g, other)), plan.offset.at(a)) << other;
   }
   EXPECT_EQ(plan.offset.count(named(*g, "t")), 0u);  // the caller's

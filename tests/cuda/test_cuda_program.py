@@ -106,6 +106,23 @@ def test_a_reshape_of_a_result_launches_nothing_and_shares_its_buffer(streams):
             np.testing.assert_allclose(cp.asnumpy(got), expected, rtol=1e-5)
 
 
+@pytest.mark.parametrize("streams", [True, False])
+def test_a_split_read_in_place_keeps_its_source_alive(streams):
+    """The gates' split launches nothing; their source's memory is not taken
+    by `t`, made after the split and before the gates are read (on one
+    stream, the plan would otherwise hand it over)."""
+    import cupy as cp
+
+    graph, arrays = recorded(next(c for c in CASES if c[0].__name__ == "gates_read_in_place"))
+    program = _program(graph, streams=streams)
+    assert any(op == "split" for op, *_ in program.graph.node_list())
+    assert not any(op == "split" and steps for (op, *_), steps in
+                   zip(program.graph.node_list(), program.lowered.steps))  # fmt: skip
+    want = janus.jit.compile_graph(graph)(*arrays)
+    for got, expected in zip(program.call([cp.asarray(a) for a in arrays]), want):
+        np.testing.assert_allclose(cp.asnumpy(got), expected, rtol=1e-5, atol=1e-6)
+
+
 def test_several_streams_give_the_single_stream_results():
     import cupy as cp
 

@@ -72,6 +72,18 @@ def many_way_cat_and_split(x, y, n):
     return (a, b, *x.split([1, 0, 2, 1, 1], dim=1))
 
 
+def gates_read_in_place(x, w, w2, c0):
+    """An LSTM cell's gates: the split's results are read by the cell's fused
+    group where they lie in the split's source, which must outlive the
+    split node: `t`, made after it, may not take its memory."""
+    gates = x @ w
+    i, f, g, o = gates.chunk(4, 1)
+    t = (x * 3).tanh() @ w2
+    c = f.sigmoid() * c0 + i.sigmoid() * g.tanh()
+    h = o.sigmoid() * c.tanh()
+    return h * t[:, :4], c
+
+
 def linear_algebra(x, w, b, v):
     vt = v.transpose(1, 2)  # products of it read v through the GEMM's transpose flag
     return (
@@ -311,6 +323,7 @@ CASES = [
     ),
     # (Last, so that CASES[4] stays the linear algebra.)
     (many_way_cat_and_split, lambda: (_f(3, 5, 4), _f(3, 2, 4), _i(9, 3, 1, 4))),
+    (gates_read_in_place, lambda: (_f(6, 5), _f(5, 16), _f(5, 16), _f(6, 4))),
 ]
 
 

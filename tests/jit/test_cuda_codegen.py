@@ -111,6 +111,15 @@ def test_a_cat_or_a_split_is_one_kernel_whatever_its_parts():
             assert len(steps) == 1, op
 
 
+def test_a_split_read_only_by_elementwise_kernels_launches_nothing():
+    case = next(c for c in CASES if c[0].__name__ == "gates_read_in_place")
+    graph, low = lowered(recorded(case)[0])
+    [(at, split)] = [(k, n) for k, n in enumerate(graph.node_list()) if n[0] == "split"]
+    assert len(split[3]) == 4  # (i, f, g, o)
+    assert low.steps[at] == []
+    assert {low.views[name] for name, _, _ in split[3]} == {split[1][0]}
+
+
 def test_convolutions_cut_into_chunks_of_images_match(monkeypatch):
     """A small im2col budget cuts the batch into several chunks (GEMMs at
     offsets, the weight gradient accumulated over chunks)."""

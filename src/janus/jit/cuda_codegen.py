@@ -57,6 +57,10 @@ from .cuda_steps import (
 )
 from .program import FUSED_REDUCTIONS
 
+# Nodes whose kernels read every operand through `operand_read` (strides and
+# an offset), so that a split's result can be read where it lies.
+_READ_IN_PLACE = frozenset(ELEMENTWISE) | {"fused"}
+
 PRELUDE = r"""
 #if defined(__CUDACC__) || defined(__CUDACC_RTC__)
 #define JANUS_KERNEL extern "C" __global__
@@ -133,6 +137,9 @@ class Lowered:
     kernels: list = field(default_factory=list)  # kernel names, in the source
     asserts: dict = field(default_factory=dict)  # assert id -> message
     scratch: list = field(default_factory=list)  # value names of temporaries no node outputs
+    # Values no kernel writes, read in place in another: value -> that one
+    # (its buffer must live while they are read).
+    views: dict = field(default_factory=dict)
 
     @property
     def uses_rng(self) -> bool:
@@ -178,6 +185,33 @@ class _Lowering:
                 if any(d is None for d in shape):
                     raise NoKernel(f"{op}: %{name} has a data-dependent shape")
                 self.types[name] = (dtype, tuple(shape))
+        self.views = self.split_views(graph)
+
+    def split_views(self, graph) -> dict:
+        """The results of splits read in place: value -> (source, element
+        strides, offset). A split all of whose results only elementwise
+        nodes read (an LSTM's gates, read by the cell's fused group) needs no
+        kernel: those nodes read each part of the source where it lies."""
+        readers: dict = {}
+        for op, operands, _, _, _ in self.nodes:
+            for operand in operands:
+                if isinstance(operand, str):
+                    readers.setdefault(operand, set()).add(op)
+        kept = {v.name for v in graph.outputs()}
+        views = {}
+        for op, operands, attrs, outs, _ in self.nodes:
+            if op != "split" or not isinstance(operands[0], str):
+                continue
+            names = [o[0] for o in outs]
+            if any(n in kept or not readers.get(n, set()) <= _READ_IN_PLACE for n in names):
+                continue
+            shape = self.shape(operands[0])
+            dim, strides = attrs["dim"] % len(shape), contiguous_strides(shape)
+            start = 0
+            for name, size in zip(names, attrs["sizes"]):
+                views[name] = (operands[0], strides, start * strides[dim])
+                start += size
+        return views
 
     def ctype(self, name: str) -> str:
         dtype = self.types[name][0]
@@ -230,8 +264,14 @@ class _Lowering:
         )
 
     def operand_read(self, operand: str, out_shape):
-        """(value name, strides broadcasting it to `out_shape`, base 0)."""
-        return (operand, broadcast_strides(self.shape(operand), out_shape), 0)
+        """(value name, strides broadcasting it to `out_shape`, base offset);
+        a split's result is read where it lies in the split's source."""
+        strides = broadcast_strides(self.shape(operand), out_shape)
+        if operand not in self.views:
+            return (operand, strides, 0)
+        source, own, base = self.views[operand]
+        lead = len(out_shape) - len(own)
+        return (source, [0 if s == 0 else own[d - lead] for d, s in enumerate(strides)], base)
 
     def elementwise(self, op, operands, attrs, out) -> list:
         shape, out_ct = self.shape(out), self.ctype(out)
@@ -732,6 +772,8 @@ class _Lowering:
         if op == "index_basic_backward":
             return self.index_basic_backward(values[0], out, attrs["spec"])
         if op == "split":
+            if outs[0] in self.views:  # (read in place by every reader)
+                return []
             return self.split(values[0], outs, attrs)
         if op == "cat":
             return self.cat(values, attrs, out)
@@ -811,4 +853,7 @@ def lower(graph) -> Lowered:
             steps.append(low.node(op, operands, attrs, [o[0] for o in outs]))
         except NoKernel as why:
             raise NoKernel(f"{op}: {why}") from None
-    return Lowered(low.src.text(), steps, low.types, low.src.names, low.asserts, low.scratch_values)
+    views = {name: source for name, (source, _, _) in low.views.items()}
+    return Lowered(
+        low.src.text(), steps, low.types, low.src.names, low.asserts, low.scratch_values, views
+    )

@@ -180,18 +180,21 @@ class CudaProgram:
         # the assert flag and cuBLAS's workspace, each aligned.
         # A reshape of a planned result is that result's bytes: it shares
         # its block and launches nothing. (Of an input or into an output,
-        # buffers the caller owns, it stays a copy.)
+        # buffers the caller owns, it stays a copy.) A split's results that
+        # their readers read in place in its source (low.views) share the
+        # source's block too, which so lives while they are read.
         nodes = graph.node_list()
         reshapes = {
             outs[0][0]: (at, operands[0])
             for at, (op, operands, _, outs, _) in enumerate(nodes)
             if op == "reshape" and isinstance(operands[0], str)
         }
-        plan = graph.plan_memory(
-            streams=streams, aliases=[(src, out) for out, (_, src) in reshapes.items()]
-        )
+        aliases = [(src, out) for out, (_, src) in reshapes.items()]
+        aliases += [(src, out) for out, src in low.views.items()]
+        plan = graph.plan_memory(streams=streams, aliases=aliases)
         for out in plan["aliased"]:
-            low.steps[reshapes[out][0]] = []
+            if out in reshapes:
+                low.steps[reshapes[out][0]] = []
         self.arena_bytes_planned = plan["arena_bytes"]
         self.unshared_bytes = plan["unshared_bytes"]
         offsets = dict(plan["offsets"])
