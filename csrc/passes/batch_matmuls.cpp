@@ -316,7 +316,13 @@ int batch_matmuls(ir::Graph& graph) {
   // graph as the earlier batches left it.
   int rewrites = batcher.batch_sums();
   rewrites += batcher.batch_rows();
-  if (rewrites > 0) batcher.finish();
+  if (rewrites > 0) {
+    batcher.finish();
+    // Products of the same stacked operand make the same cat (an RNN's
+    // stacked gate gradients, for its input's and its weight's gradients):
+    // one is enough.
+    rewrites += eliminate_common_subexpressions(graph);
+  }
   return rewrites;
 }
 

@@ -82,6 +82,35 @@ TEST(BatchMatmuls, IndependentRowsAndSumsMergeRecurrenceDoesNot) {
   EXPECT_EQ(counts.at("cat"), 3);      // rows x; g; h
 }
 
+// The input's gradient (rows: g_t @ W, W shared) and the weight's
+// (a sum: sum_t g_t^T x_t) stack the same g_t: one cat of them.
+TEST(BatchMatmuls, RowsAndSumsStackingTheSameOperandsShareTheStack) {
+  const char* text =
+      R"(graph(%g0: f32[2,4], %g1: f32[2,4], %w: f32[4,3], %x0: f32[2,5], %x1: f32[2,5]) {
+  %i0: f32[2,3] = matmul(%g0, %w)
+  %i1: f32[2,3] = matmul(%g1, %w)
+  %t0: f32[4,2] = permute(%g0) {dims=[1, 0]}
+  %t1: f32[4,2] = permute(%g1) {dims=[1, 0]}
+  %e0: f32[4,5] = matmul(%t0, %x0)
+  %e1: f32[4,5] = matmul(%t1, %x1)
+  %dv: f32[4,5] = add(%e0, %e1)
+  return %i0, %i1, %dv
+}
+)";
+  auto graph = ir::parse(text);
+  EXPECT_EQ(run_pass(*graph, "batch_matmuls"), 3);  // a row batch, a sum, a cat merged
+  run_pass(*graph, "dce");
+  EXPECT_TRUE(ir::verify(*graph).empty());
+  const auto counts = op_counts(*graph);
+  EXPECT_EQ(counts.at("cat"), 2);  // g; x
+  EXPECT_EQ(counts.at("matmul"), 2);
+  const auto want = run(text, false);
+  const auto got = run(text, true);
+  for (size_t k = 0; k < want.size(); ++k) {
+    for (size_t i = 0; i < want[k].size(); ++i) EXPECT_NEAR(want[k][i], got[k][i], 1e-5);
+  }
+}
+
 TEST(BatchMatmuls, TheRewrittenGraphComputesTheSame) {
   const auto want = run(kSteps, false);
   const auto got = run(kSteps, true);
