@@ -16,9 +16,17 @@
 // step and a pass over memory per addend. When every A_i is a transpose
 // permute(a_i), the concatenation is permute(cat(a_i, dim=0)): one transpose.
 //
-// Both change the order of floating-point additions inside a GEMM (results
-// agree within rounding, not bit for bit). Graphs with callbacks are left
-// alone: moving nodes could reorder what Python sees.
+// The same two for embeddings, the other per-step product of an RNN
+// language model: lookups of one table, embedding(W, idx_t), become one
+// lookup of the stacked indices, split back; and a sum of index_adds into
+// one zero tensor, sum_t index_add(0, idx_t, g_t) (the table's gradient),
+// becomes one index_add of the stacked indices and sources. Stacks of a
+// split's results in order are its source, and a stack of the rows x[0],
+// x[1], ... of all of x is a reshape of x (the loop's `tokens[t]`).
+//
+// Both change the order of floating-point additions inside a GEMM or an
+// index_add (results agree within rounding, not bit for bit). Graphs with
+// callbacks are left alone: moving nodes could reorder what Python sees.
 #include <algorithm>
 #include <map>
 #include <set>
@@ -45,6 +53,65 @@ bool is_matrix(const Value* v) {
 
 int64_t dim(const Value* v, size_t d) { return v->type.shape[d].size; }
 
+// `like` with `rows` as its first dim.
+TensorType with_rows(const TensorType& like, int64_t rows) {
+  TensorType type = like;
+  type.shape[0] = ir::Dim::known(rows);
+  return type;
+}
+
+bool all_known(const Value* v) {
+  return v != nullptr && std::all_of(v->type.shape.begin(), v->type.shape.end(),
+                                     [](const ir::Dim& d) { return d.is_known(); });
+}
+
+// The operand a row batch stacks: the rows x of x @ W (linear, matmul) or
+// the indices of embedding(W, idx); -1 for other nodes or shapes.
+int row_operand(const Node& node) {
+  if (node.kind == OpKind::linear || node.kind == OpKind::matmul) {
+    const bool plain = node.attrs.empty() && is_matrix(value_operand(node, 0)) &&
+                       is_matrix(value_operand(node, 1));
+    return plain ? 0 : -1;
+  }
+  if (node.kind == OpKind::embedding) {
+    const Value* idx = value_operand(node, 1);
+    return value_operand(node, 0) && all_known(idx) && !idx->type.shape.empty() ? 1 : -1;
+  }
+  return -1;
+}
+
+// Whether `v` is all zeros: a zero constant, or an expand of one.
+bool is_zero(const Value* v) {
+  const Node* p = v ? v->producer : nullptr;
+  if (p == nullptr) return false;
+  if (p->kind == OpKind::expand) return is_zero(value_operand(*p, 0));
+  if (p->kind != OpKind::constant || !p->attrs.count("value")) return false;
+  const Attr& value = p->attrs.at("value");
+  const auto zero = [](const Attr& a) {
+    return (a.kind == Attr::Kind::kFloat && a.f == 0.0) || (a.kind == Attr::Kind::kInt && a.i == 0);
+  };
+  if (value.kind != Attr::Kind::kList) return zero(value);
+  return std::all_of(value.list.begin(), value.list.end(), zero);
+}
+
+// index_add(0, idx, src) along dim 0 with alpha 1, idx 1-D: a leaf a sum of
+// such leaves over one zero tensor can merge.
+bool is_scatter_into_zero(const Node* p) {
+  if (p == nullptr || p->kind != OpKind::index_add || p->operands.size() != 3) return false;
+  for (const auto& [name, attr] : p->attrs) {
+    if (name == "dim" && !(attr.kind == Attr::Kind::kInt && attr.i == 0)) return false;
+    if (name == "alpha" && !((attr.kind == Attr::Kind::kInt && attr.i == 1) ||
+                             (attr.kind == Attr::Kind::kFloat && attr.f == 1.0))) {
+      return false;
+    }
+    if (name != "dim" && name != "alpha") return false;
+  }
+  const Value* idx = value_operand(*p, 1);
+  const Value* src = value_operand(*p, 2);
+  return is_zero(value_operand(*p, 0)) && all_known(idx) && idx->type.shape.size() == 1 &&
+         all_known(src) && !src->type.shape.empty();
+}
+
 TensorType matrix(const TensorType& like, int64_t rows, int64_t cols) {
   TensorType type = like;
   type.shape = {ir::Dim::known(rows), ir::Dim::known(cols)};
@@ -67,24 +134,29 @@ class Batcher {
 
   int batch_rows() {
     index();
-    // Candidates by what they share: op, right operand, bias, dtype.
-    using Key = std::tuple<OpKind, const Value*, const Value*, ir::DType>;
+    // Candidates by what they share: op, the shared operand (W), bias,
+    // dtype, attributes and the rows' shape past their first dim.
+    using Key = std::tuple<OpKind, const Value*, const Value*, ir::DType, std::string>;
     std::map<Key, std::vector<Node*>> groups;
     for (const auto& owned : graph_.nodes()) {
       Node& node = *owned;
-      const bool linear = node.kind == OpKind::linear;
-      if (!linear && node.kind != OpKind::matmul) continue;
-      const Value* x = value_operand(node, 0);
-      const Value* w = value_operand(node, 1);
-      if (!is_matrix(x) || !is_matrix(w) || !node.attrs.empty()) continue;
+      const int rows = row_operand(node);
+      if (rows < 0) continue;
+      const Value* x = value_operand(node, rows);
+      const Value* w = value_operand(node, 1 - rows);
       const Value* bias = nullptr;
-      if (linear && node.operands.size() > 2) {
+      if (node.kind == OpKind::linear && node.operands.size() > 2) {
         bias = value_operand(node, 2);
         if (bias == nullptr && std::get<Attr>(node.operands[2]).kind != Attr::Kind::kNone) {
           continue;
         }
       }
-      groups[{node.kind, w, bias, x->type.dtype}].push_back(&node);
+      std::string rest;
+      for (const auto& [name, attr] : node.attrs) rest += name + "=" + ir::to_string(attr) + ",";
+      for (size_t d = 1; d < x->type.shape.size(); ++d) {
+        rest += std::to_string(x->type.shape[d].size) + "x";
+      }
+      groups[{node.kind, w, bias, x->type.dtype, rest}].push_back(&node);
     }
     int rewrites = 0;
     for (auto& [key, members] : groups) {
@@ -113,15 +185,21 @@ class Batcher {
       if (!is_plain_add(root) || part_of_larger_sum(root)) continue;
       std::vector<Value*> leaves;
       collect_leaves(root, root.outputs[0]->type, leaves);
-      std::vector<Node*> products;
+      std::vector<Node*> products, scatters;
       std::vector<Value*> others;
       for (Value* leaf : leaves) {
         Node* p = leaf->producer;
-        const bool product = p && p->kind == OpKind::matmul && p->attrs.empty() &&
-                             uses_[leaf] == 1 && is_matrix(value_operand(*p, 0)) &&
-                             is_matrix(value_operand(*p, 1)) && leaf->type == root.outputs[0]->type;
+        const bool mine = p && uses_[leaf] == 1 && leaf->type == root.outputs[0]->type;
+        const bool product = mine && p->kind == OpKind::matmul && p->attrs.empty() &&
+                             is_matrix(value_operand(*p, 0)) && is_matrix(value_operand(*p, 1));
+        // Scatters into one zero tensor (the first one's).
+        const bool scatter =
+            mine && is_scatter_into_zero(p) &&
+            (scatters.empty() || value_operand(*p, 0) == value_operand(*scatters.front(), 0));
         if (product) {
           products.push_back(p);
+        } else if (scatter) {
+          scatters.push_back(p);
         } else {
           others.push_back(leaf);
         }
@@ -129,7 +207,18 @@ class Batcher {
       std::set<const Value*> rights;
       for (const Node* p : products) rights.insert(value_operand(*p, 1));
       // (A shared right operand would be repeated in the concatenation.)
-      if (products.size() < 2 || rights.size() < products.size()) continue;
+      const bool merge_products = products.size() >= 2 && rights.size() == products.size();
+      const bool merge_scatters = scatters.size() >= 2;
+      if (!merge_products && !merge_scatters) continue;
+      if (!merge_products) {
+        for (Node* p : products) others.push_back(p->outputs[0]);
+        products.clear();
+      }
+      if (merge_scatters) {
+        others.push_back(merge_scatters_into_zero(scatters, rank_.at(&root)));
+      } else {
+        for (Node* p : scatters) others.push_back(p->outputs[0]);
+      }
       merge_sum(root, products, others);
       ++rewrites;
     }
@@ -176,52 +265,134 @@ class Batcher {
     return batch;
   }
 
-  // cat(x_i, dim=0) @ W, split back by rows.
+  // The product of the stacked rows (cat(x_i, dim=0) @ W, or the lookup of
+  // the stacked indices), split back by rows.
   void merge_rows(const std::vector<Node*>& batch) {
     const Node& first = *batch.front();
-    std::vector<ir::Operand> rows;
+    const int row = row_operand(first);
+    const int64_t at = rank_.at(&first);
+    std::vector<Value*> rows;
     std::vector<int64_t> sizes;
     int64_t total = 0;
     for (const Node* node : batch) {
-      Value* x = value_operand(*node, 0);
-      rows.emplace_back(x);
+      Value* x = value_operand(*node, row);
+      rows.push_back(x);
       sizes.push_back(dim(x, 0));
       total += dim(x, 0);
     }
-    const Value* x0 = value_operand(first, 0);
-    const Value* out0 = first.outputs[0];
-    Node* cat = graph_.add_node(OpKind::cat, rows, {{"dim", Attr::integer(0)}},
-                                {matrix(x0->type, total, dim(x0, 1))});
     std::vector<ir::Operand> operands = first.operands;
-    operands[0] = cat->outputs[0];
-    Node* product =
-        graph_.add_node(first.kind, operands, {}, {matrix(out0->type, total, dim(out0, 1))});
+    operands[row] = stack_rows(rows, at);
+    Value* product =
+        add(first.kind, operands, first.attrs, with_rows(first.outputs[0]->type, total), at);
     std::vector<TensorType> parts;
     for (const Node* node : batch) parts.push_back(node->outputs[0]->type);
-    Node* split = graph_.add_node(OpKind::split, {product->outputs[0]},
+    Node* split = graph_.add_node(OpKind::split, {product},
                                   {{"dim", Attr::integer(0)}, {"sizes", int_list(sizes)}}, parts);
-    const int64_t at = rank_.at(&first);
-    for (const Node* added : {cat, product, split}) rank_[added] = at;
+    rank_[split] = at;
     for (size_t k = 0; k < batch.size(); ++k) {
       graph_.replace_all_uses(batch[k]->outputs[0], split->outputs[k]);
     }
   }
 
-  // One product over the concatenated inner dimension, added to the other leaves.
+  // One product over the concatenated inner dimension (when there are
+  // products), added to the other leaves.
   void merge_sum(Node& root, const std::vector<Node*>& products,
                  const std::vector<Value*>& others) {
     const int64_t at = rank_.at(&root);
-    std::vector<Value*> lefts, rights;
-    for (const Node* p : products) {
-      lefts.push_back(value_operand(*p, 0));
-      rights.push_back(value_operand(*p, 1));
-    }
-    Value* left = concat_inner(lefts, at);
-    Value* right = concat(rights, 0, at);
     const TensorType& type = root.outputs[0]->type;
-    Value* sum = add(OpKind::matmul, {left, right}, {}, type, at);
-    for (Value* other : others) sum = add(OpKind::add, {sum, other}, {}, type, at);
+    Value* sum = nullptr;
+    if (!products.empty()) {
+      std::vector<Value*> lefts, rights;
+      for (const Node* p : products) {
+        lefts.push_back(value_operand(*p, 0));
+        rights.push_back(value_operand(*p, 1));
+      }
+      Value* left = concat_inner(lefts, at);
+      Value* right = concat(rights, 0, at);
+      sum = add(OpKind::matmul, {left, right}, {}, type, at);
+    }
+    for (Value* other : others) sum = sum ? add(OpKind::add, {sum, other}, {}, type, at) : other;
     graph_.replace_all_uses(root.outputs[0], sum);
+  }
+
+  // sum_i index_add(0, idx_i, src_i) = index_add(0, cat(idx_i), cat(src_i)).
+  // The leaves go in the order of their sources' places in a split, when
+  // they come from one (the stack is then the split's source).
+  Value* merge_scatters_into_zero(std::vector<Node*> scatters, int64_t at) {
+    auto place = [this](const Node* p) {
+      const Value* src = value_operand(*p, 2);
+      const Node* split = src->producer;
+      if (split == nullptr || split->kind != OpKind::split)
+        return std::pair<int64_t, size_t>{-1, 0};
+      const auto k = std::find(split->outputs.begin(), split->outputs.end(), src);
+      return std::pair<int64_t, size_t>{rank_.at(split),
+                                        static_cast<size_t>(k - split->outputs.begin())};
+    };
+    std::stable_sort(scatters.begin(), scatters.end(),
+                     [&](const Node* a, const Node* b) { return place(a) < place(b); });
+    std::vector<Value*> indices, sources;
+    for (const Node* p : scatters) {
+      indices.push_back(value_operand(*p, 1));
+      sources.push_back(value_operand(*p, 2));
+    }
+    const Node& first = *scatters.front();
+    std::vector<ir::Operand> operands = {value_operand(first, 0), stack_rows(indices, at),
+                                         stack_rows(sources, at)};
+    return add(OpKind::index_add, operands, first.attrs, first.outputs[0]->type, at);
+  }
+
+  // cat(parts, dim=0), any rank: the source of a split whose results the
+  // parts are, in order; a reshape of x (or of flip(x)) when the parts are
+  // its rows x[0], x[1], ... (or backwards), all of them; else a new cat.
+  Value* stack_rows(const std::vector<Value*>& parts, int64_t at) {
+    const auto found = concatenated_.find({parts, 0});
+    if (found != concatenated_.end()) return found->second;
+    const Node* p = parts.front()->producer;
+    if (p && p->kind == OpKind::split && p->outputs.size() == parts.size() &&
+        std::equal(parts.begin(), parts.end(), p->outputs.begin()) && p->attrs.count("dim") &&
+        p->attrs.at("dim").kind == Attr::Kind::kInt && p->attrs.at("dim").i == 0) {
+      return concatenated_[{parts, 0}] = value_operand(*p, 0);
+    }
+    int64_t total = 0;
+    for (const Value* part : parts) total += dim(part, 0);
+    Value* x = rows_of(parts, false);
+    Value* backward = x ? nullptr : rows_of(parts, true);
+    if (backward) x = add(OpKind::flip, {backward}, {{"dims", int_list({0})}}, backward->type, at);
+    if (x) {
+      std::vector<int64_t> shape = {total};
+      for (size_t d = 1; d < parts.front()->type.shape.size(); ++d) {
+        shape.push_back(dim(parts.front(), d));
+      }
+      return concatenated_[{parts, 0}] = add(OpKind::reshape, {x}, {{"shape", int_list(shape)}},
+                                             with_rows(parts.front()->type, total), at);
+    }
+    std::vector<ir::Operand> operands(parts.begin(), parts.end());
+    return concatenated_[{parts, 0}] = add(OpKind::cat, operands, {{"dim", Attr::integer(0)}},
+                                           with_rows(parts.front()->type, total), at);
+  }
+
+  // x when `parts` are x[0], x[1], ..., x[n - 1] (index_basic by one integer
+  // each; x[n - 1], ..., x[0] when `reversed`: a backward pass's order; the
+  // stack is then of flip(x)) and x has n rows, else nullptr.
+  static Value* rows_of(const std::vector<Value*>& parts, bool reversed) {
+    Value* x = nullptr;
+    for (size_t k = 0; k < parts.size(); ++k) {
+      const int64_t row = static_cast<int64_t>(reversed ? parts.size() - 1 - k : k);
+      const Node* p = parts[k]->producer;
+      if (p == nullptr || p->kind != OpKind::index_basic || !p->attrs.count("spec")) return nullptr;
+      const Attr& spec = p->attrs.at("spec");
+      const bool row_k = spec.kind == Attr::Kind::kList && spec.list.size() == 1 &&
+                         spec.list[0].kind == Attr::Kind::kList && spec.list[0].list.size() == 2 &&
+                         spec.list[0].list[0].s == "i" &&
+                         spec.list[0].list[1].kind == Attr::Kind::kInt &&
+                         spec.list[0].list[1].i == row;
+      Value* source = value_operand(*p, 0);
+      if (!row_k || (x != nullptr && source != x)) return nullptr;
+      x = source;
+    }
+    const bool whole = x && all_known(x) && x->type.shape.size() >= 2 &&
+                       dim(x, 0) == static_cast<int64_t>(parts.size());
+    return whole ? x : nullptr;
   }
 
   // cat(A_i, dim=1), or permute(cat(a_i, dim=0)) when every A_i = permute(a_i).
@@ -244,6 +415,7 @@ class Batcher {
   }
 
   Value* concat(const std::vector<Value*>& parts, size_t axis, int64_t at) {
+    if (axis == 0) return stack_rows(parts, at);
     const auto found = concatenated_.find({parts, axis});
     if (found != concatenated_.end()) return found->second;
     std::vector<ir::Operand> operands(parts.begin(), parts.end());
@@ -299,6 +471,9 @@ class Batcher {
   std::map<const Node*, int64_t> rank_;  // the sort key: original position
   std::map<const Value*, int> uses_;     // operand uses plus graph outputs
   std::map<const Node*, std::vector<const Node*>> consumers_;
+  // Stacks made so far, by parts and axis: a row batch and a sum stacking the
+  // same parts (an RNN's gate gradients, for its input's and its weight's
+  // gradients) share one.
   std::map<std::pair<std::vector<Value*>, size_t>, Value*> concatenated_;
   std::map<std::vector<Value*>, Value*> transposed_;
 };
@@ -316,13 +491,7 @@ int batch_matmuls(ir::Graph& graph) {
   // graph as the earlier batches left it.
   int rewrites = batcher.batch_sums();
   rewrites += batcher.batch_rows();
-  if (rewrites > 0) {
-    batcher.finish();
-    // Products of the same stacked operand make the same cat (an RNN's
-    // stacked gate gradients, for its input's and its weight's gradients):
-    // one is enough.
-    rewrites += eliminate_common_subexpressions(graph);
-  }
+  if (rewrites > 0) batcher.finish();
   return rewrites;
 }
 

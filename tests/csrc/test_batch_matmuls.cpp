@@ -98,7 +98,7 @@ TEST(BatchMatmuls, RowsAndSumsStackingTheSameOperandsShareTheStack) {
 }
 )";
   auto graph = ir::parse(text);
-  EXPECT_EQ(run_pass(*graph, "batch_matmuls"), 3);  // a row batch, a sum, a cat merged
+  EXPECT_EQ(run_pass(*graph, "batch_matmuls"), 2);  // a row batch, a sum
   run_pass(*graph, "dce");
   EXPECT_TRUE(ir::verify(*graph).empty());
   const auto counts = op_counts(*graph);
@@ -108,6 +108,95 @@ TEST(BatchMatmuls, RowsAndSumsStackingTheSameOperandsShareTheStack) {
   const auto got = run(text, true);
   for (size_t k = 0; k < want.size(); ++k) {
     for (size_t i = 0; i < want[k].size(); ++i) EXPECT_NEAR(want[k][i], got[k][i], 1e-5);
+  }
+}
+
+// An RNN language model's table: the lookups of the rows tokens[t] become
+// one lookup of all the tokens (a reshape, no cat), and the table's gradient,
+// a sum of index_adds of the split gradient into zeros, one index_add of
+// the whole gradient (the split's source).
+const char* kEmbeddings =
+    R"(graph(%w: f32[10,4], %tok: i64[3,2], %g: f32[6,4]) {
+  %i0: i64[2] = index_basic(%tok) {spec=[["i", 0]]}
+  %i1: i64[2] = index_basic(%tok) {spec=[["i", 1]]}
+  %i2: i64[2] = index_basic(%tok) {spec=[["i", 2]]}
+  %e0: f32[2,4] = embedding(%w, %i0) {padding_idx=none}
+  %e1: f32[2,4] = embedding(%w, %i1) {padding_idx=none}
+  %e2: f32[2,4] = embedding(%w, %i2) {padding_idx=none}
+  %h: f32[2,4] = add(%e0, %e2)
+  %g0: f32[2,4], %g1: f32[2,4], %g2: f32[2,4] = split(%g) {dim=0, sizes=[2, 2, 2]}
+  %z0: f32[] = constant() {value=[0.0]}
+  %z: f32[10,4] = expand(%z0) {shape=[10, 4]}
+  %a2: f32[10,4] = index_add(%z, %i2, %g2) {alpha=1, dim=0}
+  %a0: f32[10,4] = index_add(%z, %i0, %g0) {alpha=1, dim=0}
+  %a1: f32[10,4] = index_add(%z, %i1, %g1) {alpha=1, dim=0}
+  %s: f32[10,4] = add(%a2, %a0)
+  %dw: f32[10,4] = add(%s, %a1)
+  return %h, %e1, %dw
+}
+)";
+
+// The same with the gradient's parts in backward order (g0 for the last
+// step): the stacked indices are then the rows backwards, flip(tokens).
+std::string backward_embeddings() {
+  std::string text = kEmbeddings;
+  for (const auto& [from, to] : std::vector<std::pair<std::string, std::string>>{
+           {"(%z, %i2, %g2)", "(%z, %i2, %g0)"}, {"(%z, %i0, %g0)", "(%z, %i0, %g2)"}}) {
+    text.replace(text.find(from), from.size(), to);
+  }
+  return text;
+}
+
+std::vector<std::vector<float>> run_embeddings(bool batched,
+                                               const std::string& text = kEmbeddings) {
+  auto graph = ir::parse(text);
+  if (batched) {
+    EXPECT_EQ(run_pass(*graph, "batch_matmuls"), 2);
+    run_pass(*graph, "dce");
+  }
+  cpu::Program program(std::move(graph), {}, {}, 1);
+  std::vector<float> w(40), g(24);
+  for (size_t i = 0; i < w.size(); ++i) w[i] = std::sin(1.0f + i);
+  for (size_t i = 0; i < g.size(); ++i) g[i] = std::cos(2.0f + i);
+  std::vector<int64_t> tok = {3, 9, 0, 3, 7, 1};  // (3 twice: its gradients add)
+  std::vector<std::vector<float>> results = {std::vector<float>(8), std::vector<float>(8),
+                                             std::vector<float>(40)};
+  program.run({w.data(), tok.data(), g.data()},
+              {results[0].data(), results[1].data(), results[2].data()});
+  return results;
+}
+
+TEST(BatchMatmuls, LookupsOfOneTableAndTheirGradientsMerge) {
+  auto graph = ir::parse(kEmbeddings);
+  EXPECT_EQ(run_pass(*graph, "batch_matmuls"), 2);  // the lookups; the sum
+  run_pass(*graph, "dce");
+  EXPECT_TRUE(ir::verify(*graph).empty());
+  const auto counts = op_counts(*graph);
+  EXPECT_EQ(counts.at("embedding"), 1);
+  EXPECT_EQ(counts.at("index_add"), 1);
+  EXPECT_EQ(counts.count("cat"), 0);   // stacks of rows: reshapes; of the split: %g
+  EXPECT_EQ(counts.at("reshape"), 1);  // (one, shared by the lookup and the sum)
+  EXPECT_EQ(counts.count("index_basic"), 0);
+  const auto want = run_embeddings(false);
+  const auto got = run_embeddings(true);
+  for (size_t k = 0; k < want.size(); ++k) {
+    for (size_t i = 0; i < want[k].size(); ++i) EXPECT_NEAR(want[k][i], got[k][i], 1e-6);
+  }
+}
+
+TEST(BatchMatmuls, GradientsInBackwardOrderStackFlippedRows) {
+  auto graph = ir::parse(backward_embeddings());
+  EXPECT_EQ(run_pass(*graph, "batch_matmuls"), 2);
+  run_pass(*graph, "dce");
+  EXPECT_TRUE(ir::verify(*graph).empty());
+  const auto counts = op_counts(*graph);
+  EXPECT_EQ(counts.at("flip"), 1);
+  EXPECT_EQ(counts.count("cat"), 0);
+  EXPECT_EQ(counts.count("index_basic"), 0);
+  const auto want = run_embeddings(false, backward_embeddings());
+  const auto got = run_embeddings(true, backward_embeddings());
+  for (size_t k = 0; k < want.size(); ++k) {
+    for (size_t i = 0; i < want[k].size(); ++i) EXPECT_NEAR(want[k][i], got[k][i], 1e-6);
   }
 }
 
