@@ -160,13 +160,18 @@ def _replay_against_kernels() -> None:
     if not PROGRAMS:
         print("  (no CUDA program was built)")
         return
+    from janus.jit.cuda_steps import Gemm
+
     program = max(PROGRAMS, key=lambda p: len(p.lowered.steps))
     replay = program.replay_ms()
     kernels = sum(program.kernel_ms())
     ratio = replay / kernels if kernels else float("nan")  # (0 where no GPU timed them)
+    steps = [step for node in program.lowered.steps for step in node]
+    gemms = sum(isinstance(step, Gemm) for step in steps)
     print(
         f"  replay {replay:.3f} ms on the GPU, sum of its {len(program.lowered.steps)} nodes' "
-        f"kernel times {kernels:.3f} ms: {ratio:.2f}x ({program.n_streams} streams)"
+        f"kernel times {kernels:.3f} ms: {ratio:.2f}x ({program.n_streams} streams, "
+        f"{len(steps) - gemms} kernel launches and {gemms} cuBLAS calls per replay)"
     )
     PROGRAMS.clear()
 
