@@ -28,6 +28,7 @@
 // index_add (results agree within rounding, not bit for bit). Graphs with
 // callbacks are left alone: moving nodes could reorder what Python sees.
 #include <algorithm>
+#include <limits>
 #include <map>
 #include <set>
 #include <tuple>
@@ -92,6 +93,21 @@ bool is_zero(const Value* v) {
   };
   if (value.kind != Attr::Kind::kList) return zero(value);
   return std::all_of(value.list.begin(), value.list.end(), zero);
+}
+
+// sum(x, dims=[0]) of x with known dims: leaves a sum of such leaves can
+// merge into one reduction of their stack (a bias's gradient over the steps).
+bool is_sum_over_rows(const Node* p) {
+  if (p == nullptr || p->kind != OpKind::sum || p->operands.size() != 1) return false;
+  const auto dims = p->attrs.find("dims");
+  const auto keepdim = p->attrs.find("keepdim");
+  const bool rows = dims != p->attrs.end() && dims->second.kind == Attr::Kind::kList &&
+                    dims->second.list.size() == 1 &&
+                    dims->second.list[0].kind == Attr::Kind::kInt && dims->second.list[0].i == 0;
+  const bool dropped = keepdim == p->attrs.end() ||
+                       (keepdim->second.kind == Attr::Kind::kBool && !keepdim->second.b);
+  const Value* x = value_operand(*p, 0);
+  return rows && dropped && all_known(x) && !x->type.shape.empty();
 }
 
 // index_add(0, idx, src) along dim 0 with alpha 1, idx 1-D: a leaf a sum of
@@ -185,7 +201,7 @@ class Batcher {
       if (!is_plain_add(root) || part_of_larger_sum(root)) continue;
       std::vector<Value*> leaves;
       collect_leaves(root, root.outputs[0]->type, leaves);
-      std::vector<Node*> products, scatters;
+      std::vector<Node*> products, scatters, reductions;
       std::vector<Value*> others;
       for (Value* leaf : leaves) {
         Node* p = leaf->producer;
@@ -200,6 +216,8 @@ class Batcher {
           products.push_back(p);
         } else if (scatter) {
           scatters.push_back(p);
+        } else if (mine && is_sum_over_rows(p)) {
+          reductions.push_back(p);
         } else {
           others.push_back(leaf);
         }
@@ -209,7 +227,8 @@ class Batcher {
       // (A shared right operand would be repeated in the concatenation.)
       const bool merge_products = products.size() >= 2 && rights.size() == products.size();
       const bool merge_scatters = scatters.size() >= 2;
-      if (!merge_products && !merge_scatters) continue;
+      const bool merge_reductions = reductions.size() >= 2;
+      if (!merge_products && !merge_scatters && !merge_reductions) continue;
       if (!merge_products) {
         for (Node* p : products) others.push_back(p->outputs[0]);
         products.clear();
@@ -218,6 +237,16 @@ class Batcher {
         others.push_back(merge_scatters_into_zero(scatters, rank_.at(&root)));
       } else {
         for (Node* p : scatters) others.push_back(p->outputs[0]);
+      }
+      if (merge_reductions) {
+        // sum_i sum(x_i, dims=[0]) = sum(cat(x_i), dims=[0]).
+        std::vector<Value*> rows;
+        for (const Node* p : in_split_order(reductions, 0)) rows.push_back(value_operand(*p, 0));
+        const int64_t at = rank_.at(&root);
+        others.push_back(add(OpKind::sum, {stack_rows(rows, at)}, reductions.front()->attrs,
+                             root.outputs[0]->type, at));
+      } else {
+        for (Node* p : reductions) others.push_back(p->outputs[0]);
       }
       merge_sum(root, products, others);
       ++rewrites;
@@ -319,17 +348,7 @@ class Batcher {
   // The leaves go in the order of their sources' places in a split, when
   // they come from one (the stack is then the split's source).
   Value* merge_scatters_into_zero(std::vector<Node*> scatters, int64_t at) {
-    auto place = [this](const Node* p) {
-      const Value* src = value_operand(*p, 2);
-      const Node* split = src->producer;
-      if (split == nullptr || split->kind != OpKind::split)
-        return std::pair<int64_t, size_t>{-1, 0};
-      const auto k = std::find(split->outputs.begin(), split->outputs.end(), src);
-      return std::pair<int64_t, size_t>{rank_.at(split),
-                                        static_cast<size_t>(k - split->outputs.begin())};
-    };
-    std::stable_sort(scatters.begin(), scatters.end(),
-                     [&](const Node* a, const Node* b) { return place(a) < place(b); });
+    scatters = in_split_order(scatters, 2);
     std::vector<Value*> indices, sources;
     for (const Node* p : scatters) {
       indices.push_back(value_operand(*p, 1));
@@ -339,6 +358,28 @@ class Batcher {
     std::vector<ir::Operand> operands = {value_operand(first, 0), stack_rows(indices, at),
                                          stack_rows(sources, at)};
     return add(OpKind::index_add, operands, first.attrs, first.outputs[0]->type, at);
+  }
+
+  // `leaves` ordered by the place of their operand `k` among a split's
+  // results, when it is one (their stack is then the split's source); the
+  // others after them, in the order their operands were made (a row batch
+  // of the same operands stacks them so: one stack serves both).
+  std::vector<Node*> in_split_order(std::vector<Node*> leaves, size_t k) {
+    auto place = [this, k](const Node* p) {
+      const Value* v = value_operand(*p, k);
+      const Node* split = v->producer;
+      if (split == nullptr || split->kind != OpKind::split) {
+        const int64_t made = split ? rank_.at(split) : -1;
+        return std::pair<int64_t, size_t>{std::numeric_limits<int64_t>::max(),
+                                          static_cast<size_t>(made + 1)};
+      }
+      const auto at = std::find(split->outputs.begin(), split->outputs.end(), v);
+      return std::pair<int64_t, size_t>{rank_.at(split),
+                                        static_cast<size_t>(at - split->outputs.begin())};
+    };
+    std::stable_sort(leaves.begin(), leaves.end(),
+                     [&](const Node* a, const Node* b) { return place(a) < place(b); });
+    return leaves;
   }
 
   // cat(parts, dim=0), any rank: the source of a split whose results the

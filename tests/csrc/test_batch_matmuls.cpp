@@ -200,6 +200,44 @@ TEST(BatchMatmuls, GradientsInBackwardOrderStackFlippedRows) {
   }
 }
 
+// A bias's gradient over the steps, sum_t sum(g_t, dims=[0]): one reduction
+// of the stacked g_t, which is the split's source for %a, %b, a stack of
+// %u and %v in the order they were made for %c (the row batch of %u and %v
+// by %w shares it), and a plain add of the one that does not merge (%d).
+TEST(BatchMatmuls, ASumOfColumnSumsIsOneReductionOfTheStack) {
+  const char* text = R"(graph(%g: f32[6,4], %x: f32[3,4], %y: f32[2,4], %w: f32[4,5], %d: f32[4]) {
+  %g0: f32[2,4], %g1: f32[2,4], %g2: f32[2,4] = split(%g) {dim=0, sizes=[2, 2, 2]}
+  %u: f32[3,4] = exp(%x)
+  %v: f32[2,4] = exp(%y)
+  %s2: f32[4] = sum(%g2) {dims=[0], keepdim=false}
+  %s0: f32[4] = sum(%g0) {dims=[0], keepdim=false}
+  %s1: f32[4] = sum(%g1) {dims=[0], keepdim=false}
+  %a: f32[4] = add(%s2, %s0)
+  %b: f32[4] = add(%a, %s1)
+  %sv: f32[4] = sum(%v) {dims=[0], keepdim=false}
+  %su: f32[4] = sum(%u) {dims=[0], keepdim=false}
+  %e: f32[4] = add(%sv, %d)
+  %c: f32[4] = add(%e, %su)
+  %pu: f32[3,5] = matmul(%u, %w)
+  %pv: f32[2,5] = matmul(%v, %w)
+  return %b, %c, %pu, %pv
+}
+)";
+  auto graph = ir::parse(text);
+  EXPECT_EQ(run_pass(*graph, "batch_matmuls"), 3);  // two sums, a row batch
+  run_pass(*graph, "dce");
+  EXPECT_TRUE(ir::verify(*graph).empty());
+  const auto counts = op_counts(*graph);
+  EXPECT_EQ(counts.at("sum"), 2);
+  EXPECT_EQ(counts.at("cat"), 1);  // %u, %v: for the sum and the product
+  EXPECT_EQ(counts.at("matmul"), 1);
+  const auto want = run(text, false);
+  const auto got = run(text, true);
+  for (size_t k = 0; k < want.size(); ++k) {
+    for (size_t i = 0; i < want[k].size(); ++i) EXPECT_NEAR(want[k][i], got[k][i], 1e-5);
+  }
+}
+
 TEST(BatchMatmuls, TheRewrittenGraphComputesTheSame) {
   const auto want = run(kSteps, false);
   const auto got = run(kSteps, true);
