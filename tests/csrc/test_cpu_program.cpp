@@ -123,6 +123,26 @@ TEST(CpuProgram, SumsOverRunsOfElementsAddThemInLanes) {
   }
 }
 
+// A sum over leading dims keeping the trailing ones (a bias's gradient over
+// stacked rows) reads row by row, each output adding its elements in order:
+// the bits of a plain loop over the rows.
+TEST(CpuProgram, ColumnSumsAddEachColumnInRowOrder) {
+  auto p = compile(R"(graph(%x: f64[2,30,7]) {
+  %0: f64[7] = sum(%x) {dims=[0, 1], keepdim=false}
+  %1: f64[1,1,7] = mean(%x) {dims=[0, 1], keepdim=true}
+  return %0, %1
+})");
+  std::vector<double> x(2 * 30 * 7), sum(7), mean(7);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = std::sin(3.0 + i) * std::pow(10.0, i % 5);
+  p->run({x.data()}, {sum.data(), mean.data()});
+  for (int o = 0; o < 7; ++o) {
+    double want = 0.0;
+    for (int r = 0; r < 60; ++r) want += x[r * 7 + o];
+    EXPECT_EQ(sum[o], want) << "column " << o;
+    EXPECT_EQ(mean[o], want / 60) << "column " << o;
+  }
+}
+
 TEST(CpuProgram, LayoutOps) {
   auto p = compile(R"(graph(%x: f32[2,3]) {
   %0: f32[3,2] = permute(%x) {dims=[1, 0]}

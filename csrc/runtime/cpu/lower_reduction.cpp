@@ -104,6 +104,19 @@ Kernel reduce(const LowerContext& ctx, const Layout& layout, AccT init, Combine 
       finish);
 }
 
+// Whether `layout` reduces leading dims and keeps the trailing ones: output
+// o at o, its elements a row of outputs apart.
+bool columns(const Layout& layout) {
+  const int64_t outputs = static_cast<int64_t>(layout.base.size());
+  for (int64_t o = 0; o < outputs; ++o) {
+    if (layout.base[o] != o) return false;
+  }
+  for (size_t r = 0; r < layout.inner.size(); ++r) {
+    if (layout.inner[r] != static_cast<int64_t>(r) * outputs) return false;
+  }
+  return outputs > 1 && layout.inner.size() > 1;
+}
+
 // Sum (or mean) of float T over `layout`, accumulated in double: in lanes
 // where its elements come in runs (lane_run; element p of the output's
 // elements to lane p % kSumLanes, runs one after the other), else in
@@ -117,6 +130,26 @@ Kernel float_sum(const LowerContext& ctx, const Layout& layout, bool mean) {
     return static_cast<T>(acc);
   };
   const int64_t run = lane_run(layout.inner);
+  if (run == 0 && columns(layout)) {
+    // Leading dims reduced, trailing kept (a bias's gradient over stacked
+    // rows): row by row into one accumulator per output, which reads memory
+    // in order. Each output still adds its elements in element order.
+    const int64_t outputs = static_cast<int64_t>(layout.base.size());
+    const int64_t rows = static_cast<int64_t>(layout.inner.size());
+    const int in_slot = ctx.operand_slots[0], out_slot = ctx.output_slots[0];
+    auto acc = std::make_shared<std::vector<double>>(static_cast<size_t>(outputs));
+    return [=](void* const* slots) {
+      const T* x = static_cast<const T*>(slots[in_slot]);
+      T* y = static_cast<T*>(slots[out_slot]);
+      double* a = acc->data();
+      std::fill(a, a + outputs, 0.0);
+      for (int64_t r = 0; r < rows; ++r) {
+        const T* row = x + r * outputs;
+        for (int64_t o = 0; o < outputs; ++o) a[o] += row[o];
+      }
+      for (int64_t o = 0; o < outputs; ++o) y[o] = finish(a[o], rows);
+    };
+  }
   if (run == 0) {
     return reduce<T, T>(
         ctx, layout, 0.0, [](double acc, T v) { return acc + v; }, finish);
