@@ -84,6 +84,19 @@ def gates_read_in_place(x, w, w2, c0):
     return h * t[:, :4], c
 
 
+def bias_folds(x, h0, w, u, u2, b):
+    """add(linear(h, U, b), r) with the add the linear's only reader (an LSTM
+    step's gates, split next): the linear computes b + r + h @ U.T when r is
+    made before it (by an ancestor: `a`), not otherwise (`c`: nothing orders
+    r's product before it; on another stream it may not have run)."""
+    r = x @ w
+    a = F.linear(r[:, :6].relu(), u, b) + r
+    i, f = a.chunk(2, 1)
+    c = F.linear(h0, u2, b) + r
+    g, o = c.chunk(2, 1)
+    return i.sigmoid() * f.tanh(), g * o
+
+
 def linear_algebra(x, w, b, v):
     vt = v.transpose(1, 2)  # products of it read v through the GEMM's transpose flag
     return (
@@ -324,6 +337,7 @@ CASES = [
     # (Last, so that CASES[4] stays the linear algebra.)
     (many_way_cat_and_split, lambda: (_f(3, 5, 4), _f(3, 2, 4), _i(9, 3, 1, 4))),
     (gates_read_in_place, lambda: (_f(6, 5), _f(5, 16), _f(5, 16), _f(6, 4))),
+    (bias_folds, lambda: (_f(4, 5), _f(4, 6), _f(5, 12), _f(12, 6), _f(12, 6), _f(12))),
 ]
 
 

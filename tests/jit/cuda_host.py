@@ -248,8 +248,15 @@ def run_on_host(graph, *arrays, passes=None, rng_shift=0, threads=None):
     for value, array in zip(graph.inputs(), arrays):
         buffers[value.name] = np.ascontiguousarray(array, dtype=_NUMPY[value.dtype])
     for name, (dtype, shape) in low.types.items():
-        if name not in buffers:
+        if name not in buffers and name not in low.views:
             buffers[name] = np.zeros(shape, dtype=_NUMPY[dtype])
+    for name, source in low.views.items():  # (no kernel writes it: the plan's aliases)
+        while source in low.views:
+            source = low.views[source]
+        dtype, shape = low.types[name]
+        own = buffers[source].reshape(-1).view(np.uint8)
+        size = int(np.prod(shape)) * np.dtype(_NUMPY[dtype]).itemsize
+        buffers[name] = own[:size].view(_NUMPY[dtype]).reshape(shape)  # (readers read the source)
     flag = np.zeros(1, np.int32)
     slots = {("flag",): flag, ("rng",): np.array([rng_shift], np.int64)}
 

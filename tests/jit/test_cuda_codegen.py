@@ -120,6 +120,22 @@ def test_a_split_read_only_by_elementwise_kernels_launches_nothing():
     assert {low.views[name] for name, _, _ in split[3]} == {split[1][0]}
 
 
+def test_an_add_after_a_linear_is_folded_only_where_its_addend_is_ready():
+    case = next(c for c in CASES if c[0].__name__ == "bias_folds")
+    graph, low = lowered(recorded(case)[0])
+    nodes = graph.node_list()
+    produced_by = {o[0]: op for op, _, _, outs, _ in nodes for o in outs}
+    adds = [(k, n) for k, n in enumerate(nodes) if n[0] == "add"]
+    [(at, add)] = [(k, n) for k, n in adds if not low.steps[k]]
+    assert len(adds) == 2  # `a`'s: the linear of relu(r[:, :6]) computes it
+    linear_out = low.views[add[3][0][0]]
+    [linear] = [n for n in nodes if n[0] == "linear" and n[3][0][0] == linear_out]
+    assert produced_by[linear[1][0]] == "relu"
+    # `c`: r is not ready before the linear of h0, so its add stays.
+    [other] = [n for n in nodes if n[0] == "linear" and n is not linear]
+    assert other[3][0][0] not in low.views.values()
+
+
 def test_convolutions_cut_into_chunks_of_images_match(monkeypatch):
     """A small im2col budget cuts the batch into several chunks (GEMMs at
     offsets, the weight gradient accumulated over chunks)."""

@@ -185,7 +185,66 @@ class _Lowering:
                 if any(d is None for d in shape):
                     raise NoKernel(f"{op}: %{name} has a data-dependent shape")
                 self.types[name] = (dtype, tuple(shape))
-        self.views = self.split_views(graph)
+        self.bias_folds = self.folded_adds(graph)
+        self.views = {
+            add_out: (linear_out, contiguous_strides(self.shape(linear_out)), 0)
+            for add_out, (linear_out, _) in self.bias_folds.items()
+        }
+        self.views.update(self.split_views(graph))
+
+    def folded_adds(self, graph) -> dict:
+        """Adds folded into the product before them: add_out -> (the
+        linear's result, the other addend r), for add(linear(x, W, b), r)
+        where the add is the linear's only reader. The linear's kernels then
+        compute b + r + x @ W.T (its bias kernel adds r; cuBLAS adds the
+        product), and the add's result is the linear's buffer (no kernel).
+        Only where r is there before the linear runs: made by one of its
+        ancestors, or an input (an RNN's x_t W_ih, stacked for every step,
+        plus h_{t-1} W_hh: every step but the first)."""
+        kept = {v.name for v in graph.outputs()}
+        producer, readers = {}, {}
+        for at, (_, operands, _, outs, _) in enumerate(self.nodes):
+            for name, _, _ in outs:
+                producer[name] = at
+            for operand in operands:
+                if isinstance(operand, str):
+                    readers.setdefault(operand, []).append(at)
+        folds = {}
+        for at, (op, operands, attrs, outs, _) in enumerate(self.nodes):
+            if op != "add" or attrs or len(operands) != 2 or len(outs) != 1:
+                continue
+            out = outs[0][0]
+            for a, r in (operands, operands[::-1]):
+                if not (isinstance(a, str) and isinstance(r, str)) or a not in producer:
+                    continue
+                linear = producer[a]
+                lop, loperands, _, _, _ = self.nodes[linear]
+                fits = (
+                    lop == "linear"
+                    and readers.get(a) == [at]
+                    and a not in kept
+                    and out not in kept
+                    and self.types[a] == self.types[out] == self.types[r]
+                    and (r not in producer or self.precedes(producer[r], linear, readers))
+                )
+                if fits:
+                    folds[out] = (a, r)
+                    break
+        return folds
+
+    def precedes(self, first: int, node: int, readers: dict) -> bool:
+        """Whether node `node` depends on node `first`'s results."""
+        seen, stack = set(), [first]
+        while stack:
+            at = stack.pop()
+            for name, _, _ in self.nodes[at][3]:
+                for reader in readers.get(name, ()):
+                    if reader == node:
+                        return True
+                    if reader not in seen and reader < node:
+                        seen.add(reader)
+                        stack.append(reader)
+        return False
 
     def split_views(self, graph) -> dict:
         """The results of splits read in place: value -> (source, element
@@ -207,9 +266,11 @@ class _Lowering:
                 continue
             shape = self.shape(operands[0])
             dim, strides = attrs["dim"] % len(shape), contiguous_strides(shape)
+            # (A split of a folded add reads the linear's buffer, which it is.)
+            source = self.views.get(operands[0], (operands[0],))[0]
             start = 0
             for name, size in zip(names, attrs["sizes"]):
-                views[name] = (operands[0], strides, start * strides[dim])
+                views[name] = (source, strides, start * strides[dim])
                 start += size
         return views
 
@@ -731,6 +792,8 @@ class _Lowering:
     def node(self, op, operands, attrs, outs) -> list:
         out = outs[0] if outs else None
         values = [o for o in operands if not isinstance(o, tuple)]
+        if op == "add" and out in self.bias_folds:  # (its linear computes it)
+            return []
         if op == "fused":
             return self.fused(values, attrs, outs)
         if op in ELEMENTWISE:
@@ -815,6 +878,13 @@ class _Lowering:
             return cuda_einsum.einsum(self, values, attrs["equation"], out)
         if op == "linear":
             x, w = values[0], values[1]
+            folded = next((r for a, r in self.bias_folds.values() if a == out), None)
+            if folded is not None:  # out = bias + r, then out += x @ w.T
+                shape = self.shape(out)
+                reads = [self.operand_read(v, shape) for v in (*values[2:], folded)]
+                terms = lambda loads: [f"{self.ctype(out)} v = {' + '.join(loads)};"]  # noqa: E731
+                init = self.map_kernel([out], shape, reads, terms, ["v"])
+                return [init, *self.matmul(x, w, out, trans_b=True, beta=1.0)]
             if len(values) == 3:  # out = bias, then out += x @ w.T
                 b = values[2]
                 bias = self.copy(b, out, broadcast_strides(self.shape(b), self.shape(out)))

@@ -195,6 +195,11 @@ class CudaProgram:
         for out in plan["aliased"]:
             if out in reshapes:
                 low.steps[reshapes[out][0]] = []
+        for out, src in low.views.items():
+            # A view of a planned value must share its block: kernels that
+            # do not read it in place (a GEMM) read it at its own address.
+            if src in plan["offsets"] and out not in plan["aliased"]:
+                raise NoKernel(f"%{out} could not share %{src}'s memory")
         self.arena_bytes_planned = plan["arena_bytes"]
         self.unshared_bytes = plan["unshared_bytes"]
         offsets = dict(plan["offsets"])
