@@ -4,6 +4,10 @@ and the slowest nodes, against the step's wall time.
 
     python bench/profile_step.py [--workload lstm_lm] [--steps 20] [--top 15]
     python bench/profile_step.py --without fold_transposes
+    python bench/profile_step.py --suite resnet
+
+`--suite NAME` profiles a workload of the benchmark suite (`python -m
+bench`, bench/workloads/) at its small size instead.
 
 Profiled runs take the serial schedule; the wall-time line is measured in the
 same run with profiling off, so "outside the programs" is guards, input
@@ -17,10 +21,14 @@ from __future__ import annotations
 
 import argparse
 import collections
+import os
 import statistics
+import sys
 import time
 
 from jit_step import WORKLOADS, _weights
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # (`bench.*`)
 
 
 def compiled_programs():
@@ -31,6 +39,26 @@ def compiled_programs():
             entry = translation.entry
             if entry is not None and getattr(entry, "program", None) is not None:
                 yield report.name, entry.program.program
+    from bench import modes  # (the suite's step functions, compiled by janus.jit.jit)
+
+    for function in modes.janus_compiled:
+        for _, entry in getattr(function, "entries", ()):
+            if getattr(entry, "program", None) is not None:
+                yield getattr(function, "__name__", "step"), entry.program.program
+
+
+def suite_step(janus, name: str):
+    """A step of the suite's workload `name` (small size, CPU), compiled by
+    janus-jit, as a function of no arguments."""
+    import itertools
+
+    from bench import modes, workloads
+
+    workload = workloads.get(name)
+    janus.manual_seed(0)
+    step = workload.build(janus, workload.SIZES["small"], "cpu", modes.compiler("janus-jit"), 0)
+    counter = itertools.count()
+    return lambda: step(next(counter))
 
 
 def compare_without(pass_name: str, windows: int = 15, runs: int = 10) -> None:
@@ -78,14 +106,19 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--top", type=int, default=15)
     parser.add_argument("--without", metavar="PASS", help="time the step graphs without PASS")
+    parser.add_argument("--suite", metavar="NAME", help="a workload of `python -m bench`")
     args = parser.parse_args()
     import janus
 
-    build = WORKLOADS[args.workload]
-    weights = _weights(janus, build)
-    model, step, inputs = build(janus)
-    model.load_state_dict({k: janus.tensor(v) for k, v in weights.items()})
-    make_args = inputs if callable(inputs) else (lambda: inputs)
+    if args.suite:
+        step, make_args = suite_step(janus, args.suite), tuple
+        args.workload = args.suite
+    else:
+        build = WORKLOADS[args.workload]
+        weights = _weights(janus, build)
+        model, step, inputs = build(janus)
+        model.load_state_dict({k: janus.tensor(v) for k, v in weights.items()})
+        make_args = inputs if callable(inputs) else (lambda: inputs)
     for _ in range(5):  # compiles on the second call
         step(*make_args())
     if args.without:
