@@ -218,9 +218,8 @@ class _Lowering:
                 if not (isinstance(a, str) and isinstance(r, str)) or a not in producer:
                     continue
                 linear = producer[a]
-                lop, loperands, _, _, _ = self.nodes[linear]
                 fits = (
-                    lop == "linear"
+                    self.nodes[linear][0] == "linear"
                     and readers.get(a) == [at]
                     and a not in kept
                     and out not in kept
@@ -880,9 +879,12 @@ class _Lowering:
             x, w = values[0], values[1]
             folded = next((r for a, r in self.bias_folds.values() if a == out), None)
             if folded is not None:  # out = bias + r, then out += x @ w.T
-                shape = self.shape(out)
+                shape, ct = self.shape(out), self.ctype(out)
                 reads = [self.operand_read(v, shape) for v in (*values[2:], folded)]
-                terms = lambda loads: [f"{self.ctype(out)} v = {' + '.join(loads)};"]  # noqa: E731
+
+                def terms(loads):
+                    return [f"{ct} v = {' + '.join(loads)};"]
+
                 init = self.map_kernel([out], shape, reads, terms, ["v"])
                 return [init, *self.matmul(x, w, out, trans_b=True, beta=1.0)]
             if len(values) == 3:  # out = bias, then out += x @ w.T
