@@ -30,6 +30,7 @@ from . import (
     cuda_einsum,
     cuda_gather,
     cuda_index,
+    cuda_layout,
     cuda_lines,
     cuda_losses,
     cuda_sort,
@@ -56,10 +57,6 @@ from .cuda_steps import (
     index_code,
 )
 from .program import FUSED_REDUCTIONS
-
-# Nodes whose kernels read every operand through `operand_read` (strides and
-# an offset), so that a split's result can be read where it lies.
-_READ_IN_PLACE = frozenset(ELEMENTWISE) | {"fused"}
 
 PRELUDE = r"""
 #if defined(__CUDACC__) || defined(__CUDACC_RTC__)
@@ -185,93 +182,9 @@ class _Lowering:
                 if any(d is None for d in shape):
                     raise NoKernel(f"{op}: %{name} has a data-dependent shape")
                 self.types[name] = (dtype, tuple(shape))
-        self.bias_folds = self.folded_adds(graph)
-        self.views = {
-            add_out: (linear_out, contiguous_strides(self.shape(linear_out)), 0)
-            for add_out, (linear_out, _) in self.bias_folds.items()
-        }
-        self.views.update(self.split_views(graph))
-
-    def folded_adds(self, graph) -> dict:
-        """Adds folded into the product before them: add_out -> (the
-        linear's result, the other addend r), for add(linear(x, W, b), r)
-        where the add is the linear's only reader. The linear's kernels then
-        compute b + r + x @ W.T (its bias kernel adds r; cuBLAS adds the
-        product), and the add's result is the linear's buffer (no kernel).
-        Only where r is there before the linear runs: made by one of its
-        ancestors, or an input (an RNN's x_t W_ih, stacked for every step,
-        plus h_{t-1} W_hh: every step but the first)."""
-        kept = {v.name for v in graph.outputs()}
-        producer, readers = {}, {}
-        for at, (_, operands, _, outs, _) in enumerate(self.nodes):
-            for name, _, _ in outs:
-                producer[name] = at
-            for operand in operands:
-                if isinstance(operand, str):
-                    readers.setdefault(operand, []).append(at)
-        folds = {}
-        for at, (op, operands, attrs, outs, _) in enumerate(self.nodes):
-            if op != "add" or attrs or len(operands) != 2 or len(outs) != 1:
-                continue
-            out = outs[0][0]
-            for a, r in (operands, operands[::-1]):
-                if not (isinstance(a, str) and isinstance(r, str)) or a not in producer:
-                    continue
-                linear = producer[a]
-                fits = (
-                    self.nodes[linear][0] == "linear"
-                    and readers.get(a) == [at]
-                    and a not in kept
-                    and out not in kept
-                    and self.types[a] == self.types[out] == self.types[r]
-                    and (r not in producer or self.precedes(producer[r], linear, readers))
-                )
-                if fits:
-                    folds[out] = (a, r)
-                    break
-        return folds
-
-    def precedes(self, first: int, node: int, readers: dict) -> bool:
-        """Whether node `node` depends on node `first`'s results."""
-        seen, stack = set(), [first]
-        while stack:
-            at = stack.pop()
-            for name, _, _ in self.nodes[at][3]:
-                for reader in readers.get(name, ()):
-                    if reader == node:
-                        return True
-                    if reader not in seen and reader < node:
-                        seen.add(reader)
-                        stack.append(reader)
-        return False
-
-    def split_views(self, graph) -> dict:
-        """The results of splits read in place: value -> (source, element
-        strides, offset). A split all of whose results only elementwise
-        nodes read (an LSTM's gates, read by the cell's fused group) needs no
-        kernel: those nodes read each part of the source where it lies."""
-        readers: dict = {}
-        for op, operands, _, _, _ in self.nodes:
-            for operand in operands:
-                if isinstance(operand, str):
-                    readers.setdefault(operand, set()).add(op)
-        kept = {v.name for v in graph.outputs()}
-        views = {}
-        for op, operands, attrs, outs, _ in self.nodes:
-            if op != "split" or not isinstance(operands[0], str):
-                continue
-            names = [o[0] for o in outs]
-            if any(n in kept or not readers.get(n, set()) <= _READ_IN_PLACE for n in names):
-                continue
-            shape = self.shape(operands[0])
-            dim, strides = attrs["dim"] % len(shape), contiguous_strides(shape)
-            # (A split of a folded add reads the linear's buffer, which it is.)
-            source = self.views.get(operands[0], (operands[0],))[0]
-            start = 0
-            for name, size in zip(names, attrs["sizes"]):
-                views[name] = (source, strides, start * strides[dim])
-                start += size
-        return views
+        # Values no kernel writes (cuda_layout): value -> (the value it lies
+        # in, strides, offset); and the addend each folding linear adds.
+        self.views, self.addends = cuda_layout.in_place_reads(self, graph)
 
     def ctype(self, name: str) -> str:
         dtype = self.types[name][0]
@@ -599,84 +512,6 @@ class _Lowering:
         steps.append(Launch(self.src.add(params, body), blocks_for(outer * n * inner), args))
         return steps
 
-    def cat(self, operands, attrs, out) -> list:
-        """One kernel over the result: each element reads the operand its
-        position along `dim` falls in (an unrolled LSTM's gates stack 35
-        operands: one launch, not 35)."""
-        shape = self.shape(out)
-        dim = attrs["dim"] % len(shape)
-        ct = self.ctype(out)
-        parts, start = [], 0  # (operand, first position along dim, size)
-        for operand in operands:
-            size = self.shape(operand)[dim]
-            if self.numel(operand):
-                parts.append((operand, start, size))
-            start += size
-        if not parts:
-            return []
-        leaves = [
-            f"r0[i] = ({ct})a{k}[(o * {size} + pos - {first}) * {self.slab(shape, dim)} + rest];"
-            for k, (_, first, size) in enumerate(parts)
-        ]
-        params = [f"const {self.ctype(a)}* a{k}" for k, (a, _, _) in enumerate(parts)]
-        return [self.along_dim(shape, dim, parts, leaves, params + [f"{ct}* r0"],
-                               [a for a, _, _ in parts] + [out])]  # fmt: skip
-
-    def split(self, x, outs, attrs) -> list:
-        """One kernel over `x`: each element goes to the result its position
-        along `dim` falls in."""
-        shape = self.shape(x)
-        dim = attrs["dim"] % len(shape)
-        parts, start = [], 0
-        for out, size in zip(outs, attrs["sizes"]):
-            if self.numel(out):
-                parts.append((out, start, size))
-            start += size
-        if not parts:
-            return []
-        leaves = [
-            f"r{k}[(o * {size} + pos - {first}) * {self.slab(shape, dim)} + rest] = a0[i];"
-            for k, (_, first, size) in enumerate(parts)
-        ]
-        params = [f"const {self.ctype(x)}* a0"]
-        params += [f"{self.ctype(o)}* r{k}" for k, (o, _, _) in enumerate(parts)]
-        return [self.along_dim(shape, dim, parts, leaves, params, [x] + [o for o, _, _ in parts])]
-
-    @staticmethod
-    def slab(shape, dim) -> int:
-        """Elements after one position along `dim` (the dims after it)."""
-        return math.prod(shape[dim + 1 :])
-
-    def along_dim(self, shape, dim, parts, leaves, params, args) -> Launch:
-        """A kernel over `shape` that runs, for element i at position `pos`
-        along `dim` (`o` the index before dim, `rest` after it), the leaf of the
-        part (first position, size) that `pos` falls in, found by a binary
-        search compiled into the kernel."""
-
-        def search(lo: int, hi: int, depth: int) -> list:
-            pad = "  " * depth
-            if hi - lo == 1:
-                return [pad + leaves[lo]]
-            mid = (lo + hi) // 2
-            return [
-                f"{pad}if (pos < {parts[mid][1]}) {{",
-                *search(lo, mid, depth + 1),
-                f"{pad}}} else {{",
-                *search(mid, hi, depth + 1),
-                f"{pad}}}",
-            ]
-
-        slab, total = self.slab(shape, dim), shape[dim]
-        work = math.prod(shape)
-        body = [
-            f"JANUS_FOR(i, {work}LL) {{",
-            f"  i64 o = i / {total * slab}LL, pos = (i / {slab}LL) % {total}LL,",
-            f"      rest = i % {slab}LL;",
-            *search(0, len(parts), 1),
-            "}",
-        ]
-        return Launch(self.src.add(params, body), blocks_for(work), args)
-
     def constant(self, attrs, out) -> list:
         values = np.asarray(attrs["value"]).ravel()
         ct = self.ctype(out)
@@ -791,7 +626,7 @@ class _Lowering:
     def node(self, op, operands, attrs, outs) -> list:
         out = outs[0] if outs else None
         values = [o for o in operands if not isinstance(o, tuple)]
-        if op == "add" and out in self.bias_folds:  # (its linear computes it)
+        if op == "add" and out in self.views:  # (folded: its linear computes it)
             return []
         if op == "fused":
             return self.fused(values, attrs, outs)
@@ -836,9 +671,9 @@ class _Lowering:
         if op == "split":
             if outs[0] in self.views:  # (read in place by every reader)
                 return []
-            return self.split(values[0], outs, attrs)
+            return cuda_layout.split(self, values[0], outs, attrs)
         if op == "cat":
-            return self.cat(values, attrs, out)
+            return cuda_layout.cat(self, values, attrs, out)
         if op in ("sum", "mean", "norm2", "prod", "amax", "amin", "all", "any"):
             return self.reduction(
                 values[0], out, attrs.get("dims"), attrs.get("keepdim", False), op
@@ -877,7 +712,7 @@ class _Lowering:
             return cuda_einsum.einsum(self, values, attrs["equation"], out)
         if op == "linear":
             x, w = values[0], values[1]
-            folded = next((r for a, r in self.bias_folds.values() if a == out), None)
+            folded = self.addends.get(out)
             if folded is not None:  # out = bias + r, then out += x @ w.T
                 shape, ct = self.shape(out), self.ctype(out)
                 reads = [self.operand_read(v, shape) for v in (*values[2:], folded)]
